@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace agentmem::api {
+
+/// Payload filter of a memory search (all parts optional; user_id is not
+/// here because every search is scoped to exactly one user).
+struct search_filter {
+  std::vector<std::string> memory_types; ///< empty: any type
+  std::string session_id;                ///< empty: any session
+  std::optional<int64_t> since_ms;       ///< inclusive, ms since epoch
+  std::optional<int64_t> until_ms;       ///< inclusive, ms since epoch
+};
+
+/// A validated `POST /v1/memories/search` request.
+struct search_request {
+  std::string user_id;
+  std::string query;
+  int top_k = 10; ///< 1..100
+  search_filter filter;
+};
+
+/// One hit; `metadata_json` is the source event's `metadata` (or "{}").
+struct search_hit {
+  std::string memory_id;
+  double score = 0; ///< cosine similarity, higher is better
+  std::string memory_type;
+  std::string text;
+  std::string user_id;
+  std::string session_id;
+  std::string event_id;
+  int64_t ts_ms = 0;
+  std::string metadata_json;
+};
+
+/// One conversation-buffer entry of a session, oldest first.
+struct buffered_message {
+  std::string event_id;
+  int64_t ts_ms = 0;
+  std::string role;
+  std::string agent_name;
+  std::string content;
+};
+
+/// One `usage_analytics` row.
+struct usage_row {
+  std::string day; ///< YYYY-MM-DD
+  std::string agent_type;
+  int64_t activity_count = 0;
+  int64_t error_count = 0;
+  int64_t total_processing_time_ms = 0;
+  int64_t tokens_used = 0;
+  int64_t files_uploaded = 0;
+};
+
+/// What the HTTP layer needs from the rest of agentmem. Implementations
+/// must be thread-safe: the server calls them from its worker threads.
+/// Errors are returned as values (errc::invalid_request -> 400,
+/// errc::not_found -> 404, anything else -> 503).
+class backend {
+public:
+  virtual ~backend() = default;
+  /// Memory search scoped to req.user_id, best first, at most req.top_k.
+  virtual caf::expected<std::vector<search_hit>>
+  search(const search_request& req) = 0;
+  /// Up to `limit` most recent messages of a session, oldest first.
+  virtual caf::expected<std::vector<buffered_message>>
+  session_messages(const std::string& user_id, const std::string& session_id,
+                   int limit) = 0;
+  /// Daily rollups of one user for days in [from_day, to_day] (YYYY-MM-DD).
+  virtual caf::expected<std::vector<usage_row>>
+  usage(const std::string& user_id, const std::string& from_day,
+        const std::string& to_day) = 0;
+  /// Readiness: empty string when ready, else the reason it is not.
+  virtual std::string not_ready_reason() = 0;
+};
+
+} // namespace agentmem::api

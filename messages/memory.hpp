@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/inspect.hpp"
+
+namespace agentmem {
+
+/// Memory types derived by memory extraction (docs/memory.md).
+namespace memory_types {
+constexpr const char* conversation = "conversation";
+constexpr const char* episodic = "episodic";
+constexpr const char* document = "document";
+constexpr const char* session_summary = "session_summary";
+} // namespace memory_types
+
+/// One memory: a piece of text derived from an activity, with its point in
+/// the `memories` collection. `memory_id` is deterministic in
+/// (event_id, memory_type, chunk_index) so replays upsert the same memory.
+struct memory {
+  std::string memory_id;   ///< 32 hex chars (128-bit xxh3 of the source key)
+  uint64_t point_id = 0;   ///< hnswlib label: low 63 bits of the same hash
+  std::string memory_type; ///< one of memory_types
+  std::string user_id;
+  std::string session_id;
+  std::string event_id;    ///< source event
+  int64_t ts_ms = 0;       ///< event time of the source, ms since epoch
+  double importance = 0.5; ///< 0..1
+  int32_t chunk_index = 0; ///< position among memories of one event
+  int64_t turn_ts_ms = 0;  ///< ordering key inside a session (== ts_ms)
+  std::string role;        ///< conversation memories: speaker role
+  std::string speaker;     ///< conversation memories: agent_name, if any
+  std::string text;
+  std::string metadata_json; ///< source event's `metadata`, or empty
+  std::vector<float> vector; ///< filled by the embedding stage
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, memory& x) {
+  return f(caf::meta::type_name("agentmem::memory"), x.memory_id, x.point_id,
+           x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
+           x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
+           x.text, x.metadata_json, x.vector);
+}
+
+} // namespace agentmem
