@@ -1,0 +1,21 @@
+#include "actors/aggregation.hpp"
+
+#include "domain/rollup.hpp"
+#include "messages/type_ids.hpp"
+
+namespace agentmem::actors {
+
+caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
+                          aggregation_config cfg) {
+  return {
+    [=](batch& b) {
+      auto start = std::chrono::steady_clock::now();
+      b.usage = domain::usage_deltas(b.activities);
+      b.sessions = domain::session_deltas(b.activities);
+      self->state.metrics.done(start);
+      self->send(cfg.next, std::move(b));
+    },
+  };
+}
+
+} // namespace agentmem::actors

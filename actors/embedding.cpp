@@ -1,0 +1,30 @@
+#include "actors/embedding.hpp"
+
+#include <stdexcept>
+
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+
+namespace agentmem::actors {
+
+caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
+                        embedding_config cfg) {
+  return {
+    [=](batch& b) {
+      auto start = std::chrono::steady_clock::now();
+      std::vector<std::string_view> texts;
+      texts.reserve(b.memories.size());
+      for (auto& m : b.memories)
+        texts.emplace_back(m.text);
+      std::vector<std::vector<float>> vectors;
+      if (auto err = cfg.provider->embed(texts, vectors))
+        throw std::runtime_error("embedding: " + describe(err));
+      for (size_t i = 0; i < b.memories.size(); ++i)
+        b.memories[i].vector = std::move(vectors[i]);
+      self->state.metrics.done(start);
+      self->send(cfg.next, std::move(b));
+    },
+  };
+}
+
+} // namespace agentmem::actors

@@ -1,0 +1,201 @@
+#include "actors/ingress.hpp"
+
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+#include "messages/atoms.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+
+namespace agentmem::actors {
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+void update_lag(ingress_state& st) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.last_lag_update < std::chrono::seconds(1))
+    return;
+  st.last_lag_update = now;
+  for (auto& l : st.consumer->lag()) {
+    metrics::global()
+      .get_gauge("agentmem_consumer_lag_records",
+                 "Records between the consumer position and the high "
+                 "watermark, per partition.",
+                 {{"topic", l.topic},
+                  {"partition", std::to_string(l.partition)}})
+      .set(static_cast<double>(l.lag));
+  }
+}
+
+void set_paused(ingress_state& st, bool paused) {
+  if (st.paused == paused)
+    return;
+  if (paused)
+    st.consumer->pause_all();
+  else
+    st.consumer->resume_all();
+  st.paused = paused;
+  st.paused_gauge->set(paused ? 1 : 0);
+}
+
+void finish_stop(caf::stateful_actor<ingress_state>* self) {
+  auto& st = self->state;
+  st.consumer->close();
+  st.stop_promise.deliver(caf::ok_atom::value);
+  self->quit();
+}
+
+// One poll round: fetch at most one batch when below the in-flight limit.
+void poll_once(caf::stateful_actor<ingress_state>* self,
+               const ingress_config& cfg) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  set_paused(st, st.in_flight.size() >= cfg.max_in_flight);
+  std::vector<kafka_record> records;
+  if (st.paused) {
+    // Keep serving the group (heartbeats, rebalances) while paused.
+    records = st.consumer->poll_batch(1, std::chrono::milliseconds{10});
+  } else {
+    // Fill the batch until it is full or max_batch_wait has passed.
+    auto deadline = std::chrono::steady_clock::now() + cfg.max_batch_wait;
+    while (records.size() < cfg.max_batch_records) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        break;
+      auto more = st.consumer->poll_batch(
+        cfg.max_batch_records - records.size(), left);
+      if (records.empty())
+        records = std::move(more);
+      else
+        records.insert(records.end(), std::make_move_iterator(more.begin()),
+                       std::make_move_iterator(more.end()));
+    }
+  }
+  update_lag(st);
+  if (!records.empty()) {
+    batch b;
+    b.id = st.next_id++;
+    b.created_ns = now_ns();
+    // Next offset per partition (records of a partition arrive in order).
+    std::map<std::pair<std::string, int32_t>, int64_t> next;
+    int64_t oldest = -1;
+    for (auto& r : records) {
+      auto& n = next[{r.source.topic, r.source.partition}];
+      n = std::max(n, r.source.offset + 1);
+      if (r.timestamp_ms >= 0 && (oldest < 0 || r.timestamp_ms < oldest))
+        oldest = r.timestamp_ms;
+    }
+    for (auto& [tp, off] : next)
+      b.offsets.push_back({tp.first, tp.second, off});
+    b.oldest_record_ts_ms = oldest;
+    b.records = std::move(records);
+    st.consumed->inc(static_cast<double>(b.records.size()));
+    st.batch_size->observe(static_cast<double>(b.records.size()));
+    st.in_flight.emplace(b.id, b);
+    st.in_flight_gauge->set(static_cast<double>(st.in_flight.size()));
+    self->send(st.sink, std::move(b));
+  }
+  self->send(self, poll_atom::value);
+}
+
+} // namespace
+
+caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
+                      ingress_config cfg) {
+  auto& st = self->state;
+  auto& reg = metrics::global();
+  st.consumed = &reg.get_counter("agentmem_events_consumed_total",
+                                 "Records consumed from Kafka.");
+  st.committed = &reg.get_counter(
+    "agentmem_events_committed_total",
+    "Records whose batch was committed to Postgres and the index.");
+  st.batch_size = &reg.get_histogram("agentmem_batch_size_records",
+                                     "Records per pipeline batch.",
+                                     metrics::size_buckets());
+  st.batch_latency = &reg.get_histogram(
+    "agentmem_batch_duration_seconds",
+    "Time from closing a batch in ingress to its acknowledgement.",
+    metrics::latency_buckets());
+  st.event_latency = &reg.get_histogram(
+    "agentmem_event_end_to_end_seconds",
+    "Time from the oldest record's Kafka timestamp to its batch commit.",
+    metrics::latency_buckets());
+  st.in_flight_gauge = &reg.get_gauge("agentmem_batches_in_flight",
+                                      "Batches not yet acknowledged.");
+  st.paused_gauge = &reg.get_gauge(
+    "agentmem_consumer_paused", "1 while ingress pauses partitions "
+                                "(backpressure), else 0.");
+  auto consumer = kafka::consumer::create(cfg.consumer);
+  if (!consumer)
+    throw std::runtime_error("kafka consumer: " + describe(consumer.error()));
+  st.consumer = std::move(*consumer);
+  if (cfg.stored_offsets)
+    st.consumer->on_assign = cfg.stored_offsets;
+  cfg.status->kafka_ok = true;
+  return {
+    [=](sink_atom, caf::actor sink) {
+      bool first = !self->state.sink;
+      self->state.sink = std::move(sink);
+      if (first)
+        self->send(self, poll_atom::value);
+    },
+    [=](poll_atom) { poll_once(self, cfg); },
+    [=](batch_ack& ack) {
+      auto& st = self->state;
+      auto it = st.in_flight.find(ack.id);
+      if (it == st.in_flight.end())
+        return; // a replayed batch acknowledged twice
+      if (it->second.oldest_record_ts_ms >= 0)
+        st.event_latency->observe(
+          static_cast<double>(wall_ms() - it->second.oldest_record_ts_ms)
+          / 1e3);
+      st.in_flight.erase(it);
+      st.in_flight_gauge->set(static_cast<double>(st.in_flight.size()));
+      st.committed->inc(static_cast<double>(ack.events));
+      st.batch_latency->observe(
+        static_cast<double>(now_ns() - ack.created_ns) / 1e9);
+      if (auto err = st.consumer->commit(ack.offsets, true))
+        spdlog::warn("[ingress] kafka commit failed (Postgres holds the "
+                     "offsets): {}",
+                     describe(err));
+      if (st.stopping && st.in_flight.empty())
+        finish_stop(self);
+    },
+    [=](replay_atom, caf::actor sink) {
+      auto& st = self->state;
+      st.sink = std::move(sink);
+      for (auto& [id, b] : st.in_flight) {
+        auto copy = b;
+        copy.attempt += 1;
+        self->send(st.sink, std::move(copy));
+      }
+      spdlog::info("[ingress] replayed {} in-flight batches",
+                   st.in_flight.size());
+    },
+    [=](stop_atom) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      st.stopping = true;
+      cfg.status->stopping = true;
+      st.stop_promise = self->make_response_promise();
+      if (st.in_flight.empty())
+        finish_stop(self);
+      return st.stop_promise;
+    },
+  };
+}
+
+} // namespace agentmem::actors

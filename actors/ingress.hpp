@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/health.hpp"
+#include "kafka/consumer.hpp"
+#include "messages/batch.hpp"
+#include "metrics/registry.hpp"
+
+namespace agentmem::actors {
+
+/// Configuration of ingress.
+struct ingress_config {
+  kafka::consumer_config consumer;
+  size_t max_batch_records = 2000;             ///< close a batch at this count
+  std::chrono::milliseconds max_batch_wait{50}; ///< ... or after this long
+  size_t max_in_flight = 4; ///< batches between ingress and the ack
+  /// Offsets to resume from on assignment (from Postgres, where they are
+  /// stored in the same transaction as the batch's rows); may be empty.
+  std::function<std::vector<partition_offset>(
+    const std::vector<partition_offset>&)>
+    stored_offsets;
+  std::shared_ptr<health> status;
+};
+
+/// State of ingress: the consumer, the batches in flight (kept until
+/// acknowledged so they can be replayed after a stage restart) and the
+/// backpressure flag.
+struct ingress_state {
+  static inline const char* name = "ingress";
+  std::unique_ptr<kafka::consumer> consumer;
+  caf::actor sink;
+  std::map<uint64_t, batch> in_flight; ///< records + offsets only
+  uint64_t next_id = 1;
+  bool paused = false;
+  bool stopping = false;
+  caf::response_promise stop_promise;
+  std::chrono::steady_clock::time_point last_lag_update;
+  metrics::counter* consumed = nullptr;
+  metrics::counter* committed = nullptr;
+  metrics::histogram* batch_size = nullptr;
+  metrics::histogram* batch_latency = nullptr;
+  metrics::histogram* event_latency = nullptr;
+  metrics::gauge* in_flight_gauge = nullptr;
+  metrics::gauge* paused_gauge = nullptr;
+};
+
+/// Ingress (spawn detached: it blocks in librdkafka's poll): consumes the
+/// topic with a consumer group, closes batches by count or time, and sends
+/// them to `sink` (capture). Backpressure: when `max_in_flight` batches are
+/// unacknowledged it pauses every assigned partition (and keeps polling so
+/// the group session stays alive), resuming when acks come back; the
+/// mailbox never grows past that bound. On `batch_ack` it commits the
+/// offsets to Kafka (asynchronously; Postgres holds the authoritative copy).
+///
+/// Messages: `(sink_atom, actor)` sets the sink and starts polling;
+/// `(replay_atom, actor)` sets a new sink after a chain restart and resends
+/// every unacknowledged batch in order; `stop_atom` (request) stops
+/// fetching, waits for the in-flight batches, commits, closes the consumer
+/// and replies `ok_atom`.
+caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
+                      ingress_config cfg);
+
+} // namespace agentmem::actors

@@ -1,0 +1,108 @@
+#include "actors/writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "kafka/dead_letter.hpp"
+#include "messages/atoms.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+
+namespace agentmem::actors {
+
+namespace {
+
+using retry_atom = caf::atom_constant<caf::atom("wretry")>;
+
+// One attempt at the head of the queue; returns an error to retry later.
+caf::error commit_head(caf::stateful_actor<writer_state>* self,
+                       const writer_config& cfg) {
+  auto& st = self->state;
+  auto& b = st.pending.front();
+  if (!b.dead_letters.empty() && cfg.dlq_producer) {
+    if (auto err = kafka::produce_dead_letters(*cfg.dlq_producer, cfg.dlq_topic,
+                                               b.dead_letters,
+                                               std::chrono::seconds(10)))
+      return err;
+  }
+  if (!st.store) {
+    auto s = storage::postgres_store::connect(cfg.postgres_url);
+    if (!s)
+      return s.error();
+    st.store = std::move(*s);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = st.store->commit_batch(b, cfg.consumer_group, cfg.embedding_model);
+  if (!res) {
+    st.store.reset(); // reconnect on the next attempt
+    return res.error();
+  }
+  auto seq = st.store->max_memory_seq();
+  if (seq)
+    b.memory_seq_watermark = *seq;
+  std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
+  st.commit_latency->observe(d.count());
+  auto& reg = metrics::global();
+  for (auto& dl : b.dead_letters) {
+    reg.get_counter("agentmem_events_dead_lettered_total",
+                    "Events sent to the dead-letter topic, by reason.",
+                    {{"reason", dl.reason_code}})
+      .inc();
+  }
+  reg.get_counter("agentmem_events_duplicate_total",
+                  "Redelivered events already stored (skipped).")
+    .inc(static_cast<double>(res->duplicate_activities));
+  for (auto& m : b.memories)
+    reg.get_counter("agentmem_memories_total",
+                    "Memories derived and committed, by memory type.",
+                    {{"memory_type", m.memory_type}})
+      .inc();
+  return caf::none;
+}
+
+void drain(caf::stateful_actor<writer_state>* self, const writer_config& cfg) {
+  auto& st = self->state;
+  while (!st.pending.empty() && !st.retry_scheduled) {
+    auto start = std::chrono::steady_clock::now();
+    if (auto err = commit_head(self, cfg)) {
+      cfg.status->postgres_ok = false;
+      st.retries->inc();
+      spdlog::warn("[writer] batch {} failed, retrying in {} ms: {}",
+                   st.pending.front().id, st.backoff.count(), describe(err));
+      st.retry_scheduled = true;
+      self->delayed_send(self, st.backoff, retry_atom::value);
+      st.backoff = std::min(st.backoff * 2, cfg.max_backoff);
+      return;
+    }
+    cfg.status->postgres_ok = true;
+    st.backoff = std::chrono::milliseconds{100};
+    st.metrics.done(start);
+    self->send(cfg.next, std::move(st.pending.front()));
+    st.pending.pop_front();
+  }
+}
+
+} // namespace
+
+caf::behavior writer(caf::stateful_actor<writer_state>* self,
+                     writer_config cfg) {
+  auto& reg = metrics::global();
+  self->state.commit_latency = &reg.get_histogram(
+    "agentmem_postgres_commit_duration_seconds",
+    "Duration of one batch transaction in Postgres.",
+    metrics::latency_buckets());
+  self->state.retries = &reg.get_counter(
+    "agentmem_postgres_retries_total",
+    "Batch commits retried after a Postgres or DLQ failure.");
+  return {
+    [=](batch& b) {
+      self->state.pending.push_back(std::move(b));
+      drain(self, cfg);
+    },
+    [=](retry_atom) {
+      self->state.retry_scheduled = false;
+      drain(self, cfg);
+    },
+  };
+}
+
+} // namespace agentmem::actors

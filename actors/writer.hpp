@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors/health.hpp"
+#include "actors/stage_metrics.hpp"
+#include "kafka/producer.hpp"
+#include "storage/postgres_store.hpp"
+
+namespace agentmem::actors {
+
+/// Configuration of the writer.
+struct writer_config {
+  caf::actor next;                  ///< vector linking
+  std::string postgres_url;         ///< secret: never logged
+  std::string consumer_group;
+  std::string embedding_model;
+  std::string dlq_topic;
+  std::shared_ptr<kafka::producer> dlq_producer;
+  std::shared_ptr<health> status;
+  std::chrono::milliseconds max_backoff{5000};
+};
+
+/// State of the writer: its own Postgres connection and the batches that
+/// wait behind one being retried.
+struct writer_state {
+  static inline const char* name = "writer";
+  std::unique_ptr<storage::postgres_store> store;
+  std::deque<batch> pending;
+  bool retry_scheduled = false;
+  std::chrono::milliseconds backoff{100};
+  stage_metrics metrics{"writer"};
+  metrics::histogram* commit_latency = nullptr;
+  metrics::counter* retries = nullptr;
+  metrics::counter* dead_lettered_total = nullptr;
+};
+
+/// Writer: for each batch, in order, (1) produces its dead letters to the
+/// DLQ topic and waits for their delivery, then (2) commits the batch to
+/// Postgres in one transaction (activities idempotent on event_id, sessions,
+/// file uploads, memories, memory_links, usage rollups of the new events
+/// only, consumed offsets). On failure it reconnects and retries with
+/// exponential backoff (100 ms doubling to max_backoff), keeping later
+/// batches queued behind (their number is bounded by ingress' in-flight
+/// limit), and marks Postgres not-ready meanwhile.
+caf::behavior writer(caf::stateful_actor<writer_state>* self,
+                     writer_config cfg);
+
+} // namespace agentmem::actors

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+#include "api/backend.hpp"
+
+namespace agentmem::api {
+
+/// Longest accepted search query, in Unicode code points.
+constexpr size_t max_query_chars = 8192;
+
+/// Largest accepted `top_k`.
+constexpr int max_top_k = 100;
+
+/// `top_k` when the request leaves it out (or sends null).
+constexpr int default_top_k = 10;
+
+/// Most entries accepted in `filter.memory_types`.
+constexpr size_t max_memory_type_filters = 16;
+
+/// Deepest JSON nesting accepted in a request body (the schema itself needs
+/// 3); deeper documents are rejected before they are parsed.
+constexpr size_t max_json_depth = 16;
+
+/// Parses and validates the body of `POST /v1/memories/search`:
+///
+///     {"user_id": string 1-128, "query": string 1-8192,
+///      "top_k": int 1-100 (default 10),
+///      "filter": {"memory_types": [string], "session_id": string 1-128,
+///                 "since": RFC 3339 string | epoch ms int,
+///                 "until": RFC 3339 string | epoch ms int}}
+///
+/// Strict: unknown or duplicate fields, wrong JSON types, non-integer
+/// numbers, unknown memory types, `since` after `until`, NUL bytes, invalid
+/// UTF-8 and nesting deeper than max_json_depth are rejected. Optional
+/// fields may be null (meaning absent). Lengths count code points.
+///
+/// Never throws: every failure, whatever the input, is an
+/// errc::invalid_request error whose detail names the offending field.
+caf::expected<search_request> parse_search_request(std::string_view body);
+
+} // namespace agentmem::api

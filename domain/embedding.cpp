@@ -1,0 +1,88 @@
+#include "domain/embedding.hpp"
+
+#include <cmath>
+#include <unordered_map>
+
+#include "domain/ids.hpp"
+#include "domain/text.hpp"
+#include "messages/errc.hpp"
+
+namespace agentmem::domain {
+
+namespace {
+
+// Seeds keep unigram and bigram features in separate hash families.
+constexpr uint64_t unigram_seed = 0x9E3779B97F4A7C15ULL;
+constexpr uint64_t bigram_seed = 0xC2B2AE3D27D4EB4FULL;
+
+void add_feature(std::vector<float>& v, uint64_t h, float w) {
+  auto idx = static_cast<size_t>(h % v.size());
+  v[idx] += ((h >> 32) & 1) ? -w : w;
+}
+
+} // namespace
+
+hashing_embedder::hashing_embedder(size_t dims) : dims_(dims) {
+}
+
+size_t hashing_embedder::dims() const {
+  return dims_;
+}
+
+std::string hashing_embedder::model() const {
+  return "hashing-v1-" + std::to_string(dims_);
+}
+
+void hashing_embedder::embed_one(std::string_view text,
+                                 std::vector<float>& out) const {
+  thread_local tokenizer tok;
+  thread_local std::vector<std::string> tokens;
+  tokens.clear();
+  tok.tokens(text, tokens);
+  out.assign(dims_, 0.0f);
+  std::unordered_map<std::string_view, int> tf;
+  tf.reserve(tokens.size());
+  for (auto& t : tokens)
+    ++tf[t];
+  for (auto& [t, n] : tf)
+    add_feature(out, hash64(t, unigram_seed),
+                1.0f + std::log(static_cast<float>(n)));
+  std::string bigram;
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    bigram.assign(tokens[i - 1]);
+    bigram.push_back(' ');
+    bigram.append(tokens[i]);
+    add_feature(out, hash64(bigram, bigram_seed), 0.5f);
+  }
+  double norm = 0;
+  for (float x : out)
+    norm += static_cast<double>(x) * x;
+  if (norm > 0) {
+    auto inv = static_cast<float>(1.0 / std::sqrt(norm));
+    for (auto& x : out)
+      x *= inv;
+  }
+}
+
+caf::error hashing_embedder::embed(const std::vector<std::string_view>& texts,
+                                   std::vector<std::vector<float>>& out) {
+  out.resize(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i)
+    embed_one(texts[i], out[i]);
+  return caf::none;
+}
+
+caf::expected<std::shared_ptr<embedder>>
+make_embedder(const std::string& provider, size_t dims) {
+  if (dims == 0 || dims > 8192)
+    return make_error(errc::invalid_config,
+                      "embedding dims must be in 1..8192, got "
+                        + std::to_string(dims));
+  if (provider == "hashing" || provider.empty())
+    return std::shared_ptr<embedder>{std::make_shared<hashing_embedder>(dims)};
+  return make_error(errc::invalid_config,
+                    "unknown embedding provider '" + provider
+                      + "' (available: hashing)");
+}
+
+} // namespace agentmem::domain

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace agentmem::domain {
+
+/// Embedding provider: turns texts into L2-normalised float vectors of a
+/// fixed dimensionality. Implementations must be thread-safe (the pipeline's
+/// embedding stage and the HTTP search path share one provider).
+class embedder {
+public:
+  virtual ~embedder() = default;
+  /// Vector length (dims) of every output.
+  virtual size_t dims() const = 0;
+  /// Model name stored with each vector (e.g. "hashing-v1-384").
+  virtual std::string model() const = 0;
+  /// Embeds `texts` into `out` (resized to texts.size(), each dims() long,
+  /// L2 norm 1, or all zeros for text without content tokens). Returns an
+  /// error value when the provider fails; `out` is unspecified then.
+  virtual caf::error embed(const std::vector<std::string_view>& texts,
+                           std::vector<std::vector<float>>& out) = 0;
+};
+
+/// The built-in offline provider: signed feature hashing (Weinberger et al.,
+/// "Feature Hashing for Large Scale Multitask Learning", ICML 2009) of the
+/// tokenizer's stemmed content tokens (domain/text.hpp) and of adjacent
+/// token bigrams. A feature f adds sign(f) * w to dimension
+/// XXH3(f) mod dims, sign from bit 32 of the hash; unigram weight is
+/// 1 + ln(tf), bigram weight half that. The result is L2-normalised, so
+/// inner product = cosine similarity. Deterministic across runs and
+/// machines: replays and index rebuilds reproduce the same vectors.
+class hashing_embedder : public embedder {
+public:
+  explicit hashing_embedder(size_t dims = 384);
+  size_t dims() const override;
+  std::string model() const override;
+  caf::error embed(const std::vector<std::string_view>& texts,
+                   std::vector<std::vector<float>>& out) override;
+  /// Embeds one text into `out` (resized to dims()).
+  void embed_one(std::string_view text, std::vector<float>& out) const;
+
+private:
+  size_t dims_;
+};
+
+/// Provider selection: `provider` = "hashing" (default; `dims` applies).
+/// Unknown providers yield errc::invalid_config.
+caf::expected<std::shared_ptr<embedder>>
+make_embedder(const std::string& provider, size_t dims);
+
+} // namespace agentmem::domain

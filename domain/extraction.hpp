@@ -1,0 +1,56 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/summarizer.hpp"
+#include "messages/activity.hpp"
+#include "messages/memory.hpp"
+
+namespace agentmem::domain {
+
+/// Tunables of memory extraction (docs/memory.md).
+struct extraction_config {
+  size_t max_chunk_chars = 1000;  ///< document chunk limit, bytes of UTF-8
+  size_t summary_sentences = 5;   ///< session summary length, sentences
+  size_t summary_chars = 800;     ///< session summary length, bytes
+  size_t episodic_field_chars = 600; ///< input/output shown per field
+};
+
+/// Derives the memories of one activity (rules in docs/memory.md):
+/// `message` -> one conversation memory ("<agent_name>: <content>");
+/// `tool_call`/`task` -> one episodic memory naming the tool/task, input,
+/// output and outcome; `file_upload` -> document chunks of `file.text`
+/// (or `content`); `feedback` and custom events with content -> one
+/// episodic memory. `session_start`/`session_end` yield nothing here (see
+/// make_session_summary). Ids come from make_memory_identity, so the output
+/// is a pure function of the activity. Appends to `out`; vectors empty.
+void extract_memories(const activity& a, const extraction_config& cfg,
+                      std::vector<memory>& out);
+
+/// The session-summary memory for a `session_end` event, summarising the
+/// session's buffered messages (oldest first) with summarize_session. Its
+/// text starts "Session summary (<n> messages): ". Returns false (and adds
+/// nothing) when there is nothing to summarise.
+bool make_session_summary(const activity& session_end,
+                          const std::vector<utterance>& messages,
+                          const extraction_config& cfg,
+                          std::vector<memory>& out);
+
+/// Splits a document into chunks of at most `max_chars` bytes: paragraphs
+/// (blank-line separated) are packed greedily; a paragraph that is too long
+/// is split at sentence ends, and a sentence that is still too long at the
+/// last white space (or UTF-8 boundary) before the limit. Chunks are
+/// trimmed and never empty.
+std::vector<std::string> chunk_document(std::string_view text,
+                                        size_t max_chars);
+
+/// Importance heuristic in [0, 1] for a memory of `memory_type` derived from
+/// `a` when the event carries no `importance` of its own (docs/memory.md):
+/// conversation 0.3, +0.15 for first-person statements of facts or
+/// preferences, +0.1 for numbers or dates, +0.05 per 200 bytes up to +0.15;
+/// episodic 0.4, 0.7 when the call failed; document 0.5; summary 0.6.
+double importance_heuristic(const activity& a, std::string_view memory_type);
+
+} // namespace agentmem::domain

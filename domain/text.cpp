@@ -1,0 +1,139 @@
+#include "domain/text.hpp"
+
+#include <algorithm>
+#include <array>
+#include <libstemmer.h>
+
+namespace agentmem::domain {
+
+namespace {
+
+// A compact English stop-word list: function words and pronouns, which
+// carry no topic. Sorted: looked up with binary_search.
+constexpr std::array<std::string_view, 126> stop_words = {
+  "a", "about", "above", "after", "again", "against", "all", "am", "an",
+  "and", "any", "are", "as", "at", "be", "because", "been", "before",
+  "being", "below", "between", "both", "but", "by", "can", "could", "did",
+  "do", "does", "doing", "down", "during", "each", "few", "for", "from",
+  "further", "had", "has", "have", "having", "he", "her", "here", "hers",
+  "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is",
+  "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no",
+  "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
+  "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should",
+  "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
+  "themselves", "then", "there", "these", "they", "this", "those", "through",
+  "to", "too", "under", "until", "up", "very", "was", "we", "were", "what",
+  "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+  "would", "you", "your", "yours", "yourself", "yourselves",
+};
+
+bool word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+         || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+char lower(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32)
+                                : static_cast<char>(c);
+}
+
+} // namespace
+
+tokenizer::tokenizer() : stemmer_(sb_stemmer_new("english", "UTF_8")) {
+}
+
+tokenizer::~tokenizer() {
+  if (stemmer_)
+    sb_stemmer_delete(static_cast<sb_stemmer*>(stemmer_));
+}
+
+bool tokenizer::is_stop_word(std::string_view word) {
+  return std::binary_search(stop_words.begin(), stop_words.end(), word);
+}
+
+void tokenizer::words(std::string_view text, std::vector<std::string>& out) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    while (i < n && !word_byte(static_cast<unsigned char>(text[i])))
+      ++i;
+    if (i >= n)
+      break;
+    std::string w;
+    while (i < n) {
+      auto c = static_cast<unsigned char>(text[i]);
+      if (word_byte(c)) {
+        w += lower(c);
+        ++i;
+      } else if (c == '\'' && i + 1 < n && !w.empty()
+                 && word_byte(static_cast<unsigned char>(text[i + 1]))) {
+        ++i; // drop in-word apostrophes: don't -> dont
+      } else {
+        break;
+      }
+    }
+    out.push_back(std::move(w));
+  }
+}
+
+void tokenizer::tokens(std::string_view text, std::vector<std::string>& out) {
+  std::vector<std::string> ws;
+  words(text, ws);
+  auto* st = static_cast<sb_stemmer*>(stemmer_);
+  for (auto& w : ws) {
+    if (w.size() < 2 || is_stop_word(w))
+      continue;
+    if (st) {
+      auto* s = sb_stemmer_stem(st, reinterpret_cast<const sb_symbol*>(w.data()),
+                                static_cast<int>(w.size()));
+      if (s) {
+        out.emplace_back(reinterpret_cast<const char*>(s),
+                         static_cast<size_t>(sb_stemmer_length(st)));
+        continue;
+      }
+    }
+    out.push_back(std::move(w));
+  }
+}
+
+std::vector<std::string_view> split_sentences(std::string_view text) {
+  std::vector<std::string_view> out;
+  auto push = [&](size_t b, size_t e) {
+    while (b < e && std::isspace(static_cast<unsigned char>(text[b])))
+      ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1])))
+      --e;
+    if (e > b)
+      out.push_back(text.substr(b, e - b));
+  };
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool end = false;
+    if (c == '\n')
+      end = true;
+    else if ((c == '.' || c == '!' || c == '?') && i + 1 < text.size()
+             && std::isspace(static_cast<unsigned char>(text[i + 1])))
+      end = true;
+    if (end) {
+      push(start, i + 1);
+      start = i + 1;
+    }
+  }
+  push(start, text.size());
+  return out;
+}
+
+std::string truncate_utf8(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes)
+    return std::string{s};
+  size_t cut = max_bytes;
+  // Back up over continuation bytes (10xxxxxx) to a sequence start.
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+    --cut;
+  std::string out{s.substr(0, cut)};
+  out += "\xE2\x80\xA6";
+  return out;
+}
+
+} // namespace agentmem::domain

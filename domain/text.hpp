@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agentmem::domain {
+
+/// Tokeniser shared by the hashing embedder and the summariser.
+///
+/// Rules (documented in docs/memory.md): ASCII letters are lower-cased;
+/// a token is a maximal run of ASCII letters/digits or UTF-8 bytes >= 0x80
+/// (so non-Latin words stay whole); apostrophes inside a word are dropped
+/// ("don't" -> "dont"); tokens in the English stop-word list and 1-character
+/// ASCII tokens are removed; the rest are stemmed with the Snowball English
+/// stemmer (libstemmer). One instance per thread: the stemmer is not
+/// thread-safe.
+class tokenizer {
+public:
+  tokenizer();
+  ~tokenizer();
+  tokenizer(const tokenizer&) = delete;
+  tokenizer& operator=(const tokenizer&) = delete;
+
+  /// Appends the stemmed content tokens of `text` to `out`.
+  void tokens(std::string_view text, std::vector<std::string>& out);
+
+  /// The raw (lower-cased, unstemmed) words of `text`, stop words kept.
+  static void words(std::string_view text, std::vector<std::string>& out);
+
+  /// True for words in the built-in English stop-word list.
+  static bool is_stop_word(std::string_view word);
+
+private:
+  void* stemmer_; // sb_stemmer*
+};
+
+/// Splits text into sentences at '.', '!', '?' or newlines followed by
+/// white space (abbreviation-naive); trims each; drops empty ones.
+std::vector<std::string_view> split_sentences(std::string_view text);
+
+/// Truncates to at most `max_bytes` without cutting a UTF-8 sequence; adds
+/// "…" when something was cut.
+std::string truncate_utf8(std::string_view s, size_t max_bytes);
+
+} // namespace agentmem::domain

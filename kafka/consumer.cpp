@@ -1,0 +1,425 @@
+#include "kafka/consumer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "kafka/internal.hpp"
+
+namespace agentmem::kafka {
+
+using detail::tpl_ptr;
+
+struct consumer::impl {
+  consumer* owner = nullptr;
+  rd_kafka_t* rk = nullptr;
+  bool paused = false;
+  std::atomic<uint64_t> errors{0};
+  // Next offset to read per partition as last seen by this process (records
+  // returned, partition EOFs, seeks): the fallback for lag() when
+  // rd_kafka_position() does not know yet (e.g. an idle, caught-up partition).
+  std::map<std::pair<std::string, int32_t>, int64_t> seen_positions;
+
+  bool cooperative() const {
+    return std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  }
+
+  tpl_ptr current_assignment() const {
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (auto err = rd_kafka_assignment(rk, &parts)) {
+      spdlog::warn("kafka consumer: assignment() failed: {}",
+                   rd_kafka_err2str(err));
+      return tpl_ptr{rd_kafka_topic_partition_list_new(0)};
+    }
+    return tpl_ptr{parts};
+  }
+
+  // Fills `parts[i].offset` with the application position (or INVALID).
+  void fill_positions(rd_kafka_topic_partition_list_t* parts) const {
+    for (int i = 0; i < parts->cnt; ++i)
+      parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    rd_kafka_position(rk, parts);
+  }
+
+  static std::vector<partition_offset>
+  to_vector(const rd_kafka_topic_partition_list_t* parts, bool with_offsets) {
+    std::vector<partition_offset> out;
+    out.reserve(static_cast<size_t>(parts->cnt));
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto& e = parts->elems[i];
+      out.push_back(partition_offset{
+        e.topic, e.partition,
+        with_offsets && e.offset >= 0 ? e.offset : int64_t{-1}});
+    }
+    return out;
+  }
+
+  void handle_assign(rd_kafka_topic_partition_list_t* parts) {
+    if (owner != nullptr && owner->on_assign) {
+      std::vector<partition_offset> starts;
+      try {
+        starts = owner->on_assign(to_vector(parts, false));
+      } catch (const std::exception& e) {
+        spdlog::error("kafka consumer: on_assign threw: {}", e.what());
+      }
+      for (auto& s : starts) {
+        if (s.next_offset < 0)
+          continue;
+        auto* e = rd_kafka_topic_partition_list_find(parts, s.topic.c_str(),
+                                                     s.partition);
+        if (e == nullptr) {
+          spdlog::warn("kafka consumer: on_assign returned {}[{}], which "
+                       "was not assigned; ignored",
+                       s.topic, s.partition);
+          continue;
+        }
+        e->offset = s.next_offset;
+        seen_positions[{s.topic, s.partition}] = s.next_offset;
+      }
+    }
+    if (cooperative()) {
+      if (auto* err = rd_kafka_incremental_assign(rk, parts)) {
+        spdlog::error("kafka consumer: incremental_assign failed: {}",
+                      rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        errors.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    } else if (auto err = rd_kafka_assign(rk, parts)) {
+      spdlog::error("kafka consumer: assign failed: {}",
+                    rd_kafka_err2str(err));
+      errors.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // Partitions assigned while paused start paused.
+    if (paused)
+      rd_kafka_pause_partitions(rk, parts);
+    spdlog::info("kafka consumer: assigned {} partition(s){}", parts->cnt,
+                 paused ? " (paused)" : "");
+  }
+
+  void handle_revoke(rd_kafka_topic_partition_list_t* parts) {
+    if (owner != nullptr && owner->on_revoke) {
+      tpl_ptr copy{rd_kafka_topic_partition_list_copy(parts)};
+      fill_positions(copy.get());
+      try {
+        owner->on_revoke(to_vector(copy.get(), true));
+      } catch (const std::exception& e) {
+        spdlog::error("kafka consumer: on_revoke threw: {}", e.what());
+      }
+    }
+    for (int i = 0; i < parts->cnt; ++i)
+      seen_positions.erase({parts->elems[i].topic, parts->elems[i].partition});
+    if (cooperative()) {
+      if (auto* err = rd_kafka_incremental_unassign(rk, parts)) {
+        spdlog::error("kafka consumer: incremental_unassign failed: {}",
+                      rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+      }
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+    spdlog::info("kafka consumer: revoked {} partition(s)", parts->cnt);
+  }
+
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts,
+                           void* opaque) {
+    auto* self = static_cast<impl*>(opaque);
+    switch (err) {
+      case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        self->handle_assign(parts);
+        break;
+      case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        self->handle_revoke(parts);
+        break;
+      default:
+        spdlog::error("kafka consumer: rebalance failed: {}",
+                      rd_kafka_err2str(err));
+        self->errors.fetch_add(1, std::memory_order_relaxed);
+        self->seen_positions.clear();
+        rd_kafka_assign(rk, nullptr);
+        break;
+    }
+  }
+
+  static void offset_commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t* offsets,
+                               void* opaque) {
+    auto* self = static_cast<impl*>(opaque);
+    // _NO_OFFSET: there was nothing to commit, which is not a failure.
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR
+        || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      if (offsets != nullptr)
+        for (int i = 0; i < offsets->cnt; ++i)
+          if (offsets->elems[i].err) {
+            spdlog::warn("kafka consumer: commit of {}[{}] failed: {}",
+                         offsets->elems[i].topic, offsets->elems[i].partition,
+                         rd_kafka_err2str(offsets->elems[i].err));
+            self->errors.fetch_add(1, std::memory_order_relaxed);
+          }
+      return;
+    }
+    spdlog::warn("kafka consumer: offset commit failed: {}",
+                 rd_kafka_err2str(err));
+    self->errors.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+consumer::consumer(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+  impl_->owner = this;
+}
+
+consumer::~consumer() {
+  close();
+}
+
+caf::expected<std::unique_ptr<consumer>>
+consumer::create(const consumer_config& cfg) {
+  if (cfg.topics.empty())
+    return make_error(errc::kafka_error, "consumer: no topics to subscribe");
+  std::map<std::string, std::string> defaults{
+    {"bootstrap.servers", cfg.brokers},
+    {"group.id", cfg.group_id},
+    {"enable.auto.commit", "false"},
+    {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset", "earliest"},
+    // EOF events tell lag() where an idle partition ends; never records.
+    {"enable.partition.eof", "true"},
+    {"client.id", "agentmem-consumer"},
+  };
+  auto conf = detail::make_conf(defaults, cfg.properties);
+  if (!conf)
+    return std::move(conf.error());
+  auto state = std::make_unique<impl>();
+  rd_kafka_conf_set_opaque(conf->get(), state.get());
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &impl::rebalance_cb);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), &impl::offset_commit_cb);
+  char errstr[512];
+  // rd_kafka_new takes ownership of the conf only on success.
+  rd_kafka_t* rk =
+    rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr));
+  if (rk == nullptr)
+    return make_error(errc::kafka_error,
+                      std::string{"consumer: cannot create: "} + errstr);
+  conf->release();
+  state->rk = rk;
+  // Serve logs, errors and rebalances from rd_kafka_consumer_poll().
+  rd_kafka_poll_set_consumer(rk);
+  tpl_ptr topics{rd_kafka_topic_partition_list_new(
+    static_cast<int>(cfg.topics.size()))};
+  for (auto& t : cfg.topics)
+    rd_kafka_topic_partition_list_add(topics.get(), t.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+  if (auto err = rd_kafka_subscribe(rk, topics.get())) {
+    rd_kafka_destroy(rk);
+    return detail::rd_error("consumer: subscribe failed", err);
+  }
+  return std::unique_ptr<consumer>{new consumer(std::move(state))};
+}
+
+namespace {
+
+// Next offset of one partition seen during a poll_batch() call. The topic
+// name is copied once, while the message holding `rkt` is still alive.
+struct seen {
+  const rd_kafka_topic_t* rkt;
+  std::string topic;
+  int32_t partition;
+  int64_t next;
+};
+
+void note_position(std::vector<seen>& last, const rd_kafka_topic_t* rkt,
+                   int32_t partition, int64_t next) {
+  for (auto& x : last)
+    if (x.rkt == rkt && x.partition == partition) {
+      x.next = next;
+      return;
+    }
+  last.push_back(seen{rkt, rd_kafka_topic_name(rkt), partition, next});
+}
+
+} // namespace
+
+std::vector<kafka_record>
+consumer::poll_batch(size_t max_records, std::chrono::milliseconds max_wait) {
+  std::vector<kafka_record> out;
+  auto* rk = impl_->rk;
+  if (rk == nullptr || max_records == 0)
+    return out;
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + max_wait;
+  // Next offsets seen in this batch, folded into seen_positions at the end
+  // (one map update per partition instead of one per record).
+  std::vector<seen> last;
+  while (out.size() < max_records) {
+    int timeout_ms = 0;
+    if (out.empty()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock::now());
+      timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout_ms);
+    if (m == nullptr) {
+      // Nothing buffered: done once we have records or the time is up.
+      // (Polls also return early after serving a rebalance.)
+      if (!out.empty() || clock::now() >= deadline)
+        break;
+      continue;
+    }
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->rkt != nullptr)
+          note_position(last, m->rkt, m->partition, m->offset);
+      } else {
+        impl_->errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("kafka consumer: {}{}",
+                     rd_kafka_message_errstr(m),
+                     rd_kafka_fatal_error(rk, nullptr, 0) ? " (fatal)" : "");
+      }
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    kafka_record r;
+    r.source.topic = rd_kafka_topic_name(m->rkt);
+    r.source.partition = m->partition;
+    r.source.offset = m->offset;
+    if (m->key != nullptr)
+      r.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload != nullptr)
+      r.value.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    r.timestamp_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* val;
+      size_t size;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size)
+           == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i)
+        r.headers.emplace_back(
+          name, val != nullptr
+                  ? std::string(static_cast<const char*>(val), size)
+                  : std::string{});
+    }
+    note_position(last, m->rkt, m->partition, m->offset + 1);
+    rd_kafka_message_destroy(m);
+    out.push_back(std::move(r));
+  }
+  for (auto& x : last)
+    impl_->seen_positions[{std::move(x.topic), x.partition}] = x.next;
+  return out;
+}
+
+void consumer::pause_all() {
+  impl_->paused = true;
+  if (impl_->rk == nullptr)
+    return;
+  auto parts = impl_->current_assignment();
+  if (parts->cnt > 0)
+    rd_kafka_pause_partitions(impl_->rk, parts.get());
+}
+
+void consumer::resume_all() {
+  impl_->paused = false;
+  if (impl_->rk == nullptr)
+    return;
+  auto parts = impl_->current_assignment();
+  if (parts->cnt > 0)
+    rd_kafka_resume_partitions(impl_->rk, parts.get());
+}
+
+bool consumer::paused() const {
+  return impl_->paused;
+}
+
+caf::error consumer::commit(const std::vector<partition_offset>& offsets,
+                            bool async) {
+  if (impl_->rk == nullptr)
+    return make_error(errc::kafka_error, "consumer: commit after close");
+  if (offsets.empty())
+    return caf::none;
+  tpl_ptr parts{
+    rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()))};
+  for (auto& o : offsets) {
+    if (o.next_offset < 0 || o.partition < 0)
+      return make_error(errc::kafka_error,
+                        "consumer: invalid commit offset " + o.topic + "["
+                          + std::to_string(o.partition)
+                          + "]=" + std::to_string(o.next_offset));
+    rd_kafka_topic_partition_list_add(parts.get(), o.topic.c_str(),
+                                      o.partition)
+      ->offset = o.next_offset;
+  }
+  if (auto err = rd_kafka_commit(impl_->rk, parts.get(), async ? 1 : 0))
+    return detail::rd_error("consumer: commit failed", err);
+  if (!async)
+    for (int i = 0; i < parts->cnt; ++i)
+      if (auto err = parts->elems[i].err)
+        return detail::rd_error("consumer: commit of "
+                                  + std::string{parts->elems[i].topic} + "["
+                                  + std::to_string(parts->elems[i].partition)
+                                  + "] failed",
+                                err);
+  return caf::none;
+}
+
+std::vector<partition_lag> consumer::lag() {
+  std::vector<partition_lag> out;
+  if (impl_->rk == nullptr)
+    return out;
+  auto parts = impl_->current_assignment();
+  impl_->fill_positions(parts.get());
+  out.reserve(static_cast<size_t>(parts->cnt));
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto& e = parts->elems[i];
+    partition_lag l{e.topic, e.partition, -1};
+    int64_t pos = e.offset;
+    if (pos < 0) {
+      auto it = impl_->seen_positions.find({e.topic, e.partition});
+      if (it != impl_->seen_positions.end())
+        pos = it->second;
+    }
+    int64_t low = RD_KAFKA_OFFSET_INVALID;
+    int64_t high = RD_KAFKA_OFFSET_INVALID;
+    // Cached from the last fetch response: no network round trip.
+    if (rd_kafka_get_watermark_offsets(impl_->rk, e.topic, e.partition, &low,
+                                       &high)
+          == RD_KAFKA_RESP_ERR_NO_ERROR
+        && high >= 0 && pos >= 0)
+      l.lag = std::max<int64_t>(0, high - pos);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::vector<partition_offset> consumer::assignment() const {
+  if (impl_->rk == nullptr)
+    return {};
+  auto parts = impl_->current_assignment();
+  impl_->fill_positions(parts.get());
+  return impl::to_vector(parts.get(), true);
+}
+
+void consumer::close() {
+  if (impl_ == nullptr || impl_->rk == nullptr)
+    return;
+  // Serves the final revoke (on_revoke runs here) and leaves the group.
+  if (auto err = rd_kafka_consumer_close(impl_->rk))
+    spdlog::warn("kafka consumer: close: {}", rd_kafka_err2str(err));
+  rd_kafka_destroy(impl_->rk);
+  impl_->rk = nullptr;
+  impl_->seen_positions.clear();
+}
+
+uint64_t consumer::errors_seen() const {
+  return impl_->errors.load(std::memory_order_relaxed);
+}
+
+} // namespace agentmem::kafka

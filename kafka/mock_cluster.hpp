@@ -1,0 +1,53 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "kafka/topic_spec.hpp"
+
+namespace agentmem::kafka {
+
+/// An in-process Kafka cluster (librdkafka's mock brokers listening on
+/// 127.0.0.1) for tests and `agentmem dev`. Supports produce, idempotence,
+/// consumer groups and offset commits, not the admin API.
+///
+/// Warning: librdkafka 2.0.2's mock broker keeps only the newest ~5 MiB per
+/// partition and silently drops older records. Consume while producing,
+/// use many partitions, or use a real broker for large backlogs.
+class mock_cluster {
+public:
+  /// Starts `brokers` (>= 1) mock brokers and creates `topics` (other topics
+  /// are auto-created on first use with one partition).
+  /// Errors: kafka_error when the handle, the cluster or a topic cannot be
+  /// created.
+  static caf::expected<std::unique_ptr<mock_cluster>>
+  start(int brokers, const std::vector<topic_spec>& topics);
+
+  /// Stops the brokers; clients still connected see connection errors.
+  ~mock_cluster();
+
+  mock_cluster(const mock_cluster&) = delete;
+  mock_cluster& operator=(const mock_cluster&) = delete;
+
+  /// Bootstrap servers, "127.0.0.1:port[,127.0.0.1:port...]".
+  std::string bootstrap() const;
+
+  /// Creates one more topic. Errors: kafka_error.
+  caf::error create_topic(const topic_spec& topic);
+
+  /// Number of brokers.
+  int brokers() const;
+
+  /// Opaque librdkafka state; defined in mock_cluster.cpp.
+  struct impl;
+
+private:
+  explicit mock_cluster(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace agentmem::kafka

@@ -1,0 +1,100 @@
+#include "pipeline/api_backend.hpp"
+
+#include "messages/errc.hpp"
+
+namespace agentmem::pipeline {
+
+api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
+                         std::shared_ptr<storage::vector_index> index,
+                         std::shared_ptr<storage::hot_state> hot,
+                         std::string postgres_url,
+                         std::shared_ptr<actors::health> status)
+  : embedder_(std::move(embedder)),
+    index_(std::move(index)),
+    hot_(std::move(hot)),
+    postgres_url_(std::move(postgres_url)),
+    status_(std::move(status)) {
+}
+
+caf::expected<std::vector<api::search_hit>>
+api_backend::search(const api::search_request& req) {
+  std::vector<std::string_view> texts{req.query};
+  std::vector<std::vector<float>> vecs;
+  if (auto err = embedder_->embed(texts, vecs))
+    return err;
+  storage::vector_filter f;
+  f.user_id = req.user_id;
+  f.memory_types = req.filter.memory_types;
+  f.session_id = req.filter.session_id;
+  f.since_ms = req.filter.since_ms;
+  f.until_ms = req.filter.until_ms;
+  auto points = index_->search(vecs[0].data(),
+                               static_cast<size_t>(req.top_k), f);
+  std::vector<uint64_t> ids;
+  ids.reserve(points.size());
+  for (auto& p : points)
+    ids.push_back(p.point_id);
+  auto docs = hot_->get_docs(ids);
+  if (!docs)
+    return docs.error();
+  std::vector<api::search_hit> out;
+  out.reserve(points.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    auto& d = (*docs)[i];
+    if (!d)
+      continue; // indexed but doc not yet written: skip, never invent
+    api::search_hit h;
+    h.memory_id = d->memory_id;
+    h.score = points[i].score;
+    h.memory_type = d->memory_type;
+    h.text = d->text;
+    h.user_id = d->user_id;
+    h.session_id = d->session_id;
+    h.event_id = d->event_id;
+    h.ts_ms = d->ts_ms;
+    h.metadata_json = d->metadata_json;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+caf::expected<std::vector<api::buffered_message>>
+api_backend::session_messages(const std::string& user_id,
+                              const std::string& session_id, int limit) {
+  auto msgs = hot_->session_messages(user_id, session_id,
+                                     static_cast<size_t>(limit));
+  if (!msgs)
+    return msgs.error();
+  std::vector<api::buffered_message> out;
+  out.reserve(msgs->size());
+  for (auto& m : *msgs)
+    out.push_back({m.event_id, m.ts_ms, m.role, m.agent_name, m.content});
+  return out;
+}
+
+caf::expected<std::vector<api::usage_row>>
+api_backend::usage(const std::string& user_id, const std::string& from_day,
+                   const std::string& to_day) {
+  std::lock_guard<std::mutex> guard{pg_mtx_};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!pg_) {
+      auto s = storage::postgres_store::connect(postgres_url_);
+      if (!s)
+        return s.error();
+      pg_ = std::move(*s);
+    }
+    auto rows = pg_->usage(user_id, from_day, to_day);
+    if (rows)
+      return rows;
+    pg_.reset(); // a broken connection: reconnect once
+    if (attempt == 1)
+      return rows.error();
+  }
+  return make_error(errc::postgres_error, "unreachable");
+}
+
+std::string api_backend::not_ready_reason() {
+  return status_->not_ready_reason();
+}
+
+} // namespace agentmem::pipeline

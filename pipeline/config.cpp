@@ -1,0 +1,138 @@
+#include "pipeline/config.hpp"
+
+#include <cstdlib>
+
+#include <toml++/toml.h>
+
+#include "messages/errc.hpp"
+
+namespace agentmem::pipeline {
+
+caf::expected<std::string> resolve_env(const std::string& value,
+                                       const std::string& key) {
+  if (value.rfind("env:", 0) != 0)
+    return value;
+  auto name = value.substr(4);
+  const char* v = std::getenv(name.c_str());
+  if (!v)
+    return make_error(errc::invalid_config,
+                      key + " refers to environment variable " + name
+                        + ", which is not set");
+  return std::string{v};
+}
+
+namespace {
+
+template <class T>
+caf::error read_int(const toml::table& t, const char* sect, const char* key,
+                    T& out, int64_t lo, int64_t hi) {
+  auto node = t[sect][key];
+  if (!node)
+    return caf::none;
+  auto v = node.value<int64_t>();
+  if (!v || *v < lo || *v > hi)
+    return make_error(errc::invalid_config,
+                      std::string{sect} + "." + key + " must be an integer in "
+                        + std::to_string(lo) + ".." + std::to_string(hi));
+  out = static_cast<T>(*v);
+  return caf::none;
+}
+
+caf::error read_str(const toml::table& t, const char* sect, const char* key,
+                    std::string& out) {
+  auto node = t[sect][key];
+  if (!node)
+    return caf::none;
+  auto v = node.value<std::string>();
+  if (!v)
+    return make_error(errc::invalid_config,
+                      std::string{sect} + "." + key + " must be a string");
+  auto r = resolve_env(*v, std::string{sect} + "." + key);
+  if (!r)
+    return r.error();
+  out = std::move(*r);
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<pipeline_config> load_config(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return make_error(errc::invalid_config,
+                      "cannot parse " + path + ": "
+                        + std::string{e.description()});
+  }
+  pipeline_config cfg;
+  int64_t wait_ms = cfg.max_batch_wait.count();
+  int64_t snap_ms = cfg.snapshot_interval.count();
+  int64_t stop_ms = cfg.shutdown_timeout.count();
+  int64_t window_s = cfg.restart_window.count();
+  caf::error err;
+  auto chk = [&](caf::error e) {
+    if (e && !err)
+      err = std::move(e);
+  };
+  chk(read_str(t, "kafka", "brokers", cfg.brokers));
+  chk(read_str(t, "kafka", "topic", cfg.topic));
+  chk(read_str(t, "kafka", "dlq_topic", cfg.dlq_topic));
+  chk(read_str(t, "kafka", "group_id", cfg.group_id));
+  if (auto props = t["kafka"]["properties"].as_table()) {
+    for (auto& [k, v] : *props) {
+      std::string key{k.str()};
+      auto s = v.value<std::string>();
+      if (!s) {
+        chk(make_error(errc::invalid_config,
+                       "kafka.properties." + key + " must be a string"));
+        continue;
+      }
+      auto r = resolve_env(*s, "kafka.properties." + key);
+      if (!r)
+        chk(r.error());
+      else
+        cfg.kafka_properties[key] = *r;
+    }
+  }
+  chk(read_str(t, "postgres", "url", cfg.postgres_url));
+  chk(read_str(t, "storage", "data_dir", cfg.data_dir));
+  chk(read_int(t, "storage", "buffer_messages", cfg.buffer_messages, 1, 10000));
+  chk(read_str(t, "http", "host", cfg.http_host));
+  chk(read_int(t, "http", "port", cfg.http_port, 0, 65535));
+  chk(read_int(t, "pipeline", "max_batch_records", cfg.max_batch_records, 1,
+               100000));
+  chk(read_int(t, "pipeline", "max_batch_wait_ms", wait_ms, 1, 60000));
+  chk(read_int(t, "pipeline", "max_in_flight", cfg.max_in_flight, 1, 64));
+  chk(read_int(t, "pipeline", "snapshot_interval_ms", snap_ms, 100,
+               3600000));
+  chk(read_int(t, "pipeline", "shutdown_timeout_ms", stop_ms, 100, 3600000));
+  chk(read_str(t, "embedding", "provider", cfg.embedding_provider));
+  chk(read_int(t, "embedding", "dims", cfg.embedding_dims, 1, 8192));
+  chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
+  chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
+  if (err)
+    return err;
+  cfg.max_batch_wait = std::chrono::milliseconds{wait_ms};
+  cfg.snapshot_interval = std::chrono::milliseconds{snap_ms};
+  cfg.shutdown_timeout = std::chrono::milliseconds{stop_ms};
+  cfg.restart_window = std::chrono::seconds{window_s};
+  if (auto e = validate(cfg))
+    return e;
+  return cfg;
+}
+
+caf::error validate(const pipeline_config& cfg) {
+  if (cfg.brokers.empty())
+    return make_error(errc::invalid_config, "kafka.brokers is required");
+  if (cfg.postgres_url.empty())
+    return make_error(errc::invalid_config, "postgres.url is required");
+  if (cfg.data_dir.empty())
+    return make_error(errc::invalid_config, "storage.data_dir is required");
+  if (cfg.topic.empty() || cfg.dlq_topic.empty() || cfg.topic == cfg.dlq_topic)
+    return make_error(errc::invalid_config,
+                      "kafka.topic and kafka.dlq_topic must be set and differ");
+  return caf::none;
+}
+
+} // namespace agentmem::pipeline

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <caf/expected.hpp>
+
+namespace agentmem::pipeline {
+
+/// Everything `agentmem run` reads from its TOML file (deploy/agentmem.toml
+/// documents each key). String values of the form "env:NAME" are replaced
+/// by the environment variable NAME at load time, so secrets (Postgres
+/// password, SASL credentials) stay out of files and logs.
+struct pipeline_config {
+  // [kafka]
+  std::string brokers;                          ///< bootstrap servers
+  std::string topic = "agent.activity.v1";
+  std::string dlq_topic = "agent.activity.v1.dlq";
+  std::string group_id = "agentmem";
+  std::map<std::string, std::string> kafka_properties; ///< passthrough
+  // [postgres]
+  std::string postgres_url; ///< secret
+  // [storage]
+  std::string data_dir = "./data";
+  size_t buffer_messages = 50; ///< conversation buffer per session
+  // [http]
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 8080; ///< 0 = ephemeral
+  // [pipeline]
+  size_t max_batch_records = 2000;
+  std::chrono::milliseconds max_batch_wait{50};
+  size_t max_in_flight = 4;
+  std::chrono::milliseconds snapshot_interval{30000};
+  std::chrono::milliseconds shutdown_timeout{30000};
+  // [embedding]
+  std::string embedding_provider = "hashing";
+  size_t embedding_dims = 384;
+  // [supervisor]
+  size_t max_restarts = 5;
+  std::chrono::seconds restart_window{60};
+};
+
+/// Loads a TOML config file over the defaults. errc::invalid_config names
+/// the offending key; the message never contains secret values.
+caf::expected<pipeline_config> load_config(const std::string& path);
+
+/// Checks ranges and required keys (brokers, postgres_url, data_dir).
+caf::error validate(const pipeline_config& cfg);
+
+/// Resolves "env:NAME" references; other values are returned unchanged.
+caf::expected<std::string> resolve_env(const std::string& value,
+                                       const std::string& key);
+
+} // namespace agentmem::pipeline

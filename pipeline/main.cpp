@@ -1,0 +1,287 @@
+// agentmem: one binary, subcommands `dev`, `run`, `migrate`, `simulate`,
+// `replay-locomo`. Wiring lives in topology.cpp; this file parses the
+// command line and owns process lifetime (signals, exit codes).
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "kafka/locomo.hpp"
+#include "kafka/mock_cluster.hpp"
+#include "kafka/simulator.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+#include "pipeline/config.hpp"
+#include "pipeline/topology.hpp"
+#include "storage/pg_cluster.hpp"
+#include "storage/postgres_store.hpp"
+
+namespace fs = std::filesystem;
+using namespace agentmem;
+
+namespace {
+
+std::atomic<int> stop_signal{0};
+
+extern "C" void on_signal(int sig) {
+  stop_signal.store(sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int fail(const std::string& what, const caf::error& err) {
+  spdlog::critical("{}: {}", what, describe(err));
+  return 1;
+}
+
+caf::actor_system_config make_actor_config() {
+  caf::actor_system_config cfg;
+  cfg.add_message_types<caf::id_block::agentmem>();
+  return cfg;
+}
+
+// Runs a started node until SIGINT/SIGTERM or a supervisor escalation.
+int serve(pipeline::topology& node) {
+  while (stop_signal.load() == 0 && !node.failed())
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (node.failed()) {
+    spdlog::critical("pipeline failed (restart intensity exceeded); "
+                     "stopping");
+    node.stop();
+    return 2;
+  }
+  spdlog::info("signal {} received: draining and stopping", stop_signal.load());
+  if (auto err = node.stop()) {
+    spdlog::error("shutdown: {}", describe(err));
+    return 1;
+  }
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int cmd_run(const std::string& config_path) {
+  auto cfg = pipeline::load_config(config_path);
+  if (!cfg)
+    return fail("config", cfg.error());
+  install_signal_handlers();
+  auto acfg = make_actor_config();
+  caf::actor_system sys{acfg};
+  auto node = pipeline::topology::start(sys, *cfg);
+  if (!node)
+    return fail("start", node.error());
+  spdlog::info("agentmem running: kafka {} topic {} group {}, HTTP {}:{}",
+               cfg->brokers, cfg->topic, cfg->group_id, cfg->http_host,
+               (*node)->http_port());
+  return serve(**node);
+}
+
+struct dev_options {
+  std::string data_dir = "./data";
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 8080;
+  int partitions = 32;
+  size_t max_in_flight = 4;
+  int max_batch_wait_ms = 50;
+  std::string topic = "agent.activity.v1";
+};
+
+int cmd_dev(const dev_options& o) {
+  install_signal_handlers();
+  std::error_code ec;
+  fs::create_directories(o.data_dir, ec);
+  if (ec)
+    return fail("data dir", make_error(errc::io_error, ec.message()));
+  auto data_dir = fs::absolute(o.data_dir).string();
+  // 1. Embedded Kafka-protocol broker (librdkafka's mock cluster).
+  auto mock = kafka::mock_cluster::start(
+    1, {{o.topic, o.partitions}, {o.topic + ".dlq", 4}});
+  if (!mock)
+    return fail("embedded kafka", mock.error());
+  auto bootstrap = (*mock)->bootstrap();
+  {
+    std::ofstream f{fs::path{data_dir} / "kafka.bootstrap"};
+    f << bootstrap << '\n';
+  }
+  // 2. Private PostgreSQL cluster inside the data dir.
+  auto pg = storage::pg_cluster::start((fs::path{data_dir} / "postgres").string(),
+                                       0);
+  if (!pg)
+    return fail("embedded postgres", pg.error());
+  pipeline::pipeline_config cfg;
+  cfg.brokers = bootstrap;
+  cfg.topic = o.topic;
+  cfg.dlq_topic = o.topic + ".dlq";
+  cfg.postgres_url = (*pg)->url();
+  cfg.data_dir = data_dir;
+  cfg.http_host = o.http_host;
+  cfg.http_port = o.http_port;
+  cfg.snapshot_interval = std::chrono::seconds(5);
+  cfg.max_in_flight = o.max_in_flight;
+  cfg.max_batch_wait = std::chrono::milliseconds{o.max_batch_wait_ms};
+  auto acfg = make_actor_config();
+  int rc = 0;
+  {
+    caf::actor_system sys{acfg};
+    auto node = pipeline::topology::start(sys, cfg);
+    if (!node)
+      return fail("start", node.error());
+    std::cout << "agentmem dev is up\n"
+              << "  kafka bootstrap: " << bootstrap << "  (also in "
+              << data_dir << "/kafka.bootstrap)\n"
+              << "  topic:           " << cfg.topic << " (" << o.partitions
+              << " partitions), DLQ " << cfg.dlq_topic << "\n"
+              << "  postgres:        " << (*pg)->redacted_url() << "\n"
+              << "  http:            http://" << o.http_host << ":"
+              << (*node)->http_port() << "\n"
+              << "  data dir:        " << data_dir << "\n"
+              << "note: the embedded broker is librdkafka's mock cluster; it "
+                 "keeps only the newest ~5 MiB per partition, so publish "
+                 "while agentmem consumes (no large backlogs). Use "
+                 "`agentmem run` with a real Kafka for production.\n"
+              << "Ctrl-C stops everything." << std::endl;
+    rc = serve(**node);
+    node->reset();
+  }
+  if (auto err = (*pg)->stop())
+    spdlog::warn("postgres stop: {}", describe(err));
+  return rc;
+}
+
+int cmd_migrate(const std::string& config_path, const std::string& url_arg) {
+  std::string url = url_arg;
+  if (url.empty()) {
+    auto cfg = pipeline::load_config(config_path);
+    if (!cfg)
+      return fail("config", cfg.error());
+    url = cfg->postgres_url;
+  }
+  auto store = storage::postgres_store::connect(url);
+  if (!store)
+    return fail("postgres", store.error());
+  auto n = (*store)->migrate();
+  if (!n)
+    return fail("migrate", n.error());
+  std::cout << "applied " << *n << " migration(s)" << std::endl;
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agentmem: durable, searchable memory of what AI agents do"};
+  app.require_subcommand(1);
+
+  dev_options dev;
+  auto* dev_cmd = app.add_subcommand(
+    "dev", "Embedded default: mock Kafka broker, private PostgreSQL, HTTP API");
+  dev_cmd->add_option("--data-dir", dev.data_dir, "Data directory")
+    ->capture_default_str();
+  dev_cmd->add_option("--http-host", dev.http_host, "HTTP listen host")
+    ->capture_default_str();
+  dev_cmd->add_option("--http-port", dev.http_port, "HTTP port (0: any)")
+    ->capture_default_str();
+  dev_cmd->add_option("--partitions", dev.partitions,
+                      "Partitions of the activity topic")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 1024));
+  dev_cmd->add_option("--max-in-flight", dev.max_in_flight,
+                      "Unacknowledged batches before partitions pause")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 64));
+  dev_cmd->add_option("--max-batch-wait-ms", dev.max_batch_wait_ms,
+                      "Longest time a batch stays open")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 60000));
+
+  std::string config_path;
+  auto* run_cmd = app.add_subcommand(
+    "run", "Production: external Kafka and PostgreSQL from a TOML config");
+  run_cmd->add_option("--config", config_path, "TOML config file")
+    ->required()
+    ->check(CLI::ExistingFile);
+
+  std::string migrate_url;
+  auto* mig_cmd = app.add_subcommand("migrate", "Apply Postgres migrations");
+  mig_cmd->add_option("--config", config_path, "TOML config file");
+  mig_cmd->add_option("--postgres-url", migrate_url,
+                      "Postgres URL (instead of --config)");
+
+  kafka::simulator_config sim;
+  auto* sim_cmd = app.add_subcommand(
+    "simulate", "Publish synthetic agent activity (the demo input)");
+  sim_cmd->add_option("--brokers", sim.brokers, "Kafka bootstrap servers")
+    ->required();
+  sim_cmd->add_option("--topic", sim.topic, "Topic")->capture_default_str();
+  sim_cmd->add_option("--users", sim.users, "Simulated users")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 1000000));
+  sim_cmd->add_option("--rate", sim.rate, "Events per second")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--duration", sim.duration_s, "Seconds to run")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--seed", sim.seed, "Random seed")->capture_default_str();
+
+  std::string locomo_brokers, locomo_topic = "agent.activity.v1", locomo_file;
+  auto* loc_cmd = app.add_subcommand(
+    "replay-locomo", "Publish every dialog turn of a LoCoMo JSON file");
+  loc_cmd->add_option("--brokers", locomo_brokers, "Kafka bootstrap servers")
+    ->required();
+  loc_cmd->add_option("--topic", locomo_topic, "Topic")->capture_default_str();
+  loc_cmd->add_option("file", locomo_file, "LoCoMo JSON file")
+    ->required()
+    ->check(CLI::ExistingFile);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*dev_cmd)
+    return cmd_dev(dev);
+  if (*run_cmd)
+    return cmd_run(config_path);
+  if (*mig_cmd) {
+    if (config_path.empty() && migrate_url.empty()) {
+      std::cerr << "migrate needs --config or --postgres-url\n";
+      return 1;
+    }
+    return cmd_migrate(config_path, migrate_url);
+  }
+  if (*sim_cmd) {
+    install_signal_handlers();
+    std::atomic<bool> stop{false};
+    std::thread watch([&] {
+      while (!stop && stop_signal.load() == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      stop = true;
+    });
+    auto n = kafka::run_simulator(sim, &stop);
+    stop = true;
+    watch.join();
+    if (!n)
+      return fail("simulate", n.error());
+    std::cout << "published " << *n << " events to " << sim.topic << std::endl;
+    return 0;
+  }
+  if (*loc_cmd) {
+    auto n = kafka::replay_locomo(locomo_brokers, locomo_topic, locomo_file, {});
+    if (!n)
+      return fail("replay-locomo", n.error());
+    std::cout << "published " << *n << " LoCoMo turns to " << locomo_topic
+              << std::endl;
+    return 0;
+  }
+  return 0;
+}

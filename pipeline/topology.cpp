@@ -1,0 +1,298 @@
+#include "pipeline/topology.hpp"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/aggregation.hpp"
+#include "actors/capture.hpp"
+#include "actors/embedding.hpp"
+#include "actors/extraction.hpp"
+#include "actors/ingress.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/vector_linking.hpp"
+#include "actors/writer.hpp"
+#include "messages/atoms.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+#include "metrics/registry.hpp"
+#include "storage/postgres_store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace agentmem::pipeline {
+
+namespace {
+
+// Strips the "<speaker>: " prefix extraction adds to conversation memories.
+std::string buffer_content(const memory& m) {
+  if (!m.speaker.empty() && m.text.rfind(m.speaker + ": ", 0) == 0)
+    return m.text.substr(m.speaker.size() + 2);
+  return m.text;
+}
+
+} // namespace
+
+topology::topology(caf::actor_system& sys, pipeline_config cfg)
+  : sys_(sys), cfg_(std::move(cfg)), status_(std::make_shared<actors::health>()) {
+}
+
+topology::~topology() {
+  if (!stopped_)
+    stop();
+}
+
+caf::error topology::catch_up() {
+  auto store = storage::postgres_store::connect(cfg_.postgres_url);
+  if (!store)
+    return store.error();
+  auto hot_wm = hot_->watermark("memory_seq", 0);
+  if (!hot_wm)
+    return hot_wm.error();
+  int64_t from = std::min(index_->watermark(), *hot_wm);
+  size_t applied = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    auto page = (*store)->memories_after(from, 5000);
+    if (!page)
+      return page.error();
+    if (page->empty())
+      break;
+    std::vector<memory> ms;
+    std::vector<storage::hot_state::message_write> msgs;
+    ms.reserve(page->size());
+    for (auto& sm : *page) {
+      from = std::max(from, sm.seq);
+      if (sm.m.memory_type == memory_types::conversation)
+        msgs.push_back({sm.m.user_id, sm.m.session_id,
+                        {sm.m.event_id, sm.m.ts_ms, sm.m.role, sm.m.speaker,
+                         buffer_content(sm.m)}});
+      ms.push_back(std::move(sm.m));
+    }
+    auto added = index_->upsert(ms);
+    if (!added)
+      return added.error();
+    if (auto err = hot_->append_messages(msgs))
+      return err;
+    if (auto err = hot_->put_docs(ms, "memory_seq", from))
+      return err;
+    applied += ms.size();
+  }
+  index_->set_watermark(from);
+  if (applied > 0) {
+    if (auto err = index_->save(from))
+      return err;
+    std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
+    spdlog::info("[topology] caught up {} memories from Postgres in {:.1f} s "
+                 "(watermark {})",
+                 applied, d.count(), from);
+  }
+  return caf::none;
+}
+
+caf::expected<std::unique_ptr<topology>>
+topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
+  if (auto err = validate(cfg))
+    return err;
+  std::unique_ptr<topology> t{new topology(sys, cfg)};
+  auto& c = t->cfg_;
+  std::error_code ec;
+  fs::create_directories(c.data_dir, ec);
+  if (ec)
+    return make_error(errc::io_error, "cannot create data dir " + c.data_dir
+                                        + ": " + ec.message());
+  // 1. Canonical storage: migrations.
+  {
+    auto store = storage::postgres_store::connect(c.postgres_url);
+    if (!store)
+      return store.error();
+    auto n = (*store)->migrate();
+    if (!n)
+      return n.error();
+    if (*n > 0)
+      spdlog::info("[topology] applied {} migration(s)", *n);
+    t->status_->migrated = true;
+    t->status_->postgres_ok = true;
+  }
+  // 2. Derived storage and the embedder.
+  auto emb = domain::make_embedder(c.embedding_provider, c.embedding_dims);
+  if (!emb)
+    return emb.error();
+  t->embedder_ = *emb;
+  auto hot = storage::hot_state::open((fs::path{c.data_dir} / "rocksdb").string(),
+                                      c.buffer_messages);
+  if (!hot)
+    return hot.error();
+  t->hot_ = std::move(*hot);
+  storage::vector_index_config icfg;
+  icfg.dims = t->embedder_->dims();
+  icfg.model = t->embedder_->model();
+  auto index = storage::vector_index::open(
+    (fs::path{c.data_dir} / "index").string(), icfg);
+  if (!index)
+    return index.error();
+  t->index_ = std::move(*index);
+  if (auto err = t->catch_up())
+    return err;
+  // 3. Kafka: DLQ producer, ingress.
+  auto prod = kafka::producer::create(c.brokers, c.kafka_properties);
+  if (!prod)
+    return prod.error();
+  t->dlq_producer_ = std::move(*prod);
+  actors::ingress_config icf;
+  icf.consumer.brokers = c.brokers;
+  icf.consumer.group_id = c.group_id;
+  icf.consumer.topics = {c.topic};
+  icf.consumer.properties = c.kafka_properties;
+  icf.max_batch_records = c.max_batch_records;
+  icf.max_batch_wait = c.max_batch_wait;
+  icf.max_in_flight = c.max_in_flight;
+  icf.status = t->status_;
+  auto url = c.postgres_url;
+  auto group = c.group_id;
+  auto topic = c.topic;
+  icf.stored_offsets = [url, group, topic](
+                         const std::vector<partition_offset>& assigned) {
+    // Resume from the offsets committed with the rows (exactly-once effect
+    // in Postgres); partitions without a stored offset keep -1.
+    std::vector<partition_offset> out = assigned;
+    auto store = storage::postgres_store::connect(url);
+    if (!store) {
+      spdlog::error("[ingress] cannot load stored offsets: {}",
+                    describe(store.error()));
+      return out;
+    }
+    auto stored = (*store)->load_offsets(group, topic);
+    if (!stored) {
+      spdlog::error("[ingress] cannot load stored offsets: {}",
+                    describe(stored.error()));
+      return out;
+    }
+    for (auto& o : out)
+      for (auto& s : *stored)
+        if (s.topic == o.topic && s.partition == o.partition)
+          o.next_offset = s.next_offset;
+    return out;
+  };
+  t->ingress_ = sys.spawn<caf::detached>(actors::ingress, icf);
+  // 4. The supervised stage chain, spawned back to front.
+  actors::supervisor_config scfg;
+  scfg.ingress = t->ingress_;
+  scfg.max_restarts = c.max_restarts;
+  scfg.window = c.restart_window;
+  auto* raw = t.get();
+  scfg.spawn_chain = [raw](caf::local_actor* self) {
+    auto& c = raw->cfg_;
+    actors::vector_linking_config vcfg{raw->ingress_, raw->index_, raw->hot_,
+                                       c.snapshot_interval};
+    auto linker = self->spawn(actors::vector_linking, vcfg);
+    actors::writer_config wcfg;
+    wcfg.next = linker;
+    wcfg.postgres_url = c.postgres_url;
+    wcfg.consumer_group = c.group_id;
+    wcfg.embedding_model = raw->embedder_->model();
+    wcfg.dlq_topic = c.dlq_topic;
+    wcfg.dlq_producer = raw->dlq_producer_;
+    wcfg.status = raw->status_;
+    auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
+    auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
+    auto emb = self->spawn(actors::embedding,
+                           actors::embedding_config{agg, raw->embedder_});
+    actors::extraction_config xcfg{emb, raw->hot_, {}};
+    auto ext = self->spawn(actors::extraction, xcfg);
+    auto cap = self->spawn(actors::capture, actors::capture_config{ext, {}});
+    std::vector<caf::actor> chain{cap, ext, emb, agg, writer, linker};
+    std::lock_guard<std::mutex> guard{raw->chain_mtx_};
+    raw->chain_ = chain;
+    return chain;
+  };
+  t->supervisor_ = sys.spawn(actors::supervisor, scfg);
+  // A watcher turns the supervisor's death into `failed()`.
+  auto* failed = &t->failed_;
+  t->watcher_ = sys.spawn([failed, sup = t->supervisor_](
+                            caf::event_based_actor* self) -> caf::behavior {
+    self->monitor(sup);
+    self->set_down_handler([=](caf::down_msg& dm) {
+      if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+        failed->store(true);
+      self->quit();
+    });
+    return {[](int) {}};
+  });
+  // 5. HTTP.
+  t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_, t->hot_,
+                                              c.postgres_url, t->status_);
+  api::server_config hcfg;
+  hcfg.host = c.http_host;
+  hcfg.port = c.http_port;
+  t->http_ = std::make_unique<api::http_server>(hcfg, *t->backend_,
+                                                metrics::global());
+  auto port = t->http_->start();
+  if (!port)
+    return port.error();
+  t->http_port_ = *port;
+  return t;
+}
+
+caf::error topology::stop() {
+  if (stopped_)
+    return caf::none;
+  stopped_ = true;
+  status_->stopping = true;
+  caf::error result;
+  caf::scoped_actor self{sys_};
+  auto deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
+    cfg_.shutdown_timeout);
+  // 1. Ingress: stop fetching, drain, commit, leave the group.
+  if (ingress_) {
+    self->request(ingress_, deadline, stop_atom::value)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) {
+                 result = make_error(errc::timeout,
+                                     "draining in-flight batches: "
+                                       + sys_.render(err));
+               });
+  }
+  // 2. Snapshot the index (vector linking is the chain's tail).
+  caf::actor linker;
+  {
+    std::lock_guard<std::mutex> guard{chain_mtx_};
+    if (!chain_.empty())
+      linker = chain_.back();
+  }
+  if (linker) {
+    self->request(linker, deadline, flush_atom::value)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) {
+                 spdlog::warn("[topology] index snapshot at shutdown failed: {}",
+                              sys_.render(err));
+               });
+  }
+  // 3. Actors down, in reverse order of start.
+  if (supervisor_)
+    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
+  if (ingress_)
+    self->send_exit(ingress_, caf::exit_reason::user_shutdown);
+  {
+    std::lock_guard<std::mutex> guard{chain_mtx_};
+    for (auto& a : chain_)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : chain_)
+      self->wait_for(a);
+    chain_.clear();
+  }
+  if (supervisor_)
+    self->wait_for(supervisor_);
+  if (ingress_)
+    self->wait_for(ingress_);
+  // 4. HTTP, then the derived stores.
+  if (http_)
+    http_->stop();
+  if (dlq_producer_)
+    dlq_producer_->flush(std::chrono::seconds(5));
+  if (hot_)
+    hot_->flush();
+  return result;
+}
+
+} // namespace agentmem::pipeline

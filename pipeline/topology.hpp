@@ -1,0 +1,79 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/health.hpp"
+#include "api/server.hpp"
+#include "domain/embedding.hpp"
+#include "kafka/producer.hpp"
+#include "pipeline/api_backend.hpp"
+#include "pipeline/config.hpp"
+#include "storage/hot_state.hpp"
+#include "storage/vector_index.hpp"
+
+namespace agentmem::pipeline {
+
+/// One running agentmem node: storage facades, the actor tree and the HTTP
+/// server, wired in dependency order (storage -> catch-up of derived state
+/// -> writer-side actors -> ingress -> HTTP) and stopped in reverse.
+class topology {
+public:
+  /// Starts a node. Applies migrations, catches the vector index and
+  /// RocksDB up with Postgres (memories after the snapshot watermark), then
+  /// starts consuming. Errors name the component that failed.
+  static caf::expected<std::unique_ptr<topology>>
+  start(caf::actor_system& sys, const pipeline_config& cfg);
+
+  ~topology();
+
+  /// Graceful stop: stop fetching, drain in-flight batches, commit, snapshot
+  /// the index, flush RocksDB, stop HTTP. Bounded by cfg.shutdown_timeout;
+  /// returns an error if draining did not finish in time.
+  caf::error stop();
+
+  /// True once the supervisor gave up (restart intensity exceeded) or
+  /// ingress died; the process should exit non-zero.
+  bool failed() const {
+    return failed_;
+  }
+
+  /// The bound HTTP port.
+  uint16_t http_port() const {
+    return http_port_;
+  }
+
+  /// Points in the vector index.
+  size_t index_size() const {
+    return index_->size();
+  }
+
+private:
+  topology(caf::actor_system& sys, pipeline_config cfg);
+  caf::error catch_up();
+
+  caf::actor_system& sys_;
+  pipeline_config cfg_;
+  std::shared_ptr<actors::health> status_;
+  std::shared_ptr<domain::embedder> embedder_;
+  std::shared_ptr<storage::hot_state> hot_;
+  std::shared_ptr<storage::vector_index> index_;
+  std::shared_ptr<kafka::producer> dlq_producer_;
+  std::unique_ptr<api_backend> backend_;
+  std::unique_ptr<api::http_server> http_;
+  caf::actor ingress_;
+  caf::actor supervisor_;
+  caf::actor watcher_;
+  std::mutex chain_mtx_;
+  std::vector<caf::actor> chain_;
+  std::atomic<bool> failed_{false};
+  bool stopped_ = false;
+  uint16_t http_port_ = 0;
+};
+
+} // namespace agentmem::pipeline

@@ -1,0 +1,362 @@
+#include "storage/hot_state.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "messages/errc.hpp"
+
+namespace agentmem::storage {
+
+namespace {
+
+// --- compact binary encoding: u32 length-prefixed strings, i64 LE ---------
+
+void put_i64(std::string& out, int64_t v) {
+  char buf[8];
+  std::memcpy(buf, &v, 8);
+  out.append(buf, 8);
+}
+
+void put_str(std::string& out, const std::string& s) {
+  auto n = static_cast<uint32_t>(s.size());
+  char buf[4];
+  std::memcpy(buf, &n, 4);
+  out.append(buf, 4);
+  out.append(s);
+}
+
+struct reader {
+  const char* p;
+  const char* end;
+  bool ok = true;
+  int64_t i64() {
+    if (end - p < 8) {
+      ok = false;
+      return 0;
+    }
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    p += 8;
+    return v;
+  }
+  std::string str() {
+    if (end - p < 4) {
+      ok = false;
+      return {};
+    }
+    uint32_t n;
+    std::memcpy(&n, p, 4);
+    p += 4;
+    if (static_cast<size_t>(end - p) < n) {
+      ok = false;
+      return {};
+    }
+    std::string s{p, n};
+    p += n;
+    return s;
+  }
+};
+
+void put_be64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (i * 8)) & 0xFF));
+}
+
+std::string session_prefix(const std::string& user, const std::string& sess) {
+  std::string k = "m|";
+  k += user;
+  k.push_back('\0');
+  k += sess;
+  k.push_back('\0');
+  return k;
+}
+
+std::string session_key(const std::string& user, const std::string& sess) {
+  std::string k = "s|";
+  k += user;
+  k.push_back('\0');
+  k += sess;
+  return k;
+}
+
+std::string doc_key(uint64_t point_id) {
+  std::string k = "d|";
+  put_be64(k, point_id);
+  return k;
+}
+
+std::string encode_session(const session_state& s) {
+  std::string v;
+  put_i64(v, s.started_at_ms);
+  put_i64(v, s.last_activity_ms);
+  put_i64(v, s.ended_at_ms);
+  return v;
+}
+
+std::optional<session_state> decode_session(const std::string& v) {
+  reader r{v.data(), v.data() + v.size()};
+  session_state s;
+  s.started_at_ms = r.i64();
+  s.last_activity_ms = r.i64();
+  s.ended_at_ms = r.i64();
+  if (!r.ok)
+    return std::nullopt;
+  return s;
+}
+
+session_state merge(const std::optional<session_state>& old,
+                    const session_state& d) {
+  if (!old)
+    return d;
+  session_state s = *old;
+  s.started_at_ms = std::min(s.started_at_ms, d.started_at_ms);
+  s.last_activity_ms = std::max(s.last_activity_ms, d.last_activity_ms);
+  s.ended_at_ms = std::max(s.ended_at_ms, d.ended_at_ms);
+  return s;
+}
+
+caf::error to_error(const rocksdb::Status& st) {
+  return make_error(errc::rocksdb_error, st.ToString());
+}
+
+} // namespace
+
+struct hot_state::impl {
+  std::unique_ptr<rocksdb::DB> db;
+};
+
+hot_state::hot_state(std::unique_ptr<impl> p, size_t limit)
+  : impl_(std::move(p)), buffer_limit_(limit) {
+}
+
+hot_state::~hot_state() {
+  if (impl_ && impl_->db)
+    impl_->db->Close();
+}
+
+caf::expected<std::unique_ptr<hot_state>>
+hot_state::open(const std::string& dir, size_t buffer_limit) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.IncreaseParallelism(2);
+  opts.OptimizeLevelStyleCompaction(64 << 20);
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(opts, dir, &raw);
+  if (!st.ok())
+    return to_error(st);
+  auto p = std::make_unique<impl>();
+  p->db.reset(raw);
+  return std::unique_ptr<hot_state>{new hot_state(std::move(p), buffer_limit)};
+}
+
+caf::error hot_state::append_messages(const std::vector<message_write>& msgs) {
+  if (msgs.empty())
+    return caf::none;
+  auto& db = *impl_->db;
+  rocksdb::WriteBatch wb;
+  // Session states merged in memory first: one read per touched session.
+  std::map<std::pair<std::string, std::string>, session_state> sessions;
+  for (auto& m : msgs) {
+    std::string key = session_prefix(m.user_id, m.session_id);
+    put_be64(key, static_cast<uint64_t>(m.entry.ts_ms)
+                    ^ 0x8000000000000000ULL); // order negative ts correctly
+    key += m.entry.event_id;
+    std::string val;
+    put_i64(val, m.entry.ts_ms);
+    put_str(val, m.entry.event_id);
+    put_str(val, m.entry.role);
+    put_str(val, m.entry.agent_name);
+    put_str(val, m.entry.content);
+    wb.Put(key, val);
+    session_state d{m.entry.ts_ms, m.entry.ts_ms, -1};
+    auto [it, added] = sessions.try_emplace({m.user_id, m.session_id}, d);
+    if (!added)
+      it->second = merge(it->second, d);
+  }
+  for (auto& [k, d] : sessions) {
+    std::string old;
+    auto st = db.Get(rocksdb::ReadOptions{}, session_key(k.first, k.second),
+                     &old);
+    std::optional<session_state> prev;
+    if (st.ok())
+      prev = decode_session(old);
+    else if (!st.IsNotFound())
+      return to_error(st);
+    wb.Put(session_key(k.first, k.second), encode_session(merge(prev, d)));
+  }
+  auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  // Trim: keep the newest buffer_limit_ entries of each touched session.
+  rocksdb::WriteBatch trim;
+  for (auto& [k, d] : sessions) {
+    auto prefix = session_prefix(k.first, k.second);
+    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
+    std::string upper = prefix;
+    upper.back() = '\x01';
+    size_t seen = 0;
+    for (it->SeekForPrev(upper); it->Valid() && it->key().starts_with(prefix);
+         it->Prev()) {
+      if (++seen > buffer_limit_)
+        trim.Delete(it->key());
+    }
+    if (!it->status().ok())
+      return to_error(it->status());
+  }
+  if (trim.Count() > 0) {
+    st = db.Write(rocksdb::WriteOptions{}, &trim);
+    if (!st.ok())
+      return to_error(st);
+  }
+  return caf::none;
+}
+
+caf::error hot_state::merge_session(const std::string& user_id,
+                                    const std::string& session_id,
+                                    const session_state& delta) {
+  auto& db = *impl_->db;
+  std::string old;
+  auto key = session_key(user_id, session_id);
+  auto st = db.Get(rocksdb::ReadOptions{}, key, &old);
+  std::optional<session_state> prev;
+  if (st.ok())
+    prev = decode_session(old);
+  else if (!st.IsNotFound())
+    return to_error(st);
+  st = db.Put(rocksdb::WriteOptions{}, key, encode_session(merge(prev, delta)));
+  if (!st.ok())
+    return to_error(st);
+  return caf::none;
+}
+
+caf::expected<std::vector<buffer_entry>>
+hot_state::session_messages(const std::string& user_id,
+                            const std::string& session_id,
+                            size_t limit) const {
+  auto prefix = session_prefix(user_id, session_id);
+  std::string upper = prefix;
+  upper.back() = '\x01';
+  std::vector<buffer_entry> out;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
+  for (it->SeekForPrev(upper);
+       it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
+       it->Prev()) {
+    auto v = it->value();
+    reader r{v.data(), v.data() + v.size()};
+    buffer_entry e;
+    e.ts_ms = r.i64();
+    e.event_id = r.str();
+    e.role = r.str();
+    e.agent_name = r.str();
+    e.content = r.str();
+    if (!r.ok)
+      return make_error(errc::rocksdb_error, "corrupt buffer entry");
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+caf::expected<std::optional<session_state>>
+hot_state::session(const std::string& user_id,
+                   const std::string& session_id) const {
+  std::string v;
+  auto st = impl_->db->Get(rocksdb::ReadOptions{},
+                           session_key(user_id, session_id), &v);
+  if (st.IsNotFound())
+    return std::optional<session_state>{};
+  if (!st.ok())
+    return to_error(st);
+  return decode_session(v);
+}
+
+caf::error hot_state::put_docs(const std::vector<memory>& docs,
+                               const std::string& watermark_name,
+                               int64_t watermark_value) {
+  rocksdb::WriteBatch wb;
+  for (auto& m : docs) {
+    std::string v;
+    put_str(v, m.memory_id);
+    put_str(v, m.memory_type);
+    put_str(v, m.user_id);
+    put_str(v, m.session_id);
+    put_str(v, m.event_id);
+    put_i64(v, m.ts_ms);
+    put_str(v, m.text);
+    put_str(v, m.metadata_json);
+    wb.Put(doc_key(m.point_id), v);
+  }
+  if (!watermark_name.empty()) {
+    std::string v;
+    put_i64(v, watermark_value);
+    wb.Put("w|" + watermark_name, v);
+  }
+  auto st = impl_->db->Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  return caf::none;
+}
+
+caf::expected<std::vector<std::optional<memory_doc>>>
+hot_state::get_docs(const std::vector<uint64_t>& point_ids) const {
+  std::vector<std::string> keys;
+  keys.reserve(point_ids.size());
+  for (auto id : point_ids)
+    keys.push_back(doc_key(id));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  auto sts = impl_->db->MultiGet(rocksdb::ReadOptions{}, slices, &values);
+  std::vector<std::optional<memory_doc>> out(point_ids.size());
+  for (size_t i = 0; i < point_ids.size(); ++i) {
+    if (sts[i].IsNotFound())
+      continue;
+    if (!sts[i].ok())
+      return to_error(sts[i]);
+    reader r{values[i].data(), values[i].data() + values[i].size()};
+    memory_doc d;
+    d.memory_id = r.str();
+    d.memory_type = r.str();
+    d.user_id = r.str();
+    d.session_id = r.str();
+    d.event_id = r.str();
+    d.ts_ms = r.i64();
+    d.text = r.str();
+    d.metadata_json = r.str();
+    if (!r.ok)
+      return make_error(errc::rocksdb_error, "corrupt memory doc");
+    out[i] = std::move(d);
+  }
+  return out;
+}
+
+caf::expected<int64_t> hot_state::watermark(const std::string& name,
+                                            int64_t fallback) const {
+  std::string v;
+  auto st = impl_->db->Get(rocksdb::ReadOptions{}, "w|" + name, &v);
+  if (st.IsNotFound())
+    return fallback;
+  if (!st.ok())
+    return to_error(st);
+  reader r{v.data(), v.data() + v.size()};
+  auto x = r.i64();
+  if (!r.ok)
+    return make_error(errc::rocksdb_error, "corrupt watermark " + name);
+  return x;
+}
+
+caf::error hot_state::flush() {
+  auto st = impl_->db->Flush(rocksdb::FlushOptions{});
+  if (!st.ok())
+    return to_error(st);
+  return caf::none;
+}
+
+} // namespace agentmem::storage

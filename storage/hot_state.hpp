@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/memory.hpp"
+
+namespace agentmem::storage {
+
+/// One entry of a session's conversation buffer.
+struct buffer_entry {
+  std::string event_id;
+  int64_t ts_ms = 0;
+  std::string role;
+  std::string agent_name;
+  std::string content;
+};
+
+/// Per-session state kept hot (derived from Postgres `agent_sessions`).
+struct session_state {
+  int64_t started_at_ms = 0;
+  int64_t last_activity_ms = 0;
+  int64_t ended_at_ms = -1;
+};
+
+/// The fields of a memory that search results show (text, payload).
+struct memory_doc {
+  std::string memory_id;
+  std::string memory_type;
+  std::string user_id;
+  std::string session_id;
+  std::string event_id;
+  int64_t ts_ms = 0;
+  std::string text;
+  std::string metadata_json;
+};
+
+/// RocksDB hot state (derived; rebuildable from Postgres):
+/// - `m|user\0session\0<ts_ms BE 8 bytes><event_id>` -> buffered message:
+///   each session keeps its newest `buffer_limit` messages, ordered by event
+///   time then event_id, so a replayed event overwrites its own entry
+///   (idempotent) instead of adding one;
+/// - `s|user\0session` -> session_state (merged with min/max, idempotent);
+/// - `d|<point_id BE 8 bytes>` -> memory_doc for search results;
+/// - `w|<name>` -> watermarks (e.g. the memory seq applied).
+/// Thread-safe (RocksDB is); writes of one call are one atomic WriteBatch.
+class hot_state {
+public:
+  /// Opens or creates the database in `dir`. errc::rocksdb_error on failure.
+  static caf::expected<std::unique_ptr<hot_state>>
+  open(const std::string& dir, size_t buffer_limit = 50);
+  ~hot_state();
+
+  /// Adds messages to their sessions' buffers, merges session states, and
+  /// trims every touched session to the newest `buffer_limit` entries.
+  struct message_write {
+    std::string user_id;
+    std::string session_id;
+    buffer_entry entry;
+  };
+  caf::error append_messages(const std::vector<message_write>& msgs);
+
+  /// Merges session state (min start, max last activity, max end).
+  caf::error merge_session(const std::string& user_id,
+                           const std::string& session_id,
+                           const session_state& delta);
+
+  /// The newest `limit` buffered messages of a session, oldest first.
+  caf::expected<std::vector<buffer_entry>>
+  session_messages(const std::string& user_id, const std::string& session_id,
+                   size_t limit) const;
+
+  /// Session state, if known.
+  caf::expected<std::optional<session_state>>
+  session(const std::string& user_id, const std::string& session_id) const;
+
+  /// Stores memory docs (keyed by point id) and, in the same WriteBatch,
+  /// the watermark `name` = `value` when `name` is not empty.
+  caf::error put_docs(const std::vector<memory>& docs,
+                      const std::string& watermark_name = {},
+                      int64_t watermark_value = 0);
+
+  /// Docs by point id; missing ones come back as std::nullopt.
+  caf::expected<std::vector<std::optional<memory_doc>>>
+  get_docs(const std::vector<uint64_t>& point_ids) const;
+
+  /// A watermark, or `fallback` when never written.
+  caf::expected<int64_t> watermark(const std::string& name,
+                                   int64_t fallback) const;
+
+  /// Forces memtables to disk (shutdown, snapshots).
+  caf::error flush();
+
+  size_t buffer_limit() const {
+    return buffer_limit_;
+  }
+
+private:
+  struct impl;
+  hot_state(std::unique_ptr<impl> p, size_t limit);
+  std::unique_ptr<impl> impl_;
+  size_t buffer_limit_;
+};
+
+} // namespace agentmem::storage

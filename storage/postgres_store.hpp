@@ -1,0 +1,125 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "api/backend.hpp"
+#include "messages/batch.hpp"
+#include "messages/memory.hpp"
+#include "messages/record.hpp"
+
+namespace agentmem::storage {
+
+/// What one commit_batch() wrote.
+struct commit_result {
+  size_t new_activities = 0;       ///< activities inserted (first sighting)
+  size_t duplicate_activities = 0; ///< already stored, or repeated in batch
+  size_t memories_written = 0;     ///< memories inserted (not yet stored)
+};
+
+/// A memory as stored, with its position in the `memories.seq` watermark.
+struct stored_memory {
+  memory m;        ///< as written by commit_batch (see memories_after)
+  int64_t seq = 0; ///< memories.seq, strictly increasing in commit order
+};
+
+/// The canonical PostgreSQL store (schema: storage/migrations/*.sql).
+/// Owns ONE connection: not thread-safe, use one instance per thread.
+/// Every call returns errors as values; pqxx exceptions become
+/// errc::postgres_error with the server's message as detail. After a failed
+/// call the store stays usable: failed transactions are rolled back, and a
+/// broken connection is re-established at the start of the next call.
+class postgres_store {
+public:
+  /// Connects to `url` (libpq URI or conninfo string). Errors:
+  /// errc::postgres_error (the detail carries the redacted URL).
+  static caf::expected<std::unique_ptr<postgres_store>>
+  connect(const std::string& url);
+
+  /// Closes the connection (an open transaction cannot exist between calls).
+  ~postgres_store();
+
+  postgres_store(const postgres_store&) = delete;
+  postgres_store& operator=(const postgres_store&) = delete;
+
+  /// Drops the current connection and opens a new one to the same URL.
+  /// Errors: errc::postgres_error.
+  caf::error reconnect();
+
+  /// The URL this store connects to, password replaced by `***`.
+  std::string redacted_url() const;
+
+  /// Applies the compiled-in migrations (storage/migrations/NNN_name.sql)
+  /// that are not yet in `schema_migrations(version, name, applied_at)`,
+  /// in version order, one transaction each, serialised across processes
+  /// by pg_advisory_xact_lock so that several nodes may start at once.
+  /// Returns how many were applied (0 when the schema is current).
+  caf::expected<int> migrate();
+
+  /// Writes one batch in ONE transaction (COPY into ON COMMIT DROP temp
+  /// tables, then set-based statements; a fixed number of round trips):
+  ///   - user_activities: INSERT .. ON CONFLICT (event_id) DO NOTHING; an
+  ///     event_id repeated inside the batch counts as a duplicate;
+  ///   - file_uploads for `file_upload` activities (ON CONFLICT DO NOTHING);
+  ///   - agent_sessions / usage_analytics upserts from b.sessions / b.usage
+  ///     when every activity was new, else from domain::session_deltas /
+  ///     domain::usage_deltas over the new activities only, so rollups stay
+  ///     exact under redelivery (sessions: started_at = least,
+  ///     last_activity_at / ended_at = greatest, total_interactions +=;
+  ///     usage: counters +=);
+  ///   - kafka_offsets upsert of b.offsets for `consumer_group` (max wins);
+  ///   - memories (ON CONFLICT DO NOTHING; vectors as float32 LE bytea,
+  ///     `embedding_model` and dims recorded; an empty vector is NULL) and
+  ///     memory_links (collection "memories", activity_id looked up by
+  ///     event_id). Memories are inserted under a transaction-level advisory
+  ///     lock so that `seq` order equals commit order across writers and
+  ///     memories_after() never skips a row.
+  /// Empty optional strings are stored as NULL; raw_json empty -> `{}`.
+  /// Errors: errc::invalid_request when a string holds a NUL byte (nothing
+  /// is written), errc::postgres_error otherwise (rolled back; the batch can
+  /// be retried as is).
+  caf::expected<commit_result> commit_batch(const batch& b,
+                                            const std::string& consumer_group,
+                                            const std::string& embedding_model);
+
+  /// Stored next offsets of `group` for `topic` (all topics when empty),
+  /// ordered by topic, partition. Errors: errc::postgres_error.
+  caf::expected<std::vector<partition_offset>>
+  load_offsets(const std::string& group, const std::string& topic);
+
+  /// usage_analytics rows of `user_id` with day in [from_day, to_day]
+  /// (inclusive, YYYY-MM-DD), ordered by day, agent_type. Errors:
+  /// errc::invalid_request (malformed day), errc::postgres_error.
+  caf::expected<std::vector<api::usage_row>>
+  usage(const std::string& user_id, const std::string& from_day,
+        const std::string& to_day);
+
+  /// Up to `limit` memories with seq > `seq`, ordered by seq, vectors
+  /// decoded (empty when none was stored). turn_ts_ms is set to ts_ms;
+  /// metadata_json comes back in jsonb's canonical text form ("" if NULL);
+  /// importance went through `real` (float32). Errors: postgres_error.
+  caf::expected<std::vector<stored_memory>> memories_after(int64_t seq,
+                                                           size_t limit);
+
+  /// Highest memories.seq, 0 when there are no memories.
+  /// Errors: errc::postgres_error.
+  caf::expected<int64_t> max_memory_seq();
+
+  /// Runs `sql` in a read-only transaction; it must return exactly one row
+  /// with one non-NULL integer column (e.g. `SELECT count(*) FROM ...`).
+  /// Errors: errc::invalid_request (not 1x1 or NULL), errc::postgres_error.
+  caf::expected<int64_t> scalar(const std::string& sql);
+
+private:
+  struct impl;
+  explicit postgres_store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace agentmem::storage

@@ -1,0 +1,201 @@
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "storage/vector_index.hpp"
+
+using namespace agentmem;
+using namespace agentmem::storage;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char tmpl[] = "/tmp/agentmem-idx-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+constexpr size_t dims = 32;
+
+std::vector<float> unit(std::mt19937& rng, const std::vector<float>* center) {
+  std::normal_distribution<float> n{0, 1};
+  std::vector<float> v(dims);
+  for (size_t i = 0; i < dims; ++i)
+    v[i] = (center ? (*center)[i] * 3 : 0) + n(rng);
+  float norm = 0;
+  for (auto x : v)
+    norm += x * x;
+  for (auto& x : v)
+    x /= std::sqrt(norm);
+  return v;
+}
+
+memory point(uint64_t id, const std::string& user, const std::string& type,
+             int64_t ts, std::vector<float> v) {
+  memory m;
+  m.memory_id = "m" + std::to_string(id);
+  m.point_id = id;
+  m.user_id = user;
+  m.session_id = user + "-s" + std::to_string(id % 3);
+  m.memory_type = type;
+  m.ts_ms = ts;
+  m.vector = std::move(v);
+  return m;
+}
+
+vector_index_config cfg(size_t exact_threshold) {
+  vector_index_config c;
+  c.dims = dims;
+  c.model = "test";
+  c.initial_capacity = 64; // forces resizes
+  c.exact_threshold = exact_threshold;
+  return c;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(vector_index_suite)
+
+BOOST_AUTO_TEST_CASE(searches_only_ever_return_the_requested_users_points) {
+  temp_dir d;
+  auto idx = vector_index::open(d.path.string(), cfg(20'000));
+  BOOST_REQUIRE(idx);
+  std::mt19937 rng{1};
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 300; ++i)
+    ms.push_back(point(i, i % 3 == 0 ? "alice" : "bob", "conversation",
+                       static_cast<int64_t>(i), unit(rng, nullptr)));
+  auto added = (*idx)->upsert(ms);
+  BOOST_REQUIRE(added);
+  BOOST_CHECK_EQUAL(*added, 300u);
+  BOOST_CHECK_EQUAL(*(*idx)->upsert(ms), 0u); // replays add nothing
+  BOOST_CHECK_EQUAL((*idx)->user_size("alice"), 100u);
+  // The query is one of alice's own vectors: it must be the top hit.
+  vector_filter f;
+  f.user_id = "alice";
+  auto hits = (*idx)->search(ms[30].vector.data(), 10, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 10u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 30u);
+  BOOST_CHECK_CLOSE(hits[0].score, 1.0f, 1e-3);
+  for (auto& h : hits)
+    BOOST_CHECK_EQUAL(h.point_id % 3, 0u);
+  f.user_id = "nobody";
+  BOOST_CHECK((*idx)->search(ms[30].vector.data(), 10, f).empty());
+}
+
+BOOST_AUTO_TEST_CASE(payload_filters_restrict_type_session_and_time) {
+  temp_dir d;
+  auto idx = vector_index::open(d.path.string(), cfg(20'000));
+  BOOST_REQUIRE(idx);
+  std::mt19937 rng{2};
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 90; ++i)
+    ms.push_back(point(i, "u", i % 2 ? "episodic" : "conversation",
+                       static_cast<int64_t>(i * 10), unit(rng, nullptr)));
+  BOOST_REQUIRE((*idx)->upsert(ms));
+  vector_filter f;
+  f.user_id = "u";
+  f.memory_types = {"episodic"};
+  f.session_id = "u-s1";
+  f.since_ms = 200;
+  f.until_ms = 600;
+  auto hits = (*idx)->search(ms[0].vector.data(), 100, f);
+  BOOST_REQUIRE(!hits.empty());
+  for (auto& h : hits) {
+    BOOST_CHECK_EQUAL(h.point_id % 2, 1u);
+    BOOST_CHECK_EQUAL(h.point_id % 3, 1u);
+    BOOST_CHECK_GE(h.point_id * 10, 200u);
+    BOOST_CHECK_LE(h.point_id * 10, 600u);
+  }
+  size_t expected = 0;
+  for (uint64_t i = 0; i < 90; ++i)
+    expected += (i % 2 == 1 && i % 3 == 1 && i * 10 >= 200 && i * 10 <= 600);
+  BOOST_CHECK_EQUAL(hits.size(), expected);
+  for (size_t i = 1; i < hits.size(); ++i)
+    BOOST_CHECK_GE(hits[i - 1].score, hits[i].score);
+}
+
+BOOST_AUTO_TEST_CASE(the_hnsw_path_agrees_with_exact_scoring_on_clustered_data) {
+  temp_dir d;
+  // exact_threshold 0 forces HNSW for every user.
+  auto approx = vector_index::open((d.path / "a").string(), cfg(0));
+  auto exact = vector_index::open((d.path / "b").string(), cfg(1'000'000));
+  BOOST_REQUIRE(approx && exact);
+  std::mt19937 rng{3};
+  std::vector<std::vector<float>> centers;
+  for (int c = 0; c < 20; ++c)
+    centers.push_back(unit(rng, nullptr));
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 3000; ++i)
+    ms.push_back(point(i, "u" + std::to_string(i % 4), "conversation", 0,
+                       unit(rng, &centers[i % 20])));
+  BOOST_REQUIRE((*approx)->upsert(ms));
+  BOOST_REQUIRE((*exact)->upsert(ms));
+  size_t found = 0, total = 0;
+  for (int q = 0; q < 50; ++q) {
+    auto qv = unit(rng, &centers[q % 20]);
+    vector_filter f;
+    f.user_id = "u" + std::to_string(q % 4);
+    auto a = (*approx)->search(qv.data(), 10, f);
+    auto e = (*exact)->search(qv.data(), 10, f);
+    BOOST_REQUIRE_EQUAL(e.size(), 10u);
+    std::set<uint64_t> truth;
+    for (auto& h : e)
+      truth.insert(h.point_id);
+    for (auto& h : a)
+      found += truth.count(h.point_id);
+    total += 10;
+  }
+  double recall = static_cast<double>(found) / static_cast<double>(total);
+  BOOST_TEST_MESSAGE("filtered HNSW recall@10 vs exact: " << recall);
+  BOOST_CHECK_GE(recall, 0.9);
+}
+
+BOOST_AUTO_TEST_CASE(snapshots_reload_with_their_watermark) {
+  temp_dir d;
+  std::mt19937 rng{4};
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 100; ++i)
+    ms.push_back(point(i, "u", "document", 5, unit(rng, nullptr)));
+  {
+    auto idx = vector_index::open(d.path.string(), cfg(20'000));
+    BOOST_REQUIRE(idx);
+    BOOST_REQUIRE((*idx)->upsert(ms));
+    BOOST_REQUIRE(!(*idx)->save(77));
+  }
+  auto idx = vector_index::open(d.path.string(), cfg(20'000));
+  BOOST_REQUIRE(idx);
+  BOOST_CHECK_EQUAL((*idx)->size(), 100u);
+  BOOST_CHECK_EQUAL((*idx)->watermark(), 77);
+  vector_filter f;
+  f.user_id = "u";
+  f.memory_types = {"document"};
+  auto hits = (*idx)->search(ms[7].vector.data(), 1, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 1u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 7u);
+  // A different embedding model must not silently reuse the vectors.
+  auto other = cfg(20'000);
+  other.model = "another-model";
+  BOOST_CHECK(!vector_index::open(d.path.string(), other));
+}
+
+BOOST_AUTO_TEST_CASE(vectors_of_the_wrong_dimensionality_are_rejected) {
+  temp_dir d;
+  auto idx = vector_index::open(d.path.string(), cfg(20'000));
+  BOOST_REQUIRE(idx);
+  auto m = point(1, "u", "document", 0, std::vector<float>(dims + 1, 0.1f));
+  BOOST_CHECK(!(*idx)->upsert({m}));
+  BOOST_CHECK_EQUAL((*idx)->size(), 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
