@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -21,10 +22,17 @@ std::string fmt(double v) {
   if (std::isnan(v))
     return "NaN";
   char buf[64];
-  if (v == std::floor(v) && std::fabs(v) < 1e15)
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
     std::snprintf(buf, sizeof buf, "%.0f", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+  }
+  // Shortest form that parses back to the same double (le="0.1", not
+  // le="0.10000000000000001").
+  for (int prec = 6; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v)
+      break;
+  }
   return buf;
 }
 

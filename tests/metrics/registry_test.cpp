@@ -159,7 +159,8 @@ BOOST_AUTO_TEST_CASE(histograms_render_cumulative_buckets_inf_sum_and_count) {
                         "# TYPE agentmem_op_seconds histogram\n",
                         0)
              == 0u);
-  // Bounds are compared as numbers: the text form of 0.1 is not pinned.
+  // Bounds print in their shortest exact form.
+  BOOST_TEST(text.find("agentmem_op_seconds_bucket{le=\"0.1\"}") != std::string::npos);
   auto buckets = lines_with(text, "agentmem_op_seconds_bucket{le=\"");
   BOOST_TEST_REQUIRE(buckets.size() == 4u);
   auto le_of = [](const std::string& line) {
