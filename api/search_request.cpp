@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/codec.hpp"
+#include "domain/timestamp.hpp"
 #include "messages/errc.hpp"
 #include "messages/memory.hpp"
 
@@ -73,7 +74,7 @@ caf::expected<int64_t> parse_time(const std::string& field, const json& j) {
                  "\"2023-05-08T13:56:00Z\" or integer epoch milliseconds";
   if (j.is_string()) {
     auto& s = j.get_ref<const std::string&>();
-    if (auto ms = parse_rfc3339_ms(s))
+    if (auto ms = domain::parse_rfc3339_ms(s))
       return *ms;
     return bad(shape + ", got \"" + clip(s) + "\"");
   }
@@ -81,7 +82,7 @@ caf::expected<int64_t> parse_time(const std::string& field, const json& j) {
     auto ms = as_int64(j);
     if (!ms)
       return bad(shape + ", got " + describe_type(j));
-    if (*ms < min_epoch_ms || *ms > max_epoch_ms)
+    if (*ms < domain::min_rfc3339_ms || *ms > domain::max_rfc3339_ms)
       return bad(field + " is out of range (years 0000-9999)");
     return *ms;
   }

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/codec.hpp"
+#include "domain/timestamp.hpp"
 #include "api/search_request.hpp"
 #include "messages/errc.hpp"
 
@@ -483,7 +484,7 @@ void http_server::impl::on_search(const std::string& body,
     r["user_id"] = h.user_id;
     r["session_id"] = h.session_id;
     r["event_id"] = h.event_id;
-    r["ts"] = format_rfc3339_ms(h.ts_ms);
+    r["ts"] = domain::format_rfc3339_ms(h.ts_ms);
     r["metadata"] = metadata_object(h.metadata_json);
     results.push_back(std::move(r));
   }
@@ -529,7 +530,7 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
     auto& msg = (*msgs)[i];
     ojson j = ojson::object();
     j["event_id"] = msg.event_id;
-    j["ts"] = format_rfc3339_ms(msg.ts_ms);
+    j["ts"] = domain::format_rfc3339_ms(msg.ts_ms);
     j["role"] = msg.role;
     j["agent_name"] = msg.agent_name;
     j["content"] = msg.content;
@@ -557,12 +558,12 @@ void http_server::impl::on_usage(const httplib::Request& req,
     return send_error(res, 400, "bad_request",
                       "query parameters from and to (YYYY-MM-DD) are "
                       "required");
-  auto from_day = parse_day(from->second);
+  auto from_day = domain::parse_day(from->second);
   if (!from_day)
     return send_error(res, 400, "bad_request",
                       "from must be a date YYYY-MM-DD, got \""
                         + clip(from->second, 32) + "\"");
-  auto to_day = parse_day(to->second);
+  auto to_day = domain::parse_day(to->second);
   if (!to_day)
     return send_error(res, 400, "bad_request",
                       "to must be a date YYYY-MM-DD, got \""

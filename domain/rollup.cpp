@@ -1,34 +1,9 @@
 #include "domain/rollup.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <unordered_map>
 
 namespace agentmem::domain {
-
-std::string utc_day(int64_t ts_ms) {
-  // Floor division so that instants before 1970 land on the right day.
-  int64_t days = ts_ms / 86'400'000;
-  if (ts_ms % 86'400'000 < 0)
-    --days;
-  // days_from_civil inverse (civil_from_days), H. Hinnant.
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2)
-    ++y;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld",
-                static_cast<long long>(y), static_cast<long long>(m),
-                static_cast<long long>(d));
-  return buf;
-}
 
 std::vector<usage_delta> usage_deltas(const std::vector<activity>& xs) {
   std::vector<usage_delta> out;

@@ -4,15 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "domain/timestamp.hpp"
 #include "messages/activity.hpp"
 #include "messages/rollup.hpp"
 
 namespace agentmem::domain {
-
-/// UTC calendar date of a ms timestamp as "YYYY-MM-DD" (proleptic
-/// Gregorian, days-from-civil by H. Hinnant, "chrono-Compatible Low-Level
-/// Date Algorithms").
-std::string utc_day(int64_t ts_ms);
 
 /// Folds activities into `usage_analytics` increments, one per
 /// (user_id, UTC day of ts, agent_type), in first-seen order:

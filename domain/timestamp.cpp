@@ -8,17 +8,6 @@ namespace {
 
 constexpr int64_t ms_per_day = 86'400'000;
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant,
-// "chrono-Compatible Low-Level Date Algorithms", days_from_civil).
-int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 bool is_leap(int64_t y) {
   return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
@@ -107,18 +96,24 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
     return std::nullopt;
   int64_t days = days_from_civil(year, month, day);
   int64_t secs = hour * 3600 + minute * 60 + second - offset_min * 60;
-  return days * ms_per_day + secs * 1000 + frac_ms;
+  int64_t ms = days * ms_per_day + secs * 1000 + frac_ms;
+  // An offset can push year 0000 / 9999 over the edge of what RFC 3339
+  // (and format_rfc3339_ms) can write.
+  if (ms < min_rfc3339_ms || ms > max_rfc3339_ms)
+    return std::nullopt;
+  return ms;
 }
 
-std::string format_rfc3339_ms(int64_t ms) {
-  // Floor division so that instants before 1970 land on the right day.
-  int64_t days = ms / ms_per_day;
-  int64_t rem = ms % ms_per_day;
-  if (rem < 0) {
-    rem += ms_per_day;
-    --days;
-  }
-  // civil_from_days, H. Hinnant.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+civil_date civil_from_days(int64_t days) {
   int64_t z = days + 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   int64_t doe = z - era * 146097;
@@ -126,22 +121,47 @@ std::string format_rfc3339_ms(int64_t ms) {
   int64_t y = yoe + era * 400;
   int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2)
-    ++y;
+  auto d = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
+  auto m = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+  return {y + (m <= 2), m, d};
+}
+
+std::optional<int64_t> parse_day(std::string_view s) {
+  int64_t y, m, d;
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !read_digits(s, 0, 4, y)
+      || !read_digits(s, 5, 2, m) || !read_digits(s, 8, 2, d) || m < 1
+      || m > 12 || d < 1 || d > days_in_month(y, m))
+    return std::nullopt;
+  return days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+}
+
+std::string format_rfc3339_ms(int64_t ms) {
+  ms = ms < min_rfc3339_ms ? min_rfc3339_ms
+                           : (ms > max_rfc3339_ms ? max_rfc3339_ms : ms);
+  // Floor division so that instants before 1970 land on the right day.
+  int64_t days = ms / ms_per_day;
+  int64_t rem = ms % ms_per_day;
+  if (rem < 0) {
+    rem += ms_per_day;
+    --days;
+  }
+  auto c = civil_from_days(days);
   int64_t hh = rem / 3'600'000;
   int64_t mm = rem / 60'000 % 60;
   int64_t ss = rem / 1000 % 60;
   int64_t mss = rem % 1000;
   char buf[64];
   int n = std::snprintf(buf, sizeof buf,
-                        "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
-                        static_cast<long long>(y), static_cast<long long>(m),
-                        static_cast<long long>(d), static_cast<long long>(hh),
-                        static_cast<long long>(mm), static_cast<long long>(ss),
+                        "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                        static_cast<long long>(c.year), c.month, c.day,
+                        static_cast<long long>(hh), static_cast<long long>(mm),
+                        static_cast<long long>(ss),
                         static_cast<long long>(mss));
   return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+std::string utc_day(int64_t ts_ms) {
+  return format_rfc3339_ms(ts_ms).substr(0, 10);
 }
 
 } // namespace agentmem::domain

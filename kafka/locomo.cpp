@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/producer.hpp"
-#include "kafka/rfc3339.hpp"
+#include "domain/timestamp.hpp"
 #include "messages/errc.hpp"
 
 namespace agentmem::kafka {
@@ -93,7 +93,7 @@ caf::expected<int64_t> parse_locomo_date(const std::string& text) {
                       "locomo: invalid date '" + text + "'");
   // 12 am is midnight, 12 pm is noon.
   hour = hour % 12 + (pm ? 12 : 0);
-  int64_t days = days_from_civil(year, month, static_cast<unsigned>(day));
+  int64_t days = domain::days_from_civil(year, month, static_cast<unsigned>(day));
   return ((days * 24 + hour) * 60 + minute) * 60'000;
 }
 
@@ -169,7 +169,7 @@ load_locomo(const std::string& path) {
                          "nor speaker_b; sent as role user",
                          s.sample_id, t.dia_id, t.speaker);
           json ev{{"event_id", s.sample_id + ":" + t.dia_id},
-                  {"ts", format_rfc3339_s(t.ts_ms / 1000)},
+                  {"ts", domain::format_rfc3339_ms(t.ts_ms)},
                   {"user_id", s.sample_id},
                   {"session_id", s.sample_id + ":" + key},
                   {"agent_type", "locomo"},

@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/producer.hpp"
-#include "kafka/rfc3339.hpp"
+#include "domain/timestamp.hpp"
 #include "messages/errc.hpp"
 
 namespace agentmem::kafka {
@@ -783,7 +783,7 @@ struct activity_generator::state {
 
   json base(const user_state& u, const std::string& event_type, int64_t ts) {
     return json{{"event_id", uuid_like(cfg.seed, 1, counter)},
-                {"ts", format_rfc3339_ms(ts)},
+                {"ts", domain::format_rfc3339_ms(ts)},
                 {"user_id", u.user_id},
                 {"session_id", u.session_id},
                 {"agent_type", topics()[u.topic_idx].agent_type},

@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(turn_events_have_deterministic_ids_sessions_and_times) {
   BOOST_CHECK_EQUAL(e1["agent_name"], "Caroline");
   BOOST_CHECK_EQUAL(e1["event_type"], "message");
   BOOST_CHECK_EQUAL(e1["role"], "user");
-  BOOST_CHECK_EQUAL(e1["ts"], "2023-05-08T13:56:00Z");
+  BOOST_CHECK_EQUAL(e1["ts"], "2023-05-08T13:56:00.000Z");
   BOOST_CHECK_EQUAL(e1["content"], t1->text);
   BOOST_CHECK_EQUAL(e1["metadata"]["dia_id"], "D1:1");
   BOOST_CHECK_EQUAL(e1["metadata"]["sample_id"], "conv-26");
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(turn_events_have_deterministic_ids_sessions_and_times) {
   auto e2 = json::parse(t2->event_json);
   BOOST_CHECK_EQUAL(e2["role"], "assistant");
   BOOST_CHECK_EQUAL(e2["agent_name"], "Melanie");
-  BOOST_CHECK_EQUAL(e2["ts"], "2023-05-08T13:56:30Z");
+  BOOST_CHECK_EQUAL(e2["ts"], "2023-05-08T13:56:30.000Z");
   auto e5 = json::parse(t5->event_json);
   auto content = e5["content"].get<std::string>();
   BOOST_CHECK_EQUAL(content.rfind(t5->text, 0), 0u);
