@@ -9,6 +9,10 @@ pkgs=(
   libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev libstemmer-dev
   postgresql prometheus kcat curl procps
 )
+# Java + Maven run the real Apache Kafka broker of the tests
+# (scripts/kafka-broker.sh); machines that already have them keep theirs.
+command -v java >/dev/null 2>&1 || pkgs+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
