@@ -1,0 +1,803 @@
+#pragma once
+
+// Helpers of the end-to-end tests: temp directories, free ports, child
+// processes (the real `agentmem` binary, Prometheus, promtool), HTTP calls,
+// Prometheus text parsing, Postgres probes and bounded waits. Everything
+// here is real: no fake Kafka, Postgres or HTTP.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/test/results_collector.hpp>
+#include <boost/test/unit_test.hpp>
+#include <httplib.h>
+
+#include "messages/errc.hpp"
+#include "storage/postgres_store.hpp"
+
+namespace agentmem::it {
+
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// Path of the agentmem binary under test.
+inline std::string agentmem_binary() {
+  return std::string{AGENTMEM_BINARY_DIR} + "/pipeline/agentmem";
+}
+
+/// Seconds elapsed since `t0`.
+inline double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+/// 5882 -> "5,882" (for readable failure messages).
+inline std::string fmt_count(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0)
+      out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+/// The error of `x` as text, "" when it holds a value (safe in assertion
+/// messages, which Boost.Test evaluates even when the assertion passes).
+template <class T>
+std::string error_of(const caf::expected<T>& x) {
+  return x ? std::string{} : describe(x.error());
+}
+
+/// True when the running test case has failed so far (an assertion failed)
+/// or is being left by an exception.
+inline bool current_test_failed() {
+  if (std::uncaught_exceptions() > 0)
+    return true;
+  try {
+    using namespace boost::unit_test;
+    auto id = framework::current_test_case().p_id;
+    return !results_collector.results(id).passed();
+  } catch (...) {
+    return false;
+  }
+}
+
+/// The last `n` lines of a text file ("" when it cannot be read).
+inline std::string file_tail(const std::string& path, size_t n) {
+  std::ifstream in{path};
+  if (!in)
+    return {};
+  std::deque<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(std::move(line));
+    if (lines.size() > n)
+      lines.pop_front();
+  }
+  std::string out;
+  for (auto& l : lines)
+    out += l + '\n';
+  return out;
+}
+
+/// A fresh directory under /tmp, removed at destruction unless the test
+/// failed or AGENTMEM_TEST_KEEP_TMP is set (then its path is printed).
+class temp_dir {
+public:
+  explicit temp_dir(const std::string& prefix) {
+    std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("mkdtemp " + tmpl + " failed");
+    path_ = tmpl;
+  }
+
+  ~temp_dir() {
+    const char* keep = std::getenv("AGENTMEM_TEST_KEEP_TMP");
+    if (current_test_failed() || (keep && *keep && std::string{keep} != "0")) {
+      std::cerr << "[integration] kept " << path_ << '\n';
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  std::string operator/(const std::string& name) const {
+    return (fs::path{path_} / name).string();
+  }
+
+private:
+  std::string path_;
+};
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read
+/// it back, close).
+inline uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    throw std::runtime_error("socket() failed");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot pick a free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// A child process started with fork/exec: stdin from /dev/null, stdout and
+/// stderr appended to `log_path`, its own process group, SIGKILL when the
+/// test process dies (PR_SET_PDEATHSIG; spawn from a long-lived thread).
+/// The destructor SIGKILLs and reaps it if it still runs.
+class child_process {
+public:
+  child_process(std::vector<std::string> argv, const std::string& log_path)
+    : argv_(std::move(argv)) {
+    if (argv_.empty())
+      throw std::invalid_argument("child_process: empty argv");
+    std::vector<char*> args;
+    for (auto& a : argv_)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                     0644);
+    int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out < 0 || in < 0)
+      throw std::runtime_error("cannot open " + log_path + " or /dev/null");
+    pid_t parent = ::getpid();
+    long max_fd = ::sysconf(_SC_OPEN_MAX);
+    if (max_fd <= 0 || max_fd > 65536)
+      max_fd = 65536;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent)
+        ::_exit(127);
+      ::setpgid(0, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP})
+        ::sigaction(s, &dfl, nullptr);
+      ::dup2(in, 0);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      for (long fd = 3; fd < max_fd; ++fd)
+        ::close(static_cast<int>(fd));
+      ::execv(args[0], args.data());
+      static const char msg[] = "exec failed\n";
+      (void) !::write(2, msg, sizeof(msg) - 1);
+      ::_exit(127);
+    }
+    ::close(out);
+    ::close(in);
+    if (pid < 0)
+      throw std::runtime_error("fork failed for " + argv_[0]);
+    pid_ = pid;
+  }
+
+  ~child_process() {
+    kill_and_reap();
+  }
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// True while the child has not exited (reaps it when it has).
+  bool running() {
+    if (exited_)
+      return false;
+    int st = 0;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      status_ = st;
+    }
+    return !exited_;
+  }
+
+  /// Sends `sig` if the child still runs.
+  void signal(int sig) {
+    if (running())
+      ::kill(pid_, sig);
+  }
+
+  /// Waits up to `timeout` for the child to exit; its wait status, or
+  /// nullopt when it still runs.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    auto deadline = steady::now() + timeout;
+    while (running()) {
+      if (steady::now() >= deadline)
+        return std::nullopt;
+      std::this_thread::sleep_for(20ms);
+    }
+    return status_;
+  }
+
+  /// SIGKILL (if running) and reap.
+  void kill_and_reap() {
+    if (pid_ <= 0 || exited_)
+      return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    exited_ = true;
+    status_ = st;
+  }
+
+  /// "exit code 2", "killed by signal 9", or "running".
+  std::string describe_status() {
+    if (running())
+      return "running";
+    if (WIFEXITED(status_))
+      return "exit code " + std::to_string(WEXITSTATUS(status_));
+    if (WIFSIGNALED(status_))
+      return "killed by signal " + std::to_string(WTERMSIG(status_));
+    return "wait status " + std::to_string(status_);
+  }
+
+private:
+  std::vector<std::string> argv_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+/// Runs a command to completion with `input` on its stdin; returns its wait
+/// status and everything it wrote to stdout and stderr (merged).
+inline std::pair<int, std::string> run_with_input(std::vector<std::string> argv,
+                                                  const std::string& input,
+                                                  const std::string& work_file) {
+  std::string in_path = work_file + ".in";
+  std::string out_path = work_file + ".out";
+  {
+    std::ofstream f{in_path, std::ios::binary};
+    f << input;
+  }
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(a.data());
+  args.push_back(nullptr);
+  int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                   0644);
+  if (in < 0 || out < 0)
+    throw std::runtime_error("cannot open " + in_path + " / " + out_path);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in);
+  ::close(out);
+  if (pid < 0)
+    throw std::runtime_error("fork failed for " + argv[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  std::ifstream f{out_path, std::ios::binary};
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return {st, ss.str()};
+}
+
+// --- HTTP --------------------------------------------------------------------
+
+/// An HTTP response, or the transport error (status -1).
+struct http_response {
+  int status = -1;
+  std::string body;
+  std::string error;
+};
+
+/// A keep-alive HTTP client for 127.0.0.1:<port>. Targets are sent as given
+/// (the caller percent-encodes).
+class http_client {
+public:
+  explicit http_client(uint16_t port, std::chrono::seconds timeout = 10s)
+    : cli_("127.0.0.1", port) {
+    cli_.set_url_encode(false);
+    cli_.set_keep_alive(true);
+    cli_.set_connection_timeout(timeout);
+    cli_.set_read_timeout(timeout);
+    cli_.set_write_timeout(timeout);
+  }
+
+  http_response get(const std::string& target) {
+    return convert(cli_.Get(target.c_str()));
+  }
+
+  http_response post_json(const std::string& target, const std::string& body) {
+    return convert(cli_.Post(target.c_str(), body, "application/json"));
+  }
+
+private:
+  static http_response convert(const httplib::Result& r) {
+    http_response out;
+    if (!r) {
+      out.error = httplib::to_string(r.error());
+      return out;
+    }
+    out.status = r->status;
+    out.body = r->body;
+    return out;
+  }
+
+  httplib::Client cli_;
+};
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+inline std::string url_encode(const std::string& s) {
+  static const char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// Sum of the samples of metric `name` in a Prometheus text exposition
+/// (every label set whose label text contains `label_part`, when given);
+/// nullopt when no sample matched.
+inline std::optional<double> metric_value(const std::string& text,
+                                          const std::string& name,
+                                          const std::string& label_part = {}) {
+  std::istringstream in{text};
+  std::string line;
+  std::optional<double> sum;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    if (line.compare(0, name.size(), name) != 0 || line.size() <= name.size())
+      continue;
+    char next = line[name.size()];
+    std::string labels;
+    size_t value_pos;
+    if (next == '{') {
+      auto close = line.rfind('}');
+      if (close == std::string::npos)
+        continue;
+      labels = line.substr(name.size(), close - name.size() + 1);
+      value_pos = close + 1;
+    } else if (next == ' ') {
+      value_pos = name.size();
+    } else {
+      continue;
+    }
+    if (!label_part.empty() && labels.find(label_part) == std::string::npos)
+      continue;
+    std::istringstream v{line.substr(value_pos)};
+    std::string tok;
+    v >> tok;
+    sum = sum.value_or(0) + std::strtod(tok.c_str(), nullptr);
+  }
+  return sum;
+}
+
+// --- Postgres ----------------------------------------------------------------
+
+/// `s` as an SQL string literal.
+inline std::string sql_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+/// Read-only checks against the database agentmem writes to.
+class pg_probe {
+public:
+  explicit pg_probe(const std::string& url) {
+    auto s = storage::postgres_store::connect(url);
+    if (!s)
+      throw std::runtime_error("cannot connect to the test database: "
+                               + describe(s.error()));
+    store_ = std::move(*s);
+  }
+
+  /// A one-row, one-column integer query; nullopt on error (e.g. the
+  /// tables do not exist yet).
+  std::optional<int64_t> try_scalar(const std::string& sql) {
+    auto v = store_->scalar(sql);
+    if (!v)
+      return std::nullopt;
+    return *v;
+  }
+
+  /// Like try_scalar, but an error throws (naming the query).
+  int64_t scalar(const std::string& sql) {
+    auto v = store_->scalar(sql);
+    if (!v)
+      throw std::runtime_error("query failed: " + sql + ": "
+                               + describe(v.error()));
+    return *v;
+  }
+
+  /// How many of `values` (distinct) occur in table.column; chunked IN
+  /// lists. Together with count(*) == values.size() on a UNIQUE column
+  /// this proves set equality.
+  int64_t count_present(const std::string& table, const std::string& column,
+                        const std::vector<std::string>& values) {
+    int64_t total = 0;
+    const size_t chunk = 500;
+    for (size_t i = 0; i < values.size(); i += chunk) {
+      std::string sql = "SELECT count(DISTINCT " + column + ") FROM " + table
+                        + " WHERE " + column + " IN (";
+      for (size_t j = i; j < std::min(values.size(), i + chunk); ++j) {
+        if (j > i)
+          sql += ',';
+        sql += sql_quote(values[j]);
+      }
+      sql += ")";
+      total += scalar(sql);
+    }
+    return total;
+  }
+
+  /// Sum of kafka_offsets.next_offset of `group` on `topic` (0 when none).
+  std::optional<int64_t> stored_offsets(const std::string& group,
+                                        const std::string& topic) {
+    return try_scalar("SELECT coalesce(sum(next_offset), 0)::bigint FROM "
+                      "kafka_offsets WHERE consumer_group = "
+                      + sql_quote(group) + " AND topic = " + sql_quote(topic));
+  }
+
+private:
+  std::unique_ptr<storage::postgres_store> store_;
+};
+
+// --- waiting -----------------------------------------------------------------
+
+/// Polls `done` every `interval` until it returns true or `timeout` passes.
+/// Returns "" on success, else "timed out after N s waiting for <what>;
+/// have <status()>". `abort_reason` (optional) is checked each round: a
+/// non-empty result stops the wait early with that reason.
+inline std::string
+wait_until(const std::string& what, std::chrono::milliseconds timeout,
+           const std::function<bool()>& done,
+           const std::function<std::string()>& status,
+           const std::function<std::string()>& abort_reason = {},
+           std::chrono::milliseconds interval = 200ms) {
+  auto t0 = steady::now();
+  while (true) {
+    if (done())
+      return {};
+    if (abort_reason) {
+      auto why = abort_reason();
+      if (!why.empty())
+        return "gave up after " + std::to_string(int(seconds_since(t0)))
+               + " s waiting for " + what + ": " + why + "; have " + status();
+    }
+    if (steady::now() - t0 >= timeout)
+      return "timed out after "
+             + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                timeout)
+                                .count())
+             + " s waiting for " + what + "; have " + status();
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+/// High watermark of each partition 0..partitions-1 of `topic`, asked with
+/// `kcat -Q` (timestamp -1 = latest); -1 where kcat gave no answer. For
+/// failure diagnostics only.
+inline std::vector<int64_t> high_watermarks(const std::string& brokers,
+                                            const std::string& topic,
+                                            int partitions,
+                                            const std::string& work_file) {
+  std::vector<int64_t> out(static_cast<size_t>(partitions), -1);
+  std::vector<std::string> argv{"/usr/bin/kcat", "-b", brokers, "-Q"};
+  for (int p = 0; p < partitions; ++p) {
+    argv.push_back("-t");
+    argv.push_back(topic + ":" + std::to_string(p) + ":-1");
+  }
+  auto [status, text] = run_with_input(argv, "", work_file);
+  // Lines: "<topic> [<p>] offset <n>"
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto lb = line.find(" [");
+    auto rb = line.find("] offset ");
+    if (lb == std::string::npos || rb == std::string::npos)
+      continue;
+    int p = std::atoi(line.c_str() + lb + 2);
+    if (p >= 0 && p < partitions)
+      out[static_cast<size_t>(p)] = std::atoll(line.c_str() + rb + 9);
+  }
+  return out;
+}
+
+/// "p0 stored/high, p1 ..." for every partition where Postgres' stored next
+/// offset differs from the high watermark. For failure diagnostics.
+inline std::string offsets_report(pg_probe& pg, const std::string& brokers,
+                                  const std::string& group,
+                                  const std::string& topic, int partitions,
+                                  const std::string& work_file) {
+  auto high = high_watermarks(brokers, topic, partitions, work_file);
+  std::string out;
+  int64_t high_sum = 0;
+  for (int p = 0; p < partitions; ++p) {
+    auto stored = pg.try_scalar(
+      "SELECT coalesce(max(next_offset), -1) FROM kafka_offsets WHERE "
+      "consumer_group = "
+      + sql_quote(group) + " AND topic = " + sql_quote(topic)
+      + " AND partition = " + std::to_string(p));
+    high_sum += std::max<int64_t>(high[static_cast<size_t>(p)], 0);
+    if (stored.value_or(-1) != high[static_cast<size_t>(p)])
+      out += " p" + std::to_string(p) + " " + std::to_string(stored.value_or(-1))
+             + "/" + std::to_string(high[static_cast<size_t>(p)]);
+  }
+  return "high watermarks sum to " + fmt_count(high_sum)
+         + "; partitions with stored/high offsets differing:"
+         + (out.empty() ? std::string{" none"} : out);
+}
+
+/// The agentmem metrics that explain a stalled consumer.
+inline std::string consumer_metrics_report(const std::string& metrics_text) {
+  std::string out;
+  for (auto* name :
+       {"agentmem_events_consumed_total", "agentmem_events_committed_total",
+        "agentmem_batches_in_flight", "agentmem_consumer_paused",
+        "agentmem_consumer_lag_records", "agentmem_actor_restarts_total",
+        "agentmem_postgres_retries_total", "agentmem_index_vectors"}) {
+    auto v = metric_value(metrics_text, name);
+    out += std::string{out.empty() ? "" : ", "} + name + "="
+           + (v ? std::to_string(static_cast<int64_t>(*v)) : "?");
+  }
+  return out;
+}
+
+// --- agentmem ----------------------------------------------------------------
+
+/// What goes into one node's agentmem.toml.
+struct node_options {
+  std::string brokers;
+  std::string topic = "agent.activity.v1";
+  std::string dlq_topic = "agent.activity.v1.dlq";
+  std::string group_id = "agentmem";
+  std::string postgres_url; ///< secret: written to the file, never printed
+  std::string data_dir;
+  uint16_t http_port = 0; ///< 0: pick a free port at construction
+  int snapshot_interval_ms = 2000;
+  int shutdown_timeout_ms = 20000;
+  /// librdkafka passthrough: short group timeouts so that a SIGKILLed
+  /// member leaves the mock cluster's group within seconds.
+  std::map<std::string, std::string> kafka_properties = {
+    {"session.timeout.ms", "6000"},
+    {"heartbeat.interval.ms", "500"},
+    {"fetch.wait.max.ms", "50"},
+  };
+};
+
+/// `s` as a TOML basic string.
+inline std::string toml_str(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// The real agentmem binary running `agentmem run --config <dir>/agentmem.toml`
+/// as a child process; output goes to <dir>/agentmem.log (appended across
+/// restarts). The destructor SIGKILLs it and, when the test failed, prints
+/// the tail of the log.
+class agentmem_node {
+public:
+  agentmem_node(node_options opts, const std::string& work_dir)
+    : opts_(std::move(opts)),
+      config_path_((fs::path{work_dir} / "agentmem.toml").string()),
+      log_path_((fs::path{work_dir} / "agentmem.log").string()) {
+    if (opts_.http_port == 0)
+      opts_.http_port = free_port();
+    std::ofstream f{config_path_};
+    f << "[kafka]\n"
+      << "brokers = " << toml_str(opts_.brokers) << "\n"
+      << "topic = " << toml_str(opts_.topic) << "\n"
+      << "dlq_topic = " << toml_str(opts_.dlq_topic) << "\n"
+      << "group_id = " << toml_str(opts_.group_id) << "\n"
+      << "[kafka.properties]\n";
+    for (auto& [k, v] : opts_.kafka_properties)
+      f << toml_str(k) << " = " << toml_str(v) << "\n";
+    f << "[postgres]\n"
+      << "url = " << toml_str(opts_.postgres_url) << "\n"
+      << "[storage]\n"
+      << "data_dir = " << toml_str(opts_.data_dir) << "\n"
+      << "[http]\n"
+      << "host = \"127.0.0.1\"\n"
+      << "port = " << opts_.http_port << "\n"
+      << "[pipeline]\n"
+      << "snapshot_interval_ms = " << opts_.snapshot_interval_ms << "\n"
+      << "shutdown_timeout_ms = " << opts_.shutdown_timeout_ms << "\n";
+    if (!f)
+      throw std::runtime_error("cannot write " + config_path_);
+  }
+
+  ~agentmem_node() {
+    bool failed = current_test_failed();
+    if (proc_)
+      proc_->kill_and_reap();
+    if (failed)
+      std::cerr << "[integration] tail of " << log_path_ << ":\n"
+                << file_tail(log_path_, 60) << std::endl;
+  }
+
+  agentmem_node(const agentmem_node&) = delete;
+  agentmem_node& operator=(const agentmem_node&) = delete;
+
+  /// Spawns agentmem and waits (at most `timeout`) until GET /readyz says
+  /// 200. Returns "" or why it did not become ready (with the log tail).
+  std::string start(std::chrono::milliseconds timeout = 60s) {
+    if (running())
+      return "agentmem_node::start: the previous process still runs";
+    ++starts_;
+    {
+      std::ofstream f{log_path_, std::ios::app};
+      f << "=== integration test: start #" << starts_ << " ===" << std::endl;
+    }
+    proc_ = std::make_unique<child_process>(
+      std::vector<std::string>{agentmem_binary(), "run", "--config",
+                               config_path_},
+      log_path_);
+    http_client http{opts_.http_port, 2s};
+    std::string last;
+    auto err = wait_until(
+      "agentmem (start #" + std::to_string(starts_) + ", pid "
+        + std::to_string(proc_->pid()) + ") to answer GET /readyz with 200",
+      timeout,
+      [&] {
+        auto r = http.get("/readyz");
+        last = r.status < 0 ? r.error
+                            : std::to_string(r.status) + " " + r.body;
+        return r.status == 200;
+      },
+      [&] { return "last answer: " + last; },
+      [&] {
+        return proc_->running() ? std::string{}
+                                : "agentmem exited (" + proc_->describe_status()
+                                    + ")";
+      },
+      100ms);
+    if (!err.empty())
+      return err + "\n--- agentmem log tail ---\n" + file_tail(log_path_, 40);
+    return {};
+  }
+
+  /// SIGKILL and reap (no chance to flush anything).
+  void kill9() {
+    if (proc_)
+      proc_->kill_and_reap();
+  }
+
+  /// SIGTERM, then wait up to `timeout` for a clean exit; returns the exit
+  /// description ("exit code 0" is clean). SIGKILLs after the timeout.
+  std::string terminate(std::chrono::milliseconds timeout = 45s) {
+    if (!proc_)
+      return "not started";
+    proc_->signal(SIGTERM);
+    if (!proc_->wait_exit(timeout)) {
+      proc_->kill_and_reap();
+      return "did not exit within "
+             + std::to_string(
+                 std::chrono::duration_cast<std::chrono::seconds>(timeout)
+                   .count())
+             + " s after SIGTERM (SIGKILLed)";
+    }
+    return proc_->describe_status();
+  }
+
+  /// True while the child runs.
+  bool running() {
+    return proc_ && proc_->running();
+  }
+
+  /// "" while running, else how it ended (for wait_until's abort_reason).
+  std::string death() {
+    if (running())
+      return {};
+    return "agentmem is not running ("
+           + (proc_ ? proc_->describe_status() : std::string{"never started"})
+           + ")\n--- agentmem log tail ---\n" + file_tail(log_path_, 40);
+  }
+
+  uint16_t port() const {
+    return opts_.http_port;
+  }
+
+  const node_options& options() const {
+    return opts_;
+  }
+
+  const std::string& log_path() const {
+    return log_path_;
+  }
+
+  /// GET /metrics body ("" on failure).
+  std::string metrics() {
+    http_client http{opts_.http_port, 5s};
+    auto r = http.get("/metrics");
+    return r.status == 200 ? r.body : std::string{};
+  }
+
+  /// One metric from GET /metrics (sum over label sets).
+  std::optional<double> metric(const std::string& name,
+                               const std::string& label_part = {}) {
+    return metric_value(metrics(), name, label_part);
+  }
+
+private:
+  node_options opts_;
+  std::string config_path_;
+  std::string log_path_;
+  std::unique_ptr<child_process> proc_;
+  int starts_ = 0;
+};
+
+} // namespace agentmem::it
