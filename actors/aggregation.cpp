@@ -1,6 +1,7 @@
 #include "actors/aggregation.hpp"
 
 #include "domain/rollup.hpp"
+#include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -10,6 +11,7 @@ caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
   return {
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();
+      fault_point("aggregation");
       b.usage = domain::usage_deltas(b.activities);
       b.sessions = domain::session_deltas(b.activities);
       self->state.metrics.done(start);

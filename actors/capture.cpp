@@ -1,5 +1,6 @@
 #include "actors/capture.hpp"
 
+#include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -10,6 +11,7 @@ caf::behavior capture(caf::stateful_actor<capture_state>* self,
   return {
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();
+      fault_point("capture");
       b.activities.clear();
       b.dead_letters.clear();
       domain::decode_batch(self->state.decoder, b.records, b.activities,

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "messages/errc.hpp"
+#include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -12,6 +13,7 @@ caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
   return {
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();
+      fault_point("embedding");
       std::vector<std::string_view> texts;
       texts.reserve(b.memories.size());
       for (auto& m : b.memories)

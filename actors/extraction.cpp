@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "messages/errc.hpp"
+#include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -12,6 +13,7 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
   return {
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();
+      fault_point("extraction");
       // 1. Conversation buffer first, so summaries see this batch's turns.
       std::vector<storage::hot_state::message_write> writes;
       for (auto& a : b.activities) {

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <memory>
 
 #include <caf/all.hpp>
@@ -16,24 +15,21 @@ struct vector_linking_config {
   caf::actor ingress; ///< receives the batch_ack
   std::shared_ptr<storage::vector_index> index;
   std::shared_ptr<storage::hot_state> hot;
-  std::chrono::milliseconds snapshot_interval{30000};
 };
 
 /// State of vector linking.
 struct vector_linking_state {
   static inline const char* name = "vector_linking";
   stage_metrics metrics{"vector_linking"};
-  int64_t watermark = 0;
-  int64_t saved_watermark = 0;
-  bool snapshot_scheduled = false;
   metrics::gauge* vectors = nullptr;
 };
 
 /// Vector linking: after the batch is committed to Postgres (where its
 /// `memory_links` rows were written), adds its points to the `memories`
 /// collection and their docs to RocksDB, then acknowledges the batch to
-/// ingress. Snapshots the index every snapshot_interval when it changed,
-/// and on `flush_atom` (request; replies `ok_atom` after the snapshot).
+/// ingress — so a search right after the ack sees the batch. Watermarks and
+/// snapshots belong to index_sync, which also brings in memories that
+/// other nodes committed.
 caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
                              vector_linking_config cfg);
 

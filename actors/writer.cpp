@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/fault_injection.hpp"
 #include "kafka/dead_letter.hpp"
 #include "messages/atoms.hpp"
 #include "messages/errc.hpp"
@@ -36,9 +37,6 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
     st.store.reset(); // reconnect on the next attempt
     return res.error();
   }
-  auto seq = st.store->max_memory_seq();
-  if (seq)
-    b.memory_seq_watermark = *seq;
   std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
   st.commit_latency->observe(d.count());
   auto& reg = metrics::global();
@@ -95,6 +93,7 @@ caf::behavior writer(caf::stateful_actor<writer_state>* self,
     "Batch commits retried after a Postgres or DLQ failure.");
   return {
     [=](batch& b) {
+      fault_point("writer");
       self->state.pending.push_back(std::move(b));
       drain(self, cfg);
     },

@@ -28,16 +28,13 @@ struct batch {
   std::vector<usage_delta> usage;     ///< assuming every activity is new
   std::vector<session_delta> sessions;///< assuming every activity is new
   int64_t oldest_record_ts_ms = -1;   ///< for end-to-end latency
-  int64_t memory_seq_watermark = 0;   ///< set by the writer: max memories.seq
-                                      ///< committed up to this batch
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
   return f(caf::meta::type_name("agentmem::batch"), x.id, x.created_ns,
            x.attempt, x.records, x.offsets, x.activities, x.dead_letters,
-           x.memories, x.usage, x.sessions, x.oldest_record_ts_ms,
-           x.memory_seq_watermark);
+           x.memories, x.usage, x.sessions, x.oldest_record_ts_ms);
 }
 
 /// Sent by vector linking to ingress once a batch is durable everywhere.

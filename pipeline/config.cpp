@@ -1,6 +1,8 @@
 #include "pipeline/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 
 #include <toml++/toml.h>
 
@@ -111,6 +113,9 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_int(t, "embedding", "dims", cfg.embedding_dims, 1, 8192));
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
+  chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));
+  chk(read_int(t, "testing", "fault_at_batch", cfg.fault_at_batch, 1, 1000000));
+  chk(read_int(t, "testing", "fault_times", cfg.fault_times, 0, 1000));
   if (err)
     return err;
   cfg.max_batch_wait = std::chrono::milliseconds{wait_ms};
@@ -132,6 +137,13 @@ caf::error validate(const pipeline_config& cfg) {
   if (cfg.topic.empty() || cfg.dlq_topic.empty() || cfg.topic == cfg.dlq_topic)
     return make_error(errc::invalid_config,
                       "kafka.topic and kafka.dlq_topic must be set and differ");
+  static const char* stages[] = {"",          "capture",   "extraction",
+                                 "embedding", "aggregation", "writer",
+                                 "vector_linking"};
+  if (std::find(std::begin(stages), std::end(stages), cfg.fault_stage)
+      == std::end(stages))
+    return make_error(errc::invalid_config,
+                      "testing.fault_stage must name a pipeline stage");
   return caf::none;
 }
 

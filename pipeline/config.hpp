@@ -40,6 +40,10 @@ struct pipeline_config {
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};
+  // [testing] — test-only fault injection (actors/fault_injection.hpp)
+  std::string fault_stage; ///< empty: disarmed
+  int fault_at_batch = 1;
+  int fault_times = 1;
 };
 
 /// Loads a TOML config file over the defaults. errc::invalid_config names

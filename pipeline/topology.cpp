@@ -8,6 +8,8 @@
 #include "actors/capture.hpp"
 #include "actors/embedding.hpp"
 #include "actors/extraction.hpp"
+#include "actors/fault_injection.hpp"
+#include "actors/index_sync.hpp"
 #include "actors/ingress.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/vector_linking.hpp"
@@ -16,22 +18,12 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
+#include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
 
 namespace fs = std::filesystem;
 
 namespace agentmem::pipeline {
-
-namespace {
-
-// Strips the "<speaker>: " prefix extraction adds to conversation memories.
-std::string buffer_content(const memory& m) {
-  if (!m.speaker.empty() && m.text.rfind(m.speaker + ": ", 0) == 0)
-    return m.text.substr(m.speaker.size() + 2);
-  return m.text;
-}
-
-} // namespace
 
 topology::topology(caf::actor_system& sys, pipeline_config cfg)
   : sys_(sys), cfg_(std::move(cfg)), status_(std::make_shared<actors::health>()) {
@@ -49,43 +41,20 @@ caf::error topology::catch_up() {
   auto hot_wm = hot_->watermark("memory_seq", 0);
   if (!hot_wm)
     return hot_wm.error();
+  // Both derived stores must hold everything up to the watermark: start
+  // from the lower of their two.
   int64_t from = std::min(index_->watermark(), *hot_wm);
-  size_t applied = 0;
   auto t0 = std::chrono::steady_clock::now();
-  while (true) {
-    auto page = (*store)->memories_after(from, 5000);
-    if (!page)
-      return page.error();
-    if (page->empty())
-      break;
-    std::vector<memory> ms;
-    std::vector<storage::hot_state::message_write> msgs;
-    ms.reserve(page->size());
-    for (auto& sm : *page) {
-      from = std::max(from, sm.seq);
-      if (sm.m.memory_type == memory_types::conversation)
-        msgs.push_back({sm.m.user_id, sm.m.session_id,
-                        {sm.m.event_id, sm.m.ts_ms, sm.m.role, sm.m.speaker,
-                         buffer_content(sm.m)}});
-      ms.push_back(std::move(sm.m));
-    }
-    auto added = index_->upsert(ms);
-    if (!added)
-      return added.error();
-    if (auto err = hot_->append_messages(msgs))
-      return err;
-    if (auto err = hot_->put_docs(ms, "memory_seq", from))
-      return err;
-    applied += ms.size();
-  }
-  index_->set_watermark(from);
-  if (applied > 0) {
-    if (auto err = index_->save(from))
+  auto res = storage::sync_derived_state(**store, *index_, *hot_, from);
+  if (!res)
+    return res.error();
+  if (res->memories > 0) {
+    if (auto err = index_->save(res->watermark))
       return err;
     std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
-    spdlog::info("[topology] caught up {} memories from Postgres in {:.1f} s "
-                 "(watermark {})",
-                 applied, d.count(), from);
+    spdlog::info("[topology] caught up {} memories ({} new points) from "
+                 "Postgres in {:.1f} s (watermark {})",
+                 res->memories, res->added, d.count(), res->watermark);
   }
   return caf::none;
 }
@@ -134,6 +103,19 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   t->index_ = std::move(*index);
   if (auto err = t->catch_up())
     return err;
+  // The tailer keeps the index and RocksDB following Postgres (all nodes).
+  actors::index_sync_config xs;
+  xs.postgres_url = c.postgres_url;
+  xs.index = t->index_;
+  xs.hot = t->hot_;
+  xs.snapshot_interval = c.snapshot_interval;
+  t->index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
+  if (!c.fault_stage.empty()) {
+    spdlog::warn("[topology] TEST-ONLY fault injection armed: stage {} fails "
+                 "at batch {} ({} time(s))",
+                 c.fault_stage, c.fault_at_batch, c.fault_times);
+    actors::arm_fault(c.fault_stage, c.fault_at_batch, c.fault_times);
+  }
   // 3. Kafka: DLQ producer, ingress.
   auto prod = kafka::producer::create(c.brokers, c.kafka_properties);
   if (!prod)
@@ -183,8 +165,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   auto* raw = t.get();
   scfg.spawn_chain = [raw](caf::local_actor* self) {
     auto& c = raw->cfg_;
-    actors::vector_linking_config vcfg{raw->ingress_, raw->index_, raw->hot_,
-                                       c.snapshot_interval};
+    actors::vector_linking_config vcfg{raw->ingress_, raw->index_, raw->hot_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
     wcfg.next = linker;
@@ -253,15 +234,9 @@ caf::error topology::stop() {
                                        + sys_.render(err));
                });
   }
-  // 2. Snapshot the index (vector linking is the chain's tail).
-  caf::actor linker;
-  {
-    std::lock_guard<std::mutex> guard{chain_mtx_};
-    if (!chain_.empty())
-      linker = chain_.back();
-  }
-  if (linker) {
-    self->request(linker, deadline, flush_atom::value)
+  // 2. Bring the index to the end of Postgres and snapshot it.
+  if (index_sync_) {
+    self->request(index_sync_, deadline, flush_atom::value)
       .receive([](caf::ok_atom) {},
                [&](caf::error& err) {
                  spdlog::warn("[topology] index snapshot at shutdown failed: {}",
@@ -283,6 +258,10 @@ caf::error topology::stop() {
   }
   if (supervisor_)
     self->wait_for(supervisor_);
+  if (index_sync_) {
+    self->send_exit(index_sync_, caf::exit_reason::user_shutdown);
+    self->wait_for(index_sync_);
+  }
   if (ingress_)
     self->wait_for(ingress_);
   // 4. HTTP, then the derived stores.

@@ -69,6 +69,7 @@ private:
   caf::actor ingress_;
   caf::actor supervisor_;
   caf::actor watcher_;
+  caf::actor index_sync_;
   std::mutex chain_mtx_;
   std::vector<caf::actor> chain_;
   std::atomic<bool> failed_{false};

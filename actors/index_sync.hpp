@@ -1,0 +1,48 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "metrics/registry.hpp"
+#include "storage/hot_state.hpp"
+#include "storage/postgres_store.hpp"
+#include "storage/vector_index.hpp"
+
+namespace agentmem::actors {
+
+/// Configuration of index_sync.
+struct index_sync_config {
+  std::string postgres_url; ///< secret: never logged
+  std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::hot_state> hot;
+  std::chrono::milliseconds interval{1000};           ///< tail period
+  std::chrono::milliseconds snapshot_interval{30000}; ///< snapshot period
+};
+
+/// State of index_sync.
+struct index_sync_state {
+  static inline const char* name = "index_sync";
+  std::unique_ptr<storage::postgres_store> store;
+  int64_t watermark = 0;
+  int64_t saved_watermark = 0;
+  std::chrono::steady_clock::time_point last_snapshot;
+  metrics::gauge* watermark_gauge = nullptr;
+  metrics::counter* errors = nullptr;
+};
+
+/// index_sync (spawn detached: it blocks on Postgres): tails the
+/// `memories` table by seq every `interval` and applies what is new to the
+/// vector index and RocksDB (storage::sync_derived_state) — memories of
+/// every node of the consumer group, so each node can search every user —
+/// and owns the derived state's watermark: it snapshots the index (and
+/// flushes RocksDB) every snapshot_interval when the watermark moved.
+/// `flush_atom` (request) syncs to the end and snapshots, replying
+/// `ok_atom` (used at shutdown). Postgres errors are counted and retried on
+/// the next tick.
+caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
+                         index_sync_config cfg);
+
+} // namespace agentmem::actors

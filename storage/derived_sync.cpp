@@ -1,0 +1,61 @@
+#include "storage/derived_sync.hpp"
+
+#include <algorithm>
+
+namespace agentmem::storage {
+
+namespace {
+
+// Conversation memories hold "<speaker>: <content>"; the buffer keeps the
+// content alone, as extraction wrote it.
+std::string buffer_content(const memory& m) {
+  if (!m.speaker.empty() && m.text.rfind(m.speaker + ": ", 0) == 0)
+    return m.text.substr(m.speaker.size() + 2);
+  return m.text;
+}
+
+} // namespace
+
+caf::expected<sync_result> sync_derived_state(postgres_store& pg,
+                                              vector_index& index,
+                                              hot_state& hot, int64_t watermark,
+                                              size_t page_size,
+                                              size_t max_pages) {
+  sync_result res;
+  res.watermark = watermark;
+  for (size_t pages = 0; max_pages == 0 || pages < max_pages; ++pages) {
+    auto page = pg.memories_after(res.watermark, page_size);
+    if (!page)
+      return page.error();
+    if (page->empty())
+      break;
+    std::vector<memory> ms;
+    std::vector<hot_state::message_write> msgs;
+    ms.reserve(page->size());
+    int64_t top = res.watermark;
+    for (auto& sm : *page) {
+      top = std::max(top, sm.seq);
+      if (sm.m.memory_type == memory_types::conversation)
+        msgs.push_back({sm.m.user_id, sm.m.session_id,
+                        {sm.m.event_id, sm.m.ts_ms, sm.m.role, sm.m.speaker,
+                         buffer_content(sm.m)}});
+      ms.push_back(std::move(sm.m));
+    }
+    auto added = index.upsert(ms);
+    if (!added)
+      return added.error();
+    if (auto err = hot.append_messages(msgs))
+      return err;
+    if (auto err = hot.put_docs(ms, "memory_seq", top))
+      return err;
+    res.memories += ms.size();
+    res.added += *added;
+    res.watermark = top;
+    index.set_watermark(top);
+    if (page->size() < page_size)
+      break;
+  }
+  return res;
+}
+
+} // namespace agentmem::storage

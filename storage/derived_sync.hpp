@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+
+#include <caf/expected.hpp>
+
+#include "storage/hot_state.hpp"
+#include "storage/postgres_store.hpp"
+#include "storage/vector_index.hpp"
+
+namespace agentmem::storage {
+
+/// What one sync pass applied.
+struct sync_result {
+  size_t memories = 0;   ///< memories read from Postgres
+  size_t added = 0;      ///< points new to the index
+  int64_t watermark = 0; ///< highest memories.seq now contained
+};
+
+/// Brings derived state up to canonical state: reads memories with
+/// `seq > watermark` from Postgres in pages of `page_size` (at most
+/// `max_pages` pages; 0 = until none are left) and applies them to the
+/// vector index (points), RocksDB (search docs, and conversation-buffer
+/// entries for `conversation` memories) and both watermarks. Idempotent:
+/// points and docs already present are left as they are. Because memories
+/// get their seq in commit order (postgres_store), a watermark means "every
+/// memory up to here is applied" — also for memories other nodes wrote,
+/// which is how every node's index comes to hold every user's memories.
+/// Errors: those of the three stores.
+caf::expected<sync_result> sync_derived_state(postgres_store& pg,
+                                              vector_index& index,
+                                              hot_state& hot, int64_t watermark,
+                                              size_t page_size = 5000,
+                                              size_t max_pages = 0);
+
+} // namespace agentmem::storage
