@@ -97,6 +97,14 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
         cfg.kafka_properties[key] = *r;
     }
   }
+  if (auto node = t["kafka"]["create_topics"]) {
+    if (auto b = node.value<bool>())
+      cfg.create_topics = *b;
+    else
+      chk(make_error(errc::invalid_config,
+                     "kafka.create_topics must be true or false"));
+  }
+  chk(read_int(t, "kafka", "topic_partitions", cfg.topic_partitions, 1, 10000));
   chk(read_str(t, "postgres", "url", cfg.postgres_url));
   chk(read_str(t, "storage", "data_dir", cfg.data_dir));
   chk(read_int(t, "storage", "buffer_messages", cfg.buffer_messages, 1, 10000));

@@ -20,6 +20,8 @@ struct pipeline_config {
   std::string dlq_topic = "agent.activity.v1.dlq";
   std::string group_id = "agentmem";
   std::map<std::string, std::string> kafka_properties; ///< passthrough
+  bool create_topics = false; ///< create topic + DLQ at start if missing
+  int topic_partitions = 16;  ///< partitions of topics it creates
   // [postgres]
   std::string postgres_url; ///< secret
   // [storage]

@@ -14,6 +14,7 @@
 #include "actors/supervisor.hpp"
 #include "actors/vector_linking.hpp"
 #include "actors/writer.hpp"
+#include "kafka/admin.hpp"
 #include "messages/atoms.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
@@ -116,7 +117,14 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
                  c.fault_stage, c.fault_at_batch, c.fault_times);
     actors::arm_fault(c.fault_stage, c.fault_at_batch, c.fault_times);
   }
-  // 3. Kafka: DLQ producer, ingress.
+  // 3. Kafka: topics (when asked to), DLQ producer, ingress.
+  if (c.create_topics) {
+    if (auto err = kafka::create_topics(
+          c.brokers,
+          {{c.topic, c.topic_partitions}, {c.dlq_topic, c.topic_partitions}},
+          c.kafka_properties, std::chrono::seconds(30)))
+      return err;
+  }
   auto prod = kafka::producer::create(c.brokers, c.kafka_properties);
   if (!prod)
     return prod.error();
