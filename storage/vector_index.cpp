@@ -19,56 +19,12 @@ namespace agentmem::storage {
 
 namespace {
 
-constexpr uint32_t payload_magic = 0x414D5031; // "AMP1"
+constexpr uint32_t payload_magic = 0x414D5032; // "AMP2"
 
-// Interns strings to dense ids so payloads stay small (16 bytes a point).
-struct interner {
-  std::unordered_map<std::string, uint32_t> ids;
-  std::vector<std::string> names;
-  uint32_t get_or_add(const std::string& s) {
-    auto [it, added] = ids.try_emplace(s, static_cast<uint32_t>(names.size()));
-    if (added)
-      names.push_back(s);
-    return it->second;
-  }
-  std::optional<uint32_t> find(const std::string& s) const {
-    auto it = ids.find(s);
-    if (it == ids.end())
-      return std::nullopt;
-    return it->second;
-  }
-};
-
-struct payload {
-  uint32_t user;
-  uint32_t session;
-  uint32_t type;
-  int64_t ts_ms;
-};
-
-void write_str(std::ofstream& out, const std::string& s) {
-  auto n = static_cast<uint32_t>(s.size());
-  out.write(reinterpret_cast<const char*>(&n), 4);
-  out.write(s.data(), n);
-}
-
-bool read_str(std::ifstream& in, std::string& s) {
-  uint32_t n = 0;
-  if (!in.read(reinterpret_cast<char*>(&n), 4) || n > (64u << 20))
-    return false;
-  s.resize(n);
-  return static_cast<bool>(in.read(s.data(), n));
-}
-
-template <class T>
-void write_pod(std::ofstream& out, const T& x) {
-  out.write(reinterpret_cast<const char*>(&x), sizeof(T));
-}
-
-template <class T>
-bool read_pod(std::ifstream& in, T& x) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(&x), sizeof(T)));
-}
+using io::read_pod;
+using io::read_str;
+using io::write_pod;
+using io::write_str;
 
 } // namespace
 
@@ -77,9 +33,7 @@ struct vector_index::impl {
   vector_index_config cfg;
   std::unique_ptr<hnswlib::InnerProductSpace> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
-  interner users, sessions, types;
-  std::unordered_map<uint64_t, payload> payloads;
-  std::vector<std::vector<uint64_t>> user_points; // by interned user id
+  payload_store payloads;
   int64_t watermark = 0;
   mutable std::shared_mutex mtx;
 
@@ -87,31 +41,8 @@ struct vector_index::impl {
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       space.get(), cfg.initial_capacity, cfg.m, cfg.ef_construction);
     hnsw->setEf(cfg.ef_search);
-    users = {};
-    sessions = {};
-    types = {};
     payloads.clear();
-    user_points.clear();
     watermark = 0;
-  }
-
-  bool matches(const payload& p, uint32_t user,
-               const std::optional<uint32_t>& session,
-               const std::vector<uint32_t>& type_ids,
-               const vector_filter& f) const {
-    if (p.user != user)
-      return false;
-    if (!f.session_id.empty() && (!session || p.session != *session))
-      return false;
-    if (!f.memory_types.empty()
-        && std::find(type_ids.begin(), type_ids.end(), p.type)
-             == type_ids.end())
-      return false;
-    if (f.since_ms && p.ts_ms < *f.since_ms)
-      return false;
-    if (f.until_ms && p.ts_ms > *f.until_ms)
-      return false;
-    return true;
   }
 
   float score_of(const float* q, uint64_t label) const {
@@ -151,28 +82,13 @@ struct vector_index::impl {
     uint64_t n = 0;
     if (!read_pod(in, n) || n != count || hnsw->cur_element_count != count)
       return make_error(errc::index_error, "snapshot payload count mismatch");
-    std::string u, s, t;
-    for (uint64_t i = 0; i < n; ++i) {
-      uint64_t label;
-      int64_t ts;
-      if (!read_pod(in, label) || !read_str(in, u) || !read_str(in, s)
-          || !read_str(in, t) || !read_pod(in, ts))
+    for (uint64_t i = 0; i < n; ++i)
+      if (!payloads.read_point(in))
         return make_error(errc::index_error, "truncated payload file");
-      add_payload(label, u, s, t, ts);
-    }
     watermark = wm;
     return caf::none;
   }
 
-  void add_payload(uint64_t label, const std::string& u, const std::string& s,
-                   const std::string& t, int64_t ts) {
-    payload p{users.get_or_add(u), sessions.get_or_add(s), types.get_or_add(t),
-              ts};
-    if (p.user >= user_points.size())
-      user_points.resize(p.user + 1);
-    user_points[p.user].push_back(label);
-    payloads.emplace(label, p);
-  }
 };
 
 vector_index::vector_index(std::unique_ptr<impl> p) : impl_(std::move(p)) {
@@ -216,7 +132,7 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
   size_t added = 0;
   try {
     for (auto& m : ms) {
-      if (d.payloads.count(m.point_id))
+      if (d.payloads.contains(m.point_id))
         continue;
       if (m.vector.size() != d.cfg.dims)
         return make_error(errc::index_error,
@@ -227,8 +143,8 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
       if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
         d.hnsw->resizeIndex(d.hnsw->max_elements_ * 2);
       d.hnsw->addPoint(m.vector.data(), m.point_id);
-      d.add_payload(m.point_id, m.user_id, m.session_id, m.memory_type,
-                    m.ts_ms);
+      d.payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
+                     m.ts_ms);
       ++added;
     }
   } catch (const std::exception& e) {
@@ -242,29 +158,16 @@ vector_index::search(const float* query, size_t k,
                      const vector_filter& f) const {
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
-  std::vector<scored_point> out;
-  auto user = d.users.find(f.user_id);
-  if (!user || k == 0 || *user >= d.user_points.size())
-    return out;
-  std::optional<uint32_t> session;
-  if (!f.session_id.empty()) {
-    session = d.sessions.find(f.session_id);
-    if (!session)
-      return out;
-  }
-  std::vector<uint32_t> type_ids;
-  for (auto& t : f.memory_types)
-    if (auto id = d.types.find(t))
-      type_ids.push_back(*id);
-  if (!f.memory_types.empty() && type_ids.empty())
-    return out;
-  auto& points = d.user_points[*user];
+  auto cf = d.payloads.compile(f);
+  if (cf.empty || k == 0)
+    return {};
+  auto& points = d.payloads.user_points(cf);
   size_t total = d.payloads.size();
   auto exact = [&] {
     std::vector<scored_point> all;
     for (auto label : points) {
-      auto& p = d.payloads.at(label);
-      if (d.matches(p, *user, session, type_ids, f))
+      auto* p = d.payloads.find(label);
+      if (p && d.payloads.matches(*p, cf))
         all.push_back({label, d.score_of(query, label)});
     }
     auto n = std::min(k, all.size());
@@ -290,9 +193,8 @@ vector_index::search(const float* query, size_t k,
     while (!res.empty()) {
       auto [dist, label] = res.top();
       res.pop();
-      auto it = d.payloads.find(label);
-      if (it != d.payloads.end()
-          && d.matches(it->second, *user, session, type_ids, f))
+      auto* p = d.payloads.find(label);
+      if (p && d.payloads.matches(*p, cf))
         hits.push_back({label, 1.0f - dist});
     }
     if (hits.size() >= k || kk >= total) {
@@ -325,15 +227,9 @@ caf::error vector_index::save(int64_t watermark) {
       std::ofstream out{tmp / "payloads.bin", std::ios::binary};
       write_pod(out, static_cast<uint64_t>(d.payloads.size()));
       // hnswlib's internal order, so the file is deterministic.
-      for (size_t i = 0; i < d.hnsw->cur_element_count; ++i) {
-        auto label = d.hnsw->getExternalLabel(static_cast<unsigned>(i));
-        auto& p = d.payloads.at(label);
-        write_pod(out, static_cast<uint64_t>(label));
-        write_str(out, d.users.names[p.user]);
-        write_str(out, d.sessions.names[p.session]);
-        write_str(out, d.types.names[p.type]);
-        write_pod(out, p.ts_ms);
-      }
+      for (size_t i = 0; i < d.hnsw->cur_element_count; ++i)
+        d.payloads.write_point(
+          out, d.hnsw->getExternalLabel(static_cast<unsigned>(i)));
       if (!out.flush())
         return make_error(errc::index_error, "cannot write payloads");
     }
@@ -387,15 +283,12 @@ size_t vector_index::dims() const {
 
 bool vector_index::contains(uint64_t point_id) const {
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
-  return impl_->payloads.count(point_id) > 0;
+  return impl_->payloads.contains(point_id);
 }
 
 size_t vector_index::user_size(const std::string& user_id) const {
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
-  auto u = impl_->users.find(user_id);
-  if (!u || *u >= impl_->user_points.size())
-    return 0;
-  return impl_->user_points[*u].size();
+  return impl_->payloads.user_size(user_id);
 }
 
 } // namespace agentmem::storage

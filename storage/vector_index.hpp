@@ -10,24 +10,9 @@
 #include <caf/expected.hpp>
 
 #include "messages/memory.hpp"
+#include "storage/payload_store.hpp"
 
 namespace agentmem::storage {
-
-/// Payload filter of a vector search. `user_id` is mandatory: every search
-/// is scoped to one user.
-struct vector_filter {
-  std::string user_id;
-  std::vector<std::string> memory_types; ///< empty: any
-  std::string session_id;                ///< empty: any
-  std::optional<int64_t> since_ms;       ///< inclusive
-  std::optional<int64_t> until_ms;       ///< inclusive
-};
-
-/// A search hit: point id and cosine similarity (higher is better).
-struct scored_point {
-  uint64_t point_id = 0;
-  float score = 0;
-};
 
 /// Tunables of the `memories` collection.
 struct vector_index_config {
