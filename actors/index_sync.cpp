@@ -23,8 +23,9 @@ caf::error sync_once(caf::stateful_actor<index_sync_state>* self,
       return s.error();
     st.store = std::move(*s);
   }
-  auto res = storage::sync_derived_state(*st.store, *cfg.index, *cfg.hot,
-                                         st.watermark, 5000, max_pages);
+  auto res = storage::sync_derived_state(*st.store, *cfg.index, *cfg.keywords,
+                                         *cfg.hot, st.watermark, 5000,
+                                         max_pages);
   if (!res) {
     st.store.reset();
     return res.error();
@@ -43,6 +44,8 @@ caf::error snapshot(caf::stateful_actor<index_sync_state>* self,
   if (auto err = cfg.hot->flush())
     return err;
   if (auto err = cfg.index->save(st.watermark))
+    return err;
+  if (auto err = cfg.keywords->save(st.watermark))
     return err;
   st.saved_watermark = st.watermark;
   return caf::none;

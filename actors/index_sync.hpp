@@ -8,6 +8,7 @@
 
 #include "metrics/registry.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/vector_index.hpp"
 
@@ -17,6 +18,7 @@ namespace agentmem::actors {
 struct index_sync_config {
   std::string postgres_url; ///< secret: never logged
   std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::keyword_index> keywords;
   std::shared_ptr<storage::hot_state> hot;
   std::chrono::milliseconds interval{1000};           ///< tail period
   std::chrono::milliseconds snapshot_interval{30000}; ///< snapshot period

@@ -20,6 +20,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
       auto added = cfg.index->upsert(b.memories);
       if (!added)
         throw std::runtime_error("vector index: " + describe(added.error()));
+      cfg.keywords->upsert(b.memories);
       if (auto err = cfg.hot->put_docs(b.memories))
         throw std::runtime_error("hot state: " + describe(err));
       auto& st = self->state;

@@ -6,6 +6,7 @@
 
 #include "actors/stage_metrics.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
 
 namespace agentmem::actors {
@@ -14,6 +15,7 @@ namespace agentmem::actors {
 struct vector_linking_config {
   caf::actor ingress; ///< receives the batch_ack
   std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::keyword_index> keywords;
   std::shared_ptr<storage::hot_state> hot;
 };
 
@@ -26,7 +28,7 @@ struct vector_linking_state {
 
 /// Vector linking: after the batch is committed to Postgres (where its
 /// `memory_links` rows were written), adds its points to the `memories`
-/// collection and their docs to RocksDB, then acknowledges the batch to
+/// collection (vectors and keyword postings) and their docs to RocksDB, then acknowledges the batch to
 /// ingress — so a search right after the ack sees the batch. Watermarks and
 /// snapshots belong to index_sync, which also brings in memories that
 /// other nodes committed.

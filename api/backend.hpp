@@ -23,13 +23,16 @@ struct search_request {
   std::string user_id;
   std::string query;
   int top_k = 10; ///< 1..100
+  /// "vector" (cosine over embeddings), "keyword" (BM25) or "hybrid"
+  /// (reciprocal rank fusion of both).
+  std::string mode = "hybrid";
   search_filter filter;
 };
 
 /// One hit; `metadata_json` is the source event's `metadata` (or "{}").
 struct search_hit {
   std::string memory_id;
-  double score = 0; ///< cosine similarity, higher is better
+  double score = 0; ///< mode's score (cosine, BM25 or RRF); higher is better
   std::string memory_type;
   std::string text;
   std::string user_id;

@@ -207,9 +207,10 @@ caf::expected<search_request> parse_impl(std::string_view body) {
     return bad("request body must be a JSON object, got "
                + describe_type(doc));
   for (auto& [k, v] : doc.items()) {
-    if (k != "user_id" && k != "query" && k != "top_k" && k != "filter")
+    if (k != "user_id" && k != "query" && k != "top_k" && k != "filter"
+        && k != "mode")
       return bad("unknown field '" + clip(k)
-                 + "'; allowed: user_id, query, top_k, filter");
+                 + "'; allowed: user_id, query, top_k, mode, filter");
   }
   search_request req;
   // user_id
@@ -251,6 +252,16 @@ caf::expected<search_request> parse_impl(std::string_view body) {
     req.top_k = static_cast<int>(*v);
   } else {
     req.top_k = default_top_k;
+  }
+  // mode
+  if (auto* m = member(doc, "mode")) {
+    if (!m->is_string())
+      return bad("mode must be a string, got " + describe_type(*m));
+    auto& ms = m->get_ref<const std::string&>();
+    if (ms != "vector" && ms != "keyword" && ms != "hybrid")
+      return bad("unknown mode \"" + clip(ms)
+                 + "\"; allowed: vector, keyword, hybrid");
+    req.mode = ms;
   }
   // filter
   if (auto* f = member(doc, "filter")) {

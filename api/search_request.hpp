@@ -29,6 +29,7 @@ constexpr size_t max_json_depth = 16;
 ///
 ///     {"user_id": string 1-128, "query": string 1-8192,
 ///      "top_k": int 1-100 (default 10),
+///      "mode": "vector" | "keyword" | "hybrid" (default "hybrid"),
 ///      "filter": {"memory_types": [string], "session_id": string 1-128,
 ///                 "since": RFC 3339 string | epoch ms int,
 ///                 "until": RFC 3339 string | epoch ms int}}

@@ -1,35 +1,85 @@
 #include "pipeline/api_backend.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "messages/errc.hpp"
 
 namespace agentmem::pipeline {
 
 api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
                          std::shared_ptr<storage::vector_index> index,
+                         std::shared_ptr<storage::keyword_index> keywords,
                          std::shared_ptr<storage::hot_state> hot,
                          std::string postgres_url,
                          std::shared_ptr<actors::health> status)
   : embedder_(std::move(embedder)),
     index_(std::move(index)),
+    keywords_(std::move(keywords)),
     hot_(std::move(hot)),
     postgres_url_(std::move(postgres_url)),
     status_(std::move(status)) {
 }
 
+namespace {
+
+constexpr double rrf_k = 60;
+
+// Reciprocal rank fusion of rankings (best first), cut to k.
+std::vector<storage::scored_point>
+fuse(const std::vector<std::vector<storage::scored_point>>& rankings,
+     size_t k) {
+  std::unordered_map<uint64_t, double> score;
+  for (auto& r : rankings)
+    for (size_t i = 0; i < r.size(); ++i)
+      score[r[i].point_id] += 1.0 / (rrf_k + static_cast<double>(i + 1));
+  std::vector<storage::scored_point> out;
+  out.reserve(score.size());
+  for (auto& [id, s] : score)
+    out.push_back({id, static_cast<float>(s)});
+  auto n = std::min(k, out.size());
+  std::partial_sort(out.begin(), out.begin() + n, out.end(),
+                    [](auto& a, auto& b) {
+                      return a.score > b.score
+                             || (a.score == b.score && a.point_id < b.point_id);
+                    });
+  out.resize(n);
+  return out;
+}
+
+} // namespace
+
 caf::expected<std::vector<api::search_hit>>
 api_backend::search(const api::search_request& req) {
-  std::vector<std::string_view> texts{req.query};
-  std::vector<std::vector<float>> vecs;
-  if (auto err = embedder_->embed(texts, vecs))
-    return err;
   storage::vector_filter f;
   f.user_id = req.user_id;
   f.memory_types = req.filter.memory_types;
   f.session_id = req.filter.session_id;
   f.since_ms = req.filter.since_ms;
   f.until_ms = req.filter.until_ms;
-  auto points = index_->search(vecs[0].data(),
-                               static_cast<size_t>(req.top_k), f);
+  auto k = static_cast<size_t>(req.top_k);
+  auto dense = [&](size_t n) -> caf::expected<std::vector<storage::scored_point>> {
+    std::vector<std::string_view> texts{req.query};
+    std::vector<std::vector<float>> vecs;
+    if (auto err = embedder_->embed(texts, vecs))
+      return err;
+    return index_->search(vecs[0].data(), n, f);
+  };
+  std::vector<storage::scored_point> points;
+  if (req.mode == "keyword") {
+    points = keywords_->search(req.query, k, f);
+  } else if (req.mode == "vector") {
+    auto d = dense(k);
+    if (!d)
+      return d.error();
+    points = std::move(*d);
+  } else { // hybrid: fuse two deeper rankings
+    auto depth = std::max<size_t>(50, 5 * k);
+    auto d = dense(depth);
+    if (!d)
+      return d.error();
+    points = fuse({*d, keywords_->search(req.query, depth, f)}, k);
+  }
   std::vector<uint64_t> ids;
   ids.reserve(points.size());
   for (auto& p : points)

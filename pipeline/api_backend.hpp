@@ -8,19 +8,25 @@
 #include "api/backend.hpp"
 #include "domain/embedding.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/vector_index.hpp"
 
 namespace agentmem::pipeline {
 
 /// The HTTP API's view of a running node: searches go to the embedder, the
-/// vector index and RocksDB docs (no Postgres round trip); usage reads
+/// vector and keyword indexes and RocksDB docs (no Postgres round trip).
+/// Modes: `vector` (cosine), `keyword` (BM25), `hybrid` (default):
+/// reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009) of the
+/// two rankings, score = sum over rankings of 1 / (rrf_k + rank), rank
+/// 1-based, rrf_k = 60, each ranking cut at max(50, 5 * top_k). Usage reads
 /// Postgres through its own connection (serialised by a mutex,
 /// reconnecting after failures); readiness comes from actors::health.
 class api_backend : public api::backend {
 public:
   api_backend(std::shared_ptr<domain::embedder> embedder,
               std::shared_ptr<storage::vector_index> index,
+              std::shared_ptr<storage::keyword_index> keywords,
               std::shared_ptr<storage::hot_state> hot,
               std::string postgres_url,
               std::shared_ptr<actors::health> status);
@@ -38,6 +44,7 @@ public:
 private:
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::vector_index> index_;
+  std::shared_ptr<storage::keyword_index> keywords_;
   std::shared_ptr<storage::hot_state> hot_;
   std::string postgres_url_;
   std::shared_ptr<actors::health> status_;

@@ -44,13 +44,17 @@ caf::error topology::catch_up() {
     return hot_wm.error();
   // Both derived stores must hold everything up to the watermark: start
   // from the lower of their two.
-  int64_t from = std::min(index_->watermark(), *hot_wm);
+  int64_t from = std::min({index_->watermark(), keywords_->watermark(),
+                           *hot_wm});
   auto t0 = std::chrono::steady_clock::now();
-  auto res = storage::sync_derived_state(**store, *index_, *hot_, from);
+  auto res = storage::sync_derived_state(**store, *index_, *keywords_, *hot_,
+                                         from);
   if (!res)
     return res.error();
   if (res->memories > 0) {
     if (auto err = index_->save(res->watermark))
+      return err;
+    if (auto err = keywords_->save(res->watermark))
       return err;
     std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
     spdlog::info("[topology] caught up {} memories ({} new points) from "
@@ -102,12 +106,18 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (!index)
     return index.error();
   t->index_ = std::move(*index);
+  auto keywords = storage::keyword_index::open(
+    (fs::path{c.data_dir} / "index").string());
+  if (!keywords)
+    return keywords.error();
+  t->keywords_ = std::move(*keywords);
   if (auto err = t->catch_up())
     return err;
   // The tailer keeps the index and RocksDB following Postgres (all nodes).
   actors::index_sync_config xs;
   xs.postgres_url = c.postgres_url;
   xs.index = t->index_;
+  xs.keywords = t->keywords_;
   xs.hot = t->hot_;
   xs.snapshot_interval = c.snapshot_interval;
   t->index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
@@ -173,7 +183,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   auto* raw = t.get();
   scfg.spawn_chain = [raw](caf::local_actor* self) {
     auto& c = raw->cfg_;
-    actors::vector_linking_config vcfg{raw->ingress_, raw->index_, raw->hot_};
+    actors::vector_linking_config vcfg{raw->ingress_, raw->index_,
+                                       raw->keywords_, raw->hot_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
     wcfg.next = linker;
@@ -209,7 +220,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     return {[](int) {}};
   });
   // 5. HTTP.
-  t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_, t->hot_,
+  t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_,
+                                              t->keywords_, t->hot_,
                                               c.postgres_url, t->status_);
   api::server_config hcfg;
   hcfg.host = c.http_host;

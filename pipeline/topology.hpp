@@ -15,6 +15,7 @@
 #include "pipeline/api_backend.hpp"
 #include "pipeline/config.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
 
 namespace agentmem::pipeline {
@@ -63,6 +64,7 @@ private:
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::hot_state> hot_;
   std::shared_ptr<storage::vector_index> index_;
+  std::shared_ptr<storage::keyword_index> keywords_;
   std::shared_ptr<kafka::producer> dlq_producer_;
   std::unique_ptr<api_backend> backend_;
   std::unique_ptr<api::http_server> http_;

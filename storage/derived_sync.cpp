@@ -18,6 +18,7 @@ std::string buffer_content(const memory& m) {
 
 caf::expected<sync_result> sync_derived_state(postgres_store& pg,
                                               vector_index& index,
+                                              keyword_index& keywords,
                                               hot_state& hot, int64_t watermark,
                                               size_t page_size,
                                               size_t max_pages) {
@@ -44,6 +45,7 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
     auto added = index.upsert(ms);
     if (!added)
       return added.error();
+    keywords.upsert(ms);
     if (auto err = hot.append_messages(msgs))
       return err;
     if (auto err = hot.put_docs(ms, "memory_seq", top))

@@ -5,6 +5,7 @@
 #include <caf/expected.hpp>
 
 #include "storage/hot_state.hpp"
+#include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/vector_index.hpp"
 
@@ -20,7 +21,7 @@ struct sync_result {
 /// Brings derived state up to canonical state: reads memories with
 /// `seq > watermark` from Postgres in pages of `page_size` (at most
 /// `max_pages` pages; 0 = until none are left) and applies them to the
-/// vector index (points), RocksDB (search docs, and conversation-buffer
+/// vector index (points), the keyword index (postings), RocksDB (search docs, and conversation-buffer
 /// entries for `conversation` memories) and both watermarks. Idempotent:
 /// points and docs already present are left as they are. Because memories
 /// get their seq in commit order (postgres_store), a watermark means "every
@@ -29,6 +30,7 @@ struct sync_result {
 /// Errors: those of the three stores.
 caf::expected<sync_result> sync_derived_state(postgres_store& pg,
                                               vector_index& index,
+                                              keyword_index& keywords,
                                               hot_state& hot, int64_t watermark,
                                               size_t page_size = 5000,
                                               size_t max_pages = 0);

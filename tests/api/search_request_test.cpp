@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_rejected_by_name) {
   expect_rejected(R"({"user_id":"u","query":"q","filter":{"sessionid":"s"}})",
                   "unknown field 'filter.sessionid'");
   expect_rejected(R"({"user_id":"u","query":"q","user":"u"})",
-                  "allowed: user_id, query, top_k, filter");
+                  "allowed: user_id, query, top_k, mode, filter");
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_fields_are_rejected) {
@@ -285,6 +285,32 @@ BOOST_AUTO_TEST_CASE(arbitrary_bytes_never_throw_and_always_yield_a_value) {
     }
   }
   BOOST_TEST_MESSAGE(accepted << " of 20000 mutated bodies were valid");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(search_request_mode)
+
+BOOST_AUTO_TEST_CASE(mode_defaults_to_hybrid_and_accepts_the_three_modes) {
+  auto r = agentmem::api::parse_search_request(R"({"user_id":"u","query":"q"})");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->mode == "hybrid");
+  for (std::string m : {"vector", "keyword", "hybrid"}) {
+    auto x = agentmem::api::parse_search_request(
+      R"({"user_id":"u","query":"q","mode":")" + m + R"("})");
+    BOOST_REQUIRE(x);
+    BOOST_TEST(x->mode == m);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_or_mistyped_modes_are_rejected_with_the_choices) {
+  auto r = agentmem::api::parse_search_request(
+    R"({"user_id":"u","query":"q","mode":"semantic"})");
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(agentmem::describe(r.error()).find("vector, keyword, hybrid")
+             != std::string::npos);
+  BOOST_TEST(!agentmem::api::parse_search_request(
+    R"({"user_id":"u","query":"q","mode":1})"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

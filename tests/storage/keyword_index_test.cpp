@@ -1,0 +1,115 @@
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "storage/keyword_index.hpp"
+
+using namespace agentmem;
+using namespace agentmem::storage;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char tmpl[] = "/tmp/agentmem-kw-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+memory doc(uint64_t id, const std::string& user, const std::string& text,
+           const std::string& type = "conversation", int64_t ts = 0) {
+  memory m;
+  m.memory_id = "m" + std::to_string(id);
+  m.point_id = id;
+  m.user_id = user;
+  m.session_id = user + "-s";
+  m.memory_type = type;
+  m.ts_ms = ts;
+  m.text = text;
+  return m;
+}
+
+std::vector<memory> corpus() {
+  return {
+    doc(1, "ann", "Ann: I adopted a puppy named Biscuit last week."),
+    doc(2, "ann", "Ann: The weather was rainy, so we stayed inside."),
+    doc(3, "ann", "Ann: Biscuit chewed my running shoes again!"),
+    doc(4, "ann", "Ann: I am training for a marathon in Berlin.", "episodic"),
+    doc(5, "bob", "Bob: My puppy Biscuit is a beagle."),
+  };
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(keyword_index_suite)
+
+BOOST_AUTO_TEST_CASE(bm25_ranks_rare_matching_terms_first_within_one_user) {
+  temp_dir d;
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  BOOST_CHECK_EQUAL((*idx)->upsert(corpus()), 5u);
+  BOOST_CHECK_EQUAL((*idx)->upsert(corpus()), 0u); // replays add nothing
+  vector_filter f;
+  f.user_id = "ann";
+  auto hits = (*idx)->search("what did Biscuit chew?", 10, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 2u); // docs 1 and 3 mention Biscuit
+  BOOST_CHECK_EQUAL(hits[0].point_id, 3u); // ... 3 also matches "chew"
+  BOOST_CHECK_EQUAL(hits[1].point_id, 1u);
+  BOOST_CHECK_GT(hits[0].score, hits[1].score);
+  // Stemming: "trained" finds "training"; stop words alone find nothing.
+  auto t = (*idx)->search("trained", 10, f);
+  BOOST_REQUIRE_EQUAL(t.size(), 1u);
+  BOOST_CHECK_EQUAL(t[0].point_id, 4u);
+  BOOST_CHECK((*idx)->search("the and of", 10, f).empty());
+}
+
+BOOST_AUTO_TEST_CASE(keyword_search_never_crosses_users_and_honours_filters) {
+  temp_dir d;
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  (*idx)->upsert(corpus());
+  vector_filter f;
+  f.user_id = "bob";
+  auto hits = (*idx)->search("puppy Biscuit", 10, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 1u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 5u);
+  f.user_id = "ann";
+  f.memory_types = {"episodic"};
+  auto ep = (*idx)->search("Biscuit marathon", 10, f);
+  BOOST_REQUIRE_EQUAL(ep.size(), 1u);
+  BOOST_CHECK_EQUAL(ep[0].point_id, 4u);
+  f.user_id = "nobody";
+  BOOST_CHECK((*idx)->search("Biscuit", 10, f).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_reloads_postings_statistics_and_watermark) {
+  temp_dir d;
+  vector_filter f;
+  f.user_id = "ann";
+  std::vector<scored_point> before;
+  {
+    auto idx = keyword_index::open(d.path.string());
+    BOOST_REQUIRE(idx);
+    (*idx)->upsert(corpus());
+    before = (*idx)->search("Biscuit shoes rainy", 10, f);
+    BOOST_REQUIRE(!(*idx)->save(42));
+  }
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  BOOST_CHECK_EQUAL((*idx)->size(), 5u);
+  BOOST_CHECK_EQUAL((*idx)->watermark(), 42);
+  auto after = (*idx)->search("Biscuit shoes rainy", 10, f);
+  BOOST_REQUIRE_EQUAL(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    BOOST_CHECK_EQUAL(after[i].point_id, before[i].point_id);
+    BOOST_CHECK_CLOSE(after[i].score, before[i].score, 1e-4);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
