@@ -25,14 +25,15 @@ namespace {
 
 constexpr double rrf_k = 60;
 
-// Reciprocal rank fusion of rankings (best first), cut to k.
+// Weighted reciprocal rank fusion of rankings (best first), cut to k.
 std::vector<storage::scored_point>
-fuse(const std::vector<std::vector<storage::scored_point>>& rankings,
+fuse(const std::vector<std::pair<double, std::vector<storage::scored_point>>>&
+       rankings,
      size_t k) {
   std::unordered_map<uint64_t, double> score;
-  for (auto& r : rankings)
+  for (auto& [w, r] : rankings)
     for (size_t i = 0; i < r.size(); ++i)
-      score[r[i].point_id] += 1.0 / (rrf_k + static_cast<double>(i + 1));
+      score[r[i].point_id] += w / (rrf_k + static_cast<double>(i + 1));
   std::vector<storage::scored_point> out;
   out.reserve(score.size());
   for (auto& [id, s] : score)
@@ -78,7 +79,8 @@ api_backend::search(const api::search_request& req) {
     auto d = dense(depth);
     if (!d)
       return d.error();
-    points = fuse({*d, keywords_->search(req.query, depth, f)}, k);
+    points = fuse({{1.0, *d}, {1.0, keywords_->search(req.query, depth, f)}},
+                  k);
   }
   std::vector<uint64_t> ids;
   ids.reserve(points.size());

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +20,7 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "pipeline/config.hpp"
+#include "pipeline/locomo_bench.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/pg_cluster.hpp"
 #include "storage/postgres_store.hpp"
@@ -246,7 +248,43 @@ int main(int argc, char** argv) {
     ->required()
     ->check(CLI::ExistingFile);
 
+  pipeline::locomo_bench_options lb;
+  std::string lb_modes = "vector,keyword,hybrid";
+  bool lb_no_publish = false;
+  auto* lb_cmd = app.add_subcommand(
+    "bench-locomo",
+    "LoCoMo retrieval benchmark against a running pipeline: R@5/10/25/50");
+  lb_cmd->add_option("--brokers", lb.brokers, "Kafka bootstrap servers");
+  lb_cmd->add_option("--topic", lb.topic, "Topic")->capture_default_str();
+  lb_cmd->add_option("--http", lb.http, "agentmem HTTP base URL")
+    ->capture_default_str();
+  lb_cmd->add_option("--data", lb.data, "LoCoMo JSON file")
+    ->required()
+    ->check(CLI::ExistingFile);
+  lb_cmd->add_option("--modes", lb_modes, "Comma-separated search modes")
+    ->capture_default_str();
+  lb_cmd->add_flag("--no-publish", lb_no_publish,
+                   "Only ask the questions (turns already ingested)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*lb_cmd) {
+    lb.publish = !lb_no_publish;
+    if (lb.publish && lb.brokers.empty()) {
+      std::cerr << "bench-locomo needs --brokers (or --no-publish)\n";
+      return 1;
+    }
+    lb.modes.clear();
+    std::stringstream ss{lb_modes};
+    for (std::string m; std::getline(ss, m, ',');)
+      if (!m.empty())
+        lb.modes.push_back(m);
+    auto rows = pipeline::run_locomo_bench(lb);
+    if (!rows)
+      return fail("bench-locomo", rows.error());
+    std::cout << pipeline::to_markdown(*rows);
+    return 0;
+  }
 
   if (*dev_cmd)
     return cmd_dev(dev);
