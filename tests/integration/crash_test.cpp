@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
-#include "kafka/mock_cluster.hpp"
 #include "kafka/producer.hpp"
 #include "kafka/simulator.hpp"
 #include "tests/storage/pg_fixture.hpp"
@@ -39,77 +38,6 @@ uint64_t test_seed() {
   return 20240611;
 }
 
-/// Publishes `events` to `topic` at a steady pace over `duration` on its
-/// own thread; joined (after stopping early) by the destructor, so a failed
-/// REQUIRE in the test never leaves a running thread behind.
-class paced_producer {
-public:
-  paced_producer(kafka::producer& p, std::string topic,
-                 const std::vector<std::pair<std::string, std::string>>& events,
-                 std::chrono::milliseconds duration)
-    : thread_([this, &p, topic = std::move(topic), &events, duration] {
-        run(p, topic, events, duration);
-      }) {
-  }
-
-  ~paced_producer() {
-    stop_ = true;
-    if (thread_.joinable())
-      thread_.join();
-  }
-
-  void join() {
-    if (thread_.joinable())
-      thread_.join();
-  }
-
-  /// Records handed to the producer so far.
-  size_t sent() const {
-    return sent_;
-  }
-
-  /// The first error, "" if none (valid after join()).
-  std::string error() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return error_;
-  }
-
-private:
-  void run(kafka::producer& p, const std::string& topic,
-           const std::vector<std::pair<std::string, std::string>>& events,
-           std::chrono::milliseconds duration) {
-    auto t0 = steady::now();
-    const double per_event_ns =
-      std::chrono::duration<double, std::nano>(duration).count()
-      / static_cast<double>(events.size());
-    for (size_t i = 0; i < events.size() && !stop_; ++i) {
-      auto due = t0
-                 + std::chrono::nanoseconds(
-                   static_cast<int64_t>(per_event_ns * static_cast<double>(i)));
-      std::this_thread::sleep_until(due);
-      if (auto err = p.produce(topic, events[i].first, events[i].second)) {
-        fail("produce #" + std::to_string(i) + ": " + describe(err));
-        return;
-      }
-      sent_ = i + 1;
-    }
-    if (auto err = p.flush(std::chrono::seconds(60)))
-      fail("flush: " + describe(err));
-  }
-
-  void fail(std::string what) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (error_.empty())
-      error_ = std::move(what);
-  }
-
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> sent_{0};
-  std::mutex mtx_;
-  std::string error_;
-  std::thread thread_; // last: starts after the members above exist
-};
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(end_to_end)
@@ -124,8 +52,8 @@ BOOST_FIXTURE_TEST_CASE(
   const uint64_t seed = test_seed();
 
   temp_dir tmp{"agentmem-it-crash"};
-  auto mock = kafka::mock_cluster::start(1, {{topic, 16}, {dlq, 1}});
-  BOOST_TEST_REQUIRE(!!mock, "mock cluster: " << error_of(mock));
+  test_kafka cluster{broker_from_env(), {{topic, 16}, {dlq, 1}}, tmp.path()};
+  BOOST_TEST_MESSAGE("Kafka: " << cluster.summary());
 
   // The events: deterministic for the seed; ts paced like the sends.
   kafka::simulator_config sc;
@@ -148,7 +76,7 @@ BOOST_FIXTURE_TEST_CASE(
   }
 
   node_options o;
-  o.brokers = (*mock)->bootstrap();
+  o.brokers = cluster.bootstrap();
   o.topic = topic;
   o.dlq_topic = dlq;
   o.group_id = "agentmem-crash";

@@ -1,9 +1,11 @@
 #pragma once
 
 // Helpers of the end-to-end tests: temp directories, free ports, child
-// processes (the real `agentmem` binary, Prometheus, promtool), HTTP calls,
+// processes (the real `agentmem` binary, Prometheus, promtool), the Kafka
+// cluster of a test (librdkafka's mock cluster or a real Apache Kafka broker,
+// chosen by AGENTMEM_IT_BROKER=mock|real), a paced producer, HTTP calls,
 // Prometheus text parsing, Postgres probes and bounded waits. Everything
-// here is real: no fake Kafka, Postgres or HTTP.
+// here is real: no fake Kafka, Postgres or HTTP. Also used by tests/faults/.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -30,6 +33,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -43,6 +47,9 @@
 #include <boost/test/unit_test.hpp>
 #include <httplib.h>
 
+#include "kafka/mock_cluster.hpp"
+#include "kafka/producer.hpp"
+#include "kafka/topic_spec.hpp"
 #include "messages/errc.hpp"
 #include "storage/postgres_store.hpp"
 
@@ -337,6 +344,390 @@ inline std::pair<int, std::string> run_with_input(std::vector<std::string> argv,
   return {st, ss.str()};
 }
 
+// --- Kafka -------------------------------------------------------------------
+
+/// Which Kafka the end-to-end tests talk to.
+enum class broker_kind {
+  mock, ///< librdkafka's mock cluster, inside the test process
+  real, ///< a real Apache Kafka broker (scripts/kafka-broker.sh), one per test
+};
+
+/// "mock" or "real".
+inline const char* to_string(broker_kind k) {
+  return k == broker_kind::real ? "real" : "mock";
+}
+
+/// $AGENTMEM_IT_BROKER: "real" or "mock"; unset or empty means mock. Any
+/// other value throws std::runtime_error (a typo must not silently test the
+/// mock).
+inline broker_kind broker_from_env() {
+  const char* v = std::getenv("AGENTMEM_IT_BROKER");
+  std::string s = v ? v : "";
+  if (s.empty() || s == "mock")
+    return broker_kind::mock;
+  if (s == "real")
+    return broker_kind::real;
+  throw std::runtime_error("AGENTMEM_IT_BROKER must be 'real' or 'mock', got '"
+                           + s + "'");
+}
+
+/// Path of scripts/kafka-broker.sh in the source tree.
+inline std::string kafka_broker_script() {
+  return std::string{AGENTMEM_SOURCE_DIR} + "/scripts/kafka-broker.sh";
+}
+
+/// Runs `scripts/kafka-broker.sh <args>` to completion, at most `timeout`
+/// (then SIGKILLs it); stdout and stderr go to `log_path` (replaced).
+/// Returns "" on exit status 0, else what happened and the output's tail.
+inline std::string run_broker_script(const std::vector<std::string>& args,
+                                     const std::string& log_path,
+                                     std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  fs::remove(log_path, ec);
+  std::vector<std::string> argv{"/bin/bash", kafka_broker_script()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string cmd = "kafka-broker.sh";
+  for (auto& a : args)
+    cmd += " " + a;
+  child_process p{argv, log_path};
+  auto st = p.wait_exit(timeout);
+  if (!st) {
+    p.kill_and_reap();
+    return cmd + " did not finish within "
+           + std::to_string(
+               std::chrono::duration_cast<std::chrono::seconds>(timeout).count())
+           + " s; output:\n" + file_tail(log_path, 30);
+  }
+  if (WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
+    return {};
+  return cmd + " failed (" + p.describe_status() + "); output:\n"
+         + file_tail(log_path, 30);
+}
+
+/// Runs `scripts/kafka-broker.sh install` once per test process (Maven
+/// resolves the broker's jars; a no-op when they are in place). Throws
+/// std::runtime_error when it fails.
+inline void ensure_kafka_installed() {
+  static std::once_flag once;
+  static std::string error;
+  std::call_once(once, [] {
+    auto log = (fs::temp_directory_path()
+                / ("agentmem-kafka-install-" + std::to_string(::getpid())
+                   + ".log"))
+                 .string();
+    auto t0 = steady::now();
+    error = run_broker_script({"install"}, log, std::chrono::minutes(15));
+    std::error_code ec;
+    fs::remove(log, ec);
+    if (error.empty() && seconds_since(t0) > 1)
+      std::cerr << "[integration] kafka-broker.sh install took "
+                << seconds_since(t0) << " s\n";
+  });
+  if (!error.empty())
+    throw std::runtime_error("cannot install the Kafka broker: " + error);
+}
+
+/// The Kafka cluster of one test, with its topics created:
+///   - broker_kind::mock: kafka::mock_cluster in this process;
+///   - broker_kind::real: a real broker started with
+///     `scripts/kafka-broker.sh start --dir <work_dir>/kafka` (after a
+///     one-time `install`), each topic created with `create-topic NAME
+///     --partitions N`; the destructor runs `stop --dir D --clean` (also when
+///     the test failed; the tail of the broker log is printed first). A
+///     watchdog process runs that same stop if the test process dies
+///     without destroying this object (crash, ctest timeout), since the
+///     broker runs in its own session and would outlive it.
+/// Construction throws std::runtime_error (with the script's output) and
+/// leaves nothing running when the cluster or a topic cannot be made.
+class test_kafka {
+public:
+  test_kafka(broker_kind kind, const std::vector<kafka::topic_spec>& topics,
+             const std::string& work_dir)
+    : kind_(kind), dir_((fs::path{work_dir} / "kafka").string()) {
+    if (kind_ == broker_kind::mock) {
+      auto m = kafka::mock_cluster::start(1, topics);
+      if (!m)
+        throw std::runtime_error("mock cluster: " + agentmem::describe(m.error()));
+      mock_ = std::move(*m);
+      bootstrap_ = mock_->bootstrap();
+      return;
+    }
+    ensure_kafka_installed();
+    start_watchdog();
+    try {
+      if (auto err = start_broker(std::chrono::minutes(2)); !err.empty())
+        throw std::runtime_error(err);
+      for (auto& t : topics) {
+        auto err = run_broker_script(
+          {"create-topic", t.name, "--dir", dir_, "--partitions",
+           std::to_string(t.partitions)},
+          dir_ + ".create-topic.log", std::chrono::minutes(2));
+        if (!err.empty())
+          throw std::runtime_error(err);
+      }
+      std::error_code ec;
+      fs::remove(dir_ + ".create-topic.log", ec);
+    } catch (...) {
+      cleanup(false);
+      throw;
+    }
+  }
+
+  ~test_kafka() {
+    cleanup(current_test_failed());
+  }
+
+  test_kafka(const test_kafka&) = delete;
+  test_kafka& operator=(const test_kafka&) = delete;
+
+  broker_kind kind() const {
+    return kind_;
+  }
+
+  bool real() const {
+    return kind_ == broker_kind::real;
+  }
+
+  /// "127.0.0.1:PORT" (the first bootstrap address of a real broker; it
+  /// never changes: start_broker() fails instead).
+  const std::string& bootstrap() const {
+    return bootstrap_;
+  }
+
+  /// The broker dir (real brokers only).
+  const std::string& dir() const {
+    return dir_;
+  }
+
+  /// "librdkafka mock cluster at ..." / "real Kafka broker at ... (dir ...)".
+  std::string summary() const {
+    return real() ? "real Kafka broker at " + bootstrap_ + " (dir " + dir_ + ")"
+                  : "librdkafka mock cluster at " + bootstrap_;
+  }
+
+  /// Real broker only: `kafka-broker.sh stop --dir D` (clean shutdown, data
+  /// and port kept). Returns "" or what failed.
+  std::string stop_broker(std::chrono::milliseconds timeout = std::chrono::minutes(1)) {
+    if (!real())
+      return "stop_broker: the mock cluster cannot be stopped and restarted";
+    auto err = run_broker_script({"stop", "--dir", dir_}, dir_ + ".stop.log",
+                                 timeout);
+    return err;
+  }
+
+  /// Real broker only: `kafka-broker.sh start --dir D` and re-reads
+  /// D/bootstrap. After a restart the address must be the one agentmem was
+  /// configured with: a different port is an error (agentmem is never
+  /// reconfigured). Returns "" or what failed.
+  std::string start_broker(std::chrono::milliseconds timeout = std::chrono::minutes(2)) {
+    if (!real())
+      return "start_broker: the mock cluster cannot be stopped and restarted";
+    auto err = run_broker_script(
+      {"start", "--dir", dir_, "--timeout",
+       std::to_string(
+         std::chrono::duration_cast<std::chrono::seconds>(timeout).count())},
+      dir_ + ".start.log", timeout + std::chrono::seconds(30));
+    if (!err.empty())
+      return err;
+    std::ifstream f{fs::path{dir_} / "bootstrap"};
+    std::string b;
+    std::getline(f, b);
+    if (b.empty())
+      return "kafka-broker.sh start succeeded but " + dir_
+             + "/bootstrap is empty";
+    if (bootstrap_.empty()) {
+      bootstrap_ = b;
+    } else if (b != bootstrap_) {
+      return "the restarted broker listens on " + b + ", not on " + bootstrap_
+             + " as before (port taken meanwhile?); agentmem is configured "
+               "with "
+             + bootstrap_ + " and is deliberately not reconfigured";
+    }
+    return {};
+  }
+
+private:
+  // A child in its own session blocked on a pipe from this process: one
+  // byte means "cleaned up, exit"; EOF without it means this process died,
+  // so it execs `kafka-broker.sh stop --dir D --clean`.
+  void start_watchdog() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe2 failed");
+    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    std::vector<std::string> argv{"/bin/bash", kafka_broker_script(), "stop",
+                                  "--dir", dir_, "--clean"};
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    long max_fd = ::sysconf(_SC_OPEN_MAX);
+    if (max_fd <= 0 || max_fd > 65536)
+      max_fd = 65536;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      ::setsid();
+      int rd = fds[0];
+      if (devnull >= 0) {
+        ::dup2(devnull, 0);
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+      }
+      for (long fd = 3; fd < max_fd; ++fd)
+        if (fd != rd)
+          ::close(static_cast<int>(fd));
+      char c;
+      ssize_t n;
+      do {
+        n = ::read(rd, &c, 1);
+      } while (n < 0 && errno == EINTR);
+      if (n == 1)
+        ::_exit(0);
+      ::close(rd);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(fds[0]);
+    if (devnull >= 0)
+      ::close(devnull);
+    if (pid < 0) {
+      ::close(fds[1]);
+      throw std::runtime_error("fork failed (kafka watchdog)");
+    }
+    watchdog_pid_ = pid;
+    watchdog_fd_ = fds[1];
+  }
+
+  void cleanup(bool failed) noexcept {
+    try {
+      if (mock_) {
+        mock_.reset();
+        return;
+      }
+      if (!real())
+        return;
+      if (failed) {
+        auto log = (fs::path{dir_} / "broker.log").string();
+        std::cerr << "[integration] tail of " << log << ":\n"
+                  << file_tail(log, 40) << std::endl;
+      }
+      auto err = run_broker_script({"stop", "--dir", dir_, "--clean"},
+                                   dir_ + ".stop.log", std::chrono::minutes(1));
+      if (!err.empty())
+        std::cerr << "[integration] " << err << std::endl;
+      std::error_code ec;
+      for (auto* suffix : {".stop.log", ".start.log", ".status.log",
+                           ".create-topic.log"})
+        fs::remove(dir_ + suffix, ec);
+    } catch (...) {
+    }
+    if (watchdog_fd_ >= 0) {
+      (void) !::write(watchdog_fd_, "x", 1);
+      ::close(watchdog_fd_);
+      watchdog_fd_ = -1;
+    }
+    if (watchdog_pid_ > 0) {
+      int st = 0;
+      while (::waitpid(watchdog_pid_, &st, 0) < 0 && errno == EINTR) {
+      }
+      watchdog_pid_ = -1;
+    }
+  }
+
+  broker_kind kind_;
+  std::string dir_;
+  std::string bootstrap_;
+  std::unique_ptr<kafka::mock_cluster> mock_;
+  pid_t watchdog_pid_ = -1;
+  int watchdog_fd_ = -1;
+};
+
+/// Publishes `events` (key, value) to `topic` at a steady pace over
+/// `duration` on its own thread, then flushes (at most `flush_timeout`);
+/// joined (after stopping early) by the destructor, so a failed REQUIRE in
+/// the test never leaves a running thread behind. `events` and `p` must
+/// outlive it.
+class paced_producer {
+public:
+  paced_producer(kafka::producer& p, std::string topic,
+                 const std::vector<std::pair<std::string, std::string>>& events,
+                 std::chrono::milliseconds duration,
+                 std::chrono::milliseconds flush_timeout = std::chrono::seconds(60))
+    : thread_([this, &p, topic = std::move(topic), &events, duration,
+               flush_timeout] { run(p, topic, events, duration, flush_timeout); }) {
+  }
+
+  ~paced_producer() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  paced_producer(const paced_producer&) = delete;
+  paced_producer& operator=(const paced_producer&) = delete;
+
+  void join() {
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  /// Records handed to the producer so far.
+  size_t sent() const {
+    return sent_;
+  }
+
+  /// True once every record was handed over and the flush returned.
+  bool done() const {
+    return done_;
+  }
+
+  /// The first error, "" if none (valid after join()).
+  std::string error() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return error_;
+  }
+
+private:
+  void run(kafka::producer& p, const std::string& topic,
+           const std::vector<std::pair<std::string, std::string>>& events,
+           std::chrono::milliseconds duration,
+           std::chrono::milliseconds flush_timeout) {
+    auto t0 = steady::now();
+    const double per_event_ns =
+      std::chrono::duration<double, std::nano>(duration).count()
+      / static_cast<double>(std::max<size_t>(events.size(), 1));
+    for (size_t i = 0; i < events.size() && !stop_; ++i) {
+      auto due = t0
+                 + std::chrono::nanoseconds(
+                   static_cast<int64_t>(per_event_ns * static_cast<double>(i)));
+      std::this_thread::sleep_until(due);
+      if (auto err = p.produce(topic, events[i].first, events[i].second)) {
+        fail("produce #" + std::to_string(i) + ": " + agentmem::describe(err));
+        done_ = true;
+        return;
+      }
+      sent_ = i + 1;
+    }
+    if (auto err = p.flush(flush_timeout))
+      fail("flush: " + agentmem::describe(err));
+    done_ = true;
+  }
+
+  void fail(std::string what) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (error_.empty())
+      error_ = std::move(what);
+  }
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> done_{false};
+  std::atomic<size_t> sent_{0};
+  std::mutex mtx_;
+  std::string error_;
+  std::thread thread_; // last: starts after the members above exist
+};
+
 // --- HTTP --------------------------------------------------------------------
 
 /// An HTTP response, or the transport error (status -1).
@@ -625,6 +1016,13 @@ struct node_options {
   uint16_t http_port = 0; ///< 0: pick a free port at construction
   int snapshot_interval_ms = 2000;
   int shutdown_timeout_ms = 20000;
+  /// [pipeline] keys written only when > 0 (else agentmem's defaults).
+  int max_batch_records = 0;
+  int max_batch_wait_ms = 0;
+  int max_in_flight = 0;
+  /// Appended verbatim after the generated sections, e.g.
+  /// "[testing]\nfault_stage = \"writer\"\n" or "[supervisor]\n...".
+  std::string extra_toml;
   /// librdkafka passthrough: short group timeouts so that a SIGKILLed
   /// member leaves the mock cluster's group within seconds.
   std::map<std::string, std::string> kafka_properties = {
@@ -676,6 +1074,13 @@ public:
       << "[pipeline]\n"
       << "snapshot_interval_ms = " << opts_.snapshot_interval_ms << "\n"
       << "shutdown_timeout_ms = " << opts_.shutdown_timeout_ms << "\n";
+    if (opts_.max_batch_records > 0)
+      f << "max_batch_records = " << opts_.max_batch_records << "\n";
+    if (opts_.max_batch_wait_ms > 0)
+      f << "max_batch_wait_ms = " << opts_.max_batch_wait_ms << "\n";
+    if (opts_.max_in_flight > 0)
+      f << "max_in_flight = " << opts_.max_in_flight << "\n";
+    f << opts_.extra_toml;
     if (!f)
       throw std::runtime_error("cannot write " + config_path_);
   }
@@ -769,6 +1174,20 @@ public:
 
   uint16_t port() const {
     return opts_.http_port;
+  }
+
+  /// PID of the current (or last) process, -1 before the first start.
+  pid_t pid() const {
+    return proc_ ? proc_->pid() : -1;
+  }
+
+  /// Waits up to `timeout` for the process to exit by itself; its exit
+  /// description ("exit code 0", "killed by signal 9") or "running".
+  std::string wait_exit(std::chrono::milliseconds timeout) {
+    if (!proc_)
+      return "not started";
+    proc_->wait_exit(timeout);
+    return proc_->describe_status();
   }
 
   const node_options& options() const {

@@ -1,9 +1,11 @@
 // LoCoMo end to end: every dialogue turn of the development subset goes
-// through the real agentmem binary (mock Kafka in this process -> agentmem
-// child -> private Postgres), together with a set of malformed records that
-// must land in the dead-letter topic. Then everything is published a second
-// time (nothing may change), and the HTTP API is checked: memory search
-// against LoCoMo's gold evidence, session buffers and usage rollups.
+// through the real agentmem binary (Kafka -> agentmem child -> private
+// Postgres; Kafka is the mock cluster in this process or a real broker, see
+// AGENTMEM_IT_BROKER in harness.hpp), together with a set of malformed
+// records that must land in the dead-letter topic. Then everything is
+// published a second time (nothing may change), and the HTTP API is
+// checked: memory search against LoCoMo's gold evidence, session buffers
+// and usage rollups.
 
 #include <time.h>
 
@@ -18,7 +20,6 @@
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
 #include "kafka/locomo.hpp"
-#include "kafka/mock_cluster.hpp"
 #include "kafka/producer.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -350,10 +351,10 @@ BOOST_FIXTURE_TEST_CASE(
                                 << n_bad << " malformed records");
 
   temp_dir tmp{"agentmem-it-locomo"};
-  auto mock = kafka::mock_cluster::start(
-    1, {{activity_topic, 16}, {dlq_topic, 1}});
-  BOOST_TEST_REQUIRE(!!mock, "mock cluster: " << error_of(mock));
-  const auto brokers = (*mock)->bootstrap();
+  test_kafka cluster{broker_from_env(), {{activity_topic, 16}, {dlq_topic, 1}},
+                   tmp.path()};
+  BOOST_TEST_MESSAGE("Kafka: " << cluster.summary());
+  const auto brokers = cluster.bootstrap();
 
   node_options o;
   o.brokers = brokers;

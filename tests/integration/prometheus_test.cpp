@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
-#include "kafka/mock_cluster.hpp"
 #include "kafka/producer.hpp"
 #include "kafka/simulator.hpp"
 #include "tests/storage/pg_fixture.hpp"
@@ -30,14 +29,13 @@ int64_t wall_ms() {
 /// agentmem with `n` synthetic events fully processed.
 struct processed_node {
   processed_node(const std::string& url, const temp_dir& tmp, size_t n)
-    : mock([&] {
-        auto m = kafka::mock_cluster::start(1, {{topic, 4}, {topic + ".dlq", 1}});
-        if (!m)
-          throw std::runtime_error("mock cluster: " + describe(m.error()));
-        return std::move(*m);
-      }()) {
+    : cluster(std::make_unique<test_kafka>(
+        broker_from_env(),
+        std::vector<kafka::topic_spec>{{topic, 4}, {topic + ".dlq", 1}},
+        tmp.path())) {
+    BOOST_TEST_MESSAGE("Kafka: " << cluster->summary());
     node_options o;
-    o.brokers = mock->bootstrap();
+    o.brokers = cluster->bootstrap();
     o.topic = topic;
     o.dlq_topic = topic + ".dlq";
     o.group_id = "agentmem-prometheus";
@@ -75,7 +73,7 @@ struct processed_node {
   }
 
   const std::string topic = "agent.activity.prometheus.v1";
-  std::unique_ptr<kafka::mock_cluster> mock;
+  std::unique_ptr<test_kafka> cluster;
   std::unique_ptr<agentmem_node> node;
 };
 
