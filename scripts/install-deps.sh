@@ -7,7 +7,7 @@ pkgs=(
   libcaf-dev librdkafka-dev libpqxx-dev librocksdb-dev libhnswlib-dev
   libboost-test-dev libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev libstemmer-dev
-  postgresql prometheus kcat curl procps
+  libssl-dev postgresql prometheus kcat curl procps
 )
 # Java + Maven run the real Apache Kafka broker of the tests
 # (scripts/kafka-broker.sh); machines that already have them keep theirs.
