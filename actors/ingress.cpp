@@ -145,6 +145,13 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
   st.consumer = std::move(*consumer);
   if (cfg.stored_offsets)
     st.consumer->on_assign = cfg.stored_offsets;
+  // Lag series of partitions this node gives up disappear from /metrics.
+  st.consumer->on_revoke = [](const std::vector<partition_offset>& revoked) {
+    for (auto& p : revoked)
+      metrics::global().remove_gauge(
+        "agentmem_consumer_lag_records",
+        {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
+  };
   cfg.status->kafka_ok = true;
   return {
     [=](sink_atom, caf::actor sink) {

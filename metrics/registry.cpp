@@ -185,6 +185,13 @@ std::string with_le(const std::string& key, const std::string& le) {
 
 } // namespace
 
+void registry::remove_gauge(const std::string& name, const labels& l) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto it = families_.find(name);
+  if (it != families_.end() && it->second.k == kind::gauge)
+    it->second.gauges.erase(key_of(l));
+}
+
 std::string registry::render() const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::ostringstream out;

@@ -74,6 +74,9 @@ public:
   histogram& get_histogram(const std::string& name, const std::string& help,
                            const std::vector<double>& bounds,
                            const labels& l = {});
+  /// Drops one labelled series of a gauge family (e.g. the lag of a
+  /// partition this node no longer owns). References to it dangle after.
+  void remove_gauge(const std::string& name, const labels& l);
   /// The whole registry in text format 0.0.4 (families sorted by name).
   std::string render() const;
 

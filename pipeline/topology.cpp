@@ -26,6 +26,42 @@ namespace fs = std::filesystem;
 
 namespace agentmem::pipeline {
 
+namespace {
+
+// [kafka.properties] go to the consumer and the DLQ producer; consumer-only
+// settings are left out of the producer's copy, where librdkafka would
+// only warn that it ignores them.
+std::map<std::string, std::string>
+producer_properties(const std::map<std::string, std::string>& props) {
+  static const char* consumer_only[] = {
+    "group.",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "fetch.",
+    "partition.assignment.strategy",
+    "isolation.level",
+    "queued.",
+    "enable.partition.eof",
+    "check.crcs",
+    "consume.callback.max.messages"};
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : props) {
+    bool skip = false;
+    for (auto* c : consumer_only)
+      skip = skip || k.rfind(c, 0) == 0;
+    if (!skip)
+      out.emplace(k, v);
+  }
+  return out;
+}
+
+} // namespace
+
 topology::topology(caf::actor_system& sys, pipeline_config cfg)
   : sys_(sys), cfg_(std::move(cfg)), status_(std::make_shared<actors::health>()) {
 }
@@ -135,7 +171,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
           c.kafka_properties, std::chrono::seconds(30)))
       return err;
   }
-  auto prod = kafka::producer::create(c.brokers, c.kafka_properties);
+  auto prod = kafka::producer::create(c.brokers,
+                                      producer_properties(c.kafka_properties));
   if (!prod)
     return prod.error();
   t->dlq_producer_ = std::move(*prod);

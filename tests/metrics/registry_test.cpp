@@ -298,3 +298,13 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_the_rendered_registry_without_lint) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_removed_gauge_series_disappears_from_the_output) {
+  agentmem::metrics::registry reg;
+  reg.get_gauge("agentmem_lag_records", "Lag", {{"partition", "0"}}).set(3);
+  reg.get_gauge("agentmem_lag_records", "Lag", {{"partition", "1"}}).set(4);
+  reg.remove_gauge("agentmem_lag_records", {{"partition", "0"}});
+  auto text = reg.render();
+  BOOST_TEST(text.find("agentmem_lag_records{partition=\"0\"}") == std::string::npos);
+  BOOST_TEST(text.find("agentmem_lag_records{partition=\"1\"} 4") != std::string::npos);
+}
