@@ -499,6 +499,34 @@ BOOST_AUTO_TEST_CASE(every_rejection_class_yields_its_specific_code) {
     {"uppercase role", message_with({{"role", str("User")}}), "invalid_role"},
     // partitioning key
     {"key differs from user_id", message_with({}), "key_mismatch", "u-2"},
+    // found by fuzz/event_decoder_fuzz.cpp (docs/fuzzing.md): a document
+    // that is a single scalar is judged like that scalar inside an array
+    // (simdjson 3.0.1's root-scalar getters misread these)
+    {"fuzz: string document with trailing garbage",
+     R"("system"ta":{"a":{"a":{"a":{"a{"")", "invalid_json"},
+    {"fuzz: two string documents", R"("a" "b")", "invalid_json"},
+    {"fuzz: string document then a bracket", R"("a"])", "invalid_json"},
+    {"fuzz: two scalars separated by a comma", "1, 2", "invalid_json"},
+    {"fuzz: string document then white space", "\"hello\" \n",
+     "not_an_object"},
+    {"fuzz: escaped NUL in a string document", R"("a\u0000")", "nul_byte"},
+    {"fuzz: false with one more character", "false8", "invalid_json"},
+    {"fuzz: null with one more character then white space", "nullx ",
+     "invalid_json"},
+    {"fuzz: null with one more digit then a newline", "null1\n",
+     "invalid_json"},
+    {"fuzz: null then white space", "null ", "not_an_object"},
+    {"fuzz: 1083-character number document with a bad last character",
+     "0." + std::string(1080, '0') + "x", "invalid_json"},
+    {"fuzz: number document with a huge exponent",
+     "0.0000000000000000001e-40000000000000"
+     "00000000000000000005042277180131784937",
+     "number_out_of_range"},
+    {"fuzz: zero with a 20-digit exponent as the document",
+     "0e-99999999999999999999", "number_out_of_range"},
+    {"fuzz: 1e400 as the document", "1e400", "number_out_of_range"},
+    {"fuzz: malformed number document", "01", "invalid_json"},
+    {"fuzz: number document with trailing content", "1.5 x", "invalid_json"},
   };
 
   BOOST_TEST(corpus.size() >= 25u);
