@@ -145,8 +145,19 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
   st.consumer = std::move(*consumer);
   if (cfg.stored_offsets)
     st.consumer->on_assign = cfg.stored_offsets;
-  // Lag series of partitions this node gives up disappear from /metrics.
-  st.consumer->on_revoke = [](const std::vector<partition_offset>& revoked) {
+  // On revoke: let the batches in flight commit (their offsets go to
+  // Postgres with their rows, so the next owner resumes after them), and
+  // drop the lag series of partitions this node gives up.
+  auto acks = cfg.acks;
+  auto drain = cfg.revoke_drain_timeout;
+  st.consumer->on_revoke = [self, acks, drain](
+                             const std::vector<partition_offset>& revoked) {
+    uint64_t last_sent = self->state.next_id - 1;
+    if (acks && !self->state.in_flight.empty()
+        && !acks->wait_for(last_sent, drain))
+      spdlog::warn("[ingress] revoke: batches still in flight after {} ms; "
+                   "the next owner replays them (idempotently)",
+                   drain.count());
     for (auto& p : revoked)
       metrics::global().remove_gauge(
         "agentmem_consumer_lag_records",
@@ -175,7 +186,17 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
       st.committed->inc(static_cast<double>(ack.events));
       st.batch_latency->observe(
         static_cast<double>(now_ns() - ack.created_ns) / 1e9);
-      if (auto err = st.consumer->commit(ack.offsets, true))
+      // Offsets of partitions revoked meanwhile are no longer ours to
+      // commit (the authoritative copy is in Postgres anyway).
+      auto mine = st.consumer->assignment();
+      std::vector<partition_offset> offsets;
+      for (auto& o : ack.offsets)
+        for (auto& a : mine)
+          if (a.topic == o.topic && a.partition == o.partition)
+            offsets.push_back(o);
+      if (offsets.empty()) {
+        // nothing to commit
+      } else if (auto err = st.consumer->commit(offsets, true))
         spdlog::warn("[ingress] kafka commit failed (Postgres holds the "
                      "offsets): {}",
                      describe(err));

@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/ack_tracker.hpp"
 #include "actors/health.hpp"
 #include "kafka/consumer.hpp"
 #include "messages/batch.hpp"
@@ -28,6 +29,10 @@ struct ingress_config {
     const std::vector<partition_offset>&)>
     stored_offsets;
   std::shared_ptr<health> status;
+  /// Completed batches, for draining on revoke (see ingress()).
+  std::shared_ptr<ack_tracker> acks;
+  /// How long a revoke waits for in-flight batches.
+  std::chrono::milliseconds revoke_drain_timeout{10000};
 };
 
 /// State of ingress: the consumer, the batches in flight (kept until
@@ -35,7 +40,6 @@ struct ingress_config {
 /// backpressure flag.
 struct ingress_state {
   static inline const char* name = "ingress";
-  std::unique_ptr<kafka::consumer> consumer;
   caf::actor sink;
   std::map<uint64_t, batch> in_flight; ///< records + offsets only
   uint64_t next_id = 1;
@@ -50,6 +54,9 @@ struct ingress_state {
   metrics::histogram* event_latency = nullptr;
   metrics::gauge* in_flight_gauge = nullptr;
   metrics::gauge* paused_gauge = nullptr;
+  /// Declared last, so destroyed first: closing it runs the revoke
+  /// callback, which reads the members above.
+  std::unique_ptr<kafka::consumer> consumer;
 };
 
 /// Ingress (spawn detached: it blocks in librdkafka's poll): consumes the
@@ -59,6 +66,9 @@ struct ingress_state {
 /// the group session stays alive), resuming when acks come back; the
 /// mailbox never grows past that bound. On `batch_ack` it commits the
 /// offsets to Kafka (asynchronously; Postgres holds the authoritative copy).
+/// On a partition revoke it first waits (bounded by revoke_drain_timeout)
+/// until every batch it sent is committed, so the next owner of the
+/// partitions starts after them instead of replaying them.
 ///
 /// Messages: `(sink_atom, actor)` sets the sink and starts polling;
 /// `(replay_atom, actor)` sets a new sink after a chain restart and resends

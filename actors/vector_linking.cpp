@@ -31,6 +31,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
       ack.offsets = std::move(b.offsets);
       ack.created_ns = b.created_ns;
       ack.events = b.activities.size() + b.dead_letters.size();
+      cfg.acks->done(b.id);
       self->send(cfg.ingress, std::move(ack));
     },
   };

@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/ack_tracker.hpp"
 #include "actors/stage_metrics.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
@@ -17,6 +18,7 @@ struct vector_linking_config {
   std::shared_ptr<storage::vector_index> index;
   std::shared_ptr<storage::keyword_index> keywords;
   std::shared_ptr<storage::hot_state> hot;
+  std::shared_ptr<ack_tracker> acks; ///< advanced with every batch_ack
 };
 
 /// State of vector linking.

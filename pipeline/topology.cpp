@@ -185,6 +185,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   icf.max_batch_wait = c.max_batch_wait;
   icf.max_in_flight = c.max_in_flight;
   icf.status = t->status_;
+  icf.acks = t->acks_;
   auto url = c.postgres_url;
   auto group = c.group_id;
   auto topic = c.topic;
@@ -221,7 +222,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   scfg.spawn_chain = [raw](caf::local_actor* self) {
     auto& c = raw->cfg_;
     actors::vector_linking_config vcfg{raw->ingress_, raw->index_,
-                                       raw->keywords_, raw->hot_};
+                                       raw->keywords_, raw->hot_, raw->acks_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
     wcfg.next = linker;

@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/ack_tracker.hpp"
 #include "actors/health.hpp"
 #include "api/server.hpp"
 #include "domain/embedding.hpp"
@@ -61,6 +62,8 @@ private:
   caf::actor_system& sys_;
   pipeline_config cfg_;
   std::shared_ptr<actors::health> status_;
+  std::shared_ptr<actors::ack_tracker> acks_
+    = std::make_shared<actors::ack_tracker>();
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::hot_state> hot_;
   std::shared_ptr<storage::vector_index> index_;

@@ -46,7 +46,7 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
     if (!added)
       return added.error();
     keywords.upsert(ms);
-    if (auto err = hot.append_messages(msgs))
+    if (auto err = hot.append_messages(msgs, true))
       return err;
     if (auto err = hot.put_docs(ms, "memory_seq", top))
       return err;

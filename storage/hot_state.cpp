@@ -155,7 +155,8 @@ hot_state::open(const std::string& dir, size_t buffer_limit) {
   return std::unique_ptr<hot_state>{new hot_state(std::move(p), buffer_limit)};
 }
 
-caf::error hot_state::append_messages(const std::vector<message_write>& msgs) {
+caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
+                                      bool keep_existing) {
   if (msgs.empty())
     return caf::none;
   auto& db = *impl_->db;
@@ -167,6 +168,14 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs) {
     put_be64(key, static_cast<uint64_t>(m.entry.ts_ms)
                     ^ 0x8000000000000000ULL); // order negative ts correctly
     key += m.entry.event_id;
+    if (keep_existing) {
+      std::string existing;
+      auto st = db.Get(rocksdb::ReadOptions{}, key, &existing);
+      if (st.ok())
+        continue;
+      if (!st.IsNotFound())
+        return to_error(st);
+    }
     std::string val;
     put_i64(val, m.entry.ts_ms);
     put_str(val, m.entry.event_id);

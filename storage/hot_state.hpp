@@ -59,12 +59,16 @@ public:
 
   /// Adds messages to their sessions' buffers, merges session states, and
   /// trims every touched session to the newest `buffer_limit` entries.
+  /// With `keep_existing`, an entry already buffered is left as it is (the
+  /// catch-up from Postgres only fills gaps: extraction wrote the event's
+  /// exact content, the memory text it is rebuilt from is trimmed).
   struct message_write {
     std::string user_id;
     std::string session_id;
     buffer_entry entry;
   };
-  caf::error append_messages(const std::vector<message_write>& msgs);
+  caf::error append_messages(const std::vector<message_write>& msgs,
+                             bool keep_existing = false);
 
   /// Merges session state (min start, max last activity, max end).
   caf::error merge_session(const std::string& user_id,

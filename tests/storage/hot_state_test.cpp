@@ -107,3 +107,28 @@ BOOST_AUTO_TEST_CASE(docs_and_watermarks_survive_a_reopen) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(hot_state_catch_up)
+
+BOOST_AUTO_TEST_CASE(catch_up_writes_fill_gaps_but_never_overwrite_entries) {
+  char tmpl[] = "/tmp/agentmem-hot-XXXXXX";
+  std::filesystem::path dir = mkdtemp(tmpl);
+  {
+    auto hs = agentmem::storage::hot_state::open(dir.string(), 50);
+    BOOST_REQUIRE(hs);
+    using mw = agentmem::storage::hot_state::message_write;
+    std::vector<mw> exact{{"u1", "s1", {"a", 10, "user", "Ann", "  hi  "}}};
+    BOOST_REQUIRE(!(*hs)->append_messages(exact));
+    std::vector<mw> rebuilt{{"u1", "s1", {"a", 10, "user", "Ann", "hi"}},
+                            {"u1", "s1", {"b", 20, "user", "Ann", "new"}}};
+    BOOST_REQUIRE(!(*hs)->append_messages(rebuilt, true));
+    auto got = (*hs)->session_messages("u1", "s1", 50);
+    BOOST_REQUIRE(got);
+    BOOST_REQUIRE_EQUAL(got->size(), 2u);
+    BOOST_CHECK_EQUAL((*got)[0].content, "  hi  ");
+    BOOST_CHECK_EQUAL((*got)[1].content, "new");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
