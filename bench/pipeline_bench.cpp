@@ -1,0 +1,1697 @@
+// pipeline_bench: throughput of agentmem's pipeline against the standalone
+// rates of the components it is built from, on the same synthetic events,
+// in one process (docs/performance.md has the results and how to read them).
+//
+//   pipeline_bench [--events 200000] [--partitions 256] [--data-dir DIR]
+//
+// Everything is real: librdkafka's mock cluster (in-process brokers), a
+// private PostgreSQL cluster (storage::pg_cluster, child processes), the
+// real pipeline::topology with its own caf::actor_system.
+//
+// Phases:
+//   1. generate N events with kafka::generate_events (the simulator's mix),
+//      decode them, derive their memories (as the extraction actor does,
+//      with an in-memory conversation buffer) and embed them;
+//   2. standalone rates on the same data: (a) kafka::consumer in a fresh
+//      group reading the pre-produced topic, (b) COPY (pqxx::stream_to) of
+//      the activity rows, (c) storage::vector_index::upsert (hnswlib,
+//      M=16, ef_construction=100) of the memories;
+//   3. the pipeline, scenario "backlog": drain the pre-produced topic
+//      (fresh group, database and data dir); scenario "steady": a producer
+//      thread publishes at a fixed fraction of the backlog rate while the
+//      pipeline consumes; latency = Postgres ingested_at - produce time;
+//   4. a table (plain text and Markdown) on stdout.
+//
+// The mock broker keeps only the newest ~5 MiB per partition and drops
+// older records silently: events are keyed by user (many users, many
+// partitions), and every phase checks its count against the number produced.
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <dirent.h>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "domain/contract.hpp"
+#include "domain/embedding.hpp"
+#include "domain/extraction.hpp"
+#include "kafka/consumer.hpp"
+#include "kafka/mock_cluster.hpp"
+#include "kafka/producer.hpp"
+#include "kafka/simulator.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+#include "metrics/registry.hpp"
+#include "pipeline/config.hpp"
+#include "pipeline/topology.hpp"
+#include "storage/hot_state.hpp"
+#include "storage/pg_cluster.hpp"
+#include "storage/postgres_store.hpp"
+#include "storage/vector_index.hpp"
+
+namespace fs = std::filesystem;
+using namespace agentmem;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+// --- small helpers -----------------------------------------------------------
+
+struct bench_failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void die(const std::string& what) {
+  throw bench_failure(what);
+}
+
+template <class T>
+T must(caf::expected<T> x, const std::string& what) {
+  if (!x)
+    die(what + ": " + describe(x.error()));
+  return std::move(*x);
+}
+
+void must(const caf::error& err, const std::string& what) {
+  if (err)
+    die(what + ": " + describe(err));
+}
+
+double seconds(clk::time_point a, clk::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+int64_t wall_ms() {
+  return wall_us() / 1000;
+}
+
+void log(const std::string& msg) {
+  std::cerr << "[bench] " << msg << std::endl;
+}
+
+// 1234567.8 -> "1,234,568"
+std::string grouped(double v) {
+  bool neg = v < 0;
+  auto n = static_cast<int64_t>(std::llround(std::fabs(v)));
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0)
+      out += ',';
+    out += digits[i];
+  }
+  return neg ? "-" + out : out;
+}
+
+std::string fixed(double v, int prec) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(prec) << v;
+  return o.str();
+}
+
+// "YYYY-MM-DD HH:MM:SS.mmm+00" (Postgres timestamptz input) from ms.
+std::string pg_timestamp(int64_t ms) {
+  std::time_t s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// --- memory and CPU accounting -------------------------------------------------
+
+// A field of /proc/self/status in kB (VmRSS, VmHWM), -1 when missing.
+long status_kb(const std::string& field) {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.compare(0, field.size() + 1, field + ":") == 0)
+      return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+  return -1;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0: clear_refs value 5).
+bool reset_peak_rss() {
+  std::ofstream f{"/proc/self/clear_refs"};
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+double mib(long kb) {
+  return static_cast<double>(kb) / 1024.0;
+}
+
+// Returns memory freed by the benchmark's own data structures to the OS, so
+// that the next phase's RSS baseline is not inflated by free heap pages.
+void trim_heap() {
+  ::malloc_trim(0);
+}
+
+struct proc_stat {
+  std::string comm;
+  int ppid = 0;
+  double cpu_s = 0;       // utime + stime
+  double child_cpu_s = 0; // cutime + cstime (reaped children)
+};
+
+std::optional<proc_stat> read_stat(const std::string& path) {
+  std::ifstream in{path};
+  std::string s;
+  if (!std::getline(in, s))
+    return std::nullopt;
+  auto open = s.find('(');
+  auto close = s.rfind(')');
+  if (open == std::string::npos || close == std::string::npos)
+    return std::nullopt;
+  proc_stat out;
+  out.comm = s.substr(open + 1, close - open - 1);
+  std::istringstream rest{s.substr(close + 2)};
+  std::vector<std::string> tok;
+  std::string t;
+  while (rest >> t)
+    tok.push_back(t);
+  if (tok.size() < 15)
+    return std::nullopt;
+  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  // tok[0] = field 3 (state): ppid = field 4, utime..cstime = fields 14..17.
+  out.ppid = std::stoi(tok[1]);
+  out.cpu_s = (std::stod(tok[11]) + std::stod(tok[12])) / hz;
+  out.child_cpu_s = (std::stod(tok[13]) + std::stod(tok[14])) / hz;
+  return out;
+}
+
+// CPU seconds per live thread of this process: tid -> (name, seconds).
+std::map<int, std::pair<std::string, double>> thread_cpu() {
+  std::map<int, std::pair<std::string, double>> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator("/proc/self/task", ec)) {
+    auto st = read_stat(e.path().string() + "/stat");
+    if (st)
+      out[std::stoi(e.path().filename().string())] = {st->comm, st->cpu_s};
+  }
+  return out;
+}
+
+// CPU seconds per thread name between two thread_cpu() snapshots (threads
+// that ended in between are missing; new threads count in full).
+std::map<std::string, double>
+thread_cpu_delta(const std::map<int, std::pair<std::string, double>>& before,
+                 const std::map<int, std::pair<std::string, double>>& after) {
+  std::map<std::string, double> out;
+  for (auto& [tid, v] : after) {
+    double d = v.second;
+    auto it = before.find(tid);
+    if (it != before.end())
+      d -= it->second.second;
+    out[v.first] += d;
+  }
+  return out;
+}
+
+// CPU seconds of the whole PostgreSQL server: the postmaster, its live
+// children (backends and auxiliary processes call setsid(), so they are
+// found by parent, not by process group), and the children it has reaped.
+double postgres_cpu(const std::string& pg_dir) {
+  std::ifstream pidf{pg_dir + "/postmaster.pid"};
+  int pm = 0;
+  if (!(pidf >> pm) || pm <= 0)
+    return -1;
+  double total = 0;
+  DIR* d = ::opendir("/proc");
+  if (!d)
+    return -1;
+  while (auto* ent = ::readdir(d)) {
+    if (ent->d_name[0] < '0' || ent->d_name[0] > '9')
+      continue;
+    auto st = read_stat(std::string{"/proc/"} + ent->d_name + "/stat");
+    if (!st)
+      continue;
+    bool is_pm = std::atoi(ent->d_name) == pm;
+    if (!is_pm && st->ppid != pm)
+      continue;
+    total += st->cpu_s;
+    if (is_pm)
+      total += st->child_cpu_s;
+  }
+  ::closedir(d);
+  return total;
+}
+
+// CPU seconds all processes of the machine spent in user and system mode
+// (/proc/stat user + nice + system; interrupts, softirqs such as loopback
+// networking, and hypervisor steal are not included). Minus the bench
+// process and the Postgres server, this is what unrelated processes used.
+double machine_busy_cpu() {
+  std::ifstream in{"/proc/stat"};
+  std::string cpu;
+  double user = 0, nice = 0, sys = 0;
+  in >> cpu >> user >> nice >> sys;
+  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return (user + nice + sys) / hz;
+}
+
+std::string loadavg() {
+  std::ifstream in{"/proc/loadavg"};
+  double a = 0, b = 0, c = 0;
+  in >> a >> b >> c;
+  return fixed(a, 2) + " " + fixed(b, 2) + " " + fixed(c, 2);
+}
+
+double process_cpu(int who = RUSAGE_SELF) {
+  rusage ru{};
+  ::getrusage(who, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// --- metrics ---------------------------------------------------------------------
+
+const std::vector<std::string> stage_names = {
+  "capture", "extraction", "embedding", "aggregation", "writer",
+  "vector_linking"};
+
+metrics::histogram& stage_hist(const std::string& stage) {
+  return metrics::global().get_histogram(
+    "agentmem_stage_duration_seconds",
+    "Time a pipeline stage spent on one batch.", metrics::latency_buckets(),
+    {{"stage", stage}});
+}
+
+metrics::histogram& commit_hist() {
+  return metrics::global().get_histogram(
+    "agentmem_postgres_commit_duration_seconds",
+    "Duration of one batch transaction in Postgres.",
+    metrics::latency_buckets());
+}
+
+metrics::histogram& e2e_hist() {
+  return metrics::global().get_histogram(
+    "agentmem_event_end_to_end_seconds",
+    "Time from the oldest record's Kafka timestamp to its batch commit.",
+    metrics::latency_buckets());
+}
+
+metrics::histogram& batch_latency_hist() {
+  return metrics::global().get_histogram(
+    "agentmem_batch_duration_seconds",
+    "Time from closing a batch in ingress to its acknowledgement.",
+    metrics::latency_buckets());
+}
+
+metrics::histogram& batch_size_hist() {
+  return metrics::global().get_histogram("agentmem_batch_size_records",
+                                         "Records per pipeline batch.",
+                                         metrics::size_buckets());
+}
+
+metrics::counter& consumed_counter() {
+  return metrics::global().get_counter("agentmem_events_consumed_total",
+                                       "Records consumed from Kafka.");
+}
+
+using hsnap = metrics::histogram::snapshot;
+
+hsnap hdelta(const hsnap& before, const hsnap& after) {
+  hsnap d = after;
+  for (size_t i = 0; i < d.counts.size() && i < before.counts.size(); ++i)
+    d.counts[i] -= before.counts[i];
+  d.sum -= before.sum;
+  d.count -= before.count;
+  return d;
+}
+
+// Prometheus-style histogram_quantile: linear interpolation in the bucket.
+double hquantile(const hsnap& h, double q) {
+  if (h.count == 0)
+    return NAN;
+  double rank = q * static_cast<double>(h.count);
+  double cum = 0;
+  for (size_t i = 0; i < h.counts.size(); ++i) {
+    double c = static_cast<double>(h.counts[i]);
+    if (cum + c >= rank && c > 0) {
+      double lo = i == 0 ? 0 : h.bounds[i - 1];
+      if (i >= h.bounds.size())
+        return h.bounds.empty() ? NAN : h.bounds.back(); // +Inf bucket
+      double hi = h.bounds[i];
+      return lo + (hi - lo) * (rank - cum) / c;
+    }
+    cum += c;
+  }
+  return h.bounds.empty() ? NAN : h.bounds.back();
+}
+
+struct metrics_snapshot {
+  std::map<std::string, hsnap> stages;
+  hsnap commit, e2e, batch_latency, batch_size;
+
+  static metrics_snapshot take() {
+    metrics_snapshot s;
+    for (auto& n : stage_names)
+      s.stages[n] = stage_hist(n).snap();
+    s.commit = commit_hist().snap();
+    s.e2e = e2e_hist().snap();
+    s.batch_latency = batch_latency_hist().snap();
+    s.batch_size = batch_size_hist().snap();
+    return s;
+  }
+
+  metrics_snapshot since(const metrics_snapshot& before) const {
+    metrics_snapshot d;
+    for (auto& [n, h] : stages)
+      d.stages[n] = hdelta(before.stages.at(n), h);
+    d.commit = hdelta(before.commit, commit);
+    d.e2e = hdelta(before.e2e, e2e);
+    d.batch_latency = hdelta(before.batch_latency, batch_latency);
+    d.batch_size = hdelta(before.batch_size, batch_size);
+    return d;
+  }
+};
+
+// --- results -------------------------------------------------------------------
+
+struct rate_row {
+  std::string component;
+  std::string measured; // what one unit is
+  double units = 0;
+  double seconds = 0;
+  double events_per_s = 0; // pipeline-event equivalent
+  std::string note;
+  bool standalone_core = false; // one of (a) (b) (c): counts for the ratio
+  double unit_rate() const {
+    return seconds > 0 ? units / seconds : 0;
+  }
+};
+
+rate_row row_of(const std::string& component, const std::string& measured) {
+  rate_row r;
+  r.component = component;
+  r.measured = measured;
+  return r;
+}
+
+// One point of a scenario's timeline (sampled every ~1 s).
+struct timeline_point {
+  clk::time_point t;
+  int64_t rows = 0;       // user_activities rows (timed events only)
+  int64_t produced = -1;  // steady: timed events published so far
+  double others_cpu = 0;  // machine busy CPU minus bench and Postgres
+};
+
+struct scenario_result {
+  std::string name;
+  bool ok = false;
+  std::string error;
+  size_t events = 0;
+  double startup_s = 0;     // topology::start()
+  double join_s = 0;        // start() returned -> first record consumed
+  double run_s = 0;         // first consume (or first produce) -> all in PG
+  double events_per_s = 0;
+  double acked_s = 0;       // same start -> every batch acknowledged
+  double paused_fraction = NAN; // of the samples, ingress paused
+  double mean_in_flight = NAN;
+  size_t snapshot_count = 0;    // index snapshots written during the run
+  double snapshot_total_s = 0, snapshot_max_s = 0;
+  double acked_events_per_s = 0;
+  double total_with_startup_s = 0;
+  double produce_rate = 0;  // steady: achieved publishing rate
+  double target_rate = 0;   // steady: requested rate
+  double tail_s = 0;        // steady: last produce -> all in PG
+  double lat_p50_ms = NAN, lat_p90_ms = NAN, lat_p99_ms = NAN,
+         lat_max_ms = NAN;
+  double hist_p50_s = NAN, hist_p99_s = NAN;
+  long rss_base_kb = 0, rss_peak_kb = 0;
+  int64_t pg_activities = 0, pg_memories = 0, index_points = 0;
+  double stop_s = 0;
+  double cpu_process_s = 0, cpu_postgres_s = 0;
+  double cpu_others_s = 0; // other processes on the machine (noise)
+  std::vector<timeline_point> timeline;
+  clk::time_point t_begin{};
+  std::map<std::string, double> cpu_by_thread;
+  metrics_snapshot m;
+};
+
+// --- phase 1: data -----------------------------------------------------------------
+
+struct dataset {
+  std::vector<std::pair<std::string, std::string>> events; // key, value
+  std::vector<std::string> event_ids;
+  size_t bytes = 0;
+  std::map<std::string, size_t> by_type;
+  size_t memories = 0;
+  std::map<std::string, size_t> memories_by_type;
+};
+
+// Derives the memories of `acts` exactly like actors/extraction.cpp, with
+// an in-memory conversation buffer (last `buffer` messages per session)
+// instead of RocksDB.
+std::vector<memory> derive_memories(const std::vector<activity>& acts,
+                                    size_t buffer) {
+  domain::extraction_config rules;
+  std::map<std::pair<std::string, std::string>, std::deque<domain::utterance>>
+    convo;
+  std::vector<memory> out;
+  for (auto& a : acts) {
+    if (a.activity_class == "message") {
+      auto& q = convo[{a.user_id, a.session_id}];
+      q.push_back({a.agent_name.empty() ? a.role : a.agent_name, a.content});
+      if (q.size() > buffer)
+        q.pop_front();
+    }
+  }
+  // Second pass: summaries need the buffer as of the session's end; the
+  // simulator ends a session after its last message, so the final buffer
+  // content is what the extraction actor sees.
+  for (auto& a : acts) {
+    if (a.activity_class == "session_end") {
+      auto it = convo.find({a.user_id, a.session_id});
+      std::vector<domain::utterance> us;
+      if (it != convo.end())
+        us.assign(it->second.begin(), it->second.end());
+      domain::make_session_summary(a, us, rules, out);
+    } else {
+      domain::extract_memories(a, rules, out);
+    }
+  }
+  return out;
+}
+
+// --- phase 2a: produce and consume ---------------------------------------------------
+
+struct produce_result {
+  size_t delivered = 0;
+  double seconds = 0;
+};
+
+produce_result produce_all(const std::string& brokers, const std::string& topic,
+                           const dataset& d) {
+  auto prod = must(kafka::producer::create(brokers), "producer");
+  auto t0 = clk::now();
+  for (auto& [k, v] : d.events)
+    must(prod->produce(topic, k, v), "produce");
+  must(prod->flush(std::chrono::seconds(120)), "producer flush");
+  produce_result r;
+  r.seconds = seconds(t0, clk::now());
+  r.delivered = prod->delivered_total();
+  return r;
+}
+
+struct consume_result {
+  size_t records = 0;
+  double join_s = 0;  // create -> first record
+  double read_s = 0;  // first record -> last record
+  size_t partitions_seen = 0;
+  int64_t max_first_offset = -1; // > 0 means the broker dropped the head
+};
+
+consume_result consume_all(const std::string& brokers, const std::string& topic,
+                           const std::string& group, size_t expected,
+                           std::chrono::seconds max_time = std::chrono::hours(1)) {
+  kafka::consumer_config cc;
+  cc.brokers = brokers;
+  cc.group_id = group;
+  cc.topics = {topic};
+  auto c = must(kafka::consumer::create(cc), "bare consumer");
+  consume_result r;
+  std::map<int32_t, int64_t> first_offset;
+  auto t0 = clk::now();
+  clk::time_point first{}, last{}, last_progress = t0;
+  while (r.records < expected) {
+    auto recs = c->poll_batch(10000, std::chrono::milliseconds(200));
+    auto now = clk::now();
+    if (now - t0 > max_time)
+      break;
+    if (recs.empty()) {
+      if (now - last_progress > std::chrono::seconds(20))
+        break; // nothing more is coming: records were lost
+      continue;
+    }
+    if (r.records == 0)
+      first = now;
+    for (auto& rec : recs)
+      first_offset.try_emplace(rec.source.partition, rec.source.offset);
+    r.records += recs.size();
+    last = now;
+    last_progress = now;
+  }
+  c->close();
+  r.join_s = r.records > 0 ? seconds(t0, first) : 0;
+  r.read_s = r.records > 0 ? seconds(first, last) : 0;
+  r.partitions_seen = first_offset.size();
+  for (auto& [p, o] : first_offset)
+    r.max_first_offset = std::max(r.max_first_offset, o);
+  return r;
+}
+
+// --- phase 2b: COPY ------------------------------------------------------------------
+
+// COPY of the activity rows into a fresh table: one transaction for all
+// rows when `rows_per_txn` is 0, else one transaction per that many rows.
+double copy_rows(const std::string& url, const std::vector<activity>& acts,
+                 size_t rows_per_txn, const std::string& table) {
+  pqxx::connection conn{url};
+  {
+    pqxx::work w{conn};
+    w.exec("DROP TABLE IF EXISTS " + table);
+    w.exec("CREATE TABLE " + table
+           + " (event_id text PRIMARY KEY, ts timestamptz NOT NULL, "
+             "user_id text NOT NULL, session_id text NOT NULL, "
+             "agent_type text NOT NULL, event_type text NOT NULL, "
+             "content text, raw jsonb NOT NULL)");
+    w.commit();
+  }
+  const std::vector<std::string> cols = {"event_id",   "ts",
+                                         "user_id",    "session_id",
+                                         "agent_type", "event_type",
+                                         "content",    "raw"};
+  size_t per = rows_per_txn == 0 ? acts.size() : rows_per_txn;
+  auto t0 = clk::now();
+  for (size_t i = 0; i < acts.size(); i += per) {
+    pqxx::work w{conn};
+    pqxx::stream_to s{w, table, cols};
+    for (size_t j = i; j < std::min(acts.size(), i + per); ++j) {
+      auto& a = acts[j];
+      // The timestamp is formatted per row, as a writer would have to.
+      s << std::make_tuple(a.event_id, pg_timestamp(a.ts_ms), a.user_id,
+                           a.session_id, a.agent_type, a.event_type,
+                           a.content.empty() ? nullptr : a.content.c_str(),
+                           a.raw_json);
+    }
+    s.complete();
+    w.commit();
+  }
+  double secs = seconds(t0, clk::now());
+  pqxx::work w{conn};
+  auto n = w.exec1("SELECT count(*) FROM " + table)[0].as<int64_t>();
+  if (static_cast<size_t>(n) != acts.size())
+    die("COPY wrote " + std::to_string(n) + " rows, expected "
+        + std::to_string(acts.size()));
+  w.exec("DROP TABLE " + table);
+  w.commit();
+  return secs;
+}
+
+// --- phase 3: the pipeline -------------------------------------------------------------
+
+struct bench_env {
+  std::string root;
+  std::string brokers;
+  std::string admin_url; // secret: never printed
+  std::string pg_dir;
+  int partitions = 256;
+  // Node tunables; defaults as `agentmem dev`.
+  int snapshot_interval_ms = 5000;
+  int max_batch_wait_ms = 50;
+  size_t max_in_flight = 4;
+  size_t max_batch_records = 2000;
+};
+
+pipeline::pipeline_config node_config(const bench_env& env,
+                                      const std::string& name,
+                                      const std::string& topic,
+                                      const std::string& url) {
+  // As `agentmem dev` (pipeline/main.cpp cmd_dev) configures its node.
+  pipeline::pipeline_config cfg;
+  cfg.brokers = env.brokers;
+  cfg.topic = topic;
+  cfg.dlq_topic = "bench.dlq";
+  cfg.group_id = "bench-" + name;
+  cfg.postgres_url = url;
+  cfg.data_dir = (fs::path{env.root} / ("node-" + name)).string();
+  cfg.http_host = "127.0.0.1";
+  cfg.http_port = 0;
+  cfg.snapshot_interval = std::chrono::milliseconds{env.snapshot_interval_ms};
+  cfg.max_in_flight = env.max_in_flight;
+  cfg.max_batch_wait = std::chrono::milliseconds{env.max_batch_wait_ms};
+  cfg.max_batch_records = env.max_batch_records;
+  return cfg;
+}
+
+caf::actor_system_config make_actor_config() {
+  // Same as pipeline/main.cpp.
+  caf::actor_system_config cfg;
+  cfg.add_message_types<caf::id_block::agentmem>();
+  return cfg;
+}
+
+// Runs one scenario. `feed` (may be empty) runs on its own thread once the
+// node has started (and, when `warmup` > 0, after that many warm-up events
+// went through); it publishes and returns (first produce, last produce).
+struct feed_times {
+  clk::time_point first{}, last{};
+  size_t produced = 0;
+};
+
+
+scenario_result run_scenario(
+  const bench_env& env, const std::string& name, const std::string& topic,
+  size_t expected_total,
+  const std::function<void()>& warmup_feed, size_t warmup_events,
+  const std::function<feed_times()>& feed,
+  const std::atomic<size_t>* produced = nullptr) {
+  scenario_result r;
+  r.name = name;
+  r.events = expected_total - warmup_events;
+  trim_heap();
+  auto url = must(storage::pg_cluster::recreate_database(env.admin_url,
+                                                         "bench_" + name),
+                  "create database bench_" + name);
+  auto cfg = node_config(env, name, topic, url);
+  std::error_code ec;
+  fs::remove_all(cfg.data_dir, ec);
+  auto probe = must(storage::postgres_store::connect(url), "probe connection");
+  auto count = [&]() -> int64_t {
+    auto n = probe->scalar("SELECT count(*) FROM user_activities");
+    return n ? *n : -1;
+  };
+  reset_peak_rss();
+  r.rss_base_kb = status_kb("VmRSS");
+  // The first consumed record is seen by a watcher thread on the counter.
+  auto& consumed = consumed_counter();
+  double consumed_before = consumed.value();
+  auto& committed = metrics::global().get_counter(
+    "agentmem_events_committed_total",
+    "Records whose batch was committed to Postgres and the index.");
+  double committed_before = committed.value();
+  // A sampler thread notes the first consumed record (0.5 ms resolution),
+  // the index snapshots vector_linking takes (<data_dir>/index/snapshot.tmp
+  // exists while one is written) and the backpressure gauges.
+  auto& paused_gauge = metrics::global().get_gauge(
+    "agentmem_consumer_paused",
+    "1 while ingress pauses partitions (backpressure), else 0.");
+  auto& in_flight_gauge = metrics::global().get_gauge(
+    "agentmem_batches_in_flight", "Batches not yet acknowledged.");
+  std::atomic<bool> watch_stop{false};
+  std::atomic<int64_t> first_consume_ns{0};
+  struct sample {
+    clk::time_point t;
+    double paused, in_flight;
+  };
+  std::vector<sample> samples;
+  std::vector<std::pair<clk::time_point, clk::time_point>> snapshots;
+  const fs::path snap_tmp =
+    fs::path{env.root} / ("node-" + name) / "index" / "snapshot.tmp";
+  std::thread watcher([&] {
+    std::optional<clk::time_point> snap_start;
+    auto next_sample = clk::now();
+    while (!watch_stop.load()) {
+      auto now = clk::now();
+      if (first_consume_ns.load() == 0 && consumed.value() > consumed_before)
+        first_consume_ns = now.time_since_epoch().count();
+      std::error_code sec;
+      bool writing = fs::exists(snap_tmp, sec);
+      if (writing && !snap_start)
+        snap_start = now;
+      else if (!writing && snap_start) {
+        snapshots.push_back({*snap_start, now});
+        snap_start.reset();
+      }
+      if (now >= next_sample) {
+        samples.push_back({now, paused_gauge.value(), in_flight_gauge.value()});
+        next_sample = now + std::chrono::milliseconds(20);
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(
+        first_consume_ns.load() == 0 ? 500 : 2000));
+    }
+  });
+  auto acfg = make_actor_config();
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<pipeline::topology> node;
+  std::thread feeder;
+  feed_times ft;
+  auto cleanup = [&] {
+    watch_stop = true;
+    if (watcher.joinable())
+      watcher.join();
+    if (feeder.joinable())
+      feeder.join();
+  };
+  try {
+    sys = std::make_unique<caf::actor_system>(acfg);
+    auto t_start = clk::now();
+    node = must(pipeline::topology::start(*sys, cfg), "topology start");
+    auto t_started = clk::now();
+    r.startup_s = seconds(t_start, t_started);
+    bool record_timeline = false;
+    auto next_point = clk::now();
+    auto wait_for = [&](int64_t target, const std::string& what,
+                        clk::time_point* done_at) {
+      int64_t last = -2;
+      auto last_change = clk::now();
+      while (true) {
+        auto n = count();
+        auto now = clk::now();
+        if (record_timeline && now >= next_point) {
+          timeline_point tp;
+          tp.t = now;
+          tp.rows = n - static_cast<int64_t>(warmup_events);
+          tp.produced = produced ? static_cast<int64_t>(produced->load()) : -1;
+          tp.others_cpu = machine_busy_cpu() - process_cpu()
+                          - postgres_cpu(env.pg_dir);
+          r.timeline.push_back(tp);
+          next_point = now + std::chrono::seconds(1);
+        }
+        if (n == target) {
+          if (done_at)
+            *done_at = now;
+          return;
+        }
+        if (n > target)
+          die(what + ": user_activities has " + std::to_string(n)
+              + " rows, more than the " + std::to_string(target)
+              + " events produced");
+        if (node->failed())
+          die(what + ": the pipeline failed (supervisor gave up)");
+        if (n != last) {
+          last = n;
+          last_change = now;
+        } else if (now - last_change > std::chrono::seconds(90)) {
+          die(what + ": stuck at " + std::to_string(n) + " of "
+              + std::to_string(target) + " rows for 90 s");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    };
+    metrics_snapshot m0;
+    std::map<int, std::pair<std::string, double>> th0;
+    double cpu0 = 0, pg0 = 0, machine0 = 0;
+    clk::time_point t_begin{};
+    if (warmup_events > 0) {
+      warmup_feed();
+      wait_for(static_cast<int64_t>(warmup_events), name + " warm-up",
+               nullptr);
+    }
+    m0 = metrics_snapshot::take();
+    th0 = thread_cpu();
+    cpu0 = process_cpu();
+    pg0 = postgres_cpu(env.pg_dir);
+    machine0 = machine_busy_cpu();
+    record_timeline = true;
+    if (feed) {
+      feeder = std::thread([&] { ft = feed(); });
+    }
+    clk::time_point t_done{};
+    wait_for(static_cast<int64_t>(expected_total), name, &t_done);
+    // The rows are visible once the writer committed; the batch is done
+    // when vector linking has indexed its memories and ingress got the ack.
+    clk::time_point t_acked{};
+    while (true) {
+      t_acked = clk::now();
+      if (committed.value() - committed_before
+          >= static_cast<double>(expected_total))
+        break;
+      if (t_acked - t_done > std::chrono::seconds(120))
+        die(name + ": batches not acknowledged 120 s after their commit");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    auto th1 = thread_cpu();
+    r.cpu_process_s = process_cpu() - cpu0;
+    r.cpu_postgres_s = postgres_cpu(env.pg_dir) - pg0;
+    r.cpu_others_s =
+      machine_busy_cpu() - machine0 - r.cpu_process_s - r.cpu_postgres_s;
+    r.cpu_by_thread = thread_cpu_delta(th0, th1);
+    r.m = metrics_snapshot::take().since(m0);
+    r.rss_peak_kb = status_kb("VmHWM");
+    if (feeder.joinable())
+      feeder.join();
+    watch_stop = true;
+    watcher.join();
+    clk::time_point t_first{clk::duration{first_consume_ns.load()}};
+    auto window_begin = feed ? ft.first : t_first;
+    r.t_begin = window_begin;
+    {
+      double paused = 0, in_flight = 0;
+      size_t n = 0;
+      for (auto& x : samples)
+        if (x.t >= window_begin && x.t <= t_acked) {
+          paused += x.paused;
+          in_flight += x.in_flight;
+          ++n;
+        }
+      r.paused_fraction = n ? paused / n : NAN;
+      r.mean_in_flight = n ? in_flight / n : NAN;
+      for (auto& [a, b] : snapshots)
+        if (b >= window_begin && a <= t_acked) {
+          auto d = seconds(std::max(a, window_begin), std::min(b, t_acked));
+          r.snapshot_count += 1;
+          r.snapshot_total_s += d;
+          r.snapshot_max_s = std::max(r.snapshot_max_s, seconds(a, b));
+        }
+    }
+    if (feed) {
+      t_begin = ft.first;
+      r.tail_s = seconds(ft.last, t_done);
+      r.produce_rate = ft.produced / std::max(1e-9, seconds(ft.first, ft.last));
+    } else {
+      t_begin = t_first;
+    }
+    r.join_s = first_consume_ns.load() ? seconds(t_started, t_first) : NAN;
+    r.run_s = seconds(t_begin, t_done);
+    r.events_per_s = r.events / std::max(1e-9, r.run_s);
+    r.total_with_startup_s = seconds(t_start, t_done);
+    r.acked_s = seconds(t_begin, t_acked);
+    r.acked_events_per_s = r.events / std::max(1e-9, r.acked_s);
+    r.pg_activities = count();
+    auto nm = probe->scalar("SELECT count(*) FROM memories");
+    r.pg_memories = nm ? *nm : -1;
+    r.index_points = static_cast<int64_t>(node->index_size());
+    if (!r.m.e2e.bounds.empty()) {
+      r.hist_p50_s = hquantile(r.m.e2e, 0.5);
+      r.hist_p99_s = hquantile(r.m.e2e, 0.99);
+    }
+    auto t_stop = clk::now();
+    if (auto err = node->stop())
+      log(name + ": stop: " + describe(err));
+    r.stop_s = seconds(t_stop, clk::now());
+    node.reset();
+    sys.reset();
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    log(name + " failed: " + r.error);
+    cleanup();
+    if (node)
+      node->stop();
+    node.reset();
+    sys.reset();
+    return r;
+  }
+  cleanup();
+  return r;
+}
+
+// Per-event latency: Postgres ingested_at minus the produce time recorded
+// for each event id.
+void event_latencies(const std::string& url,
+                     const std::unordered_map<std::string, int64_t>& produced_us,
+                     scenario_result& r) {
+  pqxx::connection conn{url};
+  pqxx::work w{conn};
+  auto rows = w.exec("SELECT event_id, (extract(epoch FROM ingested_at) "
+                     "* 1000000)::bigint FROM user_activities");
+  std::vector<double> lat;
+  lat.reserve(rows.size());
+  for (auto row : rows) {
+    auto it = produced_us.find(row[0].as<std::string>());
+    if (it == produced_us.end())
+      continue; // warm-up event
+    lat.push_back(static_cast<double>(row[1].as<int64_t>() - it->second)
+                  / 1000.0);
+  }
+  if (lat.empty())
+    return;
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double q) {
+    size_t i = static_cast<size_t>(q * static_cast<double>(lat.size() - 1));
+    return lat[i];
+  };
+  r.lat_p50_ms = pct(0.50);
+  r.lat_p90_ms = pct(0.90);
+  r.lat_p99_ms = pct(0.99);
+  r.lat_max_ms = lat.back();
+}
+
+// --- output --------------------------------------------------------------------------
+
+struct report {
+  std::string machine;
+  size_t events = 0;
+  size_t bytes = 0;
+  int partitions = 0;
+  int users = 0;
+  std::map<std::string, size_t> by_type;
+  size_t memories = 0;
+  std::map<std::string, size_t> memories_by_type;
+  std::vector<rate_row> rows;
+  scenario_result backlog, steady;
+  long process_peak_kb = 0;
+  std::string load_start, load_end;
+  double others_cpu_s = 0; // whole run: CPU used by unrelated processes
+  double bench_seconds = 0;
+  std::string node_settings;
+  double snapshot_s = 0; // vector_index::save of the standalone index
+  size_t snapshot_points = 0;
+  uintmax_t snapshot_bytes = 0;
+};
+
+std::string machine_line() {
+  std::ifstream in{"/proc/cpuinfo"};
+  std::string line, model = "unknown CPU";
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  long mem_kb = 0;
+  std::ifstream mi{"/proc/meminfo"};
+  while (std::getline(mi, line))
+    if (line.rfind("MemTotal:", 0) == 0)
+      mem_kb = std::strtol(line.c_str() + 9, nullptr, 10);
+  return std::to_string(std::thread::hardware_concurrency()) + " cores, "
+         + model + ", " + fixed(mib(mem_kb) / 1024.0, 1) + " GiB RAM";
+}
+
+// A table printed as Markdown (`md`) or aligned plain text.
+struct table {
+  std::vector<std::string> head;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<bool> right; // right-align column
+
+  void print(std::ostream& o, bool md) const {
+    std::vector<size_t> w(head.size());
+    for (size_t c = 0; c < head.size(); ++c) {
+      w[c] = head[c].size();
+      for (auto& r : rows)
+        w[c] = std::max(w[c], r[c].size());
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+      for (size_t c = 0; c < cells.size(); ++c) {
+        bool ra = c < right.size() && right[c];
+        std::string pad(w[c] - cells[c].size(), ' ');
+        if (md)
+          o << (c == 0 ? "| " : " | ");
+        else if (c > 0)
+          o << "  ";
+        o << (ra ? pad + cells[c] : cells[c] + pad);
+      }
+      o << (md ? " |" : "") << '\n';
+    };
+    line(head);
+    if (md) {
+      o << '|';
+      for (size_t c = 0; c < head.size(); ++c)
+        o << std::string(w[c] + 1, '-') << (c < right.size() && right[c] ? ":|" : "-|");
+      o << '\n';
+    } else {
+      size_t total = 0;
+      for (auto x : w)
+        total += x + 2;
+      o << std::string(total - 2, '-') << '\n';
+    }
+    for (auto& r : rows)
+      line(r);
+  }
+};
+
+std::string ms_or_na(double ms) {
+  return std::isnan(ms) ? "n/a" : fixed(ms, ms < 10 ? 1 : 0) + " ms";
+}
+
+void print_report(std::ostream& o, const report& rep, bool md) {
+  auto h = [&](const std::string& t) {
+    if (md)
+      o << "\n### " << t << "\n\n";
+    else
+      o << "\n== " << t << " ==\n";
+  };
+  h("Setup");
+  std::ostringstream mix;
+  for (auto& [t, n] : rep.by_type)
+    mix << (mix.tellp() > 0 ? ", " : "") << t << " " << fixed(100.0 * n / rep.events, 1) << "%";
+  std::ostringstream mm;
+  for (auto& [t, n] : rep.memories_by_type)
+    mm << (mm.tellp() > 0 ? ", " : "") << t << " " << grouped(n);
+  std::string b = md ? "- " : "  ";
+  o << b << "machine: " << rep.machine << "\n"
+    << b << "events: " << grouped(rep.events) << " (" << rep.users
+    << " users, avg " << rep.bytes / std::max<size_t>(1, rep.events)
+    << " B, " << fixed(rep.bytes / 1048576.0, 1) << " MiB); mix: " << mix.str()
+    << "\n"
+    << b << "memories derived: " << grouped(rep.memories) << " ("
+    << fixed(static_cast<double>(rep.memories) / rep.events, 3)
+    << " per event): " << mm.str() << "\n"
+    << b << "topic: " << rep.partitions
+    << " partitions on librdkafka's mock cluster (1 broker, in-process); "
+       "PostgreSQL: private cluster (storage::pg_cluster)\n"
+    << b << "node: " << rep.node_settings << "\n"
+    << b << "load average at start / end: " << rep.load_start << " / "
+    << rep.load_end << "; unrelated processes used "
+    << fixed(rep.others_cpu_s, 1) << " CPU-s during the " << fixed(rep.bench_seconds, 0)
+    << " s run (noise indicator; 0 on a quiet machine)\n";
+
+  h("Standalone component rates (same events)");
+  table t;
+  t.head = {"component", "rate", "unit", "events/s equivalent", "note"};
+  t.right = {false, true, false, true, false};
+  double slowest = 0;
+  std::string slowest_name;
+  for (auto& r : rep.rows) {
+    t.rows.push_back({(r.standalone_core ? "" : "(extra) ") + r.component,
+                      grouped(r.unit_rate()), r.measured + "/s",
+                      grouped(r.events_per_s), r.note});
+    if (r.standalone_core && (slowest == 0 || r.events_per_s < slowest)) {
+      slowest = r.events_per_s;
+      slowest_name = r.component;
+    }
+  }
+  t.print(o, md);
+  if (rep.snapshot_points > 0)
+    o << "\n"
+      << b << "index snapshot (vector_index::save) at "
+      << grouped(rep.snapshot_points) << " points: "
+      << fixed(rep.snapshot_s, 2) << " s, "
+      << fixed(rep.snapshot_bytes / 1048576.0, 0)
+      << " MiB; vector_linking takes one every snapshot_interval (5 s, as "
+         "`agentmem dev`), outside its stage timer\n";
+
+  h("Pipeline (pipeline::topology, in-process)");
+  table p;
+  p.head = {"scenario", "events", "events/s (rows in PG)",
+            "vs slowest standalone", "events/s (indexed + acked)",
+            "p50 latency", "p99 latency", "peak RSS (bench process)"};
+  p.right = {false, true, true, true, true, true, true, true};
+  auto add = [&](const scenario_result& s) {
+    if (!s.ok) {
+      bool skipped = s.error == "skipped";
+      p.rows.push_back({s.name, skipped ? "-" : grouped(s.events),
+                        skipped ? "skipped" : "FAILED", "-", "-", "-", "-",
+                        skipped ? "-" : s.error.substr(0, 60)});
+      return;
+    }
+    std::string ratio =
+      slowest > 0 ? fixed(100.0 * s.events_per_s / slowest, 1) + " %" : "n/a";
+    p.rows.push_back(
+      {s.name, grouped(s.events), grouped(s.events_per_s), ratio,
+       grouped(s.acked_events_per_s), ms_or_na(s.lat_p50_ms), ms_or_na(s.lat_p99_ms),
+       fixed(mib(s.rss_peak_kb), 0) + " MiB (base "
+         + fixed(mib(s.rss_base_kb), 0) + ")"});
+  };
+  add(rep.backlog);
+  add(rep.steady);
+  p.print(o, md);
+  o << "\n";
+  if (rep.backlog.ok && slowest > 0) {
+    double ratio = rep.backlog.events_per_s / slowest;
+    o << b << "slowest standalone component: " << slowest_name << " ("
+      << grouped(slowest) << " events/s); pipeline backlog throughput is "
+      << fixed(100.0 * ratio, 1) << " % of it ("
+      << fixed(100.0 * rep.backlog.acked_events_per_s / slowest, 1)
+      << " % counting until the last batch was indexed): target >= 50 % "
+      << (ratio >= 0.5 ? "MET" : "MISSED") << "\n";
+  }
+  auto details = [&](const scenario_result& s) {
+    if (!s.ok)
+      return;
+    o << b << s.name << ": start-up " << fixed(s.startup_s, 2)
+      << " s, group join to first record " << fixed(s.join_s, 2)
+      << " s, run " << fixed(s.run_s, 2) << " s to the last row in Postgres ("
+      << fixed(s.total_with_startup_s, 2) << " s incl. start-up = "
+      << grouped(s.events / std::max(1e-9, s.total_with_startup_s))
+      << " events/s), " << fixed(s.acked_s, 2)
+      << " s until every batch was indexed and acknowledged ("
+      << grouped(s.acked_events_per_s) << " events/s), stop "
+      << fixed(s.stop_s, 2) << " s; Postgres rows "
+      << grouped(s.pg_activities) << ", memories " << grouped(s.pg_memories)
+      << ", index points " << grouped(s.index_points) << "\n";
+    o << b << s.name << ": ingress paused (max_in_flight reached) "
+      << fixed(100.0 * s.paused_fraction, 0) << " % of the run, mean "
+      << fixed(s.mean_in_flight, 2) << " batches in flight; "
+      << s.snapshot_count << " index snapshots written by vector_linking, "
+      << fixed(s.snapshot_total_s, 1) << " s in total ("
+      << fixed(100.0 * s.snapshot_total_s / std::max(1e-9, s.acked_s), 0)
+      << " % of the run, longest " << fixed(s.snapshot_max_s, 2) << " s)\n";
+    if (!s.timeline.empty()) {
+      // Every ~10 s: rows/s over the interval, backlog (steady: published
+      // minus stored), CPU of unrelated processes (noise) in the interval.
+      o << b << s.name << " timeline (t: rows/s, lag, others' CPU):";
+      size_t prev = 0;
+      for (size_t i = 1; i < s.timeline.size(); ++i) {
+        auto& a = s.timeline[prev];
+        auto& z = s.timeline[i];
+        if (seconds(a.t, z.t) < 9.5 && i + 1 < s.timeline.size())
+          continue;
+        double dt = seconds(a.t, z.t);
+        o << " " << fixed(seconds(s.t_begin, z.t), 0) << "s: "
+          << grouped((z.rows - a.rows) / dt) << "/s";
+        if (z.produced >= 0)
+          o << ", lag " << grouped(static_cast<double>(z.produced - z.rows));
+        o << ", " << fixed((z.others_cpu - a.others_cpu) / dt * 100, 0)
+          << "%;";
+        prev = i;
+      }
+      o << "\n";
+    }
+    if (s.target_rate > 0)
+      o << b << s.name << ": target rate " << grouped(s.target_rate)
+        << " events/s, published at " << grouped(s.produce_rate)
+        << " events/s, last event in Postgres " << fixed(s.tail_s, 2)
+        << " s after it was produced; per-event latency (ingested_at - "
+           "produce time) p50 "
+        << ms_or_na(s.lat_p50_ms) << ", p90 " << ms_or_na(s.lat_p90_ms)
+        << ", p99 " << ms_or_na(s.lat_p99_ms) << ", max "
+        << ms_or_na(s.lat_max_ms)
+        << "; agentmem_event_end_to_end_seconds (per batch, oldest record -> "
+           "ack) p50 "
+        << ms_or_na(s.hist_p50_s * 1e3) << ", p99 "
+        << ms_or_na(s.hist_p99_s * 1e3) << "\n";
+  };
+  details(rep.backlog);
+  details(rep.steady);
+  o << b << "process peak RSS (ru_maxrss, whole run incl. standalone phases "
+       "and the in-process mock broker): "
+    << fixed(mib(rep.process_peak_kb), 0) << " MiB; PostgreSQL runs in its "
+       "own processes (not included)\n";
+
+  for (auto* s : {&rep.backlog, &rep.steady}) {
+    if (!s->ok)
+      continue;
+    h("Per-stage breakdown, " + s->name + " (agentmem_stage_duration_seconds)");
+    table st;
+    st.head = {"stage", "batches", "busy s", "% of run", "mean ms/batch",
+               "p50 ms", "p99 ms", "µs/event"};
+    st.right = {false, true, true, true, true, true, true, true};
+    auto row = [&](const std::string& name, const hsnap& hs) {
+      double mean = hs.count ? hs.sum / hs.count * 1e3 : 0;
+      st.rows.push_back(
+        {name, grouped(hs.count), fixed(hs.sum, 2),
+         fixed(100.0 * hs.sum / std::max(1e-9, s->acked_s), 1),
+         fixed(mean, 1), fixed(hquantile(hs, 0.5) * 1e3, 1),
+         fixed(hquantile(hs, 0.99) * 1e3, 1),
+         fixed(hs.sum * 1e6 / std::max<size_t>(1, s->events), 1)});
+    };
+    for (auto& n : stage_names)
+      row(n, s->m.stages.at(n));
+    row("(postgres commit, inside writer)", s->m.commit);
+    row("(batch: ingress close -> ack)", s->m.batch_latency);
+    st.print(o, md);
+    o << "\n"
+      << b << "batches: " << grouped(s->m.batch_size.count) << ", mean "
+      << fixed(s->m.batch_size.count ? s->m.batch_size.sum / s->m.batch_size.count : 0, 0)
+      << " records/batch\n"
+      << b << "CPU during the run (" << fixed(s->acked_s, 1)
+      << " s wall, 2 cores = " << fixed(2 * s->acked_s, 1)
+      << " core-s): bench process " << fixed(s->cpu_process_s, 1)
+      << " s, PostgreSQL server " << fixed(s->cpu_postgres_s, 1)
+      << " s, other processes on the machine " << fixed(s->cpu_others_s, 1)
+      << " s; bench threads:";
+    std::vector<std::pair<double, std::string>> th;
+    for (auto& [n, v] : s->cpu_by_thread)
+      if (v >= 0.05)
+        th.push_back({v, n});
+    std::sort(th.rbegin(), th.rend());
+    for (auto& [v, n] : th)
+      o << " " << n << " " << fixed(v, 1) << " s;";
+    o << "\n";
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agentmem pipeline throughput benchmark (docs/performance.md)"};
+  size_t n_events = 200000;
+  int partitions = 256;
+  std::string data_dir;
+  int users = 1000;
+  uint64_t seed = 42;
+  double steady_fraction = 0.7;
+  size_t steady_events = 0;
+  double steady_rate = 0;
+  bool keep = false, verbose = false, skip_steady = false;
+  bench_env env;
+  app.add_option("--events", n_events, "Synthetic events")
+    ->capture_default_str()
+    ->check(CLI::Range(size_t{1000}, size_t{5000000}));
+  app.add_option("--partitions", partitions, "Partitions of the topics")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 1024));
+  app.add_option("--data-dir", data_dir,
+                 "Work directory (default: a fresh /tmp/agentmem-bench-*, "
+                 "removed at the end); must be empty or missing");
+  app.add_option("--users", users,
+                 "Simulated users (events are keyed by user: many users "
+                 "spread them over the partitions)")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 1000000));
+  app.add_option("--seed", seed, "Simulator seed")->capture_default_str();
+  app.add_option("--steady-fraction", steady_fraction,
+                 "Steady scenario rate as a fraction of the backlog rate")
+    ->capture_default_str()
+    ->check(CLI::Range(0.01, 2.0));
+  app.add_option("--steady-events", steady_events,
+                 "Events of the steady scenario (default: --events)");
+  app.add_option("--steady-rate", steady_rate,
+                 "Steady scenario rate in events/s (overrides "
+                 "--steady-fraction)")
+    ->check(CLI::NonNegativeNumber);
+  app.add_flag("--skip-steady", skip_steady, "Run only the backlog scenario");
+  app.add_option("--snapshot-interval-ms", env.snapshot_interval_ms,
+                 "Node: index snapshot interval (agentmem dev: 5000)")
+    ->capture_default_str()
+    ->check(CLI::Range(100, 3600000));
+  app.add_option("--max-batch-wait-ms", env.max_batch_wait_ms,
+                 "Node: longest time a batch stays open (dev: 50)")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 60000));
+  app.add_option("--max-in-flight", env.max_in_flight,
+                 "Node: unacknowledged batches before ingress pauses (dev: 4)")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 64));
+  app.add_option("--max-batch-records", env.max_batch_records,
+                 "Node: records per batch (default 2000)")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 100000));
+  app.add_flag("--keep", keep, "Keep the work directory");
+  app.add_flag("--verbose", verbose, "agentmem's info logs on stderr");
+  CLI11_PARSE(app, argc, argv);
+  if (steady_events == 0 || steady_events > n_events)
+    steady_events = n_events;
+  spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::warn);
+
+  auto bench_t0 = clk::now();
+  bool own_dir = data_dir.empty();
+  if (own_dir) {
+    std::string tmpl =
+      (fs::temp_directory_path() / "agentmem-bench-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      std::cerr << "mkdtemp failed\n";
+      return 1;
+    }
+    data_dir = tmpl;
+  } else {
+    std::error_code ec;
+    fs::create_directories(data_dir, ec);
+    if (!fs::is_empty(data_dir, ec)) {
+      std::cerr << "--data-dir " << data_dir << " is not empty\n";
+      return 1;
+    }
+    data_dir = fs::absolute(data_dir).string();
+  }
+  log("work directory " + data_dir);
+
+  report rep;
+  rep.machine = machine_line();
+  rep.load_start = loadavg();
+  const double machine_cpu0 = machine_busy_cpu();
+  // Own CPU includes reaped children (initdb, pg_ctl-like helpers).
+  const double own_cpu0 = process_cpu() + process_cpu(RUSAGE_CHILDREN);
+  rep.partitions = partitions;
+  rep.users = users;
+  rep.node_settings =
+    "snapshot_interval " + std::to_string(env.snapshot_interval_ms)
+    + " ms, max_batch_records " + std::to_string(env.max_batch_records)
+    + ", max_batch_wait " + std::to_string(env.max_batch_wait_ms)
+    + " ms, max_in_flight " + std::to_string(env.max_in_flight)
+    + ", embedding hashing 384-d";
+  std::unique_ptr<storage::pg_cluster> pg;
+  int rc = 0;
+  try {
+    // ---- 1. data --------------------------------------------------------------
+    dataset d;
+    {
+      kafka::simulator_config sim;
+      sim.users = users;
+      sim.seed = seed;
+      // ts spacing 1 ms; the last event is "now", so every ts is valid
+      // (in the past, not beyond the decoder's 24 h future limit).
+      sim.rate = 1000;
+      sim.start_time_ms = wall_ms() - static_cast<int64_t>(n_events);
+      auto t0 = clk::now();
+      d.events = kafka::generate_events(sim, n_events);
+      log("generated " + grouped(n_events) + " events in "
+          + fixed(seconds(t0, clk::now()), 1) + " s");
+    }
+    for (auto& [k, v] : d.events)
+      d.bytes += v.size();
+    rep.events = d.events.size();
+    rep.bytes = d.bytes;
+
+    std::vector<activity> acts;
+    rate_row decode_row = row_of("contract decode (simdjson, event_decoder)", "events");
+    {
+      domain::event_decoder dec;
+      acts.resize(d.events.size());
+      kafka_record rec;
+      rec.source.topic = "bench";
+      auto t0 = clk::now();
+      for (size_t i = 0; i < d.events.size(); ++i) {
+        rec.key = d.events[i].first;
+        rec.value = d.events[i].second;
+        rec.source.offset = static_cast<int64_t>(i);
+        if (auto err = dec.decode(rec, acts[i]))
+          die("event " + std::to_string(i) + " rejected: " + err->code + ": "
+              + err->detail);
+      }
+      decode_row.seconds = seconds(t0, clk::now());
+      decode_row.units = static_cast<double>(acts.size());
+      decode_row.events_per_s = decode_row.unit_rate();
+      decode_row.note = "1 thread, incl. copying key/value into a record";
+    }
+    for (auto& a : acts) {
+      d.by_type[a.activity_class]++;
+      d.event_ids.push_back(a.event_id);
+    }
+    rep.by_type = d.by_type;
+
+    std::vector<memory> mems;
+    {
+      auto t0 = clk::now();
+      mems = derive_memories(acts, 50);
+      log("derived " + grouped(mems.size()) + " memories in "
+          + fixed(seconds(t0, clk::now()), 1) + " s");
+    }
+    d.memories = mems.size();
+    for (auto& m : mems)
+      d.memories_by_type[m.memory_type]++;
+    rep.memories = d.memories;
+    rep.memories_by_type = d.memories_by_type;
+    const double events_per_memory =
+      static_cast<double>(d.events.size()) / std::max<size_t>(1, mems.size());
+
+    rate_row embed_row = row_of("embedding (hashing_embedder, 384-d)", "texts");
+    domain::hashing_embedder emb{384};
+    {
+      std::vector<std::string_view> texts;
+      std::vector<std::vector<float>> out;
+      auto t0 = clk::now();
+      for (size_t i = 0; i < mems.size(); i += 1000) {
+        texts.clear();
+        for (size_t j = i; j < std::min(mems.size(), i + 1000); ++j)
+          texts.emplace_back(mems[j].text);
+        must(emb.embed(texts, out), "embed");
+        for (size_t j = 0; j < out.size(); ++j)
+          mems[i + j].vector = std::move(out[j]);
+      }
+      embed_row.seconds = seconds(t0, clk::now());
+      embed_row.units = static_cast<double>(mems.size());
+      embed_row.events_per_s = embed_row.unit_rate() * events_per_memory;
+      embed_row.note = "1 thread";
+    }
+
+    // ---- infrastructure ---------------------------------------------------------
+    env.root = data_dir;
+    env.partitions = partitions;
+    const std::string backlog_topic = "bench.backlog";
+    const std::string steady_topic = "bench.steady";
+    auto mock = must(kafka::mock_cluster::start(
+                       1, {{backlog_topic, partitions},
+                           {steady_topic, partitions},
+                           {"bench.dlq", 4}}),
+                     "mock cluster");
+    env.brokers = mock->bootstrap();
+    env.pg_dir = (fs::path{data_dir} / "postgres").string();
+    {
+      auto t0 = clk::now();
+      pg = must(storage::pg_cluster::start(env.pg_dir, 0), "postgres");
+      log("postgres up in " + fixed(seconds(t0, clk::now()), 1) + " s");
+    }
+    env.admin_url = pg->url();
+
+    // ---- vector_linking's other write: RocksDB docs ------------------------------------
+    rate_row docs_row = row_of("RocksDB hot_state::put_docs (vector_linking's other write)",
+                               "docs");
+    {
+      auto hot = must(storage::hot_state::open(
+                        (fs::path{data_dir} / "standalone-rocksdb").string(), 50),
+                      "hot state");
+      size_t chunk = std::max<size_t>(
+        1, static_cast<size_t>(2000.0 / events_per_memory));
+      std::vector<memory> part;
+      clk::duration busy{};
+      for (size_t i = 0; i < mems.size(); i += chunk) {
+        part.assign(mems.begin() + i,
+                    mems.begin() + std::min(mems.size(), i + chunk));
+        auto t0 = clk::now();
+        must(hot->put_docs(part, "memory_seq", static_cast<int64_t>(i)),
+             "put_docs");
+        busy += clk::now() - t0;
+      }
+      docs_row.seconds = std::chrono::duration<double>(busy).count();
+      docs_row.units = static_cast<double>(mems.size());
+      docs_row.events_per_s = docs_row.unit_rate() * events_per_memory;
+      docs_row.note = "1 thread, WriteBatch per ~2,000-event batch, WAL on";
+    }
+    fs::remove_all(fs::path{data_dir} / "standalone-rocksdb");
+
+    // ---- 2c. hnswlib -----------------------------------------------------------------
+    rate_row hnsw_row = row_of("hnswlib insert (vector_index::upsert, M=16, efC=100)", "vectors");
+    {
+      storage::vector_index_config icfg;
+      icfg.dims = emb.dims();
+      icfg.model = emb.model();
+      auto index = must(storage::vector_index::open(
+                          (fs::path{data_dir} / "standalone-index").string(), icfg),
+                        "vector index");
+      // Chunks the size of the pipeline's memories per 2,000-event batch.
+      size_t chunk = std::max<size_t>(
+        1, static_cast<size_t>(2000.0 / events_per_memory));
+      std::vector<memory> part;
+      clk::duration busy{};
+      size_t added = 0;
+      for (size_t i = 0; i < mems.size(); i += chunk) {
+        part.assign(std::make_move_iterator(mems.begin() + i),
+                    std::make_move_iterator(
+                      mems.begin() + std::min(mems.size(), i + chunk)));
+        auto t0 = clk::now();
+        added += must(index->upsert(part), "upsert");
+        busy += clk::now() - t0;
+      }
+      hnsw_row.seconds = std::chrono::duration<double>(busy).count();
+      hnsw_row.units = static_cast<double>(added);
+      hnsw_row.events_per_s = hnsw_row.unit_rate() * events_per_memory;
+      hnsw_row.standalone_core = true;
+      hnsw_row.note = "1 thread, 0 -> " + grouped(added) + " points, "
+                      + fixed(events_per_memory, 3) + " events per memory";
+      log("hnswlib: " + grouped(hnsw_row.unit_rate()) + " vectors/s");
+      // What one snapshot costs at this size: vector_linking saves the
+      // index every snapshot_interval (5 s in `agentmem dev`).
+      auto t1 = clk::now();
+      must(index->save(1), "index snapshot");
+      rep.snapshot_s = seconds(t1, clk::now());
+      rep.snapshot_points = added;
+      std::error_code ec;
+      for (auto& e : fs::recursive_directory_iterator(
+             fs::path{data_dir} / "standalone-index", ec))
+        if (e.is_regular_file(ec))
+          rep.snapshot_bytes += e.file_size(ec);
+    }
+    fs::remove_all(fs::path{data_dir} / "standalone-index");
+    mems.clear();
+    mems.shrink_to_fit();
+    trim_heap();
+
+    // ---- 2b. COPY ----------------------------------------------------------------------
+    rate_row copy_row = row_of("PostgreSQL COPY (pqxx::stream_to), 1 transaction", "rows");
+    rate_row copy_batched = row_of("PostgreSQL COPY, 1 transaction per 2,000 rows", "rows");
+    {
+      auto url = must(storage::pg_cluster::recreate_database(env.admin_url,
+                                                             "bench_copy"),
+                      "create database bench_copy");
+      copy_row.seconds = copy_rows(url, acts, 0, "copy_activities");
+      copy_row.units = static_cast<double>(acts.size());
+      copy_row.events_per_s = copy_row.unit_rate();
+      copy_row.standalone_core = true;
+      copy_row.note = "8 columns incl. raw jsonb, PK on event_id";
+      copy_batched.seconds = copy_rows(url, acts, 2000, "copy_activities");
+      copy_batched.units = static_cast<double>(acts.size());
+      copy_batched.events_per_s = copy_batched.unit_rate();
+      copy_batched.note = "same rows; synchronous_commit on";
+      log("COPY: " + grouped(copy_row.unit_rate()) + " rows/s");
+      must(storage::pg_cluster::drop_database(env.admin_url, "bench_copy"),
+           "drop database bench_copy");
+    }
+    acts.clear();
+    acts.shrink_to_fit();
+    trim_heap();
+
+    // ---- 2a. Kafka -------------------------------------------------------------------
+    rate_row produce_row = row_of("librdkafka idempotent produce (mock broker)", "records");
+    rate_row consume_row = row_of("librdkafka consumer, fresh group (kafka::consumer)", "records");
+    {
+      auto pr = produce_all(env.brokers, backlog_topic, d);
+      if (pr.delivered != d.events.size())
+        die("produced " + std::to_string(pr.delivered) + " of "
+            + std::to_string(d.events.size()));
+      produce_row.seconds = pr.seconds;
+      produce_row.units = static_cast<double>(pr.delivered);
+      produce_row.events_per_s = produce_row.unit_rate();
+      produce_row.note = "linger.ms=5, incl. flush";
+      auto cr = consume_all(env.brokers, backlog_topic, "bench-bare-consumer",
+                            d.events.size());
+      if (cr.records != d.events.size() || cr.max_first_offset != 0)
+        die("the mock broker lost records: read " + std::to_string(cr.records)
+            + " of " + std::to_string(d.events.size())
+            + " (highest first offset of a partition "
+            + std::to_string(cr.max_first_offset)
+            + "); use more --partitions or --users");
+      consume_row.seconds = cr.read_s;
+      consume_row.units = static_cast<double>(cr.records);
+      consume_row.events_per_s = consume_row.unit_rate();
+      consume_row.standalone_core = true;
+      consume_row.note = "after the first record (group join "
+                         + fixed(cr.join_s, 1) + " s excluded); "
+                         + std::to_string(cr.partitions_seen)
+                         + " partitions; count verified";
+      log("consumer: " + grouped(consume_row.unit_rate()) + " records/s, all "
+          + grouped(cr.records) + " read back");
+    }
+    rep.rows = {consume_row, copy_row, hnsw_row, produce_row, decode_row, docs_row,
+                embed_row, copy_batched};
+
+    // ---- 3a. backlog ---------------------------------------------------------------------
+    log("backlog: pipeline draining " + grouped(d.events.size())
+        + " pre-produced events");
+    rep.backlog = run_scenario(env, "backlog", backlog_topic, d.events.size(),
+                               {}, 0, {});
+    if (rep.backlog.ok)
+      log("backlog: " + grouped(rep.backlog.events_per_s) + " events/s");
+
+    // ---- 3b. steady ----------------------------------------------------------------------
+    if (!skip_steady && rep.backlog.ok) {
+      double rate = steady_rate > 0 ? steady_rate
+                                    : steady_fraction * rep.backlog.events_per_s;
+      // Warm-up events (another seed: other event ids) let the node join
+      // its group before the timed events start.
+      kafka::simulator_config wsim;
+      wsim.users = users;
+      wsim.seed = seed + 7919;
+      wsim.rate = 1000;
+      wsim.start_time_ms = wall_ms() - 500;
+      auto warm = kafka::generate_events(wsim, 500);
+      std::vector<int64_t> produced_us(steady_events, 0);
+      std::atomic<size_t> steady_produced{0};
+      auto warmup = [&] {
+        auto prod = must(kafka::producer::create(env.brokers), "producer");
+        for (auto& [k, v] : warm)
+          must(prod->produce(steady_topic, k, v), "produce");
+        must(prod->flush(std::chrono::seconds(30)), "flush");
+      };
+      auto feed = [&]() -> feed_times {
+        feed_times ft;
+        auto prod = must(kafka::producer::create(env.brokers), "producer");
+        auto period = std::chrono::duration<double>(1.0 / rate);
+        ft.first = clk::now();
+        for (size_t i = 0; i < steady_events; ++i) {
+          auto due = ft.first
+                     + std::chrono::duration_cast<clk::duration>(period * i);
+          if (clk::now() < due)
+            std::this_thread::sleep_until(due);
+          produced_us[i] = wall_us();
+          if (auto err = prod->produce(steady_topic, d.events[i].first,
+                                       d.events[i].second)) {
+            log("steady produce: " + describe(err));
+            break;
+          }
+          ft.produced = i + 1;
+          steady_produced = i + 1;
+        }
+        ft.last = clk::now();
+        if (auto err = prod->flush(std::chrono::seconds(60)))
+          log("steady flush: " + describe(err));
+        return ft;
+      };
+      log("steady: publishing " + grouped(steady_events) + " events at "
+          + grouped(rate) + " events/s while the pipeline consumes");
+      rep.steady = run_scenario(env, "steady", steady_topic,
+                                steady_events + warm.size(), warmup,
+                                warm.size(), feed, &steady_produced);
+      rep.steady.target_rate = rate;
+      if (rep.steady.ok) {
+        std::unordered_map<std::string, int64_t> by_id;
+        by_id.reserve(steady_events);
+        for (size_t i = 0; i < steady_events; ++i)
+          by_id.emplace(d.event_ids[i], produced_us[i]);
+        auto url = storage::pg_cluster::with_database(env.admin_url,
+                                                      "bench_steady");
+        event_latencies(url, by_id, rep.steady);
+        // The same consumer as in (a), on the topic the steady producer
+        // wrote record by record: the mock broker returns one message set
+        // per partition per fetch, so small message sets cap the rate.
+        log("steady topic: bare consumer, fresh group");
+        size_t total = steady_events + warm.size();
+        auto cr = consume_all(env.brokers, steady_topic, "bench-bare-steady",
+                              total, std::chrono::seconds(90));
+        rate_row row = row_of(
+          "librdkafka consumer, fresh group, topic written by the steady "
+          "producer",
+          "records");
+        row.seconds = cr.read_s;
+        row.units = static_cast<double>(cr.records);
+        row.events_per_s = row.unit_rate();
+        row.note = "read " + grouped(cr.records) + " of " + grouped(total)
+                   + (cr.records < total ? " (stopped after 90 s)" : "")
+                   + "; ~1 record per message set (linger.ms=5 over "
+                   + std::to_string(partitions) + " partitions)";
+        rep.rows.push_back(row);
+      }
+    } else {
+      rep.steady.name = "steady";
+      rep.steady.error = skip_steady ? "skipped" : "backlog failed";
+    }
+    if (!rep.backlog.ok || (!skip_steady && !rep.steady.ok))
+      rc = 2;
+    {
+      // The whole registry, for reference.
+      std::ofstream f{fs::path{data_dir} / "metrics.prom"};
+      f << metrics::global().render();
+    }
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    rep.process_peak_kb = ru.ru_maxrss;
+    rep.bench_seconds = seconds(bench_t0, clk::now());
+    rep.load_end = loadavg();
+    rep.others_cpu_s = machine_busy_cpu() - machine_cpu0
+                       - (process_cpu() + process_cpu(RUSAGE_CHILDREN)
+                          - own_cpu0)
+                       - std::max(0.0, postgres_cpu(env.pg_dir));
+    std::cout << "agentmem pipeline_bench (" << fixed(rep.bench_seconds, 0)
+              << " s)\n";
+    print_report(std::cout, rep, false);
+    std::cout << "\n---- Markdown ----\n";
+    print_report(std::cout, rep, true);
+    std::cout.flush();
+    mock.reset();
+  } catch (const std::exception& e) {
+    std::cerr << "pipeline_bench: " << e.what() << std::endl;
+    rc = 1;
+  }
+  if (pg) {
+    if (auto err = pg->stop())
+      log("postgres stop: " + describe(err));
+    pg.reset();
+  }
+  if (own_dir && !keep) {
+    std::error_code ec;
+    fs::remove_all(data_dir, ec);
+  } else {
+    log("kept " + data_dir);
+  }
+  return rc;
+}
