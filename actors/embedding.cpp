@@ -14,10 +14,18 @@ caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();
       fault_point("embedding");
+      // A memory with retrieval context is embedded as text, newline,
+      // context: text first, so a model that truncates its input keeps it.
+      std::vector<std::string> joined;
       std::vector<std::string_view> texts;
       texts.reserve(b.memories.size());
       for (auto& m : b.memories)
-        texts.emplace_back(m.text);
+        if (!m.context.empty())
+          joined.push_back(m.text + "\n" + m.context);
+      size_t next_joined = 0;
+      for (auto& m : b.memories)
+        texts.emplace_back(m.context.empty() ? std::string_view{m.text}
+                                             : joined[next_joined++]);
       std::vector<std::vector<float>> vectors;
       if (auto err = cfg.provider->embed(texts, vectors))
         throw std::runtime_error("embedding: " + describe(err));

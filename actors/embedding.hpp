@@ -22,7 +22,8 @@ struct embedding_state {
 };
 
 /// Embedding: fills `memory::vector` of every memory of the batch through
-/// the configured provider (one call per batch). A provider error fails the
+/// the configured provider (one call per batch); a memory with a retrieval
+/// `context` is embedded as text + "\n" + context. A provider error fails the
 /// batch (throws; the supervisor restarts the chain and the batch is
 /// replayed).
 caf::behavior embedding(caf::stateful_actor<embedding_state>* self,

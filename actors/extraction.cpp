@@ -1,6 +1,8 @@
 #include "actors/extraction.hpp"
 
+#include <map>
 #include <stdexcept>
+#include <utility>
 
 #include "messages/errc.hpp"
 #include "actors/fault_injection.hpp"
@@ -25,7 +27,31 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
       }
       if (auto err = cfg.hot->append_messages(writes))
         throw std::runtime_error("hot state: " + describe(err));
-      // 2. Memories.
+      // 2. Memories. Conversation memories get the preceding turn of their
+      // session as retrieval context; each session's buffer is read once
+      // per batch (after step 1, so it holds this batch's turns too).
+      std::map<std::pair<std::string, std::string>,
+               std::vector<storage::buffer_entry>> buffers;
+      auto add_context = [&](const activity& a, size_t first) {
+        auto key = std::make_pair(a.user_id, a.session_id);
+        auto it = buffers.find(key);
+        if (it == buffers.end()) {
+          auto msgs = cfg.hot->session_messages(a.user_id, a.session_id,
+                                                cfg.hot->buffer_limit());
+          if (!msgs)
+            throw std::runtime_error("hot state: " + describe(msgs.error()));
+          it = buffers.emplace(std::move(key), std::move(*msgs)).first;
+        }
+        std::vector<domain::prior_turn> turns;
+        turns.reserve(it->second.size());
+        for (auto& e : it->second)
+          turns.push_back({e.ts_ms, e.event_id, e.agent_name, e.content});
+        auto ctx = domain::conversation_context(turns, a.ts_ms, a.event_id,
+                                                cfg.rules.max_chunk_chars);
+        for (auto i = first; i < b.memories.size(); ++i)
+          if (b.memories[i].memory_type == memory_types::conversation)
+            b.memories[i].context = ctx;
+      };
       b.memories.clear();
       for (auto& a : b.activities) {
         if (a.activity_class == "session_end") {
@@ -43,7 +69,10 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
                 a.user_id, a.session_id, {a.ts_ms, a.ts_ms, a.ts_ms}))
             throw std::runtime_error("hot state: " + describe(err));
         } else {
+          auto first = b.memories.size();
           domain::extract_memories(a, cfg.rules, b.memories);
+          if (a.activity_class == "message")
+            add_context(a, first);
         }
       }
       self->state.metrics.done(start);

@@ -151,6 +151,31 @@ std::vector<std::string> chunk_document(std::string_view text,
   return chunks;
 }
 
+std::string conversation_context(const std::vector<prior_turn>& session_turns,
+                                 int64_t ts_ms, std::string_view event_id,
+                                 size_t max_bytes) {
+  const prior_turn* best = nullptr;
+  auto before = [](const prior_turn& x, int64_t ts, std::string_view id) {
+    return x.ts_ms < ts || (x.ts_ms == ts && x.event_id < id);
+  };
+  for (auto& t : session_turns)
+    if (before(t, ts_ms, event_id)
+        && (!best || before(*best, t.ts_ms, t.event_id))
+        && !trim(t.content).empty())
+      best = &t;
+  if (!best)
+    return {};
+  std::string text;
+  if (!best->agent_name.empty()) {
+    text = best->agent_name;
+    text += ": ";
+  }
+  text.append(trim(best->content));
+  if (text.size() > max_bytes)
+    return truncate_utf8(text, max_bytes);
+  return text;
+}
+
 void extract_memories(const activity& a, const extraction_config& cfg,
                       std::vector<memory>& out) {
   const auto& cls = a.activity_class;

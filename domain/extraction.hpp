@@ -38,6 +38,23 @@ bool make_session_summary(const activity& session_end,
                           const extraction_config& cfg,
                           std::vector<memory>& out);
 
+/// One earlier turn of a session, as the conversation buffer keeps it.
+struct prior_turn {
+  int64_t ts_ms = 0;
+  std::string_view event_id;
+  std::string_view agent_name;
+  std::string_view content;
+};
+
+/// Retrieval context of a conversation memory (docs/retrieval.md): the text
+/// of the turn that precedes (`ts_ms`, `event_id`) in `session_turns` (any
+/// order), rendered like a conversation memory ("<agent_name>: <content>")
+/// and cut to `max_bytes`. Empty when no earlier turn is known. Pure, so a
+/// replay that sees the same buffer derives the same context.
+std::string conversation_context(const std::vector<prior_turn>& session_turns,
+                                 int64_t ts_ms, std::string_view event_id,
+                                 size_t max_bytes);
+
 /// Splits a document into chunks of at most `max_chars` bytes: paragraphs
 /// (blank-line separated) are packed greedily; a paragraph that is too long
 /// is split at sentence ends, and a sentence that is still too long at the

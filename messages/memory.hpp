@@ -33,6 +33,11 @@ struct memory {
   std::string role;        ///< conversation memories: speaker role
   std::string speaker;     ///< conversation memories: agent_name, if any
   std::string text;
+  /// Retrieval context (conversation memories): the text of the turn just
+  /// before this one in the same session, or empty. Indexed beside `text`
+  /// (BM25 at half weight, embedded after it) because a reply's meaning
+  /// often lives in the question it answers; never returned as the hit.
+  std::string context;
   std::string metadata_json; ///< source event's `metadata`, or empty
   std::vector<float> vector; ///< filled by the embedding stage
 };
@@ -42,7 +47,7 @@ typename Inspector::result_type inspect(Inspector& f, memory& x) {
   return f(caf::meta::type_name("agentmem::memory"), x.memory_id, x.point_id,
            x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
            x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
-           x.text, x.metadata_json, x.vector);
+           x.text, x.context, x.metadata_json, x.vector);
 }
 
 } // namespace agentmem

@@ -12,24 +12,28 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
                          std::shared_ptr<storage::keyword_index> keywords,
                          std::shared_ptr<storage::hot_state> hot,
                          std::string postgres_url,
-                         std::shared_ptr<actors::health> status)
+                         std::shared_ptr<actors::health> status,
+                         fusion_params fusion)
   : embedder_(std::move(embedder)),
     index_(std::move(index)),
     keywords_(std::move(keywords)),
     hot_(std::move(hot)),
     postgres_url_(std::move(postgres_url)),
-    status_(std::move(status)) {
+    status_(std::move(status)),
+    fusion_(fusion) {
+}
+
+double default_vector_weight(const std::string& embedding_model) {
+  return embedding_model.rfind("hashing-", 0) == 0 ? 0.25 : 1.0;
 }
 
 namespace {
-
-constexpr double rrf_k = 60;
 
 // Weighted reciprocal rank fusion of rankings (best first), cut to k.
 std::vector<storage::scored_point>
 fuse(const std::vector<std::pair<double, std::vector<storage::scored_point>>>&
        rankings,
-     size_t k) {
+     size_t k, double rrf_k) {
   std::unordered_map<uint64_t, double> score;
   for (auto& [w, r] : rankings)
     for (size_t i = 0; i < r.size(); ++i)
@@ -75,12 +79,14 @@ api_backend::search(const api::search_request& req) {
       return d.error();
     points = std::move(*d);
   } else { // hybrid: fuse two deeper rankings
-    auto depth = std::max<size_t>(50, 5 * k);
+    auto depth = std::max<size_t>(fusion_.min_depth, 5 * k);
     auto d = dense(depth);
     if (!d)
       return d.error();
-    points = fuse({{1.0, *d}, {1.0, keywords_->search(req.query, depth, f)}},
-                  k);
+    points = fuse({{fusion_.vector_weight, *d},
+                   {fusion_.keyword_weight,
+                    keywords_->search(req.query, depth, f)}},
+                  k, fusion_.rrf_k);
   }
   std::vector<uint64_t> ids;
   ids.reserve(points.size());

@@ -14,12 +14,28 @@
 
 namespace agentmem::pipeline {
 
+/// Reciprocal rank fusion settings of `hybrid` search (docs/retrieval.md).
+struct fusion_params {
+  double rrf_k = 60;          ///< rank offset k of 1 / (k + rank)
+  double vector_weight = 1.0; ///< weight of the vector ranking
+  double keyword_weight = 1.0; ///< weight of the BM25 ranking
+  size_t min_depth = 50;      ///< each ranking is cut at max(this, 5 top_k)
+};
+
+/// The default vector weight for an embedding model: 0.25 for the built-in
+/// hashing embedder, whose vectors hash the same stemmed terms BM25 scores
+/// (so its ranking is a weaker copy of the keyword ranking and mainly
+/// breaks ties; measured on LoCoMo in docs/retrieval.md), 1.0 for models
+/// that carry meaning beyond the words.
+double default_vector_weight(const std::string& embedding_model);
+
 /// The HTTP API's view of a running node: searches go to the embedder, the
 /// vector and keyword indexes and RocksDB docs (no Postgres round trip).
 /// Modes: `vector` (cosine), `keyword` (BM25), `hybrid` (default):
-/// reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009) of the
-/// two rankings, score = sum over rankings of 1 / (rrf_k + rank), rank
-/// 1-based, rrf_k = 60, each ranking cut at max(50, 5 * top_k). Usage reads
+/// weighted reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009)
+/// of the two rankings, score = sum over rankings of w / (rrf_k + rank),
+/// rank 1-based, weights and rrf_k from fusion_params, each ranking cut at
+/// max(min_depth, 5 * top_k). Usage reads
 /// Postgres through its own connection (serialised by a mutex,
 /// reconnecting after failures); readiness comes from actors::health.
 class api_backend : public api::backend {
@@ -29,7 +45,8 @@ public:
               std::shared_ptr<storage::keyword_index> keywords,
               std::shared_ptr<storage::hot_state> hot,
               std::string postgres_url,
-              std::shared_ptr<actors::health> status);
+              std::shared_ptr<actors::health> status,
+              fusion_params fusion = {});
 
   caf::expected<std::vector<api::search_hit>>
   search(const api::search_request& req) override;
@@ -48,6 +65,7 @@ private:
   std::shared_ptr<storage::hot_state> hot_;
   std::string postgres_url_;
   std::shared_ptr<actors::health> status_;
+  fusion_params fusion_;
   std::mutex pg_mtx_;
   std::unique_ptr<storage::postgres_store> pg_;
 };

@@ -40,6 +40,21 @@ caf::error read_int(const toml::table& t, const char* sect, const char* key,
   return caf::none;
 }
 
+// A number (integer or float) in [lo, hi].
+caf::error read_num(const toml::table& t, const char* sect, const char* key,
+                    double& out, double lo, double hi) {
+  auto node = t[sect][key];
+  if (!node)
+    return caf::none;
+  auto v = node.value<double>();
+  if (!v || !(*v >= lo && *v <= hi))
+    return make_error(errc::invalid_config,
+                      std::string{sect} + "." + key + " must be a number in "
+                        + std::to_string(lo) + ".." + std::to_string(hi));
+  out = *v;
+  return caf::none;
+}
+
 caf::error read_str(const toml::table& t, const char* sect, const char* key,
                     std::string& out) {
   auto node = t[sect][key];
@@ -119,6 +134,9 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_int(t, "pipeline", "shutdown_timeout_ms", stop_ms, 100, 3600000));
   chk(read_str(t, "embedding", "provider", cfg.embedding_provider));
   chk(read_int(t, "embedding", "dims", cfg.embedding_dims, 1, 8192));
+  chk(read_num(t, "search", "rrf_k", cfg.rrf_k, 0, 10000));
+  chk(read_num(t, "search", "vector_weight", cfg.vector_weight, 0, 100));
+  chk(read_num(t, "search", "keyword_weight", cfg.keyword_weight, 0, 100));
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
   chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));

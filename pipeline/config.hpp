@@ -39,6 +39,10 @@ struct pipeline_config {
   // [embedding]
   std::string embedding_provider = "hashing";
   size_t embedding_dims = 384;
+  // [search] — hybrid fusion (pipeline/api_backend.hpp)
+  double rrf_k = 60;
+  double vector_weight = -1; ///< < 0: default_vector_weight(model)
+  double keyword_weight = 1.0;
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};

@@ -258,9 +258,16 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     return {[](int) {}};
   });
   // 5. HTTP.
+  fusion_params fusion;
+  fusion.rrf_k = c.rrf_k;
+  fusion.keyword_weight = c.keyword_weight;
+  fusion.vector_weight = c.vector_weight >= 0
+                           ? c.vector_weight
+                           : default_vector_weight(t->embedder_->model());
   t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_,
                                               t->keywords_, t->hot_,
-                                              c.postgres_url, t->status_);
+                                              c.postgres_url, t->status_,
+                                              fusion);
   api::server_config hcfg;
   hcfg.host = c.http_host;
   hcfg.port = c.http_port;

@@ -16,27 +16,43 @@ namespace agentmem::storage {
 
 namespace {
 
-constexpr uint32_t keyword_magic = 0x414D4B31; // "AMK1"
+// "AMK2": term frequencies in half units (AMK1 snapshots held whole
+// counts and are rebuilt from Postgres).
+constexpr uint32_t keyword_magic = 0x414D4B32;
+
+// Term frequencies and lengths are kept in half units: a token of a
+// memory's text counts 2, a token of its retrieval context 1 (half weight,
+// docs/retrieval.md). Scores divide by this again, so text-only documents
+// score exactly as plain BM25.
+constexpr uint32_t text_units = 2;
+constexpr uint32_t context_units = 1;
+constexpr double units_per_count = 2.0;
 
 struct posting {
   uint64_t point;
   uint32_t tf;
 };
 
-// Distinct terms of a text with their frequencies, in first-seen order.
+// Distinct terms of `text` (each token `units`) and `context` (each token
+// `ctx_units`) with their weighted frequencies, in first-seen order;
+// `length` is the weighted token count.
 std::vector<std::pair<std::string, uint32_t>>
-term_counts(std::string_view text, size_t& length) {
+term_counts(std::string_view text, size_t& length, uint32_t units = 1,
+            std::string_view context = {}, uint32_t ctx_units = 0) {
   thread_local domain::tokenizer tok;
   std::vector<std::string> tokens;
   tok.tokens(text, tokens);
-  length = tokens.size();
+  auto n_text = tokens.size();
+  if (ctx_units > 0 && !context.empty())
+    tok.tokens(context, tokens);
+  length = n_text * units + (tokens.size() - n_text) * ctx_units;
   std::vector<std::pair<std::string, uint32_t>> out;
   std::unordered_map<std::string_view, size_t> pos;
-  for (auto& t : tokens) {
-    auto [it, added] = pos.try_emplace(t, out.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    auto [it, added] = pos.try_emplace(tokens[i], out.size());
     if (added)
-      out.emplace_back(t, 0);
-    ++out[it->second].second;
+      out.emplace_back(tokens[i], 0);
+    out[it->second].second += i < n_text ? units : ctx_units;
   }
   return out;
 }
@@ -82,7 +98,8 @@ struct keyword_index::impl {
 
   bool add(const memory& m) {
     size_t length = 0;
-    auto counts = term_counts(m.text, length);
+    auto counts = term_counts(m.text, length, text_units, m.context,
+                              context_units);
     if (!payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
                       m.ts_ms, static_cast<uint32_t>(length)))
       return false;
@@ -198,7 +215,7 @@ keyword_index::search(const std::string& query, size_t k,
     double idf = std::log(1.0 + (n_docs - df + 0.5) / (df + 0.5));
     for (auto& post : it->second) {
       auto* p = d.payloads.find(post.point);
-      double tf = post.tf;
+      double tf = post.tf / units_per_count;
       double norm = k1 * (1 - b + b * p->length / avglen);
       scores[post.point] += idf * tf * (k1 + 1) / (tf + norm);
     }

@@ -31,6 +31,10 @@ struct bm25_params {
 ///   sum over t in Q of idf(t) * tf(t,p) * (k1 + 1)
 ///                     / (tf(t,p) + k1 * (1 - b + b * len(p) / avglen)),
 ///   idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5)).
+/// A memory's document is its `text` plus its retrieval `context` at half
+/// weight (BM25F-style field weighting, Robertson et al., "Simple BM25
+/// extension to multiple weighted fields", CIKM 2004): tf(t,p) and len(p)
+/// count a context token as 0.5.
 ///
 /// Thread-safe (searches share a lock, upserts take it exclusively).
 /// Persistence: save() writes `<dir>/keywords/` atomically with a

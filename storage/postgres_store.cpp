@@ -193,7 +193,7 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
   for (auto& m : b.memories) {
     for (auto* s : {&m.memory_id, &m.memory_type, &m.user_id, &m.session_id,
                     &m.event_id, &m.role, &m.speaker, &m.text,
-                    &m.metadata_json})
+                    &m.context, &m.metadata_json})
       if (bad(*s))
         return "memory " + std::string{m.memory_id.c_str()};
   }
@@ -256,14 +256,15 @@ const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
-  "dims"};
+  "dims",        "context"};
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE tmp_memories ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
-  " text text, metadata jsonb, embedding bytea, dims integer"
+  " text text, metadata jsonb, embedding bytea, dims integer,"
+  " context text"
   ") ON COMMIT DROP;";
 
 template <size_t N>
@@ -337,12 +338,12 @@ constexpr const char* upsert_usage_sql =
 std::string insert_memories_sql(const std::string& quoted_model) {
   return "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
          " session_id, event_id, ts, importance, chunk_index, role, speaker,"
-         " text, metadata, embedding, embedding_model, dims) "
+         " text, metadata, embedding, embedding_model, dims, context) "
          "SELECT memory_id, point_id, memory_type, user_id, session_id,"
          " event_id, " + ts_of("ts_ms") + ", importance, chunk_index, role,"
          " speaker, text, metadata, embedding,"
          " CASE WHEN embedding IS NULL THEN NULL ELSE " + quoted_model
-         + " END, dims FROM tmp_memories ORDER BY ord "
+         + " END, dims, context FROM tmp_memories ORDER BY ord "
            "ON CONFLICT DO NOTHING RETURNING 1";
 }
 
@@ -617,7 +618,7 @@ postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
           m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
           nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
           m.vector.empty() ? nullptr : blob.c_str(),
-          static_cast<int32_t>(m.vector.size()));
+          static_cast<int32_t>(m.vector.size()), nz(m.context));
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
@@ -705,7 +706,8 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       "SELECT seq, memory_id, point_id, memory_type, user_id, session_id,"
       " event_id, " + ms_of("ts") + ", importance, chunk_index,"
       " coalesce(role, ''), coalesce(speaker, ''), text,"
-      " coalesce(metadata::text, ''), encode(embedding, 'hex')"
+      " coalesce(metadata::text, ''), encode(embedding, 'hex'),"
+      " coalesce(context, '')"
       " FROM memories WHERE seq > $1 ORDER BY seq LIMIT $2",
       seq, static_cast<int64_t>(std::min<size_t>(
              limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
@@ -729,6 +731,7 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       m.speaker = row[11].as<std::string>();
       m.text = row[12].as<std::string>();
       m.metadata_json = row[13].as<std::string>();
+      m.context = row[15].as<std::string>();
       if (!row[14].is_null()
           && !vector_from_hex(row[14].c_str(), row[14].size(), m.vector))
         return make_error(errc::postgres_error,

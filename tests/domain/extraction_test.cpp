@@ -194,3 +194,27 @@ BOOST_AUTO_TEST_CASE(session_end_summarises_the_buffered_messages) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(the_context_of_a_turn_is_the_turn_just_before_it_in_its_session) {
+  std::vector<prior_turn> turns{
+    {3000, "e3", "Mel", "And you?"},
+    {1000, "e1", "Caroline", "I went to a support group yesterday."},
+    {2000, "e2", "Mel", "   "}, // blank turns are skipped
+    {2000, "e2b", "Mel", "That sounds great!"},
+    {4000, "e4", "Caroline", "Later turn"},
+  };
+  // Buffer order does not matter; ties in time break on event_id.
+  BOOST_CHECK_EQUAL(conversation_context(turns, 3000, "e3", 1000),
+                    "Mel: That sounds great!");
+  BOOST_CHECK_EQUAL(conversation_context(turns, 2000, "e2b", 1000),
+                    "Caroline: I went to a support group yesterday.");
+  // The first turn of a session has no context; its own entry never counts.
+  BOOST_CHECK_EQUAL(conversation_context(turns, 1000, "e1", 1000), "");
+  BOOST_CHECK_EQUAL(conversation_context({}, 1000, "e1", 1000), "");
+  // Long context is cut to the limit on a UTF-8 boundary.
+  const std::string long_text = std::string(50, 'x') + "é";
+  std::vector<prior_turn> longer{{1, "a", "", long_text}};
+  auto cut = conversation_context(longer, 2, "b", 51);
+  BOOST_CHECK_LE(cut.size(), 51u + 3u); // "…" marks the cut
+  BOOST_CHECK_EQUAL(cut.substr(0, 50), std::string(50, 'x'));
+}

@@ -69,6 +69,49 @@ BOOST_AUTO_TEST_CASE(bm25_ranks_rare_matching_terms_first_within_one_user) {
   BOOST_CHECK((*idx)->search("the and of", 10, f).empty());
 }
 
+BOOST_AUTO_TEST_CASE(retrieval_context_is_searchable_at_half_the_weight_of_the_text) {
+  temp_dir d;
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  // The answer "Biscuit!" is only findable through the question it answers.
+  auto answer = doc(1, "ann", "Bob: Biscuit!");
+  answer.context = "Ann: What is the name of your beagle?";
+  auto direct = doc(2, "ann", "Ann: My beagle loves the beach.");
+  BOOST_CHECK_EQUAL((*idx)->upsert({answer, direct}), 2u);
+  vector_filter f;
+  f.user_id = "ann";
+  auto hits = (*idx)->search("beagle name", 10, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 2u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 1u); // "name" matches only there
+  // A word in the text outweighs the same word in the context.
+  auto beach = doc(3, "ann", "Ann: beach day");
+  auto ctx_beach = doc(4, "ann", "Ann: day");
+  ctx_beach.context = "Bob: beach";
+  BOOST_CHECK_EQUAL((*idx)->upsert({beach, ctx_beach}), 2u);
+  auto b = (*idx)->search("beach", 10, f);
+  BOOST_REQUIRE_GE(b.size(), 2u);
+  BOOST_CHECK_EQUAL(b[0].point_id, 3u);
+  double in_text = 0, in_context = 0;
+  for (auto& h : b) {
+    if (h.point_id == 3)
+      in_text = h.score;
+    if (h.point_id == 4)
+      in_context = h.score;
+  }
+  BOOST_CHECK_GT(in_context, 0.0);
+  BOOST_CHECK_GT(in_text, in_context);
+  // The weighting survives a snapshot.
+  BOOST_REQUIRE(!(*idx)->save(7));
+  auto again = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(again);
+  auto b2 = (*again)->search("beach", 10, f);
+  BOOST_REQUIRE_EQUAL(b2.size(), b.size());
+  for (size_t i = 0; i < b.size(); ++i) {
+    BOOST_CHECK_EQUAL(b2[i].point_id, b[i].point_id);
+    BOOST_CHECK_CLOSE(b2[i].score, b[i].score, 1e-4);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(keyword_search_never_crosses_users_and_honours_filters) {
   temp_dir d;
   auto idx = keyword_index::open(d.path.string());
