@@ -644,7 +644,7 @@ BOOST_FIXTURE_TEST_CASE(
                                        << " = "
                                        << static_cast<double>(c.first)
                                             / c.second);
-    BOOST_TEST(share >= 0.50, "hit@10 share " << share << " below 0.50");
+    BOOST_TEST(share >= 0.65, "hit@10 share " << share << " below 0.65");
   }
 
   // Shut down cleanly (SIGTERM drains and commits).
