@@ -775,6 +775,20 @@ public:
     return convert(cli_.Post(target.c_str(), body, "application/json"));
   }
 
+  /// Any method; `body` (JSON) is sent for POST, PUT and PATCH.
+  http_response send(const std::string& method, const std::string& target,
+                     const std::string& body = {}) {
+    if (method == "POST")
+      return post_json(target, body);
+    if (method == "PUT")
+      return convert(cli_.Put(target.c_str(), body, "application/json"));
+    if (method == "PATCH")
+      return convert(cli_.Patch(target.c_str(), body, "application/json"));
+    if (method == "DELETE")
+      return convert(cli_.Delete(target.c_str()));
+    return get(target);
+  }
+
 private:
   static http_response convert(const httplib::Result& r) {
     http_response out;
