@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -395,6 +396,62 @@ BOOST_AUTO_TEST_CASE(
   }
   BOOST_TEST(pg_log.find(dev_token) == std::string::npos);
   BOOST_TEST(metrics.find(dev_token) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(run_refuses_to_start_without_tokens_and_token_new_mints_them) {
+  temp_dir tmp{"agentmem-it-tokens"};
+  auto bin = agentmem_binary();
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream f{tmp / name};
+    f << text;
+    return tmp / name;
+  };
+  const std::string base = "[kafka]\nbrokers = \"127.0.0.1:1\"\n"
+                           "[postgres]\nurl = \"postgresql://agentmem:"
+                           "pg-secret-42@127.0.0.1:1/agentmem\"\n";
+  // No token at all: a clear error, before connecting anywhere.
+  auto [st, out] = run_with_input({bin, "run", "--config",
+                                   write("none.toml", base)},
+                                  "", tmp / "none");
+  BOOST_TEST(WIFEXITED(st));
+  BOOST_TEST(WEXITSTATUS(st) == 1);
+  BOOST_TEST(out.find("no API tokens configured") != std::string::npos, out);
+  BOOST_TEST(out.find("pg-secret-42") == std::string::npos, out);
+  // A plain token instead of a hash line: refused, not echoed.
+  auto tokens = write("tokens", "my-plain-secret-token admin\n");
+  std::tie(st, out) = run_with_input(
+    {bin, "run", "--config",
+     write("plain.toml", base + "[auth]\ntokens_file = " + toml_str(tokens)
+                           + "\n")},
+    "", tmp / "plain");
+  BOOST_TEST(WEXITSTATUS(st) == 1);
+  BOOST_TEST(out.find("line 1") != std::string::npos, out);
+  BOOST_TEST(out.find("my-plain-secret-token") == std::string::npos, out);
+  // token new: a fresh token and the line that accepts it.
+  std::tie(st, out) = run_with_input(
+    {bin, "token", "new", "--scope", "prefix=acme-", "--name", "acme"}, "",
+    tmp / "new");
+  BOOST_TEST_REQUIRE(WEXITSTATUS(st) == 0, out);
+  auto tok_at = out.find("token: ");
+  auto line_at = out.find("line:  ");
+  BOOST_TEST_REQUIRE((tok_at != std::string::npos && line_at != std::string::npos),
+                     out);
+  auto token = out.substr(tok_at + 7, out.find('\n', tok_at) - tok_at - 7);
+  auto line = out.substr(line_at + 7, out.find('\n', line_at) - line_at - 7);
+  BOOST_TEST(line == api::token_line(token, "prefix=acme-", "acme"));
+  auto parsed = api::parse_token_lines(line, "out");
+  BOOST_TEST_REQUIRE(static_cast<bool>(parsed));
+  BOOST_TEST(api::authenticator{*parsed}.authenticate(token) != nullptr);
+  // token hash: the same line for the same token (from stdin).
+  std::tie(st, out) = run_with_input(
+    {bin, "token", "hash", "--scope", "prefix=acme-", "--name", "acme"},
+    token + "\n", tmp / "hash");
+  BOOST_TEST(WEXITSTATUS(st) == 0);
+  BOOST_TEST(out == line + "\n");
+  // A bad scope is refused.
+  std::tie(st, out) = run_with_input(
+    {bin, "token", "new", "--scope", "everyone"}, "", tmp / "bad");
+  BOOST_TEST(WEXITSTATUS(st) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
