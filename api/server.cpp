@@ -20,7 +20,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/auth.hpp"
 #include "api/codec.hpp"
+#include "api/rate_limiter.hpp"
 #include "domain/timestamp.hpp"
 #include "api/search_request.hpp"
 #include "messages/errc.hpp"
@@ -82,6 +84,49 @@ struct route_match {
   route_id id = route_id::unmatched;
   std::string_view raw_param; ///< still percent-encoded
 };
+
+// --- access policy ----------------------------------------------------------
+//
+// Every route declares here who may call it and where its user_id comes
+// from; dispatch() authenticates, rate-limits and checks the tenant in one
+// place before any handler runs, and hands the verified user_id to the
+// handler. A new route only adds a row. Routes without a row are admin-only.
+
+enum class access {
+  open,  ///< no token (ops endpoints)
+  user,  ///< a token whose scope allows the request's user_id
+  admin, ///< an admin token
+};
+
+/// Where the user_id a request acts on comes from.
+enum class user_source {
+  none,  ///< not user-specific (with access::user: any valid token)
+  path,  ///< the route's {user_id} path segment (route_match::raw_param)
+  query, ///< query parameter user_id
+  body,  ///< top-level "user_id" string of the JSON request body
+};
+
+struct route_policy {
+  access acc;
+  user_source src;
+};
+
+route_policy policy_of(route_id id) {
+  switch (id) {
+    case route_id::search: return {access::user, user_source::body};
+    case route_id::session_messages: return {access::user, user_source::query};
+    case route_id::usage: return {access::user, user_source::path};
+    case route_id::healthz:
+    case route_id::readyz:
+    case route_id::metrics: return {access::open, user_source::none};
+    default: return {access::admin, user_source::none};
+  }
+}
+
+bool is_ops_route(route_id id) {
+  return id == route_id::healthz || id == route_id::readyz
+         || id == route_id::metrics;
+}
 
 // The path part of a request target ("/a/b?x=1" -> "/a/b").
 std::string_view path_of(std::string_view target) {
@@ -317,6 +362,97 @@ body_result read_body(const httplib::Request& req, httplib::Response& res,
   return out;
 }
 
+// --- access checks ----------------------------------------------------------
+
+/// What authorize() established for a request.
+struct access_grant {
+  const token_entry* token = nullptr; ///< null only on open routes
+  std::string user_id;                ///< the checked user_id, if any
+  bool user_checked = false;          ///< user_id was read and allowed
+};
+
+/// The request's token may act on `uid` -- and `uid` is the user_id the
+/// central check saw (handlers call this right before the backend).
+bool permits(const access_grant& g, const std::string& uid) {
+  return g.token && g.token->allows(uid)
+         && (!g.user_checked || g.user_id == uid);
+}
+
+// Query parameter `name` (decoded); errors when absent, repeated or
+// badly encoded.
+caf::expected<std::string> query_param(std::string_view target,
+                                       std::string_view name) {
+  auto q = query_of(target);
+  std::optional<std::string> found;
+  size_t pos = 0;
+  while (pos <= q.size()) {
+    auto amp = q.find('&', pos);
+    auto piece = q.substr(pos, amp == std::string_view::npos ? amp : amp - pos);
+    pos = amp == std::string_view::npos ? q.size() + 1 : amp + 1;
+    if (piece.empty())
+      continue;
+    auto eq = piece.find('=');
+    auto key = percent_decode(piece.substr(0, eq), true);
+    if (!key)
+      return bad("query string has an invalid percent-encoding");
+    if (*key != name)
+      continue;
+    auto val = percent_decode(
+      eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1),
+      true);
+    if (!val)
+      return bad("query string has an invalid percent-encoding");
+    if (found)
+      return bad("query parameter '" + std::string{name}
+                 + "' given more than once");
+    found = std::move(*val);
+  }
+  if (!found)
+    return bad("query parameter " + std::string{name} + " is required");
+  return std::move(*found);
+}
+
+// The top-level "user_id" string of a JSON object body.
+caf::expected<std::string> body_user_id(const std::string& body) {
+  if (json_nesting_depth(body, max_metadata_depth) > max_metadata_depth)
+    return bad("request body is nested too deeply");
+  int seen = 0;
+  auto cb = [&seen](int depth, ojson::parse_event_t ev, ojson& parsed) {
+    if (depth == 1 && ev == ojson::parse_event_t::key && parsed.is_string()
+        && parsed.get_ref<const std::string&>() == "user_id")
+      ++seen;
+    return true;
+  };
+  auto j = ojson::parse(body, cb, /*allow_exceptions=*/false);
+  if (!j.is_object())
+    return bad("request body must be a JSON object");
+  if (seen > 1)
+    return bad("duplicate field 'user_id'");
+  auto it = j.find("user_id");
+  if (it == j.end() || !it->is_string())
+    return bad("user_id is required and must be a string");
+  return it->get<std::string>();
+}
+
+// The user_id a request acts on, read from where its route declares it.
+caf::expected<std::string> user_id_of(const httplib::Request& req,
+                                      const route_match& m, user_source src,
+                                      const std::string& body) {
+  caf::expected<std::string> uid{std::string{}};
+  switch (src) {
+    case user_source::path:
+      return decode_id("user_id", m.raw_param);
+    case user_source::query: uid = query_param(req.target, "user_id"); break;
+    case user_source::body: uid = body_user_id(body); break;
+    case user_source::none: return bad("this route has no user_id");
+  }
+  if (!uid)
+    return uid;
+  if (auto err = check_id("user_id", *uid))
+    return err;
+  return uid;
+}
+
 // Turns an escaped exception into a 503; must not throw itself (it runs
 // inside catch blocks of a noexcept function).
 void answer_internal_error(const httplib::Request& req, httplib::Response& res,
@@ -361,34 +497,144 @@ struct http_server::impl {
   metrics::registry& reg;
   metrics::histogram& search_latency;
   std::array<metrics::histogram*, route_count> durations{};
+  authenticator auth{cfg.auth.tokens};
+  rate_limiter limiter{cfg.rate_limit_per_s, cfg.rate_limit_burst};
+  /// The principal of every request when cfg.auth.disabled.
+  token_entry anonymous{"anonymous", {}, token_scope_kind::admin, {}, {}};
 
   std::mutex lifecycle; // serializes start() and stop()
   std::unique_ptr<httplib::Server> svr;
   std::thread listener;
+  std::unique_ptr<httplib::Server> ops_svr; // cfg.ops_listener only
+  std::thread ops_listener;
+  std::atomic<uint16_t> ops_bound{0};
 
   void handle(const httplib::Request& req, httplib::Response& res,
-              const httplib::ContentReader* reader) noexcept;
+              const httplib::ContentReader* reader, bool on_ops) noexcept;
   void dispatch(const httplib::Request& req, httplib::Response& res,
-                const httplib::ContentReader* reader, const route_match& m);
-  void on_search(const std::string& body, httplib::Response& res);
+                const httplib::ContentReader* reader, const route_match& m,
+                bool on_ops);
+  void on_search(const std::string& body, const access_grant& grant,
+                 httplib::Response& res);
   void on_session_messages(const httplib::Request& req, const route_match& m,
-                           httplib::Response& res);
+                           const access_grant& grant, httplib::Response& res);
   void on_usage(const httplib::Request& req, const route_match& m,
-                httplib::Response& res);
+                const access_grant& grant, httplib::Response& res);
+  bool authorize(const httplib::Request& req, httplib::Response& res,
+                 const route_match& m, const std::string& body,
+                 access_grant& grant);
+  void reject(httplib::Response& res, int status, const char* code,
+              const char* reason, const std::string& token,
+              const std::string& detail);
   void on_readyz(httplib::Response& res);
   void count(const httplib::Request& req, const httplib::Response& res)
     noexcept;
-  void configure(httplib::Server& s);
+  void configure(httplib::Server& s, bool on_ops);
+  /// Adds the serialized size of `item` (plus a separator) to `used`;
+  /// false (and `used` unchanged) when that would pass
+  /// cfg.max_response_bytes.
+  bool fits(size_t& used, const ojson& item) const {
+    auto n = item.dump(-1, ' ', false, ojson::error_handler_t::replace).size()
+             + 1;
+    if (used + n > cfg.max_response_bytes)
+      return false;
+    used += n;
+    return true;
+  }
+  caf::expected<uint16_t> launch(std::unique_ptr<httplib::Server>& out,
+                                 std::thread& thread, const std::string& host,
+                                 uint16_t port, bool on_ops);
 };
+
+void http_server::impl::reject(httplib::Response& res, int status,
+                               const char* code, const char* reason,
+                               const std::string& token,
+                               const std::string& detail) {
+  reg
+    .get_counter("agentmem_http_rejected_total",
+                 "HTTP requests refused before reaching a handler, by reason "
+                 "and token name",
+                 {{"reason", reason}, {"token", token}})
+    .inc();
+  send_error(res, status, code, detail);
+}
+
+bool http_server::impl::authorize(const httplib::Request& req,
+                                  httplib::Response& res,
+                                  const route_match& m,
+                                  const std::string& body,
+                                  access_grant& grant) {
+  auto pol = policy_of(m.id);
+  if (pol.acc == access::open)
+    return true;
+  const token_entry* tok = &anonymous;
+  if (!cfg.auth.disabled) {
+    auto n = req.get_header_value_count("Authorization");
+    std::string header = n == 1 ? req.get_header_value("Authorization") : "";
+    auto token = bearer_token(header);
+    if (token.empty()) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"agentmem\"");
+      reject(res, 401, "unauthorized", "unauthenticated", "none",
+             "this endpoint needs one 'Authorization: Bearer <token>' header");
+      return false;
+    }
+    tok = auth.authenticate(token);
+    if (!tok) {
+      res.set_header("WWW-Authenticate",
+                     "Bearer realm=\"agentmem\", error=\"invalid_token\"");
+      reject(res, 401, "unauthorized", "unauthenticated", "none",
+             "the bearer token is not valid");
+      return false;
+    }
+  }
+  reg
+    .get_counter("agentmem_http_authenticated_requests_total",
+                 "HTTP requests with a valid token, by token name",
+                 {{"token", tok->name}})
+    .inc();
+  if (int wait = limiter.acquire(tok->name)) {
+    res.set_header("Retry-After", std::to_string(wait));
+    reject(res, 429, "rate_limited", "rate_limited", tok->name,
+           "token " + tok->name + " exceeded its rate limit; retry after "
+             + std::to_string(wait) + " s");
+    return false;
+  }
+  if (pol.acc == access::admin && !tok->is_admin()) {
+    reject(res, 403, "forbidden", "forbidden", tok->name,
+           "token " + tok->name + " is not an admin token");
+    return false;
+  }
+  grant.token = tok;
+  if (pol.src == user_source::none)
+    return true;
+  auto uid = user_id_of(req, m, pol.src, body);
+  if (!uid) {
+    // Admin tokens may touch any user: the handler gives the precise 400.
+    if (tok->is_admin())
+      return true;
+    send_error(res, 400, "bad_request", detail_of(uid.error()));
+    return false;
+  }
+  if (!tok->allows(*uid)) {
+    reject(res, 403, "forbidden", "forbidden", tok->name,
+           "token " + tok->name + " may not access user_id \""
+             + clip(*uid, 64) + "\"");
+    return false;
+  }
+  grant.user_id = std::move(*uid);
+  grant.user_checked = true;
+  return true;
+}
 
 void http_server::impl::handle(const httplib::Request& req,
                                httplib::Response& res,
-                               const httplib::ContentReader* reader) noexcept {
+                               const httplib::ContentReader* reader,
+                               bool on_ops) noexcept {
   auto t0 = steady::now();
   route_match m;
   try {
     m = match_route(req.target);
-    dispatch(req, res, reader, m);
+    dispatch(req, res, reader, m, on_ops);
   } catch (const std::exception& e) {
     answer_internal_error(req, res, e.what());
   } catch (...) {
@@ -400,7 +646,7 @@ void http_server::impl::handle(const httplib::Request& req,
 void http_server::impl::dispatch(const httplib::Request& req,
                                  httplib::Response& res,
                                  const httplib::ContentReader* reader,
-                                 const route_match& m) {
+                                 const route_match& m, bool on_ops) {
   body_result body;
   bool wants_body = m.id == route_id::search && req.method == "POST";
   // RFC 9112 6.3: without Content-Length or Transfer-Encoding a request has
@@ -410,7 +656,9 @@ void http_server::impl::dispatch(const httplib::Request& req,
     req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
   if (reader && has_body)
     body = read_body(req, res, *reader, cfg.max_body_bytes, wants_body);
-  if (m.id == route_id::unmatched)
+  // With a separate ops listener, each listener serves only its half.
+  if (m.id == route_id::unmatched
+      || (cfg.ops_listener && is_ops_route(m.id) != on_ops))
     return send_error(res, 404, "not_found",
                       "no such endpoint: " + clip(path_of(req.target)));
   if (!method_allowed(m.id, req.method)) {
@@ -421,23 +669,26 @@ void http_server::impl::dispatch(const httplib::Request& req,
                         + allowed_methods(m.id));
   }
   if (body.too_large)
-    return send_error(res, 413, "payload_too_large",
+    return reject(res, 413, "payload_too_large", "payload_too_large", "none",
                       "request body exceeds "
                         + std::to_string(cfg.max_body_bytes) + " bytes");
   if (body.failed)
     return send_error(res, 400, "bad_request",
                       "could not read the request body");
+  if (body.multipart && m.id == route_id::search)
+    return send_error(res, 400, "bad_request",
+                      "multipart bodies are not accepted; send a JSON "
+                      "object");
+  access_grant grant;
+  if (!authorize(req, res, m, body.data, grant))
+    return;
   switch (m.id) {
     case route_id::search:
-      if (body.multipart)
-        return send_error(res, 400, "bad_request",
-                          "multipart bodies are not accepted; send a JSON "
-                          "object");
-      return on_search(body.data, res);
+      return on_search(body.data, grant, res);
     case route_id::session_messages:
-      return on_session_messages(req, m, res);
+      return on_session_messages(req, m, grant, res);
     case route_id::usage:
-      return on_usage(req, m, res);
+      return on_usage(req, m, grant, res);
     case route_id::healthz:
       return send_json(res, 200, ojson{{"status", "ok"}});
     case route_id::readyz:
@@ -452,10 +703,14 @@ void http_server::impl::dispatch(const httplib::Request& req,
 }
 
 void http_server::impl::on_search(const std::string& body,
+                                  const access_grant& grant,
                                   httplib::Response& res) {
   auto req = parse_search_request(body);
   if (!req)
     return send_error(res, 400, "bad_request", detail_of(req.error()));
+  if (!permits(grant, req->user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
   auto t0 = steady::now();
   // Observe failed and throwing searches too: slow failures matter most.
   struct observer {
@@ -474,7 +729,9 @@ void http_server::impl::on_search(const std::string& body,
   auto took_ms = std::llround(seconds_since(t0) * 1000.0);
   auto n = std::min(hits->size(), static_cast<size_t>(req->top_k));
   ojson results = ojson::array();
-  for (size_t i = 0; i < n; ++i) {
+  size_t bytes = 0;
+  bool truncated = false;
+  for (size_t i = 0; i < n && !truncated; ++i) {
     auto& h = (*hits)[i];
     ojson r = ojson::object();
     r["memory_id"] = h.memory_id;
@@ -486,16 +743,23 @@ void http_server::impl::on_search(const std::string& body,
     r["event_id"] = h.event_id;
     r["ts"] = domain::format_rfc3339_ms(h.ts_ms);
     r["metadata"] = metadata_object(h.metadata_json);
+    if (!fits(bytes, r)) {
+      truncated = true;
+      break;
+    }
     results.push_back(std::move(r));
   }
   ojson out = ojson::object();
   out["results"] = std::move(results);
   out["took_ms"] = took_ms;
+  if (truncated)
+    out["truncated"] = true;
   send_json(res, 200, out);
 }
 
 void http_server::impl::on_session_messages(const httplib::Request& req,
                                             const route_match& m,
+                                            const access_grant& grant,
                                             httplib::Response& res) {
   auto session_id = decode_id("session_id", m.raw_param);
   if (!session_id)
@@ -518,6 +782,9 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
                           + std::to_string(max_message_limit));
     limit = *v;
   }
+  if (!permits(grant, uid->second))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
   auto msgs = be.session_messages(uid->second, *session_id, limit);
   if (!msgs)
     return send_backend_error(res, msgs.error());
@@ -525,6 +792,24 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
   auto first = msgs->size() > static_cast<size_t>(limit)
                  ? msgs->size() - static_cast<size_t>(limit)
                  : size_t{0};
+  // When the newest messages do not all fit max_response_bytes, the
+  // oldest of them are left out (they come first in the list).
+  size_t bytes = 0;
+  size_t keep_from = msgs->size();
+  for (size_t i = msgs->size(); i > first; --i) {
+    auto& msg = (*msgs)[i - 1];
+    ojson j = ojson::object();
+    j["event_id"] = msg.event_id;
+    j["role"] = msg.role;
+    j["agent_name"] = msg.agent_name;
+    j["content"] = msg.content;
+    j["ts"] = "0000-00-00T00:00:00.000Z";
+    if (!fits(bytes, j))
+      break;
+    keep_from = i - 1;
+  }
+  bool truncated = keep_from > first;
+  first = keep_from;
   ojson list = ojson::array();
   for (size_t i = first; i < msgs->size(); ++i) {
     auto& msg = (*msgs)[i];
@@ -540,11 +825,14 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
   out["session_id"] = *session_id;
   out["user_id"] = uid->second;
   out["messages"] = std::move(list);
+  if (truncated)
+    out["truncated"] = true;
   send_json(res, 200, out);
 }
 
 void http_server::impl::on_usage(const httplib::Request& req,
                                  const route_match& m,
+                                 const access_grant& grant,
                                  httplib::Response& res) {
   auto user_id = decode_id("user_id", m.raw_param);
   if (!user_id)
@@ -574,6 +862,9 @@ void http_server::impl::on_usage(const httplib::Request& req,
     return send_error(res, 400, "bad_request",
                       "the range from..to may span at most "
                         + std::to_string(max_usage_days) + " days");
+  if (!permits(grant, *user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
   auto rows = be.usage(*user_id, from->second, to->second);
   if (!rows)
     return send_backend_error(res, rows.error());
@@ -631,7 +922,7 @@ void http_server::impl::count(const httplib::Request& req,
   }
 }
 
-void http_server::impl::configure(httplib::Server& s) {
+void http_server::impl::configure(httplib::Server& s, bool on_ops) {
   auto n = static_cast<size_t>(cfg.threads);
   s.new_task_queue = [n] { return new httplib::ThreadPool(n); };
   s.set_payload_max_length(cfg.max_body_bytes);
@@ -645,12 +936,14 @@ void http_server::impl::configure(httplib::Server& s) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  auto plain = [this](const httplib::Request& req, httplib::Response& res) {
-    handle(req, res, nullptr);
+  auto plain = [this, on_ops](const httplib::Request& req,
+                              httplib::Response& res) {
+    handle(req, res, nullptr, on_ops);
   };
-  auto with_body = [this](const httplib::Request& req, httplib::Response& res,
-                          const httplib::ContentReader& reader) {
-    handle(req, res, &reader);
+  auto with_body = [this, on_ops](const httplib::Request& req,
+                                  httplib::Response& res,
+                                  const httplib::ContentReader& reader) {
+    handle(req, res, &reader, on_ops);
   };
   // Catch-all patterns: match_route() does the routing on the raw target,
   // so 404 and 405 come from one table.
@@ -663,14 +956,14 @@ void http_server::impl::configure(httplib::Server& s) {
   // Methods httplib parses but has no handler table for (CONNECT, TRACE)
   // would otherwise get a bare 400.
   s.set_pre_routing_handler(
-    [this](const httplib::Request& req, httplib::Response& res) {
+    [this, on_ops](const httplib::Request& req, httplib::Response& res) {
       static const char* const routed[] = {"GET",   "HEAD",   "POST",
                                            "PUT",   "PATCH",  "DELETE",
                                            "OPTIONS"};
       for (auto* m : routed)
         if (req.method == m)
           return httplib::Server::HandlerResponse::Unhandled;
-      handle(req, res, nullptr);
+      handle(req, res, nullptr, on_ops);
       return httplib::Server::HandlerResponse::Handled;
     });
   // httplib calls this for every status >= 400; our handlers always set a
@@ -713,35 +1006,25 @@ http_server::~http_server() {
   stop();
 }
 
-caf::expected<uint16_t> http_server::start() {
-  std::lock_guard<std::mutex> guard{impl_->lifecycle};
-  auto& cfg = impl_->cfg;
-  if (impl_->svr)
-    return make_error(errc::invalid_config, "http server already running");
-  if (cfg.host.empty())
-    return make_error(errc::invalid_config, "http host must not be empty");
-  if (cfg.threads < 1 || cfg.threads > 1024)
-    return make_error(errc::invalid_config,
-                      "http threads must be between 1 and 1024");
-  if (cfg.max_body_bytes == 0)
-    return make_error(errc::invalid_config,
-                      "http max_body_bytes must be positive");
+caf::expected<uint16_t>
+http_server::impl::launch(std::unique_ptr<httplib::Server>& out,
+                          std::thread& thread, const std::string& host,
+                          uint16_t want_port, bool on_ops) {
   auto svr = std::make_unique<httplib::Server>();
-  impl_->configure(*svr);
+  configure(*svr, on_ops);
   int port;
-  if (cfg.port == 0) {
-    port = svr->bind_to_any_port(cfg.host);
+  if (want_port == 0) {
+    port = svr->bind_to_any_port(host);
   } else {
-    port = svr->bind_to_port(cfg.host, cfg.port) ? cfg.port : -1;
+    port = svr->bind_to_port(host, want_port) ? want_port : -1;
   }
   if (port <= 0)
-    return make_error(errc::io_error, "cannot bind http server to "
-                                        + cfg.host + ":"
-                                        + std::to_string(cfg.port));
+    return make_error(errc::io_error, "cannot bind http server to " + host
+                                        + ":" + std::to_string(want_port));
   auto done = std::make_shared<std::atomic<bool>>(false);
   auto* raw = svr.get();
   try {
-    impl_->listener = std::thread{[raw, done] {
+    thread = std::thread{[raw, done] {
       if (!raw->listen_after_bind())
         spdlog::error("api: http listener stopped with an error");
       done->store(true);
@@ -756,13 +1039,65 @@ caf::expected<uint16_t> http_server::start() {
   while (!raw->is_running() && !done->load())
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (!raw->is_running()) {
-    impl_->listener.join();
+    thread.join();
     return make_error(errc::io_error, "http listener failed to start");
   }
-  impl_->svr = std::move(svr);
-  spdlog::info("api: listening on {}:{} ({} threads)", cfg.host, port,
-               cfg.threads);
+  out = std::move(svr);
   return static_cast<uint16_t>(port);
+}
+
+caf::expected<uint16_t> http_server::start() {
+  std::lock_guard<std::mutex> guard{impl_->lifecycle};
+  auto& cfg = impl_->cfg;
+  if (impl_->svr)
+    return make_error(errc::invalid_config, "http server already running");
+  if (cfg.host.empty())
+    return make_error(errc::invalid_config, "http host must not be empty");
+  if (cfg.threads < 1 || cfg.threads > 1024)
+    return make_error(errc::invalid_config,
+                      "http threads must be between 1 and 1024");
+  if (cfg.max_body_bytes == 0)
+    return make_error(errc::invalid_config,
+                      "http max_body_bytes must be positive");
+  if (cfg.max_response_bytes < 1024)
+    return make_error(errc::invalid_config,
+                      "http max_response_bytes must be at least 1024");
+  if (cfg.ops_listener && cfg.ops_host.empty())
+    return make_error(errc::invalid_config, "http ops_host must not be empty");
+  if (cfg.auth.disabled)
+    spdlog::warn("api: AUTHENTICATION IS DISABLED ([auth] disabled = true): "
+                 "anyone who can reach {}:{} can read and change every "
+                 "user's memory. Local use only.",
+                 cfg.host, cfg.port);
+  else if (cfg.auth.tokens.empty())
+    spdlog::warn("api: no API tokens configured: every /v1 request will get "
+                 "401");
+  uint16_t ops_port = 0;
+  if (cfg.ops_listener) {
+    auto p = impl_->launch(impl_->ops_svr, impl_->ops_listener, cfg.ops_host,
+                           cfg.ops_port, true);
+    if (!p)
+      return p.error();
+    ops_port = *p;
+  }
+  auto port = impl_->launch(impl_->svr, impl_->listener, cfg.host, cfg.port,
+                            false);
+  if (!port) {
+    if (impl_->ops_svr) {
+      impl_->ops_svr->stop();
+      impl_->ops_listener.join();
+      impl_->ops_svr.reset();
+    }
+    return port.error();
+  }
+  impl_->ops_bound = ops_port;
+  spdlog::info("api: listening on {}:{} ({} threads, {} token(s){})",
+               cfg.host, *port, cfg.threads, cfg.auth.tokens.size(),
+               cfg.auth.disabled ? ", auth DISABLED" : "");
+  if (cfg.ops_listener)
+    spdlog::info("api: ops endpoints (/healthz, /readyz, /metrics) on {}:{}",
+                 cfg.ops_host, ops_port);
+  return *port;
 }
 
 void http_server::stop() {
@@ -773,6 +1108,17 @@ void http_server::stop() {
   if (impl_->listener.joinable())
     impl_->listener.join();
   impl_->svr.reset();
+  if (impl_->ops_svr) {
+    impl_->ops_svr->stop();
+    if (impl_->ops_listener.joinable())
+      impl_->ops_listener.join();
+    impl_->ops_svr.reset();
+  }
+  impl_->ops_bound = 0;
+}
+
+uint16_t http_server::ops_port() const {
+  return impl_->ops_bound.load();
 }
 
 } // namespace agentmem::api

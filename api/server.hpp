@@ -7,6 +7,7 @@
 
 #include <caf/expected.hpp>
 
+#include "api/auth.hpp"
 #include "api/backend.hpp"
 #include "metrics/registry.hpp"
 
@@ -18,6 +19,22 @@ struct server_config {
   uint16_t port = 8080;           ///< 0 = pick a free (ephemeral) port
   size_t max_body_bytes = 1 << 20; ///< larger request bodies get 413
   int threads = 4;                ///< worker threads (one per connection)
+  /// Who may call /v1 (api/auth.hpp, docs/security.md). The default (no
+  /// tokens, not disabled) answers every /v1 request with 401.
+  auth_config auth;
+  /// Per-token rate limit: requests per second and bucket size (burst);
+  /// rate 0 = unlimited. Over the limit: 429 with Retry-After.
+  double rate_limit_per_s = 0;
+  double rate_limit_burst = 0;
+  /// Largest JSON response body, in bytes: list results (search hits,
+  /// session messages) stop before it and say "truncated": true.
+  size_t max_response_bytes = 8 << 20;
+  /// Serve /healthz, /readyz and /metrics on a separate listener at
+  /// ops_host:ops_port (0 = ephemeral) instead of the main one; the main
+  /// listener then answers 404 for them and the ops listener 404 for /v1.
+  bool ops_listener = false;
+  std::string ops_host = "127.0.0.1";
+  uint16_t ops_port = 0;
 };
 
 /// The agentmem HTTP API (docs/api.md) over a backend:
@@ -27,11 +44,20 @@ struct server_config {
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
 ///   GET  /healthz, /readyz, /metrics
 ///
-/// Every response except /metrics is JSON. Errors are
-/// {"error": code, "detail": text} with 400/404/405/413/503; handler and
+/// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with
+/// WWW-Authenticate: Bearer); the token's scope must allow the request's
+/// user_id (else 403), checked in one place for every route from where the
+/// route declares its user_id (path, query or body); over the per-token
+/// rate limit: 429 with Retry-After. Every response except /metrics is
+/// JSON. Errors are {"error": code, "detail": text} with
+/// 400/401/403/404/405/413/429/503; handler and
 /// backend exceptions are caught and answered, never propagated. Records
 /// agentmem_http_requests_total{route,code},
-/// agentmem_http_request_duration_seconds{route} and
+/// agentmem_http_request_duration_seconds{route},
+/// agentmem_http_rejected_total{reason,token} (reason: unauthenticated,
+/// forbidden, rate_limited, payload_too_large; token: the token's name,
+/// never the token; "none" before authentication),
+/// agentmem_http_authenticated_requests_total{token} and
 /// agentmem_search_latency_seconds in the given registry.
 ///
 /// The backend and registry must outlive the server. Not copyable or
@@ -58,6 +84,10 @@ public:
   /// Stops accepting connections, waits for in-flight requests and joins
   /// all server threads. No-op when not running.
   void stop();
+
+  /// Port of the separate ops listener (cfg.ops_listener), 0 when there is
+  /// none or the server is not running.
+  uint16_t ops_port() const;
 
 private:
   struct impl;

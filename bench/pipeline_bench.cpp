@@ -657,6 +657,8 @@ pipeline::pipeline_config node_config(const bench_env& env,
   cfg.data_dir = (fs::path{env.root} / ("node-" + name)).string();
   cfg.http_host = "127.0.0.1";
   cfg.http_port = 0;
+  // The bench never calls the HTTP API; it listens on loopback only.
+  cfg.auth_disabled = true;
   cfg.snapshot_interval = std::chrono::milliseconds{env.snapshot_interval_ms};
   cfg.max_in_flight = env.max_in_flight;
   cfg.max_batch_wait = std::chrono::milliseconds{env.max_batch_wait_ms};

@@ -125,6 +125,35 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_int(t, "storage", "buffer_messages", cfg.buffer_messages, 1, 10000));
   chk(read_str(t, "http", "host", cfg.http_host));
   chk(read_int(t, "http", "port", cfg.http_port, 0, 65535));
+  chk(read_str(t, "http", "ops_host", cfg.http_ops_host));
+  if (t["http"]["ops_port"]) {
+    cfg.http_ops_listener = true;
+    chk(read_int(t, "http", "ops_port", cfg.http_ops_port, 0, 65535));
+  }
+  chk(read_str(t, "auth", "tokens_file", cfg.auth_tokens_file));
+  if (auto node = t["auth"]["disabled"]) {
+    if (auto b = node.value<bool>())
+      cfg.auth_disabled = *b;
+    else
+      chk(make_error(errc::invalid_config,
+                     "auth.disabled must be true or false"));
+  }
+  for (auto [key, out] : {std::pair{"rate_per_s", &cfg.rate_limit_per_s},
+                          std::pair{"burst", &cfg.rate_limit_burst}}) {
+    if (auto node = t["limits"][key]) {
+      auto v = node.value<double>();
+      if (!v || *v < 0 || *v > 1e6)
+        chk(make_error(errc::invalid_config, std::string{"limits."} + key
+                                               + " must be a number in "
+                                                 "0..1000000"));
+      else
+        *out = *v;
+    }
+  }
+  chk(read_int(t, "limits", "max_body_bytes", cfg.max_body_bytes, 1024,
+               int64_t{1} << 30));
+  chk(read_int(t, "limits", "max_response_bytes", cfg.max_response_bytes,
+               1024, int64_t{1} << 30));
   chk(read_int(t, "pipeline", "max_batch_records", cfg.max_batch_records, 1,
                100000));
   chk(read_int(t, "pipeline", "max_batch_wait_ms", wait_ms, 1, 60000));

@@ -30,6 +30,19 @@ struct pipeline_config {
   // [http]
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 8080; ///< 0 = ephemeral
+  /// [http] ops_host / ops_port: when ops_port is set, /healthz, /readyz
+  /// and /metrics move to that listener (main listener: 404 for them).
+  bool http_ops_listener = false;
+  std::string http_ops_host = "127.0.0.1";
+  uint16_t http_ops_port = 0;
+  // [auth] (docs/security.md)
+  std::string auth_tokens_file; ///< token hash lines; plus $AGENTMEM_TOKENS
+  bool auth_disabled = false;   ///< explicit opt-out for local use only
+  // [limits]
+  double rate_limit_per_s = 0;  ///< per token; 0 = unlimited
+  double rate_limit_burst = 0;  ///< bucket size (at least 1)
+  size_t max_body_bytes = 1 << 20;
+  size_t max_response_bytes = 8 << 20;
   // [pipeline]
   size_t max_batch_records = 2000;
   std::chrono::milliseconds max_batch_wait{50};

@@ -32,8 +32,11 @@ const char* category_name(int c) {
 }
 
 // Splits "http://host:port" into a client.
-std::unique_ptr<httplib::Client> client_for(const std::string& url) {
+std::unique_ptr<httplib::Client> client_for(const std::string& url,
+                                            const std::string& token) {
   auto c = std::make_unique<httplib::Client>(url);
+  if (!token.empty())
+    c->set_bearer_token_auth(token);
   c->set_connection_timeout(5);
   c->set_read_timeout(30);
   return c;
@@ -72,7 +75,7 @@ run_locomo_bench(const locomo_bench_options& opts) {
   auto samples = kafka::load_locomo(opts.data);
   if (!samples)
     return samples.error();
-  auto http = client_for(opts.http);
+  auto http = client_for(opts.http, opts.token);
   if (opts.publish) {
     auto n = kafka::replay_locomo(opts.brokers, opts.topic, opts.data, {});
     if (!n)

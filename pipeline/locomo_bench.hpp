@@ -13,6 +13,7 @@ struct locomo_bench_options {
   std::string brokers;   ///< Kafka bootstrap of the running pipeline
   std::string topic = "agent.activity.v1";
   std::string http = "http://127.0.0.1:8080"; ///< its HTTP API
+  std::string token; ///< bearer token for the API (--token / AGENTMEM_TOKEN)
   std::string data;      ///< LoCoMo JSON file
   std::vector<std::string> modes{"vector", "keyword", "hybrid"};
   bool publish = true;   ///< replay the turns first (idempotent ids)

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "messages/type_ids.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/locomo_bench.hpp"
+#include "pipeline/security.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/pg_cluster.hpp"
 #include "storage/postgres_store.hpp"
@@ -87,6 +89,9 @@ int cmd_run(const std::string& config_path) {
   spdlog::info("agentmem running: kafka {} topic {} group {}, HTTP {}:{}",
                cfg->brokers, cfg->topic, cfg->group_id, cfg->http_host,
                (*node)->http_port());
+  if (cfg->http_ops_listener)
+    spdlog::info("ops endpoints (/healthz, /readyz, /metrics) on {}:{}",
+                 cfg->http_ops_host, (*node)->ops_port());
   return serve(**node);
 }
 
@@ -98,6 +103,9 @@ struct dev_options {
   size_t max_in_flight = 4;
   int max_batch_wait_ms = 50;
   std::string topic = "agent.activity.v1";
+  /// librdkafka passthrough, KEY=VALUE (VALUE may be "env:NAME").
+  std::vector<std::string> kafka_properties;
+  int ops_port = -1; ///< >= 0: separate ops listener on this port
 };
 
 int cmd_dev(const dev_options& o) {
@@ -107,6 +115,24 @@ int cmd_dev(const dev_options& o) {
   if (ec)
     return fail("data dir", make_error(errc::io_error, ec.message()));
   auto data_dir = fs::absolute(o.data_dir).string();
+  std::map<std::string, std::string> props;
+  for (auto& kv : o.kafka_properties) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return fail("--kafka-property",
+                  make_error(errc::invalid_config,
+                             "expected KEY=VALUE (the value may be "
+                             "env:NAME)"));
+    auto key = kv.substr(0, eq);
+    auto v = pipeline::resolve_env(kv.substr(eq + 1), "--kafka-property " + key);
+    if (!v)
+      return fail("--kafka-property", v.error());
+    props[key] = *v;
+  }
+  // 0. A fresh admin token for this run (the hash goes to <data>/tokens).
+  auto dev_tok = pipeline::write_dev_token(data_dir);
+  if (!dev_tok)
+    return fail("dev token", dev_tok.error());
   // 1. Embedded Kafka-protocol broker (librdkafka's mock cluster).
   auto mock = kafka::mock_cluster::start(
     1, {{o.topic, o.partitions}, {o.topic + ".dlq", 4}});
@@ -133,6 +159,13 @@ int cmd_dev(const dev_options& o) {
   cfg.snapshot_interval = std::chrono::seconds(5);
   cfg.max_in_flight = o.max_in_flight;
   cfg.max_batch_wait = std::chrono::milliseconds{o.max_batch_wait_ms};
+  cfg.kafka_properties = std::move(props);
+  cfg.auth_tokens_file = dev_tok->tokens_file;
+  if (o.ops_port >= 0) {
+    cfg.http_ops_listener = true;
+    cfg.http_ops_host = o.http_host;
+    cfg.http_ops_port = static_cast<uint16_t>(o.ops_port);
+  }
   auto acfg = make_actor_config();
   int rc = 0;
   {
@@ -147,7 +180,14 @@ int cmd_dev(const dev_options& o) {
               << " partitions), DLQ " << cfg.dlq_topic << "\n"
               << "  postgres:        " << (*pg)->redacted_url() << "\n"
               << "  http:            http://" << o.http_host << ":"
-              << (*node)->http_port() << "\n"
+              << (*node)->http_port() << "\n";
+    if (o.ops_port >= 0)
+      std::cout << "  ops (health, metrics): http://" << o.http_host << ":"
+                << (*node)->ops_port() << "\n";
+    // The one place the token is shown: the operator needs it once.
+    std::cout << "  dev token:       " << dev_tok->token << "\n"
+              << "                   (admin; also in " << dev_tok->token_path
+              << "; send 'Authorization: Bearer <token>')\n"
               << "  data dir:        " << data_dir << "\n"
               << "note: the embedded broker is librdkafka's mock cluster; it "
                  "keeps only the newest ~5 MiB per partition, so publish "
@@ -160,6 +200,38 @@ int cmd_dev(const dev_options& o) {
   if (auto err = (*pg)->stop())
     spdlog::warn("postgres stop: {}", describe(err));
   return rc;
+}
+
+// `agentmem token new|hash`: mint a token and print its tokens-file line.
+int cmd_token(bool mint, const std::string& scope, const std::string& name) {
+  std::string token;
+  if (mint) {
+    auto t = api::new_token();
+    if (!t)
+      return fail("token", t.error());
+    token = *t;
+  } else {
+    std::getline(std::cin, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
+      token.pop_back();
+    if (token.empty()) {
+      std::cerr << "token hash: give the token on stdin\n";
+      return 1;
+    }
+  }
+  auto line = api::token_line(token, scope, name);
+  // Validate the scope and name the same way the server will.
+  auto parsed = api::parse_token_lines(line, "scope/name");
+  if (!parsed)
+    return fail("token", parsed.error());
+  if (mint)
+    std::cout << "token: " << token << "\n"
+              << "line:  " << line << "\n"
+              << "Give the token to the client; put the line into the "
+                 "tokens file ([auth] tokens_file) or AGENTMEM_TOKENS.\n";
+  else
+    std::cout << line << "\n";
+  return 0;
 }
 
 int cmd_migrate(const std::string& config_path, const std::string& url_arg) {
@@ -207,6 +279,29 @@ int main(int argc, char** argv) {
                       "Longest time a batch stays open")
     ->capture_default_str()
     ->check(CLI::Range(1, 60000));
+  dev_cmd->add_option("--kafka-property", dev.kafka_properties,
+                      "librdkafka property KEY=VALUE (VALUE may be "
+                      "env:NAME); repeatable");
+  dev_cmd->add_option("--ops-port", dev.ops_port,
+                      "Serve /healthz, /readyz, /metrics on this port "
+                      "instead (0: any)")
+    ->check(CLI::Range(0, 65535));
+
+  std::string token_scope = "admin", token_name;
+  auto* token_cmd = app.add_subcommand(
+    "token", "Mint API tokens and their tokens-file lines (docs/security.md)");
+  token_cmd->require_subcommand(1);
+  auto* token_new = token_cmd->add_subcommand(
+    "new", "Print a new random token and its hash line");
+  auto* token_hash = token_cmd->add_subcommand(
+    "hash", "Read a token from stdin and print its hash line");
+  for (auto* c : {token_new, token_hash}) {
+    c->add_option("--scope", token_scope,
+                  "admin, users=<id,...> or prefix=<user_id prefix>")
+      ->capture_default_str();
+    c->add_option("--name", token_name,
+                  "Label for logs and metrics (never the token)");
+  }
 
   std::string config_path;
   auto* run_cmd = app.add_subcommand(
@@ -263,6 +358,8 @@ int main(int argc, char** argv) {
     ->check(CLI::ExistingFile);
   lb_cmd->add_option("--modes", lb_modes, "Comma-separated search modes")
     ->capture_default_str();
+  lb_cmd->add_option("--token", lb.token,
+                     "API bearer token (default: $AGENTMEM_TOKEN)");
   lb_cmd->add_flag("--no-publish", lb_no_publish,
                    "Only ask the questions (turns already ingested)");
 
@@ -270,6 +367,9 @@ int main(int argc, char** argv) {
 
   if (*lb_cmd) {
     lb.publish = !lb_no_publish;
+    if (lb.token.empty())
+      if (const char* t = std::getenv("AGENTMEM_TOKEN"))
+        lb.token = t;
     if (lb.publish && lb.brokers.empty()) {
       std::cerr << "bench-locomo needs --brokers (or --no-publish)\n";
       return 1;
@@ -286,6 +386,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (*token_cmd)
+    return cmd_token(static_cast<bool>(*token_new), token_scope, token_name);
   if (*dev_cmd)
     return cmd_dev(dev);
   if (*run_cmd)

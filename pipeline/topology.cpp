@@ -1,4 +1,5 @@
 #include "pipeline/topology.hpp"
+#include "pipeline/security.hpp"
 
 #include <filesystem>
 
@@ -104,6 +105,10 @@ caf::expected<std::unique_ptr<topology>>
 topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (auto err = validate(cfg))
     return err;
+  // Auth first: a node without tokens must not start at all.
+  auto auth = load_auth(cfg);
+  if (!auth)
+    return auth.error();
   std::unique_ptr<topology> t{new topology(sys, cfg)};
   auto& c = t->cfg_;
   std::error_code ec;
@@ -271,6 +276,14 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   api::server_config hcfg;
   hcfg.host = c.http_host;
   hcfg.port = c.http_port;
+  hcfg.auth = std::move(*auth);
+  hcfg.rate_limit_per_s = c.rate_limit_per_s;
+  hcfg.rate_limit_burst = c.rate_limit_burst;
+  hcfg.max_body_bytes = c.max_body_bytes;
+  hcfg.max_response_bytes = c.max_response_bytes;
+  hcfg.ops_listener = c.http_ops_listener;
+  hcfg.ops_host = c.http_ops_host;
+  hcfg.ops_port = c.http_ops_port;
   t->http_ = std::make_unique<api::http_server>(hcfg, *t->backend_,
                                                 metrics::global());
   auto port = t->http_->start();

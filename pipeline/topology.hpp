@@ -50,6 +50,11 @@ public:
     return http_port_;
   }
 
+  /// The bound port of the separate ops listener, 0 when there is none.
+  uint16_t ops_port() const {
+    return http_ ? http_->ops_port() : 0;
+  }
+
   /// Points in the vector index.
   size_t index_size() const {
     return index_->size();

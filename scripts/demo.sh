@@ -9,7 +9,7 @@ scripts/install-deps.sh
 scripts/build.sh
 data_dir=${DATA_DIR:-./data}
 port=${HTTP_PORT:-8080}
-rm -f "$data_dir/kafka.bootstrap"
+rm -f "$data_dir/kafka.bootstrap" "$data_dir/dev-token"
 build/pipeline/agentmem dev --data-dir "$data_dir" --http-port "$port" &
 dev_pid=$!
 trap 'kill -TERM $dev_pid 2>/dev/null; wait $dev_pid 2>/dev/null || true' EXIT
@@ -20,6 +20,8 @@ for _ in $(seq 1 120); do
 done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null
 brokers=$(cat "$data_dir/kafka.bootstrap")
+# Every /v1 call needs a bearer token; `agentmem dev` minted an admin one.
+auth="Authorization: Bearer $(cat "$data_dir/dev-token")"
 echo "--- simulating 10 s of agent activity into $brokers"
 build/pipeline/agentmem simulate --brokers "$brokers" --users 5 --rate 200 \
   --duration 10
@@ -36,16 +38,18 @@ done
 echo "--- events committed: $(metric agentmem_events_committed_total)"
 echo "--- POST /v1/memories/search (user user-0001)"
 curl -s -X POST "http://127.0.0.1:$port/v1/memories/search" \
-  -H 'Content-Type: application/json' \
+  -H "$auth" -H 'Content-Type: application/json' \
   -d '{"user_id":"user-0001","query":"flight to Lisbon and hotel budget","top_k":3}' \
   | python3 -m json.tool
 today=$(date -u +%F)
 echo "--- GET /v1/users/user-0001/usage?from=$today&to=$today"
-curl -s "http://127.0.0.1:$port/v1/users/user-0001/usage?from=$today&to=$today" \
+curl -s -H "$auth" \
+  "http://127.0.0.1:$port/v1/users/user-0001/usage?from=$today&to=$today" \
   | python3 -m json.tool
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
   exit 0
 fi
 echo "--- agentmem dev keeps running on http://127.0.0.1:$port (Ctrl-C stops it)"
+echo "    token: $data_dir/dev-token (send it as 'Authorization: Bearer <token>')"
 trap - EXIT
 wait $dev_pid

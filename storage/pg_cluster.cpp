@@ -509,10 +509,10 @@ pg_cluster::start(const std::string& dir_arg, uint16_t port) {
         ready = true;
         break;
       } catch (const pqxx::broken_connection& e) {
-        connect_error = e.what();
+        connect_error = redact_in(e.what(), admin);
       } catch (const std::exception& e) {
         // The server is up but the statement failed: not transient.
-        connect_error = e.what();
+        connect_error = redact_in(e.what(), admin);
         self->stop();
         ::close(log_fd);
         return make_error(errc::postgres_error,
@@ -623,7 +623,8 @@ pg_cluster::recreate_database(const std::string& admin_url,
     tx.exec("CREATE DATABASE " + tx.quote_name(name));
   } catch (const std::exception& e) {
     return make_error(errc::postgres_error,
-                      "CREATE DATABASE " + name + ": " + e.what());
+                      "CREATE DATABASE " + name + ": "
+                        + redact_in(e.what(), admin_url));
   }
   return with_database(admin_url, name);
 }
@@ -639,7 +640,8 @@ caf::error pg_cluster::drop_database(const std::string& admin_url,
             + " WITH (FORCE)");
   } catch (const std::exception& e) {
     return make_error(errc::postgres_error,
-                      "DROP DATABASE " + name + ": " + e.what());
+                      "DROP DATABASE " + name + ": "
+                        + redact_in(e.what(), admin_url));
   }
   return caf::none;
 }
@@ -699,6 +701,82 @@ std::string pg_cluster::redact(const std::string& url) {
     }
     out.replace(v, v_end - v, "***");
     pos = v + 3;
+  }
+  return out;
+}
+
+std::string pg_cluster::redact_in(const std::string& text,
+                                  const std::string& url) {
+  std::vector<std::string> secrets;
+  auto add_decoded = [&secrets](const std::string& raw) {
+    secrets.push_back(raw);
+    std::string dec;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size()
+          && std::isxdigit(static_cast<unsigned char>(raw[i + 1]))
+          && std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        dec += static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        dec += raw[i];
+      }
+    }
+    secrets.push_back(dec);
+  };
+  if (is_uri(url)) {
+    auto authority = url.find("://") + 3;
+    auto end = url.find_first_of("/?#", authority);
+    if (end == std::string::npos)
+      end = url.size();
+    auto at = url.rfind('@', end);
+    if (at != std::string::npos && at >= authority) {
+      auto colon = url.find(':', authority);
+      if (colon != std::string::npos && colon < at)
+        add_decoded(url.substr(colon + 1, at - colon - 1));
+    }
+  }
+  // `password=` values (URI query parameter or conninfo keyword), parsed
+  // like redact() does.
+  for (size_t pos = 0;
+       (pos = url.find("password", pos)) != std::string::npos;) {
+    auto eq = pos + 8;
+    while (eq < url.size() && url[eq] == ' ')
+      ++eq;
+    pos += 8;
+    if (eq >= url.size() || url[eq] != '=')
+      continue;
+    auto v = eq + 1;
+    while (v < url.size() && url[v] == ' ')
+      ++v;
+    auto v_end = v;
+    if (v < url.size() && url[v] == '\'') {
+      std::string unq;
+      for (v_end = v + 1; v_end < url.size() && url[v_end] != '\''; ++v_end) {
+        if (url[v_end] == '\\' && v_end + 1 < url.size())
+          ++v_end;
+        unq += url[v_end];
+      }
+      secrets.push_back(unq);
+      v_end = std::min(url.size(), v_end + 1);
+      secrets.push_back(url.substr(v, v_end - v));
+    } else {
+      while (v_end < url.size() && url[v_end] != '&' && url[v_end] != '#'
+             && !std::isspace(static_cast<unsigned char>(url[v_end])))
+        ++v_end;
+      add_decoded(url.substr(v, v_end - v));
+    }
+  }
+  // Longest first, so that a secret containing another is replaced whole.
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string& x, const std::string& y) {
+              return x.size() > y.size();
+            });
+  std::string out = text;
+  for (auto& sec : secrets) {
+    if (sec.empty())
+      continue;
+    for (size_t p = 0; (p = out.find(sec, p)) != std::string::npos; p += 3)
+      out.replace(p, sec.size(), "***");
   }
   return out;
 }

@@ -99,6 +99,12 @@ public:
   /// A Postgres URI or conninfo string with any password replaced by `***`.
   static std::string redact(const std::string& url);
 
+  /// `text` (e.g. a libpq error message, which may quote the whole URI)
+  /// with every occurrence of a password of `url` -- the URI's userinfo
+  /// password (as written and percent-decoded) and `password=` values --
+  /// replaced by `***`.
+  static std::string redact_in(const std::string& text, const std::string& url);
+
 private:
   pg_cluster() = default;
 

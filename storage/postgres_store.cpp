@@ -375,7 +375,7 @@ struct postgres_store::impl {
       broken = true;
       return make_error(errc::postgres_error,
                         "connecting to " + pg_cluster::redact(url) + ": "
-                          + trimmed_what(e));
+                          + pg_cluster::redact_in(trimmed_what(e), url));
     }
   }
 
@@ -397,18 +397,22 @@ struct postgres_store::impl {
       return f(*conn);
     } catch (const pqxx::sql_error& e) {
       return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
+                        std::string{what} + ": "
+                          + pg_cluster::redact_in(trimmed_what(e), url));
     } catch (const pqxx::transaction_rollback& e) {
       return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
+                        std::string{what} + ": "
+                          + pg_cluster::redact_in(trimmed_what(e), url));
     } catch (const pqxx::conversion_error& e) {
       return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
+                        std::string{what} + ": "
+                          + pg_cluster::redact_in(trimmed_what(e), url));
     } catch (const std::exception& e) {
       // broken_connection, in_doubt_error, usage errors, ...
       broken = true;
       return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
+                        std::string{what} + ": "
+                          + pg_cluster::redact_in(trimmed_what(e), url));
     }
   }
 };

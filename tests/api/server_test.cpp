@@ -158,11 +158,21 @@ private:
 
 constexpr size_t test_body_limit = 64 * 1024;
 
+/// The admin token every client of these tests sends.
+const std::string admin_token = "am_test-admin-token";
+const std::string auth_line = "Authorization: Bearer " + admin_token + "\r\n";
+
 api::server_config test_config() {
   api::server_config cfg;
   cfg.port = 0;
   cfg.max_body_bytes = test_body_limit;
   cfg.threads = 4;
+  auto tokens =
+    api::parse_token_lines(api::token_line(admin_token, "admin", "tests"),
+                           "test");
+  if (!tokens)
+    throw std::runtime_error(describe(tokens.error()));
+  cfg.auth.tokens = *tokens;
   return cfg;
 }
 
@@ -183,6 +193,7 @@ struct server_fixture {
   httplib::Client cli{"127.0.0.1", port};
 
   server_fixture() {
+    cli.set_bearer_token_auth(admin_token);
     cli.set_connection_timeout(5);
     cli.set_read_timeout(10);
   }
@@ -446,7 +457,8 @@ BOOST_AUTO_TEST_CASE(path_and_query_parameters_are_percent_decoded) {
   BOOST_TEST(body_of(r).at("session_id") == "chat/42 b");
   // httplib::Client re-encodes '+', so form encoding goes over a raw socket.
   auto raw = raw_exchange(port, "GET /v1/sessions/s1/messages?user_id=x+y "
-                                "HTTP/1.1\r\nHost: x\r\n\r\n");
+                                "HTTP/1.1\r\nHost: x\r\n"
+                                  + auth_line + "\r\n");
   BOOST_TEST(raw.rfind("HTTP/1.1 200", 0) == 0, raw);
   BOOST_TEST(be.last_user() == "x y");
   r = cli.Get("/v1/users/%C3%A9lise/usage?from=2023-05-01&to=2023-05-02");
@@ -641,7 +653,7 @@ BOOST_AUTO_TEST_CASE(malformed_http_gets_a_json_400) {
   // A POST without Content-Length has no body (and must not wait for one).
   auto t0 = std::chrono::steady_clock::now();
   raw = raw_exchange(port, "POST /v1/memories/search HTTP/1.1\r\nHost: x\r\n"
-                           "\r\n");
+                             + auth_line + "\r\n");
   BOOST_TEST(raw.rfind("HTTP/1.1 400", 0) == 0, raw);
   BOOST_TEST(raw.find("request body is empty") != std::string::npos, raw);
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2)));
@@ -650,6 +662,7 @@ BOOST_AUTO_TEST_CASE(malformed_http_gets_a_json_400) {
 
 BOOST_AUTO_TEST_CASE(a_thousand_bad_requests_leave_the_server_answering) {
   httplib::Client keep{"127.0.0.1", port};
+  keep.set_bearer_token_auth(admin_token);
   keep.set_keep_alive(true);
   keep.set_tcp_nodelay(true);
   keep.set_read_timeout(10);
@@ -725,6 +738,7 @@ BOOST_AUTO_TEST_CASE(concurrent_clients_are_all_answered) {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&] {
       httplib::Client c{"127.0.0.1", port};
+      c.set_bearer_token_auth(admin_token);
       c.set_read_timeout(10);
       for (int i = 0; i < 50; ++i) {
         auto r = c.Post("/v1/memories/search", good_search, "application/json");

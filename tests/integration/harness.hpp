@@ -47,6 +47,7 @@
 #include <boost/test/unit_test.hpp>
 #include <httplib.h>
 
+#include "api/auth.hpp"
 #include "kafka/mock_cluster.hpp"
 #include "kafka/producer.hpp"
 #include "kafka/topic_spec.hpp"
@@ -58,6 +59,18 @@ namespace agentmem::it {
 namespace fs = std::filesystem;
 using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+/// The admin API token of this test process (random, minted once); every
+/// agentmem_node accepts it and every http_client sends it by default.
+inline const std::string& test_token() {
+  static const std::string token = [] {
+    auto t = api::new_token();
+    if (!t)
+      throw std::runtime_error("cannot mint a test token");
+    return *t;
+  }();
+  return token;
+}
 
 /// Path of the agentmem binary under test.
 inline std::string agentmem_binary() {
@@ -741,8 +754,12 @@ struct http_response {
 /// (the caller percent-encodes).
 class http_client {
 public:
-  explicit http_client(uint16_t port, std::chrono::seconds timeout = 10s)
+  /// `token`: bearer token sent with every request ("" = none).
+  explicit http_client(uint16_t port, std::chrono::seconds timeout = 10s,
+                       const std::string& token = test_token())
     : cli_("127.0.0.1", port) {
+    if (!token.empty())
+      cli_.set_bearer_token_auth(token);
     cli_.set_url_encode(false);
     cli_.set_keep_alive(true);
     cli_.set_connection_timeout(timeout);
@@ -756,6 +773,20 @@ public:
 
   http_response post_json(const std::string& target, const std::string& body) {
     return convert(cli_.Post(target.c_str(), body, "application/json"));
+  }
+
+  /// Any method; `body` (JSON) is sent for POST, PUT and PATCH.
+  http_response send(const std::string& method, const std::string& target,
+                     const std::string& body = {}) {
+    if (method == "POST")
+      return post_json(target, body);
+    if (method == "PUT")
+      return convert(cli_.Put(target.c_str(), body, "application/json"));
+    if (method == "PATCH")
+      return convert(cli_.Patch(target.c_str(), body, "application/json"));
+    if (method == "DELETE")
+      return convert(cli_.Delete(target.c_str()));
+    return get(target);
   }
 
 private:
@@ -1020,6 +1051,9 @@ struct node_options {
   int max_batch_records = 0;
   int max_batch_wait_ms = 0;
   int max_in_flight = 0;
+  /// Lines of the node's tokens file ([auth] tokens_file); empty: one
+  /// admin line for test_token().
+  std::string tokens_text;
   /// Appended verbatim after the generated sections, e.g.
   /// "[testing]\nfault_stage = \"writer\"\n" or "[supervisor]\n...".
   std::string extra_toml;
@@ -1055,6 +1089,17 @@ public:
       log_path_((fs::path{work_dir} / "agentmem.log").string()) {
     if (opts_.http_port == 0)
       opts_.http_port = free_port();
+    auto tokens_path = (fs::path{work_dir} / "tokens").string();
+    {
+      std::ofstream t{tokens_path};
+      t << (opts_.tokens_text.empty()
+              ? api::token_line(test_token(), "admin", "it") + "\n"
+              : opts_.tokens_text);
+      if (!t)
+        throw std::runtime_error("cannot write " + tokens_path);
+    }
+    fs::permissions(tokens_path,
+                    fs::perms::owner_read | fs::perms::owner_write);
     std::ofstream f{config_path_};
     f << "[kafka]\n"
       << "brokers = " << toml_str(opts_.brokers) << "\n"
@@ -1071,6 +1116,8 @@ public:
       << "[http]\n"
       << "host = \"127.0.0.1\"\n"
       << "port = " << opts_.http_port << "\n"
+      << "[auth]\n"
+      << "tokens_file = " << toml_str(tokens_path) << "\n"
       << "[pipeline]\n"
       << "snapshot_interval_ms = " << opts_.snapshot_interval_ms << "\n"
       << "shutdown_timeout_ms = " << opts_.shutdown_timeout_ms << "\n";

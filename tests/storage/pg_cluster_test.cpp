@@ -204,6 +204,31 @@ BOOST_AUTO_TEST_CASE(redact_hides_passwords_in_uris_and_conninfo_strings) {
   BOOST_TEST(pg_cluster::redact("postgresql://h/db") == "postgresql://h/db");
 }
 
+BOOST_AUTO_TEST_CASE(redact_in_scrubs_passwords_from_error_messages) {
+  // libpq quotes the whole URI in some parse errors.
+  const std::string uri = "postgresql://agentmem:s3cr%40t@[::1/db";
+  BOOST_TEST(pg_cluster::redact_in("in URI: \"" + uri + "\"", uri)
+             == "in URI: \"postgresql://agentmem:***@[::1/db\"");
+  BOOST_TEST(pg_cluster::redact_in("x s3cr@t y", uri) == "x *** y");
+  BOOST_TEST(pg_cluster::redact_in("pw q1w2e3 and 'a b'",
+                                   "host=h password=q1w2e3 x=1")
+             == "pw *** and 'a b'");
+  BOOST_TEST(pg_cluster::redact_in("got a b here",
+                                   "host=h password='a b' user=u")
+             == "got *** here");
+  BOOST_TEST(pg_cluster::redact_in("u?password=zz9&x", "postgres://u@h/db?password=zz9&x=1")
+             == "u?password=***&x");
+  BOOST_TEST(pg_cluster::redact_in("nothing secret", "postgresql://h/db")
+             == "nothing secret");
+  // The connect error of a malformed URL never carries its password.
+  auto store = postgres_store::connect(
+    "postgresql://agentmem:Sup3rS3cretPw@[::1/agentmem");
+  BOOST_TEST_REQUIRE(!store);
+  auto msg = describe(store.error());
+  BOOST_TEST(msg.find("Sup3rS3cretPw") == std::string::npos, msg);
+  BOOST_TEST(msg.find("IPv6") != std::string::npos, msg);
+}
+
 BOOST_AUTO_TEST_CASE(with_database_replaces_only_the_database_part) {
   BOOST_TEST(pg_cluster::with_database("postgresql://u:p@h:1/a?sslmode=disable",
                                        "b")
