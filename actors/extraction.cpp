@@ -4,6 +4,7 @@
 
 #include "messages/errc.hpp"
 #include "actors/fault_injection.hpp"
+#include "actors/rolling_summaries.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -46,6 +47,8 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
           domain::extract_memories(a, cfg.rules, b.memories);
         }
       }
+      // 3. Rolling session summaries of sessions that grew.
+      add_rolling_summaries(b, cfg, self->state.summary_marks);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

@@ -5,6 +5,7 @@
 
 #include "domain/ids.hpp"
 #include "domain/importance.hpp"
+#include "domain/rolling_summary.hpp"
 #include "domain/text.hpp"
 
 namespace agentmem::domain {
@@ -196,6 +197,11 @@ bool make_session_summary(const activity& session_end,
   if (summary.empty())
     return false;
   auto m = base_memory(session_end, memory_types::session_summary, 0);
+  // One summary memory per session, updated in place (rolling_summary.hpp).
+  auto id = session_summary_identity(session_end.user_id,
+                                     session_end.session_id);
+  m.memory_id = std::move(id.memory_id);
+  m.point_id = id.point_id;
   m.text = "Session summary (" + std::to_string(messages.size())
            + " messages): " + summary;
   out.push_back(std::move(m));

@@ -31,8 +31,10 @@ void extract_memories(const activity& a, const extraction_config& cfg,
 
 /// The session-summary memory for a `session_end` event, summarising the
 /// session's buffered messages (oldest first) with summarize_session. Its
-/// text starts "Session summary (<n> messages): ". Returns false (and adds
-/// nothing) when there is nothing to summarise.
+/// text starts "Session summary (<n> messages): "; its id is the session's
+/// stable summary id (domain/rolling_summary.hpp), so it updates the
+/// rolling summary in place. Returns false (and adds nothing) when there is
+/// nothing to summarise.
 bool make_session_summary(const activity& session_end,
                           const std::vector<utterance>& messages,
                           const extraction_config& cfg,

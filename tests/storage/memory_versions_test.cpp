@@ -251,4 +251,26 @@ BOOST_FIXTURE_TEST_CASE(conversation_memories_keep_no_history,
              == 1);
 }
 
+BOOST_FIXTURE_TEST_CASE(the_batch_follows_the_decisions_for_the_derived_state,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  commit(*s, of({mem("a", 1, "episodic", "first", t0),
+                 mem("z", 7, "episodic", "same", t0)}));
+  auto plain = mem("p", 5, "conversation", "hi", t0);
+  auto upd = mem("b", 2, "episodic", "second", t0 + 1, "u1", 0.5f);
+  upd.update_of = "a";
+  auto nop = mem("c", 3, "episodic", "same", t0 + 1);
+  nop.update_of = "z";
+  auto b = of({plain, upd, nop});
+  auto r = commit(*s, b);
+  storage::apply_memory_changes(b, r.changes);
+  BOOST_REQUIRE_EQUAL(b.memories.size(), 2u); // the NOOP is dropped
+  BOOST_TEST(b.memories[0].memory_id == "p");
+  BOOST_TEST(b.memories[1].memory_id == "a"); // re-indexed in place
+  BOOST_TEST(b.memories[1].point_id == 1u);
+  BOOST_TEST(b.memories[1].text == "second");
+  BOOST_TEST(b.memories[1].vector == upd.vector);
+  BOOST_TEST(b.memories[1].update_of.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
