@@ -18,6 +18,29 @@ const char* to_string(memory_event e) {
   return "NOOP";
 }
 
+void apply_memory_changes(batch& b,
+                          const std::vector<memory_change>& changes) {
+  if (changes.empty())
+    return;
+  std::vector<bool> drop(b.memories.size(), false);
+  for (auto& ch : changes) {
+    if (ch.index >= b.memories.size())
+      continue;
+    if (ch.event == memory_event::noop)
+      drop[ch.index] = true;
+    else
+      b.memories[ch.index] = ch.stored;
+  }
+  // Several updates of one point in a batch stay in order: the index
+  // applies them in turn, so the last state wins.
+  std::vector<memory> kept;
+  kept.reserve(b.memories.size());
+  for (size_t i = 0; i < b.memories.size(); ++i)
+    if (!drop[i])
+      kept.push_back(std::move(b.memories[i]));
+  b.memories = std::move(kept);
+}
+
 namespace detail {
 
 namespace {

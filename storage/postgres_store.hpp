@@ -39,6 +39,12 @@ struct memory_change {
   memory stored;
 };
 
+/// Makes `b.memories` what commit_batch stored, for the derived state
+/// (vector linking): each changed memory is replaced by its `stored` form
+/// (an update re-indexes the existing point with the new vector and text)
+/// and NOOPs are removed (nothing changed). `changes` as returned for `b`.
+void apply_memory_changes(batch& b, const std::vector<memory_change>& changes);
+
 /// What one commit_batch() wrote.
 struct commit_result {
   size_t new_activities = 0;       ///< activities inserted (first sighting)
