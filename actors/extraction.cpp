@@ -26,6 +26,9 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
       }
       if (auto err = cfg.hot->append_messages(writes))
         throw std::runtime_error("hot state: " + describe(err));
+      if (cfg.working)
+        if (auto err = cfg.working->append(b.activities))
+          throw std::runtime_error(describe(err));
       // 2. Memories.
       b.memories.clear();
       for (auto& a : b.activities) {

@@ -11,6 +11,7 @@
 #include "domain/extraction.hpp"
 #include "domain/rolling_summary.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/working_memory.hpp"
 
 namespace agentmem::actors {
 
@@ -21,6 +22,8 @@ struct extraction_config {
   domain::extraction_config rules;
   /// Rolling session summaries (actors/rolling_summaries.hpp).
   domain::rolling_summary_config rolling;
+  /// Working memory (storage/working_memory.hpp); none: not kept.
+  std::shared_ptr<storage::working_memory> working;
 };
 
 /// State of memory extraction.
@@ -32,7 +35,8 @@ struct extraction_state {
 };
 
 /// Memory extraction: appends the batch's `message` events to the
-/// conversation buffer in RocksDB (idempotent keys), derives the memories
+/// conversation buffer in RocksDB (idempotent keys) and its turns, tool
+/// results and tasks to the sessions' working memory, derives the memories
 /// of each activity (domain/extraction.hpp), and for each `session_end`
 /// summarises the session's buffered messages; sessions that grew enough
 /// get their rolling summary refreshed (actors/rolling_summaries.hpp).
