@@ -11,6 +11,7 @@
 #include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/vector_index.hpp"
+#include "storage/working_memory.hpp"
 
 namespace agentmem::pipeline {
 
@@ -21,7 +22,8 @@ namespace agentmem::pipeline {
 /// two rankings, score = sum over rankings of 1 / (rrf_k + rank), rank
 /// 1-based, rrf_k = 60, each ranking cut at max(50, 5 * top_k). Usage reads
 /// Postgres through its own connection (serialised by a mutex,
-/// reconnecting after failures); readiness comes from actors::health.
+/// reconnecting after failures), so do memory histories; working memory
+/// reads RocksDB; readiness comes from actors::health.
 class api_backend : public api::backend {
 public:
   api_backend(std::shared_ptr<domain::embedder> embedder,
@@ -29,7 +31,8 @@ public:
               std::shared_ptr<storage::keyword_index> keywords,
               std::shared_ptr<storage::hot_state> hot,
               std::string postgres_url,
-              std::shared_ptr<actors::health> status);
+              std::shared_ptr<actors::health> status,
+              std::shared_ptr<storage::working_memory> working = nullptr);
 
   caf::expected<std::vector<api::search_hit>>
   search(const api::search_request& req) override;
@@ -39,6 +42,12 @@ public:
   caf::expected<std::vector<api::usage_row>>
   usage(const std::string& user_id, const std::string& from_day,
         const std::string& to_day) override;
+  caf::expected<std::vector<api::memory_version>>
+  memory_history(const std::string& user_id,
+                 const std::string& memory_id) override;
+  caf::expected<api::working_memory_view>
+  working_memory(const std::string& user_id,
+                 const std::string& session_id) override;
   std::string not_ready_reason() override;
 
 private:
@@ -48,6 +57,7 @@ private:
   std::shared_ptr<storage::hot_state> hot_;
   std::string postgres_url_;
   std::shared_ptr<actors::health> status_;
+  std::shared_ptr<storage::working_memory> working_;
   std::mutex pg_mtx_;
   std::unique_ptr<storage::postgres_store> pg_;
 };

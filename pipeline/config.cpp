@@ -119,6 +119,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_int(t, "pipeline", "shutdown_timeout_ms", stop_ms, 100, 3600000));
   chk(read_str(t, "embedding", "provider", cfg.embedding_provider));
   chk(read_int(t, "embedding", "dims", cfg.embedding_dims, 1, 8192));
+  chk(read_memory_settings(t, cfg.memory));
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
   chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));

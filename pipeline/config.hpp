@@ -7,6 +7,8 @@
 
 #include <caf/expected.hpp>
 
+#include "pipeline/memory_config.hpp"
+
 namespace agentmem::pipeline {
 
 /// Everything `agentmem run` reads from its TOML file (deploy/agentmem.toml
@@ -39,6 +41,8 @@ struct pipeline_config {
   // [embedding]
   std::string embedding_provider = "hashing";
   size_t embedding_dims = 384;
+  // [memory] — dedup, working memory, rolling summaries (memory_config.hpp)
+  memory_settings memory;
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};
