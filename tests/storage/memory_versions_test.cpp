@@ -1,6 +1,7 @@
 // Versioned memories in postgres_store::commit_batch (mem0-style
 // ADD/UPDATE/NOOP, rolling session summaries, memory_history) against a
 // real server (pg_fixture.hpp).
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
+#include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -271,6 +273,52 @@ BOOST_FIXTURE_TEST_CASE(the_batch_follows_the_decisions_for_the_derived_state,
   BOOST_TEST(b.memories[1].text == "second");
   BOOST_TEST(b.memories[1].vector == upd.vector);
   BOOST_TEST(b.memories[1].update_of.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(every_nodes_derived_state_follows_an_update,
+                        agentmem::test::pg_database) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/agentmem-mv-XXXXXX";
+  fs::path dir = mkdtemp(tmpl);
+  auto s = open_migrated(url);
+  storage::vector_index_config vc;
+  vc.dims = 4;
+  vc.model = "hash-4";
+  auto index = storage::vector_index::open((dir / "idx").string(), vc);
+  auto keywords = storage::keyword_index::open((dir / "idx").string());
+  auto hot = storage::hot_state::open((dir / "rocks").string());
+  BOOST_REQUIRE(index && keywords && hot);
+  commit(*s, of({mem("a", 1, "document", "marathon training plan", t0)}));
+  auto r1 = storage::sync_derived_state(*s, **index, **keywords, **hot, 0);
+  BOOST_REQUIRE_MESSAGE(r1, why(r1));
+  BOOST_TEST(r1->added == 1u);
+  // Another node commits an update of the memory ...
+  auto b = mem("b", 2, "document", "triathlon training plan", t0 + 1, "u1",
+               0.0f);
+  b.vector = {0.0f, 1.0f, 0.0f, 0.0f};
+  b.update_of = "a";
+  commit(*s, of({b}));
+  // ... and this node's tailer applies it to the same point.
+  auto r2 = storage::sync_derived_state(*s, **index, **keywords, **hot,
+                                        r1->watermark);
+  BOOST_REQUIRE_MESSAGE(r2, why(r2));
+  BOOST_TEST(r2->memories == 1u);
+  BOOST_TEST(r2->added == 0u);
+  BOOST_TEST((*index)->size() == 1u);
+  storage::vector_filter f;
+  f.user_id = "u1";
+  auto hits = (*index)->search(b.vector.data(), 1, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 1u);
+  BOOST_TEST(hits[0].point_id == 1u);
+  BOOST_TEST(hits[0].score > 0.99f);
+  BOOST_TEST((*keywords)->search("marathon", 5, f).empty());
+  BOOST_TEST((*keywords)->search("triathlon", 5, f).size() == 1u);
+  auto docs = (*hot)->get_docs({1});
+  BOOST_REQUIRE(docs && (*docs)[0]);
+  BOOST_TEST((*docs)[0]->text == "triathlon training plan");
+  BOOST_TEST((*docs)[0]->memory_id == "a");
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
