@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "messages/errc.hpp"
+#include "actors/dedup_lookup.hpp"
 #include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
 
@@ -31,6 +32,8 @@ caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
         throw std::runtime_error("embedding: " + describe(err));
       for (size_t i = 0; i < b.memories.size(); ++i)
         b.memories[i].vector = std::move(vectors[i]);
+      if (cfg.dedup.enabled)
+        mark_duplicates(b, cfg);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

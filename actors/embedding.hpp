@@ -5,7 +5,10 @@
 #include <caf/all.hpp>
 
 #include "actors/stage_metrics.hpp"
+#include "domain/dedup.hpp"
 #include "domain/embedding.hpp"
+#include "storage/hot_state.hpp"
+#include "storage/vector_index.hpp"
 
 namespace agentmem::actors {
 
@@ -13,6 +16,11 @@ namespace agentmem::actors {
 struct embedding_config {
   caf::actor next; ///< aggregation
   std::shared_ptr<domain::embedder> provider;
+  /// Near-duplicate lookup (actors/dedup_lookup.hpp); without an index no
+  /// stored candidates are looked up (within-batch dedup still applies).
+  std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::hot_state> hot; ///< docs: candidate texts
+  domain::dedup_config dedup;
 };
 
 /// State of the embedding stage.
@@ -22,10 +30,13 @@ struct embedding_state {
 };
 
 /// Embedding: fills `memory::vector` of every memory of the batch through
-/// the configured provider (one call per batch); a memory with a retrieval
-/// `context` is embedded as text + "\n" + context. A provider error fails the
-/// batch (throws; the supervisor restarts the chain and the batch is
-/// replayed).
+/// the configured provider (one call per batch; a memory with a retrieval
+/// `context` is embedded as text + "\n" + context), then marks
+/// near-duplicate episodic/document memories (`update_of`,
+/// domain::mark_near_duplicates) against the nearest stored memory of the
+/// same user and type and the batch itself; the writer makes the final
+/// ADD/UPDATE/NOOP decision. A provider or RocksDB error fails the batch
+/// (throws; the supervisor restarts the chain and the batch is replayed).
 caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
                         embedding_config cfg);
 

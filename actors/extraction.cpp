@@ -6,6 +6,7 @@
 
 #include "messages/errc.hpp"
 #include "actors/fault_injection.hpp"
+#include "actors/rolling_summaries.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -27,6 +28,9 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
       }
       if (auto err = cfg.hot->append_messages(writes))
         throw std::runtime_error("hot state: " + describe(err));
+      if (cfg.working)
+        if (auto err = cfg.working->append(b.activities))
+          throw std::runtime_error(describe(err));
       // 2. Memories. Conversation memories get the preceding turn of their
       // session as retrieval context; each session's buffer is read once
       // per batch (after step 1, so it holds this batch's turns too).
@@ -75,6 +79,8 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
             add_context(a, first);
         }
       }
+      // 3. Rolling session summaries of sessions that grew.
+      add_rolling_summaries(b, cfg, self->state.summary_marks);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

@@ -37,6 +37,15 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
     st.store.reset(); // reconnect on the next attempt
     return res.error();
   }
+  // Derived state follows what the transaction decided (dedup, summaries).
+  storage::apply_memory_changes(b, res->changes);
+  for (auto& ch : res->changes)
+    metrics::global()
+      .get_counter("agentmem_memory_operations_total",
+                   "Versioned memories committed, by mem0 operation "
+                   "(ADD, UPDATE, NOOP).",
+                   {{"event", storage::to_string(ch.event)}})
+      .inc();
   std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
   st.commit_latency->observe(d.count());
   auto& reg = metrics::global();

@@ -62,6 +62,36 @@ struct usage_row {
   int64_t files_uploaded = 0;
 };
 
+/// One version of a memory (a `memory_history` row, docs/memory.md).
+struct memory_version {
+  std::string memory_id;
+  int32_t version = 1;
+  std::string event; ///< "ADD", "UPDATE" or "DELETE"
+  std::optional<std::string> old_text; ///< none for ADD
+  std::optional<std::string> new_text; ///< none for DELETE
+  std::optional<double> old_importance;
+  std::optional<double> new_importance;
+  std::string event_id;         ///< source event of the change, or ""
+  std::string source_memory_id; ///< memory the change came from, or ""
+  int64_t changed_at_ms = 0;    ///< commit time, ms since epoch
+};
+
+/// One item of a session's working memory (storage/working_memory.hpp).
+struct working_item {
+  std::string event_id;
+  int64_t ts_ms = 0;       ///< event time, ms since epoch
+  std::string kind;        ///< "message", "tool_result" or "task"
+  std::string name;        ///< speaker (messages) or tool/task name
+  std::string content;     ///< text, truncated (docs/memory.md)
+  bool success = true;     ///< tool results and tasks
+};
+
+/// A session's working memory and when it expires without new activity.
+struct working_memory_view {
+  std::vector<working_item> items; ///< oldest first
+  int64_t expires_at_ms = 0;       ///< wall clock, ms since epoch
+};
+
 /// What the HTTP layer needs from the rest of agentmem. Implementations
 /// must be thread-safe: the server calls them from its worker threads.
 /// Errors are returned as values (errc::invalid_request -> 400,
@@ -80,6 +110,14 @@ public:
   virtual caf::expected<std::vector<usage_row>>
   usage(const std::string& user_id, const std::string& from_day,
         const std::string& to_day) = 0;
+  /// The versions of one memory of `user_id`, oldest first. The default
+  /// (backends without Postgres) answers errc::not_found.
+  virtual caf::expected<std::vector<memory_version>>
+  memory_history(const std::string& user_id, const std::string& memory_id);
+  /// The live working memory of a session. errc::not_found when it has
+  /// none (never written, or expired); the default answers that too.
+  virtual caf::expected<working_memory_view>
+  working_memory(const std::string& user_id, const std::string& session_id);
   /// Readiness: empty string when ready, else the reason it is not.
   virtual std::string not_ready_reason() = 0;
 };

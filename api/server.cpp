@@ -51,6 +51,8 @@ enum class route_id : size_t {
   healthz,
   readyz,
   metrics,
+  memory_history,
+  working_memory,
   count_ // number of routes
 };
 
@@ -66,6 +68,10 @@ const char* route_label(route_id id) {
     case route_id::healthz: return "/healthz";
     case route_id::readyz: return "/readyz";
     case route_id::metrics: return "/metrics";
+    case route_id::memory_history:
+      return "/v1/memories/{memory_id}/history";
+    case route_id::working_memory:
+      return "/v1/sessions/{session_id}/working-memory";
     default: return "unmatched";
   }
 }
@@ -116,6 +122,8 @@ route_policy policy_of(route_id id) {
     case route_id::search: return {access::user, user_source::body};
     case route_id::session_messages: return {access::user, user_source::query};
     case route_id::usage: return {access::user, user_source::path};
+    case route_id::memory_history:
+    case route_id::working_memory: return {access::user, user_source::query};
     case route_id::healthz:
     case route_id::readyz:
     case route_id::metrics: return {access::open, user_source::none};
@@ -177,6 +185,10 @@ route_match match_route(std::string_view target) {
     return {route_id::session_messages, seg[2]};
   if (seg.size() == 4 && seg[1] == "users" && seg[3] == "usage")
     return {route_id::usage, seg[2]};
+  if (seg.size() == 4 && seg[1] == "memories" && seg[3] == "history")
+    return {route_id::memory_history, seg[2]};
+  if (seg.size() == 4 && seg[1] == "sessions" && seg[3] == "working-memory")
+    return {route_id::working_memory, seg[2]};
   return {};
 }
 
@@ -527,6 +539,11 @@ struct http_server::impl {
               const char* reason, const std::string& token,
               const std::string& detail);
   void on_readyz(httplib::Response& res);
+  void on_memory_history(const httplib::Request& req, const route_match& m,
+                         const access_grant& grant, httplib::Response& res);
+  void on_working_memory(const httplib::Request& req, const route_match& m,
+                         const access_grant& grant, httplib::Response& res);
+  caf::expected<std::string> required_user_id(const httplib::Request& req);
   void count(const httplib::Request& req, const httplib::Response& res)
     noexcept;
   void configure(httplib::Server& s, bool on_ops);
@@ -689,6 +706,10 @@ void http_server::impl::dispatch(const httplib::Request& req,
       return on_session_messages(req, m, grant, res);
     case route_id::usage:
       return on_usage(req, m, grant, res);
+    case route_id::memory_history:
+      return on_memory_history(req, m, grant, res);
+    case route_id::working_memory:
+      return on_working_memory(req, m, grant, res);
     case route_id::healthz:
       return send_json(res, 200, ojson{{"status", "ok"}});
     case route_id::readyz:
@@ -885,6 +906,99 @@ void http_server::impl::on_usage(const httplib::Request& req,
   out["from"] = from->second;
   out["to"] = to->second;
   out["days"] = std::move(days);
+  send_json(res, 200, out);
+}
+
+// The `user_id` query parameter (the only one these routes take).
+caf::expected<std::string>
+http_server::impl::required_user_id(const httplib::Request& req) {
+  auto q = parse_query(req.target, {"user_id"});
+  if (!q)
+    return q.error();
+  auto uid = q->find("user_id");
+  if (uid == q->end())
+    return make_error(errc::invalid_request,
+                      "query parameter user_id is required");
+  if (auto err = check_id("user_id", uid->second))
+    return err;
+  return uid->second;
+}
+
+void http_server::impl::on_memory_history(const httplib::Request& req,
+                                          const route_match& m,
+                                          const access_grant& grant,
+                                          httplib::Response& res) {
+  auto memory_id = decode_id("memory_id", m.raw_param);
+  if (!memory_id)
+    return send_error(res, 400, "bad_request", detail_of(memory_id.error()));
+  auto uid = required_user_id(req);
+  if (!uid)
+    return send_error(res, 400, "bad_request", detail_of(uid.error()));
+  if (!permits(grant, *uid))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto versions = be.memory_history(*uid, *memory_id);
+  if (!versions)
+    return send_backend_error(res, versions.error());
+  auto opt_text = [](const std::optional<std::string>& s) {
+    return s ? ojson(*s) : ojson(nullptr);
+  };
+  auto opt_num = [](const std::optional<double>& x) {
+    return x ? ojson(*x) : ojson(nullptr);
+  };
+  ojson list = ojson::array();
+  for (auto& v : *versions) {
+    ojson j = ojson::object();
+    j["version"] = v.version;
+    j["event"] = v.event;
+    j["old_text"] = opt_text(v.old_text);
+    j["new_text"] = opt_text(v.new_text);
+    j["old_importance"] = opt_num(v.old_importance);
+    j["new_importance"] = opt_num(v.new_importance);
+    j["event_id"] = v.event_id;
+    j["source_memory_id"] = v.source_memory_id;
+    j["changed_at"] = domain::format_rfc3339_ms(v.changed_at_ms);
+    list.push_back(std::move(j));
+  }
+  ojson out = ojson::object();
+  out["memory_id"] = *memory_id;
+  out["user_id"] = *uid;
+  out["history"] = std::move(list);
+  send_json(res, 200, out);
+}
+
+void http_server::impl::on_working_memory(const httplib::Request& req,
+                                          const route_match& m,
+                                          const access_grant& grant,
+                                          httplib::Response& res) {
+  auto session_id = decode_id("session_id", m.raw_param);
+  if (!session_id)
+    return send_error(res, 400, "bad_request", detail_of(session_id.error()));
+  auto uid = required_user_id(req);
+  if (!uid)
+    return send_error(res, 400, "bad_request", detail_of(uid.error()));
+  if (!permits(grant, *uid))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto wm = be.working_memory(*uid, *session_id);
+  if (!wm)
+    return send_backend_error(res, wm.error());
+  ojson items = ojson::array();
+  for (auto& it : wm->items) {
+    ojson j = ojson::object();
+    j["event_id"] = it.event_id;
+    j["ts"] = domain::format_rfc3339_ms(it.ts_ms);
+    j["kind"] = it.kind;
+    j["name"] = it.name;
+    j["content"] = it.content;
+    j["success"] = it.success;
+    items.push_back(std::move(j));
+  }
+  ojson out = ojson::object();
+  out["session_id"] = *session_id;
+  out["user_id"] = *uid;
+  out["expires_at"] = domain::format_rfc3339_ms(wm->expires_at_ms);
+  out["items"] = std::move(items);
   send_json(res, 200, out);
 }
 

@@ -42,6 +42,8 @@ struct server_config {
 ///   POST /v1/memories/search
 ///   GET  /v1/sessions/{session_id}/messages?user_id=U&limit=N
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
+///   GET  /v1/memories/{memory_id}/history?user_id=U
+///   GET  /v1/sessions/{session_id}/working-memory?user_id=U
 ///   GET  /healthz, /readyz, /metrics
 ///
 /// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with

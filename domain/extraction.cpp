@@ -4,6 +4,8 @@
 #include <cctype>
 
 #include "domain/ids.hpp"
+#include "domain/importance.hpp"
+#include "domain/rolling_summary.hpp"
 #include "domain/text.hpp"
 
 namespace agentmem::domain {
@@ -16,21 +18,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
     s.remove_suffix(1);
   return s;
-}
-
-bool contains_word(std::string_view hay, std::string_view needle) {
-  // `hay` is lower-cased; match whole words only.
-  size_t pos = 0;
-  while ((pos = hay.find(needle, pos)) != std::string_view::npos) {
-    bool left = pos == 0 || !std::isalnum(static_cast<unsigned char>(hay[pos - 1]));
-    size_t end = pos + needle.size();
-    bool right = end >= hay.size()
-                 || !std::isalnum(static_cast<unsigned char>(hay[end]));
-    if (left && right)
-      return true;
-    pos = end;
-  }
-  return false;
 }
 
 memory base_memory(const activity& a, const char* type, int32_t chunk) {
@@ -76,32 +63,7 @@ void split_long(std::string_view s, size_t max_chars,
 } // namespace
 
 double importance_heuristic(const activity& a, std::string_view type) {
-  if (type == memory_types::episodic)
-    return a.success ? 0.4 : 0.7;
-  if (type == memory_types::document)
-    return 0.5;
-  if (type == memory_types::session_summary)
-    return 0.6;
-  // conversation
-  double v = 0.3;
-  std::string lower;
-  lower.reserve(a.content.size());
-  for (char c : a.content)
-    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static constexpr std::string_view cues[] = {
-    "i am", "i'm", "my", "i prefer", "i like", "i love", "i hate",
-    "i want", "i need", "i live", "i work", "always", "never", "favorite",
-    "favourite", "remember"};
-  for (auto cue : cues)
-    if (contains_word(lower, cue)) {
-      v += 0.15;
-      break;
-    }
-  if (std::any_of(a.content.begin(), a.content.end(),
-                  [](char c) { return c >= '0' && c <= '9'; }))
-    v += 0.1;
-  v += std::min(0.15, 0.05 * static_cast<double>(a.content.size() / 200));
-  return std::min(1.0, v);
+  return score_importance(a, type).score;
 }
 
 std::vector<std::string> chunk_document(std::string_view text,
@@ -260,6 +222,11 @@ bool make_session_summary(const activity& session_end,
   if (summary.empty())
     return false;
   auto m = base_memory(session_end, memory_types::session_summary, 0);
+  // One summary memory per session, updated in place (rolling_summary.hpp).
+  auto id = session_summary_identity(session_end.user_id,
+                                     session_end.session_id);
+  m.memory_id = std::move(id.memory_id);
+  m.point_id = id.point_id;
   m.text = "Session summary (" + std::to_string(messages.size())
            + " messages): " + summary;
   out.push_back(std::move(m));

@@ -31,8 +31,10 @@ void extract_memories(const activity& a, const extraction_config& cfg,
 
 /// The session-summary memory for a `session_end` event, summarising the
 /// session's buffered messages (oldest first) with summarize_session. Its
-/// text starts "Session summary (<n> messages): ". Returns false (and adds
-/// nothing) when there is nothing to summarise.
+/// text starts "Session summary (<n> messages): "; its id is the session's
+/// stable summary id (domain/rolling_summary.hpp), so it updates the
+/// rolling summary in place. Returns false (and adds nothing) when there is
+/// nothing to summarise.
 bool make_session_summary(const activity& session_end,
                           const std::vector<utterance>& messages,
                           const extraction_config& cfg,
@@ -63,11 +65,9 @@ std::string conversation_context(const std::vector<prior_turn>& session_turns,
 std::vector<std::string> chunk_document(std::string_view text,
                                         size_t max_chars);
 
-/// Importance heuristic in [0, 1] for a memory of `memory_type` derived from
-/// `a` when the event carries no `importance` of its own (docs/memory.md):
-/// conversation 0.3, +0.15 for first-person statements of facts or
-/// preferences, +0.1 for numbers or dates, +0.05 per 200 bytes up to +0.15;
-/// episodic 0.4, 0.7 when the call failed; document 0.5; summary 0.6.
+/// Importance in [0, 1] for a memory of `memory_type` derived from `a`:
+/// the event's own `importance` if it has one, else the documented formula
+/// of domain/importance.hpp (score_importance(a, memory_type).score).
 double importance_heuristic(const activity& a, std::string_view memory_type);
 
 } // namespace agentmem::domain

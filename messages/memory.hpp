@@ -40,6 +40,10 @@ struct memory {
   std::string context;
   std::string metadata_json; ///< source event's `metadata`, or empty
   std::vector<float> vector; ///< filled by the embedding stage
+  /// Set by the embedding stage's dedup (domain/dedup.hpp): memory_id of an
+  /// existing memory of the same user that this one nearly duplicates, so
+  /// the writer updates that memory instead of adding this one. Empty: add.
+  std::string update_of;
 };
 
 template <class Inspector>
@@ -47,7 +51,7 @@ typename Inspector::result_type inspect(Inspector& f, memory& x) {
   return f(caf::meta::type_name("agentmem::memory"), x.memory_id, x.point_id,
            x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
            x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
-           x.text, x.context, x.metadata_json, x.vector);
+           x.text, x.context, x.metadata_json, x.vector, x.update_of);
 }
 
 } // namespace agentmem

@@ -13,6 +13,7 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
                          std::shared_ptr<storage::hot_state> hot,
                          std::string postgres_url,
                          std::shared_ptr<actors::health> status,
+                         std::shared_ptr<storage::working_memory> working,
                          fusion_params fusion)
   : embedder_(std::move(embedder)),
     index_(std::move(index)),
@@ -20,6 +21,7 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
     hot_(std::move(hot)),
     postgres_url_(std::move(postgres_url)),
     status_(std::move(status)),
+    working_(std::move(working)),
     fusion_(fusion) {
 }
 
@@ -149,6 +151,49 @@ api_backend::usage(const std::string& user_id, const std::string& from_day,
       return rows.error();
   }
   return make_error(errc::postgres_error, "unreachable");
+}
+
+caf::expected<std::vector<api::memory_version>>
+api_backend::memory_history(const std::string& user_id,
+                            const std::string& memory_id) {
+  std::lock_guard<std::mutex> guard{pg_mtx_};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!pg_) {
+      auto s = storage::postgres_store::connect(postgres_url_);
+      if (!s)
+        return s.error();
+      pg_ = std::move(*s);
+    }
+    auto rows = pg_->memory_history(user_id, memory_id);
+    if (rows || rows.error().code() != static_cast<uint8_t>(
+                                         errc::postgres_error))
+      return rows;
+    pg_.reset(); // a broken connection: reconnect once
+    if (attempt == 1)
+      return rows.error();
+  }
+  return make_error(errc::postgres_error, "unreachable");
+}
+
+caf::expected<api::working_memory_view>
+api_backend::working_memory(const std::string& user_id,
+                            const std::string& session_id) {
+  if (!working_)
+    return api::backend::working_memory(user_id, session_id);
+  auto v = working_->get(user_id, session_id);
+  if (!v)
+    return v.error();
+  if (!*v)
+    return make_error(errc::not_found,
+                      "session " + session_id + " of user " + user_id
+                        + " has no working memory (none yet, or expired)");
+  api::working_memory_view out;
+  out.expires_at_ms = (*v)->expires_at_ms;
+  out.items.reserve((*v)->items.size());
+  for (auto& it : (*v)->items)
+    out.items.push_back({it.event_id, it.ts_ms, it.kind, it.name, it.content,
+                         it.success});
+  return out;
 }
 
 std::string api_backend::not_ready_reason() {

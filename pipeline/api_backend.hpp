@@ -11,6 +11,7 @@
 #include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/vector_index.hpp"
+#include "storage/working_memory.hpp"
 
 namespace agentmem::pipeline {
 
@@ -37,7 +38,8 @@ double default_vector_weight(const std::string& embedding_model);
 /// rank 1-based, weights and rrf_k from fusion_params, each ranking cut at
 /// max(min_depth, 5 * top_k). Usage reads
 /// Postgres through its own connection (serialised by a mutex,
-/// reconnecting after failures); readiness comes from actors::health.
+/// reconnecting after failures), so do memory histories; working memory
+/// reads RocksDB; readiness comes from actors::health.
 class api_backend : public api::backend {
 public:
   api_backend(std::shared_ptr<domain::embedder> embedder,
@@ -46,6 +48,7 @@ public:
               std::shared_ptr<storage::hot_state> hot,
               std::string postgres_url,
               std::shared_ptr<actors::health> status,
+              std::shared_ptr<storage::working_memory> working = nullptr,
               fusion_params fusion = {});
 
   caf::expected<std::vector<api::search_hit>>
@@ -56,6 +59,12 @@ public:
   caf::expected<std::vector<api::usage_row>>
   usage(const std::string& user_id, const std::string& from_day,
         const std::string& to_day) override;
+  caf::expected<std::vector<api::memory_version>>
+  memory_history(const std::string& user_id,
+                 const std::string& memory_id) override;
+  caf::expected<api::working_memory_view>
+  working_memory(const std::string& user_id,
+                 const std::string& session_id) override;
   std::string not_ready_reason() override;
 
 private:
@@ -66,6 +75,7 @@ private:
   std::string postgres_url_;
   std::shared_ptr<actors::health> status_;
   fusion_params fusion_;
+  std::shared_ptr<storage::working_memory> working_;
   std::mutex pg_mtx_;
   std::unique_ptr<storage::postgres_store> pg_;
 };

@@ -166,6 +166,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_num(t, "search", "rrf_k", cfg.rrf_k, 0, 10000));
   chk(read_num(t, "search", "vector_weight", cfg.vector_weight, 0, 100));
   chk(read_num(t, "search", "keyword_weight", cfg.keyword_weight, 0, 100));
+  chk(read_memory_settings(t, cfg.memory));
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
   chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));

@@ -7,6 +7,8 @@
 
 #include <caf/expected.hpp>
 
+#include "pipeline/memory_config.hpp"
+
 namespace agentmem::pipeline {
 
 /// Everything `agentmem run` reads from its TOML file (deploy/agentmem.toml
@@ -56,6 +58,8 @@ struct pipeline_config {
   double rrf_k = 60;
   double vector_weight = -1; ///< < 0: default_vector_weight(model)
   double keyword_weight = 1.0;
+  // [memory] — dedup, working memory, rolling summaries (memory_config.hpp)
+  memory_settings memory;
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};

@@ -14,6 +14,7 @@
 #include "actors/ingress.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/vector_linking.hpp"
+#include "actors/working_memory_sweeper.hpp"
 #include "actors/writer.hpp"
 #include "kafka/admin.hpp"
 #include "messages/atoms.hpp"
@@ -152,6 +153,14 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (!keywords)
     return keywords.error();
   t->keywords_ = std::move(*keywords);
+  auto working = storage::working_memory::open(
+    (fs::path{c.data_dir} / "working_memory").string(), c.memory.working);
+  if (!working)
+    return working.error();
+  t->working_ = std::move(*working);
+  t->working_sweeper_ = sys.spawn(
+    actors::working_memory_sweeper,
+    actors::working_memory_sweeper_config{t->working_, c.memory.working_sweep});
   if (auto err = t->catch_up())
     return err;
   // The tailer keeps the index and RocksDB following Postgres (all nodes).
@@ -240,8 +249,11 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
     auto emb = self->spawn(actors::embedding,
-                           actors::embedding_config{agg, raw->embedder_});
-    actors::extraction_config xcfg{emb, raw->hot_, {}};
+                           actors::embedding_config{agg, raw->embedder_,
+                                                    raw->index_, raw->hot_,
+                                                    c.memory.dedup});
+    actors::extraction_config xcfg{emb, raw->hot_, {}, c.memory.rolling,
+                                   raw->working_};
     auto ext = self->spawn(actors::extraction, xcfg);
     auto cap = self->spawn(actors::capture, actors::capture_config{ext, {}});
     std::vector<caf::actor> chain{cap, ext, emb, agg, writer, linker};
@@ -272,7 +284,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_,
                                               t->keywords_, t->hot_,
                                               c.postgres_url, t->status_,
-                                              fusion);
+                                              t->working_, fusion);
   api::server_config hcfg;
   hcfg.host = c.http_host;
   hcfg.port = c.http_port;
@@ -339,6 +351,10 @@ caf::error topology::stop() {
   if (index_sync_) {
     self->send_exit(index_sync_, caf::exit_reason::user_shutdown);
     self->wait_for(index_sync_);
+  }
+  if (working_sweeper_) {
+    self->send_exit(working_sweeper_, caf::exit_reason::user_shutdown);
+    self->wait_for(working_sweeper_);
   }
   if (ingress_)
     self->wait_for(ingress_);

@@ -73,6 +73,7 @@ private:
   std::shared_ptr<storage::hot_state> hot_;
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;
+  std::shared_ptr<storage::working_memory> working_;
   std::shared_ptr<kafka::producer> dlq_producer_;
   std::unique_ptr<api_backend> backend_;
   std::unique_ptr<api::http_server> http_;
@@ -80,6 +81,7 @@ private:
   caf::actor supervisor_;
   caf::actor watcher_;
   caf::actor index_sync_;
+  caf::actor working_sweeper_;
   std::mutex chain_mtx_;
   std::vector<caf::actor> chain_;
   std::atomic<bool> failed_{false};

@@ -100,15 +100,48 @@ struct keyword_index::impl {
     size_t length = 0;
     auto counts = term_counts(m.text, length, text_units, m.context,
                               context_units);
-    if (!payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
-                      m.ts_ms, static_cast<uint32_t>(length)))
-      return false;
     std::vector<std::pair<uint32_t, uint32_t>> tfs;
     tfs.reserve(counts.size());
     for (auto& [t, n] : counts)
       tfs.emplace_back(term_id(t), n);
+    if (payloads.contains(m.point_id)) {
+      replace(m, static_cast<uint32_t>(length), std::move(tfs));
+      return false;
+    }
+    payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type, m.ts_ms,
+                 static_cast<uint32_t>(length));
     index_point(m.point_id, std::move(tfs));
     return true;
+  }
+
+  // A memory updated in place: same point, new text. Unchanged terms and
+  // ts (the usual replay) leave everything as it is.
+  void replace(const memory& m, uint32_t length,
+               std::vector<std::pair<uint32_t, uint32_t>> tfs) {
+    auto old = point_terms.find(m.point_id);
+    auto* p = payloads.find(m.point_id);
+    if (old != point_terms.end() && old->second == tfs && p->ts_ms == m.ts_ms)
+      return;
+    auto& c = corpora[p->user];
+    c.total_length -= p->length;
+    if (old != point_terms.end()) {
+      for (auto& [term, tf] : old->second) {
+        auto it = c.postings.find(term);
+        if (it == c.postings.end())
+          continue;
+        auto& list = it->second;
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [&](const posting& x) {
+                                    return x.point == m.point_id;
+                                  }),
+                   list.end());
+        if (list.empty())
+          c.postings.erase(it);
+      }
+      point_terms.erase(old);
+    }
+    payloads.update(m.point_id, m.ts_ms, length);
+    index_point(m.point_id, std::move(tfs));
   }
 
   caf::error load(const fs::path& snap) {

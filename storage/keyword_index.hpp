@@ -47,7 +47,9 @@ public:
   open(const std::string& dir, bm25_params params = {});
   ~keyword_index();
 
-  /// Indexes memories not yet present (by point id). Returns how many.
+  /// Indexes memories not yet present (by point id). A present point whose
+  /// text changed (a memory updated in place) has its postings replaced.
+  /// Returns how many points were added (replacements not counted).
   size_t upsert(const std::vector<memory>& memories);
 
   /// Top-k points by BM25 for `query` among points matching `filter`.

@@ -51,6 +51,15 @@ bool payload_store::add(uint64_t id, const std::string& user,
   return true;
 }
 
+bool payload_store::update(uint64_t id, int64_t ts_ms, uint32_t length) {
+  auto it = payloads_.find(id);
+  if (it == payloads_.end())
+    return false;
+  it->second.ts_ms = ts_ms;
+  it->second.length = length;
+  return true;
+}
+
 const payload_store::payload* payload_store::find(uint64_t id) const {
   auto it = payloads_.find(id);
   return it == payloads_.end() ? nullptr : &it->second;

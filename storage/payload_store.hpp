@@ -54,6 +54,10 @@ public:
   bool add(uint64_t id, const std::string& user, const std::string& session,
            const std::string& type, int64_t ts_ms, uint32_t length = 0);
 
+  /// Changes the ts and length of a point in place (a memory updated in
+  /// place keeps its id, user, session and type); false when absent.
+  bool update(uint64_t id, int64_t ts_ms, uint32_t length = 0);
+
   bool contains(uint64_t id) const {
     return payloads_.count(id) > 0;
   }

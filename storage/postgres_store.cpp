@@ -13,6 +13,7 @@
 
 #include "domain/rollup.hpp"
 #include "messages/errc.hpp"
+#include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
 
 namespace agentmem::storage {
@@ -193,7 +194,7 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
   for (auto& m : b.memories) {
     for (auto* s : {&m.memory_id, &m.memory_type, &m.user_id, &m.session_id,
                     &m.event_id, &m.role, &m.speaker, &m.text,
-                    &m.context, &m.metadata_json})
+                    &m.context, &m.metadata_json, &m.update_of})
       if (bad(*s))
         return "memory " + std::string{m.memory_id.c_str()};
   }
@@ -614,7 +615,14 @@ postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
               + ", " + std::to_string(lock_memories) + ")");
       pqxx::stream_to out{tx, "tmp_memories", columns(memory_columns)};
       int32_t ord = 0;
+      std::vector<const memory*> versioned; // storage/memory_versions.hpp
+      std::vector<size_t> versioned_at;
       for (auto& m : b.memories) {
+        if (detail::is_versioned(m)) {
+          versioned.push_back(&m);
+          versioned_at.push_back(static_cast<size_t>(&m - b.memories.data()));
+          continue;
+        }
         auto blob = vector_to_bytea_hex(m.vector);
         out << std::make_tuple(
           ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
@@ -628,6 +636,13 @@ postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
       result.memories_written = written.size();
       tx.exec(insert_links_sql);
+      tx.exec(detail::insert_add_history_sql);
+      detail::apply_versioned_memories(tx, versioned, versioned_at,
+                                       tx.quote(embedding_model),
+                                       result.changes);
+      for (auto& ch : result.changes)
+        if (ch.event == memory_event::add)
+          ++result.memories_written;
     }
     tx.commit();
     return result;
@@ -744,6 +759,22 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       out.push_back(std::move(s));
     }
     tx.commit();
+    return out;
+  });
+}
+
+caf::expected<std::vector<api::memory_version>>
+postgres_store::memory_history(const std::string& user_id,
+                               const std::string& memory_id) {
+  using result_t = std::vector<api::memory_version>;
+  return impl_->run<result_t>("memory_history", [&](pqxx::connection& c)
+                                                  -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto out = detail::read_history(tx, user_id, memory_id);
+    tx.commit();
+    if (out.empty())
+      return make_error(errc::not_found,
+                        "user " + user_id + " has no memory " + memory_id);
     return out;
   });
 }

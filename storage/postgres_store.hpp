@@ -16,11 +16,41 @@
 
 namespace agentmem::storage {
 
+/// mem0's memory operations (Chhikara et al., "Mem0: Building
+/// Production-Ready AI Agents with Scalable Long-Term Memory", 2025). The
+/// writer produces ADD, UPDATE and NOOP; DELETE is part of the history
+/// format for deletions.
+enum class memory_event { add, update, noop };
+
+/// "ADD", "UPDATE", "NOOP": the spelling in memory_history and the API.
+const char* to_string(memory_event e);
+
+/// What commit_batch decided for one versioned memory of the batch: a
+/// memory with `update_of` set (a near-duplicate found by dedup) or a
+/// `session_summary` (one memory per session, updated in place).
+struct memory_change {
+  size_t index = 0; ///< position in batch::memories
+  memory_event event = memory_event::add;
+  int32_t version = 1; ///< the memory's version after the change
+  /// The memory as stored now: for add the batch's memory; for update the
+  /// existing memory (its memory_id, point_id, user/session/event ids,
+  /// metadata) with the new text, vector, importance and ts; for noop the
+  /// existing memory unchanged (vector empty: nothing to re-index).
+  memory stored;
+};
+
+/// Makes `b.memories` what commit_batch stored, for the derived state
+/// (vector linking): each changed memory is replaced by its `stored` form
+/// (an update re-indexes the existing point with the new vector and text)
+/// and NOOPs are removed (nothing changed). `changes` as returned for `b`.
+void apply_memory_changes(batch& b, const std::vector<memory_change>& changes);
+
 /// What one commit_batch() wrote.
 struct commit_result {
   size_t new_activities = 0;       ///< activities inserted (first sighting)
   size_t duplicate_activities = 0; ///< already stored, or repeated in batch
   size_t memories_written = 0;     ///< memories inserted (not yet stored)
+  std::vector<memory_change> changes; ///< one per versioned memory, in order
 };
 
 /// A memory as stored, with its position in the `memories.seq` watermark.
@@ -79,7 +109,14 @@ public:
   ///     memory_links (collection "memories", activity_id looked up by
   ///     event_id). Memories are inserted under a transaction-level advisory
   ///     lock so that `seq` order equals commit order across writers and
-  ///     memories_after() never skips a row.
+  ///     memories_after() never skips a row;
+  ///   - versioned memories (see memory_change; storage/memory_versions.hpp):
+  ///     their targets are locked (SELECT .. FOR UPDATE) and each gets ADD,
+  ///     UPDATE (in place: same memory_id and point, version + 1, a new
+  ///     `seq` so derived state re-indexes it) or NOOP (same text, an older
+  ///     ts than the stored one, or a replay: its change is already in
+  ///     memory_history); every ADD/UPDATE of a non-conversation memory is
+  ///     recorded in memory_history. Replaying a batch changes nothing.
   /// Empty optional strings are stored as NULL; raw_json empty -> `{}`.
   /// Errors: errc::invalid_request when a string holds a NUL byte (nothing
   /// is written), errc::postgres_error otherwise (rolled back; the batch can
@@ -106,6 +143,12 @@ public:
   /// importance went through `real` (float32). Errors: postgres_error.
   caf::expected<std::vector<stored_memory>> memories_after(int64_t seq,
                                                            size_t limit);
+
+  /// The versions of one memory of `user_id`, oldest first (memory_history
+  /// rows). Errors: errc::not_found when the user has no such memory (or
+  /// its history is empty), errc::postgres_error.
+  caf::expected<std::vector<api::memory_version>>
+  memory_history(const std::string& user_id, const std::string& memory_id);
 
   /// Highest memories.seq, 0 when there are no memories.
   /// Errors: errc::postgres_error.

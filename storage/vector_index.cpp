@@ -45,6 +45,18 @@ struct vector_index::impl {
     watermark = 0;
   }
 
+  // Whether the stored point already has m's vector and ts.
+  bool same_point(const memory& m) const {
+    auto it = hnsw->label_lookup_.find(m.point_id);
+    auto* p = payloads.find(m.point_id);
+    if (it == hnsw->label_lookup_.end() || !p || m.vector.size() != cfg.dims)
+      return false;
+    return p->ts_ms == m.ts_ms
+           && std::memcmp(hnsw->getDataByInternalId(it->second),
+                          m.vector.data(), cfg.dims * sizeof(float))
+                == 0;
+  }
+
   float score_of(const float* q, uint64_t label) const {
     auto it = hnsw->label_lookup_.find(label);
     if (it == hnsw->label_lookup_.end())
@@ -132,8 +144,9 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
   size_t added = 0;
   try {
     for (auto& m : ms) {
-      if (d.payloads.contains(m.point_id))
-        continue;
+      bool present = d.payloads.contains(m.point_id);
+      if (present && (m.vector.empty() || d.same_point(m)))
+        continue; // ids are deterministic: usually the very same point
       if (m.vector.size() != d.cfg.dims)
         return make_error(errc::index_error,
                           "memory " + m.memory_id + " has "
@@ -142,7 +155,13 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
                             + std::to_string(d.cfg.dims));
       if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
         d.hnsw->resizeIndex(d.hnsw->max_elements_ * 2);
+      // On an existing label hnswlib 0.6.2 replaces the vector and repairs
+      // the point's links (updatePoint): a memory updated in place.
       d.hnsw->addPoint(m.vector.data(), m.point_id);
+      if (present) {
+        d.payloads.update(m.point_id, m.ts_ms);
+        continue;
+      }
       d.payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
                      m.ts_ms);
       ++added;

@@ -52,9 +52,13 @@ public:
   open(const std::string& dir, const vector_index_config& cfg);
   ~vector_index();
 
-  /// Adds points for memories not yet in the index (a point id already
-  /// present is skipped: ids are deterministic, so its vector is the same).
-  /// Returns the number added. errc::index_error on a dims mismatch.
+  /// Adds points for memories not yet in the index. A point id already
+  /// present is skipped when its vector and ts are unchanged (ids are
+  /// deterministic, so a replay brings the same point); otherwise the point
+  /// is updated in place (a memory updated by dedup or a rolling summary:
+  /// new vector and ts, same payload). A memory without a vector is
+  /// skipped when its point exists. Returns the number of points added
+  /// (updates not counted). errc::index_error on a dims mismatch.
   caf::expected<size_t> upsert(const std::vector<memory>& memories);
 
   /// Top-k points matching `filter`, best first. `query` has dims() floats.

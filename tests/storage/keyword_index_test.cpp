@@ -112,6 +112,27 @@ BOOST_AUTO_TEST_CASE(retrieval_context_is_searchable_at_half_the_weight_of_the_t
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_memory_updated_in_place_gets_new_postings) {
+  temp_dir d;
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  BOOST_REQUIRE_EQUAL((*idx)->upsert(corpus()), 5u);
+  vector_filter f;
+  f.user_id = "ann";
+  BOOST_REQUIRE_EQUAL((*idx)->search("marathon", 10, f).size(), 1u);
+  auto updated = doc(4, "ann", "Ann: I am training for a triathlon in Nice.",
+                     "episodic", 9);
+  BOOST_CHECK_EQUAL((*idx)->upsert({updated}), 0u);
+  BOOST_CHECK_EQUAL((*idx)->size(), 5u);
+  BOOST_CHECK((*idx)->search("marathon", 10, f).empty());
+  auto hits = (*idx)->search("triathlon", 10, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 1u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 4u);
+  // Other documents keep their postings ("training" is still found once).
+  BOOST_CHECK_EQUAL((*idx)->search("biscuit", 10, f).size(), 2u);
+  BOOST_CHECK_EQUAL((*idx)->search("training", 10, f).size(), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(keyword_search_never_crosses_users_and_honours_filters) {
   temp_dir d;
   auto idx = keyword_index::open(d.path.string());

@@ -93,6 +93,33 @@ BOOST_AUTO_TEST_CASE(searches_only_ever_return_the_requested_users_points) {
   BOOST_CHECK((*idx)->search(ms[30].vector.data(), 10, f).empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_memory_updated_in_place_moves_its_point) {
+  temp_dir d;
+  auto idx = vector_index::open(d.path.string(), cfg(0)); // HNSW path
+  BOOST_REQUIRE(idx);
+  std::mt19937 rng{7};
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 200; ++i)
+    ms.push_back(point(i, "alice", "episodic", 100, unit(rng, nullptr)));
+  BOOST_REQUIRE_EQUAL(*(*idx)->upsert(ms), 200u);
+  auto target = unit(rng, nullptr);
+  vector_filter f;
+  f.user_id = "alice";
+  BOOST_CHECK_NE((*idx)->search(target.data(), 1, f)[0].point_id, 5u);
+  // Point 5 is updated (dedup / rolling summary): new vector, new ts.
+  auto updated = point(5, "alice", "episodic", 500, target);
+  BOOST_CHECK_EQUAL(*(*idx)->upsert({updated}), 0u); // not a new point
+  BOOST_CHECK_EQUAL((*idx)->size(), 200u);
+  auto hits = (*idx)->search(target.data(), 1, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 1u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 5u);
+  BOOST_CHECK_CLOSE(hits[0].score, 1.0f, 1e-3);
+  f.since_ms = 500; // the payload follows the update
+  hits = (*idx)->search(target.data(), 10, f);
+  BOOST_REQUIRE_EQUAL(hits.size(), 1u);
+  BOOST_CHECK_EQUAL(hits[0].point_id, 5u);
+}
+
 BOOST_AUTO_TEST_CASE(payload_filters_restrict_type_session_and_time) {
   temp_dir d;
   auto idx = vector_index::open(d.path.string(), cfg(20'000));

@@ -1,0 +1,23 @@
+#include "api/backend.hpp"
+
+#include "messages/errc.hpp"
+
+namespace agentmem::api {
+
+caf::expected<std::vector<memory_version>>
+backend::memory_history(const std::string& user_id,
+                        const std::string& memory_id) {
+  return make_error(errc::not_found,
+                    "this node keeps no memory history (memory " + memory_id
+                      + ")");
+}
+
+caf::expected<working_memory_view>
+backend::working_memory(const std::string& user_id,
+                        const std::string& session_id) {
+  return make_error(errc::not_found,
+                    "this node keeps no working memory (session " + session_id
+                      + ")");
+}
+
+} // namespace agentmem::api

@@ -1,0 +1,374 @@
+#include "storage/working_memory.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "domain/text.hpp"
+#include "messages/errc.hpp"
+
+namespace agentmem::storage {
+
+namespace {
+
+void put_i64(std::string& out, int64_t v) {
+  char buf[8];
+  std::memcpy(buf, &v, 8);
+  out.append(buf, 8);
+}
+
+void put_str(std::string& out, const std::string& s) {
+  auto n = static_cast<uint32_t>(s.size());
+  char buf[4];
+  std::memcpy(buf, &n, 4);
+  out.append(buf, 4);
+  out.append(s);
+}
+
+struct reader {
+  const char* p;
+  const char* end;
+  bool ok = true;
+  int64_t i64() {
+    if (end - p < 8) {
+      ok = false;
+      return 0;
+    }
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    p += 8;
+    return v;
+  }
+  std::string str() {
+    if (end - p < 4) {
+      ok = false;
+      return {};
+    }
+    uint32_t n;
+    std::memcpy(&n, p, 4);
+    p += 4;
+    if (static_cast<size_t>(end - p) < n) {
+      ok = false;
+      return {};
+    }
+    std::string s{p, n};
+    p += n;
+    return s;
+  }
+};
+
+// Every value starts with its expiry (ms since epoch, i64 LE).
+int64_t expiry_of(const rocksdb::Slice& v) {
+  if (v.size() < 8)
+    return 0;
+  int64_t x;
+  std::memcpy(&x, v.data(), 8);
+  return x;
+}
+
+std::string session_part(const std::string& user, const std::string& sess) {
+  std::string k = user;
+  k.push_back('\0');
+  k += sess;
+  return k;
+}
+
+std::string header_key(const std::string& session_part) {
+  return "h|" + session_part;
+}
+
+std::string item_prefix(const std::string& session_part) {
+  std::string k = "i|" + session_part;
+  k.push_back('\0');
+  return k;
+}
+
+std::string item_key(const std::string& prefix, const working_memory::item& it) {
+  std::string k = prefix;
+  auto v = static_cast<uint64_t>(it.ts_ms) ^ 0x8000000000000000ULL;
+  for (int i = 7; i >= 0; --i)
+    k.push_back(static_cast<char>((v >> (i * 8)) & 0xFF));
+  k += it.event_id;
+  return k;
+}
+
+std::string encode_item(const working_memory::item& it, int64_t expires) {
+  std::string v;
+  put_i64(v, expires);
+  put_i64(v, it.ts_ms);
+  put_i64(v, it.success ? 1 : 0);
+  put_str(v, it.event_id);
+  put_str(v, it.kind);
+  put_str(v, it.name);
+  put_str(v, it.content);
+  return v;
+}
+
+std::optional<working_memory::item> decode_item(const rocksdb::Slice& v) {
+  reader r{v.data(), v.data() + v.size()};
+  r.i64(); // expiry
+  working_memory::item it;
+  it.ts_ms = r.i64();
+  it.success = r.i64() != 0;
+  it.event_id = r.str();
+  it.kind = r.str();
+  it.name = r.str();
+  it.content = r.str();
+  if (!r.ok)
+    return std::nullopt;
+  return it;
+}
+
+caf::error to_error(const rocksdb::Status& st) {
+  return make_error(errc::rocksdb_error, "working memory: " + st.ToString());
+}
+
+// Drops entries whose expiry has passed while RocksDB compacts.
+class expiry_filter : public rocksdb::CompactionFilter {
+public:
+  explicit expiry_filter(const working_memory::clock* now) : now_(now) {
+  }
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value,
+              std::string*, bool*) const override {
+    return value.size() >= 8 && expiry_of(value) <= (*now_)();
+  }
+  const char* Name() const override {
+    return "agentmem.working_memory.expiry";
+  }
+
+private:
+  const working_memory::clock* now_;
+};
+
+} // namespace
+
+struct working_memory::impl {
+  clock now;
+  std::unique_ptr<expiry_filter> filter;
+  std::unique_ptr<rocksdb::DB> db;
+
+  // Existing (key, item) pairs of a session, oldest first.
+  caf::error items(const std::string& prefix,
+                   std::vector<std::pair<std::string, item>>& out) const {
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator({})};
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      auto x = decode_item(it->value());
+      if (!x)
+        return make_error(errc::rocksdb_error, "corrupt working-memory item");
+      out.emplace_back(it->key().ToString(), std::move(*x));
+    }
+    if (!it->status().ok())
+      return to_error(it->status());
+    return caf::none;
+  }
+};
+
+working_memory::working_memory(std::unique_ptr<impl> p,
+                               working_memory_config cfg)
+  : impl_(std::move(p)), cfg_(cfg) {
+}
+
+working_memory::~working_memory() {
+  if (impl_ && impl_->db)
+    impl_->db->Close();
+}
+
+caf::expected<std::unique_ptr<working_memory>>
+working_memory::open(const std::string& dir, working_memory_config cfg,
+                     clock now) {
+  if (cfg.ttl_ms < 1 || cfg.max_items < 1)
+    return make_error(errc::invalid_config,
+                      "working memory: ttl_ms and max_items must be >= 1");
+  auto p = std::make_unique<impl>();
+  p->now = now ? std::move(now) : clock{[] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  }};
+  p->filter = std::make_unique<expiry_filter>(&p->now);
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.compaction_filter = p->filter.get();
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(opts, dir, &raw);
+  if (!st.ok())
+    return to_error(st);
+  p->db.reset(raw);
+  return std::unique_ptr<working_memory>{
+    new working_memory(std::move(p), cfg)};
+}
+
+std::optional<working_memory::item>
+working_memory::item_of(const activity& a, size_t max_chars) {
+  item it;
+  it.event_id = a.event_id;
+  it.ts_ms = a.ts_ms;
+  it.success = a.success;
+  const auto& cls = a.activity_class;
+  std::string content;
+  if (cls == "message") {
+    it.kind = "message";
+    it.name = a.agent_name.empty() ? a.role : a.agent_name;
+    content = a.content;
+  } else if (cls == "tool_call") {
+    it.kind = "tool_result";
+    it.name = a.tool_name;
+    content = !a.output_json.empty() && a.output_json != "{}" ? a.output_json
+              : !a.content.empty() ? a.content
+                                   : a.error_message;
+  } else if (cls == "task") {
+    it.kind = "task";
+    it.name = a.tool_name.empty() ? a.agent_type : a.tool_name;
+    content = !a.content.empty() ? a.content
+              : a.output_json != "{}" ? a.output_json
+                                      : std::string{};
+    if (!a.success && !a.error_message.empty())
+      content += (content.empty() ? "" : " ") + std::string{"Error: "}
+                 + a.error_message;
+  } else {
+    return std::nullopt;
+  }
+  if (cls == "message" && content.empty())
+    return std::nullopt;
+  it.content = domain::truncate_utf8(content, max_chars);
+  return it;
+}
+
+caf::error working_memory::append(const std::vector<activity>& acts) {
+  std::map<std::string, std::vector<item>> by_session;
+  for (auto& a : acts)
+    if (auto it = item_of(a, cfg_.max_item_chars))
+      by_session[session_part(a.user_id, a.session_id)].push_back(
+        std::move(*it));
+  if (by_session.empty())
+    return caf::none;
+  auto& db = *impl_->db;
+  int64_t now = impl_->now();
+  int64_t expires = now + cfg_.ttl_ms;
+  rocksdb::WriteBatch wb;
+  for (auto& [sp, fresh] : by_session) {
+    auto prefix = item_prefix(sp);
+    std::string header;
+    auto st = db.Get(rocksdb::ReadOptions{}, header_key(sp), &header);
+    if (!st.ok() && !st.IsNotFound())
+      return to_error(st);
+    bool alive = st.ok() && expiry_of(header) > now;
+    std::vector<std::pair<std::string, item>> old;
+    if (auto err = impl_->items(prefix, old))
+      return err;
+    // key -> item, ordered like the keys (event time, then event id).
+    std::map<std::string, item> all;
+    for (auto& [k, it] : old) {
+      if (alive)
+        all.emplace(k, std::move(it));
+      else
+        wb.Delete(k); // an expired session starts afresh
+    }
+    for (auto& it : fresh)
+      all[item_key(prefix, it)] = it;
+    size_t drop = all.size() > cfg_.max_items ? all.size() - cfg_.max_items
+                                              : 0;
+    for (auto& [k, it] : all) {
+      if (drop > 0) {
+        wb.Delete(k);
+        --drop;
+        continue;
+      }
+      wb.Put(k, encode_item(it, expires));
+    }
+    std::string h;
+    put_i64(h, expires);
+    put_i64(h, now);
+    wb.Put(header_key(sp), h);
+  }
+  auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  return caf::none;
+}
+
+caf::expected<std::optional<working_memory::view>>
+working_memory::get(const std::string& user_id,
+                    const std::string& session_id) {
+  auto& db = *impl_->db;
+  auto sp = session_part(user_id, session_id);
+  std::string header;
+  auto st = db.Get(rocksdb::ReadOptions{}, header_key(sp), &header);
+  if (st.IsNotFound())
+    return std::optional<view>{};
+  if (!st.ok())
+    return to_error(st);
+  auto prefix = item_prefix(sp);
+  std::vector<std::pair<std::string, item>> items;
+  if (auto err = impl_->items(prefix, items))
+    return err;
+  int64_t expires = expiry_of(header);
+  if (expires <= impl_->now()) {
+    // Lazy expiry: gone for readers now, and deleted.
+    rocksdb::WriteBatch wb;
+    wb.Delete(header_key(sp));
+    for (auto& kv : items)
+      wb.Delete(kv.first);
+    st = db.Write(rocksdb::WriteOptions{}, &wb);
+    if (!st.ok())
+      return to_error(st);
+    return std::optional<view>{};
+  }
+  view v;
+  v.expires_at_ms = expires;
+  v.items.reserve(items.size());
+  for (auto& kv : items)
+    v.items.push_back(std::move(kv.second));
+  return std::optional<view>{std::move(v)};
+}
+
+caf::expected<size_t> working_memory::sweep() {
+  auto& db = *impl_->db;
+  int64_t now = impl_->now();
+  rocksdb::WriteBatch wb;
+  size_t sessions = 0;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (expiry_of(it->value()) > now)
+      continue;
+    wb.Delete(it->key());
+    if (it->key().starts_with("h|"))
+      ++sessions;
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  if (wb.Count() > 0) {
+    auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+    if (!st.ok())
+      return to_error(st);
+  }
+  return sessions;
+}
+
+caf::error working_memory::compact() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  auto st = impl_->db->Flush(rocksdb::FlushOptions{});
+  if (st.ok())
+    st = impl_->db->CompactRange(o, nullptr, nullptr);
+  if (!st.ok())
+    return to_error(st);
+  return caf::none;
+}
+
+size_t working_memory::raw_key_count() const {
+  size_t n = 0;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    ++n;
+  return n;
+}
+
+} // namespace agentmem::storage

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/activity.hpp"
+
+namespace agentmem::storage {
+
+/// Tunables of working memory (`[memory]` working_memory_* keys).
+struct working_memory_config {
+  int64_t ttl_ms = 30 * 60 * 1000; ///< expiry after this much inactivity
+  size_t max_items = 20;           ///< newest items kept per session
+  size_t max_item_chars = 2000;    ///< content bytes kept per item (+ "…")
+};
+
+/// Short-term memory of one (user, session): the most recent turns, tool
+/// results and task states, in its own RocksDB database (derived state: not
+/// in Postgres, not rebuilt; it simply starts empty).
+///
+/// Expiry is by inactivity on the node's wall clock (injectable): every
+/// write to a session sets its expiry to now + ttl_ms for the session header
+/// and all its items (at most max_items + the batch, rewritten in the same
+/// WriteBatch), so a session expires as a whole. Expired data is
+///   - invisible at once: reads compare the expiry with now (lazy expiry;
+///     an expired session found by a read is deleted);
+///   - removed by sweep() (called periodically by the sweeper actor);
+///   - dropped by a RocksDB CompactionFilter that reads the expiry stored in
+///     the first 8 bytes of every value, so compactions never carry it on.
+/// RocksDB's DBWithTTL does not fit: its TTL is per key from the write time
+/// in whole seconds on the Env clock, expired keys stay readable until a
+/// compaction, and a session's items would expire one by one instead of
+/// after the session's inactivity.
+///
+/// Keys: `h|user\0session` -> header (expiry, last write ms);
+/// `i|user\0session\0<ts_ms BE, sign flipped><event_id>` -> item, so a
+/// replayed event overwrites its own item. Thread-safe (RocksDB is).
+class working_memory {
+public:
+  /// One item (tool results and tasks carry `success`).
+  struct item {
+    std::string event_id;
+    int64_t ts_ms = 0;    ///< event time, ms since epoch (ordering)
+    std::string kind;     ///< "message", "tool_result" or "task"
+    std::string name;     ///< speaker, or tool/task name
+    std::string content;
+    bool success = true;
+  };
+
+  /// A session's live working memory.
+  struct view {
+    std::vector<item> items;   ///< oldest first
+    int64_t expires_at_ms = 0; ///< wall clock, ms since epoch
+  };
+
+  /// ms since the epoch; std::chrono::system_clock by default.
+  using clock = std::function<int64_t()>;
+
+  /// Opens or creates the database in `dir`. errc::invalid_config when
+  /// ttl_ms < 1 or max_items < 1; errc::rocksdb_error when RocksDB fails.
+  static caf::expected<std::unique_ptr<working_memory>>
+  open(const std::string& dir, working_memory_config cfg, clock now = {});
+  ~working_memory();
+
+  /// The item an activity contributes, if any: `message` (kind "message",
+  /// name = agent_name or role, content), `tool_call` (kind "tool_result",
+  /// name = tool_name, content = output, else content, else error) and
+  /// `task` (kind "task", name = tool_name or agent_type, content = content,
+  /// else output; plus the error when it failed). Content longer than
+  /// `max_chars` bytes is cut at a UTF-8 boundary and ends with "…".
+  /// Other events: none.
+  static std::optional<item> item_of(const activity& a, size_t max_chars);
+
+  /// Appends the items of `acts` (item_of) to their sessions, refreshes
+  /// those sessions' expiry and trims each to max_items newest (by event
+  /// time, then event id). One WriteBatch. errc::rocksdb_error.
+  caf::error append(const std::vector<activity>& acts);
+
+  /// The live working memory of a session; std::nullopt when it has none
+  /// (never written or expired — an expired one is deleted now).
+  /// errc::rocksdb_error.
+  caf::expected<std::optional<view>> get(const std::string& user_id,
+                                         const std::string& session_id);
+
+  /// Deletes every expired session; returns how many. errc::rocksdb_error.
+  caf::expected<size_t> sweep();
+
+  /// Runs a full manual compaction (tests: the compaction filter drops
+  /// expired entries). errc::rocksdb_error.
+  caf::error compact();
+
+  /// Number of keys stored, live or not (tests, metrics).
+  size_t raw_key_count() const;
+
+  const working_memory_config& config() const {
+    return cfg_;
+  }
+
+private:
+  struct impl;
+  working_memory(std::unique_ptr<impl> p, working_memory_config cfg);
+  std::unique_ptr<impl> impl_;
+  working_memory_config cfg_;
+};
+
+} // namespace agentmem::storage

@@ -1,0 +1,196 @@
+// Memory lifecycle end to end through the real binary: near-duplicate
+// documents update one memory (with its history), a long session gets its
+// rolling summary before session_end, working memory is served, and a full
+// redelivery of the same events changes none of it.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "kafka/producer.hpp"
+#include "tests/storage/pg_fixture.hpp"
+
+namespace {
+
+using namespace agentmem;
+using namespace agentmem::it;
+using json = nlohmann::json;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string rfc3339(int64_t ms) {
+  time_t s = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+json base(const std::string& id, int64_t ts, const std::string& type) {
+  return {{"event_id", id},     {"ts", rfc3339(ts)},
+          {"user_id", "ann"},   {"session_id", "s1"},
+          {"agent_type", "chat"}, {"event_type", type}};
+}
+
+const std::string report =
+  "The quarterly report shows revenue grew by 12 percent in the north "
+  "region, driven by new customers.";
+const std::string report_v2 =
+  "The quarterly report shows revenue grew by 12 percent in the north "
+  "region, driven by new customers and renewals.";
+
+std::vector<std::pair<std::string, std::string>> events(int64_t t0) {
+  std::vector<json> es;
+  const char* lines[] = {"I adopted a puppy named Biscuit last week.",
+                         "Biscuit is a beagle and loves long walks.",
+                         "We walk Biscuit in the park every morning.",
+                         "The vet said Biscuit is very healthy."};
+  for (int i = 0; i < 4; ++i) {
+    auto e = base("msg-" + std::to_string(i), t0 + i * 1000, "message");
+    e["role"] = "user";
+    e["agent_name"] = "Ann";
+    e["content"] = lines[i];
+    es.push_back(e);
+  }
+  auto up1 = base("upload-1", t0 + 5000, "file_upload");
+  up1["file"] = {{"filename", "q3.txt"}, {"text", report}};
+  es.push_back(up1);
+  auto tool = base("tool-1", t0 + 6000, "tool_call");
+  tool["tool"] = {{"name", "calculator"}};
+  tool["output"] = {{"result", 42}};
+  es.push_back(tool);
+  auto up2 = base("upload-2", t0 + 7000, "file_upload");
+  up2["file"] = {{"filename", "q3-final.txt"}, {"text", report_v2}};
+  es.push_back(up2);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& e : es)
+    out.emplace_back("ann", e.dump());
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(end_to_end)
+
+BOOST_FIXTURE_TEST_CASE(
+  near_duplicates_update_in_place_summaries_roll_and_working_memory_is_served,
+  agentmem::test::pg_database) {
+  temp_dir tmp{"agentmem-it-lifecycle"};
+  const std::string topic = "agent.activity.lifecycle.v1";
+  test_kafka cluster{broker_from_env(),
+                     {{topic, 2}, {topic + ".dlq", 1}},
+                     tmp.path()};
+  node_options o;
+  o.brokers = cluster.bootstrap();
+  o.topic = topic;
+  o.dlq_topic = topic + ".dlq";
+  o.group_id = "agentmem-lifecycle";
+  o.postgres_url = url;
+  o.data_dir = tmp / "data";
+  o.extra_toml = "[memory]\nsummary_every_messages = 3\n";
+  agentmem_node node{o, tmp.path()};
+  auto started = node.start();
+  BOOST_TEST_REQUIRE(started.empty(), started);
+  auto prod = kafka::producer::create(o.brokers);
+  BOOST_TEST_REQUIRE(!!prod, error_of(prod));
+  const auto evs = events(wall_ms() - 60'000);
+  pg_probe pg{url};
+  auto publish = [&](int64_t expect_offsets) {
+    for (auto& [k, v] : evs)
+      BOOST_TEST_REQUIRE(!(*prod)->produce(topic, k, v));
+    BOOST_TEST_REQUIRE(!(*prod)->flush(std::chrono::seconds(30)));
+    auto err = wait_until(
+      "stored offsets to reach " + std::to_string(expect_offsets), 60s,
+      [&] { return pg.stored_offsets(o.group_id, topic) == expect_offsets; },
+      [&] {
+        return fmt_count(pg.stored_offsets(o.group_id, topic).value_or(-1));
+      },
+      [&] { return node.death(); });
+    BOOST_TEST_REQUIRE(err.empty(), err);
+    // Committed is not yet indexed: wait for the acknowledgement too.
+    err = wait_until(
+      "agentmem_events_committed_total to reach "
+        + std::to_string(expect_offsets),
+      60s,
+      [&] {
+        return metric_value(node.metrics(), "agentmem_events_committed_total")
+                 .value_or(0)
+               >= static_cast<double>(expect_offsets);
+      },
+      [&] { return std::string{"fewer"}; }, [&] { return node.death(); });
+    BOOST_TEST_REQUIRE(err.empty(), err);
+  };
+  publish(static_cast<int64_t>(evs.size()));
+
+  auto snapshot = [&] {
+    return std::vector<int64_t>{
+      pg.scalar("SELECT count(*) FROM memories"),
+      pg.scalar("SELECT count(*) FROM memories WHERE memory_type = 'document'"),
+      pg.scalar("SELECT count(*) FROM memories"
+                " WHERE memory_type = 'session_summary'"),
+      pg.scalar("SELECT count(*) FROM memory_history"),
+      pg.scalar("SELECT coalesce(max(version), 0) FROM memories"
+                " WHERE memory_type = 'document'"),
+      pg.scalar("SELECT coalesce(max(seq), 0) FROM memories")};
+  };
+  // 4 turns + 1 document (two near-identical uploads) + 1 episode + 1
+  // rolling summary (due at the third message; no session_end was sent).
+  auto before = snapshot();
+  BOOST_TEST(before[0] == 7);
+  BOOST_TEST(before[1] == 1);
+  BOOST_TEST(before[2] == 1);
+  BOOST_TEST(before[4] == 2); // the document was updated once
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM memories WHERE text = "
+                       + sql_quote(report_v2))
+             == 1);
+
+  http_client http{node.port()};
+  // The document's history over the API.
+  auto doc_id = [&] {
+    auto r = http.post_json(
+      "/v1/memories/search",
+      R"({"user_id":"ann","query":"quarterly revenue report","top_k":1,)"
+      R"("filter":{"memory_types":["document"]}})");
+    BOOST_TEST_REQUIRE(r.status == 200, r.status << " " << r.body << r.error);
+    auto j = json::parse(r.body);
+    BOOST_TEST_REQUIRE(j.at("results").size() == 1u);
+    BOOST_TEST(j["results"][0].at("text") == report_v2);
+    return j["results"][0].at("memory_id").get<std::string>();
+  }();
+  auto h = http.get("/v1/memories/" + doc_id + "/history?user_id=ann");
+  BOOST_TEST_REQUIRE(h.status == 200, h.status << " " << h.body << h.error);
+  auto hj = json::parse(h.body).at("history");
+  BOOST_TEST_REQUIRE(hj.size() == 2u);
+  BOOST_TEST(hj[0].at("event") == "ADD");
+  BOOST_TEST(hj[0].at("new_text") == report);
+  BOOST_TEST(hj[1].at("event") == "UPDATE");
+  BOOST_TEST(hj[1].at("old_text") == report);
+  BOOST_TEST(hj[1].at("new_text") == report_v2);
+  BOOST_TEST(hj[1].at("event_id") == "upload-2");
+  BOOST_TEST(http.get("/v1/memories/" + doc_id + "/history?user_id=bob").status
+             == 404);
+
+  // Working memory: the turns and the tool result, newest last.
+  auto w = http.get("/v1/sessions/s1/working-memory?user_id=ann");
+  BOOST_TEST_REQUIRE(w.status == 200, w.status << " " << w.body << w.error);
+  auto items = json::parse(w.body).at("items");
+  BOOST_TEST_REQUIRE(items.size() == 5u);
+  BOOST_TEST(items[0].at("kind") == "message");
+  BOOST_TEST(items[4].at("kind") == "tool_result");
+  BOOST_TEST(items[4].at("name") == "calculator");
+
+  // Every event again: redelivery changes no memory, version or history.
+  publish(2 * static_cast<int64_t>(evs.size()));
+  BOOST_TEST(snapshot() == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

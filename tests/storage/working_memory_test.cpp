@@ -1,0 +1,177 @@
+// Working memory with TTL (storage/working_memory.hpp): an injected clock,
+// no sleeps.
+#include <atomic>
+#include <filesystem>
+#include <memory>
+
+#include <boost/test/unit_test.hpp>
+
+#include "messages/errc.hpp"
+#include "storage/working_memory.hpp"
+
+using namespace agentmem;
+using agentmem::storage::working_memory;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char tmpl[] = "/tmp/agentmem-wm-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+activity act(const std::string& cls, const std::string& id, int64_t ts,
+             const std::string& session = "s1", const std::string& user = "u1") {
+  activity a;
+  a.event_id = id;
+  a.ts_ms = ts;
+  a.user_id = user;
+  a.session_id = session;
+  a.agent_type = "planner";
+  a.event_type = a.activity_class = cls;
+  a.role = "user";
+  a.agent_name = "Ann";
+  a.content = "content of " + id;
+  return a;
+}
+
+struct fixture {
+  temp_dir dir;
+  std::shared_ptr<std::atomic<int64_t>> now
+    = std::make_shared<std::atomic<int64_t>>(1'000'000);
+  std::unique_ptr<working_memory> wm;
+
+  explicit fixture(size_t max_items = 3) {
+    storage::working_memory_config cfg;
+    cfg.ttl_ms = 60'000;
+    cfg.max_items = max_items;
+    cfg.max_item_chars = 16;
+    auto clock = now;
+    auto w = working_memory::open((dir.path / "wm").string(), cfg,
+                                  [clock] { return clock->load(); });
+    BOOST_REQUIRE(w);
+    wm = std::move(*w);
+  }
+
+  std::optional<working_memory::view> get(const std::string& s = "s1",
+                                          const std::string& u = "u1") {
+    auto v = wm->get(u, s);
+    BOOST_REQUIRE(v);
+    return *v;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(working_memory_suite, fixture)
+
+BOOST_AUTO_TEST_CASE(recent_turns_tool_results_and_tasks_are_kept_in_order) {
+  auto tool = act("tool_call", "e2", 200);
+  tool.tool_name = "web_search";
+  tool.output_json = R"({"hits":3})";
+  auto task = act("task", "e3", 300);
+  task.success = false;
+  task.content.clear();
+  task.output_json = "{}";
+  task.error_message = "boom";
+  BOOST_REQUIRE(!wm->append({act("message", "e1", 100), tool, task,
+                             act("session_start", "e0", 50)}));
+  auto v = get();
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 3u);
+  BOOST_CHECK_EQUAL(v->expires_at_ms, 1'000'000 + 60'000);
+  BOOST_CHECK_EQUAL(v->items[0].kind, "message");
+  BOOST_CHECK_EQUAL(v->items[0].name, "Ann");
+  BOOST_CHECK_EQUAL(v->items[0].content, "content of e1");
+  BOOST_CHECK_EQUAL(v->items[1].kind, "tool_result");
+  BOOST_CHECK_EQUAL(v->items[1].name, "web_search");
+  BOOST_CHECK_EQUAL(v->items[1].content, R"({"hits":3})");
+  BOOST_CHECK_EQUAL(v->items[2].kind, "task");
+  BOOST_CHECK_EQUAL(v->items[2].name, "planner");
+  BOOST_CHECK_EQUAL(v->items[2].content, "Error: boom");
+  BOOST_CHECK(!v->items[2].success);
+  BOOST_CHECK(!get("s2"));
+  BOOST_CHECK(!get("s1", "u2")); // scoped to the user
+}
+
+BOOST_AUTO_TEST_CASE(only_the_newest_items_are_kept_and_content_is_cut) {
+  auto long_msg = act("message", "e9", 900);
+  long_msg.content = "0123456789abcdefXYZ";
+  BOOST_REQUIRE(!wm->append({act("message", "e1", 100),
+                             act("message", "e2", 200)}));
+  BOOST_REQUIRE(!wm->append({act("message", "e3", 300), long_msg,
+                             act("message", "e0", 50)}));
+  auto v = get();
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 3u);
+  BOOST_CHECK_EQUAL(v->items[0].event_id, "e2");
+  BOOST_CHECK_EQUAL(v->items[1].event_id, "e3");
+  BOOST_CHECK_EQUAL(v->items[2].event_id, "e9");
+  BOOST_CHECK_EQUAL(v->items[2].content, "0123456789abcdef…");
+  // A replayed event overwrites its own item.
+  BOOST_REQUIRE(!wm->append({act("message", "e3", 300)}));
+  BOOST_CHECK_EQUAL(get()->items.size(), 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_session_expires_after_ttl_of_inactivity) {
+  BOOST_REQUIRE(!wm->append({act("message", "e1", 100)}));
+  *now += 59'999;
+  BOOST_REQUIRE(get());
+  // Activity refreshes the whole session, old items included.
+  BOOST_REQUIRE(!wm->append({act("message", "e2", 200)}));
+  *now += 59'999;
+  auto v = get();
+  BOOST_REQUIRE(v);
+  BOOST_CHECK_EQUAL(v->items.size(), 2u);
+  *now += 1;
+  BOOST_CHECK(!get()); // expired: gone, and deleted by the read
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 0u);
+  // New activity after expiry starts a fresh working memory.
+  BOOST_REQUIRE(!wm->append({act("message", "e3", 300)}));
+  v = get();
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 1u);
+  BOOST_CHECK_EQUAL(v->items[0].event_id, "e3");
+}
+
+BOOST_AUTO_TEST_CASE(the_sweep_deletes_expired_sessions_only) {
+  BOOST_REQUIRE(!wm->append({act("message", "a1", 1, "old"),
+                             act("message", "a2", 2, "old")}));
+  *now += 30'000;
+  BOOST_REQUIRE(!wm->append({act("message", "b1", 1, "young")}));
+  *now += 30'000; // "old" is 60 s idle, "young" 30 s
+  auto swept = wm->sweep();
+  BOOST_REQUIRE(swept);
+  BOOST_CHECK_EQUAL(*swept, 1u);
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 2u); // young: header + item
+  BOOST_CHECK(get("young"));
+  BOOST_CHECK_EQUAL(*wm->sweep(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(compaction_drops_expired_entries) {
+  BOOST_REQUIRE(!wm->append({act("message", "a1", 1, "x"),
+                             act("message", "a2", 2, "y")}));
+  BOOST_REQUIRE(!wm->compact());
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 4u); // live: kept
+  *now += 60'000;
+  BOOST_REQUIRE(!wm->compact());
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_settings_are_rejected) {
+  storage::working_memory_config cfg;
+  cfg.ttl_ms = 0;
+  auto w = working_memory::open((dir.path / "bad").string(), cfg);
+  BOOST_REQUIRE(!w);
+  BOOST_CHECK_EQUAL(w.error().code(),
+                    static_cast<uint8_t>(errc::invalid_config));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
