@@ -4,6 +4,7 @@
 
 #include "messages/errc.hpp"
 #include "actors/fault_injection.hpp"
+#include "domain/entities.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -46,6 +47,10 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
           domain::extract_memories(a, cfg.rules, b.memories);
         }
       }
+      // 3. Facts, entities and relationships (graph memory).
+      b.knowledge = {};
+      for (auto& a : b.activities)
+        domain::extract_knowledge(a, b.knowledge);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

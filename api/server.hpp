@@ -25,6 +25,9 @@ struct server_config {
 ///   POST /v1/memories/search
 ///   GET  /v1/sessions/{session_id}/messages?user_id=U&limit=N
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
+///   GET  /v1/users/{user_id}/facts?as_of=T&subject=S&predicate=P&limit=N
+///   GET  /v1/users/{user_id}/entities?type=T&limit=N
+///   GET  /v1/users/{user_id}/entities/{entity_id}/neighbors?limit=N
 ///   GET  /healthz, /readyz, /metrics
 ///
 /// Every response except /metrics is JSON. Errors are

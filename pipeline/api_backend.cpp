@@ -145,6 +145,46 @@ api_backend::usage(const std::string& user_id, const std::string& from_day,
   return make_error(errc::postgres_error, "unreachable");
 }
 
+template <class F>
+std::invoke_result_t<F&, storage::postgres_store&>
+api_backend::with_postgres(F&& f) {
+  std::lock_guard<std::mutex> guard{pg_mtx_};
+  for (int attempt = 0;; ++attempt) {
+    if (!pg_) {
+      auto s = storage::postgres_store::connect(postgres_url_);
+      if (!s)
+        return s.error();
+      pg_ = std::move(*s);
+    }
+    auto res = f(*pg_);
+    if (res || attempt == 1 || res.error().category() != errc_category
+        || static_cast<errc>(res.error().code()) != errc::postgres_error)
+      return res;
+    pg_.reset(); // perhaps a broken connection: reconnect once
+  }
+}
+
+caf::expected<std::vector<api::fact_row>>
+api_backend::facts(const api::fact_query& q) {
+  return with_postgres([&](storage::postgres_store& pg) { return pg.facts(q); });
+}
+
+caf::expected<std::vector<api::entity_row>>
+api_backend::entities(const std::string& user_id, const std::string& type,
+                      int limit) {
+  return with_postgres([&](storage::postgres_store& pg) {
+    return pg.entities(user_id, type, limit);
+  });
+}
+
+caf::expected<api::entity_neighbors>
+api_backend::neighbors(const std::string& user_id,
+                       const std::string& entity_id, int limit) {
+  return with_postgres([&](storage::postgres_store& pg) {
+    return pg.neighbors(user_id, entity_id, limit);
+  });
+}
+
 std::string api_backend::not_ready_reason() {
   return status_->not_ready_reason();
 }
