@@ -60,7 +60,9 @@ bool is_common_cap(std::string_view w) {
                 "were", "have", "has", "had", "be", "been", "am", "maybe",
                 "absolutely", "definitely", "congrats", "congratulations",
                 "image", "tool", "task", "input", "output", "error", "re",
-                "fyi", "btw", "ps", "am", "pm"})
+                "fyi", "btw", "ps", "am", "pm", "woohoo", "yay", "aww",
+                "awww", "yo", "dear", "ah", "ugh", "hmm", "whoa", "gosh",
+                "cheers", "life", "nature"})
          || is_weekday(w);
 }
 
@@ -353,7 +355,8 @@ void scan_sentence(std::string_view sentence,
                                                "laugh", "laughed", "smiled",
                                                "stared", "yelled"}))) {
       type = entity_types::place;
-    } else if (is_person_cue_before(prev) || t[e - 1].possessive
+    } else if (is_person_cue_before(prev)
+               || (t[e - 1].possessive && b > first_word)
                || (prev == "to"
                    && in(prev2, {"talked", "talk", "talking", "spoke",
                                  "speak", "speaking", "wrote", "write",

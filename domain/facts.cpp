@@ -37,7 +37,7 @@ bool is_hedge(std::string_view w) {
 bool is_irrealis(std::string_view w) {
   return in(w, {"if", "unless", "whether", "wish", "hope", "suppose",
                 "imagine", "pretend", "wonder", "would", "could", "should",
-                "might", "ask", "asked"});
+                "might", "ask", "asked", "what", "whatever"});
 }
 
 bool is_stopper(std::string_view w) {
@@ -45,7 +45,7 @@ bool is_stopper(std::string_view w) {
                 "although", "though", "which", "who", "whereas", "whenever",
                 "if", "until", "unless", "anymore", "cause", "cuz", "then",
                 "where", "whom", "whose", "that", "over", "rather", "than",
-                "instead", "versus", "vs"});
+                "instead", "versus"});
 }
 
 bool is_pronoun(std::string_view w) {
@@ -87,8 +87,21 @@ bool is_function_word(std::string_view w) {
                    "biggest", "main", "goal", "problem", "question",
                    "point", "guess", "bad", "fault", "plan", "idea",
                    "pleasure", "turn", "life", "day", "week", "mind",
-                   "heart", "head", "back", "body", "dream", "job",
+                   "heart", "head", "back", "body", "dream",
                    "concern", "worry", "issue", "hope", "opinion"});
+}
+
+// Last words of "my <attribute> is <value>" attributes: things a person
+// has exactly one of (docs/memory.md).
+bool is_personal_attribute(std::string_view w) {
+  return in(w, {"name", "birthday", "age", "email", "phone", "number",
+                "address", "job", "occupation", "profession", "hometown",
+                "nationality", "religion", "major", "degree", "pronouns",
+                "height", "zodiac", "website", "username", "handle",
+                "title", "specialty", "diet", "language", "nickname",
+                "surname", "employer", "school", "university", "college",
+                "salary", "budget", "timezone", "city", "country",
+                "gender", "sign", "anniversary"});
 }
 
 // Relations of "my <relation> <Name>" (user knows Name).
@@ -138,16 +151,32 @@ bool clause_has_anymore(const tokens& t, size_t b) {
   return false;
 }
 
-std::string join(const tokens& t, size_t b, size_t e) {
+std::string join(const tokens& t, size_t b, size_t e,
+                 bool keep_possessive = true) {
   std::string out;
   for (size_t i = b; i < e; ++i) {
     if (!out.empty() && !t[i].punct)
       out += ' ';
     out += t[i].text;
-    if (t[i].possessive)
+    if (t[i].possessive && keep_possessive)
       out += "'s";
   }
   return out;
+}
+
+// Words an object cannot start with: pronouns ("I love it", also "that'll"),
+// wh-words ("I love how you ..."), auxiliaries ("... I love is great").
+bool bad_object_start(std::string_view w) {
+  auto apostrophe = w.find('\'');
+  if (apostrophe != std::string_view::npos)
+    w = w.substr(0, apostrophe);
+  return is_pronoun(w)
+         || in(w, {"how", "what", "why", "where", "when", "whether", "who",
+                   "which", "way", "is", "was", "are", "were", "be", "been",
+                   "has", "have", "had", "do", "does", "did", "will",
+                   "would", "can", "could", "should", "every", "each",
+                   "some", "any", "much", "more", "most", "such", "so",
+                   "too", "very", "not", "no"});
 }
 
 enum class object_shape {
@@ -164,8 +193,11 @@ std::vector<std::string> read_objects(const tokens& t, size_t b,
   std::vector<std::pair<size_t, size_t>> parts;
   if (shape == object_shape::name) {
     size_t i = b;
-    while (i < e && i - b < 4 && t[i].capital && !t[i].expanded)
+    while (i < e && i - b < 4 && t[i].capital && !t[i].expanded) {
       ++i;
+      if (t[i - 1].possessive)
+        break; // "my daughter Sara's birthday": Sara
+    }
     if (i > b)
       parts.emplace_back(b, i);
   } else if (split_lists) {
@@ -193,9 +225,9 @@ std::vector<std::string> read_objects(const tokens& t, size_t b,
       --x;
     if (x <= s || x - s > max_words)
       continue;
-    if (shape != object_shape::name && is_pronoun(t[s].lower))
-      continue;
-    out.push_back(join(t, s, x));
+    if (shape != object_shape::name && bad_object_start(t[s].lower))
+      return {}; // one bad part: the list is about something else
+    out.push_back(join(t, s, x, shape != object_shape::name));
   }
   return out;
 }
@@ -236,8 +268,8 @@ const verb_rule verb_rules[] = {
   {{"hate"}, "dislikes", object_shape::phrase, true, 0.9},
   {{"detest"}, "dislikes", object_shape::phrase, true, 0.9},
   {{"loathe"}, "dislikes", object_shape::phrase, true, 0.9},
-  {{"use"}, "uses", object_shape::phrase, true, 0.7},
-  {{"using"}, "uses", object_shape::phrase, true, 0.7},
+  {{"use"}, "uses", object_shape::place, true, 0.7},
+  {{"using"}, "uses", object_shape::place, true, 0.7},
   {{"speak"}, "speaks", object_shape::phrase, true, 0.85},
 };
 
@@ -257,7 +289,7 @@ const verb_rule am_rules[] = {
   {{"a", "fan", "of"}, "likes", object_shape::phrase, true, 0.85},
   {{"called"}, "name", object_shape::name, false, 0.85},
   {{"named"}, "name", object_shape::name, false, 0.85},
-  {{"using"}, "uses", object_shape::phrase, true, 0.7},
+  {{"using"}, "uses", object_shape::place, true, 0.7},
 };
 
 // Words after "I am a/an" that are not a kind of person.
@@ -498,8 +530,9 @@ void my_statement(context& c, size_t i) {
     if (!t[k].possessive && t[k].lower != "favorite"
         && t[k].lower != "favourite" && e - b > 2)
       return; // "my new car model is" - too loose
-  if (is_relation_word(t[e - 1].lower))
-    return; // "my friend is nice", "my dog is sick": not an attribute
+  bool favorite_attr = t[b].lower == "favorite" || t[b].lower == "favourite";
+  if (!favorite_attr && !is_personal_attribute(t[e - 1].lower))
+    return; // "my friend is nice", "my art is important": not an attribute
   std::string predicate = attribute_predicate(t, b, e);
   size_t v = skip_adverbs(t, e + 1);
   if (v >= t.size() || t[v].punct)

@@ -171,8 +171,19 @@ std::vector<phrase_token> tokenize_phrase(std::string_view raw) {
       --e;
       ++dots;
     }
-    if (e > b)
-      push_word(s, b, e, out);
+    if (e > b) {
+      auto w = std::string_view{s}.substr(b, e - b);
+      if (w == "-" || w == "--" || w == "\xE2\x80\x94" || w == "\xE2\x80\x93") {
+        phrase_token t; // a dash between words separates like a comma
+        t.begin = b;
+        t.end = e;
+        t.text = t.lower = "-";
+        t.punct = true;
+        out.push_back(std::move(t));
+      } else {
+        push_word(s, b, e, out);
+      }
+    }
     if (dots > 0) {
       phrase_token t;
       t.begin = e;

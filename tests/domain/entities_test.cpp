@@ -102,6 +102,9 @@ BOOST_AUTO_TEST_CASE(sentence_starts_pronouns_and_weekdays_are_not_entities) {
   CHECK_ENTITIES("Thanks! Yesterday was great. I think Monday works.", {});
   CHECK_ENTITIES("Hiking is fun. The weather is nice.", {});
   CHECK_ENTITIES("I use Python daily.", {"other:Python"});
+  // "X's" starting a sentence is usually "X is/has", not a possessive.
+  CHECK_ENTITIES("Pottery's a great way to relax.", {});
+  CHECK_ENTITIES("Woohoo Melanie, we did it!", {"other:Melanie"});
 }
 
 BOOST_AUTO_TEST_CASE(entity_ids_are_stable_and_case_insensitive) {

@@ -156,7 +156,32 @@ BOOST_AUTO_TEST_CASE(my_attribute_is_value) {
   CHECK_FACTS("My dog is so cute.", {});
 }
 
+BOOST_AUTO_TEST_CASE(my_attribute_needs_a_personal_attribute) {
+  CHECK_FACTS("My phone number is 555-1234.",
+              {"user|phone_number|555-1234|+"});
+  CHECK_FACTS("My wife's name is Ann.", {"user|wife_name|Ann|+"});
+  CHECK_FACTS("My art is important to me.", {});
+  CHECK_FACTS("My family is awesome.", {});
+  CHECK_FACTS("My friend is nice.", {});
+}
+
+BOOST_AUTO_TEST_CASE(clauses_and_wh_objects_are_not_preferences) {
+  CHECK_FACTS("I love how you paint.", {});
+  CHECK_FACTS("That's what I like to hear!", {});
+  CHECK_FACTS("I love it and that'll keep me going.", {});
+  CHECK_FACTS("I love seeing them eat fruit - they get so hyped.",
+              {"user|likes|seeing them eat fruit|+"});
+  CHECK_FACTS("I'm a fan of both Bach and Mozart.", {});
+}
+
+BOOST_AUTO_TEST_CASE(uses_stops_at_the_purpose) {
+  CHECK_FACTS("I use VS Code for work.", {"user|uses|VS Code|+"});
+  CHECK_FACTS("I also use it to speak up.", {});
+  CHECK_FACTS("I'm using Notion to stay organized.", {"user|uses|Notion|+"});
+}
+
 BOOST_AUTO_TEST_CASE(my_relation_name_means_the_user_knows_them) {
+  CHECK_FACTS("It was my daughter Sara's birthday.", {"user|knows|Sara|+"});
   CHECK_FACTS("My friend Tom and I went hiking.", {"user|knows|Tom|+"});
   CHECK_FACTS("I met my best friend Sara Diaz yesterday.",
               {"user|knows|Sara Diaz|+"});
