@@ -50,6 +50,15 @@ std::string insert_facts_sql() {
            "ON CONFLICT (fact_id) DO NOTHING";
 }
 
+// Serialises writers of the same users' facts (see write()): one
+// transaction-level advisory lock per user, taken in key order (so two
+// writers cannot deadlock), in the single-bigint key space, which does not
+// overlap postgres_store's (int, int) locks.
+constexpr const char* lock_users_sql =
+  "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+  " hashtextextended('agentmem.facts:' || user_id, 0) AS k FROM tmp_facts)"
+  " s ORDER BY k";
+
 // See write(): the first later fact of the slot that is positive or about
 // the same object closes a fact. The lateral subquery walks the slot index.
 constexpr const char* close_facts_sql =
@@ -169,6 +178,7 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
         f.slot_object.c_str(), f.confidence, f.session_id.c_str(),
         f.event_id.c_str(), f.ordinal, f.source_text.c_str(), f.valid_at_ms);
     out.complete();
+    tx.exec(lock_users_sql);
     tx.exec(insert_facts_sql());
     tx.exec(close_facts_sql);
   }

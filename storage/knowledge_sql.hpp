@@ -16,7 +16,11 @@
 namespace agentmem::storage::knowledge_sql {
 
 /// Writes one batch's knowledge inside `tx` with a fixed number of round
-/// trips (one temp-table DDL, three COPYs, four set-based statements):
+/// trips (one temp-table DDL, three COPYs, five set-based statements):
+///   0. a transaction-level advisory lock per user of the batch's facts
+///      (key order), so that concurrent writers of one user (two nodes
+///      around a rebalance) see each other's committed facts in step 2
+///      instead of computing intervals from disjoint snapshots;
 ///   1. knowledge_facts: INSERT .. ON CONFLICT (fact_id) DO NOTHING
 ///      (activity_id looked up by event_id);
 ///   2. validity: for every slot (user_id, subject, slot_group, slot_object)

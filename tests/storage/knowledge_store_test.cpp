@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -332,6 +333,62 @@ BOOST_FIXTURE_TEST_CASE(entities_and_neighbors, test::pg_database) {
   BOOST_CHECK_EQUAL(missing.error().code(),
                     static_cast<uint8_t>(errc::not_found));
   BOOST_CHECK(!store->neighbors("u2", tom, 10));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(knowledge_store_concurrency)
+
+// Two writers (two nodes around a rebalance) commit contradicting facts of
+// one user at the same time: the intervals must still form one chain in
+// event time, with exactly one open fact.
+BOOST_FIXTURE_TEST_CASE(concurrent_writers_of_one_user_keep_one_chain,
+                        test::pg_database) {
+  auto setup = open_migrated(url);
+  constexpr int per_writer = 150;
+  std::vector<std::string> errors(2);
+  auto run = [&](int w) {
+    auto s = postgres_store::connect(url);
+    if (!s) {
+      errors[w] = why(s);
+      return;
+    }
+    for (int i = 0; i < per_writer; ++i) {
+      int day = 2 * i + w;
+      auto ev = said("w" + std::to_string(w) + "-" + std::to_string(i),
+                     t0 + day * day_ms,
+                     "I live in City" + std::to_string(day) + ".");
+      // Own sessions (and days): nothing else serialises the two writers.
+      ev.session_id = "s-w" + std::to_string(w) + "-" + std::to_string(i);
+      auto b = make_batch({ev});
+      if (auto r = (*s)->commit_batch(b, "g", "m"); !r) {
+        errors[w] = why(r);
+        return;
+      }
+    }
+  };
+  std::thread a{run, 0}, b{run, 1};
+  a.join();
+  b.join();
+  BOOST_REQUIRE_MESSAGE(errors[0].empty() && errors[1].empty(),
+                        errors[0] << " / " << errors[1]);
+  BOOST_CHECK_EQUAL(count(*setup, "SELECT count(*) FROM knowledge_facts"),
+                    2 * per_writer);
+  BOOST_CHECK_EQUAL(count(*setup, "SELECT count(*) FROM knowledge_facts"
+                                  " WHERE invalid_at IS NULL"),
+                    1);
+  // Every closed fact ends where the next one (in event time) starts.
+  BOOST_CHECK_EQUAL(
+    count(*setup,
+          "SELECT count(*) FROM (SELECT invalid_at, lead(valid_at) OVER"
+          " (ORDER BY valid_at, event_id, ordinal) AS next_at"
+          " FROM knowledge_facts) x"
+          " WHERE invalid_at IS DISTINCT FROM next_at"),
+    0);
+  auto now = facts(*setup, std::nullopt, "lives_in");
+  BOOST_REQUIRE_EQUAL(now.size(), 1u);
+  BOOST_CHECK_EQUAL(now[0].object,
+                    "City" + std::to_string(2 * per_writer - 1));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
