@@ -101,6 +101,13 @@ BOOST_FIXTURE_TEST_CASE(facts_and_graph_memory_are_served_after_kafka,
                    || (n.at("name") == "Initech"
                        && n.at("relation") == "co_occurs");
   BOOST_TEST(with_initech, nb.dump());
+  const auto text = node.metrics();
+  auto facts_metric = metric_value(text, "agentmem_facts_total", "kind=\"fact\"");
+  BOOST_TEST_REQUIRE(facts_metric.has_value(), "no agentmem_facts_total");
+  BOOST_TEST(*facts_metric >= 3.0); // Paris, Berlin, Initech
+  auto prefs = metric_value(text, "agentmem_facts_total", "kind=\"preference\"");
+  BOOST_TEST_REQUIRE(prefs.has_value());
+  BOOST_TEST(*prefs >= 1.0); // jazz
   BOOST_TEST(node.terminate() == "exit code 0");
 }
 
