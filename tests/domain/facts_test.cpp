@@ -198,6 +198,25 @@ BOOST_AUTO_TEST_CASE(third_person_statements) {
   CHECK_FACTS("The team works at night.", {});
 }
 
+BOOST_AUTO_TEST_CASE(every_verb_variant_of_the_rule_table) {
+  CHECK_FACTS("I reside in Porto.", {"user|lives_in|Porto|+"});
+  CHECK_FACTS("I relocated to Madrid.", {"user|lives_in|Madrid|+"});
+  CHECK_FACTS("I'm based in Oslo.", {"user|lives_in|Oslo|+"});
+  CHECK_FACTS("I come from Quito.", {"user|from|Quito|+"});
+  CHECK_FACTS("I'm working at Initech.", {"user|works_at|Initech|+"});
+  CHECK_FACTS("I am employed by Globex.", {"user|works_at|Globex|+"});
+  CHECK_FACTS("I'm named Zoe.", {"user|name|Zoe|+"});
+  CHECK_FACTS("I adore cats.", {"user|likes|cats|+"});
+  CHECK_FACTS("I dislike crowds.", {"user|dislikes|crowds|+"});
+  CHECK_FACTS("I detest mornings.", {"user|dislikes|mornings|+"});
+  CHECK_FACTS("I loathe traffic.", {"user|dislikes|traffic|+"});
+  CHECK_FACTS("I'm not a fan of horror.", {"user|dislikes|horror|+"});
+  CHECK_FACTS("I speak French and Spanish.",
+              {"user|speaks|French|+", "user|speaks|Spanish|+"});
+  CHECK_FACTS("I do like olives.", {"user|likes|olives|+"});
+  CHECK_FACTS("I never liked olives.", {});
+}
+
 BOOST_AUTO_TEST_CASE(assistant_first_person_is_not_about_the_user) {
   auto got = facts_of("I love helping. Tom works at Acme.", false);
   BOOST_REQUIRE_EQUAL(got.size(), 1u);
