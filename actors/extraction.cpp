@@ -7,6 +7,7 @@
 #include "messages/errc.hpp"
 #include "actors/fault_injection.hpp"
 #include "actors/rolling_summaries.hpp"
+#include "domain/entities.hpp"
 #include "messages/type_ids.hpp"
 
 namespace agentmem::actors {
@@ -81,6 +82,10 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
       }
       // 3. Rolling session summaries of sessions that grew.
       add_rolling_summaries(b, cfg, self->state.summary_marks);
+      // 4. Facts, entities and relationships (graph memory).
+      b.knowledge = {};
+      for (auto& a : b.activities)
+        domain::extract_knowledge(a, b.knowledge);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

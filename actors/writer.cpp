@@ -63,6 +63,14 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
                     "Memories derived and committed, by memory type.",
                     {{"memory_type", m.memory_type}})
       .inc();
+  for (auto& f : b.knowledge.facts)
+    reg.get_counter("agentmem_facts_total",
+                    "Facts and preferences extracted and committed, by kind.",
+                    {{"kind", f.kind}})
+      .inc();
+  reg.get_counter("agentmem_entity_mentions_total",
+                  "Entity mentions extracted and committed.")
+    .inc(static_cast<double>(b.knowledge.mentions.size()));
   return caf::none;
 }
 

@@ -53,6 +53,9 @@ enum class route_id : size_t {
   metrics,
   memory_history,
   working_memory,
+  facts,
+  entities,
+  entity_neighbors,
   count_ // number of routes
 };
 
@@ -72,6 +75,10 @@ const char* route_label(route_id id) {
       return "/v1/memories/{memory_id}/history";
     case route_id::working_memory:
       return "/v1/sessions/{session_id}/working-memory";
+    case route_id::facts: return "/v1/users/{user_id}/facts";
+    case route_id::entities: return "/v1/users/{user_id}/entities";
+    case route_id::entity_neighbors:
+      return "/v1/users/{user_id}/entities/{entity_id}/neighbors";
     default: return "unmatched";
   }
 }
@@ -89,6 +96,12 @@ bool method_allowed(route_id id, const std::string& method) {
 struct route_match {
   route_id id = route_id::unmatched;
   std::string_view raw_param; ///< still percent-encoded
+  std::string_view raw_param2; ///< second path parameter (entity_id)
+
+  route_match() = default;
+  route_match(route_id i, std::string_view p, std::string_view p2 = {})
+    : id(i), raw_param(p), raw_param2(p2) {
+  }
 };
 
 // --- access policy ----------------------------------------------------------
@@ -121,7 +134,10 @@ route_policy policy_of(route_id id) {
   switch (id) {
     case route_id::search: return {access::user, user_source::body};
     case route_id::session_messages: return {access::user, user_source::query};
-    case route_id::usage: return {access::user, user_source::path};
+    case route_id::usage:
+    case route_id::facts:
+    case route_id::entities:
+    case route_id::entity_neighbors: return {access::user, user_source::path};
     case route_id::memory_history:
     case route_id::working_memory: return {access::user, user_source::query};
     case route_id::healthz:
@@ -157,7 +173,7 @@ route_match match_route(std::string_view target) {
     return {};
   std::vector<std::string_view> seg;
   size_t pos = 1;
-  while (seg.size() <= 4) {
+  while (seg.size() <= 6) {
     auto next = path.find('/', pos);
     seg.push_back(path.substr(pos, next == std::string_view::npos
                                        ? std::string_view::npos
@@ -166,7 +182,7 @@ route_match match_route(std::string_view target) {
       break;
     pos = next + 1;
   }
-  if (seg.size() > 4)
+  if (seg.size() > 6)
     return {};
   if (seg.size() == 1) {
     if (seg[0] == "healthz")
@@ -189,6 +205,13 @@ route_match match_route(std::string_view target) {
     return {route_id::memory_history, seg[2]};
   if (seg.size() == 4 && seg[1] == "sessions" && seg[3] == "working-memory")
     return {route_id::working_memory, seg[2]};
+  if (seg.size() == 4 && seg[1] == "users" && seg[3] == "facts")
+    return {route_id::facts, seg[2]};
+  if (seg.size() == 4 && seg[1] == "users" && seg[3] == "entities")
+    return {route_id::entities, seg[2]};
+  if (seg.size() == 6 && seg[1] == "users" && seg[3] == "entities"
+      && seg[5] == "neighbors")
+    return {route_id::entity_neighbors, seg[2], seg[4]};
   return {};
 }
 
@@ -538,6 +561,12 @@ struct http_server::impl {
   void reject(httplib::Response& res, int status, const char* code,
               const char* reason, const std::string& token,
               const std::string& detail);
+  void on_facts(const httplib::Request& req, const route_match& m,
+                const access_grant& grant, httplib::Response& res);
+  void on_entities(const httplib::Request& req, const route_match& m,
+                   const access_grant& grant, httplib::Response& res);
+  void on_neighbors(const httplib::Request& req, const route_match& m,
+                    const access_grant& grant, httplib::Response& res);
   void on_readyz(httplib::Response& res);
   void on_memory_history(const httplib::Request& req, const route_match& m,
                          const access_grant& grant, httplib::Response& res);
@@ -718,6 +747,12 @@ void http_server::impl::dispatch(const httplib::Request& req,
       res.status = 200;
       res.set_content(reg.render(), "text/plain; version=0.0.4; charset=utf-8");
       return;
+    case route_id::facts:
+      return on_facts(req, m, grant, res);
+    case route_id::entities:
+      return on_entities(req, m, grant, res);
+    case route_id::entity_neighbors:
+      return on_neighbors(req, m, grant, res);
     default:
       return send_error(res, 404, "not_found", "no such endpoint");
   }
@@ -999,6 +1034,214 @@ void http_server::impl::on_working_memory(const httplib::Request& req,
   out["user_id"] = *uid;
   out["expires_at"] = domain::format_rfc3339_ms(wm->expires_at_ms);
   out["items"] = std::move(items);
+  send_json(res, 200, out);
+}
+
+// --- facts and graph memory (docs/api.md) -----------------------------------
+
+namespace {
+
+/// Most facts, entities or neighbours one request may ask for.
+constexpr int max_knowledge_limit = 1000;
+
+const char* const entity_type_names[] = {
+  "person", "organization", "place", "email", "url", "date",
+  "tool",   "agent",        "user",  "other"};
+
+// `limit` of a knowledge route: 1..max_knowledge_limit, else an error.
+caf::expected<int> knowledge_limit(const query_params& q, int fallback) {
+  auto l = q.find("limit");
+  if (l == q.end())
+    return fallback;
+  auto v = parse_small_int(l->second);
+  if (!v || *v < 1 || *v > max_knowledge_limit)
+    return bad("limit must be an integer between 1 and "
+               + std::to_string(max_knowledge_limit));
+  return *v;
+}
+
+// `as_of`: RFC 3339 or integer epoch ms (optionally negative), in years
+// 0000-9999.
+caf::expected<int64_t> parse_as_of(const std::string& s) {
+  if (auto ms = domain::parse_rfc3339_ms(s))
+    return *ms;
+  std::string_view digits = s;
+  bool neg = !digits.empty() && digits.front() == '-';
+  if (neg)
+    digits.remove_prefix(1);
+  if (!digits.empty() && digits.size() <= 15
+      && std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+    int64_t v = std::stoll(std::string{digits});
+    v = neg ? -v : v;
+    if (v >= domain::min_rfc3339_ms && v <= domain::max_rfc3339_ms)
+      return v;
+  }
+  return bad("as_of must be an RFC 3339 timestamp or integer epoch ms, got \""
+             + clip(s, 40) + "\"");
+}
+
+ojson entity_json(const entity_row& e) {
+  ojson j = ojson::object();
+  j["entity_id"] = e.entity_id;
+  j["name"] = e.name;
+  j["type"] = e.type;
+  j["mention_count"] = e.mention_count;
+  j["first_seen"] = domain::format_rfc3339_ms(e.first_seen_ms);
+  j["last_seen"] = domain::format_rfc3339_ms(e.last_seen_ms);
+  return j;
+}
+
+} // namespace
+
+void http_server::impl::on_facts(const httplib::Request& req,
+                                 const route_match& m,
+                                 const access_grant& grant,
+                                 httplib::Response& res) {
+  auto user_id = decode_id("user_id", m.raw_param);
+  if (!user_id)
+    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
+  if (!permits(grant, *user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto q = parse_query(req.target, {"as_of", "subject", "predicate", "limit"});
+  if (!q)
+    return send_error(res, 400, "bad_request", detail_of(q.error()));
+  fact_query fq;
+  fq.user_id = *user_id;
+  if (auto a = q->find("as_of"); a != q->end()) {
+    auto ms = parse_as_of(a->second);
+    if (!ms)
+      return send_error(res, 400, "bad_request", detail_of(ms.error()));
+    fq.as_of_ms = *ms;
+  }
+  for (auto [key, field] : {std::pair{"subject", &fq.subject},
+                            std::pair{"predicate", &fq.predicate}}) {
+    if (auto v = q->find(key); v != q->end()) {
+      if (auto err = check_id(key, v->second))
+        return send_error(res, 400, "bad_request", detail_of(err));
+      *field = v->second;
+    }
+  }
+  auto limit = knowledge_limit(*q, 100);
+  if (!limit)
+    return send_error(res, 400, "bad_request", detail_of(limit.error()));
+  fq.limit = *limit;
+  auto rows = be.facts(fq);
+  if (!rows)
+    return send_backend_error(res, rows.error());
+  ojson list = ojson::array();
+  for (size_t i = 0; i < rows->size() && i < static_cast<size_t>(fq.limit);
+       ++i) {
+    auto& f = (*rows)[i];
+    ojson j = ojson::object();
+    j["fact_id"] = f.fact_id;
+    j["subject"] = f.subject;
+    j["predicate"] = f.predicate;
+    j["object"] = f.object;
+    j["kind"] = f.kind;
+    j["confidence"] = f.confidence;
+    j["valid_at"] = domain::format_rfc3339_ms(f.valid_at_ms);
+    j["invalid_at"] = f.invalid_at_ms
+                        ? ojson(domain::format_rfc3339_ms(*f.invalid_at_ms))
+                        : ojson(nullptr);
+    j["invalidated_by"] = f.invalidated_by.empty() ? ojson(nullptr)
+                                                   : ojson(f.invalidated_by);
+    j["recorded_at"] = domain::format_rfc3339_ms(f.recorded_at_ms);
+    j["event_id"] = f.event_id;
+    j["session_id"] = f.session_id;
+    j["source_text"] = f.source_text;
+    list.push_back(std::move(j));
+  }
+  ojson out = ojson::object();
+  out["user_id"] = *user_id;
+  out["as_of"] = fq.as_of_ms ? ojson(domain::format_rfc3339_ms(*fq.as_of_ms))
+                             : ojson(nullptr);
+  out["facts"] = std::move(list);
+  send_json(res, 200, out);
+}
+
+void http_server::impl::on_entities(const httplib::Request& req,
+                                    const route_match& m,
+                                    const access_grant& grant,
+                                    httplib::Response& res) {
+  auto user_id = decode_id("user_id", m.raw_param);
+  if (!user_id)
+    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
+  if (!permits(grant, *user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto q = parse_query(req.target, {"type", "limit"});
+  if (!q)
+    return send_error(res, 400, "bad_request", detail_of(q.error()));
+  std::string type;
+  if (auto t = q->find("type"); t != q->end()) {
+    auto known = std::find_if(std::begin(entity_type_names),
+                              std::end(entity_type_names),
+                              [&](const char* n) { return t->second == n; });
+    if (known == std::end(entity_type_names)) {
+      std::string names;
+      for (auto* n : entity_type_names)
+        names += (names.empty() ? "" : ", ") + std::string{n};
+      return send_error(res, 400, "bad_request",
+                        "type must be one of " + names + ", got \""
+                          + clip(t->second, 40) + "\"");
+    }
+    type = t->second;
+  }
+  auto limit = knowledge_limit(*q, 100);
+  if (!limit)
+    return send_error(res, 400, "bad_request", detail_of(limit.error()));
+  auto rows = be.entities(*user_id, type, *limit);
+  if (!rows)
+    return send_backend_error(res, rows.error());
+  ojson list = ojson::array();
+  for (size_t i = 0; i < rows->size() && i < static_cast<size_t>(*limit); ++i)
+    list.push_back(entity_json((*rows)[i]));
+  ojson out = ojson::object();
+  out["user_id"] = *user_id;
+  out["entities"] = std::move(list);
+  send_json(res, 200, out);
+}
+
+void http_server::impl::on_neighbors(const httplib::Request& req,
+                                     const route_match& m,
+                                     const access_grant& grant,
+                                     httplib::Response& res) {
+  auto user_id = decode_id("user_id", m.raw_param);
+  if (!user_id)
+    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
+  if (!permits(grant, *user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto entity_id = decode_id("entity_id", m.raw_param2);
+  if (!entity_id)
+    return send_error(res, 400, "bad_request", detail_of(entity_id.error()));
+  auto q = parse_query(req.target, {"limit"});
+  if (!q)
+    return send_error(res, 400, "bad_request", detail_of(q.error()));
+  auto limit = knowledge_limit(*q, 50);
+  if (!limit)
+    return send_error(res, 400, "bad_request", detail_of(limit.error()));
+  auto nb = be.neighbors(*user_id, *entity_id, *limit);
+  if (!nb)
+    return send_backend_error(res, nb.error());
+  ojson list = ojson::array();
+  for (size_t i = 0;
+       i < nb->neighbors.size() && i < static_cast<size_t>(*limit); ++i) {
+    auto& n = nb->neighbors[i];
+    ojson j = entity_json(n.entity);
+    j["relation"] = n.relation;
+    j["direction"] = n.direction;
+    j["weight"] = n.weight;
+    j["edge_first_seen"] = domain::format_rfc3339_ms(n.first_seen_ms);
+    j["edge_last_seen"] = domain::format_rfc3339_ms(n.last_seen_ms);
+    list.push_back(std::move(j));
+  }
+  ojson out = ojson::object();
+  out["user_id"] = *user_id;
+  out["entity"] = entity_json(nb->entity);
+  out["neighbors"] = std::move(list);
   send_json(res, 200, out);
 }
 

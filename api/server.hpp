@@ -44,6 +44,9 @@ struct server_config {
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
 ///   GET  /v1/memories/{memory_id}/history?user_id=U
 ///   GET  /v1/sessions/{session_id}/working-memory?user_id=U
+///   GET  /v1/users/{user_id}/facts?as_of=T&subject=S&predicate=P&limit=N
+///   GET  /v1/users/{user_id}/entities?type=T&limit=N
+///   GET  /v1/users/{user_id}/entities/{entity_id}/neighbors?limit=N
 ///   GET  /healthz, /readyz, /metrics
 ///
 /// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with

@@ -5,6 +5,7 @@
 
 #include "messages/activity.hpp"
 #include "messages/inspect.hpp"
+#include "messages/knowledge.hpp"
 #include "messages/memory.hpp"
 #include "messages/record.hpp"
 #include "messages/rollup.hpp"
@@ -28,13 +29,15 @@ struct batch {
   std::vector<usage_delta> usage;     ///< assuming every activity is new
   std::vector<session_delta> sessions;///< assuming every activity is new
   int64_t oldest_record_ts_ms = -1;   ///< for end-to-end latency
+  knowledge_delta knowledge;          ///< facts, entities (extraction)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
   return f(caf::meta::type_name("agentmem::batch"), x.id, x.created_ns,
            x.attempt, x.records, x.offsets, x.activities, x.dead_letters,
-           x.memories, x.usage, x.sessions, x.oldest_record_ts_ms);
+           x.memories, x.usage, x.sessions, x.oldest_record_ts_ms,
+           x.knowledge);
 }
 
 /// Sent by vector linking to ingress once a batch is durable everywhere.

@@ -153,26 +153,31 @@ api_backend::usage(const std::string& user_id, const std::string& from_day,
   return make_error(errc::postgres_error, "unreachable");
 }
 
-caf::expected<std::vector<api::memory_version>>
-api_backend::memory_history(const std::string& user_id,
-                            const std::string& memory_id) {
+template <class F>
+std::invoke_result_t<F&, storage::postgres_store&>
+api_backend::with_postgres(F&& f) {
   std::lock_guard<std::mutex> guard{pg_mtx_};
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0;; ++attempt) {
     if (!pg_) {
       auto s = storage::postgres_store::connect(postgres_url_);
       if (!s)
         return s.error();
       pg_ = std::move(*s);
     }
-    auto rows = pg_->memory_history(user_id, memory_id);
-    if (rows || rows.error().code() != static_cast<uint8_t>(
-                                         errc::postgres_error))
-      return rows;
-    pg_.reset(); // a broken connection: reconnect once
-    if (attempt == 1)
-      return rows.error();
+    auto res = f(*pg_);
+    if (res || attempt == 1 || res.error().category() != errc_category
+        || static_cast<errc>(res.error().code()) != errc::postgres_error)
+      return res;
+    pg_.reset(); // perhaps a broken connection: reconnect once
   }
-  return make_error(errc::postgres_error, "unreachable");
+}
+
+caf::expected<std::vector<api::memory_version>>
+api_backend::memory_history(const std::string& user_id,
+                            const std::string& memory_id) {
+  return with_postgres([&](storage::postgres_store& pg) {
+    return pg.memory_history(user_id, memory_id);
+  });
 }
 
 caf::expected<api::working_memory_view>
@@ -194,6 +199,27 @@ api_backend::working_memory(const std::string& user_id,
     out.items.push_back({it.event_id, it.ts_ms, it.kind, it.name, it.content,
                          it.success});
   return out;
+}
+
+caf::expected<std::vector<api::fact_row>>
+api_backend::facts(const api::fact_query& q) {
+  return with_postgres([&](storage::postgres_store& pg) { return pg.facts(q); });
+}
+
+caf::expected<std::vector<api::entity_row>>
+api_backend::entities(const std::string& user_id, const std::string& type,
+                      int limit) {
+  return with_postgres([&](storage::postgres_store& pg) {
+    return pg.entities(user_id, type, limit);
+  });
+}
+
+caf::expected<api::entity_neighbors>
+api_backend::neighbors(const std::string& user_id,
+                       const std::string& entity_id, int limit) {
+  return with_postgres([&](storage::postgres_store& pg) {
+    return pg.neighbors(user_id, entity_id, limit);
+  });
 }
 
 std::string api_backend::not_ready_reason() {

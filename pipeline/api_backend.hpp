@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "actors/health.hpp"
 #include "api/backend.hpp"
@@ -65,9 +66,22 @@ public:
   caf::expected<api::working_memory_view>
   working_memory(const std::string& user_id,
                  const std::string& session_id) override;
+  caf::expected<std::vector<api::fact_row>>
+  facts(const api::fact_query& q) override;
+  caf::expected<std::vector<api::entity_row>>
+  entities(const std::string& user_id, const std::string& type,
+           int limit) override;
+  caf::expected<api::entity_neighbors>
+  neighbors(const std::string& user_id, const std::string& entity_id,
+            int limit) override;
   std::string not_ready_reason() override;
 
 private:
+  /// Runs `f(postgres_store&)` on the shared connection under pg_mtx_,
+  /// reconnecting and retrying once when it fails with postgres_error.
+  template <class F>
+  std::invoke_result_t<F&, storage::postgres_store&> with_postgres(F&& f);
+
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;

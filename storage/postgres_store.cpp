@@ -14,6 +14,7 @@
 #include "domain/rollup.hpp"
 #include "messages/errc.hpp"
 #include "storage/memory_versions.hpp"
+#include "storage/knowledge_sql.hpp"
 #include "storage/pg_cluster.hpp"
 
 namespace agentmem::storage {
@@ -198,6 +199,17 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
       if (bad(*s))
         return "memory " + std::string{m.memory_id.c_str()};
   }
+  for (auto& f : b.knowledge.facts)
+    for (auto* s : {&f.fact_id, &f.subject, &f.predicate, &f.object,
+                    &f.source_text, &f.session_id})
+      if (bad(*s))
+        return "fact " + std::string{f.fact_id.c_str()};
+  for (auto& m : b.knowledge.mentions)
+    if (bad(m.name) || bad(m.type))
+      return "entity " + std::string{m.entity_id.c_str()};
+  for (auto& r : b.knowledge.relations)
+    if (bad(r.relation))
+      return std::string{"entity relation"};
   for (auto& u : b.usage)
     if (bad(u.user_id) || bad(u.day) || bad(u.agent_type))
       return std::string{"usage delta"};
@@ -608,6 +620,8 @@ postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
               " next_offset = GREATEST(k.next_offset, EXCLUDED.next_offset),"
               " updated_at = now()");
     }
+    // 3b. facts and graph memory (storage/knowledge_sql.cpp)
+    knowledge_sql::write(tx, b.knowledge);
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
@@ -775,6 +789,44 @@ postgres_store::memory_history(const std::string& user_id,
     if (out.empty())
       return make_error(errc::not_found,
                         "user " + user_id + " has no memory " + memory_id);
+    return out;
+  });
+}
+
+caf::expected<std::vector<api::fact_row>>
+postgres_store::facts(const api::fact_query& q) {
+  using result_t = std::vector<api::fact_row>;
+  return impl_->run<result_t>("facts", [&](pqxx::connection& c)
+                                         -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto out = knowledge_sql::facts(tx, q);
+    tx.commit();
+    return out;
+  });
+}
+
+caf::expected<std::vector<api::entity_row>>
+postgres_store::entities(const std::string& user_id, const std::string& type,
+                         int limit) {
+  using result_t = std::vector<api::entity_row>;
+  return impl_->run<result_t>("entities", [&](pqxx::connection& c)
+                                            -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto out = knowledge_sql::entities(tx, user_id, type, limit);
+    tx.commit();
+    return out;
+  });
+}
+
+caf::expected<api::entity_neighbors>
+postgres_store::neighbors(const std::string& user_id,
+                          const std::string& entity_id, int limit) {
+  using result_t = api::entity_neighbors;
+  return impl_->run<result_t>("neighbors", [&](pqxx::connection& c)
+                                             -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto out = knowledge_sql::neighbors(tx, user_id, entity_id, limit);
+    tx.commit();
     return out;
   });
 }

@@ -104,6 +104,8 @@ public:
   ///     last_activity_at / ended_at = greatest, total_interactions +=;
   ///     usage: counters +=);
   ///   - kafka_offsets upsert of b.offsets for `consumer_group` (max wins);
+  ///   - b.knowledge: facts with validity intervals, entities, mentions and
+  ///     relationships, idempotent on replay (storage/knowledge_sql.hpp);
   ///   - memories (ON CONFLICT DO NOTHING; vectors as float32 LE bytea,
   ///     `embedding_model` and dims recorded; an empty vector is NULL) and
   ///     memory_links (collection "memories", activity_id looked up by
@@ -149,6 +151,21 @@ public:
   /// its history is empty), errc::postgres_error.
   caf::expected<std::vector<api::memory_version>>
   memory_history(const std::string& user_id, const std::string& memory_id);
+  /// Facts valid at q.as_of_ms (current when absent), positive only,
+  /// newest valid_at first (storage/knowledge_sql.hpp). Errors:
+  /// errc::postgres_error.
+  caf::expected<std::vector<api::fact_row>> facts(const api::fact_query& q);
+
+  /// Entities of `user_id` (of `type` unless empty), most mentioned first.
+  /// Errors: errc::postgres_error.
+  caf::expected<std::vector<api::entity_row>>
+  entities(const std::string& user_id, const std::string& type, int limit);
+
+  /// An entity and up to `limit` edges, heaviest first. Errors:
+  /// errc::not_found (no such entity), errc::postgres_error.
+  caf::expected<api::entity_neighbors>
+  neighbors(const std::string& user_id, const std::string& entity_id,
+            int limit);
 
   /// Highest memories.seq, 0 when there are no memories.
   /// Errors: errc::postgres_error.

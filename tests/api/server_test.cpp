@@ -99,6 +99,20 @@ public:
       {"2023-05-09", "coder", 3, 0, 120, 50, 0}};
   }
 
+  // Facts and graph memory: tests/api/knowledge_routes_test.cpp.
+  caf::expected<std::vector<api::fact_row>>
+  facts(const api::fact_query&) override {
+    return make_error(errc::not_found, "not served by this fake");
+  }
+  caf::expected<std::vector<api::entity_row>>
+  entities(const std::string&, const std::string&, int) override {
+    return make_error(errc::not_found, "not served by this fake");
+  }
+  caf::expected<api::entity_neighbors>
+  neighbors(const std::string&, const std::string&, int) override {
+    return make_error(errc::not_found, "not served by this fake");
+  }
+
   std::string not_ready_reason() override {
     if (readiness_throws)
       throw std::runtime_error("health probe exploded");

@@ -1,0 +1,309 @@
+#include "storage/knowledge_sql.hpp"
+
+#include <optional>
+#include <tuple>
+
+#include "messages/errc.hpp"
+
+namespace agentmem::storage::knowledge_sql {
+
+namespace {
+
+// ms since epoch -> timestamptz, exact to the millisecond.
+std::string ts_of(const std::string& column) {
+  return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
+}
+
+// timestamptz -> ms since epoch (extract returns numeric: exact).
+std::string ms_of(const std::string& column) {
+  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
+}
+
+constexpr const char* create_tmp =
+  "CREATE TEMP TABLE tmp_facts ("
+  " fact_id text, user_id text, subject text, predicate text, object text,"
+  " object_key text, kind text, polarity boolean, slot_group text,"
+  " slot_object text, confidence real, session_id text, event_id text,"
+  " ordinal integer, source_text text, valid_ms bigint"
+  ") ON COMMIT DROP;"
+  "CREATE TEMP TABLE tmp_mentions ("
+  " user_id text, entity_id text, name text, type text, event_id text,"
+  " ts_ms bigint"
+  ") ON COMMIT DROP;"
+  "CREATE TEMP TABLE tmp_relations ("
+  " user_id text, src_id text, dst_id text, relation text, event_id text,"
+  " ts_ms bigint"
+  ") ON COMMIT DROP;";
+
+std::string insert_facts_sql() {
+  return "INSERT INTO knowledge_facts (fact_id, user_id, subject, predicate,"
+         " object, object_key, kind, polarity, slot_group, slot_object,"
+         " confidence, session_id, event_id, activity_id, ordinal,"
+         " source_text, valid_at) "
+         "SELECT DISTINCT ON (t.fact_id) t.fact_id, t.user_id, t.subject,"
+         " t.predicate, t.object, t.object_key, t.kind, t.polarity,"
+         " t.slot_group, t.slot_object, t.confidence, t.session_id,"
+         " t.event_id, a.activity_id, t.ordinal, t.source_text, "
+         + ts_of("t.valid_ms")
+         + " FROM tmp_facts t LEFT JOIN user_activities a"
+           " ON a.event_id = t.event_id ORDER BY t.fact_id "
+           "ON CONFLICT (fact_id) DO NOTHING";
+}
+
+// Serialises writers of the same users' facts (see write()): one
+// transaction-level advisory lock per user, taken in key order (so two
+// writers cannot deadlock), in the single-bigint key space, which does not
+// overlap postgres_store's (int, int) locks.
+constexpr const char* lock_users_sql =
+  "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+  " hashtextextended('agentmem.facts:' || user_id, 0) AS k FROM tmp_facts)"
+  " s ORDER BY k";
+
+// See write(): the first later fact of the slot that is positive or about
+// the same object closes a fact. The lateral subquery walks the slot index.
+constexpr const char* close_facts_sql =
+  "WITH slots AS ("
+  " SELECT DISTINCT user_id, subject, slot_group, slot_object FROM tmp_facts"
+  "), locked AS ("
+  " SELECT f.fact_id, f.user_id, f.subject, f.slot_group, f.slot_object,"
+  " f.valid_at, f.event_id, f.ordinal, f.object_key, f.invalid_at,"
+  " f.invalidated_by"
+  " FROM knowledge_facts f JOIN slots s USING (user_id, subject, slot_group,"
+  " slot_object) ORDER BY f.fact_id FOR UPDATE OF f"
+  "), chain AS ("
+  " SELECT x.fact_id, x.invalid_at, x.invalidated_by, n.valid_at AS next_at,"
+  " n.fact_id AS next_id FROM locked x LEFT JOIN LATERAL ("
+  "  SELECT y.valid_at, y.fact_id FROM knowledge_facts y"
+  "  WHERE y.user_id = x.user_id AND y.subject = x.subject"
+  "  AND y.slot_group = x.slot_group AND y.slot_object = x.slot_object"
+  "  AND y.valid_at >= x.valid_at"
+  "  AND (y.valid_at, y.event_id, y.ordinal)"
+  "    > (x.valid_at, x.event_id, x.ordinal)"
+  "  AND (y.polarity OR y.object_key = x.object_key)"
+  "  ORDER BY y.valid_at, y.event_id, y.ordinal LIMIT 1"
+  " ) n ON true"
+  ") "
+  "UPDATE knowledge_facts k SET invalid_at = c.next_at,"
+  " invalidated_by = c.next_id FROM chain c WHERE k.fact_id = c.fact_id"
+  " AND (c.invalid_at IS DISTINCT FROM c.next_at"
+  " OR c.invalidated_by IS DISTINCT FROM c.next_id)";
+
+std::string upsert_entities_sql() {
+  return "WITH fresh AS ("
+         " INSERT INTO entity_mentions (user_id, entity_id, event_id, ts)"
+         " SELECT DISTINCT ON (user_id, entity_id, event_id) user_id,"
+         " entity_id, event_id, " + ts_of("ts_ms") + " FROM tmp_mentions"
+         " ORDER BY user_id, entity_id, event_id"
+         " ON CONFLICT DO NOTHING RETURNING user_id, entity_id, ts"
+         "), names AS ("
+         " SELECT DISTINCT ON (user_id, entity_id) user_id, entity_id, name,"
+         " type FROM tmp_mentions ORDER BY user_id, entity_id, ts_ms, event_id"
+         ") "
+         "INSERT INTO entities AS e (user_id, entity_id, name, type,"
+         " first_seen, last_seen, mention_count) "
+         "SELECT f.user_id, f.entity_id, min(n.name), min(n.type),"
+         " min(f.ts), max(f.ts), count(*) FROM fresh f"
+         " JOIN names n USING (user_id, entity_id)"
+         " GROUP BY f.user_id, f.entity_id ORDER BY f.user_id, f.entity_id "
+         "ON CONFLICT (user_id, entity_id) DO UPDATE SET"
+         " first_seen = LEAST(e.first_seen, EXCLUDED.first_seen),"
+         " last_seen = GREATEST(e.last_seen, EXCLUDED.last_seen),"
+         " mention_count = e.mention_count + EXCLUDED.mention_count";
+}
+
+std::string upsert_relations_sql() {
+  return "WITH fresh AS ("
+         " INSERT INTO relationship_evidence (user_id, src_id, dst_id,"
+         " relation, event_id, ts)"
+         " SELECT DISTINCT ON (user_id, src_id, dst_id, relation, event_id)"
+         " user_id, src_id, dst_id, relation, event_id, " + ts_of("ts_ms")
+         + " FROM tmp_relations"
+           " ORDER BY user_id, src_id, dst_id, relation, event_id"
+           " ON CONFLICT DO NOTHING"
+           " RETURNING user_id, src_id, dst_id, relation, event_id, ts"
+           ") "
+           "INSERT INTO entity_relationships AS r (user_id, src_id, dst_id,"
+           " relation, weight, first_seen, last_seen, first_event_id,"
+           " last_event_id) "
+           "SELECT user_id, src_id, dst_id, relation, count(*), min(ts),"
+           " max(ts), (array_agg(event_id ORDER BY ts, event_id))[1],"
+           " (array_agg(event_id ORDER BY ts DESC, event_id DESC))[1]"
+           " FROM fresh GROUP BY user_id, src_id, dst_id, relation"
+           " ORDER BY user_id, src_id, dst_id, relation "
+           "ON CONFLICT (user_id, src_id, dst_id, relation) DO UPDATE SET"
+           " weight = r.weight + EXCLUDED.weight,"
+           " first_event_id = CASE WHEN EXCLUDED.first_seen < r.first_seen"
+           " THEN EXCLUDED.first_event_id ELSE r.first_event_id END,"
+           " last_event_id = CASE WHEN EXCLUDED.last_seen > r.last_seen"
+           " THEN EXCLUDED.last_event_id ELSE r.last_event_id END,"
+           " first_seen = LEAST(r.first_seen, EXCLUDED.first_seen),"
+           " last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen)";
+}
+
+api::entity_row entity_of(const pqxx::row& row, int at) {
+  api::entity_row e;
+  e.entity_id = row[at].as<std::string>();
+  e.name = row[at + 1].as<std::string>();
+  e.type = row[at + 2].as<std::string>();
+  e.first_seen_ms = row[at + 3].as<int64_t>();
+  e.last_seen_ms = row[at + 4].as<int64_t>();
+  e.mention_count = row[at + 5].as<int64_t>();
+  return e;
+}
+
+const std::string entity_columns = "e.entity_id, e.name, e.type, "
+                                   + ms_of("e.first_seen") + ", "
+                                   + ms_of("e.last_seen")
+                                   + ", e.mention_count";
+
+} // namespace
+
+void write(pqxx::work& tx, const knowledge_delta& k) {
+  if (k.empty())
+    return;
+  tx.exec(create_tmp);
+  if (!k.facts.empty()) {
+    pqxx::stream_to out{tx, "tmp_facts",
+                        std::vector<std::string>{
+                          "fact_id", "user_id", "subject", "predicate",
+                          "object", "object_key", "kind", "polarity",
+                          "slot_group", "slot_object", "confidence",
+                          "session_id", "event_id", "ordinal", "source_text",
+                          "valid_ms"}};
+    for (auto& f : k.facts)
+      out << std::make_tuple(
+        f.fact_id.c_str(), f.user_id.c_str(), f.subject.c_str(),
+        f.predicate.c_str(), f.object.c_str(), f.object_key.c_str(),
+        f.kind.c_str(), f.polarity, f.slot_group.c_str(),
+        f.slot_object.c_str(), f.confidence, f.session_id.c_str(),
+        f.event_id.c_str(), f.ordinal, f.source_text.c_str(), f.valid_at_ms);
+    out.complete();
+    tx.exec(lock_users_sql);
+    tx.exec(insert_facts_sql());
+    tx.exec(close_facts_sql);
+  }
+  if (!k.mentions.empty()) {
+    pqxx::stream_to out{tx, "tmp_mentions",
+                        std::vector<std::string>{"user_id", "entity_id",
+                                                 "name", "type", "event_id",
+                                                 "ts_ms"}};
+    for (auto& m : k.mentions)
+      out << std::make_tuple(m.user_id.c_str(), m.entity_id.c_str(),
+                             m.name.c_str(), m.type.c_str(),
+                             m.event_id.c_str(), m.ts_ms);
+    out.complete();
+    tx.exec(upsert_entities_sql());
+  }
+  if (!k.relations.empty()) {
+    pqxx::stream_to out{tx, "tmp_relations",
+                        std::vector<std::string>{"user_id", "src_id",
+                                                 "dst_id", "relation",
+                                                 "event_id", "ts_ms"}};
+    for (auto& r : k.relations)
+      out << std::make_tuple(r.user_id.c_str(), r.src_id.c_str(),
+                             r.dst_id.c_str(), r.relation.c_str(),
+                             r.event_id.c_str(), r.ts_ms);
+    out.complete();
+    tx.exec(upsert_relations_sql());
+  }
+}
+
+std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
+                                 const api::fact_query& q) {
+  std::string sql =
+    "SELECT fact_id, subject, predicate, object, kind, polarity, confidence,"
+    " event_id, session_id, " + ms_of("valid_at") + ", "
+    + ms_of("invalid_at") + ", coalesce(invalidated_by, ''), "
+    + ms_of("recorded_at")
+    + ", source_text FROM knowledge_facts WHERE user_id = $1 AND polarity"
+      " AND ($2 = '' OR subject = $2) AND ($3 = '' OR predicate = $3)";
+  pqxx::result r;
+  if (q.as_of_ms) {
+    sql += " AND valid_at <= " + ts_of("$4::bigint")
+           + " AND (invalid_at IS NULL OR invalid_at > "
+           + ts_of("$4::bigint") + ") ORDER BY valid_at DESC, fact_id LIMIT $5";
+    r = tx.exec_params(sql, q.user_id, q.subject, q.predicate, *q.as_of_ms,
+                       static_cast<int64_t>(q.limit));
+  } else {
+    sql += " AND invalid_at IS NULL ORDER BY valid_at DESC, fact_id LIMIT $4";
+    r = tx.exec_params(sql, q.user_id, q.subject, q.predicate,
+                       static_cast<int64_t>(q.limit));
+  }
+  std::vector<api::fact_row> out;
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    api::fact_row f;
+    f.fact_id = row[0].as<std::string>();
+    f.subject = row[1].as<std::string>();
+    f.predicate = row[2].as<std::string>();
+    f.object = row[3].as<std::string>();
+    f.kind = row[4].as<std::string>();
+    f.polarity = row[5].as<bool>();
+    f.confidence = row[6].as<double>();
+    f.event_id = row[7].as<std::string>();
+    f.session_id = row[8].as<std::string>();
+    f.valid_at_ms = row[9].as<int64_t>();
+    if (!row[10].is_null())
+      f.invalid_at_ms = row[10].as<int64_t>();
+    f.invalidated_by = row[11].as<std::string>();
+    f.recorded_at_ms = row[12].as<int64_t>();
+    f.source_text = row[13].as<std::string>();
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::vector<api::entity_row> entities(pqxx::read_transaction& tx,
+                                      const std::string& user_id,
+                                      const std::string& type, int limit) {
+  auto r = tx.exec_params(
+    "SELECT " + entity_columns + " FROM entities e WHERE e.user_id = $1"
+    " AND ($2 = '' OR e.type = $2)"
+    " ORDER BY e.mention_count DESC, e.last_seen DESC, e.entity_id LIMIT $3",
+    user_id, type, static_cast<int64_t>(limit));
+  std::vector<api::entity_row> out;
+  out.reserve(r.size());
+  for (const auto& row : r)
+    out.push_back(entity_of(row, 0));
+  return out;
+}
+
+caf::expected<api::entity_neighbors>
+neighbors(pqxx::read_transaction& tx, const std::string& user_id,
+          const std::string& entity_id, int limit) {
+  auto self = tx.exec_params("SELECT " + entity_columns
+                               + " FROM entities e WHERE e.user_id = $1"
+                                 " AND e.entity_id = $2",
+                             user_id, entity_id);
+  if (self.empty())
+    return make_error(errc::not_found, "user " + user_id
+                                         + " has no entity " + entity_id);
+  api::entity_neighbors out;
+  out.entity = entity_of(self[0], 0);
+  auto r = tx.exec_params(
+    "SELECT " + entity_columns + ", r.relation,"
+    " CASE WHEN r.relation = 'co_occurs' THEN 'both'"
+    " WHEN r.src_id = $2 THEN 'out' ELSE 'in' END, r.weight, "
+    + ms_of("r.first_seen") + ", " + ms_of("r.last_seen")
+    + " FROM entity_relationships r JOIN entities e ON e.user_id = r.user_id"
+      " AND e.entity_id = CASE WHEN r.src_id = $2 THEN r.dst_id"
+      " ELSE r.src_id END"
+      " WHERE r.user_id = $1 AND (r.src_id = $2 OR r.dst_id = $2)"
+      " ORDER BY r.weight DESC, r.last_seen DESC, e.entity_id, r.relation"
+      " LIMIT $3",
+    user_id, entity_id, static_cast<int64_t>(limit));
+  out.neighbors.reserve(r.size());
+  for (const auto& row : r) {
+    api::neighbor_row n;
+    n.entity = entity_of(row, 0);
+    n.relation = row[6].as<std::string>();
+    n.direction = row[7].as<std::string>();
+    n.weight = row[8].as<int64_t>();
+    n.first_seen_ms = row[9].as<int64_t>();
+    n.last_seen_ms = row[10].as<int64_t>();
+    out.neighbors.push_back(std::move(n));
+  }
+  return out;
+}
+
+} // namespace agentmem::storage::knowledge_sql

@@ -1,0 +1,57 @@
+#pragma once
+
+// Internal to storage/: the SQL of facts and graph memory, used by
+// postgres_store (commit_batch and the knowledge reads). pqxx types appear
+// here, so this header must not be included outside storage/.
+
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <pqxx/pqxx>
+
+#include "api/knowledge.hpp"
+#include "messages/knowledge.hpp"
+
+namespace agentmem::storage::knowledge_sql {
+
+/// Writes one batch's knowledge inside `tx` with a fixed number of round
+/// trips (one temp-table DDL, three COPYs, five set-based statements):
+///   0. a transaction-level advisory lock per user of the batch's facts
+///      (key order), so that concurrent writers of one user (two nodes
+///      around a rebalance) see each other's committed facts in step 2
+///      instead of computing intervals from disjoint snapshots;
+///   1. knowledge_facts: INSERT .. ON CONFLICT (fact_id) DO NOTHING
+///      (activity_id looked up by event_id);
+///   2. validity: for every slot (user_id, subject, slot_group, slot_object)
+///      the batch touched, each fact's invalid_at / invalidated_by are set
+///      to the first later fact of the slot (order: valid_at, event_id,
+///      ordinal) that is positive or has the same object_key; NULL when
+///      there is none. Recomputed from the stored rows, so facts arriving
+///      out of event-time order and replays converge to the same result.
+///      The slot rows are locked in fact_id order first;
+///   3. entity_mentions (one row per entity and event, DO NOTHING) and,
+///      from the rows that were new, entities upserts (first_seen = least,
+///      last_seen = greatest, mention_count +=);
+///   4. relationship_evidence likewise, then entity_relationships upserts
+///      (weight += new evidence, first/last seen and event).
+/// A replay therefore changes nothing. Throws pqxx exceptions (the caller's
+/// run() turns them into errors).
+void write(pqxx::work& tx, const knowledge_delta& k);
+
+/// Facts of a query (api::backend::facts). Throws pqxx exceptions.
+std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
+                                 const api::fact_query& q);
+
+/// Entities of a user (api::backend::entities). Throws pqxx exceptions.
+std::vector<api::entity_row> entities(pqxx::read_transaction& tx,
+                                      const std::string& user_id,
+                                      const std::string& type, int limit);
+
+/// An entity and its edges (api::backend::neighbors); errc::not_found when
+/// the entity does not exist. Throws pqxx exceptions.
+caf::expected<api::entity_neighbors>
+neighbors(pqxx::read_transaction& tx, const std::string& user_id,
+          const std::string& entity_id, int limit);
+
+} // namespace agentmem::storage::knowledge_sql
