@@ -20,4 +20,21 @@ backend::working_memory(const std::string& user_id,
                       + ")");
 }
 
+caf::expected<std::vector<fact_row>> backend::facts(const fact_query& q) {
+  return make_error(errc::not_found,
+                    "this node keeps no facts (user " + q.user_id + ")");
+}
+
+caf::expected<std::vector<entity_row>>
+backend::entities(const std::string& user_id, const std::string&, int) {
+  return make_error(errc::not_found,
+                    "this node keeps no graph memory (user " + user_id + ")");
+}
+
+caf::expected<entity_neighbors>
+backend::neighbors(const std::string& user_id, const std::string&, int) {
+  return make_error(errc::not_found,
+                    "this node keeps no graph memory (user " + user_id + ")");
+}
+
 } // namespace agentmem::api

@@ -122,18 +122,20 @@ public:
   working_memory(const std::string& user_id, const std::string& session_id);
   /// Facts of q.user_id valid at q.as_of_ms (current facts when absent),
   /// positive statements only, newest valid_at first, at most q.limit.
+  /// The default (backends without Postgres) answers errc::not_found, as
+  /// do the two graph calls below.
   virtual caf::expected<std::vector<fact_row>>
-  facts(const fact_query& q) = 0;
+  facts(const fact_query& q);
   /// Entities of a user (of `type` unless empty), most mentioned first,
   /// at most `limit`.
   virtual caf::expected<std::vector<entity_row>>
   entities(const std::string& user_id, const std::string& type,
-           int limit) = 0;
+           int limit);
   /// An entity and up to `limit` of its edges, heaviest first. Errors:
   /// errc::not_found when the user has no such entity.
   virtual caf::expected<entity_neighbors>
   neighbors(const std::string& user_id, const std::string& entity_id,
-            int limit) = 0;
+            int limit);
   /// Readiness: empty string when ready, else the reason it is not.
   virtual std::string not_ready_reason() = 0;
 };

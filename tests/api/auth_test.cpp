@@ -58,6 +58,31 @@ public:
     ++calls;
     return std::vector<api::usage_row>{};
   }
+  caf::expected<std::vector<api::memory_version>>
+  memory_history(const std::string&, const std::string&) override {
+    ++calls;
+    return std::vector<api::memory_version>{};
+  }
+  caf::expected<api::working_memory_view>
+  working_memory(const std::string&, const std::string&) override {
+    ++calls;
+    return api::working_memory_view{};
+  }
+  caf::expected<std::vector<api::fact_row>>
+  facts(const api::fact_query&) override {
+    ++calls;
+    return std::vector<api::fact_row>{};
+  }
+  caf::expected<std::vector<api::entity_row>>
+  entities(const std::string&, const std::string&, int) override {
+    ++calls;
+    return std::vector<api::entity_row>{};
+  }
+  caf::expected<api::entity_neighbors>
+  neighbors(const std::string&, const std::string&, int) override {
+    ++calls;
+    return api::entity_neighbors{};
+  }
   std::string not_ready_reason() override {
     return {};
   }
@@ -99,6 +124,11 @@ const std::vector<route_case> user_routes = {
   {"POST", "/v1/memories/search", R"({"user_id":"{user}","query":"q"})"},
   {"GET", "/v1/sessions/s1/messages?user_id={user}", ""},
   {"GET", "/v1/users/{user}/usage?from=2023-05-01&to=2023-05-02", ""},
+  {"GET", "/v1/memories/m1/history?user_id={user}", ""},
+  {"GET", "/v1/sessions/s1/working-memory?user_id={user}", ""},
+  {"GET", "/v1/users/{user}/facts", ""},
+  {"GET", "/v1/users/{user}/entities", ""},
+  {"GET", "/v1/users/{user}/entities/e1/neighbors", ""},
 };
 
 std::string subst(std::string s, const std::string& user) {
