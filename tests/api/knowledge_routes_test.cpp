@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
+#include "tests/api/admin_token.hpp"
 #include "messages/errc.hpp"
 
 using nlohmann::json;
@@ -114,7 +115,7 @@ api::server_config test_config() {
   api::server_config cfg;
   cfg.port = 0;
   cfg.threads = 2;
-  return cfg;
+  return test::with_admin_token(cfg);
 }
 
 struct fixture {
@@ -128,6 +129,10 @@ struct fixture {
     return *p;
   }();
   httplib::Client cli{"127.0.0.1", port};
+
+  fixture() {
+    cli.set_bearer_token_auth(test::route_test_token);
+  }
 };
 
 json get_json(httplib::Client& cli, const std::string& path, int status) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
+#include "tests/api/admin_token.hpp"
 #include "messages/errc.hpp"
 
 using nlohmann::json;
@@ -96,7 +97,7 @@ api::server_config test_config() {
   api::server_config cfg;
   cfg.port = 0;
   cfg.threads = 2;
-  return cfg;
+  return test::with_admin_token(cfg);
 }
 
 struct fixture {
@@ -110,6 +111,10 @@ struct fixture {
     return *p;
   }();
   httplib::Client cli{"127.0.0.1", port};
+
+  fixture() {
+    cli.set_bearer_token_auth(test::route_test_token);
+  }
 };
 
 void expect_error(const httplib::Result& r, int status, const char* code) {
