@@ -25,6 +25,8 @@ struct server_config {
 ///   POST /v1/memories/search
 ///   GET  /v1/sessions/{session_id}/messages?user_id=U&limit=N
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
+///   DELETE /v1/users/{user_id}          (docs/data-governance.md)
+///   GET  /v1/users/{user_id}/export     (JSON Lines, chunked)
 ///   GET  /healthz, /readyz, /metrics
 ///
 /// Every response except /metrics is JSON. Errors are

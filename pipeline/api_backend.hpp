@@ -7,6 +7,7 @@
 #include "actors/health.hpp"
 #include "api/backend.hpp"
 #include "domain/embedding.hpp"
+#include "pipeline/governance.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
@@ -40,8 +41,17 @@ public:
   usage(const std::string& user_id, const std::string& from_day,
         const std::string& to_day) override;
   std::string not_ready_reason() override;
+  /// User deletion and export go to `g` (docs/data-governance.md).
+  void set_governance(std::shared_ptr<governance_service> g) {
+    governance_ = std::move(g);
+  }
+  caf::expected<api::deletion_report>
+  delete_user(const std::string& user_id) override;
+  caf::expected<api::export_stream>
+  open_export(const std::string& user_id) override;
 
 private:
+  std::shared_ptr<governance_service> governance_;
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;
