@@ -758,6 +758,10 @@ public:
     return convert(cli_.Post(target.c_str(), body, "application/json"));
   }
 
+  http_response del(const std::string& target) {
+    return convert(cli_.Delete(target.c_str()));
+  }
+
 private:
   static http_response convert(const httplib::Result& r) {
     http_response out;
