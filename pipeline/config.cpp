@@ -138,6 +138,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
                cfg.retention_memory_days, 0, 36500));
   chk(read_int(t, "retention", "max_rows_per_pass", cfg.retention_max_rows,
                1, 10000000));
+  chk(read_int(t, "retention", "grace_s", cfg.retention_grace_s, 0, 86400));
   if (auto node = t["retention"]["delete_memories_below_importance"]) {
     auto v = node.value<double>();
     if (!v || *v < 0.0 || *v > 1.0)

@@ -50,6 +50,7 @@ struct pipeline_config {
   double retention_min_importance = 0.0; ///< memories below it expire...
   int64_t retention_memory_days = 0;     ///< ...after this many days
   int64_t retention_max_rows = 10000;    ///< per policy and pass
+  int64_t retention_grace_s = 10; ///< rows committed since are left alone
   // [testing] — test-only fault injection (actors/fault_injection.hpp)
   std::string fault_stage; ///< empty: disarmed
   int fault_at_batch = 1;

@@ -409,10 +409,13 @@ governance_store::apply_retention(const retention_policy& p) {
       auto tables = discover(tx);
       auto n = tx.exec_params(
         "CREATE TEMP TABLE gov_ret_sessions ON COMMIT DROP AS"
-        " SELECT user_id, session_id FROM agent_sessions"
-        " WHERE last_activity_at < now() - $1 * interval '1 millisecond'"
-        " ORDER BY last_activity_at LIMIT " + limit,
-        p.delete_sessions_after_ms);
+        " SELECT s.user_id, s.session_id FROM agent_sessions s"
+        " WHERE s.last_activity_at < now() - $1 * interval '1 millisecond'"
+        " AND NOT EXISTS (SELECT 1 FROM memories m"
+        "  WHERE m.user_id = s.user_id AND m.session_id = s.session_id"
+        "  AND m.created_at > now() - $2 * interval '1 millisecond')"
+        " ORDER BY s.last_activity_at LIMIT " + limit,
+        p.delete_sessions_after_ms, p.grace_ms);
       out.sessions_deleted = n.affected_rows();
       if (out.sessions_deleted > 0) {
         tx.exec("CREATE TEMP TABLE gov_ret_memories ON COMMIT DROP AS"
@@ -461,8 +464,9 @@ governance_store::apply_retention(const retention_policy& p) {
         " SELECT memory_id, point_id FROM memories"
         " WHERE importance < $1"
         " AND ts < now() - $2 * interval '1 millisecond'"
+        " AND created_at < now() - $3 * interval '1 millisecond'"
         " ORDER BY ts LIMIT " + limit,
-        p.min_importance, p.delete_memories_after_ms);
+        p.min_importance, p.delete_memories_after_ms, p.grace_ms);
       if (n.affected_rows() > 0) {
         for (auto& t : tables.linked) {
           auto cond = linked_condition(t, "gov_ret_low", "");

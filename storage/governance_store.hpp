@@ -53,6 +53,11 @@ struct retention_policy {
   /// At most this many sessions / memories per policy and pass (bounds one
   /// transaction; the next pass continues).
   int64_t max_rows_per_pass = 10000;
+  /// Memories committed less than this long ago (memories.created_at) are
+  /// left, and so are sessions holding such memories, until a later pass:
+  /// their batch may still be on its way to the vector index (vector
+  /// linking runs after the commit), which would re-add deleted points.
+  int64_t grace_ms = 10000;
 };
 
 /// What one retention pass changed.
