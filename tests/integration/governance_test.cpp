@@ -59,6 +59,15 @@ message(const std::string& id, const std::string& user,
 }
 
 std::pair<std::string, std::string>
+important(const std::string& id, const std::string& user,
+          const std::string& session, int64_t ts, const std::string& content,
+          double importance) {
+  json e = json::parse(message(id, user, session, ts, content).second);
+  e["importance"] = importance;
+  return {user, e.dump()};
+}
+
+std::pair<std::string, std::string>
 upload(const std::string& id, const std::string& user,
        const std::string& session, int64_t ts, const std::string& text) {
   json e = {{"event_id", id},       {"ts", iso(ts)},
@@ -315,6 +324,110 @@ BOOST_FIXTURE_TEST_CASE(
              == 0u);
   BOOST_TEST(!dir_contains(index_dir, stem));
   BOOST_TEST(pg_rows_containing(url, secret) == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(
+  retention_policies_remove_old_sessions_and_unimportant_memories_from_every_store,
+  agentmem::test::pg_database) {
+  temp_dir tmp{"agentmem-it-retention"};
+  test_kafka cluster{broker_from_env(),
+                     {{topic, 1}, {topic + ".dlq", 1}},
+                     tmp.path()};
+  node_options o;
+  o.brokers = cluster.bootstrap();
+  o.topic = topic;
+  o.dlq_topic = topic + ".dlq";
+  o.group_id = "agentmem-retention";
+  o.postgres_url = url;
+  o.data_dir = tmp / "data";
+  o.snapshot_interval_ms = 500;
+  o.extra_toml = "[retention]\nenabled = true\ninterval_s = 1\ngrace_s = 1\n"
+                 "close_idle_sessions_after_minutes = 60\n"
+                 "delete_sessions_after_days = 30\n"
+                 "delete_memories_below_importance = 0.5\n"
+                 "delete_memories_after_days = 10\n";
+  agentmem_node node{o, tmp.path()};
+  BOOST_REQUIRE_MESSAGE(node.start().empty(), "agentmem did not start");
+  pg_probe pg{url};
+  http_client http{node.port(), 10s};
+  const int64_t day = 86'400'000, now = wall_ms();
+  publish(o.brokers,
+          {important("o1", "carol", "s-old", now - 40 * day,
+                     "carol ancient quokka", 0.9),
+           important("i1", "carol", "s-idle", now - 2 * 3'600'000,
+                     "carol idle platypus", 0.9),
+           important("m1", "carol", "s-mixed", now - 20 * day,
+                     "carol trivial wombat", 0.1),
+           important("m2", "carol", "s-mixed", now - 20 * day + 1,
+                     "carol vital echidna", 0.9),
+           important("m3", "carol", "s-mixed", now - 1000,
+                     "carol current numbat", 0.1)});
+  auto err = wait_until(
+    "retention to remove the old session and the trivial memory", 60s,
+    [&] {
+      return pg.stored_offsets(o.group_id, topic) == 5
+             && pg.scalar("SELECT count(*) FROM memories") == 3
+             && pg.scalar("SELECT count(*) FROM agent_sessions") == 2;
+    },
+    [&] {
+      return "memories "
+             + std::to_string(pg.scalar("SELECT count(*) FROM memories"))
+             + ", sessions "
+             + std::to_string(pg.scalar("SELECT count(*) FROM agent_sessions"));
+    },
+    [&] { return node.death(); });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM agent_sessions WHERE session_id"
+                       " = 's-idle' AND ended_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM agent_sessions WHERE session_id"
+                       " = 's-mixed' AND ended_at IS NULL")
+             == 1);
+  BOOST_TEST(pg_rows_containing(url, "quokka") == 0);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM memories WHERE text LIKE"
+                       " '%wombat%'")
+             == 0);
+  // The index follows through the deletions log.
+  err = wait_until("search to drop the removed memories", 30s, [&] {
+    return hits(http, "carol", "quokka", "keyword") == 0
+           && hits(http, "carol", "wombat", "hybrid") == 0;
+  }, [] { return std::string{"still found"}; });
+  BOOST_TEST(err.empty(), err);
+  for (auto kept : {"platypus", "echidna", "numbat"})
+    BOOST_TEST(hits(http, "carol", kept, "keyword") == 1u, kept);
+  auto text = node.metrics();
+  BOOST_TEST(metric_value(text, "agentmem_retention_removed_total",
+                          "kind=\"sessions\"")
+               .value_or(0)
+             >= 1.0);
+  BOOST_TEST(metric_value(text, "agentmem_retention_removed_total",
+                          "kind=\"memories\"")
+               .value_or(0)
+             >= 2.0);
+  BOOST_TEST(metric_value(text, "agentmem_retention_removed_total",
+                          "kind=\"sessions_closed\"")
+               .value_or(0)
+             >= 1.0);
+  BOOST_TEST(metric_value(text, "agentmem_deleted_items_total",
+                          "store=\"vector_index\"")
+               .value_or(0)
+             >= 2.0);
+  {
+    auto [status, output] = run_with_input(
+      {"/usr/bin/promtool", "check", "metrics"}, text, tmp / "promtool");
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0),
+               "promtool check metrics:\n" << output);
+    BOOST_TEST(output.empty(), "promtool check metrics reported:\n" << output);
+  }
+  BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
+  BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", "quokka")
+             == 0u);
+  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "index" / "keywords",
+                           "quokka"));
+  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "index" / "keywords",
+                           "wombat"));
+  BOOST_TEST(dir_contains(fs::path{o.data_dir} / "index" / "keywords",
+                          "echidna"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
