@@ -16,6 +16,7 @@ metrics::counter& tombstoned_counter() {
 caf::behavior capture(caf::stateful_actor<capture_state>* self,
                       capture_config cfg) {
   self->state.decoder = domain::event_decoder{cfg.limits};
+  tombstoned_counter(); // exposed (as 0) before the first drop
   return {
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();

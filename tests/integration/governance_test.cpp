@@ -430,4 +430,96 @@ BOOST_FIXTURE_TEST_CASE(
                           "echidna"));
 }
 
+BOOST_FIXTURE_TEST_CASE(
+  a_deletion_on_one_node_reaches_the_other_nodes_index_rocksdb_and_snapshots,
+  agentmem::test::pg_database) {
+  temp_dir tmp{"agentmem-it-governance-2n"};
+  test_kafka cluster{broker_from_env(),
+                     {{topic, 2}, {topic + ".dlq", 1}},
+                     tmp.path()};
+  auto options = [&](const std::string& name) {
+    node_options o;
+    o.brokers = cluster.bootstrap();
+    o.topic = topic;
+    o.dlq_topic = topic + ".dlq";
+    o.group_id = "agentmem-governance-2n";
+    o.postgres_url = url;
+    o.data_dir = tmp / (name + "/data");
+    o.snapshot_interval_ms = 500;
+    fs::create_directories(tmp / name);
+    return o;
+  };
+  agentmem_node a{options("a"), tmp / "a"};
+  agentmem_node b{options("b"), tmp / "b"};
+  BOOST_REQUIRE_MESSAGE(a.start().empty(), "node A did not start");
+  BOOST_REQUIRE_MESSAGE(b.start().empty(), "node B did not start");
+  pg_probe pg{url};
+  http_client http_a{a.port(), 10s}, http_b{b.port(), 10s};
+  auto t0 = wall_ms() - 60'000;
+  std::vector<std::pair<std::string, std::string>> evs;
+  for (int i = 0; i < 5; ++i) {
+    evs.push_back(message("a-" + std::to_string(i), "alice", "s-a", t0 + i,
+                          "alice " + secret + " note " + std::to_string(i)));
+    evs.push_back(message("b-" + std::to_string(i), "bob", "s-b", t0 + i,
+                          "bob plainspoken note " + std::to_string(i)));
+  }
+  publish(a.options().brokers, evs);
+  // Each node's index_sync brings every user's memories to that node.
+  auto err = wait_until(
+    "both nodes to find Alice and Bob", 60s,
+    [&] {
+      return hits(http_a, "alice", secret, "keyword") == 5
+             && hits(http_b, "alice", secret, "keyword") == 5
+             && hits(http_b, "bob", "plainspoken", "keyword") == 5;
+    },
+    [] { return std::string{"not yet"}; },
+    [&] { return a.running() ? b.death() : a.death(); });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  auto b_index = fs::path{b.options().data_dir} / "index";
+  err = wait_until("node B's snapshot to hold Alice", 30s,
+                   [&] { return dir_contains(b_index / "keywords", stem); },
+                   [] { return std::string{"no"}; });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+
+  http_client del{a.port(), 30s};
+  auto r = del.del("/v1/users/alice");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  err = wait_until(
+    "node B to drop Alice from search and from its snapshot", 30s,
+    [&] {
+      return hits(http_b, "alice", secret, "hybrid") == 0
+             && hits(http_b, "alice", secret, "vector") == 0
+             && !dir_contains(b_index, stem);
+    },
+    [] { return std::string{"still there"}; });
+  BOOST_TEST(err.empty(), err);
+  BOOST_TEST(hits(http_b, "bob", "plainspoken", "keyword") == 5u);
+  BOOST_TEST(b.metric("agentmem_deletion_watermark_seq").value_or(0) >= 1.0);
+  BOOST_TEST(b.metric("agentmem_deleted_items_total",
+                      "store=\"vector_index\"")
+               .value_or(0)
+             == 5.0);
+  // Alice's events replayed: whichever node consumes them drops them.
+  publish(a.options().brokers, evs);
+  err = wait_until(
+    "the replay to be consumed", 60s,
+    [&] { return pg.stored_offsets("agentmem-governance-2n", topic) == 20; },
+    [&] {
+      return std::to_string(
+        pg.stored_offsets("agentmem-governance-2n", topic).value_or(-1));
+    });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  BOOST_TEST(pg_rows_containing(url, secret) == 0);
+  BOOST_TEST(hits(http_a, "alice", secret, "keyword") == 0u);
+  BOOST_TEST(hits(http_b, "alice", secret, "keyword") == 0u);
+  BOOST_REQUIRE_EQUAL(a.terminate(), "exit code 0");
+  BOOST_REQUIRE_EQUAL(b.terminate(), "exit code 0");
+  for (auto* n : {&a, &b}) {
+    BOOST_TEST(rocksdb_containing(fs::path{n->options().data_dir} / "rocksdb",
+                                  secret)
+               == 0u);
+    BOOST_TEST(!dir_contains(fs::path{n->options().data_dir} / "index", stem));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
