@@ -28,7 +28,7 @@ caf::behavior capture(caf::stateful_actor<capture_state>* self,
       b.records.clear();
       b.records.shrink_to_fit();
       if (cfg.tombstones && !cfg.tombstones->empty()) {
-        auto n = domain::drop_tombstoned(b, cfg.tombstones->snapshot());
+        auto n = domain::drop_tombstoned(b, *cfg.tombstones->snapshot());
         if (n > 0)
           tombstoned_counter().inc(static_cast<double>(n));
       }

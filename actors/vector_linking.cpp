@@ -28,7 +28,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
             b.memories.erase(
               std::remove_if(b.memories.begin(), b.memories.end(),
                              [&](const memory& m) {
-                               return domain::is_tombstoned(t, m.user_id,
+                               return domain::is_tombstoned(*t, m.user_id,
                                                             m.ts_ms);
                              }),
               b.memories.end());

@@ -38,13 +38,16 @@ size_t drop_tombstoned(batch& b, const tombstone_map& t) {
 
 void tombstone_set::put(const std::string& user_id, int64_t cutoff_ms) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto [it, added] = map_.try_emplace(user_id, cutoff_ms);
-  if (!added)
-    it->second = std::max(it->second, cutoff_ms);
+  auto it = map_->find(user_id);
+  if (it != map_->end() && it->second >= cutoff_ms)
+    return;
+  auto next = std::make_shared<tombstone_map>(*map_);
+  (*next)[user_id] = cutoff_ms;
+  map_ = std::move(next);
   empty_ = false;
 }
 
-tombstone_map tombstone_set::snapshot() const {
+std::shared_ptr<const tombstone_map> tombstone_set::snapshot() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return map_;
 }

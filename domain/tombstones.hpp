@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -36,8 +37,9 @@ class tombstone_set {
 public:
   /// Records (or raises) the cutoff of `user_id`.
   void put(const std::string& user_id, int64_t cutoff_ms);
-  /// A copy of the current map (cheap while deletions are rare).
-  tombstone_map snapshot() const;
+  /// The current map (immutable; replaced, not changed, by put(), so
+  /// taking it per batch costs one shared_ptr copy).
+  std::shared_ptr<const tombstone_map> snapshot() const;
   /// True when there are no tombstones (lock-free fast path).
   bool empty() const;
   /// See the class comment.
@@ -47,7 +49,8 @@ public:
 
 private:
   mutable std::mutex mtx_;
-  tombstone_map map_;
+  std::shared_ptr<const tombstone_map> map_
+    = std::make_shared<const tombstone_map>();
   std::atomic<bool> empty_{true};
   std::mutex apply_mtx_;
 };

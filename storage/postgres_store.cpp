@@ -500,14 +500,24 @@ postgres_store::commit_batch(const batch& input,
         text_array_literal({users.begin(), users.end()}));
       if (!tomb.empty()) {
         domain::tombstone_map t;
-        for (const auto& row : tomb) {
+        for (const auto& row : tomb)
           t.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
-          result.tombstones.emplace_back(row[0].as<std::string>(),
-                                         row[1].as<int64_t>());
+        // Report only tombstones that dropped something (a user who came
+        // back after the cutoff matches the lookup but keeps their events).
+        std::unordered_set<std::string> hit;
+        for (auto& a : input.activities)
+          if (domain::is_tombstoned(t, a.user_id, a.ts_ms))
+            hit.insert(a.user_id);
+        for (auto& m : input.memories)
+          if (domain::is_tombstoned(t, m.user_id, m.ts_ms))
+            hit.insert(m.user_id);
+        if (!hit.empty()) {
+          for (auto& u : hit)
+            result.tombstones.emplace_back(u, t[u]);
+          filtered = input;
+          result.tombstoned = domain::drop_tombstoned(filtered, t);
+          bp = &filtered;
         }
-        filtered = input;
-        result.tombstoned = domain::drop_tombstoned(filtered, t);
-        bp = &filtered;
       }
     }
     const batch& b = *bp;

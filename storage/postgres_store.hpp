@@ -24,8 +24,8 @@ struct commit_result {
   size_t memories_written = 0;     ///< memories inserted (not yet stored)
   /// Activities dropped because their user is tombstoned (ts <= cutoff;
   /// docs/data-governance.md), and the tombstones that matched
-  /// (user_id -> cutoff ms) so the caller can drop the same rows from its
-  /// copy of the batch.
+  /// (user_id -> cutoff ms; only users with something dropped) so the
+  /// caller can drop the same rows from its copy of the batch.
   size_t tombstoned = 0;
   std::vector<std::pair<std::string, int64_t>> tombstones;
 };
