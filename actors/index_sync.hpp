@@ -7,6 +7,9 @@
 #include <caf/all.hpp>
 
 #include "metrics/registry.hpp"
+#include "domain/tombstones.hpp"
+#include "storage/deletion_sync.hpp"
+#include "storage/governance_store.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
@@ -22,6 +25,10 @@ struct index_sync_config {
   std::shared_ptr<storage::hot_state> hot;
   std::chrono::milliseconds interval{1000};           ///< tail period
   std::chrono::milliseconds snapshot_interval{30000}; ///< snapshot period
+  /// Deleted users, filled from `user` entries of the deletions log.
+  std::shared_ptr<domain::tombstone_set> tombstones;
+  /// deletions.seq already applied to the indexes (topology's catch-up).
+  int64_t deletion_seq = 0;
 };
 
 /// State of index_sync.
@@ -30,6 +37,10 @@ struct index_sync_state {
   std::unique_ptr<storage::postgres_store> store;
   int64_t watermark = 0;
   int64_t saved_watermark = 0;
+  std::unique_ptr<storage::governance_store> gov;
+  int64_t deletion_seq = 0;
+  int64_t saved_deletion_seq = 0;
+  metrics::gauge* deletion_gauge = nullptr;
   std::chrono::steady_clock::time_point last_snapshot;
   metrics::gauge* watermark_gauge = nullptr;
   metrics::counter* errors = nullptr;
@@ -41,9 +52,18 @@ struct index_sync_state {
 /// every node of the consumer group, so each node can search every user —
 /// and owns the derived state's watermark: it snapshots the index (and
 /// flushes RocksDB) every snapshot_interval when the watermark moved.
+/// It also tails the `deletions` log (storage::sync_deletions) after the
+/// memories, so user deletions and retention made on any node reach this
+/// node's indexes and RocksDB; it snapshots right after applying
+/// deletions, so the deleted data leaves the on-disk snapshot too.
 /// `flush_atom` (request) syncs to the end and snapshots, replying
 /// `ok_atom` (used at shutdown). Postgres errors are counted and retried on
 /// the next tick.
+/// Adds what a deletion pass removed to agentmem_deleted_items_total{store}
+/// and agentmem_deletion_log_applied_total (also used by the API's user
+/// deletion); an empty result just registers the metrics.
+void count_deleted(const storage::deletion_sync_result& r);
+
 caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
                          index_sync_config cfg);
 

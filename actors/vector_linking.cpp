@@ -1,5 +1,7 @@
 #include "actors/vector_linking.hpp"
 
+#include <algorithm>
+#include <mutex>
 #include <stdexcept>
 
 #include "actors/fault_injection.hpp"
@@ -17,12 +19,29 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
     [=](batch& b) {
       auto start = std::chrono::steady_clock::now();
       fault_point("vector_linking");
-      auto added = cfg.index->upsert(b.memories);
-      if (!added)
-        throw std::runtime_error("vector index: " + describe(added.error()));
-      cfg.keywords->upsert(b.memories);
-      if (auto err = cfg.hot->put_docs(b.memories))
-        throw std::runtime_error("hot state: " + describe(err));
+      {
+        std::unique_lock<std::mutex> guard;
+        if (cfg.tombstones) {
+          guard = std::unique_lock<std::mutex>{cfg.tombstones->apply_mutex()};
+          if (!cfg.tombstones->empty()) {
+            auto t = cfg.tombstones->snapshot();
+            b.memories.erase(
+              std::remove_if(b.memories.begin(), b.memories.end(),
+                             [&](const memory& m) {
+                               return domain::is_tombstoned(*t, m.user_id,
+                                                            m.ts_ms);
+                             }),
+              b.memories.end());
+          }
+        }
+        auto added = cfg.index->upsert(b.memories);
+        if (!added)
+          throw std::runtime_error("vector index: "
+                                   + describe(added.error()));
+        cfg.keywords->upsert(b.memories);
+        if (auto err = cfg.hot->put_docs(b.memories))
+          throw std::runtime_error("hot state: " + describe(err));
+      }
       auto& st = self->state;
       st.vectors->set(static_cast<double>(cfg.index->size()));
       st.metrics.done(start);

@@ -6,6 +6,7 @@
 
 #include "actors/ack_tracker.hpp"
 #include "actors/stage_metrics.hpp"
+#include "domain/tombstones.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
@@ -19,6 +20,10 @@ struct vector_linking_config {
   std::shared_ptr<storage::keyword_index> keywords;
   std::shared_ptr<storage::hot_state> hot;
   std::shared_ptr<ack_tracker> acks; ///< advanced with every batch_ack
+  /// Deleted users (may be null): their memories with ts <= cutoff are not
+  /// indexed; checked and indexed under the set's apply mutex so that a
+  /// concurrent deletion cannot be undone (docs/data-governance.md).
+  std::shared_ptr<domain::tombstone_set> tombstones;
 };
 
 /// State of vector linking.

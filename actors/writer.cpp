@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/capture.hpp"
 #include "actors/fault_injection.hpp"
 #include "kafka/dead_letter.hpp"
 #include "messages/atoms.hpp"
@@ -48,6 +49,22 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
       .inc();
   std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
   st.commit_latency->observe(d.count());
+  if (!res->tombstones.empty()) {
+    // Deleted while this batch was in flight (capture's set was stale):
+    // drop the same rows from the batch and undo extraction's buffer
+    // writes.
+    domain::tombstone_map t{res->tombstones.begin(), res->tombstones.end()};
+    domain::drop_tombstoned(b, t);
+    for (auto& [user, cutoff] : res->tombstones) {
+      if (cfg.tombstones)
+        cfg.tombstones->put(user, cutoff);
+      if (cfg.hot)
+        if (auto n = cfg.hot->erase_user(user, cutoff, false); !n)
+          return n.error();
+    }
+    if (res->tombstoned > 0)
+      tombstoned_counter().inc(static_cast<double>(res->tombstoned));
+  }
   auto& reg = metrics::global();
   for (auto& dl : b.dead_letters) {
     reg.get_counter("agentmem_events_dead_lettered_total",

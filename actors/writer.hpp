@@ -9,7 +9,9 @@
 
 #include "actors/health.hpp"
 #include "actors/stage_metrics.hpp"
+#include "domain/tombstones.hpp"
 #include "kafka/producer.hpp"
+#include "storage/hot_state.hpp"
 #include "storage/postgres_store.hpp"
 
 namespace agentmem::actors {
@@ -24,6 +26,12 @@ struct writer_config {
   std::shared_ptr<kafka::producer> dlq_producer;
   std::shared_ptr<health> status;
   std::chrono::milliseconds max_backoff{5000};
+  /// Deleted users (may be null). Tombstones the commit transaction found
+  /// that this set did not know yet are added to it; the dropped events'
+  /// memories are removed from the batch before vector linking, and their
+  /// buffered messages (written by extraction) from `hot`.
+  std::shared_ptr<domain::tombstone_set> tombstones;
+  std::shared_ptr<storage::hot_state> hot;
 };
 
 /// State of the writer: its own Postgres connection and the batches that

@@ -37,4 +37,14 @@ backend::neighbors(const std::string& user_id, const std::string&, int) {
                     "this node keeps no graph memory (user " + user_id + ")");
 }
 
+caf::expected<deletion_report> backend::delete_user(const std::string&) {
+  return make_error(errc::invalid_config,
+                    "user deletion is not available on this node");
+}
+
+caf::expected<export_stream> backend::open_export(const std::string&) {
+  return make_error(errc::invalid_config,
+                    "user export is not available on this node");
+}
+
 } // namespace agentmem::api

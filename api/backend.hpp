@@ -1,10 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 #include "api/knowledge.hpp"
@@ -93,6 +96,28 @@ struct working_memory_view {
   std::vector<working_item> items; ///< oldest first
   int64_t expires_at_ms = 0;       ///< wall clock, ms since epoch
 };
+/// What DELETE /v1/users/{user_id} removed (docs/data-governance.md).
+struct deletion_report {
+  std::string user_id;
+  int64_t deleted_at_ms = 0; ///< ms since epoch (Postgres transaction time)
+  int64_t cutoff_ms = 0;     ///< tombstone: events with ts <= this are dropped
+  int64_t deletion_seq = 0;  ///< deletions-log entry other nodes apply
+  /// Postgres rows deleted per table, in deletion order.
+  std::vector<std::pair<std::string, int64_t>> postgres;
+  int64_t vectors = 0;      ///< vector-index points removed on this node
+  int64_t keyword_docs = 0; ///< keyword-index documents removed on this node
+  int64_t hot_messages = 0; ///< RocksDB conversation-buffer entries
+  int64_t hot_sessions = 0; ///< RocksDB session states
+  int64_t hot_docs = 0;     ///< RocksDB memory docs
+};
+
+/// Writes one JSON Lines line (with its '\n'); false when the client is
+/// gone (the export stops).
+using line_writer = std::function<bool(const std::string& line)>;
+
+/// A prepared export: streams every line through the writer; returns an
+/// error if the export failed part-way.
+using export_stream = std::function<caf::error(const line_writer&)>;
 
 /// What the HTTP layer needs from the rest of agentmem. Implementations
 /// must be thread-safe: the server calls them from its worker threads.
@@ -136,6 +161,15 @@ public:
   virtual caf::expected<entity_neighbors>
   neighbors(const std::string& user_id, const std::string& entity_id,
             int limit);
+  /// Deletes everything stored for `user_id` (Postgres, this node's
+  /// derived state; other nodes follow the deletions log) and tombstones
+  /// the user. The default implementation reports that this backend has no
+  /// data governance (-> 503).
+  virtual caf::expected<deletion_report> delete_user(const std::string& user_id);
+  /// Prepares a JSON Lines export of everything stored for `user_id`
+  /// (connecting first, so connection errors become a status code). Same
+  /// default as delete_user.
+  virtual caf::expected<export_stream> open_export(const std::string& user_id);
   /// Readiness: empty string when ready, else the reason it is not.
   virtual std::string not_ready_reason() = 0;
 };

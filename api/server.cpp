@@ -56,6 +56,8 @@ enum class route_id : size_t {
   facts,
   entities,
   entity_neighbors,
+  user,        // DELETE /v1/users/{user_id}
+  user_export, // GET /v1/users/{user_id}/export
   count_ // number of routes
 };
 
@@ -79,17 +81,27 @@ const char* route_label(route_id id) {
     case route_id::entities: return "/v1/users/{user_id}/entities";
     case route_id::entity_neighbors:
       return "/v1/users/{user_id}/entities/{entity_id}/neighbors";
+    case route_id::user: return "/v1/users/{user_id}";
+    case route_id::user_export: return "/v1/users/{user_id}/export";
     default: return "unmatched";
   }
 }
 
 const char* allowed_methods(route_id id) {
+  if (id == route_id::user)
+    return "DELETE";
+  if (id == route_id::user_export)
+    return "GET";
   return id == route_id::search ? "POST" : "GET, HEAD";
 }
 
 bool method_allowed(route_id id, const std::string& method) {
   if (id == route_id::search)
     return method == "POST";
+  if (id == route_id::user)
+    return method == "DELETE";
+  if (id == route_id::user_export)
+    return method == "GET";
   return method == "GET" || method == "HEAD";
 }
 
@@ -137,7 +149,9 @@ route_policy policy_of(route_id id) {
     case route_id::usage:
     case route_id::facts:
     case route_id::entities:
-    case route_id::entity_neighbors: return {access::user, user_source::path};
+    case route_id::entity_neighbors:
+    case route_id::user:
+    case route_id::user_export: return {access::user, user_source::path};
     case route_id::memory_history:
     case route_id::working_memory: return {access::user, user_source::query};
     case route_id::healthz:
@@ -212,6 +226,10 @@ route_match match_route(std::string_view target) {
   if (seg.size() == 6 && seg[1] == "users" && seg[3] == "entities"
       && seg[5] == "neighbors")
     return {route_id::entity_neighbors, seg[2], seg[4]};
+  if (seg.size() == 4 && seg[1] == "users" && seg[3] == "export")
+    return {route_id::user_export, seg[2]};
+  if (seg.size() == 3 && seg[1] == "users")
+    return {route_id::user, seg[2]};
   return {};
 }
 
@@ -573,6 +591,10 @@ struct http_server::impl {
   void on_working_memory(const httplib::Request& req, const route_match& m,
                          const access_grant& grant, httplib::Response& res);
   caf::expected<std::string> required_user_id(const httplib::Request& req);
+  void on_delete_user(const route_match& m, const access_grant& grant,
+                      httplib::Response& res);
+  void on_export_user(const route_match& m, const access_grant& grant,
+                      httplib::Response& res);
   void count(const httplib::Request& req, const httplib::Response& res)
     noexcept;
   void configure(httplib::Server& s, bool on_ops);
@@ -739,6 +761,10 @@ void http_server::impl::dispatch(const httplib::Request& req,
       return on_memory_history(req, m, grant, res);
     case route_id::working_memory:
       return on_working_memory(req, m, grant, res);
+    case route_id::user:
+      return on_delete_user(m, grant, res);
+    case route_id::user_export:
+      return on_export_user(m, grant, res);
     case route_id::healthz:
       return send_json(res, 200, ojson{{"status", "ok"}});
     case route_id::readyz:
@@ -1243,6 +1269,81 @@ void http_server::impl::on_neighbors(const httplib::Request& req,
   out["entity"] = entity_json(nb->entity);
   out["neighbors"] = std::move(list);
   send_json(res, 200, out);
+}
+
+void http_server::impl::on_delete_user(const route_match& m,
+                                       const access_grant& grant,
+                                       httplib::Response& res) {
+  auto user_id = decode_id("user_id", m.raw_param);
+  if (!user_id)
+    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
+  if (!permits(grant, *user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto rep = be.delete_user(*user_id);
+  if (!rep)
+    return send_backend_error(res, rep.error());
+  ojson tables = ojson::object();
+  int64_t rows = 0;
+  for (auto& [table, n] : rep->postgres) {
+    tables[table] = n;
+    rows += n;
+  }
+  ojson out = ojson::object();
+  out["user_id"] = rep->user_id;
+  out["deleted_at"] = domain::format_rfc3339_ms(rep->deleted_at_ms);
+  out["tombstone_cutoff"] = domain::format_rfc3339_ms(rep->cutoff_ms);
+  out["deletion_seq"] = rep->deletion_seq;
+  out["postgres"] = ojson{{"rows", rows}, {"tables", std::move(tables)}};
+  out["vector_index"] = ojson{{"points", rep->vectors}};
+  out["keyword_index"] = ojson{{"documents", rep->keyword_docs}};
+  out["rocksdb"] = ojson{{"buffered_messages", rep->hot_messages},
+                         {"sessions", rep->hot_sessions},
+                         {"memory_docs", rep->hot_docs}};
+  send_json(res, 200, out);
+}
+
+void http_server::impl::on_export_user(const route_match& m,
+                                       const access_grant& grant,
+                                       httplib::Response& res) {
+  auto user_id = decode_id("user_id", m.raw_param);
+  if (!user_id)
+    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
+  if (!permits(grant, *user_id))
+    return send_error(res, 403, "forbidden",
+                      "the token may not access this user_id");
+  auto stream = be.open_export(*user_id);
+  if (!stream)
+    return send_backend_error(res, stream.error());
+  res.status = 200;
+  // Chunked: rows go out as the backend's cursor pages them in; a failure
+  // part-way ends the stream with an {"error": ...} line (the status is
+  // already sent).
+  auto fn = std::make_shared<export_stream>(std::move(*stream));
+  res.set_chunked_content_provider(
+    "application/x-ndjson",
+    [fn, uid = *user_id](size_t, httplib::DataSink& sink) {
+      caf::error err;
+      try {
+        err = (*fn)([&sink](const std::string& line) {
+          return sink.is_writable() && sink.write(line.data(), line.size());
+        });
+      } catch (const std::exception& e) {
+        err = make_error(errc::io_error, e.what());
+      }
+      if (err) {
+        spdlog::warn("api: export failed part-way: {}", describe(err));
+        ojson e = ojson::object();
+        e["error"] = "unavailable";
+        e["detail"] = "export failed part-way: " + detail_of(err);
+        auto line = e.dump(-1, ' ', false, ojson::error_handler_t::replace)
+                    + "\n";
+        if (sink.is_writable())
+          sink.write(line.data(), line.size());
+      }
+      sink.done();
+      return true;
+    });
 }
 
 void http_server::impl::on_readyz(httplib::Response& res) {

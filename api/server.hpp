@@ -47,6 +47,8 @@ struct server_config {
 ///   GET  /v1/users/{user_id}/facts?as_of=T&subject=S&predicate=P&limit=N
 ///   GET  /v1/users/{user_id}/entities?type=T&limit=N
 ///   GET  /v1/users/{user_id}/entities/{entity_id}/neighbors?limit=N
+///   DELETE /v1/users/{user_id}          (docs/data-governance.md)
+///   GET  /v1/users/{user_id}/export     (JSON Lines, chunked)
 ///   GET  /healthz, /readyz, /metrics
 ///
 /// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with

@@ -226,4 +226,18 @@ std::string api_backend::not_ready_reason() {
   return status_->not_ready_reason();
 }
 
+caf::expected<api::deletion_report>
+api_backend::delete_user(const std::string& user_id) {
+  if (!governance_)
+    return api::backend::delete_user(user_id);
+  return governance_->delete_user(user_id);
+}
+
+caf::expected<api::export_stream>
+api_backend::open_export(const std::string& user_id) {
+  if (!governance_)
+    return api::backend::open_export(user_id);
+  return governance_->open_export(user_id);
+}
+
 } // namespace agentmem::pipeline

@@ -8,6 +8,7 @@
 #include "actors/health.hpp"
 #include "api/backend.hpp"
 #include "domain/embedding.hpp"
+#include "pipeline/governance.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
@@ -75,6 +76,14 @@ public:
   neighbors(const std::string& user_id, const std::string& entity_id,
             int limit) override;
   std::string not_ready_reason() override;
+  /// User deletion and export go to `g` (docs/data-governance.md).
+  void set_governance(std::shared_ptr<governance_service> g) {
+    governance_ = std::move(g);
+  }
+  caf::expected<api::deletion_report>
+  delete_user(const std::string& user_id) override;
+  caf::expected<api::export_stream>
+  open_export(const std::string& user_id) override;
 
 private:
   /// Runs `f(postgres_store&)` on the shared connection under pg_mtx_,
@@ -82,6 +91,7 @@ private:
   template <class F>
   std::invoke_result_t<F&, storage::postgres_store&> with_postgres(F&& f);
 
+  std::shared_ptr<governance_service> governance_;
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;

@@ -169,6 +169,34 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_memory_settings(t, cfg.memory));
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
+  int64_t retention_s = cfg.retention_interval.count() / 1000;
+  if (auto node = t["retention"]["enabled"]) {
+    if (auto b = node.value<bool>())
+      cfg.retention_enabled = *b;
+    else
+      chk(make_error(errc::invalid_config,
+                     "retention.enabled must be true or false"));
+  }
+  chk(read_int(t, "retention", "interval_s", retention_s, 1, 86400));
+  chk(read_int(t, "retention", "close_idle_sessions_after_minutes",
+               cfg.retention_close_idle_minutes, 0, 5256000));
+  chk(read_int(t, "retention", "delete_sessions_after_days",
+               cfg.retention_session_days, 0, 36500));
+  chk(read_int(t, "retention", "delete_memories_after_days",
+               cfg.retention_memory_days, 0, 36500));
+  chk(read_int(t, "retention", "max_rows_per_pass", cfg.retention_max_rows,
+               1, 10000000));
+  chk(read_int(t, "retention", "grace_s", cfg.retention_grace_s, 0, 86400));
+  if (auto node = t["retention"]["delete_memories_below_importance"]) {
+    auto v = node.value<double>();
+    if (!v || *v < 0.0 || *v > 1.0)
+      chk(make_error(errc::invalid_config,
+                     "retention.delete_memories_below_importance must be a "
+                     "number in 0..1"));
+    else
+      cfg.retention_min_importance = *v;
+  }
+  cfg.retention_interval = std::chrono::seconds{retention_s};
   chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));
   chk(read_int(t, "testing", "fault_at_batch", cfg.fault_at_batch, 1, 1000000));
   chk(read_int(t, "testing", "fault_times", cfg.fault_times, 0, 1000));

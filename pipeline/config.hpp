@@ -63,6 +63,15 @@ struct pipeline_config {
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};
+  // [retention] — docs/data-governance.md; 0 disables a policy
+  bool retention_enabled = false;
+  std::chrono::milliseconds retention_interval{300000};
+  int64_t retention_close_idle_minutes = 0;
+  int64_t retention_session_days = 0;
+  double retention_min_importance = 0.0; ///< memories below it expire...
+  int64_t retention_memory_days = 0;     ///< ...after this many days
+  int64_t retention_max_rows = 10000;    ///< per policy and pass
+  int64_t retention_grace_s = 10; ///< rows committed since are left alone
   // [testing] — test-only fault injection (actors/fault_injection.hpp)
   std::string fault_stage; ///< empty: disarmed
   int fault_at_batch = 1;

@@ -12,6 +12,7 @@
 #include "actors/fault_injection.hpp"
 #include "actors/index_sync.hpp"
 #include "actors/ingress.hpp"
+#include "actors/retention.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/vector_linking.hpp"
 #include "actors/working_memory_sweeper.hpp"
@@ -21,7 +22,9 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
+#include "storage/deletion_sync.hpp"
 #include "storage/derived_sync.hpp"
+#include "storage/governance_store.hpp"
 #include "storage/postgres_store.hpp"
 
 namespace fs = std::filesystem;
@@ -89,6 +92,27 @@ caf::error topology::catch_up() {
                                          from);
   if (!res)
     return res.error();
+  // The whole deletions log, after the memories: the snapshots may predate
+  // deletions (idempotent for what they already lack); also loads the
+  // tombstones (docs/data-governance.md).
+  auto gov = storage::governance_store::connect(cfg_.postgres_url);
+  if (!gov)
+    return gov.error();
+  auto del = storage::sync_deletions(**gov, *index_, *keywords_, *hot_,
+                                     tombstones_.get(), 0);
+  if (!del)
+    return del.error();
+  deletion_seq_ = del->seq;
+  if (del->vectors + del->keyword_docs > 0) {
+    spdlog::info("[topology] applied {} deletion log entries to derived "
+                 "state ({} points removed)",
+                 del->entries, del->vectors);
+    if (auto err = index_->save(std::max(res->watermark, index_->watermark())))
+      return err;
+    if (auto err = keywords_->save(std::max(res->watermark,
+                                            keywords_->watermark())))
+      return err;
+  }
   if (res->memories > 0) {
     if (auto err = index_->save(res->watermark))
       return err;
@@ -170,7 +194,21 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   xs.keywords = t->keywords_;
   xs.hot = t->hot_;
   xs.snapshot_interval = c.snapshot_interval;
+  xs.tombstones = t->tombstones_;
+  xs.deletion_seq = t->deletion_seq_;
   t->index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
+  if (c.retention_enabled) {
+    actors::retention_config rc;
+    rc.postgres_url = c.postgres_url;
+    rc.interval = c.retention_interval;
+    rc.policy.close_idle_sessions_ms = c.retention_close_idle_minutes * 60000;
+    rc.policy.delete_sessions_after_ms = c.retention_session_days * 86400000;
+    rc.policy.min_importance = c.retention_min_importance;
+    rc.policy.delete_memories_after_ms = c.retention_memory_days * 86400000;
+    rc.policy.max_rows_per_pass = c.retention_max_rows;
+    rc.policy.grace_ms = c.retention_grace_s * 1000;
+    t->retention_ = sys.spawn<caf::detached>(actors::retention, rc);
+  }
   if (!c.fault_stage.empty()) {
     spdlog::warn("[topology] TEST-ONLY fault injection armed: stage {} fails "
                  "at batch {} ({} time(s))",
@@ -236,7 +274,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   scfg.spawn_chain = [raw](caf::local_actor* self) {
     auto& c = raw->cfg_;
     actors::vector_linking_config vcfg{raw->ingress_, raw->index_,
-                                       raw->keywords_, raw->hot_, raw->acks_};
+                                       raw->keywords_, raw->hot_, raw->acks_,
+                                       raw->tombstones_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
     wcfg.next = linker;
@@ -246,6 +285,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     wcfg.dlq_topic = c.dlq_topic;
     wcfg.dlq_producer = raw->dlq_producer_;
     wcfg.status = raw->status_;
+    wcfg.tombstones = raw->tombstones_;
+    wcfg.hot = raw->hot_;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
     auto emb = self->spawn(actors::embedding,
@@ -255,7 +296,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     actors::extraction_config xcfg{emb, raw->hot_, {}, c.memory.rolling,
                                    raw->working_};
     auto ext = self->spawn(actors::extraction, xcfg);
-    auto cap = self->spawn(actors::capture, actors::capture_config{ext, {}});
+    actors::capture_config ccfg{ext, {}, raw->tombstones_};
+    auto cap = self->spawn(actors::capture, ccfg);
     std::vector<caf::actor> chain{cap, ext, emb, agg, writer, linker};
     std::lock_guard<std::mutex> guard{raw->chain_mtx_};
     raw->chain_ = chain;
@@ -285,6 +327,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
                                               t->keywords_, t->hot_,
                                               c.postgres_url, t->status_,
                                               t->working_, fusion);
+  t->backend_->set_governance(std::make_shared<governance_service>(
+    c.postgres_url, t->index_, t->keywords_, t->hot_, t->tombstones_));
   api::server_config hcfg;
   hcfg.host = c.http_host;
   hcfg.port = c.http_port;
@@ -355,6 +399,10 @@ caf::error topology::stop() {
   if (working_sweeper_) {
     self->send_exit(working_sweeper_, caf::exit_reason::user_shutdown);
     self->wait_for(working_sweeper_);
+  }
+  if (retention_) {
+    self->send_exit(retention_, caf::exit_reason::user_shutdown);
+    self->wait_for(retention_);
   }
   if (ingress_)
     self->wait_for(ingress_);

@@ -12,6 +12,7 @@
 #include "actors/health.hpp"
 #include "api/server.hpp"
 #include "domain/embedding.hpp"
+#include "domain/tombstones.hpp"
 #include "kafka/producer.hpp"
 #include "pipeline/api_backend.hpp"
 #include "pipeline/config.hpp"
@@ -74,6 +75,10 @@ private:
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;
   std::shared_ptr<storage::working_memory> working_;
+  std::shared_ptr<domain::tombstone_set> tombstones_
+    = std::make_shared<domain::tombstone_set>();
+  int64_t deletion_seq_ = 0; ///< deletions.seq applied by catch_up()
+  caf::actor retention_;
   std::shared_ptr<kafka::producer> dlq_producer_;
   std::unique_ptr<api_backend> backend_;
   std::unique_ptr<api::http_server> http_;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -359,6 +360,176 @@ caf::expected<int64_t> hot_state::watermark(const std::string& name,
   if (!r.ok)
     return make_error(errc::rocksdb_error, "corrupt watermark " + name);
   return x;
+}
+
+namespace {
+
+std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v) {
+  reader r{v.data(), v.data() + v.size()};
+  buffer_entry e;
+  e.ts_ms = r.i64();
+  e.event_id = r.str();
+  e.role = r.str();
+  e.agent_name = r.str();
+  e.content = r.str();
+  if (!r.ok)
+    return std::nullopt;
+  return e;
+}
+
+} // namespace
+
+caf::expected<hot_state::erase_counts>
+hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
+                      bool compact) {
+  auto& db = *impl_->db;
+  erase_counts n;
+  rocksdb::WriteBatch wb;
+  std::string msg_prefix = "m|" + user_id;
+  msg_prefix.push_back('\0');
+  std::string sess_prefix = "s|" + user_id;
+  sess_prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
+  for (it->Seek(msg_prefix); it->Valid() && it->key().starts_with(msg_prefix);
+       it->Next()) {
+    auto e = decode_entry(it->value());
+    if (!e || e->ts_ms <= cutoff_ms) {
+      wb.Delete(it->key());
+      ++n.messages;
+    }
+  }
+  for (it->Seek(sess_prefix);
+       it->Valid() && it->key().starts_with(sess_prefix); it->Next()) {
+    auto s = decode_session(it->value().ToString());
+    if (!s || s->last_activity_ms <= cutoff_ms) {
+      wb.Delete(it->key());
+      ++n.sessions;
+    }
+  }
+  for (it->Seek("d|"); it->Valid() && it->key().starts_with("d|");
+       it->Next()) {
+    auto v = it->value();
+    reader r{v.data(), v.data() + v.size()};
+    r.str(); // memory_id
+    r.str(); // memory_type
+    auto user = r.str();
+    r.str(); // session_id
+    r.str(); // event_id
+    auto ts = r.i64();
+    if (r.ok && user == user_id && ts <= cutoff_ms) {
+      wb.Delete(it->key());
+      ++n.docs;
+    }
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  it.reset();
+  auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  if (compact && wb.Count() > 0) {
+    // Flush + compact: deleted values leave the memtable, the WAL and the
+    // SST files (no snapshots are held, so compaction drops them).
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+    st = db.CompactRange(co, nullptr, nullptr);
+    if (!st.ok())
+      return to_error(st);
+  }
+  return n;
+}
+
+caf::expected<hot_state::erase_counts>
+hot_state::erase_session(const std::string& user_id,
+                         const std::string& session_id) {
+  auto& db = *impl_->db;
+  erase_counts n;
+  rocksdb::WriteBatch wb;
+  auto prefix = session_prefix(user_id, session_id);
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    wb.Delete(it->key());
+    ++n.messages;
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  it.reset();
+  std::string v;
+  auto key = session_key(user_id, session_id);
+  auto st = db.Get(rocksdb::ReadOptions{}, key, &v);
+  if (st.ok()) {
+    wb.Delete(key);
+    ++n.sessions;
+  } else if (!st.IsNotFound()) {
+    return to_error(st);
+  }
+  st = db.Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  return n;
+}
+
+caf::expected<size_t>
+hot_state::erase_docs(const std::vector<uint64_t>& point_ids) {
+  if (point_ids.empty())
+    return size_t{0};
+  std::vector<std::string> keys;
+  keys.reserve(point_ids.size());
+  for (auto id : point_ids)
+    keys.push_back(doc_key(id));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  auto sts = impl_->db->MultiGet(rocksdb::ReadOptions{}, slices, &values);
+  rocksdb::WriteBatch wb;
+  size_t n = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (sts[i].IsNotFound())
+      continue;
+    if (!sts[i].ok())
+      return to_error(sts[i]);
+    wb.Delete(keys[i]);
+    ++n;
+  }
+  auto st = impl_->db->Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  return n;
+}
+
+caf::error hot_state::for_each_user_message(
+  const std::string& user_id,
+  const std::function<void(const std::string&, const buffer_entry&)>& f)
+  const {
+  std::string prefix = "m|" + user_id;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    auto rest = it->key();
+    rest.remove_prefix(prefix.size());
+    std::string_view sv{rest.data(), rest.size()};
+    auto session = std::string{sv.substr(0, sv.find('\0'))};
+    auto e = decode_entry(it->value());
+    if (!e)
+      return make_error(errc::rocksdb_error, "corrupt buffer entry");
+    f(session, *e);
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  return caf::none;
+}
+
+caf::error hot_state::scan(
+  const std::function<void(const std::string&, const std::string&)>& f)
+  const {
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    f(it->key().ToString(), it->value().ToString());
+  if (!it->status().ok())
+    return to_error(it->status());
+  return caf::none;
 }
 
 caf::error hot_state::flush() {

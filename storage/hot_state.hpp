@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +98,41 @@ public:
   /// A watermark, or `fallback` when never written.
   caf::expected<int64_t> watermark(const std::string& name,
                                    int64_t fallback) const;
+
+  /// What an erase removed: buffered messages, session states, memory docs.
+  struct erase_counts {
+    size_t messages = 0;
+    size_t sessions = 0;
+    size_t docs = 0;
+  };
+
+  /// User deletion: erases the user's buffered messages with ts <= cutoff,
+  /// session states whose last activity is <= cutoff, and memory docs of
+  /// the user with ts <= cutoff (a full scan of the docs, which are keyed by
+  /// point id). With `compact`, the touched key ranges are then compacted
+  /// so the values also leave the SST files on disk. errc::rocksdb_error.
+  caf::expected<erase_counts> erase_user(const std::string& user_id,
+                                         int64_t cutoff_ms, bool compact);
+
+  /// Erases a session's buffered messages and state (retention).
+  caf::expected<erase_counts> erase_session(const std::string& user_id,
+                                            const std::string& session_id);
+
+  /// Erases memory docs by point id; returns how many existed.
+  caf::expected<size_t> erase_docs(const std::vector<uint64_t>& point_ids);
+
+  /// Calls `f(session_id, entry)` for every buffered message of a user, in
+  /// key order (session, time). errc::rocksdb_error.
+  caf::error for_each_user_message(
+    const std::string& user_id,
+    const std::function<void(const std::string&, const buffer_entry&)>& f)
+    const;
+
+  /// Calls `f(key, value)` for every key of the database (diagnostics and
+  /// tests: proving data is gone). errc::rocksdb_error.
+  caf::error scan(
+    const std::function<void(const std::string&, const std::string&)>& f)
+    const;
 
   /// Forces memtables to disk (shutdown, snapshots).
   caf::error flush();

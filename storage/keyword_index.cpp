@@ -144,6 +144,46 @@ struct keyword_index::impl {
     index_point(m.point_id, std::move(tfs));
   }
 
+  size_t remove_points(const std::vector<uint64_t>& ids) {
+    // Postings to drop, grouped by (user corpus, term).
+    std::unordered_map<uint32_t, std::unordered_map<uint32_t, std::vector<uint64_t>>>
+      gone;
+    std::vector<uint64_t> present;
+    for (auto id : ids) {
+      auto* p = payloads.find(id);
+      auto pt = point_terms.find(id);
+      if (!p || pt == point_terms.end())
+        continue;
+      present.push_back(id);
+      if (p->user < corpora.size()) {
+        corpora[p->user].total_length -= p->length;
+        for (auto& [term, tf] : pt->second)
+          gone[p->user][term].push_back(id);
+      }
+      point_terms.erase(pt);
+    }
+    for (auto& [user, terms_of] : gone) {
+      auto& c = corpora[user];
+      for (auto& [term, pids] : terms_of) {
+        auto it = c.postings.find(term);
+        if (it == c.postings.end())
+          continue;
+        std::sort(pids.begin(), pids.end());
+        auto& ps = it->second;
+        ps.erase(std::remove_if(ps.begin(), ps.end(),
+                                [&](const posting& x) {
+                                  return std::binary_search(
+                                    pids.begin(), pids.end(), x.point);
+                                }),
+                 ps.end());
+        if (ps.empty())
+          c.postings.erase(it);
+      }
+    }
+    payloads.remove(present);
+    return present.size();
+  }
+
   caf::error load(const fs::path& snap) {
     std::ifstream in{snap / "keywords.bin", std::ios::binary};
     uint32_t magic = 0;
@@ -219,6 +259,18 @@ size_t keyword_index::upsert(const std::vector<memory>& memories) {
   return added;
 }
 
+size_t keyword_index::remove(const std::vector<uint64_t>& point_ids) {
+  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->remove_points(point_ids);
+}
+
+size_t keyword_index::remove_user(const std::string& user_id,
+                                  int64_t cutoff_ms) {
+  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->remove_points(
+    impl_->payloads.user_points_until(user_id, cutoff_ms));
+}
+
 std::vector<scored_point>
 keyword_index::search(const std::string& query, size_t k,
                       const vector_filter& filter) const {
@@ -284,15 +336,26 @@ caf::error keyword_index::save(int64_t watermark) {
     std::ofstream out{tmp / "keywords.bin", std::ios::binary};
     io::write_pod(out, keyword_magic);
     io::write_pod(out, watermark);
-    io::write_pod(out, static_cast<uint64_t>(d.terms.size()));
-    for (auto& t : d.terms)
-      io::write_str(out, t);
+    // Only terms some point still uses, renumbered densely: terms of
+    // removed (deleted) points must not survive on disk.
+    constexpr uint32_t unused = ~uint32_t{0};
+    std::vector<uint32_t> remap(d.terms.size(), unused);
+    std::vector<uint32_t> used;
+    for (auto& [id, tfs] : d.point_terms)
+      for (auto& [term, tf] : tfs)
+        if (remap[term] == unused) {
+          remap[term] = static_cast<uint32_t>(used.size());
+          used.push_back(term);
+        }
+    io::write_pod(out, static_cast<uint64_t>(used.size()));
+    for (auto t : used)
+      io::write_str(out, d.terms[t]);
     io::write_pod(out, static_cast<uint64_t>(d.point_terms.size()));
     for (auto& [id, tfs] : d.point_terms) {
       d.payloads.write_point(out, id);
       io::write_pod(out, static_cast<uint32_t>(tfs.size()));
       for (auto& [term, tf] : tfs) {
-        io::write_pod(out, term);
+        io::write_pod(out, remap[term]);
         io::write_pod(out, tf);
       }
     }

@@ -52,11 +52,21 @@ public:
   /// Returns how many points were added (replacements not counted).
   size_t upsert(const std::vector<memory>& memories);
 
+  /// Removes points (their postings and statistics). Returns how many
+  /// were present.
+  size_t remove(const std::vector<uint64_t>& point_ids);
+
+  /// Removes every point of `user_id` with ts <= cutoff_ms (user
+  /// deletion). Returns how many.
+  size_t remove_user(const std::string& user_id, int64_t cutoff_ms);
+
   /// Top-k points by BM25 for `query` among points matching `filter`.
   std::vector<scored_point> search(const std::string& query, size_t k,
                                    const vector_filter& filter) const;
 
-  /// Snapshot with the watermark (highest memories.seq contained).
+  /// Snapshot with the watermark (highest memories.seq contained). Only
+  /// terms still used by some point are written, so the terms of removed
+  /// points leave the disk with the next snapshot.
   caf::error save(int64_t watermark);
   int64_t watermark() const;
   size_t size() const;

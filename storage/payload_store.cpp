@@ -1,6 +1,7 @@
 #include "storage/payload_store.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace agentmem::storage {
 
@@ -139,6 +140,43 @@ std::optional<uint64_t> payload_store::read_point(std::ifstream& in) {
     return std::nullopt;
   add(id, u, s, t, ts, length);
   return id;
+}
+
+std::vector<uint64_t>
+payload_store::user_points_until(const std::string& user,
+                                 int64_t cutoff_ms) const {
+  std::vector<uint64_t> out;
+  auto u = users_.find(user);
+  if (!u || *u >= user_points_.size())
+    return out;
+  for (auto id : user_points_[*u]) {
+    auto* p = find(id);
+    if (p && p->ts_ms <= cutoff_ms)
+      out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<uint64_t>
+payload_store::remove(const std::vector<uint64_t>& ids) {
+  std::vector<uint64_t> removed;
+  std::unordered_map<uint32_t, std::unordered_set<uint64_t>> by_user;
+  for (auto id : ids) {
+    auto it = payloads_.find(id);
+    if (it == payloads_.end())
+      continue;
+    by_user[it->second.user].insert(id);
+    payloads_.erase(it);
+    removed.push_back(id);
+  }
+  // One pass over each touched user's list.
+  for (auto& [user, gone] : by_user) {
+    auto& pts = user_points_[user];
+    pts.erase(std::remove_if(pts.begin(), pts.end(),
+                             [&](uint64_t id) { return gone.count(id) > 0; }),
+              pts.end());
+  }
+  return removed;
 }
 
 void payload_store::clear() {

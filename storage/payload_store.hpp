@@ -79,6 +79,13 @@ public:
   /// Reads one point written by write_point and adds it; returns its id.
   std::optional<uint64_t> read_point(std::ifstream& in);
 
+  /// Ids of `user`'s points with ts_ms <= cutoff_ms (user deletion).
+  std::vector<uint64_t> user_points_until(const std::string& user,
+                                          int64_t cutoff_ms) const;
+  /// Removes the points present among `ids` (from the payloads and their
+  /// user's list). Returns the ids actually removed.
+  std::vector<uint64_t> remove(const std::vector<uint64_t>& ids);
+
   void clear();
 
 private:

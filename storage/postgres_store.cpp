@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "domain/rollup.hpp"
+#include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
@@ -40,6 +41,7 @@ namespace {
 constexpr int lock_class = 0x61676d6d;
 constexpr int lock_migrate = 1;
 constexpr int lock_memories = 2;
+constexpr int lock_ingest = 3; // governance_store.cpp: commits vs. deletion
 
 // Nullable text for COPY: NULL when empty. Points into the caller's
 // string, which outlives the row written to the stream.
@@ -485,9 +487,10 @@ caf::expected<int> postgres_store::migrate() {
 }
 
 caf::expected<commit_result>
-postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
+postgres_store::commit_batch(const batch& input,
+                             const std::string& consumer_group,
                              const std::string& embedding_model) {
-  if (auto field = find_nul(b, consumer_group, embedding_model))
+  if (auto field = find_nul(input, consumer_group, embedding_model))
     return make_error(errc::invalid_request,
                       "NUL byte in " + *field
                         + " (PostgreSQL text cannot hold it)");
@@ -495,6 +498,47 @@ postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
                                      -> caf::expected<commit_result> {
     commit_result result;
     pqxx::work tx{c};
+    // Tombstones (002_data_governance): the shared lock orders this commit
+    // against user deletion, which holds it exclusively until its tombstone
+    // is committed; then one lookup for all users of the batch.
+    batch filtered;
+    const batch* bp = &input;
+    if (!input.activities.empty() || !input.memories.empty()) {
+      tx.exec("SELECT pg_advisory_xact_lock_shared("
+              + std::to_string(lock_class) + ", "
+              + std::to_string(lock_ingest) + ")");
+      std::unordered_set<std::string> users;
+      for (auto& a : input.activities)
+        users.insert(a.user_id);
+      for (auto& m : input.memories)
+        users.insert(m.user_id);
+      auto tomb = tx.exec_params(
+        "SELECT user_id, " + ms_of("cutoff") + " FROM user_tombstones"
+        " WHERE user_id = ANY($1::text[])",
+        text_array_literal({users.begin(), users.end()}));
+      if (!tomb.empty()) {
+        domain::tombstone_map t;
+        for (const auto& row : tomb)
+          t.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
+        // Report only tombstones that dropped something (a user who came
+        // back after the cutoff matches the lookup but keeps their events).
+        std::unordered_set<std::string> hit;
+        for (auto& a : input.activities)
+          if (domain::is_tombstoned(t, a.user_id, a.ts_ms))
+            hit.insert(a.user_id);
+        for (auto& m : input.memories)
+          if (domain::is_tombstoned(t, m.user_id, m.ts_ms))
+            hit.insert(m.user_id);
+        if (!hit.empty()) {
+          for (auto& u : hit)
+            result.tombstones.emplace_back(u, t[u]);
+          filtered = input;
+          result.tombstoned = domain::drop_tombstoned(filtered, t);
+          bp = &filtered;
+        }
+      }
+    }
+    const batch& b = *bp;
     // First occurrence of each event_id; later ones are duplicates.
     std::vector<const activity*> firsts;
     firsts.reserve(b.activities.size());

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -51,6 +52,12 @@ struct commit_result {
   size_t duplicate_activities = 0; ///< already stored, or repeated in batch
   size_t memories_written = 0;     ///< memories inserted (not yet stored)
   std::vector<memory_change> changes; ///< one per versioned memory, in order
+  /// Activities dropped because their user is tombstoned (ts <= cutoff;
+  /// docs/data-governance.md), and the tombstones that matched
+  /// (user_id -> cutoff ms; only users with something dropped) so the
+  /// caller can drop the same rows from its copy of the batch.
+  size_t tombstoned = 0;
+  std::vector<std::pair<std::string, int64_t>> tombstones;
 };
 
 /// A memory as stored, with its position in the `memories.seq` watermark.
@@ -119,6 +126,11 @@ public:
   ///     ts than the stored one, or a replay: its change is already in
   ///     memory_history); every ADD/UPDATE of a non-conversation memory is
   ///     recorded in memory_history. Replaying a batch changes nothing.
+  /// First, under a shared advisory lock that user deletion takes
+  /// exclusively, the batch's users are looked up in `user_tombstones` (one
+  /// statement) and activities/memories of tombstoned users with
+  /// ts <= cutoff are left out (rollups recomputed; offsets still
+  /// committed), see commit_result::tombstoned.
   /// Empty optional strings are stored as NULL; raw_json empty -> `{}`.
   /// Errors: errc::invalid_request when a string holds a NUL byte (nothing
   /// is written), errc::postgres_error otherwise (rolled back; the batch can

@@ -92,7 +92,8 @@ struct vector_index::impl {
     hnsw->setEf(cfg.ef_search);
     std::ifstream in{snap / "payloads.bin", std::ios::binary};
     uint64_t n = 0;
-    if (!read_pod(in, n) || n != count || hnsw->cur_element_count != count)
+    // The graph may hold more elements than payloads: removed points.
+    if (!read_pod(in, n) || n != count || hnsw->cur_element_count < count)
       return make_error(errc::index_error, "snapshot payload count mismatch");
     for (uint64_t i = 0; i < n; ++i)
       if (!payloads.read_point(in))
@@ -172,6 +173,45 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
   return added;
 }
 
+namespace {
+
+// Caller holds the exclusive lock.
+caf::expected<std::vector<uint64_t>>
+remove_locked(hnswlib::HierarchicalNSW<float>& hnsw, payload_store& payloads,
+              size_t dims, const std::vector<uint64_t>& ids) {
+  auto removed = payloads.remove(ids);
+  try {
+    for (auto id : removed) {
+      auto it = hnsw.label_lookup_.find(id);
+      if (it == hnsw.label_lookup_.end())
+        continue;
+      if (!hnsw.isMarkedDeleted(it->second))
+        hnsw.markDelete(id);
+      std::memset(hnsw.getDataByInternalId(it->second), 0,
+                  dims * sizeof(float));
+    }
+  } catch (const std::exception& e) {
+    return make_error(errc::index_error, e.what());
+  }
+  return removed;
+}
+
+} // namespace
+
+caf::expected<std::vector<uint64_t>>
+vector_index::remove(const std::vector<uint64_t>& point_ids) {
+  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  return remove_locked(*impl_->hnsw, impl_->payloads, impl_->cfg.dims,
+                       point_ids);
+}
+
+caf::expected<std::vector<uint64_t>>
+vector_index::remove_user(const std::string& user_id, int64_t cutoff_ms) {
+  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  auto ids = impl_->payloads.user_points_until(user_id, cutoff_ms);
+  return remove_locked(*impl_->hnsw, impl_->payloads, impl_->cfg.dims, ids);
+}
+
 std::vector<scored_point>
 vector_index::search(const float* query, size_t k,
                      const vector_filter& f) const {
@@ -246,9 +286,13 @@ caf::error vector_index::save(int64_t watermark) {
       std::ofstream out{tmp / "payloads.bin", std::ios::binary};
       write_pod(out, static_cast<uint64_t>(d.payloads.size()));
       // hnswlib's internal order, so the file is deterministic.
-      for (size_t i = 0; i < d.hnsw->cur_element_count; ++i)
-        d.payloads.write_point(
-          out, d.hnsw->getExternalLabel(static_cast<unsigned>(i)));
+      // Removed points stay in the graph (marked deleted, vector zeroed)
+      // but have no payload: skipped.
+      for (size_t i = 0; i < d.hnsw->cur_element_count; ++i) {
+        auto label = d.hnsw->getExternalLabel(static_cast<unsigned>(i));
+        if (d.payloads.contains(label))
+          d.payloads.write_point(out, label);
+      }
       if (!out.flush())
         return make_error(errc::index_error, "cannot write payloads");
     }

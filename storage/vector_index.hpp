@@ -61,6 +61,18 @@ public:
   /// (updates not counted). errc::index_error on a dims mismatch.
   caf::expected<size_t> upsert(const std::vector<memory>& memories);
 
+  /// Removes points (hnswlib markDelete; the stored vector is zeroed so
+  /// that neither memory nor the next snapshot keeps it). Returns the ids
+  /// removed (those present). A removed id may be upserted again later.
+  /// errc::index_error on an hnswlib failure.
+  caf::expected<std::vector<uint64_t>>
+  remove(const std::vector<uint64_t>& point_ids);
+
+  /// Removes every point of `user_id` with ts <= cutoff_ms (user deletion,
+  /// docs/data-governance.md). Returns the ids removed.
+  caf::expected<std::vector<uint64_t>> remove_user(const std::string& user_id,
+                                                   int64_t cutoff_ms);
+
   /// Top-k points matching `filter`, best first. `query` has dims() floats.
   std::vector<scored_point> search(const float* query, size_t k,
                                    const vector_filter& filter) const;

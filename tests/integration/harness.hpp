@@ -789,6 +789,10 @@ public:
     return get(target);
   }
 
+  http_response del(const std::string& target) {
+    return convert(cli_.Delete(target.c_str()));
+  }
+
 private:
   static http_response convert(const httplib::Result& r) {
     http_response out;

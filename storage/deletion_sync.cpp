@@ -1,0 +1,101 @@
+#include "storage/deletion_sync.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "messages/errc.hpp"
+
+namespace agentmem::storage {
+
+caf::expected<deletion_sync_result>
+apply_deletion(const deletion_entry& e, vector_index& index,
+               keyword_index& keywords, hot_state& hot,
+               domain::tombstone_set* tombs, bool hot_too, bool compact) {
+  deletion_sync_result res;
+  res.entries = 1;
+  res.seq = e.seq;
+  if (e.kind == "user") {
+    if (tombs)
+      tombs->put(e.user_id, e.cutoff_ms);
+    auto removed = index.remove_user(e.user_id, e.cutoff_ms);
+    if (!removed)
+      return removed.error();
+    res.vectors = removed->size();
+    res.keyword_docs = keywords.remove_user(e.user_id, e.cutoff_ms);
+    if (hot_too) {
+      auto n = hot.erase_user(e.user_id, e.cutoff_ms, compact);
+      if (!n)
+        return n.error();
+      res.hot = *n;
+    }
+    return res;
+  }
+  if (e.kind != "session" && e.kind != "memories")
+    return make_error(errc::invalid_request,
+                      "unknown deletion kind '" + e.kind + "' at seq "
+                        + std::to_string(e.seq));
+  auto removed = index.remove(e.point_ids);
+  if (!removed)
+    return removed.error();
+  res.vectors = removed->size();
+  res.keyword_docs = keywords.remove(e.point_ids);
+  if (hot_too) {
+    auto docs = hot.erase_docs(e.point_ids);
+    if (!docs)
+      return docs.error();
+    res.hot.docs = *docs;
+    if (e.kind == "session") {
+      auto n = hot.erase_session(e.user_id, e.session_id);
+      if (!n)
+        return n.error();
+      res.hot.messages = n->messages;
+      res.hot.sessions = n->sessions;
+    }
+  }
+  return res;
+}
+
+caf::expected<deletion_sync_result>
+sync_deletions(governance_store& gov, vector_index& index,
+               keyword_index& keywords, hot_state& hot,
+               domain::tombstone_set* tombs, int64_t after_seq,
+               size_t page_size) {
+  std::optional<std::lock_guard<std::mutex>> guard;
+  if (tombs)
+    guard.emplace(tombs->apply_mutex());
+  deletion_sync_result total;
+  total.seq = after_seq;
+  auto hot_wm = hot.watermark("deletion_seq", 0);
+  if (!hot_wm)
+    return hot_wm.error();
+  while (true) {
+    auto page = gov.deletions_after(total.seq, page_size);
+    if (!page)
+      return page.error();
+    if (page->empty())
+      break;
+    for (auto& e : *page) {
+      auto r = apply_deletion(e, index, keywords, hot, tombs, e.seq > *hot_wm,
+                              false);
+      if (!r)
+        return r.error();
+      total.entries += 1;
+      total.vectors += r->vectors;
+      total.keyword_docs += r->keyword_docs;
+      total.hot.messages += r->hot.messages;
+      total.hot.sessions += r->hot.sessions;
+      total.hot.docs += r->hot.docs;
+      total.seq = e.seq;
+    }
+    if (total.seq > *hot_wm) {
+      if (auto err = hot.put_docs({}, "deletion_seq", total.seq))
+        return err;
+      hot_wm = total.seq;
+    }
+    if (page->size() < page_size)
+      break;
+  }
+  return total;
+}
+
+} // namespace agentmem::storage

@@ -1,0 +1,525 @@
+// Per-user deletion end to end: the real agentmem binary, librdkafka's mock
+// cluster (or a real broker, AGENTMEM_IT_BROKER=real), a private Postgres.
+// A deleted user's text must be gone from the search API (all modes), every
+// Postgres table, RocksDB and the index snapshots on disk — also after a
+// restart over an index snapshot taken BEFORE the deletion and a replay of
+// the topic from offset 0 — while another user's data stays.
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "harness.hpp"
+#include "kafka/producer.hpp"
+#include "storage/hot_state.hpp"
+#include "tests/storage/pg_fixture.hpp"
+
+namespace {
+
+using namespace agentmem;
+using namespace agentmem::it;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::string topic = "agent.activity.governance.v1";
+const std::string secret = "xylophonic";  // only in Alice's events
+const std::string stem = "xylophon";      // what the keyword index keeps
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string iso(int64_t ms) {
+  std::time_t s = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+std::pair<std::string, std::string>
+message(const std::string& id, const std::string& user,
+        const std::string& session, int64_t ts, const std::string& content) {
+  json e = {{"event_id", id},     {"ts", iso(ts)},
+            {"user_id", user},    {"session_id", session},
+            {"agent_type", "chat"}, {"event_type", "message"},
+            {"role", "user"},     {"content", content}};
+  return {user, e.dump()};
+}
+
+std::pair<std::string, std::string>
+important(const std::string& id, const std::string& user,
+          const std::string& session, int64_t ts, const std::string& content,
+          double importance) {
+  json e = json::parse(message(id, user, session, ts, content).second);
+  e["importance"] = importance;
+  return {user, e.dump()};
+}
+
+std::pair<std::string, std::string>
+upload(const std::string& id, const std::string& user,
+       const std::string& session, int64_t ts, const std::string& text) {
+  json e = {{"event_id", id},       {"ts", iso(ts)},
+            {"user_id", user},      {"session_id", session},
+            {"agent_type", "chat"}, {"event_type", "file_upload"},
+            {"file", {{"filename", "notes.txt"}, {"text", text}}}};
+  return {user, e.dump()};
+}
+
+void publish(const std::string& brokers,
+             const std::vector<std::pair<std::string, std::string>>& evs) {
+  auto prod = kafka::producer::create(brokers);
+  BOOST_REQUIRE_MESSAGE(prod, error_of(prod));
+  for (auto& [k, v] : evs)
+    BOOST_REQUIRE(!(*prod)->produce(topic, k, v));
+  BOOST_REQUIRE(!(*prod)->flush(std::chrono::seconds(30)));
+}
+
+size_t hits(http_client& http, const std::string& user,
+            const std::string& query, const std::string& mode) {
+  json req = {{"user_id", user}, {"query", query}, {"mode", mode},
+              {"top_k", 50}};
+  auto r = http.post_json("/v1/memories/search", req.dump());
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  auto j = json::parse(r.body);
+  size_t n = 0;
+  for (auto& h : j["results"])
+    n += h["text"].get<std::string>().find(query) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+bool dir_contains(const fs::path& dir, const std::string& needle) {
+  if (!fs::exists(dir))
+    return false;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()
+        && file_bytes(e.path()).find(needle) != std::string::npos)
+      return true;
+  return false;
+}
+
+// Rows of every table of the schema whose text contains `needle`.
+int64_t pg_rows_containing(const std::string& url, const std::string& needle) {
+  pqxx::connection c{url};
+  pqxx::work tx{c};
+  int64_t n = 0;
+  for (const auto& t : tx.exec("SELECT quote_ident(tablename) FROM pg_tables"
+                               " WHERE schemaname = current_schema()"))
+    n += tx
+           .exec_params("SELECT count(*) FROM " + t[0].as<std::string>()
+                          + " t WHERE strpos(t::text, $1) > 0",
+                        needle)[0][0]
+           .as<int64_t>();
+  return n;
+}
+
+// RocksDB keys or values containing `needle` (node stopped: exclusive).
+size_t rocksdb_containing(const fs::path& dir, const std::string& needle) {
+  auto hot = storage::hot_state::open(dir.string());
+  BOOST_REQUIRE_MESSAGE(hot, error_of(hot));
+  size_t n = 0;
+  auto err = (*hot)->scan([&](const std::string& k, const std::string& v) {
+    n += (k.find(needle) != std::string::npos
+          || v.find(needle) != std::string::npos)
+           ? 1
+           : 0;
+  });
+  BOOST_REQUIRE(!err);
+  return n;
+}
+
+std::vector<json> export_lines(uint16_t port, const std::string& user) {
+  http_client http{port, 30s};
+  auto r = http.get("/v1/users/" + user + "/export");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  std::vector<json> out;
+  std::istringstream in{r.body};
+  std::string line;
+  while (std::getline(in, line))
+    out.push_back(json::parse(line));
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(end_to_end)
+
+BOOST_FIXTURE_TEST_CASE(
+  a_deleted_user_is_gone_everywhere_and_stays_gone_after_replay_and_restart,
+  agentmem::test::pg_database) {
+  temp_dir tmp{"agentmem-it-governance"};
+  test_kafka cluster{broker_from_env(),
+                     {{topic, 2}, {topic + ".dlq", 1}},
+                     tmp.path()};
+  node_options o;
+  o.brokers = cluster.bootstrap();
+  o.topic = topic;
+  o.dlq_topic = topic + ".dlq";
+  o.group_id = "agentmem-governance";
+  o.postgres_url = url;
+  o.data_dir = tmp / "data";
+  o.snapshot_interval_ms = 500;
+  agentmem_node node{o, tmp.path()};
+  BOOST_REQUIRE_MESSAGE(node.start().empty(), "agentmem did not start");
+  pg_probe pg{url};
+  http_client http{node.port(), 10s};
+
+  // 1. Alice and Bob talk; everything is stored and searchable.
+  auto t0 = wall_ms() - 120'000;
+  std::vector<std::pair<std::string, std::string>> alice, bob;
+  for (int i = 0; i < 6; ++i)
+    alice.push_back(message("a-" + std::to_string(i), "alice", "s-a", t0 + i,
+                            "alice " + secret + " secret number "
+                              + std::to_string(i)));
+  alice.push_back(upload("a-file", "alice", "s-a", t0 + 10,
+                         "alice " + secret + " document body"));
+  for (int i = 0; i < 4; ++i)
+    bob.push_back(message("b-" + std::to_string(i), "bob", "s-b", t0 + i,
+                          "bob plainspoken words " + std::to_string(i)));
+  auto all = alice;
+  all.insert(all.end(), bob.begin(), bob.end());
+  publish(o.brokers, all);
+  int64_t published = static_cast<int64_t>(all.size());
+  auto wait_offsets = [&](int64_t total) {
+    auto err = wait_until(
+      "stored offsets to sum to " + std::to_string(total), 60s,
+      [&] { return pg.stored_offsets(o.group_id, topic) == total; },
+      [&] {
+        return std::to_string(pg.stored_offsets(o.group_id, topic).value_or(-1));
+      },
+      [&] { return node.death(); });
+    BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  };
+  wait_offsets(published);
+  BOOST_REQUIRE(hits(http, "alice", secret, "keyword") > 0);
+  const auto bob_hits = hits(http, "bob", "plainspoken", "keyword");
+  BOOST_REQUIRE(bob_hits >= 4u);
+  // A snapshot of the index holding Alice, kept aside as a stale backup.
+  auto index_dir = fs::path{o.data_dir} / "index";
+  auto err = wait_until("a snapshot holding Alice's terms", 30s,
+                        [&] { return dir_contains(index_dir / "keywords", stem); },
+                        [] { return std::string{"none"}; });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  auto stale = tmp / "stale-index";
+  fs::copy(index_dir, stale, fs::copy_options::recursive);
+
+  // 2. Export: every row of Alice as JSON Lines, nothing of Bob's.
+  {
+    auto lines = export_lines(node.port(), "alice");
+    BOOST_REQUIRE(!lines.empty());
+    BOOST_TEST(lines.back()["end"] == true);
+    std::map<std::string, int64_t> per_table;
+    for (size_t i = 0; i + 1 < lines.size(); ++i) {
+      per_table[lines[i]["table"].get<std::string>()] += 1;
+      BOOST_TEST(lines[i].dump().find("bob") == std::string::npos);
+    }
+    BOOST_TEST(per_table["user_activities"] == 7);
+    BOOST_TEST(per_table["user_activities"]
+               == pg.scalar("SELECT count(*) FROM user_activities"
+                            " WHERE user_id = 'alice'"));
+    BOOST_TEST(per_table["memories"]
+               == pg.scalar("SELECT count(*) FROM memories"
+                            " WHERE user_id = 'alice'"));
+    BOOST_TEST(per_table["memory_links"] == per_table["memories"]);
+    BOOST_TEST(per_table["file_uploads"] == 1);
+    BOOST_TEST(per_table["agent_sessions"] == 1);
+    BOOST_TEST(per_table["conversation_buffer"] == 6);
+  }
+
+  // 3. Delete Alice.
+  {
+    http_client del{node.port(), 30s};
+    auto r = del.del("/v1/users/alice");
+    BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+    auto rep = json::parse(r.body);
+    BOOST_TEST(rep["postgres"]["tables"]["user_activities"] == 7);
+    BOOST_TEST(rep["postgres"]["tables"]["file_uploads"] == 1);
+    BOOST_TEST(rep["postgres"]["tables"]["memories"].get<int64_t>() >= 7);
+    BOOST_TEST(rep["vector_index"]["points"]
+               == rep["postgres"]["tables"]["memories"]);
+    BOOST_TEST(rep["keyword_index"]["documents"]
+               == rep["postgres"]["tables"]["memories"]);
+    BOOST_TEST(rep["rocksdb"]["buffered_messages"] == 6);
+    BOOST_TEST(rep["rocksdb"]["memory_docs"]
+               == rep["postgres"]["tables"]["memories"]);
+  }
+  auto alice_gone = [&](const char* when) {
+    for (auto mode : {"keyword", "vector", "hybrid"})
+      BOOST_TEST(hits(http, "alice", secret, mode) == 0u, when << " " << mode);
+    BOOST_TEST(pg_rows_containing(url, secret) == 0, when);
+    BOOST_TEST(hits(http, "bob", "plainspoken", "keyword") == bob_hits, when);
+    auto lines = export_lines(node.port(), "alice");
+    BOOST_TEST(lines.size() == 1u, when); // just the end line
+  };
+  alice_gone("right after the deletion");
+  BOOST_TEST(!dir_contains(index_dir, stem));
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM memories WHERE user_id = 'bob'")
+             == 4);
+
+  // 4. Alice's events are replayed from Kafka (same and new ids, old
+  // event time): dropped, counted, offsets committed.
+  auto replay = alice;
+  replay.push_back(message("a-late", "alice", "s-a", t0 + 50,
+                           "alice " + secret + " late straggler"));
+  publish(o.brokers, replay);
+  published += static_cast<int64_t>(replay.size());
+  wait_offsets(published);
+  alice_gone("after the replay");
+  BOOST_TEST(node.metric("agentmem_events_tombstoned_total").value_or(0)
+             >= 8.0);
+
+  // 5. Restart over the STALE index snapshot, with the stored offsets
+  // reset to 0 so the whole topic is consumed again.
+  BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
+  BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", secret)
+             == 0u);
+  BOOST_TEST(!dir_contains(index_dir, stem));
+  fs::remove_all(index_dir);
+  fs::copy(stale, index_dir, fs::copy_options::recursive);
+  BOOST_REQUIRE(dir_contains(index_dir, stem));
+  {
+    pqxx::connection c{url};
+    pqxx::work tx{c};
+    tx.exec("UPDATE kafka_offsets SET next_offset = 0");
+    tx.commit();
+  }
+  BOOST_REQUIRE(pg.stored_offsets(o.group_id, topic) == 0);
+  BOOST_REQUIRE_MESSAGE(node.start().empty(), "agentmem did not restart");
+  wait_offsets(published);
+  BOOST_TEST(node.metric("agentmem_events_tombstoned_total").value_or(0)
+             >= 8.0); // Alice's 8 distinct events, counted by the new process
+  // (a redelivered event_id inside one batch is dropped as a duplicate
+  // before the tombstone check)
+  alice_gone("after the restart and full replay");
+
+  // 6. Alice comes back after her deletion: new events are accepted.
+  publish(o.brokers, {message("a-new", "alice", "s-new", wall_ms(),
+                              "alice returns with kazoo news")});
+  published += 1;
+  wait_offsets(published);
+  err = wait_until("Alice's new memory to be searchable", 30s,
+                   [&] { return hits(http, "alice", "kazoo", "keyword") > 0; },
+                   [] { return std::string{"no hits"}; });
+  BOOST_TEST(err.empty(), err);
+  BOOST_TEST(hits(http, "alice", secret, "hybrid") == 0u);
+
+  BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
+  BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", secret)
+             == 0u);
+  BOOST_TEST(!dir_contains(index_dir, stem));
+  BOOST_TEST(pg_rows_containing(url, secret) == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(
+  retention_policies_remove_old_sessions_and_unimportant_memories_from_every_store,
+  agentmem::test::pg_database) {
+  temp_dir tmp{"agentmem-it-retention"};
+  test_kafka cluster{broker_from_env(),
+                     {{topic, 1}, {topic + ".dlq", 1}},
+                     tmp.path()};
+  node_options o;
+  o.brokers = cluster.bootstrap();
+  o.topic = topic;
+  o.dlq_topic = topic + ".dlq";
+  o.group_id = "agentmem-retention";
+  o.postgres_url = url;
+  o.data_dir = tmp / "data";
+  o.snapshot_interval_ms = 500;
+  o.extra_toml = "[retention]\nenabled = true\ninterval_s = 1\ngrace_s = 1\n"
+                 "close_idle_sessions_after_minutes = 60\n"
+                 "delete_sessions_after_days = 30\n"
+                 "delete_memories_below_importance = 0.5\n"
+                 "delete_memories_after_days = 10\n";
+  agentmem_node node{o, tmp.path()};
+  BOOST_REQUIRE_MESSAGE(node.start().empty(), "agentmem did not start");
+  pg_probe pg{url};
+  http_client http{node.port(), 10s};
+  const int64_t day = 86'400'000, now = wall_ms();
+  publish(o.brokers,
+          {important("o1", "carol", "s-old", now - 40 * day,
+                     "carol ancient quokka", 0.9),
+           important("i1", "carol", "s-idle", now - 2 * 3'600'000,
+                     "carol idle platypus", 0.9),
+           important("m1", "carol", "s-mixed", now - 20 * day,
+                     "carol trivial wombat", 0.1),
+           important("m2", "carol", "s-mixed", now - 20 * day + 1,
+                     "carol vital echidna", 0.9),
+           important("m3", "carol", "s-mixed", now - 1000,
+                     "carol current numbat", 0.1)});
+  auto err = wait_until(
+    "retention to remove the old session and the trivial memory", 60s,
+    [&] {
+      return pg.stored_offsets(o.group_id, topic) == 5
+             && pg.scalar("SELECT count(*) FROM memories") == 3
+             && pg.scalar("SELECT count(*) FROM agent_sessions") == 2;
+    },
+    [&] {
+      return "memories "
+             + std::to_string(pg.scalar("SELECT count(*) FROM memories"))
+             + ", sessions "
+             + std::to_string(pg.scalar("SELECT count(*) FROM agent_sessions"));
+    },
+    [&] { return node.death(); });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM agent_sessions WHERE session_id"
+                       " = 's-idle' AND ended_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM agent_sessions WHERE session_id"
+                       " = 's-mixed' AND ended_at IS NULL")
+             == 1);
+  BOOST_TEST(pg_rows_containing(url, "quokka") == 0);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM memories WHERE text LIKE"
+                       " '%wombat%'")
+             == 0);
+  // The index follows through the deletions log.
+  err = wait_until("search to drop the removed memories", 30s, [&] {
+    return hits(http, "carol", "quokka", "keyword") == 0
+           && hits(http, "carol", "wombat", "hybrid") == 0;
+  }, [] { return std::string{"still found"}; });
+  BOOST_TEST(err.empty(), err);
+  for (auto kept : {"platypus", "echidna", "numbat"})
+    BOOST_TEST(hits(http, "carol", kept, "keyword") == 1u, kept);
+  auto text = node.metrics();
+  BOOST_TEST(metric_value(text, "agentmem_retention_removed_total",
+                          "kind=\"sessions\"")
+               .value_or(0)
+             >= 1.0);
+  BOOST_TEST(metric_value(text, "agentmem_retention_removed_total",
+                          "kind=\"memories\"")
+               .value_or(0)
+             >= 2.0);
+  BOOST_TEST(metric_value(text, "agentmem_retention_removed_total",
+                          "kind=\"sessions_closed\"")
+               .value_or(0)
+             >= 1.0);
+  BOOST_TEST(metric_value(text, "agentmem_deleted_items_total",
+                          "store=\"vector_index\"")
+               .value_or(0)
+             >= 2.0);
+  {
+    auto [status, output] = run_with_input(
+      {"/usr/bin/promtool", "check", "metrics"}, text, tmp / "promtool");
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0),
+               "promtool check metrics:\n" << output);
+    BOOST_TEST(output.empty(), "promtool check metrics reported:\n" << output);
+  }
+  BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
+  BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", "quokka")
+             == 0u);
+  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "index" / "keywords",
+                           "quokka"));
+  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "index" / "keywords",
+                           "wombat"));
+  BOOST_TEST(dir_contains(fs::path{o.data_dir} / "index" / "keywords",
+                          "echidna"));
+}
+
+BOOST_FIXTURE_TEST_CASE(
+  a_deletion_on_one_node_reaches_the_other_nodes_index_rocksdb_and_snapshots,
+  agentmem::test::pg_database) {
+  temp_dir tmp{"agentmem-it-governance-2n"};
+  test_kafka cluster{broker_from_env(),
+                     {{topic, 2}, {topic + ".dlq", 1}},
+                     tmp.path()};
+  auto options = [&](const std::string& name) {
+    node_options o;
+    o.brokers = cluster.bootstrap();
+    o.topic = topic;
+    o.dlq_topic = topic + ".dlq";
+    o.group_id = "agentmem-governance-2n";
+    o.postgres_url = url;
+    o.data_dir = tmp / (name + "/data");
+    o.snapshot_interval_ms = 500;
+    fs::create_directories(tmp / name);
+    return o;
+  };
+  agentmem_node a{options("a"), tmp / "a"};
+  agentmem_node b{options("b"), tmp / "b"};
+  BOOST_REQUIRE_MESSAGE(a.start().empty(), "node A did not start");
+  BOOST_REQUIRE_MESSAGE(b.start().empty(), "node B did not start");
+  pg_probe pg{url};
+  http_client http_a{a.port(), 10s}, http_b{b.port(), 10s};
+  auto t0 = wall_ms() - 60'000;
+  std::vector<std::pair<std::string, std::string>> evs;
+  for (int i = 0; i < 5; ++i) {
+    evs.push_back(message("a-" + std::to_string(i), "alice", "s-a", t0 + i,
+                          "alice " + secret + " note " + std::to_string(i)));
+    evs.push_back(message("b-" + std::to_string(i), "bob", "s-b", t0 + i,
+                          "bob plainspoken note " + std::to_string(i)));
+  }
+  publish(a.options().brokers, evs);
+  // Each node's index_sync brings every user's memories to that node.
+  auto err = wait_until(
+    "both nodes to find Alice and Bob", 60s,
+    [&] {
+      return hits(http_a, "alice", secret, "keyword") == 5
+             && hits(http_b, "alice", secret, "keyword") == 5
+             && hits(http_b, "bob", "plainspoken", "keyword") == 5;
+    },
+    [] { return std::string{"not yet"}; },
+    [&] { return a.running() ? b.death() : a.death(); });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  auto b_index = fs::path{b.options().data_dir} / "index";
+  err = wait_until("node B's snapshot to hold Alice", 30s,
+                   [&] { return dir_contains(b_index / "keywords", stem); },
+                   [] { return std::string{"no"}; });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+
+  http_client del{a.port(), 30s};
+  auto r = del.del("/v1/users/alice");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  err = wait_until(
+    "node B to drop Alice from search and from its snapshot", 30s,
+    [&] {
+      return hits(http_b, "alice", secret, "hybrid") == 0
+             && hits(http_b, "alice", secret, "vector") == 0
+             && !dir_contains(b_index, stem);
+    },
+    [] { return std::string{"still there"}; });
+  BOOST_TEST(err.empty(), err);
+  BOOST_TEST(hits(http_b, "bob", "plainspoken", "keyword") == 5u);
+  BOOST_TEST(b.metric("agentmem_deletion_watermark_seq").value_or(0) >= 1.0);
+  BOOST_TEST(b.metric("agentmem_deleted_items_total",
+                      "store=\"vector_index\"")
+               .value_or(0)
+             == 5.0);
+  // Alice's events replayed: whichever node consumes them drops them.
+  publish(a.options().brokers, evs);
+  err = wait_until(
+    "the replay to be consumed", 60s,
+    [&] { return pg.stored_offsets("agentmem-governance-2n", topic) == 20; },
+    [&] {
+      return std::to_string(
+        pg.stored_offsets("agentmem-governance-2n", topic).value_or(-1));
+    });
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  BOOST_TEST(pg_rows_containing(url, secret) == 0);
+  BOOST_TEST(hits(http_a, "alice", secret, "keyword") == 0u);
+  BOOST_TEST(hits(http_b, "alice", secret, "keyword") == 0u);
+  BOOST_REQUIRE_EQUAL(a.terminate(), "exit code 0");
+  BOOST_REQUIRE_EQUAL(b.terminate(), "exit code 0");
+  for (auto* n : {&a, &b}) {
+    BOOST_TEST(rocksdb_containing(fs::path{n->options().data_dir} / "rocksdb",
+                                  secret)
+               == 0u);
+    BOOST_TEST(!dir_contains(fs::path{n->options().data_dir} / "index", stem));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
