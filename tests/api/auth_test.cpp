@@ -83,6 +83,21 @@ public:
     ++calls;
     return api::entity_neighbors{};
   }
+  caf::expected<api::deletion_report>
+  delete_user(const std::string& user_id) override {
+    ++calls;
+    api::deletion_report r;
+    r.user_id = user_id;
+    return r;
+  }
+  caf::expected<api::export_stream>
+  open_export(const std::string&) override {
+    ++calls;
+    return api::export_stream{[](const api::line_writer& w) -> caf::error {
+      w("{\"end\":true,\"lines\":0}\n");
+      return caf::none;
+    }};
+  }
   std::string not_ready_reason() override {
     return {};
   }
@@ -129,6 +144,8 @@ const std::vector<route_case> user_routes = {
   {"GET", "/v1/users/{user}/facts", ""},
   {"GET", "/v1/users/{user}/entities", ""},
   {"GET", "/v1/users/{user}/entities/e1/neighbors", ""},
+  {"DELETE", "/v1/users/{user}", ""},
+  {"GET", "/v1/users/{user}/export", ""},
 };
 
 std::string subst(std::string s, const std::string& user) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
+#include "tests/api/admin_token.hpp"
 #include "messages/errc.hpp"
 
 using nlohmann::json;
@@ -89,7 +90,7 @@ struct fixture {
   api::http_server srv{[] {
                          api::server_config c;
                          c.port = 0;
-                         return c;
+                         return test::with_admin_token(c);
                        }(),
                        be, reg};
   uint16_t port = [this] {
@@ -99,6 +100,10 @@ struct fixture {
     return *p;
   }();
   httplib::Client cli{"127.0.0.1", port};
+
+  fixture() {
+    cli.set_bearer_token_auth(test::route_test_token);
+  }
 };
 
 std::vector<json> lines_of(const std::string& body) {

@@ -49,6 +49,9 @@ const std::vector<v1_route> v1_routes = {
   {"GET", "/v1/users/{user_q}/facts", ""},
   {"GET", "/v1/users/{user_q}/entities", ""},
   {"GET", "/v1/users/{user_q}/entities/no-such-entity/neighbors", "", 404},
+  {"GET", "/v1/users/{user_q}/export", ""},
+  // Last: it deletes the tenant's own user.
+  {"DELETE", "/v1/users/{user_q}", ""},
 };
 
 std::string replace_all(std::string s, const std::string& from,
