@@ -7,6 +7,8 @@
 
 #include <caf/expected.hpp>
 
+#include "domain/http_embedder.hpp"
+
 namespace agentmem::pipeline {
 
 /// Everything `agentmem run` reads from its TOML file (deploy/agentmem.toml
@@ -37,8 +39,12 @@ struct pipeline_config {
   std::chrono::milliseconds snapshot_interval{30000};
   std::chrono::milliseconds shutdown_timeout{30000};
   // [embedding]
-  std::string embedding_provider = "hashing";
+  std::string embedding_provider = "hashing"; ///< "hashing" | "openai"
   size_t embedding_dims = 384;
+  /// provider "openai": base_url, model, api_key (secret, use "env:NAME"),
+  /// max_batch, max_in_flight, timeouts, retries, cache bounds
+  /// (domain/http_embedder.hpp); dims comes from embedding_dims.
+  domain::http_embedder_config embedding_http;
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};

@@ -19,6 +19,7 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
+#include "storage/collections.hpp"
 #include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
 
@@ -125,10 +126,16 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     t->status_->postgres_ok = true;
   }
   // 2. Derived storage and the embedder.
-  auto emb = domain::make_embedder(c.embedding_provider, c.embedding_dims);
+  auto emb = domain::make_embedder(c.embedding_provider, c.embedding_dims,
+                                   c.embedding_http);
   if (!emb)
     return emb.error();
   t->embedder_ = *emb;
+  if (auto err = storage::check_collection(c.postgres_url,
+                                           storage::memories_collection,
+                                           t->embedder_->model(),
+                                           t->embedder_->dims()))
+    return err;
   auto hot = storage::hot_state::open((fs::path{c.data_dir} / "rocksdb").string(),
                                       c.buffer_messages);
   if (!hot)
