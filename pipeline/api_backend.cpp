@@ -23,7 +23,18 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
 
 namespace {
 
-constexpr double rrf_k = 60;
+// Hybrid fusion: weighted reciprocal rank fusion (Cormack, Clarke &
+// Buettcher, SIGIR 2009): score = sum over rankings of w / (rrf_k + rank),
+// rank 1-based, each ranking cut at max(hybrid_depth, 2 * top_k).
+// rrf_k = 10 rather than the paper's 60: our rankings are short and
+// per-user, and a small k lets a ranking's top hits count (k = 60 scored
+// worse with both embedders, docs/retrieval.md). Weights: dense 1 and BM25
+// 1 for semantic embedders; dense 0.2 for the hashing embedder, whose
+// vectors repeat BM25's lexical evidence less well.
+constexpr double rrf_k = 10;
+constexpr double dense_weight_semantic = 1.0;
+constexpr double dense_weight_lexical = 0.2;
+constexpr size_t hybrid_depth = 100;
 
 // Weighted reciprocal rank fusion of rankings (best first), cut to k.
 std::vector<storage::scored_point>
@@ -75,11 +86,13 @@ api_backend::search(const api::search_request& req) {
       return d.error();
     points = std::move(*d);
   } else { // hybrid: fuse two deeper rankings
-    auto depth = std::max<size_t>(50, 5 * k);
+    auto depth = std::max<size_t>(hybrid_depth, 2 * k);
     auto d = dense(depth);
     if (!d)
       return d.error();
-    points = fuse({{1.0, *d}, {1.0, keywords_->search(req.query, depth, f)}},
+    auto w = embedder_->semantic() ? dense_weight_semantic
+                                   : dense_weight_lexical;
+    points = fuse({{w, *d}, {1.0, keywords_->search(req.query, depth, f)}},
                   k);
   }
   std::vector<uint64_t> ids;

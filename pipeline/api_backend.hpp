@@ -18,8 +18,10 @@ namespace agentmem::pipeline {
 /// vector and keyword indexes and RocksDB docs (no Postgres round trip).
 /// Modes: `vector` (cosine), `keyword` (BM25), `hybrid` (default):
 /// reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009) of the
-/// two rankings, score = sum over rankings of 1 / (rrf_k + rank), rank
-/// 1-based, rrf_k = 60, each ranking cut at max(50, 5 * top_k). Usage reads
+/// two rankings, score = sum over rankings of w / (rrf_k + rank), rank
+/// 1-based, rrf_k = 10, each ranking cut at max(100, 2 * top_k); w = 1 for
+/// both, except dense w = 0.2 with a non-semantic (hashing) embedder
+/// (docs/retrieval.md has the measurements). Usage reads
 /// Postgres through its own connection (serialised by a mutex,
 /// reconnecting after failures); readiness comes from actors::health.
 class api_backend : public api::backend {
