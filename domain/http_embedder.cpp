@@ -47,6 +47,16 @@ key128 cache_key(const std::string& model, std::string_view text) {
   return {h.low64, h.high64};
 }
 
+// 16 bytes, little-endian lo then hi: the persistent store's key.
+std::string key_bytes(const key128& k) {
+  std::string b(16, '\0');
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<char>((k.lo >> (8 * i)) & 0xff);
+    b[8 + i] = static_cast<char>((k.hi >> (8 * i)) & 0xff);
+  }
+  return b;
+}
+
 // Bounded LRU of vectors; bytes counts vector payload plus a fixed
 // per-entry overhead estimate.
 class lru_cache {
@@ -438,6 +448,40 @@ caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
       miss_first.push_back(i);
     slot_of[i] = it->second;
   }
+  // Second level: the persistent store answers what the LRU did not.
+  if (d.cfg.persistent && !miss_first.empty()) {
+    std::vector<std::string> pkeys;
+    pkeys.reserve(miss_first.size());
+    for (auto i : miss_first)
+      pkeys.push_back(key_bytes(keys[i]));
+    std::vector<std::vector<float>> found;
+    d.cfg.persistent->get(pkeys, found);
+    std::vector<size_t> still;
+    std::vector<size_t> new_slot(miss_first.size(), SIZE_MAX);
+    std::vector<std::vector<float>> known(miss_first.size());
+    for (size_t k = 0; k < miss_first.size(); ++k) {
+      if (k < found.size() && found[k].size() == d.cfg.dims) {
+        d.cache.put(keys[miss_first[k]], found[k]);
+        known[k] = std::move(found[k]);
+      } else {
+        new_slot[k] = still.size();
+        still.push_back(miss_first[k]);
+      }
+    }
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (slot_of[i] == SIZE_MAX)
+        continue;
+      auto k = slot_of[i];
+      if (new_slot[k] == SIZE_MAX) {
+        out[i] = known[k];
+        slot_of[i] = SIZE_MAX;
+        ++hits;
+      } else {
+        slot_of[i] = new_slot[k];
+      }
+    }
+    miss_first = std::move(still);
+  }
   d.n_hits += hits;
   d.m_hits.inc(static_cast<double>(hits));
   d.n_misses += miss_first.size();
@@ -467,10 +511,15 @@ caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
       }
       // Cached per request: a call that fails later (and is replayed)
       // does not send what already succeeded again.
+      std::vector<std::pair<std::string, std::vector<float>>> persist;
       for (auto k = lo; k < hi; ++k) {
         d.cache.put(keys[miss_first[k]], vecs[k - lo]);
+        if (d.cfg.persistent)
+          persist.emplace_back(key_bytes(keys[miss_first[k]]), vecs[k - lo]);
         fresh[k] = std::move(vecs[k - lo]);
       }
+      if (d.cfg.persistent)
+        d.cfg.persistent->put(persist);
     }
   };
   auto nworkers = std::min(nreq, d.cfg.max_in_flight);

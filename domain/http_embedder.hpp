@@ -10,6 +10,22 @@
 
 namespace agentmem::domain {
 
+/// Optional second level of the embedding cache that outlives the process
+/// (storage/embedding_cache.hpp keeps it in RocksDB). Keys are 16-byte
+/// XXH3-128 digests of (model, text); values the normalised vectors.
+/// Implementations are thread-safe; failures only cost cache misses.
+class embedding_cache_store {
+public:
+  virtual ~embedding_cache_store() = default;
+  /// out[i] = the vector stored for keys[i], or empty when absent.
+  virtual void get(const std::vector<std::string>& keys,
+                   std::vector<std::vector<float>>& out) = 0;
+  /// Stores the pairs (one write batch).
+  virtual void
+  put(const std::vector<std::pair<std::string, std::vector<float>>>& items)
+    = 0;
+};
+
 /// Settings of the OpenAI-compatible HTTP embedding provider
 /// ([embedding] provider = "openai" in the TOML config).
 struct http_embedder_config {
@@ -37,6 +53,9 @@ struct http_embedder_config {
   std::chrono::milliseconds backoff_max{10000};
   size_t cache_entries = 100000;        ///< LRU bound, 0 disables the cache
   size_t cache_bytes = 256u << 20;      ///< LRU bound on vector bytes
+  /// Persistent second level (nullptr: memory only). Consulted for LRU
+  /// misses before any request; every embedded vector is written to it.
+  std::shared_ptr<embedding_cache_store> persistent;
 };
 
 /// Counters of one provider instance (the same numbers are exported as
@@ -45,7 +64,7 @@ struct http_embedder_stats {
   uint64_t requests = 0;     ///< HTTP requests sent (each try counts)
   uint64_t errors = 0;       ///< tries that failed (connection or status)
   uint64_t retries = 0;      ///< tries after a failed one
-  uint64_t cache_hits = 0;   ///< texts answered from the cache
+  uint64_t cache_hits = 0;   ///< texts answered from the cache (either level)
   uint64_t cache_misses = 0; ///< texts sent to the server
   size_t cache_size = 0;     ///< entries held
 };

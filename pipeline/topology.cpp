@@ -21,6 +21,7 @@
 #include "metrics/registry.hpp"
 #include "storage/collections.hpp"
 #include "storage/derived_sync.hpp"
+#include "storage/embedding_cache.hpp"
 #include "storage/postgres_store.hpp"
 
 namespace fs = std::filesystem;
@@ -126,8 +127,16 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     t->status_->postgres_ok = true;
   }
   // 2. Derived storage and the embedder.
+  auto http_cfg = c.embedding_http;
+  if (c.embedding_provider == "openai" && !http_cfg.persistent) {
+    auto cache = storage::embedding_cache::open(
+      (fs::path{c.data_dir} / "embedding_cache").string());
+    if (!cache)
+      return cache.error();
+    http_cfg.persistent = *cache;
+  }
   auto emb = domain::make_embedder(c.embedding_provider, c.embedding_dims,
-                                   c.embedding_http);
+                                   http_cfg);
   if (!emb)
     return emb.error();
   t->embedder_ = *emb;

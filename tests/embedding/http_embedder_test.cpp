@@ -12,6 +12,7 @@
 #include "domain/http_embedder.hpp"
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
+#include "storage/embedding_cache.hpp"
 #include "tests/embedding/embedding_server.hpp"
 
 using namespace agentmem;
@@ -145,6 +146,48 @@ BOOST_AUTO_TEST_CASE(identical_text_is_embedded_once) {
   BOOST_TEST(metrics::global().render().find(
                "agentmem_embedding_cache_hits_total")
              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_rocksdb_cache_level_survives_a_restart) {
+  embedding_server srv;
+  char tmpl[] = "/tmp/agentmem-embcache-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  vecs first, again;
+  {
+    auto store = storage::embedding_cache::open(dir + "/cache");
+    BOOST_REQUIRE(store);
+    auto cfg = config_for(srv);
+    cfg.persistent = *store;
+    auto emb = make(cfg);
+    BOOST_REQUIRE(!emb->embed({"kept across restarts", "another one"}, first));
+    BOOST_TEST(srv.stats()["requests"].get<int>() == 1);
+  }
+  {
+    // A new process: empty LRU, the same RocksDB directory.
+    auto store = storage::embedding_cache::open(dir + "/cache");
+    BOOST_REQUIRE(store);
+    auto cfg = config_for(srv);
+    cfg.persistent = *store;
+    auto emb = make(cfg);
+    BOOST_REQUIRE(!emb->embed({"another one", "kept across restarts",
+                               "a new text"},
+                              again));
+    auto st = srv.stats();
+    BOOST_TEST(st["requests"].get<int>() == 2);
+    BOOST_TEST(st["inputs"].get<int>() == 3); // only "a new text" was sent
+    BOOST_TEST(emb->stats().cache_hits == 2u);
+    BOOST_TEST(dot(again[0], first[1]) > 0.9999);
+    BOOST_TEST(dot(again[1], first[0]) > 0.9999);
+    BOOST_TEST(again[2].size() == 384u);
+    // The same model under another name is another key: no false hits.
+    cfg.model = "sentence-transformers/all-MiniLM-L6-v2";
+    auto other = make(cfg);
+    vecs v;
+    BOOST_REQUIRE(!other->embed({"another one"}, v));
+    BOOST_TEST(srv.stats()["requests"].get<int>() == 3);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 BOOST_AUTO_TEST_CASE(the_cache_is_bounded_and_evicts_least_recently_used) {
