@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(a_server_that_is_down_then_comes_up_is_retried) {
   cfg.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
   cfg.model = "all-MiniLM-L6-v2";
   cfg.dims = 384;
-  cfg.max_retries = 12;
+  cfg.max_retries = 40; // up to ~75 s: the model loads slowly on a busy machine
   cfg.backoff_base = std::chrono::milliseconds{200};
   cfg.backoff_max = std::chrono::milliseconds{2000};
   auto emb = make(cfg);

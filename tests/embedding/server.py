@@ -259,49 +259,52 @@ def make_handler(model, st):
                 if delay:
                     time.sleep(delay / 1000.0)
                 if fail:
-                    self._error(status, "injected failure", "server_error")
-                    return
-                self._embeddings(raw)
+                    reply = (status, {"error": {"message": "injected failure",
+                                                "type": "server_error"}})
+                else:
+                    reply = self._embeddings(raw)
             finally:
+                # Before the reply goes out: once the client has it, it may
+                # send the next request, which must not see this one.
                 with st.lock:
                     st.concurrent -= 1
+            self._send(*reply)
 
         def _embeddings(self, raw):
+            """Returns (status, reply object)."""
+            def err(status, msg, typ="invalid_request_error"):
+                return status, {"error": {"message": msg, "type": typ}}
+
             if st.api_key is not None:
                 got = self.headers.get("Authorization", "")
                 if got != "Bearer " + st.api_key:
                     # Echoes the presented key like OpenAI's 401 does, so
                     # clients are tested to keep it out of their errors.
-                    self._error(401, "Incorrect API key provided: %s"
-                                % got[len("Bearer "):], "invalid_api_key")
-                    return
+                    return err(401, "Incorrect API key provided: %s"
+                               % got[len("Bearer "):], "invalid_api_key")
             try:
                 req = json.loads(raw)
             except ValueError:
-                self._error(400, "body is not JSON")
-                return
+                return err(400, "body is not JSON")
             if req.get("model") not in ACCEPTED_MODELS:
-                self._error(404, "The model '%s' does not exist"
-                            % req.get("model"), "model_not_found")
-                return
+                return err(404, "The model '%s' does not exist"
+                           % req.get("model"), "model_not_found")
             inp = req.get("input")
             if isinstance(inp, str):
                 inp = [inp]
             if (not isinstance(inp, list) or not inp
                     or not all(isinstance(s, str) for s in inp)):
-                self._error(400, "input must be a string or a non-empty "
-                            "array of strings")
-                return
+                return err(400, "input must be a string or a non-empty "
+                           "array of strings")
             if st.max_inputs and len(inp) > st.max_inputs:
-                self._error(400, "too many inputs: %d > %d"
-                            % (len(inp), st.max_inputs))
-                return
+                return err(400, "too many inputs: %d > %d"
+                           % (len(inp), st.max_inputs))
             with st.lock:
                 st.inputs += len(inp)
                 st.batch_sizes.append(len(inp))
             with st.model_lock:
                 vecs, tokens = model.embed(inp)
-            self._send(200, {
+            return (200, {
                 "object": "list",
                 "data": [{"object": "embedding", "index": i,
                           "embedding": [float(x) for x in v]}
