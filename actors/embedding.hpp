@@ -24,7 +24,8 @@ struct embedding_state {
 /// Embedding: fills `memory::vector` of every memory of the batch through
 /// the configured provider (one call per batch). A provider error fails the
 /// batch (throws; the supervisor restarts the chain and the batch is
-/// replayed).
+/// replayed). Spawned detached by the topology: the HTTP provider blocks
+/// on network I/O.
 caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
                         embedding_config cfg);
 

@@ -250,8 +250,10 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     wcfg.status = raw->status_;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
-    auto emb = self->spawn(actors::embedding,
-                           actors::embedding_config{agg, raw->embedder_});
+    // Detached: an HTTP provider blocks on network I/O (seconds per batch,
+    // more while retrying), which must not hold a scheduler thread.
+    auto emb = self->spawn<caf::detached>(
+      actors::embedding, actors::embedding_config{agg, raw->embedder_});
     actors::extraction_config xcfg{emb, raw->hot_, {}};
     auto ext = self->spawn(actors::extraction, xcfg);
     auto cap = self->spawn(actors::capture, actors::capture_config{ext, {}});
