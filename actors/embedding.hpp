@@ -37,6 +37,8 @@ struct embedding_state {
 /// same user and type and the batch itself; the writer makes the final
 /// ADD/UPDATE/NOOP decision. A provider or RocksDB error fails the batch
 /// (throws; the supervisor restarts the chain and the batch is replayed).
+/// Spawned detached by the topology: the HTTP provider blocks on network
+/// I/O.
 caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
                         embedding_config cfg);
 

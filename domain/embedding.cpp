@@ -82,7 +82,7 @@ make_embedder(const std::string& provider, size_t dims) {
     return std::shared_ptr<embedder>{std::make_shared<hashing_embedder>(dims)};
   return make_error(errc::invalid_config,
                     "unknown embedding provider '" + provider
-                      + "' (available: hashing)");
+                      + "' (available: hashing, openai)");
 }
 
 } // namespace agentmem::domain

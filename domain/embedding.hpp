@@ -26,6 +26,12 @@ public:
   /// error value when the provider fails; `out` is unspecified then.
   virtual caf::error embed(const std::vector<std::string_view>& texts,
                            std::vector<std::vector<float>>& out) = 0;
+  /// False for providers whose vectors only re-encode the query's terms
+  /// (the hashing embedder): hybrid search then gives them a small weight,
+  /// since BM25 already scores that evidence better.
+  virtual bool semantic() const {
+    return true;
+  }
 };
 
 /// The built-in offline provider: signed feature hashing (Weinberger et al.,
@@ -43,6 +49,9 @@ public:
   std::string model() const override;
   caf::error embed(const std::vector<std::string_view>& texts,
                    std::vector<std::vector<float>>& out) override;
+  bool semantic() const override {
+    return false;
+  }
   /// Embeds one text into `out` (resized to dims()).
   void embed_one(std::string_view text, std::vector<float>& out) const;
 

@@ -25,8 +25,8 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
     fusion_(fusion) {
 }
 
-double default_vector_weight(const std::string& embedding_model) {
-  return embedding_model.rfind("hashing-", 0) == 0 ? 0.25 : 1.0;
+double default_vector_weight(const domain::embedder& e) {
+  return e.semantic() ? 1.0 : 0.25;
 }
 
 namespace {

@@ -25,12 +25,12 @@ struct fusion_params {
   size_t min_depth = 50;      ///< each ranking is cut at max(this, 5 top_k)
 };
 
-/// The default vector weight for an embedding model: 0.25 for the built-in
-/// hashing embedder, whose vectors hash the same stemmed terms BM25 scores
-/// (so its ranking is a weaker copy of the keyword ranking and mainly
-/// breaks ties; measured on LoCoMo in docs/retrieval.md), 1.0 for models
-/// that carry meaning beyond the words.
-double default_vector_weight(const std::string& embedding_model);
+/// The default vector weight for an embedder: 0.25 for a non-semantic one
+/// (the built-in hashing embedder hashes the same stemmed terms BM25
+/// scores, so its ranking is a weaker copy of the keyword ranking and
+/// mainly breaks ties; measured on LoCoMo in docs/retrieval.md), 1.0 for
+/// models that carry meaning beyond the words.
+double default_vector_weight(const domain::embedder& e);
 
 /// The HTTP API's view of a running node: searches go to the embedder, the
 /// vector and keyword indexes and RocksDB docs (no Postgres round trip).

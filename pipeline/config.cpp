@@ -167,6 +167,32 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_num(t, "search", "vector_weight", cfg.vector_weight, 0, 100));
   chk(read_num(t, "search", "keyword_weight", cfg.keyword_weight, 0, 100));
   chk(read_memory_settings(t, cfg.memory));
+  {
+    auto& h = cfg.embedding_http;
+    int64_t connect_ms = h.connect_timeout.count();
+    int64_t request_ms = h.request_timeout.count();
+    int64_t base_ms = h.backoff_base.count();
+    int64_t max_ms = h.backoff_max.count();
+    int64_t cache_mb = static_cast<int64_t>(h.cache_bytes >> 20);
+    chk(read_str(t, "embedding", "base_url", h.base_url));
+    chk(read_str(t, "embedding", "model", h.model));
+    chk(read_str(t, "embedding", "api_key", h.api_key));
+    chk(read_int(t, "embedding", "max_batch", h.max_batch, 1, 2048));
+    chk(read_int(t, "embedding", "max_in_flight", h.max_in_flight, 1, 256));
+    chk(read_int(t, "embedding", "connect_timeout_ms", connect_ms, 1, 600000));
+    chk(read_int(t, "embedding", "request_timeout_ms", request_ms, 1, 600000));
+    chk(read_int(t, "embedding", "max_retries", h.max_retries, 0, 100));
+    chk(read_int(t, "embedding", "backoff_base_ms", base_ms, 1, 600000));
+    chk(read_int(t, "embedding", "backoff_max_ms", max_ms, 1, 600000));
+    chk(read_int(t, "embedding", "cache_entries", h.cache_entries, 0,
+                 100000000));
+    chk(read_int(t, "embedding", "cache_mb", cache_mb, 0, 1000000));
+    h.connect_timeout = std::chrono::milliseconds{connect_ms};
+    h.request_timeout = std::chrono::milliseconds{request_ms};
+    h.backoff_base = std::chrono::milliseconds{base_ms};
+    h.backoff_max = std::chrono::milliseconds{max_ms};
+    h.cache_bytes = static_cast<size_t>(cache_mb) << 20;
+  }
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
   int64_t retention_s = cfg.retention_interval.count() / 1000;
@@ -224,6 +250,16 @@ caf::error validate(const pipeline_config& cfg) {
   static const char* stages[] = {"",          "capture",   "extraction",
                                  "embedding", "aggregation", "writer",
                                  "vector_linking"};
+  if (cfg.embedding_provider != "hashing" && cfg.embedding_provider != "openai")
+    return make_error(errc::invalid_config,
+                      "embedding.provider must be \"hashing\" or \"openai\", "
+                      "got \"" + cfg.embedding_provider + "\"");
+  if (cfg.embedding_provider == "openai"
+      && (cfg.embedding_http.base_url.empty()
+          || cfg.embedding_http.model.empty()))
+    return make_error(errc::invalid_config,
+                      "embedding.provider \"openai\" needs embedding.base_url "
+                      "and embedding.model");
   if (std::find(std::begin(stages), std::end(stages), cfg.fault_stage)
       == std::end(stages))
     return make_error(errc::invalid_config,

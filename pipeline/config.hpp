@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 
 #include "pipeline/memory_config.hpp"
+#include "domain/http_embedder.hpp"
 
 namespace agentmem::pipeline {
 
@@ -52,7 +53,7 @@ struct pipeline_config {
   std::chrono::milliseconds snapshot_interval{30000};
   std::chrono::milliseconds shutdown_timeout{30000};
   // [embedding]
-  std::string embedding_provider = "hashing";
+  std::string embedding_provider = "hashing"; ///< "hashing" | "openai"
   size_t embedding_dims = 384;
   // [search] — hybrid fusion (pipeline/api_backend.hpp)
   double rrf_k = 60;
@@ -60,6 +61,10 @@ struct pipeline_config {
   double keyword_weight = 1.0;
   // [memory] — dedup, working memory, rolling summaries (memory_config.hpp)
   memory_settings memory;
+  /// provider "openai": base_url, model, api_key (secret, use "env:NAME"),
+  /// max_batch, max_in_flight, timeouts, retries, cache bounds
+  /// (domain/http_embedder.hpp); dims comes from embedding_dims.
+  domain::http_embedder_config embedding_http;
   // [supervisor]
   size_t max_restarts = 5;
   std::chrono::seconds restart_window{60};

@@ -106,6 +106,14 @@ struct dev_options {
   /// librdkafka passthrough, KEY=VALUE (VALUE may be "env:NAME").
   std::vector<std::string> kafka_properties;
   int ops_port = -1; ///< >= 0: separate ops listener on this port
+  // embedding provider ([embedding] of the TOML config)
+  std::string embedding_provider = "hashing";
+  size_t embedding_dims = 384;
+  std::string embedding_url;
+  std::string embedding_model;
+  std::string embedding_api_key_env; ///< name of the env var holding the key
+  int embedding_timeout_ms = 30000;
+  size_t embedding_max_in_flight = 4;
 };
 
 int cmd_dev(const dev_options& o) {
@@ -165,6 +173,20 @@ int cmd_dev(const dev_options& o) {
     cfg.http_ops_listener = true;
     cfg.http_ops_host = o.http_host;
     cfg.http_ops_port = static_cast<uint16_t>(o.ops_port);
+  }
+  cfg.embedding_provider = o.embedding_provider;
+  cfg.embedding_dims = o.embedding_dims;
+  cfg.embedding_http.base_url = o.embedding_url;
+  cfg.embedding_http.model = o.embedding_model;
+  cfg.embedding_http.request_timeout =
+    std::chrono::milliseconds{o.embedding_timeout_ms};
+  cfg.embedding_http.max_in_flight = o.embedding_max_in_flight;
+  if (!o.embedding_api_key_env.empty()) {
+    auto key = pipeline::resolve_env("env:" + o.embedding_api_key_env,
+                                     "--embedding-api-key-env");
+    if (!key)
+      return fail("config", key.error());
+    cfg.embedding_http.api_key = *key;
   }
   auto acfg = make_actor_config();
   int rc = 0;
@@ -302,6 +324,29 @@ int main(int argc, char** argv) {
     c->add_option("--name", token_name,
                   "Label for logs and metrics (never the token)");
   }
+  dev_cmd->add_option("--embedding-provider", dev.embedding_provider,
+                      "hashing (offline) or openai (HTTP)")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"hashing", "openai"}));
+  dev_cmd->add_option("--embedding-dims", dev.embedding_dims,
+                      "Vector dims of the provider")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 8192));
+  dev_cmd->add_option("--embedding-url", dev.embedding_url,
+                      "openai: API root, e.g. http://127.0.0.1:8000/v1");
+  dev_cmd->add_option("--embedding-model", dev.embedding_model,
+                      "openai: model name");
+  dev_cmd->add_option("--embedding-api-key-env", dev.embedding_api_key_env,
+                      "openai: environment variable holding the API key");
+  dev_cmd->add_option("--embedding-timeout-ms", dev.embedding_timeout_ms,
+                      "openai: timeout of one request")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 600000));
+  dev_cmd->add_option("--embedding-max-in-flight",
+                      dev.embedding_max_in_flight,
+                      "openai: concurrent requests")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 256));
 
   std::string config_path;
   auto* run_cmd = app.add_subcommand(
@@ -362,6 +407,10 @@ int main(int argc, char** argv) {
                      "API bearer token (default: $AGENTMEM_TOKEN)");
   lb_cmd->add_flag("--no-publish", lb_no_publish,
                    "Only ask the questions (turns already ingested)");
+  lb_cmd->add_option("--wait-seconds", lb.wait_seconds,
+                     "Longest wait until every conversation is searchable")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 86400));
 
   CLI11_PARSE(app, argc, argv);
 

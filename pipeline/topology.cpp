@@ -22,8 +22,10 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
+#include "storage/collections.hpp"
 #include "storage/deletion_sync.hpp"
 #include "storage/derived_sync.hpp"
+#include "storage/embedding_cache.hpp"
 #include "storage/governance_store.hpp"
 #include "storage/postgres_store.hpp"
 
@@ -155,10 +157,24 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     t->status_->postgres_ok = true;
   }
   // 2. Derived storage and the embedder.
-  auto emb = domain::make_embedder(c.embedding_provider, c.embedding_dims);
+  auto http_cfg = c.embedding_http;
+  if (c.embedding_provider == "openai" && !http_cfg.persistent) {
+    auto cache = storage::embedding_cache::open(
+      (fs::path{c.data_dir} / "embedding_cache").string());
+    if (!cache)
+      return cache.error();
+    http_cfg.persistent = *cache;
+  }
+  auto emb = domain::make_embedder(c.embedding_provider, c.embedding_dims,
+                                   http_cfg);
   if (!emb)
     return emb.error();
   t->embedder_ = *emb;
+  if (auto err = storage::check_collection(c.postgres_url,
+                                           storage::memories_collection,
+                                           t->embedder_->model(),
+                                           t->embedder_->dims()))
+    return err;
   auto hot = storage::hot_state::open((fs::path{c.data_dir} / "rocksdb").string(),
                                       c.buffer_messages);
   if (!hot)
@@ -289,10 +305,12 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     wcfg.hot = raw->hot_;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
-    auto emb = self->spawn(actors::embedding,
-                           actors::embedding_config{agg, raw->embedder_,
-                                                    raw->index_, raw->hot_,
-                                                    c.memory.dedup});
+    // Detached: an HTTP provider blocks on network I/O (seconds per batch,
+    // more while retrying), which must not hold a scheduler thread.
+    auto emb = self->spawn<caf::detached>(
+      actors::embedding,
+      actors::embedding_config{agg, raw->embedder_, raw->index_, raw->hot_,
+                               c.memory.dedup});
     actors::extraction_config xcfg{emb, raw->hot_, {}, c.memory.rolling,
                                    raw->working_};
     auto ext = self->spawn(actors::extraction, xcfg);
@@ -322,7 +340,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   fusion.keyword_weight = c.keyword_weight;
   fusion.vector_weight = c.vector_weight >= 0
                            ? c.vector_weight
-                           : default_vector_weight(t->embedder_->model());
+                           : default_vector_weight(*t->embedder_);
   t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_,
                                               t->keywords_, t->hot_,
                                               c.postgres_url, t->status_,

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/kafka-broker.sh install
 scripts/build.sh
+# The real embedding model server of tests/embedding (a venv in a cache dir).
+AGENTMEM_EMBEDDING_PYTHON="$(scripts/install-embedding-server.sh | tail -n 1)"
+export AGENTMEM_EMBEDDING_PYTHON
 if [ $# -gt 0 ]; then
   exec ctest --test-dir build --output-on-failure --timeout 1200 "$@"
 fi
