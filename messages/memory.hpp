@@ -34,6 +34,7 @@ struct memory {
   std::string speaker;     ///< conversation memories: agent_name, if any
   std::string text;
   std::string metadata_json; ///< source event's `metadata`, or empty
+  std::vector<std::string> tags; ///< source event's `tags` (payload filter)
   std::vector<float> vector; ///< filled by the embedding stage
 };
 
@@ -42,7 +43,7 @@ typename Inspector::result_type inspect(Inspector& f, memory& x) {
   return f(caf::meta::type_name("agentmem::memory"), x.memory_id, x.point_id,
            x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
            x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
-           x.text, x.metadata_json, x.vector);
+           x.text, x.metadata_json, x.vector, x.tags);
 }
 
 } // namespace agentmem

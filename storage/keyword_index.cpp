@@ -16,7 +16,7 @@ namespace agentmem::storage {
 
 namespace {
 
-constexpr uint32_t keyword_magic = 0x414D4B31; // "AMK1"
+constexpr uint32_t keyword_magic = 0x414D4B32; // "AMK2" (payloads with tags)
 
 struct posting {
   uint64_t point;
@@ -84,7 +84,7 @@ struct keyword_index::impl {
     size_t length = 0;
     auto counts = term_counts(m.text, length);
     if (!payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
-                      m.ts_ms, static_cast<uint32_t>(length)))
+                      m.ts_ms, static_cast<uint32_t>(length), m.tags))
       return false;
     std::vector<std::pair<uint32_t, uint32_t>> tfs;
     tfs.reserve(counts.size());
@@ -180,7 +180,7 @@ keyword_index::search(const std::string& query, size_t k,
   if (cf.empty || k == 0 || cf.user >= d.corpora.size())
     return {};
   auto& corpus = d.corpora[cf.user];
-  auto n_docs = static_cast<double>(d.payloads.user_points(cf).size());
+  auto n_docs = static_cast<double>(d.payloads.user_size(cf));
   if (n_docs == 0)
     return {};
   double avglen = std::max(1.0, static_cast<double>(corpus.total_length)

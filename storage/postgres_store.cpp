@@ -73,6 +73,18 @@ std::string text_array_literal(const std::vector<std::string>& xs) {
   return out;
 }
 
+// Values of a one-dimensional text[] in Postgres' output format (nulls
+// dropped), through libpqxx's array parser (UTF-8 is ASCII-safe).
+std::vector<std::string> text_array_values(const char* literal) {
+  std::vector<std::string> out;
+  pqxx::array_parser parser{literal};
+  for (auto [j, v] = parser.get_next(); j != pqxx::array_parser::done;
+       std::tie(j, v) = parser.get_next())
+    if (j == pqxx::array_parser::string_value)
+      out.push_back(std::move(v));
+  return out;
+}
+
 // Number of UTF-8 code points (continuation bytes are not counted).
 int32_t utf8_chars(const std::string& s) {
   int64_t n = 0;
@@ -196,6 +208,9 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
                     &m.metadata_json})
       if (bad(*s))
         return "memory " + std::string{m.memory_id.c_str()};
+    for (auto& t : m.tags)
+      if (bad(t))
+        return "tags of memory " + std::string{m.memory_id.c_str()};
   }
   for (auto& u : b.usage)
     if (bad(u.user_id) || bad(u.day) || bad(u.agent_type))
@@ -256,14 +271,14 @@ const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
-  "dims"};
+  "dims",        "tags"};
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE tmp_memories ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
-  " text text, metadata jsonb, embedding bytea, dims integer"
+  " text text, metadata jsonb, embedding bytea, dims integer, tags text[]"
   ") ON COMMIT DROP;";
 
 template <size_t N>
@@ -337,12 +352,12 @@ constexpr const char* upsert_usage_sql =
 std::string insert_memories_sql(const std::string& quoted_model) {
   return "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
          " session_id, event_id, ts, importance, chunk_index, role, speaker,"
-         " text, metadata, embedding, embedding_model, dims) "
+         " text, metadata, embedding, embedding_model, dims, tags) "
          "SELECT memory_id, point_id, memory_type, user_id, session_id,"
          " event_id, " + ts_of("ts_ms") + ", importance, chunk_index, role,"
          " speaker, text, metadata, embedding,"
          " CASE WHEN embedding IS NULL THEN NULL ELSE " + quoted_model
-         + " END, dims FROM tmp_memories ORDER BY ord "
+         + " END, dims, tags FROM tmp_memories ORDER BY ord "
            "ON CONFLICT DO NOTHING RETURNING 1";
 }
 
@@ -611,13 +626,14 @@ postgres_store::commit_batch(const batch& b, const std::string& consumer_group,
       int32_t ord = 0;
       for (auto& m : b.memories) {
         auto blob = vector_to_bytea_hex(m.vector);
+        auto tags = text_array_literal(m.tags);
         out << std::make_tuple(
           ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
           m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
           m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
           nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
           m.vector.empty() ? nullptr : blob.c_str(),
-          static_cast<int32_t>(m.vector.size()));
+          static_cast<int32_t>(m.vector.size()), tags.c_str());
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
@@ -705,7 +721,7 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       "SELECT seq, memory_id, point_id, memory_type, user_id, session_id,"
       " event_id, " + ms_of("ts") + ", importance, chunk_index,"
       " coalesce(role, ''), coalesce(speaker, ''), text,"
-      " coalesce(metadata::text, ''), encode(embedding, 'hex')"
+      " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags"
       " FROM memories WHERE seq > $1 ORDER BY seq LIMIT $2",
       seq, static_cast<int64_t>(std::min<size_t>(
              limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
@@ -734,6 +750,8 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
         return make_error(errc::postgres_error,
                           "memory " + m.memory_id
                             + ": embedding is not float32 data");
+      if (!row[15].is_null())
+        m.tags = text_array_values(row[15].c_str());
       out.push_back(std::move(s));
     }
     tx.commit();
