@@ -19,7 +19,11 @@ namespace agentmem::pipeline {
 /// Modes: `vector` (cosine), `keyword` (BM25), `hybrid` (default):
 /// reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009) of the
 /// two rankings, score = sum over rankings of 1 / (rrf_k + rank), rank
-/// 1-based, rrf_k = 60, each ranking cut at max(50, 5 * top_k). Usage reads
+/// 1-based, rrf_k = 60, each ranking cut at max(50, 5 * top_k). Filters
+/// (user, session, types, time range, tags) apply to both rankings; vector
+/// searches count their plan in agentmem_search_plan_total{plan}. With
+/// `neighbors` n, each hit carries n turns of its session either side.
+/// Usage reads
 /// Postgres through its own connection (serialised by a mutex,
 /// reconnecting after failures); readiness comes from actors::health.
 class api_backend : public api::backend {
@@ -42,6 +46,12 @@ public:
   std::string not_ready_reason() override;
 
 private:
+  /// Fills each hit's context with up to n conversation turns of its
+  /// session on either side (vector_index::session_turns, docs from
+  /// RocksDB in one read).
+  caf::error add_context(std::vector<api::search_hit>& hits,
+                         const std::vector<uint64_t>& hit_points, size_t n);
+
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;
