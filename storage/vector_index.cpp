@@ -207,7 +207,12 @@ std::vector<scored_point> vector_index::impl::filtered_hnsw(
   const payload_store::query_plan& qp, search_info& info) const {
   size_t total = hnsw->cur_element_count;
   double selectivity = std::max(qp.estimate, 1.0) / static_cast<double>(total);
-  double want = cfg.oversample * static_cast<double>(k) / selectivity;
+  // Enough candidates that about max(ef_search, oversample * k) of them
+  // match: the filtered search then sees as many matching candidates as an
+  // unfiltered one at ef_search.
+  double want = std::max(static_cast<double>(cfg.ef_search),
+                         cfg.oversample * static_cast<double>(k))
+                / selectivity;
   size_t kk = std::max(cfg.ef_search,
                        static_cast<size_t>(std::min(want, 1e12)));
   info.plan = search_info::plan_kind::hnsw;

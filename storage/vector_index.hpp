@@ -28,7 +28,8 @@ struct vector_index_config {
   /// bench/search_bench (docs/retrieval.md): below it, exact scoring of the
   /// candidates is faster than a filtered HNSW search of equal recall.
   size_t exact_threshold = 5'000;
-  /// Filtered HNSW asks for k' = oversample * k / selectivity candidates.
+  /// Filtered HNSW asks for k' = max(ef_search, oversample * k) /
+  /// selectivity candidates.
   double oversample = 3.0;
   /// Distance computations a HNSW search makes per unit of ef (about M/2
   /// at M 16, measured by bench/search_bench): the planner's cost model.
@@ -60,7 +61,8 @@ const char* to_string(search_info::plan_kind k);
 /// the most selective one has at most `exact_threshold` points, those are
 /// checked against the whole filter and scored exactly (brute force, exact
 /// results). Otherwise, since hnswlib 0.6.2 has no filter callback, HNSW is
-/// searched for k' = oversample * k / selectivity candidates (ef = k'),
+/// searched for k' = max(ef_search, oversample * k) / selectivity
+/// candidates (ef = k'), so about ef_search of them match,
 /// where selectivity = estimated matches / all points, post-filtered; when
 /// fewer than k hits survive, k' grows 4x, and once k' * hnsw_visit_factor
 /// reaches the candidate count the exact path (cheaper by then) is taken.
