@@ -21,6 +21,10 @@ struct search_filter {
   std::string session_id;                ///< empty: any session
   std::optional<int64_t> since_ms;       ///< inclusive, ms since epoch
   std::optional<int64_t> until_ms;       ///< inclusive, ms since epoch
+  /// Tags of the source event; empty: any. With `tags_all` a memory must
+  /// carry every listed tag, otherwise at least one of them.
+  std::vector<std::string> tags;
+  bool tags_all = false;
 };
 
 /// A validated `POST /v1/memories/search` request.
@@ -32,6 +36,17 @@ struct search_request {
   /// (reciprocal rank fusion of both).
   std::string mode = "hybrid";
   search_filter filter;
+  /// Context expansion: each hit comes with up to this many conversation
+  /// turns of its session before and after it (0..10).
+  int neighbors = 0;
+};
+
+/// A conversation turn returned as context of a hit.
+struct context_turn {
+  std::string memory_id;
+  std::string event_id;
+  int64_t ts_ms = 0;
+  std::string text;
 };
 
 /// One hit; `metadata_json` is the source event's `metadata` (or "{}").
@@ -45,6 +60,10 @@ struct search_hit {
   std::string event_id;
   int64_t ts_ms = 0;
   std::string metadata_json;
+  /// With `neighbors` n > 0: up to n turns before / after the hit, oldest
+  /// first, by turn time.
+  std::vector<context_turn> context_before;
+  std::vector<context_turn> context_after;
 };
 
 /// One conversation-buffer entry of a session, oldest first.

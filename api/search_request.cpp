@@ -103,9 +103,10 @@ caf::expected<search_filter> parse_filter(const json& j) {
     return bad("filter must be an object, got " + describe_type(j));
   for (auto& [k, v] : j.items()) {
     if (k != "memory_types" && k != "session_id" && k != "since"
-        && k != "until")
+        && k != "until" && k != "tags" && k != "tags_match")
       return bad("unknown field 'filter." + clip(k)
-                 + "'; allowed: memory_types, session_id, since, until");
+                 + "'; allowed: memory_types, session_id, since, until, "
+                   "tags, tags_match");
   }
   if (auto* mt = member(j, "memory_types")) {
     if (!mt->is_array())
@@ -151,6 +152,34 @@ caf::expected<search_filter> parse_filter(const json& j) {
   }
   if (f.since_ms && f.until_ms && *f.since_ms > *f.until_ms)
     return bad("filter.since must not be after filter.until");
+  if (auto* tags = member(j, "tags")) {
+    if (!tags->is_array())
+      return bad("filter.tags must be an array of strings, got "
+                 + describe_type(*tags));
+    if (tags->size() > max_tag_filters)
+      return bad("filter.tags has more than "
+                 + std::to_string(max_tag_filters) + " entries");
+    for (auto& t : *tags) {
+      if (!t.is_string())
+        return bad("filter.tags entries must be strings, got "
+                   + describe_type(t));
+      auto& s = t.get_ref<const std::string&>();
+      if (auto err = check_id("filter.tags entry", s))
+        return err;
+      if (std::find(f.tags.begin(), f.tags.end(), s) == f.tags.end())
+        f.tags.push_back(s);
+    }
+  }
+  if (auto* tm = member(j, "tags_match")) {
+    if (!tm->is_string())
+      return bad("filter.tags_match must be a string, got "
+                 + describe_type(*tm));
+    auto& s = tm->get_ref<const std::string&>();
+    if (s != "any" && s != "all")
+      return bad("unknown filter.tags_match \"" + clip(s)
+                 + "\"; allowed: any, all");
+    f.tags_all = s == "all";
+  }
   return f;
 }
 
@@ -208,9 +237,10 @@ caf::expected<search_request> parse_impl(std::string_view body) {
                + describe_type(doc));
   for (auto& [k, v] : doc.items()) {
     if (k != "user_id" && k != "query" && k != "top_k" && k != "filter"
-        && k != "mode")
+        && k != "mode" && k != "neighbors")
       return bad("unknown field '" + clip(k)
-                 + "'; allowed: user_id, query, top_k, mode, filter");
+                 + "'; allowed: user_id, query, top_k, mode, filter, "
+                   "neighbors");
   }
   search_request req;
   // user_id
@@ -262,6 +292,17 @@ caf::expected<search_request> parse_impl(std::string_view body) {
       return bad("unknown mode \"" + clip(ms)
                  + "\"; allowed: vector, keyword, hybrid");
     req.mode = ms;
+  }
+  // neighbors
+  if (auto* nb = member(doc, "neighbors")) {
+    auto range = "neighbors must be an integer between 0 and "
+                 + std::to_string(max_neighbors);
+    auto v = as_int64(*nb);
+    if (!v)
+      return bad(range + ", got " + describe_type(*nb));
+    if (*v < 0 || *v > max_neighbors)
+      return bad(range + ", got " + std::to_string(*v));
+    req.neighbors = static_cast<int>(*v);
   }
   // filter
   if (auto* f = member(doc, "filter")) {

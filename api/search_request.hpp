@@ -21,6 +21,12 @@ constexpr int default_top_k = 10;
 /// Most entries accepted in `filter.memory_types`.
 constexpr size_t max_memory_type_filters = 16;
 
+/// Most entries accepted in `filter.tags`.
+constexpr size_t max_tag_filters = 16;
+
+/// Largest accepted `neighbors`.
+constexpr int max_neighbors = 10;
+
 /// Deepest JSON nesting accepted in a request body (the schema itself needs
 /// 3); deeper documents are rejected before they are parsed.
 constexpr size_t max_json_depth = 16;
@@ -30,9 +36,12 @@ constexpr size_t max_json_depth = 16;
 ///     {"user_id": string 1-128, "query": string 1-8192,
 ///      "top_k": int 1-100 (default 10),
 ///      "mode": "vector" | "keyword" | "hybrid" (default "hybrid"),
+///      "neighbors": int 0-10 (default 0),
 ///      "filter": {"memory_types": [string], "session_id": string 1-128,
 ///                 "since": RFC 3339 string | epoch ms int,
-///                 "until": RFC 3339 string | epoch ms int}}
+///                 "until": RFC 3339 string | epoch ms int,
+///                 "tags": [string 1-128] (at most 16),
+///                 "tags_match": "any" | "all" (default "any")}}
 ///
 /// Strict: unknown or duplicate fields, wrong JSON types, non-integer
 /// numbers, unknown memory types, `since` after `until`, NUL bytes, invalid

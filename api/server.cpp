@@ -825,6 +825,24 @@ void http_server::impl::on_search(const std::string& body,
     r["event_id"] = h.event_id;
     r["ts"] = domain::format_rfc3339_ms(h.ts_ms);
     r["metadata"] = metadata_object(h.metadata_json);
+    if (req->neighbors > 0) {
+      auto turns = [](const std::vector<context_turn>& ts) {
+        ojson a = ojson::array();
+        for (auto& t : ts) {
+          ojson o = ojson::object();
+          o["memory_id"] = t.memory_id;
+          o["event_id"] = t.event_id;
+          o["ts"] = domain::format_rfc3339_ms(t.ts_ms);
+          o["text"] = t.text;
+          a.push_back(std::move(o));
+        }
+        return a;
+      };
+      ojson ctx = ojson::object();
+      ctx["before"] = turns(h.context_before);
+      ctx["after"] = turns(h.context_after);
+      r["context"] = std::move(ctx);
+    }
     if (!fits(bytes, r)) {
       truncated = true;
       break;

@@ -33,6 +33,7 @@ memory base_memory(const activity& a, const char* type, int32_t chunk) {
   m.turn_ts_ms = a.ts_ms;
   m.chunk_index = chunk;
   m.metadata_json = a.metadata_json;
+  m.tags = a.tags;
   m.importance = a.importance >= 0 ? a.importance
                                    : importance_heuristic(a, type);
   return m;

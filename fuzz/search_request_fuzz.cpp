@@ -10,7 +10,8 @@
 //     without control characters; query valid UTF-8, 1-8192 code points, no
 //     NUL, not only white space; filter.memory_types at most 16 known,
 //     distinct names; filter.session_id empty or like user_id; since/until
-//     within years 0000-9999 and since <= until;
+//     within years 0000-9999 and since <= until; filter.tags at most 16
+//     distinct ids; neighbors in 0..10;
 //   - success agrees with an independent parser (simdjson DOM): the body is
 //     valid UTF-8 JSON, an object with only the allowed keys and no
 //     duplicates (also inside `filter`), and the same values;
@@ -105,6 +106,13 @@ void check_valid(const search_request& r) {
             && *t <= agentmem::domain::max_rfc3339_ms);
   if (f.since_ms && f.until_ms)
     CHECK(*f.since_ms <= *f.until_ms);
+  CHECK(f.tags.size() <= 16);
+  std::set<std::string> distinct_tags;
+  for (auto& t : f.tags) {
+    CHECK(id_ok(t));
+    CHECK(distinct_tags.insert(t).second);
+  }
+  CHECK(r.neighbors >= 0 && r.neighbors <= 10);
 }
 
 // No key of `o` repeats; all are in `allowed`.
@@ -145,7 +153,7 @@ void compare_with_simdjson(const search_request& r, std::string_view body) {
   CHECK(!err);
   simdjson::dom::object o;
   CHECK(!doc.get_object().get(o));
-  check_keys(o, {"user_id", "query", "top_k", "mode", "filter"});
+  check_keys(o, {"user_id", "query", "top_k", "mode", "filter", "neighbors"});
   CHECK(std::string_view(o["user_id"]) == r.user_id);
   CHECK(std::string_view(o["query"]) == r.query);
   simdjson::dom::element k;
@@ -158,15 +166,24 @@ void compare_with_simdjson(const search_request& r, std::string_view body) {
     CHECK(std::string_view(md) == r.mode);
   else
     CHECK(r.mode == "hybrid");
+  simdjson::dom::element nb;
+  if (!o["neighbors"].get(nb) && !nb.is_null())
+    // `-0` is an integer to nlohmann (the parser) but a double to simdjson.
+    CHECK(nb.is_double() ? double(nb) == r.neighbors
+                         : int64_t(nb) == r.neighbors);
+  else
+    CHECK(r.neighbors == 0);
   simdjson::dom::element f;
   if (o["filter"].get(f) || f.is_null()) {
     CHECK(r.filter.memory_types.empty() && r.filter.session_id.empty()
-          && !r.filter.since_ms && !r.filter.until_ms);
+          && !r.filter.since_ms && !r.filter.until_ms
+          && r.filter.tags.empty() && !r.filter.tags_all);
     return;
   }
   simdjson::dom::object fo;
   CHECK(!f.get_object().get(fo));
-  check_keys(fo, {"memory_types", "session_id", "since", "until"});
+  check_keys(fo, {"memory_types", "session_id", "since", "until", "tags",
+                  "tags_match"});
   simdjson::dom::element e;
   std::set<std::string> types;
   if (!fo["memory_types"].get(e) && !e.is_null())
@@ -185,6 +202,16 @@ void compare_with_simdjson(const search_request& r, std::string_view body) {
     until = time_of(e);
   CHECK(since == r.filter.since_ms);
   CHECK(until == r.filter.until_ms);
+  std::set<std::string> tags;
+  if (!fo["tags"].get(e) && !e.is_null())
+    for (auto t : simdjson::dom::array(e))
+      tags.insert(std::string(std::string_view(t)));
+  CHECK(tags == std::set<std::string>(r.filter.tags.begin(),
+                                      r.filter.tags.end()));
+  bool all = false;
+  if (!fo["tags_match"].get(e) && !e.is_null())
+    all = std::string_view(e) == "all";
+  CHECK(all == r.filter.tags_all);
 }
 
 // Writes the request back as canonical JSON and parses it again.
@@ -200,8 +227,14 @@ void check_round_trip(const search_request& r) {
     f["since"] = *r.filter.since_ms;
   if (r.filter.until_ms)
     f["until"] = *r.filter.until_ms;
+  if (!r.filter.tags.empty())
+    f["tags"] = r.filter.tags;
+  if (r.filter.tags_all)
+    f["tags_match"] = "all";
   if (!f.empty())
     j["filter"] = f;
+  if (r.neighbors != 0)
+    j["neighbors"] = r.neighbors;
   auto again = parse_search_request(j.dump());
   CHECK(static_cast<bool>(again));
   CHECK(again->user_id == r.user_id);
@@ -212,6 +245,9 @@ void check_round_trip(const search_request& r) {
   CHECK(again->filter.session_id == r.filter.session_id);
   CHECK(again->filter.since_ms == r.filter.since_ms);
   CHECK(again->filter.until_ms == r.filter.until_ms);
+  CHECK(again->filter.tags == r.filter.tags);
+  CHECK(again->filter.tags_all == r.filter.tags_all);
+  CHECK(again->neighbors == r.neighbors);
 }
 
 } // namespace

@@ -39,6 +39,7 @@ struct memory {
   /// often lives in the question it answers; never returned as the hit.
   std::string context;
   std::string metadata_json; ///< source event's `metadata`, or empty
+  std::vector<std::string> tags; ///< source event's `tags` (payload filter)
   std::vector<float> vector; ///< filled by the embedding stage
   /// Set by the embedding stage's dedup (domain/dedup.hpp): memory_id of an
   /// existing memory of the same user that this one nearly duplicates, so
@@ -51,7 +52,7 @@ typename Inspector::result_type inspect(Inspector& f, memory& x) {
   return f(caf::meta::type_name("agentmem::memory"), x.memory_id, x.point_id,
            x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
            x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
-           x.text, x.context, x.metadata_json, x.vector, x.update_of);
+           x.text, x.context, x.metadata_json, x.vector, x.update_of, x.tags);
 }
 
 } // namespace agentmem

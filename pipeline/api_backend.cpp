@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "messages/errc.hpp"
+#include "metrics/registry.hpp"
 
 namespace agentmem::pipeline {
 
@@ -64,13 +65,24 @@ api_backend::search(const api::search_request& req) {
   f.session_id = req.filter.session_id;
   f.since_ms = req.filter.since_ms;
   f.until_ms = req.filter.until_ms;
+  f.tags = req.filter.tags;
+  f.tags_all = req.filter.tags_all;
   auto k = static_cast<size_t>(req.top_k);
   auto dense = [&](size_t n) -> caf::expected<std::vector<storage::scored_point>> {
     std::vector<std::string_view> texts{req.query};
     std::vector<std::vector<float>> vecs;
     if (auto err = embedder_->embed(texts, vecs))
       return err;
-    return index_->search(vecs[0].data(), n, f);
+    storage::search_info info;
+    auto res = index_->search(vecs[0].data(), n, f, &info);
+    metrics::global()
+      .get_counter("agentmem_search_plan_total",
+                   "Filtered vector searches by query plan: exact (brute "
+                   "force over the filter's points), hnsw (oversampled "
+                   "HNSW, post-filtered) or none (filter matches nothing)",
+                   {{"plan", storage::to_string(info.plan)}})
+      .inc();
+    return res;
   };
   std::vector<storage::scored_point> points;
   if (req.mode == "keyword") {
@@ -98,6 +110,7 @@ api_backend::search(const api::search_request& req) {
   if (!docs)
     return docs.error();
   std::vector<api::search_hit> out;
+  std::vector<uint64_t> hit_points;
   out.reserve(points.size());
   for (size_t i = 0; i < points.size(); ++i) {
     auto& d = (*docs)[i];
@@ -114,8 +127,46 @@ api_backend::search(const api::search_request& req) {
     h.ts_ms = d->ts_ms;
     h.metadata_json = d->metadata_json;
     out.push_back(std::move(h));
+    hit_points.push_back(points[i].point_id);
+  }
+  if (req.neighbors > 0 && !out.empty()) {
+    if (auto err = add_context(out, hit_points,
+                               static_cast<size_t>(req.neighbors)))
+      return err;
   }
   return out;
+}
+
+caf::error
+api_backend::add_context(std::vector<api::search_hit>& hits,
+                         const std::vector<uint64_t>& hit_points, size_t n) {
+  // Turn ids of every hit first, then one batched doc read.
+  std::vector<std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> ctx(
+    hits.size());
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    index_->session_turns(hit_points[i], n, ctx[i].first, ctx[i].second);
+    ids.insert(ids.end(), ctx[i].first.begin(), ctx[i].first.end());
+    ids.insert(ids.end(), ctx[i].second.begin(), ctx[i].second.end());
+  }
+  if (ids.empty())
+    return caf::none;
+  auto docs = hot_->get_docs(ids);
+  if (!docs)
+    return docs.error();
+  size_t next = 0;
+  auto take = [&](size_t count, std::vector<api::context_turn>& out) {
+    for (size_t j = 0; j < count; ++j) {
+      auto& d = (*docs)[next++];
+      if (d) // indexed but doc not yet written: skip, never invent
+        out.push_back({d->memory_id, d->event_id, d->ts_ms, d->text});
+    }
+  };
+  for (size_t i = 0; i < hits.size(); ++i) {
+    take(ctx[i].first.size(), hits[i].context_before);
+    take(ctx[i].second.size(), hits[i].context_after);
+  }
+  return caf::none;
 }
 
 caf::expected<std::vector<api::buffered_message>>

@@ -38,7 +38,10 @@ double default_vector_weight(const domain::embedder& e);
 /// weighted reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009)
 /// of the two rankings, score = sum over rankings of w / (rrf_k + rank),
 /// rank 1-based, weights and rrf_k from fusion_params, each ranking cut at
-/// max(min_depth, 5 * top_k). Usage reads
+/// max(min_depth, 5 * top_k). Filters (user, session, types, time range,
+/// tags) apply to both rankings; vector searches count their plan in
+/// agentmem_search_plan_total{plan}. With `neighbors` n, each hit carries n
+/// turns of its session either side. Usage reads
 /// Postgres through its own connection (serialised by a mutex,
 /// reconnecting after failures), so do memory histories; working memory
 /// reads RocksDB; readiness comes from actors::health.
@@ -92,6 +95,12 @@ private:
   std::invoke_result_t<F&, storage::postgres_store&> with_postgres(F&& f);
 
   std::shared_ptr<governance_service> governance_;
+  /// Fills each hit's context with up to n conversation turns of its
+  /// session on either side (vector_index::session_turns, docs from
+  /// RocksDB in one read).
+  caf::error add_context(std::vector<api::search_hit>& hits,
+                         const std::vector<uint64_t>& hit_points, size_t n);
+
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::vector_index> index_;
   std::shared_ptr<storage::keyword_index> keywords_;

@@ -16,9 +16,9 @@ namespace agentmem::storage {
 
 namespace {
 
-// "AMK2": term frequencies in half units (AMK1 snapshots held whole
-// counts and are rebuilt from Postgres).
-constexpr uint32_t keyword_magic = 0x414D4B32;
+// "AMK3": term frequencies in half units and payloads with tags (older
+// snapshots are rebuilt from Postgres).
+constexpr uint32_t keyword_magic = 0x414D4B33;
 
 // Term frequencies and lengths are kept in half units: a token of a
 // memory's text counts 2, a token of its retrieval context 1 (half weight,
@@ -109,7 +109,7 @@ struct keyword_index::impl {
       return false;
     }
     payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type, m.ts_ms,
-                 static_cast<uint32_t>(length));
+                 static_cast<uint32_t>(length), m.tags);
     index_point(m.point_id, std::move(tfs));
     return true;
   }
@@ -282,7 +282,7 @@ keyword_index::search(const std::string& query, size_t k,
   if (cf.empty || k == 0 || cf.user >= d.corpora.size())
     return {};
   auto& corpus = d.corpora[cf.user];
-  auto n_docs = static_cast<double>(d.payloads.user_points(cf).size());
+  auto n_docs = static_cast<double>(d.payloads.user_size(cf));
   if (n_docs == 0)
     return {};
   double avglen = std::max(1.0, static_cast<double>(corpus.total_length)

@@ -9,14 +9,19 @@
 
 namespace agentmem::storage {
 
-/// Payload filter of a search. `user_id` is mandatory: every search is
-/// scoped to one user.
+/// Payload filter of a search (all conditions ANDed). `user_id` is
+/// mandatory: every search is scoped to one user.
 struct vector_filter {
   std::string user_id;
-  std::vector<std::string> memory_types; ///< empty: any
+  std::vector<std::string> memory_types; ///< empty: any; else any of these
   std::string session_id;                ///< empty: any
-  std::optional<int64_t> since_ms;       ///< inclusive
-  std::optional<int64_t> until_ms;       ///< inclusive
+  std::optional<int64_t> since_ms;       ///< inclusive, ms since epoch
+  std::optional<int64_t> until_ms;       ///< inclusive, ms since epoch
+  /// Tags of the source event. Empty: no condition. Otherwise a point
+  /// matches when it carries at least one of them (`tags_all` false) or
+  /// every one of them (`tags_all` true).
+  std::vector<std::string> tags;
+  bool tags_all = false;
 };
 
 /// A search hit: point id and score (higher is better).
@@ -25,19 +30,27 @@ struct scored_point {
   float score = 0;
 };
 
-/// Payloads of a collection's points (Qdrant's payload index, reduced to
-/// what agentmem filters on): user_id, session_id and memory_type are
-/// interned to dense ids so a payload is 20 bytes, and every user keeps the
-/// list of its points, which is the cardinality estimate search planning
-/// uses. Not thread-safe: the owning index locks.
+/// Payloads of a collection's points with Qdrant-style payload indexes
+/// (https://qdrant.tech/documentation/concepts/indexing/), kept per user
+/// because every search is scoped to one user:
+///   - keyword indexes (posting lists of point slots per value) for
+///     `session_id`, `memory_type` and `tags`, plus the user's own list;
+///   - a range index for `ts` (points sorted by time, with a small
+///     unsorted tail merged in when it grows past sqrt of the sorted part).
+/// Strings are interned to dense ids; points get dense slots in insertion
+/// order, so posting lists are ascending. The indexes give each condition's
+/// cardinality (exact for one condition), which search planning uses
+/// (plan()). Not thread-safe: the owning index locks.
 class payload_store {
 public:
   struct payload {
     uint32_t user;
     uint32_t session;
     uint32_t type;
-    uint32_t length; ///< free per-point number (BM25: document length)
+    uint32_t length;    ///< free per-point number (BM25: document length)
     int64_t ts_ms;
+    uint32_t tags_at;   ///< first tag id in the tag pool
+    uint32_t tags_count;
   };
 
   /// A filter resolved to interned ids; `empty` when it can match nothing.
@@ -48,33 +61,82 @@ public:
     std::vector<uint32_t> types;
     std::optional<int64_t> since_ms;
     std::optional<int64_t> until_ms;
+    std::vector<uint32_t> tags; ///< resolved tags (unknown ones dropped)
+    bool tags_all = false;
+  };
+
+  /// Which index a query plan iterates and what it expects to find.
+  struct query_plan {
+    /// The most selective condition's points (slots), or nullptr when the
+    /// primary is the time range or a union of postings (see `slots`).
+    const std::vector<uint32_t>* primary = nullptr;
+    /// Primary candidates materialised (time range, type/tag unions).
+    std::vector<uint32_t> slots;
+    /// Upper bound of the number of matching points: the smallest
+    /// condition cardinality (exact when the filter has one condition).
+    size_t upper_bound = 0;
+    /// Estimated matching points assuming independent conditions (Qdrant's
+    /// estimation): user_size * prod(cardinality_i / user_size).
+    double estimate = 0;
+    /// Number of points of the user.
+    size_t user_size = 0;
   };
 
   /// Adds a point; false (nothing changed) when the id is already present.
   bool add(uint64_t id, const std::string& user, const std::string& session,
-           const std::string& type, int64_t ts_ms, uint32_t length = 0);
+           const std::string& type, int64_t ts_ms, uint32_t length = 0,
+           const std::vector<std::string>& tags = {});
 
   /// Changes the ts and length of a point in place (a memory updated in
   /// place keeps its id, user, session and type); false when absent.
   bool update(uint64_t id, int64_t ts_ms, uint32_t length = 0);
 
   bool contains(uint64_t id) const {
-    return payloads_.count(id) > 0;
+    return slot_of_.count(id) > 0;
   }
   const payload* find(uint64_t id) const;
+  /// Number of (live) points.
   size_t size() const {
-    return payloads_.size();
+    return slot_of_.size();
+  }
+  /// Point id of a slot (slots are 0..slots-1; removed points keep theirs).
+  uint64_t id_of(uint32_t slot) const {
+    return ids_[slot];
+  }
+  const payload& at(uint32_t slot) const {
+    return slots_[slot];
   }
 
-  /// Points of the filter's user (empty list when unknown).
-  const std::vector<uint64_t>& user_points(const compiled_filter& f) const;
   /// Number of points of a user.
   size_t user_size(const std::string& user) const;
+  /// Number of points of the filter's user (0 for an empty filter).
+  size_t user_size(const compiled_filter& f) const;
 
   compiled_filter compile(const vector_filter& f) const;
   bool matches(const payload& p, const compiled_filter& f) const;
 
-  /// Binary (de)serialisation of one point: id, strings, ts, length.
+  /// Cardinality estimation: picks the condition with the fewest points
+  /// as primary (its posting list, or the time range of the ts index).
+  query_plan plan(const compiled_filter& f) const;
+  /// Calls fn(slot) for every point matching `f`, walking plan's primary
+  /// and checking the other conditions on the payload.
+  template <class F>
+  void for_each_match(const compiled_filter& f, const query_plan& p,
+                      F&& fn) const {
+    const auto& cands = p.primary ? *p.primary : p.slots;
+    for (auto s : cands)
+      if (matches(slots_[s], f))
+        fn(s);
+  }
+
+  /// The conversation turns of a point's session, ordered by (ts, id), as
+  /// point ids: up to n before the point and up to n after it (the point
+  /// itself excluded). Empty lists for an unknown point.
+  void session_turns(uint64_t id, size_t n, const std::string& turn_type,
+                     std::vector<uint64_t>& before,
+                     std::vector<uint64_t>& after) const;
+
+  /// Binary (de)serialisation of one point: id, strings, ts, length, tags.
   void write_point(std::ofstream& out, uint64_t id) const;
   /// Reads one point written by write_point and adds it; returns its id.
   std::optional<uint64_t> read_point(std::ifstream& in);
@@ -95,9 +157,32 @@ private:
     uint32_t get_or_add(const std::string& s);
     std::optional<uint32_t> find(const std::string& s) const;
   };
-  interner users_, sessions_, types_;
-  std::unordered_map<uint64_t, payload> payloads_;
-  std::vector<std::vector<uint64_t>> user_points_;
+  /// Range index over ts: `sorted` by (ts, slot) plus an unsorted `tail`.
+  struct ts_index {
+    std::vector<std::pair<int64_t, uint32_t>> sorted;
+    std::vector<std::pair<int64_t, uint32_t>> tail;
+    void add(int64_t ts, uint32_t slot);
+    /// Drops the entries of these slots.
+    void erase(const std::vector<uint32_t>& slots);
+    /// Slots with ts in [since, until].
+    void range(std::optional<int64_t> since, std::optional<int64_t> until,
+               std::vector<uint32_t>& out) const;
+    size_t count(std::optional<int64_t> since,
+                 std::optional<int64_t> until) const;
+  };
+  struct user_index {
+    std::vector<uint32_t> points;
+    std::unordered_map<uint32_t, std::vector<uint32_t>> sessions;
+    std::unordered_map<uint32_t, std::vector<uint32_t>> types;
+    std::unordered_map<uint32_t, std::vector<uint32_t>> tags;
+    ts_index ts;
+  };
+  interner users_, sessions_, types_, tags_;
+  std::vector<payload> slots_;
+  std::vector<uint64_t> ids_;
+  std::vector<uint32_t> tag_pool_;
+  std::unordered_map<uint64_t, uint32_t> slot_of_;
+  std::vector<user_index> users_idx_;
 };
 
 /// Binary I/O helpers shared by the snapshot writers.

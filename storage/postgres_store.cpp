@@ -77,6 +77,18 @@ std::string text_array_literal(const std::vector<std::string>& xs) {
   return out;
 }
 
+// Values of a one-dimensional text[] in Postgres' output format (nulls
+// dropped), through libpqxx's array parser (UTF-8 is ASCII-safe).
+std::vector<std::string> text_array_values(const char* literal) {
+  std::vector<std::string> out;
+  pqxx::array_parser parser{literal};
+  for (auto [j, v] = parser.get_next(); j != pqxx::array_parser::done;
+       std::tie(j, v) = parser.get_next())
+    if (j == pqxx::array_parser::string_value)
+      out.push_back(std::move(v));
+  return out;
+}
+
 // Number of UTF-8 code points (continuation bytes are not counted).
 int32_t utf8_chars(const std::string& s) {
   int64_t n = 0;
@@ -200,6 +212,9 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
                     &m.context, &m.metadata_json, &m.update_of})
       if (bad(*s))
         return "memory " + std::string{m.memory_id.c_str()};
+    for (auto& t : m.tags)
+      if (bad(t))
+        return "tags of memory " + std::string{m.memory_id.c_str()};
   }
   for (auto& f : b.knowledge.facts)
     for (auto* s : {&f.fact_id, &f.subject, &f.predicate, &f.object,
@@ -271,15 +286,23 @@ const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
+<<<<<<< HEAD
   "dims",        "context"};
+=======
+  "dims",        "tags"};
+>>>>>>> search-planning
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE tmp_memories ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
+<<<<<<< HEAD
   " text text, metadata jsonb, embedding bytea, dims integer,"
   " context text"
+=======
+  " text text, metadata jsonb, embedding bytea, dims integer, tags text[]"
+>>>>>>> search-planning
   ") ON COMMIT DROP;";
 
 template <size_t N>
@@ -353,12 +376,20 @@ constexpr const char* upsert_usage_sql =
 std::string insert_memories_sql(const std::string& quoted_model) {
   return "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
          " session_id, event_id, ts, importance, chunk_index, role, speaker,"
+<<<<<<< HEAD
          " text, metadata, embedding, embedding_model, dims, context) "
+=======
+         " text, metadata, embedding, embedding_model, dims, tags) "
+>>>>>>> search-planning
          "SELECT memory_id, point_id, memory_type, user_id, session_id,"
          " event_id, " + ts_of("ts_ms") + ", importance, chunk_index, role,"
          " speaker, text, metadata, embedding,"
          " CASE WHEN embedding IS NULL THEN NULL ELSE " + quoted_model
+<<<<<<< HEAD
          + " END, dims, context FROM tmp_memories ORDER BY ord "
+=======
+         + " END, dims, tags FROM tmp_memories ORDER BY ord "
+>>>>>>> search-planning
            "ON CONFLICT DO NOTHING RETURNING 1";
 }
 
@@ -682,13 +713,18 @@ postgres_store::commit_batch(const batch& input,
           continue;
         }
         auto blob = vector_to_bytea_hex(m.vector);
+        auto tags = text_array_literal(m.tags);
         out << std::make_tuple(
           ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
           m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
           m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
           nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
           m.vector.empty() ? nullptr : blob.c_str(),
+<<<<<<< HEAD
           static_cast<int32_t>(m.vector.size()), nz(m.context));
+=======
+          static_cast<int32_t>(m.vector.size()), tags.c_str());
+>>>>>>> search-planning
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
@@ -783,8 +819,12 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       "SELECT seq, memory_id, point_id, memory_type, user_id, session_id,"
       " event_id, " + ms_of("ts") + ", importance, chunk_index,"
       " coalesce(role, ''), coalesce(speaker, ''), text,"
+<<<<<<< HEAD
       " coalesce(metadata::text, ''), encode(embedding, 'hex'),"
       " coalesce(context, '')"
+=======
+      " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags"
+>>>>>>> search-planning
       " FROM memories WHERE seq > $1 ORDER BY seq LIMIT $2",
       seq, static_cast<int64_t>(std::min<size_t>(
              limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
@@ -814,6 +854,8 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
         return make_error(errc::postgres_error,
                           "memory " + m.memory_id
                             + ": embedding is not float32 data");
+      if (!row[15].is_null())
+        m.tags = text_array_values(row[15].c_str());
       out.push_back(std::move(s));
     }
     tx.commit();

@@ -19,7 +19,7 @@ namespace agentmem::storage {
 
 namespace {
 
-constexpr uint32_t payload_magic = 0x414D5032; // "AMP2"
+constexpr uint32_t payload_magic = 0x414D5033; // "AMP3" (payloads with tags)
 
 using io::read_pod;
 using io::read_str;
@@ -42,6 +42,7 @@ struct vector_index::impl {
       space.get(), cfg.initial_capacity, cfg.m, cfg.ef_construction);
     hnsw->setEf(cfg.ef_search);
     payloads.clear();
+    internal.clear();
     watermark = 0;
   }
 
@@ -57,17 +58,28 @@ struct vector_index::impl {
                 == 0;
   }
 
-  float score_of(const float* q, uint64_t label) const {
-    auto it = hnsw->label_lookup_.find(label);
-    if (it == hnsw->label_lookup_.end())
-      return -2.0f;
-    auto* v = reinterpret_cast<const float*>(
-      hnsw->getDataByInternalId(it->second));
-    float s = 0;
-    for (size_t i = 0; i < cfg.dims; ++i)
-      s += q[i] * v[i];
-    return s;
+  // hnswlib internal id of each payload slot (equal unless a snapshot was
+  // written in another order; kept explicitly so nothing relies on it).
+  std::vector<hnswlib::tableint> internal;
+
+  void note_internal(uint64_t label) {
+    internal.push_back(hnsw->label_lookup_.at(label));
   }
+
+  // Cosine of a unit query with a slot's vector, through hnswlib's SIMD
+  // inner product (its distance is 1 - dot).
+  float score_slot(const float* q, uint32_t slot) const {
+    auto* v = hnsw->getDataByInternalId(internal[slot]);
+    return 1.0f - space->get_dist_func()(q, v, space->get_dist_func_param());
+  }
+
+  std::vector<scored_point> exact(const float* q, size_t k,
+                                  const payload_store::compiled_filter& cf,
+                                  const payload_store::query_plan& qp,
+                                  search_info& info) const;
+  std::vector<scored_point> filtered_hnsw(
+    const float* q, size_t k, const payload_store::compiled_filter& cf,
+    const payload_store::query_plan& qp, search_info& info) const;
 
   caf::error load_snapshot(const fs::path& snap) {
     std::ifstream meta{snap / "meta.bin", std::ios::binary};
@@ -95,9 +107,12 @@ struct vector_index::impl {
     // The graph may hold more elements than payloads: removed points.
     if (!read_pod(in, n) || n != count || hnsw->cur_element_count < count)
       return make_error(errc::index_error, "snapshot payload count mismatch");
-    for (uint64_t i = 0; i < n; ++i)
-      if (!payloads.read_point(in))
+    for (uint64_t i = 0; i < n; ++i) {
+      auto id = payloads.read_point(in);
+      if (!id || !hnsw->label_lookup_.count(*id))
         return make_error(errc::index_error, "truncated payload file");
+      note_internal(*id);
+    }
     watermark = wm;
     return caf::none;
   }
@@ -164,7 +179,8 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
         continue;
       }
       d.payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
-                     m.ts_ms);
+                     m.ts_ms, 0, m.tags);
+      d.note_internal(m.point_id);
       ++added;
     }
   } catch (const std::exception& e) {
@@ -196,6 +212,10 @@ remove_locked(hnswlib::HierarchicalNSW<float>& hnsw, payload_store& payloads,
   return removed;
 }
 
+bool better(const scored_point& a, const scored_point& b) {
+  return a.score > b.score || (a.score == b.score && a.point_id < b.point_id);
+}
+
 } // namespace
 
 caf::expected<std::vector<uint64_t>>
@@ -212,61 +232,100 @@ vector_index::remove_user(const std::string& user_id, int64_t cutoff_ms) {
   return remove_locked(*impl_->hnsw, impl_->payloads, impl_->cfg.dims, ids);
 }
 
+const char* to_string(search_info::plan_kind k) {
+  switch (k) {
+    case search_info::plan_kind::exact: return "exact";
+    case search_info::plan_kind::hnsw: return "hnsw";
+    default: return "none";
+  }
+}
+
 std::vector<scored_point>
-vector_index::search(const float* query, size_t k,
-                     const vector_filter& f) const {
-  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
-  auto& d = *impl_;
-  auto cf = d.payloads.compile(f);
-  if (cf.empty || k == 0)
-    return {};
-  auto& points = d.payloads.user_points(cf);
-  size_t total = d.payloads.size();
-  auto exact = [&] {
-    std::vector<scored_point> all;
-    for (auto label : points) {
-      auto* p = d.payloads.find(label);
-      if (p && d.payloads.matches(*p, cf))
-        all.push_back({label, d.score_of(query, label)});
-    }
-    auto n = std::min(k, all.size());
-    std::partial_sort(all.begin(), all.begin() + n, all.end(),
-                      [](auto& a, auto& b) {
-                        return a.score > b.score
-                               || (a.score == b.score && a.point_id < b.point_id);
-                      });
-    all.resize(n);
-    return all;
-  };
-  if (points.size() <= d.cfg.exact_threshold)
-    return exact();
-  // Filtered HNSW: oversample by the inverse selectivity of the user filter.
-  size_t kk = std::max(d.cfg.ef_search,
-                       k * std::max<size_t>(1, total / points.size()) * 2);
+vector_index::impl::exact(const float* q, size_t k,
+                          const payload_store::compiled_filter& cf,
+                          const payload_store::query_plan& qp,
+                          search_info& info) const {
+  info.plan = search_info::plan_kind::exact;
+  std::vector<scored_point> all;
+  payloads.for_each_match(cf, qp, [&](uint32_t slot) {
+    all.push_back({payloads.id_of(slot), score_slot(q, slot)});
+  });
+  info.scored = all.size();
+  auto n = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + n, all.end(), better);
+  all.resize(n);
+  return all;
+}
+
+std::vector<scored_point> vector_index::impl::filtered_hnsw(
+  const float* q, size_t k, const payload_store::compiled_filter& cf,
+  const payload_store::query_plan& qp, search_info& info) const {
+  size_t total = hnsw->cur_element_count;
+  double selectivity = std::max(qp.estimate, 1.0) / static_cast<double>(total);
+  // Enough candidates that about max(ef_search, oversample * k) of them
+  // match: the filtered search then sees as many matching candidates as an
+  // unfiltered one at ef_search.
+  double want = std::max(static_cast<double>(cfg.ef_search),
+                         cfg.oversample * static_cast<double>(k))
+                / selectivity;
+  size_t kk = std::max(cfg.ef_search,
+                       static_cast<size_t>(std::min(want, 1e12)));
+  info.plan = search_info::plan_kind::hnsw;
   while (true) {
     kk = std::min(kk, total);
-    if (kk > points.size()) // the exact path scores fewer points than this
-      return exact();
-    auto res = d.hnsw->searchKnn(query, kk);
+    // Past this size a HNSW search visits more vectors than the candidate
+    // list holds: exact scoring is cheaper (and exact).
+    if (kk * cfg.hnsw_visit_factor >= qp.upper_bound)
+      return exact(q, k, cf, qp, info);
+    ++info.rounds;
+    info.scored = kk;
+    auto res = hnsw->searchKnn(q, kk); // ef = max(ef_search, kk)
     std::vector<scored_point> hits;
     while (!res.empty()) {
       auto [dist, label] = res.top();
       res.pop();
-      auto* p = d.payloads.find(label);
-      if (p && d.payloads.matches(*p, cf))
+      auto* p = payloads.find(label);
+      if (p && payloads.matches(*p, cf))
         hits.push_back({label, 1.0f - dist});
     }
     if (hits.size() >= k || kk >= total) {
-      std::sort(hits.begin(), hits.end(), [](auto& a, auto& b) {
-        return a.score > b.score
-               || (a.score == b.score && a.point_id < b.point_id);
-      });
+      std::sort(hits.begin(), hits.end(), better);
       if (hits.size() > k)
         hits.resize(k);
       return hits;
     }
-    kk *= 2;
+    kk *= 4; // the estimate was too optimistic (correlated conditions)
   }
+}
+
+std::vector<scored_point>
+vector_index::search(const float* query, size_t k, const vector_filter& f,
+                     search_info* info) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  auto& d = *impl_;
+  search_info local;
+  auto& si = info ? *info : local;
+  si = {};
+  auto cf = d.payloads.compile(f);
+  if (cf.empty || k == 0)
+    return {};
+  auto qp = d.payloads.plan(cf);
+  si.upper_bound = qp.upper_bound;
+  si.estimate = qp.estimate;
+  if (qp.upper_bound == 0)
+    return {};
+  if (qp.upper_bound <= d.cfg.exact_threshold
+      || qp.upper_bound <= k * d.cfg.hnsw_visit_factor)
+    return d.exact(query, k, cf, qp, si);
+  return d.filtered_hnsw(query, k, cf, qp, si);
+}
+
+void vector_index::session_turns(uint64_t point_id, size_t n,
+                                 std::vector<uint64_t>& before,
+                                 std::vector<uint64_t>& after) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  impl_->payloads.session_turns(point_id, n, memory_types::conversation,
+                                before, after);
 }
 
 caf::error vector_index::save(int64_t watermark) {

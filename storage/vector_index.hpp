@@ -22,10 +22,33 @@ struct vector_index_config {
   size_t m = 16;               ///< HNSW M
   size_t ef_construction = 100;
   size_t ef_search = 64;
-  /// A filter matching at most this many points is scored exactly (brute
-  /// force over the user's points) instead of through HNSW.
-  size_t exact_threshold = 20'000;
+  /// Full-scan threshold (Qdrant's `full_scan_threshold`, in points): a
+  /// filter whose most selective condition has at most this many points is
+  /// scored exactly over them instead of through HNSW. Default from
+  /// bench/search_bench (docs/retrieval.md): below it, exact scoring of the
+  /// candidates is faster than a filtered HNSW search of equal recall.
+  size_t exact_threshold = 5'000;
+  /// Filtered HNSW asks for k' = max(ef_search, oversample * k) /
+  /// selectivity candidates.
+  double oversample = 3.0;
+  /// Distance computations a HNSW search makes per unit of ef (about M/2
+  /// at M 16, measured by bench/search_bench): the planner's cost model.
+  /// 0 disables the switch to exact scoring (tests force HNSW with it).
+  size_t hnsw_visit_factor = 8;
 };
+
+/// How a search was executed (for metrics and tests).
+struct search_info {
+  enum class plan_kind { none, exact, hnsw };
+  plan_kind plan = plan_kind::none; ///< none: the filter matches nothing
+  size_t upper_bound = 0; ///< primary condition's cardinality (points)
+  double estimate = 0;    ///< estimated matching points
+  size_t scored = 0;      ///< exact: points scored; hnsw: last k' asked
+  size_t rounds = 0;      ///< hnsw: searches made (k' grows when short)
+};
+
+/// "exact", "hnsw" or "none".
+const char* to_string(search_info::plan_kind k);
 
 /// Qdrant-style collection `memories` over hnswlib 0.6.2 (Malkov &
 /// Yashunin, "Efficient and robust approximate nearest neighbor search using
@@ -33,14 +56,20 @@ struct vector_index_config {
 /// (point id, L2-normalised vector, payload {user_id, session_id,
 /// memory_type, ts}); distance is inner product, so score = cosine.
 ///
-/// hnswlib 0.6.2 has no filter callback, so searches are planned from the
-/// filter's cardinality (the user's point count, kept per user): a
-/// selective filter is scored exactly over that user's points; otherwise
-/// HNSW is searched with k' = k * total / matching * 2 candidates (at least
-/// ef_search), post-filtered, and k' doubled until k hits are found or the
-/// exact path is cheaper.
+/// Searches are planned like Qdrant's (docs/retrieval.md): the payload
+/// indexes (payload_store) give each filter condition's cardinality; when
+/// the most selective one has at most `exact_threshold` points, those are
+/// checked against the whole filter and scored exactly (brute force, exact
+/// results). Otherwise, since hnswlib 0.6.2 has no filter callback, HNSW is
+/// searched for k' = max(ef_search, oversample * k) / selectivity
+/// candidates (ef = k'), so about ef_search of them match,
+/// where selectivity = estimated matches / all points, post-filtered; when
+/// fewer than k hits survive, k' grows 4x, and once k' * hnsw_visit_factor
+/// reaches the candidate count the exact path (cheaper by then) is taken.
 ///
 /// Thread-safe: searches share a lock, upserts take it exclusively.
+/// Payloads (and their indexes) hold user_id, session_id, memory_type, ts
+/// and the source event's tags.
 /// Persistence: save() writes a snapshot directory atomically
 /// (`<dir>/snapshot`: hnswlib graph, payloads, meta with the watermark).
 class vector_index {
@@ -74,8 +103,17 @@ public:
                                                    int64_t cutoff_ms);
 
   /// Top-k points matching `filter`, best first. `query` has dims() floats.
+  /// `info`, when given, receives the plan taken.
   std::vector<scored_point> search(const float* query, size_t k,
-                                   const vector_filter& filter) const;
+                                   const vector_filter& filter,
+                                   search_info* info = nullptr) const;
+
+  /// Context of a point: the ids of up to n conversation memories of its
+  /// session before it and up to n after it, by (ts, point id), the point
+  /// itself excluded. Empty for unknown points.
+  void session_turns(uint64_t point_id, size_t n,
+                     std::vector<uint64_t>& before,
+                     std::vector<uint64_t>& after) const;
 
   /// Writes the snapshot with `watermark` (the highest Postgres memory seq
   /// contained). errc::index_error on I/O failure.

@@ -314,3 +314,61 @@ BOOST_AUTO_TEST_CASE(unknown_or_mistyped_modes_are_rejected_with_the_choices) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(search_request_tags_and_neighbors)
+
+BOOST_AUTO_TEST_CASE(tags_default_to_any_and_accept_all) {
+  auto r = parse_search_request(
+    with_filter(R"({"tags":["travel","work","travel"]})"));
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  BOOST_TEST((r->filter.tags == std::vector<std::string>{"travel", "work"}));
+  BOOST_TEST(!r->filter.tags_all);
+  r = parse_search_request(
+    with_filter(R"({"tags":["travel"],"tags_match":"all"})"));
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  BOOST_TEST(r->filter.tags_all);
+  r = parse_search_request(
+    with_filter(R"({"tags":null,"tags_match":"any"})"));
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  BOOST_TEST(r->filter.tags.empty());
+  BOOST_TEST(!r->filter.tags_all);
+}
+
+BOOST_AUTO_TEST_CASE(bad_tags_are_rejected_with_the_field_named) {
+  expect_rejected(with_filter(R"({"tags":"travel"})"),
+                  "filter.tags must be an array");
+  expect_rejected(with_filter(R"({"tags":[1]})"),
+                  "filter.tags entries must be strings");
+  expect_rejected(with_filter(R"({"tags":[""]})"), "filter.tags entry");
+  expect_rejected(with_filter(R"({"tags":["a"],"tags_match":"some"})"),
+                  "allowed: any, all");
+  expect_rejected(with_filter(R"({"tags_match":true})"),
+                  "filter.tags_match must be a string");
+  std::string many = "[";
+  for (int i = 0; i < 17; ++i)
+    many += (i ? ",\"t" : "\"t") + std::to_string(i) + "\"";
+  many += "]";
+  expect_rejected(with_filter(R"({"tags":)" + many + "}"),
+                  "more than 16 entries");
+  expect_rejected(with_filter(R"({"tag":["a"]})"), "tags, tags_match");
+}
+
+BOOST_AUTO_TEST_CASE(neighbors_is_an_integer_from_0_to_10) {
+  auto body = [](const std::string& v) {
+    return R"({"user_id":"u1","query":"q","neighbors":)" + v + "}";
+  };
+  auto r = parse_search_request(R"({"user_id":"u1","query":"q"})");
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  BOOST_TEST(r->neighbors == 0);
+  for (int n : {0, 3, 10}) {
+    r = parse_search_request(body(std::to_string(n)));
+    BOOST_TEST_REQUIRE(static_cast<bool>(r));
+    BOOST_TEST(r->neighbors == n);
+  }
+  expect_rejected(body("11"), "neighbors must be an integer between 0 and 10");
+  expect_rejected(body("-1"), "neighbors must be an integer between 0 and 10");
+  expect_rejected(body("2.5"), "neighbors must be an integer");
+  expect_rejected(body("\"2\""), "neighbors must be an integer");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

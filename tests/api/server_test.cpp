@@ -59,6 +59,10 @@ public:
       h.metadata_json = i == 0   ? R"({"source":"chat","n":[1,2]})"
                         : i == 1 ? ""
                                  : "{not json";
+      if (req.neighbors > 0 && i == 0) {
+        h.context_before.push_back({"m-1", "e-1", may8 - 60'000, "before"});
+        h.context_after.push_back({"m+1", "e+1", may8 + 60'000, "after"});
+      }
       hits.push_back(std::move(h));
     }
     return hits;
@@ -356,6 +360,30 @@ BOOST_AUTO_TEST_CASE(search_returns_hits_in_the_documented_shape) {
   BOOST_TEST(seen.filter.session_id == "s1");
   BOOST_TEST(*seen.filter.since_ms == 1682899200000);
   BOOST_TEST(*seen.filter.until_ms == may8);
+}
+
+BOOST_AUTO_TEST_CASE(search_with_neighbors_returns_each_hits_context) {
+  auto r = cli.Post("/v1/memories/search",
+                    R"({"user_id":"u1","query":"q","top_k":2,"neighbors":1,)"
+                    R"("filter":{"tags":["a","b"],"tags_match":"all"}})",
+                    "application/json");
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  BOOST_TEST(r->status == 200);
+  auto j = body_of(r);
+  auto& results = j.at("results");
+  BOOST_TEST_REQUIRE(results.size() == 2u);
+  BOOST_TEST(results[0].size() == 10u);
+  BOOST_TEST(results[0].at("context") == json::parse(R"({
+    "before": [{"memory_id":"m-1","event_id":"e-1",
+                "ts":"2023-05-08T13:55:00.000Z","text":"before"}],
+    "after": [{"memory_id":"m+1","event_id":"e+1",
+               "ts":"2023-05-08T13:57:00.000Z","text":"after"}]})"));
+  BOOST_TEST(results[1].at("context")
+             == json::parse(R"({"before":[],"after":[]})"));
+  auto seen = be.last_search();
+  BOOST_TEST(seen.neighbors == 1);
+  BOOST_TEST((seen.filter.tags == std::vector<std::string>{"a", "b"}));
+  BOOST_TEST(seen.filter.tags_all);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_metadata_becomes_an_empty_object) {

@@ -334,6 +334,8 @@ BOOST_FIXTURE_TEST_CASE(memories_links_and_vectors_round_trip_through_memories_a
   auto m1 = make_memory("0123456789abcdef0123456789abcdef", 42, a1, 0, v1);
   m1.metadata_json = R"({"topic":"greeting","n":1})";
   m1.context = "Bob: what's new?\ttab";
+  // Tags (the payload filters rebuild from them), quoting included.
+  m1.tags = {"travel", "a \"quoted\", {braced} tag", "ünï"};
   auto m2 = make_memory("fedcba9876543210fedcba9876543210",
                         (uint64_t{1} << 62) + 7, a2, 1, v2);
   m2.memory_type = memory_types::episodic;
@@ -378,6 +380,7 @@ BOOST_FIXTURE_TEST_CASE(memories_links_and_vectors_round_trip_through_memories_a
       BOOST_TEST(m.speaker == w.speaker);
       BOOST_TEST(m.text == w.text);
       BOOST_TEST(m.context == w.context); // rebuilt indexes see it too
+      BOOST_TEST(m.tags == w.tags);
       BOOST_REQUIRE(m.vector.size() == w.vector.size());
       // Bit-exact, -0.0 and denormals included.
       BOOST_TEST(std::memcmp(m.vector.data(), w.vector.data(),

@@ -59,6 +59,10 @@ vector_index_config cfg(size_t exact_threshold) {
   c.model = "test";
   c.initial_capacity = 64; // forces resizes
   c.exact_threshold = exact_threshold;
+  // Threshold 0 means "always HNSW": the planner's switch to exact scoring
+  // (k' * visit factor >= candidates) is disabled too.
+  if (exact_threshold == 0)
+    c.hnsw_visit_factor = 0;
   return c;
 }
 
@@ -173,7 +177,9 @@ BOOST_AUTO_TEST_CASE(the_hnsw_path_agrees_with_exact_scoring_on_clustered_data) 
     auto qv = unit(rng, &centers[q % 20]);
     vector_filter f;
     f.user_id = "u" + std::to_string(q % 4);
-    auto a = (*approx)->search(qv.data(), 10, f);
+    search_info info;
+    auto a = (*approx)->search(qv.data(), 10, f, &info);
+    BOOST_CHECK(info.plan == search_info::plan_kind::hnsw);
     auto e = (*exact)->search(qv.data(), 10, f);
     BOOST_REQUIRE_EQUAL(e.size(), 10u);
     std::set<uint64_t> truth;

@@ -1,0 +1,202 @@
+// pipeline::api_backend over real indexes (hnswlib, BM25) and a real
+// RocksDB hot state: payload filters in every mode, `neighbors` context
+// expansion and the query-plan metric.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <set>
+
+#include "domain/embedding.hpp"
+#include "metrics/registry.hpp"
+#include "pipeline/api_backend.hpp"
+
+using namespace agentmem;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct search_env {
+  fs::path dir;
+  std::shared_ptr<domain::hashing_embedder> emb =
+    std::make_shared<domain::hashing_embedder>(64);
+  std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::keyword_index> keywords;
+  std::shared_ptr<storage::hot_state> hot;
+  std::unique_ptr<pipeline::api_backend> be;
+  std::vector<memory> ms;
+
+  search_env() {
+    char tmpl[] = "/tmp/agentmem-be-XXXXXX";
+    dir = mkdtemp(tmpl);
+    storage::vector_index_config cfg;
+    cfg.dims = 64;
+    cfg.model = emb->model();
+    cfg.initial_capacity = 128;
+    auto vi = storage::vector_index::open((dir / "v").string(), cfg);
+    auto ki = storage::keyword_index::open((dir / "k").string());
+    auto hs = storage::hot_state::open((dir / "h").string());
+    BOOST_REQUIRE(vi && ki && hs);
+    index = std::move(*vi);
+    keywords = std::move(*ki);
+    hot = std::move(*hs);
+    be = std::make_unique<pipeline::api_backend>(
+      emb, index, keywords, hot, "postgresql://unused",
+      std::make_shared<actors::health>());
+    // Session "s1": 12 turns about different things, one minute apart,
+    // added newest first; tags alternate; an episodic memory in the middle;
+    // session "s2" has a turn about the same thing as s1's turn 6.
+    const char* topics[] = {"breakfast pancakes", "the weather in Lisbon",
+                            "a jazz concert",     "tax forms",
+                            "knee surgery",       "the dentist",
+                            "a marathon in Berlin", "my sister's wedding",
+                            "a new laptop",       "gardening tomatoes",
+                            "a broken bicycle",   "the chess club"};
+    for (int i = 11; i >= 0; --i)
+      add("s1", memory_types::conversation, i, std::string{"Ann: "} + topics[i],
+          i % 2 ? std::vector<std::string>{"sport", "health"}
+                : std::vector<std::string>{"travel"});
+    add("s1", memory_types::episodic, 100, "Tool call calendar marathon entry",
+        {"sport"}, 6 * 60'000 + 30'000);
+    add("s2", memory_types::conversation, 200, "Bob: a marathon in Berlin",
+        {"sport"});
+    std::vector<std::string_view> texts;
+    for (auto& m : ms)
+      texts.push_back(m.text);
+    std::vector<std::vector<float>> vecs;
+    BOOST_REQUIRE(!emb->embed(texts, vecs));
+    for (size_t i = 0; i < ms.size(); ++i)
+      ms[i].vector = vecs[i];
+    BOOST_REQUIRE(index->upsert(ms));
+    keywords->upsert(ms);
+    BOOST_REQUIRE(!hot->put_docs(ms));
+  }
+
+  ~search_env() {
+    be.reset();
+    index.reset();
+    keywords.reset();
+    hot.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  void add(const std::string& session, const char* type, int n,
+           const std::string& text, std::vector<std::string> tags,
+           int64_t offset = -1) {
+    memory m;
+    m.point_id = static_cast<uint64_t>(n + 1);
+    m.memory_id = "m" + std::to_string(n);
+    m.event_id = "e" + std::to_string(n);
+    m.user_id = "ann";
+    m.session_id = session;
+    m.memory_type = type;
+    m.ts_ms = 1'700'000'000'000 + (offset >= 0 ? offset : n * 60'000);
+    m.turn_ts_ms = m.ts_ms;
+    m.text = text;
+    m.tags = std::move(tags);
+    ms.push_back(std::move(m));
+  }
+
+  std::vector<api::search_hit> search(api::search_request req) {
+    req.user_id = "ann";
+    auto r = be->search(req);
+    BOOST_REQUIRE(r);
+    return *r;
+  }
+};
+
+std::vector<std::string> ids(const std::vector<api::context_turn>& ts) {
+  std::vector<std::string> out;
+  for (auto& t : ts)
+    out.push_back(t.memory_id);
+  return out;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(api_backend_search, search_env)
+
+BOOST_AUTO_TEST_CASE(neighbors_return_the_surrounding_turns_of_the_session) {
+  api::search_request req;
+  req.query = "marathon in Berlin";
+  req.mode = "keyword";
+  req.top_k = 3;
+  req.neighbors = 2;
+  req.filter.session_id = "s1";
+  req.filter.memory_types = {memory_types::conversation};
+  auto hits = search(req);
+  BOOST_REQUIRE(!hits.empty());
+  BOOST_TEST(hits[0].memory_id == "m6");
+  BOOST_TEST((ids(hits[0].context_before)
+              == std::vector<std::string>{"m4", "m5"}));
+  BOOST_TEST((ids(hits[0].context_after)
+              == std::vector<std::string>{"m7", "m8"}));
+  BOOST_TEST(hits[0].context_before[1].text == "Ann: the dentist");
+  BOOST_TEST(hits[0].context_after[0].ts_ms == 1'700'000'000'000 + 7 * 60'000);
+  // The episodic memory at 6m30s sits between turns 6 and 7; s2's turn
+  // has no neighbours at all.
+  req.filter = {};
+  req.top_k = 10;
+  req.neighbors = 1;
+  for (auto& h : search(req)) {
+    if (h.memory_id == "m100") {
+      BOOST_TEST(ids(h.context_before) == std::vector<std::string>{"m6"});
+      BOOST_TEST(ids(h.context_after) == std::vector<std::string>{"m7"});
+    } else if (h.memory_id == "m200") {
+      BOOST_TEST(h.context_before.empty());
+      BOOST_TEST(h.context_after.empty());
+    }
+  }
+  req.neighbors = 0;
+  for (auto& h : search(req))
+    BOOST_TEST((h.context_before.empty() && h.context_after.empty()));
+}
+
+BOOST_AUTO_TEST_CASE(tag_filters_apply_in_every_mode) {
+  std::map<std::string, std::vector<std::string>> tags_of;
+  for (auto& m : ms)
+    tags_of[m.memory_id] = m.tags;
+  auto has = [&](const std::string& id, const std::string& t) {
+    auto& ts = tags_of[id];
+    return std::find(ts.begin(), ts.end(), t) != ts.end();
+  };
+  for (const char* mode : {"vector", "keyword", "hybrid"}) {
+    BOOST_TEST_CONTEXT("mode " << mode) {
+      api::search_request req;
+      req.query = "a marathon in Berlin and the weather in Lisbon";
+      req.mode = mode;
+      req.top_k = 20;
+      req.filter.tags = {"travel", "health"};
+      auto any = search(req);
+      BOOST_TEST(!any.empty());
+      for (auto& h : any)
+        BOOST_TEST((has(h.memory_id, "travel") || has(h.memory_id, "health")));
+      req.filter.tags = {"sport", "health"};
+      req.filter.tags_all = true;
+      auto all = search(req);
+      BOOST_TEST(!all.empty());
+      for (auto& h : all)
+        BOOST_TEST((has(h.memory_id, "sport") && has(h.memory_id, "health")));
+      req.filter.tags = {"sport", "no-such-tag"};
+      BOOST_TEST(search(req).empty());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(vector_searches_count_their_query_plan) {
+  auto& exact = metrics::global().get_counter(
+    "agentmem_search_plan_total", "", {{"plan", "exact"}});
+  auto& none = metrics::global().get_counter(
+    "agentmem_search_plan_total", "", {{"plan", "none"}});
+  auto e0 = exact.value(), n0 = none.value();
+  api::search_request req;
+  req.query = "tax forms";
+  req.mode = "vector";
+  search(req); // 14 points: far below the full-scan threshold
+  BOOST_TEST(exact.value() == e0 + 1);
+  req.filter.session_id = "no-such-session";
+  BOOST_TEST(search(req).empty());
+  BOOST_TEST(none.value() == n0 + 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
