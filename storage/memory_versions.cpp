@@ -92,7 +92,7 @@ constexpr const char* create_tmp_tables =
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " version integer) ON COMMIT DROP;"
+  " version integer, tags text[]) ON COMMIT DROP;"
   "CREATE TEMP TABLE tmp_mv_update ("
   " memory_id text, text text, importance real, ts_ms bigint,"
   " embedding bytea, dims integer, version integer"
@@ -266,29 +266,31 @@ void apply_versioned_memories(pqxx::work& tx,
                         "ord", "memory_id", "point_id", "memory_type",
                         "user_id", "session_id", "event_id", "ts_ms",
                         "importance", "chunk_index", "role", "speaker", "text",
-                        "metadata", "embedding", "dims", "version"}};
+                        "metadata", "embedding", "dims", "version", "tags"}};
     int32_t ord = 0;
     for (auto* row : adds) {
       auto* m = &row->m;
       auto blob = bytea_hex(m->vector);
+      auto tags = array_literal(m->tags);
       s << std::make_tuple(
         ord++, m->memory_id.c_str(), static_cast<int64_t>(m->point_id),
         m->memory_type.c_str(), m->user_id.c_str(), m->session_id.c_str(),
         m->event_id.c_str(), m->ts_ms, m->importance, m->chunk_index,
         nz(m->role), nz(m->speaker), m->text.c_str(), nz(m->metadata_json),
         m->vector.empty() ? nullptr : blob.c_str(),
-        static_cast<int32_t>(m->vector.size()), row->version);
+        static_cast<int32_t>(m->vector.size()), row->version, tags.c_str());
     }
     s.complete();
     tx.exec("INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
             " session_id, event_id, ts, importance, chunk_index, role,"
             " speaker, text, metadata, embedding, embedding_model, dims,"
-            " version) "
+            " version, tags) "
             "SELECT memory_id, point_id, memory_type, user_id, session_id,"
             " event_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond',"
             " importance, chunk_index, role, speaker, text, metadata,"
             " embedding, CASE WHEN embedding IS NULL THEN NULL ELSE "
-            + quoted_model + " END, dims, version FROM tmp_mv_add ORDER BY ord "
+            + quoted_model + " END, dims, version, tags FROM tmp_mv_add"
+              " ORDER BY ord "
             "ON CONFLICT DO NOTHING");
     tx.exec("INSERT INTO memory_links (collection, point_id, memory_id,"
             " activity_id, memory_type) "

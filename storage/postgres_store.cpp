@@ -286,23 +286,15 @@ const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
-<<<<<<< HEAD
-  "dims",        "context"};
-=======
-  "dims",        "tags"};
->>>>>>> search-planning
+  "dims",        "context",   "tags"};
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE tmp_memories ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
-<<<<<<< HEAD
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " context text"
-=======
-  " text text, metadata jsonb, embedding bytea, dims integer, tags text[]"
->>>>>>> search-planning
+  " context text, tags text[]"
   ") ON COMMIT DROP;";
 
 template <size_t N>
@@ -376,20 +368,12 @@ constexpr const char* upsert_usage_sql =
 std::string insert_memories_sql(const std::string& quoted_model) {
   return "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
          " session_id, event_id, ts, importance, chunk_index, role, speaker,"
-<<<<<<< HEAD
-         " text, metadata, embedding, embedding_model, dims, context) "
-=======
-         " text, metadata, embedding, embedding_model, dims, tags) "
->>>>>>> search-planning
+         " text, metadata, embedding, embedding_model, dims, context, tags) "
          "SELECT memory_id, point_id, memory_type, user_id, session_id,"
          " event_id, " + ts_of("ts_ms") + ", importance, chunk_index, role,"
          " speaker, text, metadata, embedding,"
          " CASE WHEN embedding IS NULL THEN NULL ELSE " + quoted_model
-<<<<<<< HEAD
-         + " END, dims, context FROM tmp_memories ORDER BY ord "
-=======
-         + " END, dims, tags FROM tmp_memories ORDER BY ord "
->>>>>>> search-planning
+         + " END, dims, context, tags FROM tmp_memories ORDER BY ord "
            "ON CONFLICT DO NOTHING RETURNING 1";
 }
 
@@ -720,11 +704,7 @@ postgres_store::commit_batch(const batch& input,
           m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
           nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
           m.vector.empty() ? nullptr : blob.c_str(),
-<<<<<<< HEAD
-          static_cast<int32_t>(m.vector.size()), nz(m.context));
-=======
-          static_cast<int32_t>(m.vector.size()), tags.c_str());
->>>>>>> search-planning
+          static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str());
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
@@ -819,12 +799,8 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       "SELECT seq, memory_id, point_id, memory_type, user_id, session_id,"
       " event_id, " + ms_of("ts") + ", importance, chunk_index,"
       " coalesce(role, ''), coalesce(speaker, ''), text,"
-<<<<<<< HEAD
-      " coalesce(metadata::text, ''), encode(embedding, 'hex'),"
+      " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags,"
       " coalesce(context, '')"
-=======
-      " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags"
->>>>>>> search-planning
       " FROM memories WHERE seq > $1 ORDER BY seq LIMIT $2",
       seq, static_cast<int64_t>(std::min<size_t>(
              limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
@@ -848,7 +824,7 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       m.speaker = row[11].as<std::string>();
       m.text = row[12].as<std::string>();
       m.metadata_json = row[13].as<std::string>();
-      m.context = row[15].as<std::string>();
+      m.context = row[16].as<std::string>();
       if (!row[14].is_null()
           && !vector_from_hex(row[14].c_str(), row[14].size(), m.vector))
         return make_error(errc::postgres_error,
