@@ -143,10 +143,10 @@ struct gov_db : test::pg_database {
   // Tables another branch adds (facts with an FK to memories, without
   // ON DELETE CASCADE; a history table linked by memory_id only).
   void add_foreign_tables() {
-    exec("CREATE TABLE knowledge_facts (fact_id bigint GENERATED ALWAYS AS"
+    exec("CREATE TABLE ext_facts (fact_id bigint GENERATED ALWAYS AS"
          " IDENTITY PRIMARY KEY, user_id text NOT NULL, fact text NOT NULL,"
          " memory_id text REFERENCES memories (memory_id))");
-    exec("CREATE TABLE memory_history (memory_id text NOT NULL,"
+    exec("CREATE TABLE ext_memory_notes (memory_id text NOT NULL,"
          " old_text text)");
   }
 };
@@ -158,10 +158,10 @@ void seed(gov_db& db, int64_t t) {
                 "file_upload");
   auto b1 = act("b1", "bob", "s-b", t, "bob ordinary note");
   db.commit(make_batch({a1, a2, b1}, {mem(a1), mem(a2), mem(b1)}, 10));
-  db.exec("INSERT INTO knowledge_facts (user_id, fact, memory_id) VALUES"
+  db.exec("INSERT INTO ext_facts (user_id, fact, memory_id) VALUES"
           " ('alice', 'alice likes zanzibarian tea', 'm-a1'),"
           " ('bob', 'bob likes coffee', 'm-b1')");
-  db.exec("INSERT INTO memory_history VALUES"
+  db.exec("INSERT INTO ext_memory_notes VALUES"
           " ('m-a1', 'old zanzibarian text'), ('m-b1', 'old bob text')");
 }
 
@@ -270,8 +270,8 @@ BOOST_FIXTURE_TEST_CASE(deleting_a_user_removes_their_rows_from_every_table_and_
   BOOST_TEST(t["memory_links"] == 2);
   BOOST_TEST(t["agent_sessions"] == 1);
   BOOST_TEST(t["usage_analytics"] == 1);
-  BOOST_TEST(t["knowledge_facts"] == 1);
-  BOOST_TEST(t["memory_history"] == 1);
+  BOOST_TEST(t["ext_facts"] == 1);
+  BOOST_TEST(t["ext_memory_notes"] == 1);
   // No text of Alice's is left anywhere; Bob's rows are all there.
   for (auto& r : all_rows())
     BOOST_TEST(r.find("zanzibarian") == std::string::npos, r);
@@ -386,8 +386,8 @@ BOOST_FIXTURE_TEST_CASE(export_pages_through_every_row_of_the_user_and_nothing_o
   BOOST_TEST(per_table["memory_links"] == 2);
   BOOST_TEST(per_table["agent_sessions"] == 1);
   BOOST_TEST(per_table["usage_analytics"] == 1);
-  BOOST_TEST(per_table["knowledge_facts"] == 1);
-  BOOST_TEST(per_table["memory_history"] == 1);
+  BOOST_TEST(per_table["ext_facts"] == 1);
+  BOOST_TEST(per_table["ext_memory_notes"] == 1);
   for (auto& l : lines) {
     auto j = nlohmann::json::parse(l, nullptr, false);
     BOOST_TEST(j.is_object(), l);
