@@ -27,7 +27,7 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
 }
 
 double default_vector_weight(const domain::embedder& e) {
-  return e.semantic() ? 1.0 : 0.25;
+  return e.semantic() ? 1.0 : 0.2;
 }
 
 namespace {

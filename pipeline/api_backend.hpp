@@ -19,13 +19,13 @@ namespace agentmem::pipeline {
 
 /// Reciprocal rank fusion settings of `hybrid` search (docs/retrieval.md).
 struct fusion_params {
-  double rrf_k = 60;          ///< rank offset k of 1 / (k + rank)
+  double rrf_k = 10;          ///< rank offset k of w / (k + rank)
   double vector_weight = 1.0; ///< weight of the vector ranking
   double keyword_weight = 1.0; ///< weight of the BM25 ranking
   size_t min_depth = 50;      ///< each ranking is cut at max(this, 5 top_k)
 };
 
-/// The default vector weight for an embedder: 0.25 for a non-semantic one
+/// The default vector weight for an embedder: 0.2 for a non-semantic one
 /// (the built-in hashing embedder hashes the same stemmed terms BM25
 /// scores, so its ranking is a weaker copy of the keyword ranking and
 /// mainly breaks ties; measured on LoCoMo in docs/retrieval.md), 1.0 for

@@ -56,7 +56,7 @@ struct pipeline_config {
   std::string embedding_provider = "hashing"; ///< "hashing" | "openai"
   size_t embedding_dims = 384;
   // [search] — hybrid fusion (pipeline/api_backend.hpp)
-  double rrf_k = 60;
+  double rrf_k = 10;
   double vector_weight = -1; ///< < 0: default_vector_weight(model)
   double keyword_weight = 1.0;
   // [memory] — dedup, working memory, rolling summaries (memory_config.hpp)

@@ -19,6 +19,7 @@ namespace {
 constexpr int lock_class = 0x61676d6d;
 constexpr int lock_ingest = 3;
 constexpr int lock_deletions = 4;
+constexpr int lock_memories = 2; // memories.seq order = commit order
 
 // Governance bookkeeping: has user_id but is not user data.
 const std::set<std::string> governance_tables = {"user_tombstones",
@@ -461,7 +462,7 @@ governance_store::apply_retention(const retention_policy& p) {
       auto tables = discover(tx);
       auto n = tx.exec_params(
         "CREATE TEMP TABLE gov_ret_low ON COMMIT DROP AS"
-        " SELECT memory_id, point_id FROM memories"
+        " SELECT memory_id, point_id, user_id, session_id, text FROM memories"
         " WHERE importance < $1"
         " AND ts < now() - $2 * interval '1 millisecond'"
         " AND created_at < now() - $3 * interval '1 millisecond'"
@@ -479,6 +480,16 @@ governance_store::apply_retention(const retention_policy& p) {
                          " (SELECT memory_id FROM gov_ret_low)");
         out.memories_deleted += r.affected_rows();
         out.rows_deleted += r.affected_rows();
+        // A deleted turn lives on as the retrieval context of the turn after
+        // it (docs/retrieval.md): clear those contexts and give the rows a
+        // new seq, under the writers' memories lock, so that every node's
+        // keyword index re-indexes them without the deleted text.
+        tx.exec(lock_sql(false, lock_memories));
+        tx.exec("UPDATE memories m SET context = NULL, seq = DEFAULT"
+                " FROM gov_ret_low d"
+                " WHERE m.user_id = d.user_id AND m.session_id = d.session_id"
+                " AND m.context IS NOT NULL"
+                " AND starts_with(m.context, left(d.text, 200))");
         tx.exec(lock_sql(false, lock_deletions));
         tx.exec("INSERT INTO deletions (kind, point_ids)"
                 " SELECT 'memories', array_agg(point_id ORDER BY point_id)"

@@ -69,6 +69,7 @@ BOOST_FIXTURE_TEST_CASE(facts_and_graph_memory_are_served_after_kafka,
   BOOST_TEST_REQUIRE(err.empty(), err);
 
   httplib::Client cli{"127.0.0.1", node.port()};
+  cli.set_bearer_token_auth(test_token());
   auto get = [&](const std::string& path) {
     auto r = cli.Get(path.c_str());
     BOOST_REQUIRE_MESSAGE(r, "no response for " << path);

@@ -44,8 +44,7 @@ const std::vector<v1_route> v1_routes = {
   {"GET", "/v1/users/{user_q}/usage?from={today}&to={today}", ""},
   {"GET", "/v1/memories/0123456789abcdef0123456789abcdef/history"
           "?user_id={user_q}", "", 404},
-  {"GET", "/v1/sessions/{session_q}/working-memory?user_id={user_q}", "",
-   404},
+  {"GET", "/v1/sessions/{session_q}/working-memory?user_id={user_q}", ""},
   {"GET", "/v1/users/{user_q}/facts", ""},
   {"GET", "/v1/users/{user_q}/entities", ""},
   {"GET", "/v1/users/{user_q}/entities/no-such-entity/neighbors", "", 404},
