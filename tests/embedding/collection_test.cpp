@@ -116,6 +116,7 @@ BOOST_FIXTURE_TEST_CASE(a_node_configured_with_another_model_refuses_to_start,
     f << "[kafka]\nbrokers = \"127.0.0.1:1\"\n"
       << "[postgres]\nurl = \"env:AGENTMEM_TEST_COLL_PG\"\n"
       << "[storage]\ndata_dir = \"" << dir.path << "/data\"\n"
+      << "[auth]\ndisabled = true\n" // the collection check is under test
       << "[embedding]\nprovider = \"openai\"\ndims = 384\n"
       << "base_url = \"" << srv.base_url() << "\"\n"
       << "model = \"all-MiniLM-L6-v2\"\n"
