@@ -55,6 +55,9 @@ caf::error sync_once(caf::stateful_actor<index_sync_state>* self,
   }
   st.watermark = res->watermark;
   st.watermark_gauge->set(static_cast<double>(st.watermark));
+  // Points this pass added (other nodes' memories) count too, also when
+  // this node's own pipeline is idle.
+  st.vectors_gauge->set(static_cast<double>(cfg.index->size()));
   // Deletions after memories: a memory read above was committed before any
   // deletion read below that could cover it.
   if (!st.gov) {
@@ -108,6 +111,8 @@ caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
   st.watermark_gauge = &reg.get_gauge(
     "agentmem_index_watermark_seq",
     "Highest memories.seq contained in this node's index and hot state.");
+  st.vectors_gauge = &reg.get_gauge("agentmem_index_vectors",
+                                    "Points in the memories collection.");
   st.errors = &reg.get_counter("agentmem_index_sync_errors_total",
                                "Failed passes of the index tailer.");
   st.deletion_seq = cfg.deletion_seq;

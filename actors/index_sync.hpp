@@ -43,6 +43,7 @@ struct index_sync_state {
   metrics::gauge* deletion_gauge = nullptr;
   std::chrono::steady_clock::time_point last_snapshot;
   metrics::gauge* watermark_gauge = nullptr;
+  metrics::gauge* vectors_gauge = nullptr; ///< agentmem_index_vectors
   metrics::counter* errors = nullptr;
 };
 
