@@ -45,47 +45,6 @@ namespace detail {
 
 namespace {
 
-// Postgres array literal of a text[].
-std::string array_literal(const std::vector<std::string>& xs) {
-  std::string out = "{";
-  for (size_t i = 0; i < xs.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += '"';
-    for (char c : xs[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-// bytea hex input of float32 little-endian values (same encoding as the
-// plain insert path of postgres_store.cpp).
-std::string bytea_hex(const std::vector<float>& v) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 + v.size() * 8);
-  out += "\\x";
-  for (float f : v) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    for (int i = 0; i < 4; ++i) {
-      auto byte = (bits >> (8 * i)) & 0xffu;
-      out += digits[byte >> 4];
-      out += digits[byte & 0xf];
-    }
-  }
-  return out;
-}
-
-const char* nz(const std::string& s) {
-  return s.empty() ? nullptr : s.c_str();
-}
-
 constexpr const char* create_tmp_tables =
   "CREATE TEMP TABLE tmp_mv_add ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
@@ -165,7 +124,7 @@ void apply_versioned_memories(pqxx::work& tx,
     " coalesce(metadata::text, ''), version"
     " FROM memories WHERE memory_id = ANY($1::text[])"
     " ORDER BY memory_id FOR UPDATE",
-    array_literal({ids.begin(), ids.end()}));
+    text_array_literal({ids.begin(), ids.end()}));
   for (const auto& row : r) {
     stored_row s;
     auto& m = s.m;
@@ -191,7 +150,7 @@ void apply_versioned_memories(pqxx::work& tx,
     auto h = tx.exec_params("SELECT DISTINCT source_memory_id"
                             " FROM memory_history"
                             " WHERE source_memory_id = ANY($1::text[])",
-                            array_literal(sources));
+                            text_array_literal(sources));
     for (const auto& row : h)
       applied.insert(row[0].as<std::string>());
   }
@@ -270,8 +229,8 @@ void apply_versioned_memories(pqxx::work& tx,
     int32_t ord = 0;
     for (auto* row : adds) {
       auto* m = &row->m;
-      auto blob = bytea_hex(m->vector);
-      auto tags = array_literal(m->tags);
+      auto blob = vector_to_bytea_hex(m->vector);
+      auto tags = text_array_literal(m->tags);
       s << std::make_tuple(
         ord++, m->memory_id.c_str(), static_cast<int64_t>(m->point_id),
         m->memory_type.c_str(), m->user_id.c_str(), m->session_id.c_str(),
@@ -307,7 +266,7 @@ void apply_versioned_memories(pqxx::work& tx,
                                                "version"}};
     for (auto& [id, u] : updates) {
       auto& st = *u.second;
-      auto blob = bytea_hex(st.m.vector);
+      auto blob = vector_to_bytea_hex(st.m.vector);
       s << std::make_tuple(id.c_str(), st.m.text.c_str(), st.m.importance,
                            st.m.ts_ms,
                            st.m.vector.empty() ? nullptr : blob.c_str(),

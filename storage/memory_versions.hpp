@@ -14,6 +14,16 @@
 
 namespace agentmem::storage::detail {
 
+/// Nullable text for COPY: nullptr (SQL NULL) when `s` is empty, else
+/// s.c_str() (valid while `s` lives).
+const char* nz(const std::string& s);
+
+/// Postgres text[] input literal, quoted and escaped: {"a","b\"c"}.
+std::string text_array_literal(const std::vector<std::string>& xs);
+
+/// bytea hex input ("\x...") of float32 little-endian values.
+std::string vector_to_bytea_hex(const std::vector<float>& v);
+
 /// True when a memory of a batch takes the versioned path of commit_batch
 /// instead of the plain INSERT .. ON CONFLICT DO NOTHING: a near-duplicate
 /// (`update_of` set) or a session summary (one memory per session).

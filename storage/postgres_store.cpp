@@ -33,30 +33,10 @@ struct embedded_migration {
 extern const embedded_migration embedded_migrations[];
 extern const std::size_t embedded_migration_count;
 
-} // namespace detail
-
-namespace {
-
-// pg_advisory_xact_lock(int, int) keys: 'agmm' plus a purpose.
-constexpr int lock_class = 0x61676d6d;
-constexpr int lock_migrate = 1;
-constexpr int lock_memories = 2;
-constexpr int lock_ingest = 3; // governance_store.cpp: commits vs. deletion
-
 // Nullable text for COPY: NULL when empty. Points into the caller's
 // string, which outlives the row written to the stream.
 const char* nz(const std::string& s) {
   return s.empty() ? nullptr : s.c_str();
-}
-
-// ms since epoch -> timestamptz, exact to the millisecond.
-std::string ts_of(const std::string& column) {
-  return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
-}
-
-// timestamptz -> ms since epoch (extract returns numeric: exact).
-std::string ms_of(const std::string& column) {
-  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
 }
 
 // Postgres array literal of a text[]: {"a","b\"c"}.
@@ -76,6 +56,50 @@ std::string text_array_literal(const std::vector<std::string>& xs) {
   out += '}';
   return out;
 }
+
+// bytea input in hex format: \x followed by float32 little-endian bytes.
+std::string vector_to_bytea_hex(const std::vector<float>& v) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 + v.size() * 8);
+  out += "\\x";
+  for (float f : v) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    for (int i = 0; i < 4; ++i) {
+      auto byte = (bits >> (8 * i)) & 0xffu;
+      out += digits[byte >> 4];
+      out += digits[byte & 0xf];
+    }
+  }
+  return out;
+}
+
+} // namespace detail
+
+using detail::nz;
+using detail::text_array_literal;
+using detail::vector_to_bytea_hex;
+
+namespace {
+
+// pg_advisory_xact_lock(int, int) keys: 'agmm' plus a purpose.
+constexpr int lock_class = 0x61676d6d;
+constexpr int lock_migrate = 1;
+constexpr int lock_memories = 2;
+constexpr int lock_ingest = 3; // governance_store.cpp: commits vs. deletion
+
+
+// ms since epoch -> timestamptz, exact to the millisecond.
+std::string ts_of(const std::string& column) {
+  return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
+}
+
+// timestamptz -> ms since epoch (extract returns numeric: exact).
+std::string ms_of(const std::string& column) {
+  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
+}
+
 
 // Values of a one-dimensional text[] in Postgres' output format (nulls
 // dropped), through libpqxx's array parser (UTF-8 is ASCII-safe).
@@ -98,24 +122,7 @@ int32_t utf8_chars(const std::string& s) {
     std::min<int64_t>(n, std::numeric_limits<int32_t>::max()));
 }
 
-constexpr char hex_digits[] = "0123456789abcdef";
 
-// bytea input in hex format: \x followed by float32 little-endian bytes.
-std::string vector_to_bytea_hex(const std::vector<float>& v) {
-  std::string out;
-  out.reserve(2 + v.size() * 8);
-  out += "\\x";
-  for (float f : v) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    for (int i = 0; i < 4; ++i) {
-      auto byte = (bits >> (8 * i)) & 0xffu;
-      out += hex_digits[byte >> 4];
-      out += hex_digits[byte & 0xf];
-    }
-  }
-  return out;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
