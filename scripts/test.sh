@@ -13,10 +13,22 @@ scripts/build.sh
 # The real embedding model server of tests/embedding (a venv in a cache dir).
 AGENTMEM_EMBEDDING_PYTHON="$(scripts/install-embedding-server.sh | tail -n 1)"
 export AGENTMEM_EMBEDDING_PYTHON
+# Failed tests keep their whole output (ctest cuts it at 300 KB by default,
+# and the fault tests print a lot); after a failed run the Boost.Test
+# failure lines are repeated at the end, where a CI summary shows them.
+CTEST=(ctest --test-dir build --output-on-failure --timeout 1200
+       --test-output-size-failed 8000000)
+failure_digest() {
+  local log=build/Testing/Temporary/LastTest.log
+  echo "=== failures (from $log)"
+  grep -E 'error: in "|fatal error|critical error|Test timeout|\*\*\*Exception|signal: SIG|\*\*\* [0-9]+ failure' \
+    "$log" | cut -c1-2000 | head -n 60 || true
+}
 if [ $# -gt 0 ]; then
-  exec ctest --test-dir build --output-on-failure --timeout 1200 "$@"
+  "${CTEST[@]}" "$@" || { rc=$?; failure_digest; exit "$rc"; }
+  exit 0
 fi
-ctest --test-dir build --output-on-failure --timeout 1200
+"${CTEST[@]}" || { rc=$?; failure_digest; exit "$rc"; }
 echo "=== end-to-end tests against a real Apache Kafka broker"
-AGENTMEM_IT_BROKER=real ctest --test-dir build --output-on-failure \
-  --timeout 1200 -L integration
+AGENTMEM_IT_BROKER=real "${CTEST[@]}" -L integration \
+  || { rc=$?; failure_digest; exit "$rc"; }
