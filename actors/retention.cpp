@@ -19,7 +19,7 @@ pass(caf::stateful_actor<retention_state>* self, const retention_config& cfg) {
       return s.error();
     st.store = std::move(*s);
   }
-  auto r = st.store->apply_retention(cfg.policy);
+  auto r = st.store->apply_retention(cfg.policy, cfg.embedder.get());
   st.runs->inc();
   if (!r) {
     st.errors->inc();
@@ -29,9 +29,12 @@ pass(caf::stateful_actor<retention_state>* self, const retention_config& cfg) {
   count_retention(*r);
   if (r->rows_deleted > 0 || r->sessions_closed > 0)
     spdlog::info("[retention] closed {} idle sessions, deleted {} sessions, "
-                 "{} activities, {} memories ({} rows)",
+                 "{} activities, {} memories ({} rows); {} turns lost their "
+                 "deleted context{}",
                  r->sessions_closed, r->sessions_deleted,
-                 r->activities_deleted, r->memories_deleted, r->rows_deleted);
+                 r->activities_deleted, r->memories_deleted, r->rows_deleted,
+                 r->contexts_cleared,
+                 cfg.embedder ? " and were re-embedded" : "");
   return r;
 }
 
@@ -51,6 +54,7 @@ void count_retention(const storage::retention_result& r) {
   add("activities", r.activities_deleted);
   add("memories", r.memories_deleted);
   add("rows", r.rows_deleted);
+  add("contexts_cleared", r.contexts_cleared);
 }
 
 caf::behavior retention(caf::stateful_actor<retention_state>* self,

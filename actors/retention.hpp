@@ -19,6 +19,9 @@ struct retention_config {
   std::string postgres_url; ///< secret: never logged
   storage::retention_policy policy;
   std::chrono::milliseconds interval{60000}; ///< period between passes
+  /// The pipeline's embedder: re-embeds turns whose retrieval context was
+  /// deleted (storage::governance_store::apply_retention). May be null.
+  std::shared_ptr<domain::embedder> embedder;
 };
 
 /// State of the retention actor.
@@ -30,7 +33,8 @@ struct retention_state {
 };
 
 /// Adds a pass's result to agentmem_retention_removed_total{kind}
-/// (kind: sessions_closed, sessions, activities, memories, rows).
+/// (kind: sessions_closed, sessions, activities, memories, rows,
+/// contexts_cleared).
 void count_retention(const storage::retention_result& r);
 
 /// Retention (spawn detached: it blocks on Postgres): every `interval`

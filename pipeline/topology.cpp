@@ -223,6 +223,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     rc.policy.delete_memories_after_ms = c.retention_memory_days * 86400000;
     rc.policy.max_rows_per_pass = c.retention_max_rows;
     rc.policy.grace_ms = c.retention_grace_s * 1000;
+    rc.embedder = t->embedder_;
     t->retention_ = sys.spawn<caf::detached>(actors::retention, rc);
   }
   if (!c.fault_stage.empty()) {

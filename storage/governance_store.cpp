@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "messages/errc.hpp"
+#include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
 
 namespace agentmem::storage {
@@ -388,7 +389,8 @@ governance_store::deletions_after(int64_t seq, size_t limit) {
 }
 
 caf::expected<retention_result>
-governance_store::apply_retention(const retention_policy& p) {
+governance_store::apply_retention(const retention_policy& p,
+                                  domain::embedder* reembed) {
   return impl_->run<retention_result>("apply_retention", [&](pqxx::connection& c)
                                         -> caf::expected<retention_result> {
     retention_result out;
@@ -485,11 +487,34 @@ governance_store::apply_retention(const retention_policy& p) {
         // new seq, under the writers' memories lock, so that every node's
         // keyword index re-indexes them without the deleted text.
         tx.exec(lock_sql(false, lock_memories));
-        tx.exec("UPDATE memories m SET context = NULL, seq = DEFAULT"
-                " FROM gov_ret_low d"
-                " WHERE m.user_id = d.user_id AND m.session_id = d.session_id"
-                " AND m.context IS NOT NULL"
-                " AND starts_with(m.context, left(d.text, 200))");
+        auto cleared = tx.exec(
+          "UPDATE memories m SET context = NULL, seq = DEFAULT"
+          " FROM gov_ret_low d"
+          " WHERE m.user_id = d.user_id AND m.session_id = d.session_id"
+          " AND m.context IS NOT NULL"
+          " AND starts_with(m.context, left(d.text, 200))"
+          " RETURNING m.memory_id, m.text");
+        out.contexts_cleared = static_cast<int64_t>(cleared.size());
+        if (reembed && !cleared.empty()) {
+          // Their vectors were computed from text + the deleted context
+          // (actors/embedding.cpp): recompute them from the text alone.
+          std::vector<std::string> ids, texts, hexes;
+          for (const auto& row : cleared) {
+            ids.push_back(row[0].as<std::string>());
+            texts.push_back(row[1].as<std::string>());
+          }
+          std::vector<std::string_view> views(texts.begin(), texts.end());
+          std::vector<std::vector<float>> vectors;
+          if (auto err = reembed->embed(views, vectors))
+            return err;
+          for (auto& v : vectors)
+            hexes.push_back(detail::vector_to_bytea_hex(v));
+          tx.exec_params("UPDATE memories m SET embedding = v.hex::bytea"
+                         " FROM unnest($1::text[], $2::text[]) AS v(id, hex)"
+                         " WHERE m.memory_id = v.id",
+                         detail::text_array_literal(ids),
+                         detail::text_array_literal(hexes));
+        }
         tx.exec(lock_sql(false, lock_deletions));
         tx.exec("INSERT INTO deletions (kind, point_ids)"
                 " SELECT 'memories', array_agg(point_id ORDER BY point_id)"

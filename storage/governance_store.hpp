@@ -11,6 +11,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "domain/embedding.hpp"
+
 namespace agentmem::storage {
 
 /// What DELETE /v1/users/{id} removed from Postgres.
@@ -67,6 +69,9 @@ struct retention_result {
   int64_t activities_deleted = 0;
   int64_t memories_deleted = 0; ///< of deleted sessions and low-importance
   int64_t rows_deleted = 0;     ///< all rows of all tables
+  /// Turns whose retrieval context quoted a deleted memory: context cleared
+  /// (and re-embedded when apply_retention was given an embedder).
+  int64_t contexts_cleared = 0;
 };
 
 /// Data governance over PostgreSQL (docs/data-governance.md): per-user
@@ -110,8 +115,15 @@ public:
                                                              size_t limit);
 
   /// Runs the enabled policies, one transaction each, appending `session` /
-  /// `memories` entries to the deletions log.
-  caf::expected<retention_result> apply_retention(const retention_policy& p);
+  /// `memories` entries to the deletions log. A conversation turn whose
+  /// retrieval context quoted a deleted memory loses that context and gets
+  /// a new seq (so every node re-indexes it); with `reembed` its vector is
+  /// recomputed from its own text in the same transaction, so no vector
+  /// derived from deleted text survives. An embedding error fails the pass
+  /// (nothing of that policy is committed; the next pass retries).
+  caf::expected<retention_result>
+  apply_retention(const retention_policy& p,
+                  domain::embedder* reembed = nullptr);
 
   /// Names of the user-data tables (with a user_id column) in deletion order
   /// (tables referencing others first).

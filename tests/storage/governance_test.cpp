@@ -21,6 +21,7 @@
 #include "storage/deletion_sync.hpp"
 #include "storage/derived_sync.hpp"
 #include "storage/governance_store.hpp"
+#include "storage/memory_versions.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -523,6 +524,72 @@ BOOST_FIXTURE_TEST_CASE(retention_closes_idle_sessions_and_deletes_old_sessions_
   BOOST_REQUIRE_MESSAGE(again, why(again));
   BOOST_TEST(again->rows_deleted == 0);
   BOOST_TEST(again->sessions_closed == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(governance_context_suite)
+
+// A low-importance turn that retention deletes lives on as the retrieval
+// context of the next turn (text for BM25, text + context for its vector).
+// Retention clears that context and recomputes the vector from the turn's
+// own text in the same transaction; every node re-indexes the row.
+BOOST_FIXTURE_TEST_CASE(retention_removes_a_deleted_turn_from_the_next_turns_context_and_vector,
+                        gov_db) {
+  auto now = now_ms();
+  auto emb = domain::make_embedder("hashing", 4);
+  BOOST_REQUIRE_MESSAGE(emb, why(emb));
+  auto embed = [&](const std::string& text) {
+    std::vector<std::string_view> texts{text};
+    std::vector<std::vector<float>> out;
+    BOOST_REQUIRE(!(*emb)->embed(texts, out));
+    return out.at(0);
+  };
+  auto t1 = act("c1", "dora", "s-ctx", now - 20 * day_ms,
+                "dora zanzibarian trivia");
+  auto t2 = act("c2", "dora", "s-ctx", now - 20 * day_ms + 1,
+                "dora vital answer");
+  auto m1 = mem(t1, 0.1), m2 = mem(t2, 0.9);
+  m2.context = t1.content;
+  m1.vector = embed(m1.text);
+  m2.vector = embed(m2.text + "\n" + m2.context);
+  commit(make_batch({t1, t2}, {m1, m2}));
+  derived d{"agentmem-gov-context"};
+  d.sync(*this, nullptr);
+  BOOST_REQUIRE(d.keyword_hits("dora", "zanzibarian") == 2u);
+  const auto seq_before =
+    count("SELECT seq FROM memories WHERE memory_id = 'm-c2'");
+
+  storage::retention_policy p;
+  p.min_importance = 0.5;
+  p.delete_memories_after_ms = 10 * day_ms;
+  p.grace_ms = 0;
+  auto r = gov->apply_retention(p, emb->get());
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_TEST(r->memories_deleted == 1);
+  BOOST_TEST(r->contexts_cleared == 1);
+  BOOST_TEST(count("SELECT count(*) FROM memories WHERE memory_id = 'm-c2'"
+                   " AND context IS NULL")
+             == 1);
+  BOOST_TEST(count("SELECT seq FROM memories WHERE memory_id = 'm-c2'")
+             > seq_before);
+  // The stored vector is the embedding of the text alone now.
+  {
+    pqxx::connection c{url};
+    pqxx::read_transaction tx{c};
+    auto hex = tx.exec("SELECT '\\x' || encode(embedding, 'hex') FROM"
+                       " memories WHERE memory_id = 'm-c2'")[0][0]
+                 .as<std::string>();
+    BOOST_TEST(hex == storage::detail::vector_to_bytea_hex(embed(m2.text)));
+    BOOST_TEST(hex != storage::detail::vector_to_bytea_hex(m2.vector));
+  }
+  BOOST_TEST(rows_containing("zanzibarian") == 1u); // the activity is kept
+  // Derived state: the deleted text is gone from the keyword index.
+  d.sync(*this, nullptr);
+  BOOST_TEST(d.keyword_hits("dora", "zanzibarian") == 0u);
+  BOOST_TEST(d.keyword_hits("dora", "vital") == 1u);
+  BOOST_TEST(!d.index->contains(m1.point_id));
+  BOOST_TEST(d.index->contains(m2.point_id));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
