@@ -11,7 +11,6 @@
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
-#include <pqxx/pqxx>
 
 #include "actors/poison_isolation.hpp"
 #include "actors/writer.hpp"
@@ -24,6 +23,7 @@
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
 #include "tests/kafka/test_util.hpp"
+#include "tests/storage/pg_exec.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -127,10 +127,7 @@ struct fixture : test::pg_database {
   }
 
   void exec(const std::string& sql) {
-    pqxx::connection c{url};
-    pqxx::work tx{c};
-    tx.exec(sql);
-    tx.commit();
+    test::exec_sql(url, sql);
   }
 
   int64_t count(const std::string& sql) {

@@ -2,9 +2,11 @@
 // finds the rejected units.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "domain/batch_split.hpp"
@@ -69,34 +71,28 @@ std::set<std::string> event_ids(const std::vector<T>& xs) {
   return out;
 }
 
+// Element-wise equality of two rollup vectors under `key` (a std::tie).
+template <class T, class Key>
+bool same(const std::vector<T>& x, const std::vector<T>& y, Key key) {
+  return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                    [&](const T& a, const T& b) { return key(a) == key(b); });
+}
+
 bool same_usage(const std::vector<usage_delta>& x,
                 const std::vector<usage_delta>& y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (x[i].user_id != y[i].user_id || x[i].day != y[i].day
-        || x[i].agent_type != y[i].agent_type
-        || x[i].activity_count != y[i].activity_count
-        || x[i].error_count != y[i].error_count
-        || x[i].total_processing_time_ms != y[i].total_processing_time_ms
-        || x[i].tokens_used != y[i].tokens_used
-        || x[i].files_uploaded != y[i].files_uploaded)
-      return false;
-  return true;
+  return same(x, y, [](const usage_delta& u) {
+    return std::tie(u.user_id, u.day, u.agent_type, u.activity_count,
+                    u.error_count, u.total_processing_time_ms, u.tokens_used,
+                    u.files_uploaded);
+  });
 }
 
 bool same_sessions(const std::vector<session_delta>& x,
                    const std::vector<session_delta>& y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (x[i].user_id != y[i].user_id || x[i].session_id != y[i].session_id
-        || x[i].started_at_ms != y[i].started_at_ms
-        || x[i].ended_at_ms != y[i].ended_at_ms
-        || x[i].last_activity_ms != y[i].last_activity_ms
-        || x[i].interactions != y[i].interactions)
-      return false;
-  return true;
+  return same(x, y, [](const session_delta& s) {
+    return std::tie(s.user_id, s.session_id, s.agent_type, s.started_at_ms,
+                    s.ended_at_ms, s.last_activity_ms, s.interactions);
+  });
 }
 
 struct attempt {
