@@ -46,8 +46,8 @@ enum class part_status { committed, rejected };
 /// at unit n is tried with `last` = true (it must carry the batch's offsets)
 /// and `before_last()` runs before every such try (e.g. to deliver the dead
 /// letters of the units isolated so far). When the final unit itself is
-/// isolated, an empty part (n, n) is tried last, so exactly one committed
-/// try has `last` = true and it is the final try.
+/// isolated (or n is 0), an empty part (n, n) is tried last, so exactly one
+/// committed try has `last` = true and it is the final try.
 ///
 /// `try_part(lo, hi, last)` commits units [lo, hi) and returns their
 /// status, or an error that stops the bisection (returned as is).
