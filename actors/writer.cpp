@@ -4,6 +4,7 @@
 
 #include "actors/capture.hpp"
 #include "actors/fault_injection.hpp"
+#include "actors/poison_isolation.hpp"
 #include "kafka/dead_letter.hpp"
 #include "messages/atoms.hpp"
 #include "messages/errc.hpp"
@@ -34,6 +35,13 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
   }
   auto t0 = std::chrono::steady_clock::now();
   auto res = st.store->commit_batch(b, cfg.consumer_group, cfg.embedding_model);
+  if (!res && storage::is_data_rejection(res.error())) {
+    // Retrying would fail forever: commit around the rejected events and
+    // dead-letter them (actors/poison_isolation.hpp).
+    poison_isolation_config pc{cfg.consumer_group, cfg.embedding_model,
+                               cfg.dlq_producer.get(), cfg.dlq_topic};
+    res = isolate_rejected_events(*st.store, b, res.error(), pc);
+  }
   if (!res) {
     st.store.reset(); // reconnect on the next attempt
     return res.error();

@@ -52,10 +52,13 @@ struct writer_state {
 /// DLQ topic and waits for their delivery, then (2) commits the batch to
 /// Postgres in one transaction (activities idempotent on event_id, sessions,
 /// file uploads, memories, memory_links, usage rollups of the new events
-/// only, consumed offsets). On failure it reconnects and retries with
-/// exponential backoff (100 ms doubling to max_backoff), keeping later
-/// batches queued behind (their number is bounded by ingress' in-flight
-/// limit), and marks Postgres not-ready meanwhile.
+/// only, consumed offsets). When Postgres rejects the data itself
+/// (errc::data_rejected) it commits the batch in parts around the rejected
+/// events and dead-letters those with reason `storage_rejected`
+/// (actors/poison_isolation.hpp). On other failures it reconnects and
+/// retries with exponential backoff (100 ms doubling to max_backoff),
+/// keeping later batches queued behind (their number is bounded by
+/// ingress' in-flight limit), and marks Postgres not-ready meanwhile.
 caf::behavior writer(caf::stateful_actor<writer_state>* self,
                      writer_config cfg);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -133,6 +134,12 @@ constexpr size_t tag_chars = 128;
 constexpr size_t filename_chars = 1024;
 constexpr size_t mime_type_chars = 255;
 constexpr size_t error_message_chars = 65536;
+// tokens_used and processing_time_ms are summed per (user, UTC day, agent)
+// into bigint usage_analytics counters: with 2^32-1 per event a counter
+// overflows only after 2^31 such events in one day, while 2^63-1 overflowed
+// it with two events and Postgres then rejected (SQLSTATE 22003) every later
+// event of that user, day and agent.
+constexpr int64_t max_rolled_up = (int64_t{1} << 32) - 1;
 // Hard cap on max_depth: the walk recurses once per level.
 constexpr size_t depth_cap = 1024;
 
@@ -545,8 +552,9 @@ struct event_decoder::impl {
     return got::value;
   }
 
-  // Integer >= 0 that fits int64; floats are a wrong type.
-  got read_count(od::value& v, std::string_view field, int64_t& dst) {
+  // Integer in 0..max; floats are a wrong type.
+  got read_count(od::value& v, std::string_view field, int64_t& dst,
+                 int64_t max = std::numeric_limits<int64_t>::max()) {
     od::json_type t;
     if (auto e = v.type().get(t))
       return json_fail(e, field), got::error;
@@ -576,6 +584,11 @@ struct event_decoder::impl {
     if (x < 0)
       return fail("number_out_of_range",
                   field_ref(field) + ": " + std::to_string(x) + " is negative"),
+             got::error;
+    if (x > max)
+      return fail("number_out_of_range",
+                  field_ref(field) + ": " + std::to_string(x)
+                    + " is above the maximum " + std::to_string(max)),
              got::error;
     dst = x;
     return got::value;
@@ -879,9 +892,10 @@ struct event_decoder::impl {
       case f_model:
         return read_text(v, "model", name_chars, out->model);
       case f_tokens_used:
-        return read_count(v, "tokens_used", out->tokens_used);
+        return read_count(v, "tokens_used", out->tokens_used, max_rolled_up);
       case f_processing_time_ms:
-        return read_count(v, "processing_time_ms", out->processing_time_ms);
+        return read_count(v, "processing_time_ms", out->processing_time_ms,
+                          max_rolled_up);
       case f_success:
         return read_bool(v, "success", out->success);
       case f_error_message:

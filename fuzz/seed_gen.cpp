@@ -155,7 +155,7 @@ void event_seeds(const fs::path& dir,
           json e = message;
           e["tags"] = {"travel", "vip"};
           e["importance"] = 1;
-          e["tokens_used"] = 9223372036854775807LL;
+          e["tokens_used"] = 4294967295LL; // the contract's maximum
           e["success"] = false;
           e["error_message"] = "partial";
           e["input"] = json{{"q", "\u00e9"}, {"deep", {{"a", {1, 2}}}}};

@@ -16,6 +16,7 @@ const char* to_string(errc x) {
     case errc::invalid_request: return "invalid_request";
     case errc::not_found: return "not_found";
     case errc::timeout: return "timeout";
+    case errc::data_rejected: return "data_rejected";
   }
   return "unknown";
 }

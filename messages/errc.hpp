@@ -22,6 +22,10 @@ enum class errc : uint8_t {
   invalid_request,    ///< a caller's request was malformed
   not_found,          ///< the requested thing does not exist
   timeout,            ///< an operation ran out of time
+  /// Postgres (or the store before sending) rejected the data itself
+  /// (SQLSTATE class 22, 23 or 54; a NUL byte): retrying the same rows
+  /// fails again, unlike postgres_error
+  data_rejected,
 };
 
 /// Category atom of agentmem errors.

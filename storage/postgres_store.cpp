@@ -171,6 +171,30 @@ std::string trimmed_what(const std::exception& e) {
   return s;
 }
 
+// SQLSTATE classes that reject the rows themselves (PostgreSQL manual,
+// Appendix A "Error Codes"): 22 data exception, 23 integrity constraint
+// violation, 54 program limit exceeded. Retrying the same rows fails the
+// same way. Every other class (08 connection, 40 rollback, 53 resources,
+// 55 lock not available, 57 operator intervention, 42 a schema out of date,
+// ...) is about the server or the program and may pass on a retry.
+bool rejects_data(const std::string& sqlstate) {
+  return sqlstate.size() == 5
+         && (sqlstate.compare(0, 2, "22") == 0
+             || sqlstate.compare(0, 2, "23") == 0
+             || sqlstate.compare(0, 2, "54") == 0);
+}
+
+// The primary message of a server error, without the "ERROR:  " prefix and
+// without DETAIL/CONTEXT lines (DETAIL may quote the failing row, i.e.
+// event content, which must not reach logs or the DLQ reason).
+std::string primary_message(const std::string& what) {
+  auto s = what.substr(0, what.find('\n'));
+  for (const char* p : {"ERROR:  ", "FATAL:  "})
+    if (s.compare(0, std::strlen(p), p) == 0)
+      return s.substr(std::strlen(p));
+  return s;
+}
+
 // Postgres cannot store NUL in text or jsonb: find the first offending
 // field so that the batch fails as a value instead of half-way in COPY.
 std::optional<std::string> find_nul(const batch& b, const std::string& group,
@@ -433,6 +457,14 @@ struct postgres_store::impl {
     try {
       return f(*conn);
     } catch (const pqxx::sql_error& e) {
+      // libpqxx 6.4 maps 22xxx/23xxx to data_exception /
+      // integrity_constraint_violation but not 54xxx: use the SQLSTATE.
+      auto state = e.sqlstate();
+      if (rejects_data(state))
+        return make_error(errc::data_rejected,
+                          std::string{what} + ": SQLSTATE " + state + ": "
+                            + pg_cluster::redact_in(
+                              primary_message(trimmed_what(e)), url));
       return make_error(errc::postgres_error,
                         std::string{what} + ": "
                           + pg_cluster::redact_in(trimmed_what(e), url));
@@ -508,12 +540,28 @@ caf::expected<int> postgres_store::migrate() {
   });
 }
 
+bool is_data_rejection(const caf::error& err) {
+  return err && err.category() == errc_category
+         && static_cast<errc>(err.code()) == errc::data_rejected;
+}
+
+std::string rejected_sqlstate(const caf::error& err) {
+  if (!is_data_rejection(err) || !err.context().match_elements<std::string>())
+    return {};
+  const auto& detail = err.context().get_as<std::string>(0);
+  static constexpr std::string_view tag = "SQLSTATE ";
+  auto pos = detail.find(tag);
+  if (pos == std::string::npos || pos + tag.size() + 5 > detail.size())
+    return {};
+  return detail.substr(pos + tag.size(), 5);
+}
+
 caf::expected<commit_result>
 postgres_store::commit_batch(const batch& input,
                              const std::string& consumer_group,
                              const std::string& embedding_model) {
   if (auto field = find_nul(input, consumer_group, embedding_model))
-    return make_error(errc::invalid_request,
+    return make_error(errc::data_rejected,
                       "NUL byte in " + *field
                         + " (PostgreSQL text cannot hold it)");
   return impl_->run<commit_result>("commit_batch", [&](pqxx::connection& c)

@@ -60,6 +60,13 @@ struct commit_result {
   std::vector<std::pair<std::string, int64_t>> tombstones;
 };
 
+/// True when `err` is errc::data_rejected (see commit_batch).
+bool is_data_rejection(const caf::error& err);
+
+/// The SQLSTATE of a data_rejected error ("23514"), "" when its detail
+/// names none (a NUL byte found before sending).
+std::string rejected_sqlstate(const caf::error& err);
+
 /// A memory as stored, with its position in the `memories.seq` watermark.
 struct stored_memory {
   memory m;        ///< as written by commit_batch (see memories_after)
@@ -132,9 +139,15 @@ public:
   /// ts <= cutoff are left out (rollups recomputed; offsets still
   /// committed), see commit_result::tombstoned.
   /// Empty optional strings are stored as NULL; raw_json empty -> `{}`.
-  /// Errors: errc::invalid_request when a string holds a NUL byte (nothing
-  /// is written), errc::postgres_error otherwise (rolled back; the batch can
-  /// be retried as is).
+  /// Errors (rolled back, nothing written): errc::data_rejected when the
+  /// rows themselves are refused, i.e. a string holds a NUL byte or the
+  /// server answered SQLSTATE class 22 (data exception), 23 (integrity
+  /// constraint violation) or 54 (program limit exceeded); the detail is
+  /// "commit_batch: SQLSTATE <code>: <primary message>" (no DETAIL line:
+  /// it may quote row content; see rejected_sqlstate()) and the same rows
+  /// fail again. errc::postgres_error otherwise (connection, serialization
+  /// failure, deadlock, shutdown, resources, lock timeout, ...): transient,
+  /// the batch can be retried as is.
   caf::expected<commit_result> commit_batch(const batch& b,
                                             const std::string& consumer_group,
                                             const std::string& embedding_model);

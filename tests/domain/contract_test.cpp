@@ -176,6 +176,20 @@ BOOST_AUTO_TEST_CASE(a_minimal_message_gets_the_documented_defaults) {
   BOOST_TEST(out.agent_name.empty());
 }
 
+// Postgres sums both into bigint usage_analytics counters (SQLSTATE 22003
+// on overflow), so one event may carry at most 2^32-1 of each.
+BOOST_AUTO_TEST_CASE(usage_counts_up_to_2_pow_32_minus_1_are_accepted_and_larger_ones_rejected) {
+  BOOST_REQUIRE(!decode(message_with({{"tokens_used", "4294967295"},
+                                      {"processing_time_ms", "4294967295"}})));
+  BOOST_TEST(out.tokens_used == 4294967295);
+  BOOST_TEST(out.processing_time_ms == 4294967295);
+  auto err = decode(message_with({{"tokens_used", "9223372036854775807"}}));
+  BOOST_REQUIRE(err);
+  BOOST_TEST(err->code == "number_out_of_range");
+  BOOST_TEST(err->detail.find("tokens_used") != std::string::npos,
+             err->detail);
+}
+
 BOOST_AUTO_TEST_CASE(a_tool_call_event_maps_the_tool_object) {
   std::string value = R"({"event_id":"e-2","ts":"2024-05-31T12:00:01Z",
     "user_id":"u-1","session_id":"s-1","agent_type":"coder",
@@ -452,6 +466,12 @@ BOOST_AUTO_TEST_CASE(every_rejection_class_yields_its_specific_code) {
      "number_out_of_range"},
     {"tokens_used above int64",
      message_with({{"tokens_used", "9223372036854775808"}}),
+     "number_out_of_range"},
+    // summed into bigint usage rollups: bounded so the sums cannot overflow
+    {"tokens_used above 2^32-1",
+     message_with({{"tokens_used", "4294967296"}}), "number_out_of_range"},
+    {"processing_time_ms of int64 max",
+     message_with({{"processing_time_ms", "9223372036854775807"}}),
      "number_out_of_range"},
     {"negative processing_time_ms",
      message_with({{"processing_time_ms", "-1"}}), "number_out_of_range"},

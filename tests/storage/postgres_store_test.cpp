@@ -16,6 +16,7 @@
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/pg_exec.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -538,7 +539,8 @@ BOOST_FIXTURE_TEST_CASE(a_failed_batch_is_rolled_back_and_the_store_stays_usable
   b.offsets = {{"t", 0, 2}};
   auto r = store->commit_batch(b, group, model);
   BOOST_REQUIRE(!r);
-  BOOST_TEST(has_code(r.error(), errc::postgres_error), why(r));
+  // Bad rows: a data rejection (SQLSTATE 22P02), not a transient failure.
+  BOOST_TEST(has_code(r.error(), errc::data_rejected), why(r));
   BOOST_TEST(why(r).find("invalid input syntax for type json")
              != std::string::npos, why(r));
   BOOST_TEST(counts(*store) == (table_counts{0, 0, 0, 0, 0, 0, 0}));
@@ -550,7 +552,7 @@ BOOST_FIXTURE_TEST_CASE(a_failed_batch_is_rolled_back_and_the_store_stays_usable
   nul_escape.raw_json = R"({"event_id":"ev-u0000","x":"a\u0000b"})";
   auto r2 = store->commit_batch(make_batch({nul_escape}), group, model);
   BOOST_REQUIRE(!r2);
-  BOOST_TEST(has_code(r2.error(), errc::postgres_error));
+  BOOST_TEST(has_code(r2.error(), errc::data_rejected), why(r2));
   BOOST_TEST(count(*store, "SELECT count(*) FROM user_activities") == 1);
 }
 
@@ -561,7 +563,8 @@ BOOST_FIXTURE_TEST_CASE(a_nul_byte_in_a_string_is_an_error_value_and_nothing_is_
   a.content = std::string{"before\0after", 12};
   auto r = store->commit_batch(make_batch({a}), group, model);
   BOOST_REQUIRE(!r);
-  BOOST_TEST(has_code(r.error(), errc::invalid_request), why(r));
+  BOOST_TEST(has_code(r.error(), errc::data_rejected), why(r));
+  BOOST_TEST(storage::rejected_sqlstate(r.error()).empty()); // not sent
   BOOST_TEST(why(r).find("content of event ev-nul")
              != std::string::npos);
   auto m = make_memory("m", 1, make_activity("ev-ok", "u1", "s1", t0), 0, {});
@@ -570,7 +573,7 @@ BOOST_FIXTURE_TEST_CASE(a_nul_byte_in_a_string_is_an_error_value_and_nothing_is_
   b.memories = {m};
   auto r2 = store->commit_batch(b, group, model);
   BOOST_REQUIRE(!r2);
-  BOOST_TEST(has_code(r2.error(), errc::invalid_request));
+  BOOST_TEST(has_code(r2.error(), errc::data_rejected), why(r2));
   BOOST_TEST(counts(*store) == (table_counts{0, 0, 0, 0, 0, 0, 0}));
 }
 
@@ -662,6 +665,71 @@ BOOST_FIXTURE_TEST_CASE(a_batch_of_twenty_thousand_events_commits_in_one_transac
   BOOST_TEST(again.duplicate_activities == 20000u);
   BOOST_TEST(count(*store, "SELECT sum(activity_count) FROM usage_analytics")
              == 20000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// commit_batch tells Postgres rejecting the rows (errc::data_rejected, with
+// the SQLSTATE) apart from transient failures (errc::postgres_error).
+BOOST_AUTO_TEST_SUITE(rejection_suite)
+
+// A real rejection the contract used to let through: usage_analytics sums
+// tokens_used per user, day and agent in a bigint.
+BOOST_FIXTURE_TEST_CASE(a_rollup_overflowing_bigint_is_a_data_rejection_with_sqlstate_22003,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto big = make_activity("e1", "u1", "s1", t0);
+  big.tokens_used = std::numeric_limits<int64_t>::max();
+  auto b1 = make_batch({big});
+  b1.offsets = {{"t", 0, 1}};
+  commit(*store, b1);
+  auto b2 = make_batch({make_activity("e2", "u1", "s1", t0 + 1)});
+  b2.offsets = {{"t", 0, 2}};
+  auto res = store->commit_batch(b2, group, model);
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(has_code(res.error(), errc::data_rejected), why(res));
+  BOOST_TEST(storage::is_data_rejection(res.error()));
+  BOOST_TEST(storage::rejected_sqlstate(res.error()) == "22003");
+  // Rolled back: neither the event nor the offset moved.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM user_activities") == 1);
+  BOOST_TEST(count(*store, "SELECT next_offset FROM kafka_offsets") == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_check_violation_is_a_data_rejection_without_the_row_content,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  test::exec_sql(url, "ALTER TABLE user_activities ADD CONSTRAINT"
+                      " test_poison CHECK (event_id NOT LIKE 'poison-%')");
+  auto ok = make_activity("ok-1", "u1", "s1", t0);
+  auto res = store->commit_batch(
+    make_batch({ok, make_activity("poison-1", "u1", "s1", t0 + 1)}), group,
+    model);
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(storage::is_data_rejection(res.error()), why(res));
+  BOOST_TEST(storage::rejected_sqlstate(res.error()) == "23514");
+  auto text = why(res);
+  BOOST_TEST(text.find("test_poison") != std::string::npos, text);
+  // Postgres' DETAIL line quotes the failing row: it must not be kept.
+  BOOST_TEST(text.find("hello from") == std::string::npos, text);
+  BOOST_TEST(text.find('\n') == std::string::npos, text);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM user_activities") == 0);
+  // The store stays usable for the rows Postgres accepts.
+  BOOST_TEST(commit(*store, make_batch({ok})).new_activities == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lost_connection_is_transient_and_the_next_commit_reconnects,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  // Kill every other session of this database: the store's connection.
+  test::exec_sql(url, "SELECT pg_terminate_backend(pid) FROM"
+                      " pg_stat_activity WHERE datname = current_database()"
+                      " AND pid <> pg_backend_pid()");
+  auto b = make_batch({make_activity("e1", "u1", "s1", t0)});
+  auto res = store->commit_batch(b, group, model);
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(has_code(res.error(), errc::postgres_error), why(res));
+  BOOST_TEST(!storage::is_data_rejection(res.error()));
+  BOOST_TEST(commit(*store, b).new_activities == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
