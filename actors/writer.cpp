@@ -61,6 +61,8 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
     // Deleted while this batch was in flight (capture's set was stale):
     // drop the same rows from the batch and undo extraction's buffer
     // writes.
+    // (After apply_memory_changes: change indices refer to the batch as
+    // committed, before this filtering.)
     domain::tombstone_map t{res->tombstones.begin(), res->tombstones.end()};
     domain::drop_tombstoned(b, t);
     for (auto& [user, cutoff] : res->tombstones) {

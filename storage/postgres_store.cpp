@@ -573,6 +573,7 @@ postgres_store::commit_batch(const batch& input,
     // is committed; then one lookup for all users of the batch.
     batch filtered;
     const batch* bp = &input;
+    std::vector<size_t> input_index; // filtered memory -> input position
     if (!input.activities.empty() || !input.memories.empty()) {
       tx.exec("SELECT pg_advisory_xact_lock_shared("
               + std::to_string(lock_class) + ", "
@@ -605,6 +606,11 @@ postgres_store::commit_batch(const batch& input,
           filtered = input;
           result.tombstoned = domain::drop_tombstoned(filtered, t);
           bp = &filtered;
+          // memory_change::index refers to the caller's (input) batch.
+          for (size_t i = 0; i < input.memories.size(); ++i)
+            if (!domain::is_tombstoned(t, input.memories[i].user_id,
+                                       input.memories[i].ts_ms))
+              input_index.push_back(i);
         }
       }
     }
@@ -769,9 +775,12 @@ postgres_store::commit_batch(const batch& input,
       detail::apply_versioned_memories(tx, versioned, versioned_at,
                                        tx.quote(embedding_model),
                                        result.changes);
-      for (auto& ch : result.changes)
+      for (auto& ch : result.changes) {
         if (ch.event == memory_event::add)
           ++result.memories_written;
+        if (!input_index.empty())
+          ch.index = input_index.at(ch.index);
+      }
     }
     tx.commit();
     return result;

@@ -30,7 +30,8 @@ const char* to_string(memory_event e);
 /// memory with `update_of` set (a near-duplicate found by dedup) or a
 /// `session_summary` (one memory per session, updated in place).
 struct memory_change {
-  size_t index = 0; ///< position in batch::memories
+  size_t index = 0; ///< position in the committed batch's memories (as
+                    ///< passed to commit_batch, before tombstone filtering)
   memory_event event = memory_event::add;
   int32_t version = 1; ///< the memory's version after the change
   /// The memory as stored now: for add the batch's memory; for update the

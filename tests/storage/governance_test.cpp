@@ -366,6 +366,20 @@ BOOST_FIXTURE_TEST_CASE(a_tombstoned_users_old_events_are_dropped_inside_the_com
   BOOST_TEST(copy.activities.size() == 2u);
   BOOST_TEST(copy.memories.size() == 2u);
   BOOST_TEST(copy.offsets.size() == 1u);
+  // A versioned memory behind a tombstoned one: its change names its
+  // position in the batch as passed (the writer applies changes to that).
+  auto b2 = act("b2", "bob", "s-b", t + 10, "bob summary source");
+  auto summary = mem(b2);
+  summary.memory_id = "summary-bob-s-b";
+  summary.memory_type = memory_types::session_summary;
+  summary.text = "bob talked about here";
+  auto r3 = pg->commit_batch(make_batch({old2, b2}, {mem(old2), summary}, 44),
+                             "g", "test-model");
+  BOOST_REQUIRE_MESSAGE(r3, why(r3));
+  BOOST_TEST(r3->tombstoned == 1u);
+  BOOST_REQUIRE(r3->changes.size() == 1u);
+  BOOST_TEST(r3->changes[0].index == 1u);
+  BOOST_TEST(r3->changes[0].stored.memory_id == "summary-bob-s-b");
 }
 
 BOOST_FIXTURE_TEST_CASE(export_pages_through_every_row_of_the_user_and_nothing_of_others,
