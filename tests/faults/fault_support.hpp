@@ -250,20 +250,30 @@ inline std::string wait_all_stored(pg_probe& pg, const std::string& group,
     500ms);
 }
 
-/// Waits (at most `timeout`) until the node's `agentmem_index_vectors`
-/// equals count(memories); "" or what was seen.
+/// Waits (at most `timeout`) until the node's index holds what Postgres
+/// holds: `agentmem_index_vectors` equals count(memories), index_sync has
+/// read up to max(memories.seq) (`agentmem_index_watermark_seq`: memories
+/// updated in place keep their count but get a new seq) and no batch is in
+/// flight (vector linking applied its last one). "" or what was seen.
 inline std::string wait_index_matches(agentmem_node& node, pg_probe& pg,
                                       const std::string& when,
                                       std::chrono::milliseconds timeout = 60s) {
   int64_t memories = -1;
   return wait_until(
     "agentmem_index_vectors of the node on port " + std::to_string(node.port())
-      + " to equal count(memories) " + when,
+      + " to equal count(memories), its index watermark to reach "
+        "max(memories.seq) and no batch in flight "
+      + when,
     timeout,
     [&] {
       memories = pg.scalar("SELECT count(*) FROM memories");
+      const auto max_seq =
+        pg.scalar("SELECT coalesce(max(seq), 0) FROM memories");
       return node.metric("agentmem_index_vectors")
-             == static_cast<double>(memories);
+               == static_cast<double>(memories)
+             && node.metric("agentmem_index_watermark_seq").value_or(-1)
+                  >= static_cast<double>(max_seq)
+             && node.metric("agentmem_batches_in_flight").value_or(0) == 0;
     },
     [&] {
       auto v = node.metric("agentmem_index_vectors");
@@ -276,7 +286,10 @@ inline std::string wait_index_matches(agentmem_node& node, pg_probe& pg,
              + ", max(memories.seq) "
              + std::to_string(
                pg.try_scalar("SELECT coalesce(max(seq), 0) FROM memories")
-                 .value_or(-1));
+                 .value_or(-1))
+             + ", agentmem_batches_in_flight "
+             + std::to_string(static_cast<int64_t>(
+               node.metric("agentmem_batches_in_flight").value_or(-1)));
     },
     [&] { return node.death(); }, 500ms);
 }

@@ -22,11 +22,14 @@ struct search_case {
   std::vector<std::string> memory_ids; ///< best first
   std::vector<double> scores;
   std::string body; ///< the raw answer (for failure messages)
+  std::string mode = "hybrid";
+  int top_k = 5;
 };
 
-/// POST /v1/memories/search (top 5); fills ids and scores; "" or the error.
+/// POST /v1/memories/search; fills ids and scores; "" or the error.
 std::string run_search(agentmem_node& node, search_case& c) {
-  json req = {{"user_id", c.user_id}, {"query", c.query}, {"top_k", 5}};
+  json req = {{"user_id", c.user_id}, {"query", c.query},
+              {"top_k", c.top_k}, {"mode", c.mode}};
   auto r = http_client{node.port()}.post_json("/v1/memories/search", req.dump());
   if (r.status != 200)
     return "search " + req.dump() + ": " + std::to_string(r.status) + " "
@@ -140,6 +143,16 @@ BOOST_FIXTURE_TEST_CASE(
       empty_example = "user " + c.user_id + ", query '" + c.query
                       + "' answered " + c.body.substr(0, 300);
   }
+  // The two rankings hybrid fuses, deeper than the fused top 5: a
+  // difference after the rebuild names the memory that moved.
+  std::vector<search_case> components;
+  for (auto& c : searches)
+    for (const char* mode : {"vector", "keyword"}) {
+      search_case deep{c.user_id, c.query, {}, {}, {}, mode, 30};
+      auto err = run_search(node, deep);
+      BOOST_TEST_REQUIRE(err.empty(), err);
+      components.push_back(std::move(deep));
+    }
   BOOST_TEST(nonempty == searches.size(),
              nonempty << " of " << searches.size()
                       << " searches returned results before the stop; e.g. "
@@ -230,9 +243,30 @@ BOOST_FIXTURE_TEST_CASE(
                                    << messages_before[i].substr(0, 400)
                                    << "\n  after:  " << after.substr(0, 400));
   }
+  for (auto& c : components) {
+    search_case again{c.user_id, c.query, {}, {}, {}, c.mode, c.top_k};
+    auto err = run_search(node, again);
+    BOOST_TEST_REQUIRE(err.empty(), err);
+    std::string diff;
+    for (size_t k = 0; k < std::max(c.memory_ids.size(),
+                                    again.memory_ids.size());
+         ++k) {
+      auto at = [k](const search_case& x) {
+        return k < x.memory_ids.size()
+                 ? x.memory_ids[k] + " " + std::to_string(x.scores[k])
+                 : std::string{"-"};
+      };
+      if (at(c) != at(again))
+        diff += "\n    #" + std::to_string(k) + " before " + at(c)
+                + ", after " + at(again);
+    }
+    BOOST_TEST(diff.empty(), c.mode << " ranking of '" << c.query << "' for "
+                                    << c.user_id
+                                    << " differs after the rebuild:" << diff);
+  }
   size_t same = 0;
   for (auto& c : searches) {
-    search_case again{c.user_id, c.query, {}, {}, {}};
+    search_case again{c.user_id, c.query, {}, {}, {}, c.mode, c.top_k};
     auto err = run_search(node, again);
     BOOST_TEST_REQUIRE(err.empty(), err);
     bool equal = again.memory_ids == c.memory_ids;
