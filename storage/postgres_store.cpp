@@ -17,6 +17,7 @@
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
 #include "storage/pg_cluster.hpp"
+#include "storage/pg_common.hpp"
 
 namespace agentmem::storage {
 
@@ -80,26 +81,14 @@ std::string vector_to_bytea_hex(const std::vector<float>& v) {
 using detail::nz;
 using detail::text_array_literal;
 using detail::vector_to_bytea_hex;
+using detail::lock_memories;
+using detail::lock_migrate;
+using detail::lock_ingest;
+using detail::lock_sql;
+using detail::ms_of;
+using detail::ts_of;
 
 namespace {
-
-// pg_advisory_xact_lock(int, int) keys: 'agmm' plus a purpose.
-constexpr int lock_class = 0x61676d6d;
-constexpr int lock_migrate = 1;
-constexpr int lock_memories = 2;
-constexpr int lock_ingest = 3; // governance_store.cpp: commits vs. deletion
-
-
-// ms since epoch -> timestamptz, exact to the millisecond.
-std::string ts_of(const std::string& column) {
-  return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
-}
-
-// timestamptz -> ms since epoch (extract returns numeric: exact).
-std::string ms_of(const std::string& column) {
-  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
-}
-
 
 // Values of a one-dimensional text[] in Postgres' output format (nulls
 // dropped), through libpqxx's array parser (UTF-8 is ASCII-safe).
@@ -162,13 +151,6 @@ bool valid_day(const std::string& d) {
   int month = std::stoi(d.substr(5, 2));
   int day = std::stoi(d.substr(8, 2));
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
-
-std::string trimmed_what(const std::exception& e) {
-  std::string s = e.what();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  return s;
 }
 
 // Postgres cannot store NUL in text or jsonb: find the first offending
@@ -397,62 +379,8 @@ constexpr const char* insert_links_sql =
 
 // --- impl -----------------------------------------------------------------
 
-struct postgres_store::impl {
-  std::string url;
-  std::unique_ptr<pqxx::connection> conn;
-  bool broken = false;
-
-  caf::error open() {
-    conn.reset();
-    try {
-      conn = std::make_unique<pqxx::connection>(url);
-      broken = false;
-      return caf::none;
-    } catch (const std::exception& e) {
-      broken = true;
-      return make_error(errc::postgres_error,
-                        "connecting to " + pg_cluster::redact(url) + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    }
-  }
-
-  caf::error ensure() {
-    if (!broken && conn && conn->is_open())
-      return caf::none;
-    return open();
-  }
-
-  // Runs `f(connection)` and turns every exception into a value. SQL
-  // errors leave the connection usable (the transaction object rolls back
-  // in its destructor); anything else may have broken the protocol state,
-  // so the next call reconnects.
-  template <class T, class F>
-  caf::expected<T> run(const char* what, F&& f) {
-    if (auto err = ensure())
-      return err;
-    try {
-      return f(*conn);
-    } catch (const pqxx::sql_error& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    } catch (const pqxx::transaction_rollback& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    } catch (const pqxx::conversion_error& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    } catch (const std::exception& e) {
-      // broken_connection, in_doubt_error, usage errors, ...
-      broken = true;
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    }
-  }
-};
+// The connection and its exception-to-error wrapper: pg_common.hpp.
+struct postgres_store::impl : detail::pg_session {};
 
 postgres_store::postgres_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
@@ -485,8 +413,7 @@ caf::expected<int> postgres_store::migrate() {
       pqxx::work tx{c};
       // Held until commit: concurrent migrators queue here, then see the
       // version recorded by whoever went first.
-      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(lock_class)
-              + ", " + std::to_string(lock_migrate) + ")");
+      tx.exec(lock_sql(false, lock_migrate));
       tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
               " version integer PRIMARY KEY,"
               " name text NOT NULL,"
@@ -526,9 +453,7 @@ postgres_store::commit_batch(const batch& input,
     batch filtered;
     const batch* bp = &input;
     if (!input.activities.empty() || !input.memories.empty()) {
-      tx.exec("SELECT pg_advisory_xact_lock_shared("
-              + std::to_string(lock_class) + ", "
-              + std::to_string(lock_ingest) + ")");
+      tx.exec(lock_sql(true, lock_ingest));
       std::unordered_set<std::string> users;
       for (auto& a : input.activities)
         users.insert(a.user_id);
@@ -691,8 +616,7 @@ postgres_store::commit_batch(const batch& input,
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
-      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(lock_class)
-              + ", " + std::to_string(lock_memories) + ")");
+      tx.exec(lock_sql(false, lock_memories));
       pqxx::stream_to out{tx, "tmp_memories", columns(memory_columns)};
       int32_t ord = 0;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp
