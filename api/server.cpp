@@ -392,13 +392,11 @@ ojson time_or_null(const std::optional<int64_t>& ms) {
 
 // A buffered session message as the session_messages route shows it.
 ojson message_json(const buffered_message& msg) {
-  ojson j = ojson::object();
-  j["event_id"] = msg.event_id;
-  j["ts"] = domain::format_rfc3339_ms(msg.ts_ms);
-  j["role"] = msg.role;
-  j["agent_name"] = msg.agent_name;
-  j["content"] = msg.content;
-  return j;
+  return ojson{{"event_id", msg.event_id},
+               {"ts", domain::format_rfc3339_ms(msg.ts_ms)},
+               {"role", msg.role},
+               {"agent_name", msg.agent_name},
+               {"content", msg.content}};
 }
 
 double seconds_since(steady::time_point t0) {
@@ -463,21 +461,20 @@ bool permits(const access_grant& g, const std::string& uid) {
          && (!g.user_checked || g.user_id == uid);
 }
 
-/// The route's decoded {user_id} path segment, re-checked with permits();
-/// nullopt once the 400 (bad segment) or 403 is sent.
-std::optional<std::string> permitted_path_user(const route_match& m,
-                                               const access_grant& grant,
-                                               httplib::Response& res) {
-  auto user_id = decode_id("user_id", m.raw_param);
-  if (!user_id) {
-    send_bad_request(res, user_id.error());
+/// The user_id `uid` a handler read, re-checked with permits(); nullopt
+/// once the 400 (`uid` is an error) or the 403 is sent.
+std::optional<std::string> permitted_user(caf::expected<std::string> uid,
+                                          const access_grant& grant,
+                                          httplib::Response& res) {
+  if (!uid) {
+    send_bad_request(res, uid.error());
     return std::nullopt;
   }
-  if (!permits(grant, *user_id)) {
+  if (!permits(grant, *uid)) {
     send_forbidden_user(res);
     return std::nullopt;
   }
-  return std::move(*user_id);
+  return std::move(*uid);
 }
 
 // Query parameter `name` (decoded); errors when absent, repeated or
@@ -1051,15 +1048,9 @@ http_server::impl::path_id_and_user(const char* field,
     send_bad_request(res, id.error());
     return std::nullopt;
   }
-  auto uid = required_user_id(req);
-  if (!uid) {
-    send_bad_request(res, uid.error());
+  auto uid = permitted_user(required_user_id(req), grant, res);
+  if (!uid)
     return std::nullopt;
-  }
-  if (!permits(grant, *uid)) {
-    send_forbidden_user(res);
-    return std::nullopt;
-  }
   return std::pair{std::move(*id), std::move(*uid)};
 }
 
@@ -1186,7 +1177,7 @@ void http_server::impl::on_facts(const httplib::Request& req,
                                  const route_match& m,
                                  const access_grant& grant,
                                  httplib::Response& res) {
-  auto user_id = permitted_path_user(m, grant, res);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
     return;
   auto q = parse_query(req.target, {"as_of", "subject", "predicate", "limit"});
@@ -1247,7 +1238,7 @@ void http_server::impl::on_entities(const httplib::Request& req,
                                     const route_match& m,
                                     const access_grant& grant,
                                     httplib::Response& res) {
-  auto user_id = permitted_path_user(m, grant, res);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
     return;
   auto q = parse_query(req.target, {"type", "limit"});
@@ -1287,7 +1278,7 @@ void http_server::impl::on_neighbors(const httplib::Request& req,
                                      const route_match& m,
                                      const access_grant& grant,
                                      httplib::Response& res) {
-  auto user_id = permitted_path_user(m, grant, res);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
     return;
   auto entity_id = decode_id("entity_id", m.raw_param2);
@@ -1324,7 +1315,7 @@ void http_server::impl::on_neighbors(const httplib::Request& req,
 void http_server::impl::on_delete_user(const route_match& m,
                                        const access_grant& grant,
                                        httplib::Response& res) {
-  auto user_id = permitted_path_user(m, grant, res);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
     return;
   auto rep = be.delete_user(*user_id);
@@ -1353,7 +1344,7 @@ void http_server::impl::on_delete_user(const route_match& m,
 void http_server::impl::on_export_user(const route_match& m,
                                        const access_grant& grant,
                                        httplib::Response& res) {
-  auto user_id = permitted_path_user(m, grant, res);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
     return;
   auto stream = be.open_export(*user_id);

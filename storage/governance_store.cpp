@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "messages/errc.hpp"
+#include "storage/pg_cluster.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage {

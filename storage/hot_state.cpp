@@ -61,18 +61,8 @@ std::optional<session_state> decode_session(const std::string& v) {
   return s;
 }
 
-std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v) {
-  value_reader r{v.data(), v.data() + v.size()};
-  buffer_entry e;
-  e.ts_ms = r.i64();
-  e.event_id = r.str();
-  e.role = r.str();
-  e.agent_name = r.str();
-  e.content = r.str();
-  if (!r.ok)
-    return std::nullopt;
-  return e;
-}
+// A buffered message (key "m|..."); nullopt when corrupt. Defined below.
+std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v);
 
 session_state merge(const std::optional<session_state>& old,
                     const session_state& d) {
@@ -317,6 +307,23 @@ caf::expected<int64_t> hot_state::watermark(const std::string& name,
     return make_error(errc::rocksdb_error, "corrupt watermark " + name);
   return x;
 }
+
+namespace {
+
+std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v) {
+  value_reader r{v.data(), v.data() + v.size()};
+  buffer_entry e;
+  e.ts_ms = r.i64();
+  e.event_id = r.str();
+  e.role = r.str();
+  e.agent_name = r.str();
+  e.content = r.str();
+  if (!r.ok)
+    return std::nullopt;
+  return e;
+}
+
+} // namespace
 
 caf::expected<hot_state::erase_counts>
 hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
