@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "domain/rollup.hpp"
+#include "domain/text.hpp"
 #include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
 #include "storage/memory_versions.hpp"
@@ -111,18 +112,6 @@ int32_t utf8_chars(const std::string& s) {
     std::min<int64_t>(n, std::numeric_limits<int32_t>::max()));
 }
 
-
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // Inverse of vector_to_bytea_hex for encode(embedding, 'hex') output.
 bool vector_from_hex(const char* hex, size_t len, std::vector<float>& out) {
   if (len % 8 != 0)
@@ -131,8 +120,8 @@ bool vector_from_hex(const char* hex, size_t len, std::vector<float>& out) {
   for (size_t i = 0; i < out.size(); ++i) {
     uint32_t bits = 0;
     for (int b = 0; b < 4; ++b) {
-      int hi = hex_value(hex[i * 8 + b * 2]);
-      int lo = hex_value(hex[i * 8 + b * 2 + 1]);
+      int hi = domain::hex_digit_value(hex[i * 8 + b * 2]);
+      int lo = domain::hex_digit_value(hex[i * 8 + b * 2 + 1]);
       if (hi < 0 || lo < 0)
         return false;
       bits |= static_cast<uint32_t>(hi * 16 + lo) << (8 * b);
