@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/codec.hpp"
+#include "domain/text.hpp"
 #include "messages/errc.hpp"
 
 namespace agentmem::api {
@@ -25,16 +26,6 @@ caf::error bad_line(const std::string& source, size_t line,
   return make_error(errc::invalid_config, source + " line "
                                             + std::to_string(line) + ": "
                                             + what);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 std::vector<std::string_view> split_ws(std::string_view s) {
@@ -117,8 +108,8 @@ parse_token_lines(std::string_view text, const std::string& source) {
                       "(a token hash, never the token itself; see `agentmem "
                       "token new`)");
     for (size_t i = 0; i < 32; ++i) {
-      int hi = hex_value(h[7 + 2 * i]);
-      int lo = hex_value(h[8 + 2 * i]);
+      int hi = domain::hex_digit_value(h[7 + 2 * i]);
+      int lo = domain::hex_digit_value(h[8 + 2 * i]);
       if (hi < 0 || lo < 0)
         return bad_line(source, line_no, "the hash is not hexadecimal");
       e.hash[i] = static_cast<unsigned char>(hi * 16 + lo);

@@ -3,23 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "domain/text.hpp"
 #include "messages/errc.hpp"
 
 namespace agentmem::api {
-
-namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-} // namespace
 
 std::optional<size_t> utf8_length(std::string_view s) noexcept {
   size_t n = 0;
@@ -87,8 +74,8 @@ std::optional<std::string> percent_decode(std::string_view s,
     if (c == '%') {
       if (s.size() - i < 3)
         return std::nullopt;
-      int hi = hex_value(s[i + 1]);
-      int lo = hex_value(s[i + 2]);
+      int hi = domain::hex_digit_value(s[i + 1]);
+      int lo = domain::hex_digit_value(s[i + 2]);
       if (hi < 0 || lo < 0)
         return std::nullopt;
       out += static_cast<char>(hi * 16 + lo);

@@ -281,6 +281,16 @@ void send_backend_error(httplib::Response& res, const caf::error& err) {
   send_error(res, 503, "unavailable", describe(err));
 }
 
+// 400 with the detail `err` carries (a request piece that did not parse).
+void send_bad_request(httplib::Response& res, const caf::error& err) {
+  send_error(res, 400, "bad_request", detail_of(err));
+}
+
+// 403 of a handler's permits() re-check.
+void send_forbidden_user(httplib::Response& res) {
+  send_error(res, 403, "forbidden", "the token may not access this user_id");
+}
+
 // Error code for responses httplib produced on its own (bad request line,
 // oversized Content-Length, URI too long).
 const char* error_code_for(int status) {
@@ -369,6 +379,26 @@ ojson metadata_object(const std::string& text) {
   return j;
 }
 
+// An optional field of a response: its value, or null when absent.
+template <class T>
+ojson value_or_null(const std::optional<T>& x) {
+  return x ? ojson(*x) : ojson(nullptr);
+}
+
+// An optional instant (ms since epoch) as RFC 3339, or null when absent.
+ojson time_or_null(const std::optional<int64_t>& ms) {
+  return ms ? ojson(domain::format_rfc3339_ms(*ms)) : ojson(nullptr);
+}
+
+// A buffered session message as the session_messages route shows it.
+ojson message_json(const buffered_message& msg) {
+  return ojson{{"event_id", msg.event_id},
+               {"ts", domain::format_rfc3339_ms(msg.ts_ms)},
+               {"role", msg.role},
+               {"agent_name", msg.agent_name},
+               {"content", msg.content}};
+}
+
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
@@ -429,6 +459,22 @@ struct access_grant {
 bool permits(const access_grant& g, const std::string& uid) {
   return g.token && g.token->allows(uid)
          && (!g.user_checked || g.user_id == uid);
+}
+
+/// The user_id `uid` a handler read, re-checked with permits(); nullopt
+/// once the 400 (`uid` is an error) or the 403 is sent.
+std::optional<std::string> permitted_user(caf::expected<std::string> uid,
+                                          const access_grant& grant,
+                                          httplib::Response& res) {
+  if (!uid) {
+    send_bad_request(res, uid.error());
+    return std::nullopt;
+  }
+  if (!permits(grant, *uid)) {
+    send_forbidden_user(res);
+    return std::nullopt;
+  }
+  return std::move(*uid);
 }
 
 // Query parameter `name` (decoded); errors when absent, repeated or
@@ -591,6 +637,12 @@ struct http_server::impl {
   void on_working_memory(const httplib::Request& req, const route_match& m,
                          const access_grant& grant, httplib::Response& res);
   caf::expected<std::string> required_user_id(const httplib::Request& req);
+  /// The decoded path id `field` and the `user_id` query parameter,
+  /// re-checked with permits(); nullopt once a 400 or 403 is sent.
+  std::optional<std::pair<std::string, std::string>>
+  path_id_and_user(const char* field, const httplib::Request& req,
+                   const route_match& m, const access_grant& grant,
+                   httplib::Response& res);
   void on_delete_user(const route_match& m, const access_grant& grant,
                       httplib::Response& res);
   void on_export_user(const route_match& m, const access_grant& grant,
@@ -680,7 +732,7 @@ bool http_server::impl::authorize(const httplib::Request& req,
     // Admin tokens may touch any user: the handler gives the precise 400.
     if (tok->is_admin())
       return true;
-    send_error(res, 400, "bad_request", detail_of(uid.error()));
+    send_bad_request(res, uid.error());
     return false;
   }
   if (!tok->allows(*uid)) {
@@ -789,10 +841,9 @@ void http_server::impl::on_search(const std::string& body,
                                   httplib::Response& res) {
   auto req = parse_search_request(body);
   if (!req)
-    return send_error(res, 400, "bad_request", detail_of(req.error()));
+    return send_bad_request(res, req.error());
   if (!permits(grant, req->user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return send_forbidden_user(res);
   auto t0 = steady::now();
   // Observe failed and throwing searches too: slow failures matter most.
   struct observer {
@@ -863,16 +914,16 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
                                             httplib::Response& res) {
   auto session_id = decode_id("session_id", m.raw_param);
   if (!session_id)
-    return send_error(res, 400, "bad_request", detail_of(session_id.error()));
+    return send_bad_request(res, session_id.error());
   auto q = parse_query(req.target, {"user_id", "limit"});
   if (!q)
-    return send_error(res, 400, "bad_request", detail_of(q.error()));
+    return send_bad_request(res, q.error());
   auto uid = q->find("user_id");
   if (uid == q->end())
     return send_error(res, 400, "bad_request",
                       "query parameter user_id is required");
   if (auto err = check_id("user_id", uid->second))
-    return send_error(res, 400, "bad_request", detail_of(err));
+    return send_bad_request(res, err);
   int limit = max_message_limit;
   if (auto l = q->find("limit"); l != q->end()) {
     auto v = parse_small_int(l->second);
@@ -883,8 +934,7 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
     limit = *v;
   }
   if (!permits(grant, uid->second))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return send_forbidden_user(res);
   auto msgs = be.session_messages(uid->second, *session_id, limit);
   if (!msgs)
     return send_backend_error(res, msgs.error());
@@ -895,32 +945,17 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
   // When the newest messages do not all fit max_response_bytes, the
   // oldest of them are left out (they come first in the list).
   size_t bytes = 0;
-  size_t keep_from = msgs->size();
+  std::vector<ojson> newest_first;
   for (size_t i = msgs->size(); i > first; --i) {
-    auto& msg = (*msgs)[i - 1];
-    ojson j = ojson::object();
-    j["event_id"] = msg.event_id;
-    j["role"] = msg.role;
-    j["agent_name"] = msg.agent_name;
-    j["content"] = msg.content;
-    j["ts"] = "0000-00-00T00:00:00.000Z";
+    auto j = message_json((*msgs)[i - 1]);
     if (!fits(bytes, j))
       break;
-    keep_from = i - 1;
+    newest_first.push_back(std::move(j));
   }
-  bool truncated = keep_from > first;
-  first = keep_from;
+  bool truncated = newest_first.size() < msgs->size() - first;
   ojson list = ojson::array();
-  for (size_t i = first; i < msgs->size(); ++i) {
-    auto& msg = (*msgs)[i];
-    ojson j = ojson::object();
-    j["event_id"] = msg.event_id;
-    j["ts"] = domain::format_rfc3339_ms(msg.ts_ms);
-    j["role"] = msg.role;
-    j["agent_name"] = msg.agent_name;
-    j["content"] = msg.content;
-    list.push_back(std::move(j));
-  }
+  for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it)
+    list.push_back(std::move(*it));
   ojson out = ojson::object();
   out["session_id"] = *session_id;
   out["user_id"] = uid->second;
@@ -936,10 +971,10 @@ void http_server::impl::on_usage(const httplib::Request& req,
                                  httplib::Response& res) {
   auto user_id = decode_id("user_id", m.raw_param);
   if (!user_id)
-    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
+    return send_bad_request(res, user_id.error());
   auto q = parse_query(req.target, {"from", "to"});
   if (!q)
-    return send_error(res, 400, "bad_request", detail_of(q.error()));
+    return send_bad_request(res, q.error());
   auto from = q->find("from");
   auto to = q->find("to");
   if (from == q->end() || to == q->end())
@@ -963,8 +998,7 @@ void http_server::impl::on_usage(const httplib::Request& req,
                       "the range from..to may span at most "
                         + std::to_string(max_usage_days) + " days");
   if (!permits(grant, *user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return send_forbidden_user(res);
   auto rows = be.usage(*user_id, from->second, to->second);
   if (!rows)
     return send_backend_error(res, rows.error());
@@ -1003,45 +1037,51 @@ http_server::impl::required_user_id(const httplib::Request& req) {
   return uid->second;
 }
 
+std::optional<std::pair<std::string, std::string>>
+http_server::impl::path_id_and_user(const char* field,
+                                    const httplib::Request& req,
+                                    const route_match& m,
+                                    const access_grant& grant,
+                                    httplib::Response& res) {
+  auto id = decode_id(field, m.raw_param);
+  if (!id) {
+    send_bad_request(res, id.error());
+    return std::nullopt;
+  }
+  auto uid = permitted_user(required_user_id(req), grant, res);
+  if (!uid)
+    return std::nullopt;
+  return std::pair{std::move(*id), std::move(*uid)};
+}
+
 void http_server::impl::on_memory_history(const httplib::Request& req,
                                           const route_match& m,
                                           const access_grant& grant,
                                           httplib::Response& res) {
-  auto memory_id = decode_id("memory_id", m.raw_param);
-  if (!memory_id)
-    return send_error(res, 400, "bad_request", detail_of(memory_id.error()));
-  auto uid = required_user_id(req);
-  if (!uid)
-    return send_error(res, 400, "bad_request", detail_of(uid.error()));
-  if (!permits(grant, *uid))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
-  auto versions = be.memory_history(*uid, *memory_id);
+  auto target = path_id_and_user("memory_id", req, m, grant, res);
+  if (!target)
+    return;
+  auto& [memory_id, uid] = *target;
+  auto versions = be.memory_history(uid, memory_id);
   if (!versions)
     return send_backend_error(res, versions.error());
-  auto opt_text = [](const std::optional<std::string>& s) {
-    return s ? ojson(*s) : ojson(nullptr);
-  };
-  auto opt_num = [](const std::optional<double>& x) {
-    return x ? ojson(*x) : ojson(nullptr);
-  };
   ojson list = ojson::array();
   for (auto& v : *versions) {
     ojson j = ojson::object();
     j["version"] = v.version;
     j["event"] = v.event;
-    j["old_text"] = opt_text(v.old_text);
-    j["new_text"] = opt_text(v.new_text);
-    j["old_importance"] = opt_num(v.old_importance);
-    j["new_importance"] = opt_num(v.new_importance);
+    j["old_text"] = value_or_null(v.old_text);
+    j["new_text"] = value_or_null(v.new_text);
+    j["old_importance"] = value_or_null(v.old_importance);
+    j["new_importance"] = value_or_null(v.new_importance);
     j["event_id"] = v.event_id;
     j["source_memory_id"] = v.source_memory_id;
     j["changed_at"] = domain::format_rfc3339_ms(v.changed_at_ms);
     list.push_back(std::move(j));
   }
   ojson out = ojson::object();
-  out["memory_id"] = *memory_id;
-  out["user_id"] = *uid;
+  out["memory_id"] = memory_id;
+  out["user_id"] = uid;
   out["history"] = std::move(list);
   send_json(res, 200, out);
 }
@@ -1050,16 +1090,11 @@ void http_server::impl::on_working_memory(const httplib::Request& req,
                                           const route_match& m,
                                           const access_grant& grant,
                                           httplib::Response& res) {
-  auto session_id = decode_id("session_id", m.raw_param);
-  if (!session_id)
-    return send_error(res, 400, "bad_request", detail_of(session_id.error()));
-  auto uid = required_user_id(req);
-  if (!uid)
-    return send_error(res, 400, "bad_request", detail_of(uid.error()));
-  if (!permits(grant, *uid))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
-  auto wm = be.working_memory(*uid, *session_id);
+  auto target = path_id_and_user("session_id", req, m, grant, res);
+  if (!target)
+    return;
+  auto& [session_id, uid] = *target;
+  auto wm = be.working_memory(uid, session_id);
   if (!wm)
     return send_backend_error(res, wm.error());
   ojson items = ojson::array();
@@ -1074,8 +1109,8 @@ void http_server::impl::on_working_memory(const httplib::Request& req,
     items.push_back(std::move(j));
   }
   ojson out = ojson::object();
-  out["session_id"] = *session_id;
-  out["user_id"] = *uid;
+  out["session_id"] = session_id;
+  out["user_id"] = uid;
   out["expires_at"] = domain::format_rfc3339_ms(wm->expires_at_ms);
   out["items"] = std::move(items);
   send_json(res, 200, out);
@@ -1142,34 +1177,31 @@ void http_server::impl::on_facts(const httplib::Request& req,
                                  const route_match& m,
                                  const access_grant& grant,
                                  httplib::Response& res) {
-  auto user_id = decode_id("user_id", m.raw_param);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
-    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
-  if (!permits(grant, *user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return;
   auto q = parse_query(req.target, {"as_of", "subject", "predicate", "limit"});
   if (!q)
-    return send_error(res, 400, "bad_request", detail_of(q.error()));
+    return send_bad_request(res, q.error());
   fact_query fq;
   fq.user_id = *user_id;
   if (auto a = q->find("as_of"); a != q->end()) {
     auto ms = parse_as_of(a->second);
     if (!ms)
-      return send_error(res, 400, "bad_request", detail_of(ms.error()));
+      return send_bad_request(res, ms.error());
     fq.as_of_ms = *ms;
   }
   for (auto [key, field] : {std::pair{"subject", &fq.subject},
                             std::pair{"predicate", &fq.predicate}}) {
     if (auto v = q->find(key); v != q->end()) {
       if (auto err = check_id(key, v->second))
-        return send_error(res, 400, "bad_request", detail_of(err));
+        return send_bad_request(res, err);
       *field = v->second;
     }
   }
   auto limit = knowledge_limit(*q, 100);
   if (!limit)
-    return send_error(res, 400, "bad_request", detail_of(limit.error()));
+    return send_bad_request(res, limit.error());
   fq.limit = *limit;
   auto rows = be.facts(fq);
   if (!rows)
@@ -1186,9 +1218,7 @@ void http_server::impl::on_facts(const httplib::Request& req,
     j["kind"] = f.kind;
     j["confidence"] = f.confidence;
     j["valid_at"] = domain::format_rfc3339_ms(f.valid_at_ms);
-    j["invalid_at"] = f.invalid_at_ms
-                        ? ojson(domain::format_rfc3339_ms(*f.invalid_at_ms))
-                        : ojson(nullptr);
+    j["invalid_at"] = time_or_null(f.invalid_at_ms);
     j["invalidated_by"] = f.invalidated_by.empty() ? ojson(nullptr)
                                                    : ojson(f.invalidated_by);
     j["recorded_at"] = domain::format_rfc3339_ms(f.recorded_at_ms);
@@ -1199,8 +1229,7 @@ void http_server::impl::on_facts(const httplib::Request& req,
   }
   ojson out = ojson::object();
   out["user_id"] = *user_id;
-  out["as_of"] = fq.as_of_ms ? ojson(domain::format_rfc3339_ms(*fq.as_of_ms))
-                             : ojson(nullptr);
+  out["as_of"] = time_or_null(fq.as_of_ms);
   out["facts"] = std::move(list);
   send_json(res, 200, out);
 }
@@ -1209,15 +1238,12 @@ void http_server::impl::on_entities(const httplib::Request& req,
                                     const route_match& m,
                                     const access_grant& grant,
                                     httplib::Response& res) {
-  auto user_id = decode_id("user_id", m.raw_param);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
-    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
-  if (!permits(grant, *user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return;
   auto q = parse_query(req.target, {"type", "limit"});
   if (!q)
-    return send_error(res, 400, "bad_request", detail_of(q.error()));
+    return send_bad_request(res, q.error());
   std::string type;
   if (auto t = q->find("type"); t != q->end()) {
     auto known = std::find_if(std::begin(entity_type_names),
@@ -1235,7 +1261,7 @@ void http_server::impl::on_entities(const httplib::Request& req,
   }
   auto limit = knowledge_limit(*q, 100);
   if (!limit)
-    return send_error(res, 400, "bad_request", detail_of(limit.error()));
+    return send_bad_request(res, limit.error());
   auto rows = be.entities(*user_id, type, *limit);
   if (!rows)
     return send_backend_error(res, rows.error());
@@ -1252,21 +1278,18 @@ void http_server::impl::on_neighbors(const httplib::Request& req,
                                      const route_match& m,
                                      const access_grant& grant,
                                      httplib::Response& res) {
-  auto user_id = decode_id("user_id", m.raw_param);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
-    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
-  if (!permits(grant, *user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return;
   auto entity_id = decode_id("entity_id", m.raw_param2);
   if (!entity_id)
-    return send_error(res, 400, "bad_request", detail_of(entity_id.error()));
+    return send_bad_request(res, entity_id.error());
   auto q = parse_query(req.target, {"limit"});
   if (!q)
-    return send_error(res, 400, "bad_request", detail_of(q.error()));
+    return send_bad_request(res, q.error());
   auto limit = knowledge_limit(*q, 50);
   if (!limit)
-    return send_error(res, 400, "bad_request", detail_of(limit.error()));
+    return send_bad_request(res, limit.error());
   auto nb = be.neighbors(*user_id, *entity_id, *limit);
   if (!nb)
     return send_backend_error(res, nb.error());
@@ -1292,12 +1315,9 @@ void http_server::impl::on_neighbors(const httplib::Request& req,
 void http_server::impl::on_delete_user(const route_match& m,
                                        const access_grant& grant,
                                        httplib::Response& res) {
-  auto user_id = decode_id("user_id", m.raw_param);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
-    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
-  if (!permits(grant, *user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return;
   auto rep = be.delete_user(*user_id);
   if (!rep)
     return send_backend_error(res, rep.error());
@@ -1324,12 +1344,9 @@ void http_server::impl::on_delete_user(const route_match& m,
 void http_server::impl::on_export_user(const route_match& m,
                                        const access_grant& grant,
                                        httplib::Response& res) {
-  auto user_id = decode_id("user_id", m.raw_param);
+  auto user_id = permitted_user(decode_id("user_id", m.raw_param), grant, res);
   if (!user_id)
-    return send_error(res, 400, "bad_request", detail_of(user_id.error()));
-  if (!permits(grant, *user_id))
-    return send_error(res, 403, "forbidden",
-                      "the token may not access this user_id");
+    return;
   auto stream = be.open_export(*user_id);
   if (!stream)
     return send_backend_error(res, stream.error());

@@ -12,14 +12,6 @@ namespace agentmem::domain {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-
 memory base_memory(const activity& a, const char* type, int32_t chunk) {
   memory m;
   auto id = make_memory_identity(a.event_id, type, chunk);

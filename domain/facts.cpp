@@ -300,22 +300,12 @@ bool is_not_identity(std::string_view w) {
                 "slow", "quick", "firm", "strong", "true"});
 }
 
-// Matches `words` at t[i...], allowing adverbs between them; returns the
-// index after the match.
-std::optional<size_t> match(const tokens& t, size_t i,
-                            std::initializer_list<std::string_view> words) {
-  for (auto w : words) {
-    while (i < t.size() && is_adverb(t[i].lower) && t[i].lower != w)
-      ++i;
-    if (i >= t.size() || t[i].lower != w)
-      return std::nullopt;
-    ++i;
-  }
-  return i;
-}
-
-std::optional<size_t> match(const tokens& t, size_t i, const word_seq& ws) {
-  for (auto w : ws) {
+// Matches `words` at t[i...] (an empty word ends them early, as in a
+// word_seq), allowing adverbs between them; returns the index after the
+// match.
+template <class Words>
+std::optional<size_t> match(const tokens& t, size_t i, const Words& words) {
+  for (std::string_view w : words) {
     if (w.empty())
       break;
     while (i < t.size() && is_adverb(t[i].lower) && t[i].lower != w)
@@ -325,6 +315,11 @@ std::optional<size_t> match(const tokens& t, size_t i, const word_seq& ws) {
     ++i;
   }
   return i;
+}
+
+std::optional<size_t> match(const tokens& t, size_t i,
+                            std::initializer_list<std::string_view> words) {
+  return match<std::initializer_list<std::string_view>>(t, i, words);
 }
 
 size_t skip_adverbs(const tokens& t, size_t i) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <string>
 
+#include "domain/text.hpp"
 #include "messages/memory.hpp"
 
 namespace agentmem::domain {
@@ -91,14 +92,6 @@ bool has_entity(std::string_view text) {
     i = j;
   }
   return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 } // namespace

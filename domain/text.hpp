@@ -43,4 +43,10 @@ std::vector<std::string_view> split_sentences(std::string_view text);
 /// "…" when something was cut.
 std::string truncate_utf8(std::string_view s, size_t max_bytes);
 
+/// `s` without leading and trailing white space (std::isspace, C locale).
+std::string_view trim(std::string_view s);
+
+/// Value (0-15) of the hex digit `c`, either case; -1 for any other char.
+int hex_digit_value(char c) noexcept;
+
 } // namespace agentmem::domain

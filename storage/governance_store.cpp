@@ -9,39 +9,21 @@
 #include "messages/errc.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
+#include "storage/pg_common.hpp"
 
 namespace agentmem::storage {
 
-namespace {
+using detail::lock_deletions;
+using detail::lock_ingest;
+using detail::lock_memories;
+using detail::lock_sql;
+using detail::ms_of;
 
-// pg_advisory_xact_lock(int, int) keys shared with postgres_store.cpp:
-// 'agmm' plus a purpose. 3: batch commits (shared) vs. user deletion
-// (exclusive); 4: appends to the deletions log (seq order = commit order).
-constexpr int lock_class = 0x61676d6d;
-constexpr int lock_ingest = 3;
-constexpr int lock_deletions = 4;
-constexpr int lock_memories = 2; // memories.seq order = commit order
+namespace {
 
 // Governance bookkeeping: has user_id but is not user data.
 const std::set<std::string> governance_tables = {"user_tombstones",
                                                  "deletions"};
-
-std::string lock_sql(bool shared, int purpose) {
-  return std::string{"SELECT pg_advisory_xact_lock"}
-         + (shared ? "_shared(" : "(") + std::to_string(lock_class) + ", "
-         + std::to_string(purpose) + ")";
-}
-
-std::string ms_of(const std::string& column) {
-  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
-}
-
-std::string trimmed_what(const std::exception& e) {
-  std::string s = e.what();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  return s;
-}
 
 struct table_info {
   std::string name;      ///< unquoted
@@ -160,48 +142,8 @@ std::vector<uint64_t> parse_bigint_array(const std::string& text) {
 
 } // namespace
 
-struct governance_store::impl {
-  std::string url;
-  std::unique_ptr<pqxx::connection> conn;
-  bool broken = false;
-
-  caf::error open() {
-    conn.reset();
-    try {
-      conn = std::make_unique<pqxx::connection>(url);
-      broken = false;
-      return caf::none;
-    } catch (const std::exception& e) {
-      broken = true;
-      return make_error(errc::postgres_error,
-                        "connecting to " + pg_cluster::redact(url) + ": "
-                          + trimmed_what(e));
-    }
-  }
-
-  template <class T, class F>
-  caf::expected<T> run(const char* what, F&& f) {
-    if (broken || !conn || !conn->is_open())
-      if (auto err = open())
-        return err;
-    try {
-      return f(*conn);
-    } catch (const pqxx::sql_error& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
-    } catch (const pqxx::transaction_rollback& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
-    } catch (const pqxx::conversion_error& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
-    } catch (const std::exception& e) {
-      broken = true;
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": " + trimmed_what(e));
-    }
-  }
-};
+// The connection and its exception-to-error wrapper: pg_common.hpp.
+struct governance_store::impl : detail::pg_session {};
 
 governance_store::governance_store(std::unique_ptr<impl> p)
   : impl_(std::move(p)) {

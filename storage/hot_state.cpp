@@ -1,7 +1,6 @@
 #include "storage/hot_state.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <set>
 #include <string_view>
@@ -11,63 +10,14 @@
 #include <rocksdb/write_batch.h>
 
 #include "messages/errc.hpp"
+#include "storage/value_codec.hpp"
 
 namespace agentmem::storage {
 
 namespace {
 
-// --- compact binary encoding: u32 length-prefixed strings, i64 LE ---------
-
-void put_i64(std::string& out, int64_t v) {
-  char buf[8];
-  std::memcpy(buf, &v, 8);
-  out.append(buf, 8);
-}
-
-void put_str(std::string& out, const std::string& s) {
-  auto n = static_cast<uint32_t>(s.size());
-  char buf[4];
-  std::memcpy(buf, &n, 4);
-  out.append(buf, 4);
-  out.append(s);
-}
-
-struct reader {
-  const char* p;
-  const char* end;
-  bool ok = true;
-  int64_t i64() {
-    if (end - p < 8) {
-      ok = false;
-      return 0;
-    }
-    int64_t v;
-    std::memcpy(&v, p, 8);
-    p += 8;
-    return v;
-  }
-  std::string str() {
-    if (end - p < 4) {
-      ok = false;
-      return {};
-    }
-    uint32_t n;
-    std::memcpy(&n, p, 4);
-    p += 4;
-    if (static_cast<size_t>(end - p) < n) {
-      ok = false;
-      return {};
-    }
-    std::string s{p, n};
-    p += n;
-    return s;
-  }
-};
-
-void put_be64(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i)
-    out.push_back(static_cast<char>((v >> (i * 8)) & 0xFF));
-}
+// put_i64, put_str, put_be64, value_reader: the shared value encoding.
+using namespace detail;
 
 std::string session_prefix(const std::string& user, const std::string& sess) {
   std::string k = "m|";
@@ -101,7 +51,7 @@ std::string encode_session(const session_state& s) {
 }
 
 std::optional<session_state> decode_session(const std::string& v) {
-  reader r{v.data(), v.data() + v.size()};
+  value_reader r{v.data(), v.data() + v.size()};
   session_state s;
   s.started_at_ms = r.i64();
   s.last_activity_ms = r.i64();
@@ -110,6 +60,9 @@ std::optional<session_state> decode_session(const std::string& v) {
     return std::nullopt;
   return s;
 }
+
+// A buffered message (key "m|..."); nullopt when corrupt. Defined below.
+std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v);
 
 session_state merge(const std::optional<session_state>& old,
                     const session_state& d) {
@@ -257,17 +210,10 @@ hot_state::session_messages(const std::string& user_id,
   for (it->SeekForPrev(upper);
        it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
        it->Prev()) {
-    auto v = it->value();
-    reader r{v.data(), v.data() + v.size()};
-    buffer_entry e;
-    e.ts_ms = r.i64();
-    e.event_id = r.str();
-    e.role = r.str();
-    e.agent_name = r.str();
-    e.content = r.str();
-    if (!r.ok)
+    auto e = decode_entry(it->value());
+    if (!e)
       return make_error(errc::rocksdb_error, "corrupt buffer entry");
-    out.push_back(std::move(e));
+    out.push_back(std::move(*e));
   }
   if (!it->status().ok())
     return to_error(it->status());
@@ -330,7 +276,7 @@ hot_state::get_docs(const std::vector<uint64_t>& point_ids) const {
       continue;
     if (!sts[i].ok())
       return to_error(sts[i]);
-    reader r{values[i].data(), values[i].data() + values[i].size()};
+    value_reader r{values[i].data(), values[i].data() + values[i].size()};
     memory_doc d;
     d.memory_id = r.str();
     d.memory_type = r.str();
@@ -355,7 +301,7 @@ caf::expected<int64_t> hot_state::watermark(const std::string& name,
     return fallback;
   if (!st.ok())
     return to_error(st);
-  reader r{v.data(), v.data() + v.size()};
+  value_reader r{v.data(), v.data() + v.size()};
   auto x = r.i64();
   if (!r.ok)
     return make_error(errc::rocksdb_error, "corrupt watermark " + name);
@@ -365,7 +311,7 @@ caf::expected<int64_t> hot_state::watermark(const std::string& name,
 namespace {
 
 std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v) {
-  reader r{v.data(), v.data() + v.size()};
+  value_reader r{v.data(), v.data() + v.size()};
   buffer_entry e;
   e.ts_ms = r.i64();
   e.event_id = r.str();
@@ -409,7 +355,7 @@ hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
   for (it->Seek("d|"); it->Valid() && it->key().starts_with("d|");
        it->Next()) {
     auto v = it->value();
-    reader r{v.data(), v.data() + v.size()};
+    value_reader r{v.data(), v.data() + v.size()};
     r.str(); // memory_id
     r.str(); // memory_type
     auto user = r.str();

@@ -4,20 +4,14 @@
 #include <tuple>
 
 #include "messages/errc.hpp"
+#include "storage/pg_common.hpp"
 
 namespace agentmem::storage::knowledge_sql {
 
+using detail::ms_of;
+using detail::ts_of;
+
 namespace {
-
-// ms since epoch -> timestamptz, exact to the millisecond.
-std::string ts_of(const std::string& column) {
-  return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
-}
-
-// timestamptz -> ms since epoch (extract returns numeric: exact).
-std::string ms_of(const std::string& column) {
-  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
-}
 
 constexpr const char* create_tmp =
   "CREATE TEMP TABLE tmp_facts ("

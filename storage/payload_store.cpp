@@ -87,11 +87,11 @@ bool in_range(int64_t ts, std::optional<int64_t> since,
   return (!since || ts >= *since) && (!until || ts <= *until);
 }
 
-} // namespace
-
-void payload_store::ts_index::range(std::optional<int64_t> since,
-                                    std::optional<int64_t> until,
-                                    std::vector<uint32_t>& out) const {
+// The [first, last) run of (ts, slot) pairs `sorted` with ts in
+// [since, until] (an absent bound is open).
+template <class Sorted>
+auto sorted_range(const Sorted& sorted, std::optional<int64_t> since,
+                  std::optional<int64_t> until) {
   auto lo = since ? std::lower_bound(sorted.begin(), sorted.end(),
                                      std::make_pair(*since, uint32_t{0}))
                   : sorted.begin();
@@ -100,6 +100,15 @@ void payload_store::ts_index::range(std::optional<int64_t> since,
                       std::make_pair(*until,
                                      std::numeric_limits<uint32_t>::max()))
                   : sorted.end();
+  return std::pair{lo, hi};
+}
+
+} // namespace
+
+void payload_store::ts_index::range(std::optional<int64_t> since,
+                                    std::optional<int64_t> until,
+                                    std::vector<uint32_t>& out) const {
+  auto [lo, hi] = sorted_range(sorted, since, until);
   for (auto it = lo; it < hi; ++it)
     out.push_back(it->second);
   for (auto& [ts, slot] : tail)
@@ -109,14 +118,7 @@ void payload_store::ts_index::range(std::optional<int64_t> since,
 
 size_t payload_store::ts_index::count(std::optional<int64_t> since,
                                       std::optional<int64_t> until) const {
-  auto lo = since ? std::lower_bound(sorted.begin(), sorted.end(),
-                                     std::make_pair(*since, uint32_t{0}))
-                  : sorted.begin();
-  auto hi = until ? std::upper_bound(
-                      sorted.begin(), sorted.end(),
-                      std::make_pair(*until,
-                                     std::numeric_limits<uint32_t>::max()))
-                  : sorted.end();
+  auto [lo, hi] = sorted_range(sorted, since, until);
   size_t n = hi > lo ? static_cast<size_t>(hi - lo) : 0;
   for (auto& [ts, slot] : tail)
     n += in_range(ts, since, until);

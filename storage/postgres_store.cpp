@@ -12,11 +12,13 @@
 #include <pqxx/pqxx>
 
 #include "domain/rollup.hpp"
+#include "domain/text.hpp"
 #include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
 #include "storage/pg_cluster.hpp"
+#include "storage/pg_common.hpp"
 
 namespace agentmem::storage {
 
@@ -80,26 +82,14 @@ std::string vector_to_bytea_hex(const std::vector<float>& v) {
 using detail::nz;
 using detail::text_array_literal;
 using detail::vector_to_bytea_hex;
+using detail::lock_memories;
+using detail::lock_migrate;
+using detail::lock_ingest;
+using detail::lock_sql;
+using detail::ms_of;
+using detail::ts_of;
 
 namespace {
-
-// pg_advisory_xact_lock(int, int) keys: 'agmm' plus a purpose.
-constexpr int lock_class = 0x61676d6d;
-constexpr int lock_migrate = 1;
-constexpr int lock_memories = 2;
-constexpr int lock_ingest = 3; // governance_store.cpp: commits vs. deletion
-
-
-// ms since epoch -> timestamptz, exact to the millisecond.
-std::string ts_of(const std::string& column) {
-  return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
-}
-
-// timestamptz -> ms since epoch (extract returns numeric: exact).
-std::string ms_of(const std::string& column) {
-  return "(extract(epoch FROM " + column + ") * 1000)::bigint";
-}
-
 
 // Values of a one-dimensional text[] in Postgres' output format (nulls
 // dropped), through libpqxx's array parser (UTF-8 is ASCII-safe).
@@ -122,18 +112,6 @@ int32_t utf8_chars(const std::string& s) {
     std::min<int64_t>(n, std::numeric_limits<int32_t>::max()));
 }
 
-
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // Inverse of vector_to_bytea_hex for encode(embedding, 'hex') output.
 bool vector_from_hex(const char* hex, size_t len, std::vector<float>& out) {
   if (len % 8 != 0)
@@ -142,8 +120,8 @@ bool vector_from_hex(const char* hex, size_t len, std::vector<float>& out) {
   for (size_t i = 0; i < out.size(); ++i) {
     uint32_t bits = 0;
     for (int b = 0; b < 4; ++b) {
-      int hi = hex_value(hex[i * 8 + b * 2]);
-      int lo = hex_value(hex[i * 8 + b * 2 + 1]);
+      int hi = domain::hex_digit_value(hex[i * 8 + b * 2]);
+      int lo = domain::hex_digit_value(hex[i * 8 + b * 2 + 1]);
       if (hi < 0 || lo < 0)
         return false;
       bits |= static_cast<uint32_t>(hi * 16 + lo) << (8 * b);
@@ -162,37 +140,6 @@ bool valid_day(const std::string& d) {
   int month = std::stoi(d.substr(5, 2));
   int day = std::stoi(d.substr(8, 2));
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
-
-std::string trimmed_what(const std::exception& e) {
-  std::string s = e.what();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  return s;
-}
-
-// SQLSTATE classes that reject the rows themselves (PostgreSQL manual,
-// Appendix A "Error Codes"): 22 data exception, 23 integrity constraint
-// violation, 54 program limit exceeded. Retrying the same rows fails the
-// same way. Every other class (08 connection, 40 rollback, 53 resources,
-// 55 lock not available, 57 operator intervention, 42 a schema out of date,
-// ...) is about the server or the program and may pass on a retry.
-bool rejects_data(const std::string& sqlstate) {
-  return sqlstate.size() == 5
-         && (sqlstate.compare(0, 2, "22") == 0
-             || sqlstate.compare(0, 2, "23") == 0
-             || sqlstate.compare(0, 2, "54") == 0);
-}
-
-// The primary message of a server error, without the "ERROR:  " prefix and
-// without DETAIL/CONTEXT lines (DETAIL may quote the failing row, i.e.
-// event content, which must not reach logs or the DLQ reason).
-std::string primary_message(const std::string& what) {
-  auto s = what.substr(0, what.find('\n'));
-  for (const char* p : {"ERROR:  ", "FATAL:  "})
-    if (s.compare(0, std::strlen(p), p) == 0)
-      return s.substr(std::strlen(p));
-  return s;
 }
 
 // Postgres cannot store NUL in text or jsonb: find the first offending
@@ -421,70 +368,8 @@ constexpr const char* insert_links_sql =
 
 // --- impl -----------------------------------------------------------------
 
-struct postgres_store::impl {
-  std::string url;
-  std::unique_ptr<pqxx::connection> conn;
-  bool broken = false;
-
-  caf::error open() {
-    conn.reset();
-    try {
-      conn = std::make_unique<pqxx::connection>(url);
-      broken = false;
-      return caf::none;
-    } catch (const std::exception& e) {
-      broken = true;
-      return make_error(errc::postgres_error,
-                        "connecting to " + pg_cluster::redact(url) + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    }
-  }
-
-  caf::error ensure() {
-    if (!broken && conn && conn->is_open())
-      return caf::none;
-    return open();
-  }
-
-  // Runs `f(connection)` and turns every exception into a value. SQL
-  // errors leave the connection usable (the transaction object rolls back
-  // in its destructor); anything else may have broken the protocol state,
-  // so the next call reconnects.
-  template <class T, class F>
-  caf::expected<T> run(const char* what, F&& f) {
-    if (auto err = ensure())
-      return err;
-    try {
-      return f(*conn);
-    } catch (const pqxx::sql_error& e) {
-      // libpqxx 6.4 maps 22xxx/23xxx to data_exception /
-      // integrity_constraint_violation but not 54xxx: use the SQLSTATE.
-      auto state = e.sqlstate();
-      if (rejects_data(state))
-        return make_error(errc::data_rejected,
-                          std::string{what} + ": SQLSTATE " + state + ": "
-                            + pg_cluster::redact_in(
-                              primary_message(trimmed_what(e)), url));
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    } catch (const pqxx::transaction_rollback& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    } catch (const pqxx::conversion_error& e) {
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    } catch (const std::exception& e) {
-      // broken_connection, in_doubt_error, usage errors, ...
-      broken = true;
-      return make_error(errc::postgres_error,
-                        std::string{what} + ": "
-                          + pg_cluster::redact_in(trimmed_what(e), url));
-    }
-  }
-};
+// The connection and its exception-to-error wrapper: pg_common.hpp.
+struct postgres_store::impl : detail::pg_session {};
 
 postgres_store::postgres_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
@@ -517,8 +402,7 @@ caf::expected<int> postgres_store::migrate() {
       pqxx::work tx{c};
       // Held until commit: concurrent migrators queue here, then see the
       // version recorded by whoever went first.
-      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(lock_class)
-              + ", " + std::to_string(lock_migrate) + ")");
+      tx.exec(lock_sql(false, lock_migrate));
       tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
               " version integer PRIMARY KEY,"
               " name text NOT NULL,"
@@ -575,9 +459,7 @@ postgres_store::commit_batch(const batch& input,
     const batch* bp = &input;
     std::vector<size_t> input_index; // filtered memory -> input position
     if (!input.activities.empty() || !input.memories.empty()) {
-      tx.exec("SELECT pg_advisory_xact_lock_shared("
-              + std::to_string(lock_class) + ", "
-              + std::to_string(lock_ingest) + ")");
+      tx.exec(lock_sql(true, lock_ingest));
       std::unordered_set<std::string> users;
       for (auto& a : input.activities)
         users.insert(a.user_id);
@@ -745,8 +627,7 @@ postgres_store::commit_batch(const batch& input,
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
-      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(lock_class)
-              + ", " + std::to_string(lock_memories) + ")");
+      tx.exec(lock_sql(false, lock_memories));
       pqxx::stream_to out{tx, "tmp_memories", columns(memory_columns)};
       int32_t ord = 0;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp

@@ -12,56 +12,14 @@
 
 #include "domain/text.hpp"
 #include "messages/errc.hpp"
+#include "storage/value_codec.hpp"
 
 namespace agentmem::storage {
 
 namespace {
 
-void put_i64(std::string& out, int64_t v) {
-  char buf[8];
-  std::memcpy(buf, &v, 8);
-  out.append(buf, 8);
-}
-
-void put_str(std::string& out, const std::string& s) {
-  auto n = static_cast<uint32_t>(s.size());
-  char buf[4];
-  std::memcpy(buf, &n, 4);
-  out.append(buf, 4);
-  out.append(s);
-}
-
-struct reader {
-  const char* p;
-  const char* end;
-  bool ok = true;
-  int64_t i64() {
-    if (end - p < 8) {
-      ok = false;
-      return 0;
-    }
-    int64_t v;
-    std::memcpy(&v, p, 8);
-    p += 8;
-    return v;
-  }
-  std::string str() {
-    if (end - p < 4) {
-      ok = false;
-      return {};
-    }
-    uint32_t n;
-    std::memcpy(&n, p, 4);
-    p += 4;
-    if (static_cast<size_t>(end - p) < n) {
-      ok = false;
-      return {};
-    }
-    std::string s{p, n};
-    p += n;
-    return s;
-  }
-};
+// put_i64, put_str, put_be64, value_reader: the shared value encoding.
+using namespace detail;
 
 // Every value starts with its expiry (ms since epoch, i64 LE).
 int64_t expiry_of(const rocksdb::Slice& v) {
@@ -91,9 +49,7 @@ std::string item_prefix(const std::string& session_part) {
 
 std::string item_key(const std::string& prefix, const working_memory::item& it) {
   std::string k = prefix;
-  auto v = static_cast<uint64_t>(it.ts_ms) ^ 0x8000000000000000ULL;
-  for (int i = 7; i >= 0; --i)
-    k.push_back(static_cast<char>((v >> (i * 8)) & 0xFF));
+  put_be64(k, static_cast<uint64_t>(it.ts_ms) ^ 0x8000000000000000ULL);
   k += it.event_id;
   return k;
 }
@@ -111,7 +67,7 @@ std::string encode_item(const working_memory::item& it, int64_t expires) {
 }
 
 std::optional<working_memory::item> decode_item(const rocksdb::Slice& v) {
-  reader r{v.data(), v.data() + v.size()};
+  value_reader r{v.data(), v.data() + v.size()};
   r.i64(); // expiry
   working_memory::item it;
   it.ts_ms = r.i64();

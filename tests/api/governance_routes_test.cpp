@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
-#include "tests/api/admin_token.hpp"
+#include "tests/api/route_fixture.hpp"
 #include "messages/errc.hpp"
 
 using nlohmann::json;
@@ -20,28 +20,13 @@ using namespace agentmem;
 
 namespace {
 
-class governance_backend : public api::backend {
+class governance_backend : public test::empty_backend {
 public:
   std::atomic<bool> fail_midway{false};
   std::atomic<int> export_lines{3};
   std::mutex mtx;
   std::string deleted, exported;
 
-  caf::expected<std::vector<api::search_hit>>
-  search(const api::search_request&) override {
-    return std::vector<api::search_hit>{};
-  }
-  caf::expected<std::vector<api::buffered_message>>
-  session_messages(const std::string&, const std::string&, int) override {
-    return std::vector<api::buffered_message>{};
-  }
-  caf::expected<std::vector<api::usage_row>>
-  usage(const std::string&, const std::string&, const std::string&) override {
-    return std::vector<api::usage_row>{};
-  }
-  std::string not_ready_reason() override {
-    return {};
-  }
   caf::expected<api::deletion_report>
   delete_user(const std::string& user_id) override {
     if (user_id == "down")
@@ -84,27 +69,7 @@ public:
   }
 };
 
-struct fixture {
-  governance_backend be;
-  metrics::registry reg;
-  api::http_server srv{[] {
-                         api::server_config c;
-                         c.port = 0;
-                         return test::with_admin_token(c);
-                       }(),
-                       be, reg};
-  uint16_t port = [this] {
-    auto p = srv.start();
-    if (!p)
-      throw std::runtime_error(describe(p.error()));
-    return *p;
-  }();
-  httplib::Client cli{"127.0.0.1", port};
-
-  fixture() {
-    cli.set_bearer_token_auth(test::route_test_token);
-  }
-};
+using fixture = test::route_fixture<governance_backend>;
 
 std::vector<json> lines_of(const std::string& body) {
   std::vector<json> out;

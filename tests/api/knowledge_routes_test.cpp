@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
-#include "tests/api/admin_token.hpp"
+#include "tests/api/route_fixture.hpp"
 #include "messages/errc.hpp"
 
 using nlohmann::json;
@@ -25,24 +25,8 @@ namespace {
 constexpr int64_t may8 = 1'683'554'160'000;
 
 /// Serves canned facts/entities; records the last request.
-class knowledge_backend : public api::backend {
+class knowledge_backend : public test::empty_backend {
 public:
-  caf::expected<std::vector<api::search_hit>>
-  search(const api::search_request&) override {
-    return std::vector<api::search_hit>{};
-  }
-  caf::expected<std::vector<api::buffered_message>>
-  session_messages(const std::string&, const std::string&, int) override {
-    return std::vector<api::buffered_message>{};
-  }
-  caf::expected<std::vector<api::usage_row>>
-  usage(const std::string&, const std::string&, const std::string&) override {
-    return std::vector<api::usage_row>{};
-  }
-  std::string not_ready_reason() override {
-    return {};
-  }
-
   caf::expected<std::vector<api::fact_row>>
   facts(const api::fact_query& q) override {
     std::lock_guard<std::mutex> guard{mtx};
@@ -111,29 +95,7 @@ public:
   int last_limit = 0;
 };
 
-api::server_config test_config() {
-  api::server_config cfg;
-  cfg.port = 0;
-  cfg.threads = 2;
-  return test::with_admin_token(cfg);
-}
-
-struct fixture {
-  knowledge_backend be;
-  metrics::registry reg;
-  api::http_server srv{test_config(), be, reg};
-  uint16_t port = [this] {
-    auto p = srv.start();
-    if (!p)
-      throw std::runtime_error(describe(p.error()));
-    return *p;
-  }();
-  httplib::Client cli{"127.0.0.1", port};
-
-  fixture() {
-    cli.set_bearer_token_auth(test::route_test_token);
-  }
-};
+using fixture = test::route_fixture<knowledge_backend>;
 
 json get_json(httplib::Client& cli, const std::string& path, int status) {
   auto r = cli.Get(path.c_str());

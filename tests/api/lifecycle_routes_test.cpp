@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
-#include "tests/api/admin_token.hpp"
+#include "tests/api/route_fixture.hpp"
 #include "messages/errc.hpp"
 
 using nlohmann::json;
@@ -20,24 +20,8 @@ namespace {
 
 constexpr int64_t may8 = 1'683'554'160'000; // 2023-05-08T13:56:00Z
 
-class lifecycle_backend : public api::backend {
+class lifecycle_backend : public test::empty_backend {
 public:
-  caf::expected<std::vector<api::search_hit>>
-  search(const api::search_request&) override {
-    return std::vector<api::search_hit>{};
-  }
-  caf::expected<std::vector<api::buffered_message>>
-  session_messages(const std::string&, const std::string&, int) override {
-    return std::vector<api::buffered_message>{};
-  }
-  caf::expected<std::vector<api::usage_row>>
-  usage(const std::string&, const std::string&, const std::string&) override {
-    return std::vector<api::usage_row>{};
-  }
-  std::string not_ready_reason() override {
-    return {};
-  }
-
   caf::expected<std::vector<api::memory_version>>
   memory_history(const std::string& user_id,
                  const std::string& memory_id) override {
@@ -93,29 +77,7 @@ private:
   std::pair<std::string, std::string> last_;
 };
 
-api::server_config test_config() {
-  api::server_config cfg;
-  cfg.port = 0;
-  cfg.threads = 2;
-  return test::with_admin_token(cfg);
-}
-
-struct fixture {
-  lifecycle_backend be;
-  metrics::registry reg;
-  api::http_server srv{test_config(), be, reg};
-  uint16_t port = [this] {
-    auto p = srv.start();
-    if (!p)
-      throw std::runtime_error(describe(p.error()));
-    return *p;
-  }();
-  httplib::Client cli{"127.0.0.1", port};
-
-  fixture() {
-    cli.set_bearer_token_auth(test::route_test_token);
-  }
-};
+using fixture = test::route_fixture<lifecycle_backend>;
 
 void expect_error(const httplib::Result& r, int status, const char* code) {
   BOOST_TEST_REQUIRE(static_cast<bool>(r));

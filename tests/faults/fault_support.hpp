@@ -28,12 +28,6 @@ namespace agentmem::faults {
 using namespace agentmem::it;
 using json = nlohmann::json;
 
-inline int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 /// $AGENTMEM_FAULT_SEED, else `fallback`; tests log the seed they use.
 inline uint64_t test_seed(uint64_t fallback) {
   if (const char* s = std::getenv("AGENTMEM_FAULT_SEED"); s && *s)

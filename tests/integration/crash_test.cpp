@@ -26,12 +26,6 @@ using namespace agentmem;
 using namespace agentmem::it;
 using json = nlohmann::json;
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 uint64_t test_seed() {
   if (const char* s = std::getenv("AGENTMEM_IT_SEED"); s && *s)
     return std::strtoull(s, nullptr, 10);
@@ -75,13 +69,7 @@ BOOST_FIXTURE_TEST_CASE(
                        "generate_events produced repeated event ids");
   }
 
-  node_options o;
-  o.brokers = cluster.bootstrap();
-  o.topic = topic;
-  o.dlq_topic = dlq;
-  o.group_id = "agentmem-crash";
-  o.postgres_url = url;
-  o.data_dir = tmp / "data";
+  node_options o{cluster, topic, "agentmem-crash", url, tmp / "data"};
   agentmem_node node{o, tmp.path()};
   {
     auto err = node.start();

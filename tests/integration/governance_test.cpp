@@ -31,27 +31,10 @@ const std::string topic = "agent.activity.governance.v1";
 const std::string secret = "xylophonic";  // only in Alice's events
 const std::string stem = "xylophon";      // what the keyword index keeps
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-std::string iso(int64_t ms) {
-  std::time_t s = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
-}
-
 std::pair<std::string, std::string>
 message(const std::string& id, const std::string& user,
         const std::string& session, int64_t ts, const std::string& content) {
-  json e = {{"event_id", id},     {"ts", iso(ts)},
+  json e = {{"event_id", id},     {"ts", rfc3339_ms(ts)},
             {"user_id", user},    {"session_id", session},
             {"agent_type", "chat"}, {"event_type", "message"},
             {"role", "user"},     {"content", content}};
@@ -70,20 +53,11 @@ important(const std::string& id, const std::string& user,
 std::pair<std::string, std::string>
 upload(const std::string& id, const std::string& user,
        const std::string& session, int64_t ts, const std::string& text) {
-  json e = {{"event_id", id},       {"ts", iso(ts)},
+  json e = {{"event_id", id},       {"ts", rfc3339_ms(ts)},
             {"user_id", user},      {"session_id", session},
             {"agent_type", "chat"}, {"event_type", "file_upload"},
             {"file", {{"filename", "notes.txt"}, {"text", text}}}};
   return {user, e.dump()};
-}
-
-void publish(const std::string& brokers,
-             const std::vector<std::pair<std::string, std::string>>& evs) {
-  auto prod = kafka::producer::create(brokers);
-  BOOST_REQUIRE_MESSAGE(prod, error_of(prod));
-  for (auto& [k, v] : evs)
-    BOOST_REQUIRE(!(*prod)->produce(topic, k, v));
-  BOOST_REQUIRE(!(*prod)->flush(std::chrono::seconds(30)));
 }
 
 size_t hits(http_client& http, const std::string& user,
@@ -167,13 +141,7 @@ BOOST_FIXTURE_TEST_CASE(
   test_kafka cluster{broker_from_env(),
                      {{topic, 2}, {topic + ".dlq", 1}},
                      tmp.path()};
-  node_options o;
-  o.brokers = cluster.bootstrap();
-  o.topic = topic;
-  o.dlq_topic = topic + ".dlq";
-  o.group_id = "agentmem-governance";
-  o.postgres_url = url;
-  o.data_dir = tmp / "data";
+  node_options o{cluster, topic, "agentmem-governance", url, tmp / "data"};
   o.snapshot_interval_ms = 500;
   agentmem_node node{o, tmp.path()};
   BOOST_REQUIRE_MESSAGE(node.start().empty(), "agentmem did not start");
@@ -194,16 +162,10 @@ BOOST_FIXTURE_TEST_CASE(
                           "bob plainspoken words " + std::to_string(i)));
   auto all = alice;
   all.insert(all.end(), bob.begin(), bob.end());
-  publish(o.brokers, all);
+  publish_events(o.brokers, topic, all);
   int64_t published = static_cast<int64_t>(all.size());
   auto wait_offsets = [&](int64_t total) {
-    auto err = wait_until(
-      "stored offsets to sum to " + std::to_string(total), 60s,
-      [&] { return pg.stored_offsets(o.group_id, topic) == total; },
-      [&] {
-        return std::to_string(pg.stored_offsets(o.group_id, topic).value_or(-1));
-      },
-      [&] { return node.death(); });
+    auto err = wait_stored_offsets(pg, node, o.group_id, topic, total);
     BOOST_REQUIRE_MESSAGE(err.empty(), err);
   };
   wait_offsets(published);
@@ -277,7 +239,7 @@ BOOST_FIXTURE_TEST_CASE(
   auto replay = alice;
   replay.push_back(message("a-late", "alice", "s-a", t0 + 50,
                            "alice " + secret + " late straggler"));
-  publish(o.brokers, replay);
+  publish_events(o.brokers, topic, replay);
   published += static_cast<int64_t>(replay.size());
   wait_offsets(published);
   alice_gone("after the replay");
@@ -309,8 +271,9 @@ BOOST_FIXTURE_TEST_CASE(
   alice_gone("after the restart and full replay");
 
   // 6. Alice comes back after her deletion: new events are accepted.
-  publish(o.brokers, {message("a-new", "alice", "s-new", wall_ms(),
-                              "alice returns with kazoo news")});
+  publish_events(o.brokers, topic,
+                 {message("a-new", "alice", "s-new", wall_ms(),
+                          "alice returns with kazoo news")});
   published += 1;
   wait_offsets(published);
   err = wait_until("Alice's new memory to be searchable", 30s,
@@ -333,13 +296,7 @@ BOOST_FIXTURE_TEST_CASE(
   test_kafka cluster{broker_from_env(),
                      {{topic, 1}, {topic + ".dlq", 1}},
                      tmp.path()};
-  node_options o;
-  o.brokers = cluster.bootstrap();
-  o.topic = topic;
-  o.dlq_topic = topic + ".dlq";
-  o.group_id = "agentmem-retention";
-  o.postgres_url = url;
-  o.data_dir = tmp / "data";
+  node_options o{cluster, topic, "agentmem-retention", url, tmp / "data"};
   o.snapshot_interval_ms = 500;
   o.extra_toml = "[retention]\nenabled = true\ninterval_s = 1\ngrace_s = 1\n"
                  "close_idle_sessions_after_minutes = 60\n"
@@ -351,17 +308,17 @@ BOOST_FIXTURE_TEST_CASE(
   pg_probe pg{url};
   http_client http{node.port(), 10s};
   const int64_t day = 86'400'000, now = wall_ms();
-  publish(o.brokers,
-          {important("o1", "carol", "s-old", now - 40 * day,
-                     "carol ancient quokka", 0.9),
-           important("i1", "carol", "s-idle", now - 2 * 3'600'000,
-                     "carol idle platypus", 0.9),
-           important("m1", "carol", "s-mixed", now - 20 * day,
-                     "carol trivial wombat", 0.1),
-           important("m2", "carol", "s-mixed", now - 20 * day + 1,
-                     "carol vital echidna", 0.9),
-           important("m3", "carol", "s-mixed", now - 1000,
-                     "carol current numbat", 0.1)});
+  publish_events(o.brokers, topic,
+                 {important("o1", "carol", "s-old", now - 40 * day,
+                            "carol ancient quokka", 0.9),
+                  important("i1", "carol", "s-idle", now - 2 * 3'600'000,
+                            "carol idle platypus", 0.9),
+                  important("m1", "carol", "s-mixed", now - 20 * day,
+                            "carol trivial wombat", 0.1),
+                  important("m2", "carol", "s-mixed", now - 20 * day + 1,
+                            "carol vital echidna", 0.9),
+                  important("m3", "carol", "s-mixed", now - 1000,
+                            "carol current numbat", 0.1)});
   auto err = wait_until(
     "retention to remove the old session and the trivial memory", 60s,
     [&] {
@@ -438,13 +395,8 @@ BOOST_FIXTURE_TEST_CASE(
                      {{topic, 2}, {topic + ".dlq", 1}},
                      tmp.path()};
   auto options = [&](const std::string& name) {
-    node_options o;
-    o.brokers = cluster.bootstrap();
-    o.topic = topic;
-    o.dlq_topic = topic + ".dlq";
-    o.group_id = "agentmem-governance-2n";
-    o.postgres_url = url;
-    o.data_dir = tmp / (name + "/data");
+    node_options o{cluster, topic, "agentmem-governance-2n", url,
+                   tmp / (name + "/data")};
     o.snapshot_interval_ms = 500;
     fs::create_directories(tmp / name);
     return o;
@@ -463,7 +415,7 @@ BOOST_FIXTURE_TEST_CASE(
     evs.push_back(message("b-" + std::to_string(i), "bob", "s-b", t0 + i,
                           "bob plainspoken note " + std::to_string(i)));
   }
-  publish(a.options().brokers, evs);
+  publish_events(a.options().brokers, topic, evs);
   // Each node's index_sync brings every user's memories to that node.
   auto err = wait_until(
     "both nodes to find Alice and Bob", 60s,
@@ -500,7 +452,7 @@ BOOST_FIXTURE_TEST_CASE(
                .value_or(0)
              == 5.0);
   // Alice's events replayed: whichever node consumes them drops them.
-  publish(a.options().brokers, evs);
+  publish_events(a.options().brokers, topic, evs);
   err = wait_until(
     "the replay to be consumed", 60s,
     [&] { return pg.stored_offsets("agentmem-governance-2n", topic) == 20; },

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -80,6 +81,26 @@ inline std::string agentmem_binary() {
 /// Seconds elapsed since `t0`.
 inline double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+/// Wall-clock time now, in ms since the Unix epoch.
+inline int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// `ms` (since the epoch, >= 0) as RFC 3339 UTC with milliseconds, e.g.
+/// "2024-05-01T10:00:00.250Z" (the "ts" of a published event).
+inline std::string rfc3339_ms(int64_t ms) {
+  std::time_t s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
 }
 
 /// 5882 -> "5,882" (for readable failure messages).
@@ -1042,6 +1063,21 @@ inline std::string consumer_metrics_report(const std::string& metrics_text) {
 
 /// What goes into one node's agentmem.toml.
 struct node_options {
+  node_options() = default;
+
+  /// A node that consumes `topic_name` of `cluster` as consumer group
+  /// `group` (dead letters to `topic_name`.dlq), stores into `pg_url` and
+  /// keeps its data in `dir`; every other field keeps its default.
+  node_options(const test_kafka& cluster, const std::string& topic_name,
+               std::string group, std::string pg_url, std::string dir)
+    : brokers(cluster.bootstrap()),
+      topic(topic_name),
+      dlq_topic(topic_name + ".dlq"),
+      group_id(std::move(group)),
+      postgres_url(std::move(pg_url)),
+      data_dir(std::move(dir)) {
+  }
+
   std::string brokers;
   std::string topic = "agent.activity.v1";
   std::string dlq_topic = "agent.activity.v1.dlq";
@@ -1269,5 +1305,31 @@ private:
   std::unique_ptr<child_process> proc_;
   int starts_ = 0;
 };
+
+/// Publishes `events` (key, value) to `topic` at `brokers` and flushes
+/// (at most 30 s); any failure fails the test case (REQUIRE).
+inline void
+publish_events(const std::string& brokers, const std::string& topic,
+               const std::vector<std::pair<std::string, std::string>>& events) {
+  auto prod = kafka::producer::create(brokers);
+  BOOST_REQUIRE_MESSAGE(prod, error_of(prod));
+  for (auto& [k, v] : events)
+    BOOST_REQUIRE(!(*prod)->produce(topic, k, v));
+  BOOST_REQUIRE(!(*prod)->flush(std::chrono::seconds(30)));
+}
+
+/// Waits (at most `timeout`) until the offsets stored for `group`/`topic`
+/// sum to `total`, i.e. every published record was committed; stops early
+/// when `node` dies. Returns "" or why not (wait_until's message).
+inline std::string
+wait_stored_offsets(pg_probe& pg, agentmem_node& node,
+                    const std::string& group, const std::string& topic,
+                    int64_t total, std::chrono::milliseconds timeout = 60s) {
+  return wait_until(
+    "stored offsets of " + topic + " to sum to " + fmt_count(total), timeout,
+    [&] { return pg.stored_offsets(group, topic) == total; },
+    [&] { return fmt_count(pg.stored_offsets(group, topic).value_or(-1)); },
+    [&] { return node.death(); });
+}
 
 } // namespace agentmem::it

@@ -38,13 +38,7 @@ BOOST_FIXTURE_TEST_CASE(facts_and_graph_memory_are_served_after_kafka,
   test_kafka cluster{broker_from_env(),
                      {{topic, 1}, {topic + ".dlq", 1}},
                      tmp.path()};
-  node_options o;
-  o.brokers = cluster.bootstrap();
-  o.topic = topic;
-  o.dlq_topic = topic + ".dlq";
-  o.group_id = "agentmem-knowledge";
-  o.postgres_url = url;
-  o.data_dir = tmp / "data";
+  node_options o{cluster, topic, "agentmem-knowledge", url, tmp / "data"};
   agentmem_node node{o, tmp.path()};
   auto started = node.start();
   BOOST_TEST_REQUIRE(started.empty(), started);
@@ -55,17 +49,9 @@ BOOST_FIXTURE_TEST_CASE(facts_and_graph_memory_are_served_after_kafka,
     {"u-kg", chat("kg-1", "2024-05-01T10:00:00Z",
                   "I live in Paris and I love jazz.")},
   };
-  auto prod = kafka::producer::create(o.brokers);
-  BOOST_TEST_REQUIRE(static_cast<bool>(prod), error_of(prod));
-  for (auto& [k, v] : events)
-    BOOST_TEST_REQUIRE(!(*prod)->produce(topic, k, v));
-  BOOST_TEST_REQUIRE(!(*prod)->flush(std::chrono::seconds(30)));
+  publish_events(o.brokers, topic, events);
   pg_probe pg{url};
-  auto err = wait_until(
-    "both events to be committed", 60s,
-    [&] { return pg.stored_offsets(o.group_id, topic) == 2; },
-    [&] { return fmt_count(pg.stored_offsets(o.group_id, topic).value_or(-1)); },
-    [&] { return node.death(); });
+  auto err = wait_stored_offsets(pg, node, o.group_id, topic, 2);
   BOOST_TEST_REQUIRE(err.empty(), err);
 
   httplib::Client cli{"127.0.0.1", node.port()};

@@ -356,13 +356,7 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_TEST_MESSAGE("Kafka: " << cluster.summary());
   const auto brokers = cluster.bootstrap();
 
-  node_options o;
-  o.brokers = brokers;
-  o.topic = activity_topic;
-  o.dlq_topic = dlq_topic;
-  o.group_id = "agentmem-locomo";
-  o.postgres_url = url;
-  o.data_dir = tmp / "data";
+  node_options o{cluster, activity_topic, "agentmem-locomo", url, tmp / "data"};
   agentmem_node node{o, tmp.path()};
   {
     auto err = node.start();

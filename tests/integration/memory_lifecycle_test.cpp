@@ -18,25 +18,8 @@ using namespace agentmem;
 using namespace agentmem::it;
 using json = nlohmann::json;
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-std::string rfc3339(int64_t ms) {
-  time_t s = static_cast<time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
-}
-
 json base(const std::string& id, int64_t ts, const std::string& type) {
-  return {{"event_id", id},     {"ts", rfc3339(ts)},
+  return {{"event_id", id},     {"ts", rfc3339_ms(ts)},
           {"user_id", "ann"},   {"session_id", "s1"},
           {"agent_type", "chat"}, {"event_type", type}};
 }
@@ -89,32 +72,16 @@ BOOST_FIXTURE_TEST_CASE(
   test_kafka cluster{broker_from_env(),
                      {{topic, 2}, {topic + ".dlq", 1}},
                      tmp.path()};
-  node_options o;
-  o.brokers = cluster.bootstrap();
-  o.topic = topic;
-  o.dlq_topic = topic + ".dlq";
-  o.group_id = "agentmem-lifecycle";
-  o.postgres_url = url;
-  o.data_dir = tmp / "data";
+  node_options o{cluster, topic, "agentmem-lifecycle", url, tmp / "data"};
   o.extra_toml = "[memory]\nsummary_every_messages = 3\n";
   agentmem_node node{o, tmp.path()};
   auto started = node.start();
   BOOST_TEST_REQUIRE(started.empty(), started);
-  auto prod = kafka::producer::create(o.brokers);
-  BOOST_TEST_REQUIRE(!!prod, error_of(prod));
   const auto evs = events(wall_ms() - 60'000);
   pg_probe pg{url};
   auto publish = [&](int64_t expect_offsets) {
-    for (auto& [k, v] : evs)
-      BOOST_TEST_REQUIRE(!(*prod)->produce(topic, k, v));
-    BOOST_TEST_REQUIRE(!(*prod)->flush(std::chrono::seconds(30)));
-    auto err = wait_until(
-      "stored offsets to reach " + std::to_string(expect_offsets), 60s,
-      [&] { return pg.stored_offsets(o.group_id, topic) == expect_offsets; },
-      [&] {
-        return fmt_count(pg.stored_offsets(o.group_id, topic).value_or(-1));
-      },
-      [&] { return node.death(); });
+    publish_events(o.brokers, topic, evs);
+    auto err = wait_stored_offsets(pg, node, o.group_id, topic, expect_offsets);
     BOOST_TEST_REQUIRE(err.empty(), err);
     // Committed is not yet indexed: wait for the acknowledgement too.
     err = wait_until(

@@ -20,12 +20,6 @@ using json = nlohmann::json;
 const char* prometheus_bin = "/usr/bin/prometheus";
 const char* promtool_bin = "/usr/bin/promtool";
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 /// agentmem with `n` synthetic events fully processed.
 struct processed_node {
   processed_node(const std::string& url, const temp_dir& tmp, size_t n)
@@ -34,13 +28,7 @@ struct processed_node {
         std::vector<kafka::topic_spec>{{topic, 4}, {topic + ".dlq", 1}},
         tmp.path())) {
     BOOST_TEST_MESSAGE("Kafka: " << cluster->summary());
-    node_options o;
-    o.brokers = cluster->bootstrap();
-    o.topic = topic;
-    o.dlq_topic = topic + ".dlq";
-    o.group_id = "agentmem-prometheus";
-    o.postgres_url = url;
-    o.data_dir = tmp / "data";
+    node_options o{*cluster, topic, "agentmem-prometheus", url, tmp / "data"};
     node = std::make_unique<agentmem_node>(o, tmp.path());
     if (auto err = node->start(); !err.empty())
       throw std::runtime_error(err);
@@ -61,13 +49,7 @@ struct processed_node {
       throw std::runtime_error("flush: " + describe(err));
     pg_probe pg{url};
     const auto total = static_cast<int64_t>(n);
-    auto err = wait_until(
-      "stored offsets of " + topic + " to sum to " + fmt_count(total), 60s,
-      [&] { return pg.stored_offsets(o.group_id, topic) == total; },
-      [&] {
-        return fmt_count(pg.stored_offsets(o.group_id, topic).value_or(-1));
-      },
-      [&] { return node->death(); });
+    auto err = wait_stored_offsets(pg, *node, o.group_id, topic, total);
     if (!err.empty())
       throw std::runtime_error(err);
   }

@@ -93,12 +93,6 @@ size_t count_of(const std::string& hay, const std::string& needle) {
   return n;
 }
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 std::string rfc3339(int64_t ms) {
   auto t = static_cast<std::time_t>(ms / 1000);
   char buf[32];

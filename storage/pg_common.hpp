@@ -1,0 +1,90 @@
+#pragma once
+
+// Internal to storage/: what postgres_store, governance_store and
+// knowledge_sql share about talking to PostgreSQL -- the connection
+// wrapper that turns libpqxx exceptions into caf::error values, the
+// advisory lock keys and small SQL snippets. pqxx types never leave this
+// folder.
+
+#include <exception>
+#include <memory>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <pqxx/pqxx>
+
+namespace agentmem::storage::detail {
+
+/// pg_advisory_xact_lock(int, int) keys: lock_class ('agmm') plus a purpose.
+constexpr int lock_class = 0x61676d6d;
+/// Migrations (one migrator at a time).
+constexpr int lock_migrate = 1;
+/// memories.seq order = commit order.
+constexpr int lock_memories = 2;
+/// Batch commits (shared) vs. user deletion (exclusive).
+constexpr int lock_ingest = 3;
+/// Appends to the deletions log (seq order = commit order).
+constexpr int lock_deletions = 4;
+
+/// "SELECT pg_advisory_xact_lock[_shared](lock_class, purpose)".
+std::string lock_sql(bool shared, int purpose);
+
+/// SQL: ms since epoch -> timestamptz, exact to the millisecond.
+std::string ts_of(const std::string& column);
+
+/// SQL: timestamptz -> ms since epoch (extract returns numeric: exact).
+std::string ms_of(const std::string& column);
+
+/// `e.what()` without trailing newlines and blanks (libpq ends with "\n").
+std::string trimmed_what(const std::exception& e);
+
+/// One libpqxx connection to `url`, (re)opened on demand. Not thread-safe:
+/// the owning store serializes calls.
+struct pg_session {
+  std::string url;
+  std::unique_ptr<pqxx::connection> conn;
+  bool broken = false; ///< reconnect before the next run()
+
+  /// Opens a new connection; errc::postgres_error (password redacted) when
+  /// that fails.
+  caf::error open();
+
+  /// open() unless the connection is usable.
+  caf::error ensure();
+
+  /// errc::postgres_error "<what>: <message>", the password redacted.
+  caf::error failure(const char* what, const std::exception& e) const;
+
+  /// A server error: errc::data_rejected "<what>: SQLSTATE <code>:
+  /// <primary message>" when the SQLSTATE class rejects the rows themselves
+  /// (22 data exception, 23 integrity constraint violation, 54 program
+  /// limit exceeded: a retry fails the same way; the DETAIL line, which
+  /// may quote row content, is left out), else failure().
+  caf::error sql_failure(const char* what, const pqxx::sql_error& e) const;
+
+  /// Runs `f(connection)` and turns every exception into a value. SQL
+  /// errors leave the connection usable (the transaction object rolls back
+  /// in its destructor); anything else may have broken the protocol state,
+  /// so the next call reconnects.
+  template <class T, class F>
+  caf::expected<T> run(const char* what, F&& f) {
+    if (auto err = ensure())
+      return err;
+    try {
+      return f(*conn);
+    } catch (const pqxx::sql_error& e) {
+      return sql_failure(what, e);
+    } catch (const pqxx::transaction_rollback& e) {
+      return failure(what, e);
+    } catch (const pqxx::conversion_error& e) {
+      return failure(what, e);
+    } catch (const std::exception& e) {
+      // broken_connection, in_doubt_error, usage errors, ...
+      broken = true;
+      return failure(what, e);
+    }
+  }
+};
+
+} // namespace agentmem::storage::detail
