@@ -75,8 +75,10 @@ sync_deletions(governance_store& gov, vector_index& index,
     if (page->empty())
       break;
     for (auto& e : *page) {
+      // A user erased on another node leaves this node's SST files too
+      // (compaction of the user's key ranges only).
       auto r = apply_deletion(e, index, keywords, hot, tombs, e.seq > *hot_wm,
-                              false);
+                              true);
       if (!r)
         return r.error();
       total.entries += 1;

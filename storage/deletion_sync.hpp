@@ -40,7 +40,9 @@ apply_deletion(const deletion_entry& e, vector_index& index,
 /// every entry; RocksDB, which survives restarts, only entries above its
 /// watermark `deletion_seq` (advanced after each page). Replaying the log
 /// from 0 over an old index snapshot thus removes what was deleted after
-/// the snapshot was written. Errors: those of the stores.
+/// the snapshot was written. A user entry compacts the user's RocksDB key
+/// ranges, so their values also leave this node's SST files and WAL.
+/// Errors: those of the stores.
 caf::expected<deletion_sync_result>
 sync_deletions(governance_store& gov, vector_index& index,
                keyword_index& keywords, hot_state& hot,

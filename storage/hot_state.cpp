@@ -335,6 +335,7 @@ hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
   msg_prefix.push_back('\0');
   std::string sess_prefix = "s|" + user_id;
   sess_prefix.push_back('\0');
+  std::string first_doc, last_doc; // key range of the erased docs
   std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
   for (it->Seek(msg_prefix); it->Valid() && it->key().starts_with(msg_prefix);
        it->Next()) {
@@ -364,6 +365,9 @@ hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
     auto ts = r.i64();
     if (r.ok && user == user_id && ts <= cutoff_ms) {
       wb.Delete(it->key());
+      if (n.docs == 0)
+        first_doc = it->key().ToString();
+      last_doc = it->key().ToString();
       ++n.docs;
     }
   }
@@ -374,14 +378,31 @@ hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
   if (!st.ok())
     return to_error(st);
   if (compact && wb.Count() > 0) {
-    // Flush + compact: deleted values leave the memtable, the WAL and the
-    // SST files (no snapshots are held, so compaction drops them).
+    // Flush + compact the touched key ranges only (the user's messages and
+    // session states, and the span of their docs, which are keyed by point
+    // id): deleted values leave the memtable, the WAL and the SST files (no
+    // snapshots are held, so compaction drops them), and the cost follows
+    // the user's data instead of the whole database.
+    auto prefix_end = [](std::string p) {
+      p.back() = '\1'; // prefixes end with the '\0' separator
+      return p;
+    };
+    std::vector<std::pair<std::string, std::string>> ranges;
+    if (n.messages > 0)
+      ranges.emplace_back(msg_prefix, prefix_end(msg_prefix));
+    if (n.sessions > 0)
+      ranges.emplace_back(sess_prefix, prefix_end(sess_prefix));
+    if (n.docs > 0)
+      ranges.emplace_back(first_doc, last_doc);
     rocksdb::CompactRangeOptions co;
     co.bottommost_level_compaction =
       rocksdb::BottommostLevelCompaction::kForce;
-    st = db.CompactRange(co, nullptr, nullptr);
-    if (!st.ok())
-      return to_error(st);
+    for (auto& [from, to] : ranges) {
+      rocksdb::Slice b{from}, e{to}; // [b, e], both inclusive
+      st = db.CompactRange(co, &b, &e);
+      if (!st.ok())
+        return to_error(st);
+    }
   }
   return n;
 }

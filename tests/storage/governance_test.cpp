@@ -445,6 +445,10 @@ BOOST_FIXTURE_TEST_CASE(deletion_log_reaches_index_keywords_and_rocksdb_also_ove
   BOOST_TEST(d.keyword_hits("bob", "ordinary") == 1u);
   BOOST_TEST(d.hot_keys_containing("zanzibarian") == 0u);
   BOOST_TEST(d.hot_keys_containing("bob ordinary") > 0u);
+  // Not only unreadable: gone from RocksDB's files (SST, WAL), while
+  // Bob's data stays.
+  BOOST_TEST(!dir_contains(d.dir / "rocksdb", "zanzibarian"));
+  BOOST_TEST(dir_contains(d.dir / "rocksdb", "bob ordinary"));
   BOOST_TEST(!tombs.empty());
   BOOST_TEST(domain::is_tombstoned(*tombs.snapshot(), "alice", t));
   d.save();
