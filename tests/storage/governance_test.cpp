@@ -23,6 +23,7 @@
 #include "storage/governance_store.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -42,15 +43,7 @@ int64_t now_ms() {
 activity act(const std::string& id, const std::string& user,
              const std::string& session, int64_t ts,
              const std::string& content, const std::string& klass = "message") {
-  activity a;
-  a.event_id = id;
-  a.ts_ms = ts;
-  a.user_id = user;
-  a.session_id = session;
-  a.agent_type = "chat";
-  a.event_type = klass;
-  a.activity_class = klass;
-  a.role = "user";
+  activity a = test::chat_activity(id, user, session, ts, klass);
   a.content = content;
   a.raw_json = R"({"event_id":")" + id + R"(","content":")" + content + "\"}";
   if (klass == "file_upload") {

@@ -3,24 +3,14 @@
 #include <filesystem>
 
 #include "storage/hot_state.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using namespace agentmem::storage;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-hot-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using agentmem::test::temp_dir;
 
 hot_state::message_write msg(const std::string& session, int64_t ts,
                              const std::string& id,

@@ -3,24 +3,14 @@
 #include <filesystem>
 
 #include "storage/keyword_index.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using namespace agentmem::storage;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-kw-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using agentmem::test::temp_dir;
 
 memory doc(uint64_t id, const std::string& user, const std::string& text,
            const std::string& type = "conversation", int64_t ts = 0) {

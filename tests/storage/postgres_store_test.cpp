@@ -16,6 +16,7 @@
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_exec.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -36,16 +37,8 @@ const std::string model = "hash-384";
 activity make_activity(const std::string& event_id, const std::string& user,
                        const std::string& session, int64_t ts_ms,
                        const std::string& klass = "user_message") {
-  activity a;
-  a.event_id = event_id;
-  a.ts_ms = ts_ms;
-  a.user_id = user;
-  a.session_id = session;
-  a.agent_type = "chat";
-  a.event_type = klass;
-  a.activity_class = klass;
+  activity a = test::chat_activity(event_id, user, session, ts_ms, klass);
   a.agent_name = "helper";
-  a.role = "user";
   a.content = "hello from " + event_id;
   a.tokens_used = 10;
   a.processing_time_ms = 100;

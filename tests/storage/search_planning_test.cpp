@@ -12,24 +12,14 @@
 
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using namespace agentmem::storage;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-plan-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using agentmem::test::temp_dir;
 
 constexpr size_t dims = 48;
 const char* const types[] = {"conversation", "episodic", "document",

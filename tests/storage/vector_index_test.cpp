@@ -6,24 +6,14 @@
 #include <set>
 
 #include "storage/vector_index.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using namespace agentmem::storage;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-idx-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using agentmem::test::temp_dir;
 
 constexpr size_t dims = 32;
 

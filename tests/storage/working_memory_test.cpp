@@ -8,24 +8,14 @@
 
 #include "messages/errc.hpp"
 #include "storage/working_memory.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using agentmem::storage::working_memory;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-wm-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using agentmem::test::temp_dir;
 
 activity act(const std::string& cls, const std::string& id, int64_t ts,
              const std::string& session = "s1", const std::string& user = "u1") {

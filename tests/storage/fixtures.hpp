@@ -1,0 +1,59 @@
+#pragma once
+
+// Small set-up pieces shared by test files (any test folder may include
+// "tests/storage/fixtures.hpp"): a throw-away directory and a base activity.
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "messages/activity.hpp"
+
+namespace agentmem::test {
+
+/// A fresh directory /tmp/agentmem-test-XXXXXX (mkdtemp), removed with its
+/// contents on destruction. Throws std::runtime_error when it cannot be
+/// created.
+struct temp_dir {
+  std::filesystem::path path;
+
+  temp_dir() {
+    char tmpl[] = "/tmp/agentmem-test-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr)
+      throw std::runtime_error(std::string{"mkdtemp "} + tmpl + " failed");
+    path = tmpl;
+  }
+
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
+/// An activity `id` of `user` in `session` at `ts_ms` (ms since the epoch)
+/// from agent type "chat" with role "user"; `klass` is both its event_type
+/// and activity_class. Content, raw_json and the rest are left for the
+/// caller.
+inline activity chat_activity(const std::string& id, const std::string& user,
+                              const std::string& session, int64_t ts_ms,
+                              const std::string& klass) {
+  activity a;
+  a.event_id = id;
+  a.ts_ms = ts_ms;
+  a.user_id = user;
+  a.session_id = session;
+  a.agent_type = "chat";
+  a.event_type = klass;
+  a.activity_class = klass;
+  a.role = "user";
+  return a;
+}
+
+} // namespace agentmem::test
