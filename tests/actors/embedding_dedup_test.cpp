@@ -10,34 +10,11 @@
 
 #include "actors/embedding.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/actors/caf_fixture.hpp"
 
 using namespace agentmem;
-namespace fs = std::filesystem;
 
 namespace {
-
-struct test_config : caf::actor_system_config {
-  test_config() {
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-emb-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-// The next stage: keeps what it receives.
-caf::behavior sink(caf::event_based_actor*, std::shared_ptr<std::vector<batch>> got) {
-  return {[got](batch& b) { got->push_back(std::move(b)); }};
-}
 
 memory fresh(const std::string& id, uint64_t point, const std::string& type,
              const std::string& text, const std::string& user = "u1") {
@@ -52,12 +29,7 @@ memory fresh(const std::string& id, uint64_t point, const std::string& type,
   return m;
 }
 
-struct fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  temp_dir dir;
+struct fixture : test::deterministic_system {
   std::shared_ptr<domain::embedder> emb;
   std::shared_ptr<storage::vector_index> index;
   std::shared_ptr<storage::hot_state> hot;
@@ -73,7 +45,7 @@ struct fixture {
     index = std::move(*storage::vector_index::open((dir.path / "idx").string(), vc));
     hot = std::move(*storage::hot_state::open((dir.path / "rocks").string()));
     actors::embedding_config ec;
-    ec.next = sys.spawn(sink, got);
+    ec.next = sys.spawn(test::collecting_sink, got);
     ec.provider = emb;
     ec.index = index;
     ec.hot = hot;

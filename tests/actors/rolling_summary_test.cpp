@@ -11,34 +11,11 @@
 #include "actors/extraction.hpp"
 #include "domain/rolling_summary.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/actors/caf_fixture.hpp"
 
 using namespace agentmem;
-namespace fs = std::filesystem;
 
 namespace {
-
-struct test_config : caf::actor_system_config {
-  test_config() {
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-roll-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-caf::behavior sink(caf::event_based_actor*,
-                   std::shared_ptr<std::vector<batch>> got) {
-  return {[got](batch& b) { got->push_back(std::move(b)); }};
-}
 
 const char* lines[] = {
   "I adopted a puppy named Biscuit last week.",
@@ -63,17 +40,12 @@ activity message(int i, const std::string& session = "s1") {
   return a;
 }
 
-struct fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  temp_dir dir;
+struct fixture : test::deterministic_system {
   std::shared_ptr<storage::hot_state> hot
     = std::move(*storage::hot_state::open((dir.path / "rocks").string()));
   std::shared_ptr<std::vector<batch>> got
     = std::make_shared<std::vector<batch>>();
-  caf::actor sink_hdl = sys.spawn(sink, got);
+  caf::actor sink_hdl = sys.spawn(test::collecting_sink, got);
   caf::actor stage;
 
   void start(size_t every) {

@@ -13,30 +13,12 @@
 #include "actors/extraction.hpp"
 #include "actors/working_memory_sweeper.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/actors/caf_fixture.hpp"
 
 using namespace agentmem;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
-
-struct test_config : caf::actor_system_config {
-  test_config() {
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmem-wma-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 caf::behavior sink(caf::event_based_actor*) {
   return {[](batch&) {}};
@@ -56,12 +38,7 @@ activity act(const std::string& cls, const std::string& id, int64_t ts) {
   return a;
 }
 
-struct fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  temp_dir dir;
+struct fixture : test::deterministic_system {
   std::shared_ptr<std::atomic<int64_t>> now
     = std::make_shared<std::atomic<int64_t>>(5'000'000);
   std::shared_ptr<storage::working_memory> wm;
