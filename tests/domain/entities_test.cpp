@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "domain/entities.hpp"
+#include "tests/domain/check_strings.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using namespace agentmem::domain;
@@ -23,14 +25,7 @@ bool has(const std::vector<std::string>& xs, const std::string& x) {
 
 activity event(const std::string& cls, const std::string& content,
                const std::string& id = "ev-1") {
-  activity a;
-  a.event_id = id;
-  a.ts_ms = 1'700'000'000'000;
-  a.user_id = "u1";
-  a.session_id = "s1";
-  a.agent_type = "chat";
-  a.event_type = a.activity_class = cls;
-  a.role = "user";
+  activity a = test::chat_activity(id, "u1", "s1", 1'700'000'000'000, cls);
   a.content = content;
   return a;
 }
@@ -47,13 +42,8 @@ const entity_relation* find_edge(const knowledge_delta& k,
 
 } // namespace
 
-#define CHECK_ENTITIES(text, ...)                                             \
-  do {                                                                        \
-    auto got_ = entities_of(text);                                            \
-    std::vector<std::string> want_ = __VA_ARGS__;                             \
-    BOOST_CHECK_EQUAL_COLLECTIONS(got_.begin(), got_.end(), want_.begin(),    \
-                                  want_.end());                               \
-  } while (false)
+#define CHECK_ENTITIES(text, ...) \
+  CHECK_STRINGS(entities_of(text), __VA_ARGS__)
 
 BOOST_AUTO_TEST_SUITE(entities)
 

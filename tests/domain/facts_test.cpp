@@ -3,6 +3,8 @@
 #include <set>
 
 #include "domain/facts.hpp"
+#include "tests/domain/check_strings.hpp"
+#include "tests/storage/fixtures.hpp"
 
 using namespace agentmem;
 using namespace agentmem::domain;
@@ -23,13 +25,8 @@ using strings = std::vector<std::string>;
 
 activity message(const std::string& content, const std::string& role = "user",
                  const std::string& id = "ev-1") {
-  activity a;
-  a.event_id = id;
-  a.ts_ms = 1'700'000'000'000;
-  a.user_id = "u1";
-  a.session_id = "s1";
-  a.agent_type = "chat";
-  a.event_type = a.activity_class = "message";
+  activity a
+    = test::chat_activity(id, "u1", "s1", 1'700'000'000'000, "message");
   a.role = role;
   a.content = content;
   return a;
@@ -37,13 +34,8 @@ activity message(const std::string& content, const std::string& role = "user",
 
 } // namespace
 
-#define CHECK_FACTS(text, ...)                                                \
-  do {                                                                        \
-    auto got_ = facts_of(text);                                               \
-    strings want_ = __VA_ARGS__;                                              \
-    BOOST_CHECK_EQUAL_COLLECTIONS(got_.begin(), got_.end(), want_.begin(),    \
-                                  want_.end());                               \
-  } while (false)
+#define CHECK_FACTS(text, ...) \
+  CHECK_STRINGS(facts_of(text), __VA_ARGS__)
 
 BOOST_AUTO_TEST_SUITE(facts)
 
