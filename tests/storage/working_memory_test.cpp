@@ -19,14 +19,8 @@ using agentmem::test::temp_dir;
 
 activity act(const std::string& cls, const std::string& id, int64_t ts,
              const std::string& session = "s1", const std::string& user = "u1") {
-  activity a;
-  a.event_id = id;
-  a.ts_ms = ts;
-  a.user_id = user;
-  a.session_id = session;
+  activity a = test::chat_activity(id, user, session, ts, cls);
   a.agent_type = "planner";
-  a.event_type = a.activity_class = cls;
-  a.role = "user";
   a.agent_name = "Ann";
   a.content = "content of " + id;
   return a;
