@@ -1,7 +1,8 @@
 #pragma once
 
 // Small set-up pieces shared by test files (any test folder may include
-// "tests/storage/fixtures.hpp"): a throw-away directory and a base activity.
+// "tests/storage/fixtures.hpp"): a throw-away directory, a base activity
+// and a base memory.
 
 #include <stdlib.h>
 
@@ -12,6 +13,7 @@
 #include <system_error>
 
 #include "messages/activity.hpp"
+#include "messages/memory.hpp"
 
 namespace agentmem::test {
 
@@ -48,12 +50,28 @@ inline activity chat_activity(const std::string& id, const std::string& user,
   a.event_id = id;
   a.ts_ms = ts_ms;
   a.user_id = user;
+  a.event_type = a.activity_class = klass;
   a.session_id = session;
   a.agent_type = "chat";
-  a.event_type = klass;
-  a.activity_class = klass;
   a.role = "user";
   return a;
+}
+
+/// A memory `id` with point id `point` and memory_type `type` of `user` in
+/// session "s1", taken from event "ev-<id>", holding `text`. Timestamps,
+/// importance and vector are left for the caller.
+inline memory s1_memory(const std::string& id, uint64_t point,
+                        const std::string& type, const std::string& user,
+                        const std::string& text) {
+  memory m;
+  m.memory_id = id;
+  m.point_id = point;
+  m.memory_type = type;
+  m.user_id = user;
+  m.session_id = "s1";
+  m.event_id = "ev-" + id;
+  m.text = text;
+  return m;
 }
 
 } // namespace agentmem::test

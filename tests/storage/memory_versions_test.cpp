@@ -11,6 +11,7 @@
 #include "messages/errc.hpp"
 #include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -25,17 +26,10 @@ constexpr int64_t t0 = 1'714'557'600'000; // 2024-05-01T10:00:00Z
 memory mem(const std::string& id, uint64_t point, const std::string& type,
            const std::string& text, int64_t ts, const std::string& user = "u1",
            float x = 1.0f) {
-  memory m;
-  m.memory_id = id;
-  m.point_id = point;
-  m.memory_type = type;
-  m.user_id = user;
-  m.session_id = "s1";
-  m.event_id = "ev-" + id;
+  memory m = test::s1_memory(id, point, type, user, text);
   m.ts_ms = ts;
   m.turn_ts_ms = ts;
   m.importance = 0.4;
-  m.text = text;
   m.vector = {x, 0.0f, 0.0f, 0.0f};
   return m;
 }
