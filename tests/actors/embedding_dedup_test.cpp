@@ -18,15 +18,7 @@ namespace {
 
 memory fresh(const std::string& id, uint64_t point, const std::string& type,
              const std::string& text, const std::string& user = "u1") {
-  memory m;
-  m.memory_id = id;
-  m.point_id = point;
-  m.memory_type = type;
-  m.user_id = user;
-  m.session_id = "s1";
-  m.event_id = "ev-" + id;
-  m.text = text;
-  return m;
+  return test::s1_memory(id, point, type, user, text);
 }
 
 struct fixture : test::deterministic_system {
