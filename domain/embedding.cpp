@@ -29,6 +29,17 @@ size_t hashing_embedder::dims() const {
   return dims_;
 }
 
+void normalise_l2(std::vector<float>& v) {
+  double n = 0;
+  for (float x : v)
+    n += static_cast<double>(x) * x;
+  if (n > 0) {
+    auto inv = static_cast<float>(1.0 / std::sqrt(n));
+    for (auto& x : v)
+      x *= inv;
+  }
+}
+
 std::string hashing_embedder::model() const {
   return "hashing-v1-" + std::to_string(dims_);
 }
@@ -54,14 +65,7 @@ void hashing_embedder::embed_one(std::string_view text,
     bigram.append(tokens[i]);
     add_feature(out, hash64(bigram, bigram_seed), 0.5f);
   }
-  double norm = 0;
-  for (float x : out)
-    norm += static_cast<double>(x) * x;
-  if (norm > 0) {
-    auto inv = static_cast<float>(1.0 / std::sqrt(norm));
-    for (auto& x : out)
-      x *= inv;
-  }
+  normalise_l2(out);
 }
 
 caf::error hashing_embedder::embed(const std::vector<std::string_view>& texts,

@@ -34,6 +34,10 @@ public:
   }
 };
 
+/// Scales `v` in place to L2 norm 1 (sum of squares accumulated in double);
+/// an all-zero vector stays zero.
+void normalise_l2(std::vector<float>& v);
+
 /// The built-in offline provider: signed feature hashing (Weinberger et al.,
 /// "Feature Hashing for Large Scale Multitask Learning", ICML 2009) of the
 /// tokenizer's stemmed content tokens (domain/text.hpp) and of adjacent

@@ -146,17 +146,6 @@ std::string scrub(std::string s, const std::string& secret) {
   return s;
 }
 
-void normalise(std::vector<float>& v) {
-  double n = 0;
-  for (float x : v)
-    n += static_cast<double>(x) * x;
-  if (n > 0) {
-    auto inv = static_cast<float>(1.0 / std::sqrt(n));
-    for (auto& x : v)
-      x *= inv;
-  }
-}
-
 } // namespace
 
 struct http_embedder::impl {
@@ -357,7 +346,7 @@ struct http_embedder::impl {
           return bad("non-numeric embedding value");
         v.push_back(x.get<float>());
       }
-      normalise(v);
+      normalise_l2(v);
     }
     return caf::none;
   }
