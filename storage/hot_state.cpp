@@ -61,8 +61,37 @@ std::optional<session_state> decode_session(const std::string& v) {
   return s;
 }
 
-// A buffered message (key "m|..."); nullopt when corrupt. Defined below.
-std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v);
+// A buffered message (key "m|..."); nullopt when corrupt.
+std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v) {
+  value_reader r{v.data(), v.data() + v.size()};
+  buffer_entry e;
+  e.ts_ms = r.i64();
+  e.event_id = r.str();
+  e.role = r.str();
+  e.agent_name = r.str();
+  e.content = r.str();
+  if (!r.ok)
+    return std::nullopt;
+  return e;
+}
+
+// A memory doc (key "d|<point id>", written by put_docs); nullopt when
+// corrupt.
+std::optional<memory_doc> decode_doc(const rocksdb::Slice& v) {
+  value_reader r{v.data(), v.data() + v.size()};
+  memory_doc d;
+  d.memory_id = r.str();
+  d.memory_type = r.str();
+  d.user_id = r.str();
+  d.session_id = r.str();
+  d.event_id = r.str();
+  d.ts_ms = r.i64();
+  d.text = r.str();
+  d.metadata_json = r.str();
+  if (!r.ok)
+    return std::nullopt;
+  return d;
+}
 
 session_state merge(const std::optional<session_state>& old,
                     const session_state& d) {
@@ -276,19 +305,10 @@ hot_state::get_docs(const std::vector<uint64_t>& point_ids) const {
       continue;
     if (!sts[i].ok())
       return to_error(sts[i]);
-    value_reader r{values[i].data(), values[i].data() + values[i].size()};
-    memory_doc d;
-    d.memory_id = r.str();
-    d.memory_type = r.str();
-    d.user_id = r.str();
-    d.session_id = r.str();
-    d.event_id = r.str();
-    d.ts_ms = r.i64();
-    d.text = r.str();
-    d.metadata_json = r.str();
-    if (!r.ok)
+    auto d = decode_doc(values[i]);
+    if (!d)
       return make_error(errc::rocksdb_error, "corrupt memory doc");
-    out[i] = std::move(d);
+    out[i] = std::move(*d);
   }
   return out;
 }
@@ -307,23 +327,6 @@ caf::expected<int64_t> hot_state::watermark(const std::string& name,
     return make_error(errc::rocksdb_error, "corrupt watermark " + name);
   return x;
 }
-
-namespace {
-
-std::optional<buffer_entry> decode_entry(const rocksdb::Slice& v) {
-  value_reader r{v.data(), v.data() + v.size()};
-  buffer_entry e;
-  e.ts_ms = r.i64();
-  e.event_id = r.str();
-  e.role = r.str();
-  e.agent_name = r.str();
-  e.content = r.str();
-  if (!r.ok)
-    return std::nullopt;
-  return e;
-}
-
-} // namespace
 
 caf::expected<hot_state::erase_counts>
 hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
@@ -355,15 +358,8 @@ hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
   }
   for (it->Seek("d|"); it->Valid() && it->key().starts_with("d|");
        it->Next()) {
-    auto v = it->value();
-    value_reader r{v.data(), v.data() + v.size()};
-    r.str(); // memory_id
-    r.str(); // memory_type
-    auto user = r.str();
-    r.str(); // session_id
-    r.str(); // event_id
-    auto ts = r.i64();
-    if (r.ok && user == user_id && ts <= cutoff_ms) {
+    auto d = decode_doc(it->value());
+    if (d && d->user_id == user_id && d->ts_ms <= cutoff_ms) {
       wb.Delete(it->key());
       if (n.docs == 0)
         first_doc = it->key().ToString();
