@@ -14,10 +14,12 @@
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
 using agentmem::storage::postgres_store;
+using agentmem::test::open_migrated;
 using agentmem::test::why;
 
 namespace {
@@ -51,14 +53,6 @@ batch make_batch(std::vector<activity> acts) {
   for (auto& a : b.activities)
     domain::extract_knowledge(a, b.knowledge);
   return b;
-}
-
-std::unique_ptr<postgres_store> open_migrated(const std::string& url) {
-  auto store = postgres_store::connect(url);
-  BOOST_REQUIRE_MESSAGE(store, why(store));
-  auto applied = (*store)->migrate();
-  BOOST_REQUIRE_MESSAGE(applied, why(applied));
-  return std::move(*store);
 }
 
 void commit(postgres_store& store, const batch& b) {

@@ -12,11 +12,13 @@
 #include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/fixtures.hpp"
+#include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
 using agentmem::storage::memory_event;
 using agentmem::storage::postgres_store;
+using agentmem::test::open_migrated;
 using agentmem::test::why;
 
 namespace {
@@ -38,14 +40,6 @@ batch of(std::vector<memory> ms) {
   batch b;
   b.memories = std::move(ms);
   return b;
-}
-
-std::unique_ptr<postgres_store> open_migrated(const std::string& url) {
-  auto store = postgres_store::connect(url);
-  BOOST_REQUIRE_MESSAGE(store, why(store));
-  auto applied = (*store)->migrate();
-  BOOST_REQUIRE_MESSAGE(applied, why(applied));
-  return std::move(*store);
 }
 
 storage::commit_result commit(postgres_store& s, const batch& b) {

@@ -18,10 +18,12 @@
 #include "storage/postgres_store.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_exec.hpp"
+#include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
 using agentmem::storage::commit_result;
+using agentmem::test::open_migrated;
 using agentmem::test::why;
 using agentmem::storage::postgres_store;
 using agentmem::storage::stored_memory;
@@ -76,14 +78,6 @@ memory make_memory(const std::string& id, uint64_t point, const activity& a,
   m.text = a.content;
   m.vector = std::move(vec);
   return m;
-}
-
-std::unique_ptr<postgres_store> open_migrated(const std::string& url) {
-  auto store = postgres_store::connect(url);
-  BOOST_REQUIRE_MESSAGE(store, why(store));
-  auto applied = (*store)->migrate();
-  BOOST_REQUIRE_MESSAGE(applied, why(applied));
-  return std::move(*store);
 }
 
 int64_t count(postgres_store& store, const std::string& sql) {
