@@ -22,8 +22,8 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
     hot_(std::move(hot)),
     postgres_url_(std::move(postgres_url)),
     status_(std::move(status)),
-    working_(std::move(working)),
-    fusion_(fusion) {
+    fusion_(fusion),
+    working_(std::move(working)) {
 }
 
 double default_vector_weight(const domain::embedder& e) {
