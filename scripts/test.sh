@@ -24,11 +24,13 @@ failure_digest() {
   grep -E 'error: in "|fatal error|critical error|Test timeout|\*\*\*Exception|signal: SIG|\*\*\* [0-9]+ failure' \
     "$log" | cut -c1-2000 | head -n 60 || true
 }
-if [ $# -gt 0 ]; then
+run_ctest() {
   "${CTEST[@]}" "$@" || { rc=$?; failure_digest; exit "$rc"; }
+}
+if [ $# -gt 0 ]; then
+  run_ctest "$@"
   exit 0
 fi
-"${CTEST[@]}" || { rc=$?; failure_digest; exit "$rc"; }
+run_ctest
 echo "=== end-to-end tests against a real Apache Kafka broker"
-AGENTMEM_IT_BROKER=real "${CTEST[@]}" -L integration \
-  || { rc=$?; failure_digest; exit "$rc"; }
+AGENTMEM_IT_BROKER=real run_ctest -L integration
