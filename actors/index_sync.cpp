@@ -29,9 +29,20 @@ void count_deleted(const storage::deletion_sync_result& r) {
   reg.get_counter("agentmem_deleted_items_total", help,
                   {{"store", "rocksdb"}})
     .inc(static_cast<double>(r.hot.messages + r.hot.sessions + r.hot.docs));
+  reg.get_counter("agentmem_deleted_items_total", help,
+                  {{"store", "working_memory"}})
+    .inc(static_cast<double>(r.working.items + r.working.sessions));
+  reg.get_counter("agentmem_deleted_items_total", help,
+                  {{"store", "embedding_cache"}})
+    .inc(static_cast<double>(r.caches_cleared));
   reg.get_counter("agentmem_deletion_log_applied_total",
                   "Deletions-log entries applied by this node.")
     .inc(static_cast<double>(r.entries));
+}
+
+storage::derived_stores derived_stores_of(const index_sync_config& cfg) {
+  return {cfg.index.get(), cfg.keywords.get(), cfg.hot.get(),
+          cfg.working.get(), cfg.embedder.get()};
 }
 
 namespace {
@@ -66,9 +77,8 @@ caf::error sync_once(caf::stateful_actor<index_sync_state>* self,
       return g.error();
     st.gov = std::move(*g);
   }
-  auto del = storage::sync_deletions(*st.gov, *cfg.index, *cfg.keywords,
-                                     *cfg.hot, cfg.tombstones.get(),
-                                     st.deletion_seq);
+  auto del = storage::sync_deletions(*st.gov, derived_stores_of(cfg),
+                                     cfg.tombstones.get(), st.deletion_seq);
   if (!del) {
     st.gov.reset();
     return del.error();

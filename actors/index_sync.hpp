@@ -23,6 +23,9 @@ struct index_sync_config {
   std::shared_ptr<storage::vector_index> index;
   std::shared_ptr<storage::keyword_index> keywords;
   std::shared_ptr<storage::hot_state> hot;
+  std::shared_ptr<storage::working_memory> working; ///< may be null
+  /// Its caches are dropped when a user deletion is applied (may be null).
+  std::shared_ptr<domain::embedder> embedder;
   std::chrono::milliseconds interval{1000};           ///< tail period
   std::chrono::milliseconds snapshot_interval{30000}; ///< snapshot period
   /// Deleted users, filled from `user` entries of the deletions log.
@@ -64,6 +67,9 @@ struct index_sync_state {
 /// and agentmem_deletion_log_applied_total (also used by the API's user
 /// deletion); an empty result just registers the metrics.
 void count_deleted(const storage::deletion_sync_result& r);
+
+/// The stores of `cfg` as storage::derived_stores (pointers into cfg).
+storage::derived_stores derived_stores_of(const index_sync_config& cfg);
 
 caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
                          index_sync_config cfg);

@@ -71,6 +71,12 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
       if (cfg.hot)
         if (auto n = cfg.hot->erase_user(user, cutoff, false); !n)
           return n.error();
+      if (cfg.working)
+        if (auto n = cfg.working->erase_user(user, cutoff, false); !n)
+          return n.error();
+      if (cfg.embedder)
+        if (auto err = cfg.embedder->forget_cached())
+          return err;
     }
     if (res->tombstoned > 0)
       tombstoned_counter().inc(static_cast<double>(res->tombstoned));

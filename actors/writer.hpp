@@ -9,10 +9,12 @@
 
 #include "actors/health.hpp"
 #include "actors/stage_metrics.hpp"
+#include "domain/embedding.hpp"
 #include "domain/tombstones.hpp"
 #include "kafka/producer.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/postgres_store.hpp"
+#include "storage/working_memory.hpp"
 
 namespace agentmem::actors {
 
@@ -28,10 +30,13 @@ struct writer_config {
   std::chrono::milliseconds max_backoff{5000};
   /// Deleted users (may be null). Tombstones the commit transaction found
   /// that this set did not know yet are added to it; the dropped events'
-  /// memories are removed from the batch before vector linking, and their
-  /// buffered messages (written by extraction) from `hot`.
+  /// memories are removed from the batch before vector linking, and what
+  /// extraction and embedding already wrote for them (buffered messages in
+  /// `hot`, items in `working`, cached vectors in `embedder`) is erased.
   std::shared_ptr<domain::tombstone_set> tombstones;
   std::shared_ptr<storage::hot_state> hot;
+  std::shared_ptr<storage::working_memory> working; ///< may be null
+  std::shared_ptr<domain::embedder> embedder;       ///< may be null
 };
 
 /// State of the writer: its own Postgres connection and the batches that

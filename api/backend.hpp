@@ -128,6 +128,10 @@ struct deletion_report {
   int64_t hot_messages = 0; ///< RocksDB conversation-buffer entries
   int64_t hot_sessions = 0; ///< RocksDB session states
   int64_t hot_docs = 0;     ///< RocksDB memory docs
+  int64_t working_items = 0;    ///< working-memory items (all sessions)
+  int64_t working_sessions = 0; ///< working-memory session headers
+  int64_t embedding_caches_cleared = 0; ///< 1 when the provider's caches
+                                        ///< were dropped (HTTP provider)
 };
 
 /// Writes one JSON Lines line (with its '\n'); false when the client is

@@ -1338,6 +1338,9 @@ void http_server::impl::on_delete_user(const route_match& m,
   out["rocksdb"] = ojson{{"buffered_messages", rep->hot_messages},
                          {"sessions", rep->hot_sessions},
                          {"memory_docs", rep->hot_docs}};
+  out["working_memory"] = ojson{{"items", rep->working_items},
+                                {"sessions", rep->working_sessions}};
+  out["embedding_cache"] = ojson{{"cleared", rep->embedding_caches_cleared > 0}};
   send_json(res, 200, out);
 }
 

@@ -32,6 +32,13 @@ public:
   virtual bool semantic() const {
     return true;
   }
+  /// Drops every vector the provider keeps cached (in memory and on disk),
+  /// so none derived from a deleted user's text survives user deletion
+  /// (docs/data-governance.md). Providers without a cache do nothing.
+  /// Errors: those of the cache store (errc::rocksdb_error).
+  virtual caf::error forget_cached() {
+    return caf::none;
+  }
 };
 
 /// Scales `v` in place to L2 norm 1 (sum of squares accumulated in double);

@@ -100,6 +100,13 @@ public:
     return map_.size();
   }
 
+  void clear() {
+    std::lock_guard<std::mutex> g{mtx_};
+    map_.clear();
+    items_.clear();
+    bytes_ = 0;
+  }
+
 private:
   static size_t entry_cost(const std::vector<float>& v) {
     return v.size() * sizeof(float) + 96;
@@ -403,6 +410,13 @@ size_t http_embedder::dims() const {
 
 std::string http_embedder::model() const {
   return impl_->cfg.model;
+}
+
+caf::error http_embedder::forget_cached() {
+  impl_->cache.clear();
+  if (impl_->cfg.persistent)
+    return impl_->cfg.persistent->clear();
+  return caf::none;
 }
 
 http_embedder_stats http_embedder::stats() const {

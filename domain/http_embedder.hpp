@@ -24,6 +24,9 @@ public:
   virtual void
   put(const std::vector<std::pair<std::string, std::vector<float>>>& items)
     = 0;
+  /// Removes every entry, also from the files backing the store (user
+  /// deletion). Errors: the store's (errc::rocksdb_error).
+  virtual caf::error clear() = 0;
 };
 
 /// Settings of the OpenAI-compatible HTTP embedding provider
@@ -93,6 +96,8 @@ public:
   std::string model() const override;
   caf::error embed(const std::vector<std::string_view>& texts,
                    std::vector<std::vector<float>>& out) override;
+  /// Clears the LRU and the persistent store (embedder::forget_cached).
+  caf::error forget_cached() override;
   http_embedder_stats stats() const;
 
   struct impl;

@@ -28,12 +28,16 @@ governance_service::governance_service(
   std::string postgres_url, std::shared_ptr<storage::vector_index> index,
   std::shared_ptr<storage::keyword_index> keywords,
   std::shared_ptr<storage::hot_state> hot,
-  std::shared_ptr<domain::tombstone_set> tombstones)
+  std::shared_ptr<domain::tombstone_set> tombstones,
+  std::shared_ptr<storage::working_memory> working,
+  std::shared_ptr<domain::embedder> embedder)
   : postgres_url_(std::move(postgres_url)),
     index_(std::move(index)),
     keywords_(std::move(keywords)),
     hot_(std::move(hot)),
-    tombstones_(std::move(tombstones)) {
+    tombstones_(std::move(tombstones)),
+    working_(std::move(working)),
+    embedder_(std::move(embedder)) {
   metrics::global().get_counter("agentmem_user_deletions_total",
                                 "Users deleted through the API on this node.");
 }
@@ -62,8 +66,10 @@ governance_service::delete_user(const std::string& user_id) {
   e.kind = "user";
   e.user_id = user_id;
   e.cutoff_ms = del->cutoff_ms;
-  auto applied = storage::apply_deletion(e, *index_, *keywords_, *hot_,
-                                         tombstones_.get(), true, true);
+  storage::derived_stores stores{index_.get(), keywords_.get(), hot_.get(),
+                                 working_.get(), embedder_.get()};
+  auto applied = storage::apply_deletion(e, stores, tombstones_.get(), true,
+                                         true);
   if (!applied) {
     spdlog::error("[governance] user deleted in Postgres (deletion seq {}) "
                   "but not yet from this node's derived state: {}",
@@ -76,6 +82,9 @@ governance_service::delete_user(const std::string& user_id) {
   rep.hot_messages = static_cast<int64_t>(applied->hot.messages);
   rep.hot_sessions = static_cast<int64_t>(applied->hot.sessions);
   rep.hot_docs = static_cast<int64_t>(applied->hot.docs);
+  rep.working_items = static_cast<int64_t>(applied->working.items);
+  rep.working_sessions = static_cast<int64_t>(applied->working.sessions);
+  rep.embedding_caches_cleared = static_cast<int64_t>(applied->caches_cleared);
   // The previous snapshots still hold the user: replace them now.
   if (auto err = index_->save(index_->watermark()))
     return err;
@@ -93,8 +102,10 @@ governance_service::open_export(const std::string& user_id) {
     return gov.error();
   std::shared_ptr<storage::governance_store> store{std::move(*gov)};
   auto hot = hot_;
+  auto working = working_;
   return api::export_stream{
-    [store, hot, user_id](const api::line_writer& write) -> caf::error {
+    [store, hot, working, user_id](const api::line_writer& write)
+      -> caf::error {
       int64_t lines = 0;
       bool open = true;
       auto err = store->export_user(
@@ -112,27 +123,48 @@ governance_service::open_export(const std::string& user_id) {
         return err;
       if (!open)
         return caf::none;
+      // One line of a RocksDB store: user, session, event and ts, then
+      // the store's own fields.
+      auto emit = [&](const char* table, const std::string& session,
+                      const std::string& event_id, int64_t ts_ms,
+                      const ojson& fields) {
+        if (!open)
+          return;
+        ojson row = {{"user_id", user_id},
+                     {"session_id", session},
+                     {"event_id", event_id},
+                     {"ts", domain::format_rfc3339_ms(ts_ms)}};
+        for (auto& [k, v] : fields.items())
+          row[k] = v;
+        ojson line = ojson::object();
+        line["source"] = "rocksdb";
+        line["table"] = table;
+        line["row"] = std::move(row);
+        ++lines;
+        open = write(dump(line) + "\n");
+      };
       if (auto e = hot->for_each_user_message(
             user_id,
             [&](const std::string& session, const storage::buffer_entry& b) {
-              if (!open)
-                return;
-              ojson row = ojson::object();
-              row["user_id"] = user_id;
-              row["session_id"] = session;
-              row["event_id"] = b.event_id;
-              row["ts"] = domain::format_rfc3339_ms(b.ts_ms);
-              row["role"] = b.role;
-              row["agent_name"] = b.agent_name;
-              row["content"] = b.content;
-              ojson line = ojson::object();
-              line["source"] = "rocksdb";
-              line["table"] = "conversation_buffer";
-              line["row"] = std::move(row);
-              ++lines;
-              open = write(dump(line) + "\n");
+              emit("conversation_buffer", session, b.event_id, b.ts_ms,
+                   ojson{{"role", b.role},
+                         {"agent_name", b.agent_name},
+                         {"content", b.content}});
             }))
         return e;
+      // Working memory: items not yet expired or swept (a session's
+      // short-term context, docs/memory.md).
+      if (working)
+        if (auto e = working->for_each_user_item(
+              user_id, [&](const std::string& session,
+                           const storage::working_memory::item& it) {
+                emit("working_memory", session, it.event_id, it.ts_ms,
+                     ojson{{"kind", it.kind},
+                           {"name", it.name},
+                           {"content", it.content},
+                           {"success", it.success}});
+              }))
+          return e;
       if (open)
         write(dump(ojson{{"end", true}, {"lines", lines}}) + "\n");
       return caf::none;

@@ -6,10 +6,12 @@
 #include <caf/expected.hpp>
 
 #include "api/backend.hpp"
+#include "domain/embedding.hpp"
 #include "domain/tombstones.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
+#include "storage/working_memory.hpp"
 
 namespace agentmem::pipeline {
 
@@ -22,12 +24,15 @@ public:
                      std::shared_ptr<storage::vector_index> index,
                      std::shared_ptr<storage::keyword_index> keywords,
                      std::shared_ptr<storage::hot_state> hot,
-                     std::shared_ptr<domain::tombstone_set> tombstones);
+                     std::shared_ptr<domain::tombstone_set> tombstones,
+                     std::shared_ptr<storage::working_memory> working,
+                     std::shared_ptr<domain::embedder> embedder);
 
   /// Under the tombstone set's apply mutex (vector linking of this node
   /// waits): deletes the user in Postgres (storage::governance_store::
   /// delete_user: rows, tombstone, deletions-log entry), applies the entry
-  /// to this node's indexes and RocksDB (compacted), and snapshots both
+  /// to this node's indexes, RocksDB and working memory (compacted) and
+  /// drops the embedding caches (storage::apply_deletion), and snapshots both
   /// indexes so the on-disk snapshots no longer hold the user. Other nodes
   /// apply the log entry through index_sync. Errors: errc::postgres_error
   /// (nothing deleted), or the derived store's error after Postgres was
@@ -37,6 +42,7 @@ public:
   /// Connects, then returns a stream writing JSON Lines:
   ///   {"source":"postgres","table":T,"row":{...row_to_json...}}
   ///   {"source":"rocksdb","table":"conversation_buffer","row":{...}}
+  ///   {"source":"rocksdb","table":"working_memory","row":{...}}
   ///   {"end":true,"lines":N}   (last line; absent if the export failed)
   caf::expected<api::export_stream> open_export(const std::string& user_id);
 
@@ -46,6 +52,8 @@ private:
   std::shared_ptr<storage::keyword_index> keywords_;
   std::shared_ptr<storage::hot_state> hot_;
   std::shared_ptr<domain::tombstone_set> tombstones_;
+  std::shared_ptr<storage::working_memory> working_;
+  std::shared_ptr<domain::embedder> embedder_;
 };
 
 } // namespace agentmem::pipeline

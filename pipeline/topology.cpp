@@ -100,8 +100,9 @@ caf::error topology::catch_up() {
   auto gov = storage::governance_store::connect(cfg_.postgres_url);
   if (!gov)
     return gov.error();
-  auto del = storage::sync_deletions(**gov, *index_, *keywords_, *hot_,
-                                     tombstones_.get(), 0);
+  storage::derived_stores stores{index_.get(), keywords_.get(), hot_.get(),
+                                 working_.get(), embedder_.get()};
+  auto del = storage::sync_deletions(**gov, stores, tombstones_.get(), 0);
   if (!del)
     return del.error();
   deletion_seq_ = del->seq;
@@ -209,6 +210,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   xs.index = t->index_;
   xs.keywords = t->keywords_;
   xs.hot = t->hot_;
+  xs.working = t->working_;
+  xs.embedder = t->embedder_;
   xs.snapshot_interval = c.snapshot_interval;
   xs.tombstones = t->tombstones_;
   xs.deletion_seq = t->deletion_seq_;
@@ -304,6 +307,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     wcfg.status = raw->status_;
     wcfg.tombstones = raw->tombstones_;
     wcfg.hot = raw->hot_;
+    wcfg.working = raw->working_;
+    wcfg.embedder = raw->embedder_;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
     // Detached: an HTTP provider blocks on network I/O (seconds per batch,
@@ -347,7 +352,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
                                               c.postgres_url, t->status_,
                                               t->working_, fusion);
   t->backend_->set_governance(std::make_shared<governance_service>(
-    c.postgres_url, t->index_, t->keywords_, t->hot_, t->tombstones_));
+    c.postgres_url, t->index_, t->keywords_, t->hot_, t->tombstones_,
+    t->working_, t->embedder_));
   api::server_config hcfg;
   hcfg.host = c.http_host;
   hcfg.port = c.http_port;

@@ -8,9 +8,11 @@
 namespace agentmem::storage {
 
 caf::expected<deletion_sync_result>
-apply_deletion(const deletion_entry& e, vector_index& index,
-               keyword_index& keywords, hot_state& hot,
+apply_deletion(const deletion_entry& e, const derived_stores& stores,
                domain::tombstone_set* tombs, bool hot_too, bool compact) {
+  auto& index = *stores.index;
+  auto& keywords = *stores.keywords;
+  auto& hot = *stores.hot;
   deletion_sync_result res;
   res.entries = 1;
   res.seq = e.seq;
@@ -27,6 +29,19 @@ apply_deletion(const deletion_entry& e, vector_index& index,
       if (!n)
         return n.error();
       res.hot = *n;
+      if (stores.working) {
+        auto w = stores.working->erase_user(e.user_id, e.cutoff_ms, compact);
+        if (!w)
+          return w.error();
+        res.working = *w;
+      }
+      // The cache is keyed by a digest of the text only: every entry goes
+      // (docs/data-governance.md).
+      if (stores.embedder) {
+        if (auto err = stores.embedder->forget_cached())
+          return err;
+        res.caches_cleared = 1;
+      }
     }
     return res;
   }
@@ -50,16 +65,22 @@ apply_deletion(const deletion_entry& e, vector_index& index,
         return n.error();
       res.hot.messages = n->messages;
       res.hot.sessions = n->sessions;
+      if (stores.working) {
+        auto w = stores.working->erase_session(e.user_id, e.session_id);
+        if (!w)
+          return w.error();
+        res.working = *w;
+      }
     }
   }
   return res;
 }
 
 caf::expected<deletion_sync_result>
-sync_deletions(governance_store& gov, vector_index& index,
-               keyword_index& keywords, hot_state& hot,
+sync_deletions(governance_store& gov, const derived_stores& stores,
                domain::tombstone_set* tombs, int64_t after_seq,
                size_t page_size) {
+  auto& hot = *stores.hot;
   std::optional<std::lock_guard<std::mutex>> guard;
   if (tombs)
     guard.emplace(tombs->apply_mutex());
@@ -77,8 +98,7 @@ sync_deletions(governance_store& gov, vector_index& index,
     for (auto& e : *page) {
       // A user erased on another node leaves this node's SST files too
       // (compaction of the user's key ranges only).
-      auto r = apply_deletion(e, index, keywords, hot, tombs, e.seq > *hot_wm,
-                              true);
+      auto r = apply_deletion(e, stores, tombs, e.seq > *hot_wm, true);
       if (!r)
         return r.error();
       total.entries += 1;
@@ -87,6 +107,9 @@ sync_deletions(governance_store& gov, vector_index& index,
       total.hot.messages += r->hot.messages;
       total.hot.sessions += r->hot.sessions;
       total.hot.docs += r->hot.docs;
+      total.working.items += r->working.items;
+      total.working.sessions += r->working.sessions;
+      total.caches_cleared += r->caches_cleared;
       total.seq = e.seq;
     }
     if (total.seq > *hot_wm) {

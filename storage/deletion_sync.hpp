@@ -5,13 +5,28 @@
 
 #include <caf/expected.hpp>
 
+#include "domain/embedding.hpp"
 #include "domain/tombstones.hpp"
 #include "storage/governance_store.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
+#include "storage/working_memory.hpp"
 
 namespace agentmem::storage {
+
+/// Every store of one node that holds user data derived from Postgres or
+/// from the events (docs/data-governance.md lists them): what deletions
+/// are applied to. `index`, `keywords` and `hot` are required; a node
+/// without working memory or without an embedding cache passes nullptr.
+struct derived_stores {
+  vector_index* index = nullptr;
+  keyword_index* keywords = nullptr;
+  hot_state* hot = nullptr;
+  working_memory* working = nullptr;
+  /// Its caches (embedding_cache and the LRU) are dropped on user deletion.
+  domain::embedder* embedder = nullptr;
+};
 
 /// What applying deletion log entries removed from one node's derived state.
 struct deletion_sync_result {
@@ -20,32 +35,37 @@ struct deletion_sync_result {
   size_t vectors = 0;    ///< points removed from the vector index
   size_t keyword_docs = 0; ///< points removed from the keyword index
   hot_state::erase_counts hot; ///< RocksDB keys removed
+  working_memory::erase_counts working; ///< working-memory keys removed
+  size_t caches_cleared = 0; ///< embedding caches dropped (user entries)
 };
 
 /// Applies one deletion log entry (kind user / session / memories) to the
 /// derived stores: `user` records the tombstone in `tombs` (when given) and
-/// removes the user's points and docs with ts <= cutoff, buffered messages
-/// and session states; `session` erases the session's buffer and state and
-/// the listed points; `memories` the listed points. Idempotent. RocksDB is
-/// touched only when `hot_too`; `compact` compacts RocksDB after a user
-/// erase. The caller holds tombs->apply_mutex() if it shares the stores.
+/// removes the user's points and docs with ts <= cutoff, buffered messages,
+/// session states and working-memory items, and drops the embedder's
+/// caches; `session` erases the session's buffer, state and working
+/// memory and the listed points; `memories` the listed points. Idempotent.
+/// The stores that survive a restart on disk (RocksDB hot state, working
+/// memory, embedding cache) are touched only when `hot_too`; `compact`
+/// compacts the user's RocksDB key ranges after a user erase. The caller
+/// holds tombs->apply_mutex() if it shares the stores.
 caf::expected<deletion_sync_result>
-apply_deletion(const deletion_entry& e, vector_index& index,
-               keyword_index& keywords, hot_state& hot,
+apply_deletion(const deletion_entry& e, const derived_stores& stores,
                domain::tombstone_set* tombs, bool hot_too, bool compact);
 
 /// Reads deletion log entries with seq > `after_seq` (pages of
 /// `page_size`) and applies them, holding tombs->apply_mutex() (when
 /// `tombs` is given) from reading to applying. The in-memory indexes get
-/// every entry; RocksDB, which survives restarts, only entries above its
-/// watermark `deletion_seq` (advanced after each page). Replaying the log
-/// from 0 over an old index snapshot thus removes what was deleted after
-/// the snapshot was written. A user entry compacts the user's RocksDB key
-/// ranges, so their values also leave this node's SST files and WAL.
-/// Errors: those of the stores.
+/// every entry; the on-disk stores (hot state, working memory, embedding
+/// cache), which survive restarts, only entries above hot state's
+/// watermark `deletion_seq` (advanced after each page, once all of them
+/// applied it). Replaying the log from 0 over an old index snapshot thus
+/// removes what was deleted after the snapshot was written, and a node
+/// that was down during a deletion applies it when it starts. A user entry
+/// compacts the user's RocksDB key ranges, so their values also leave this
+/// node's SST files and WAL. Errors: those of the stores.
 caf::expected<deletion_sync_result>
-sync_deletions(governance_store& gov, vector_index& index,
-               keyword_index& keywords, hot_state& hot,
+sync_deletions(governance_store& gov, const derived_stores& stores,
                domain::tombstone_set* tombs, int64_t after_seq,
                size_t page_size = 1000);
 

@@ -70,4 +70,26 @@ void embedding_cache::put(
     spdlog::warn("[embedding cache] write failed: {}", st.ToString());
 }
 
+caf::error embedding_cache::clear() {
+  auto& db = *impl_->db;
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    wb.Delete(it->key());
+  auto st = it->status();
+  it.reset();
+  if (st.ok() && wb.Count() > 0)
+    st = db.Write(rocksdb::WriteOptions{}, &wb);
+  if (st.ok() && wb.Count() > 0) {
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+    st = db.CompactRange(co, nullptr, nullptr);
+  }
+  if (!st.ok())
+    return make_error(errc::rocksdb_error,
+                      "embedding cache clear: " + st.ToString());
+  return caf::none;
+}
+
 } // namespace agentmem::storage

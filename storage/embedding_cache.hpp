@@ -26,6 +26,9 @@ public:
            std::vector<std::vector<float>>& out) override;
   void put(const std::vector<std::pair<std::string, std::vector<float>>>&
              items) override;
+  /// Deletes every entry, then flushes and compacts the whole database so
+  /// the vectors leave the WAL and SST files too. errc::rocksdb_error.
+  caf::error clear() override;
 
   struct impl;
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
@@ -108,6 +109,20 @@ struct working_memory::impl {
   clock now;
   std::unique_ptr<expiry_filter> filter;
   std::unique_ptr<rocksdb::DB> db;
+
+  // Deletes a session's header and the given item keys in one WriteBatch.
+  caf::error delete_session(
+    const std::string& session_part,
+    const std::vector<std::pair<std::string, item>>& items) {
+    rocksdb::WriteBatch wb;
+    wb.Delete(header_key(session_part));
+    for (auto& kv : items)
+      wb.Delete(kv.first);
+    auto st = db->Write(rocksdb::WriteOptions{}, &wb);
+    if (!st.ok())
+      return to_error(st);
+    return caf::none;
+  }
 
   // Existing (key, item) pairs of a session, oldest first.
   caf::error items(const std::string& prefix,
@@ -268,13 +283,8 @@ working_memory::get(const std::string& user_id,
   int64_t expires = expiry_of(header);
   if (expires <= impl_->now()) {
     // Lazy expiry: gone for readers now, and deleted.
-    rocksdb::WriteBatch wb;
-    wb.Delete(header_key(sp));
-    for (auto& kv : items)
-      wb.Delete(kv.first);
-    st = db.Write(rocksdb::WriteOptions{}, &wb);
-    if (!st.ok())
-      return to_error(st);
+    if (auto err = impl_->delete_session(sp, items))
+      return err;
     return std::optional<view>{};
   }
   view v;
@@ -308,6 +318,124 @@ caf::expected<size_t> working_memory::sweep() {
   return sessions;
 }
 
+namespace {
+
+// `h|user\0` / `i|user\0`: every key of one user (a user id holds no NUL,
+// the contract rejects it), and the exclusive end of that range.
+std::string user_prefix(char kind, const std::string& user_id) {
+  std::string k{kind};
+  k += '|';
+  k += user_id;
+  k.push_back('\0');
+  return k;
+}
+
+std::string prefix_end(std::string p) {
+  p.back() = '\1';
+  return p;
+}
+
+} // namespace
+
+caf::expected<working_memory::erase_counts>
+working_memory::erase_user(const std::string& user_id, int64_t cutoff_ms,
+                           bool compact) {
+  auto& db = *impl_->db;
+  erase_counts n;
+  rocksdb::WriteBatch wb;
+  auto items_from = user_prefix('i', user_id);
+  auto heads_from = user_prefix('h', user_id);
+  // Sessions (user\0session) that keep at least one item.
+  std::set<std::string> kept;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
+  for (it->Seek(items_from); it->Valid() && it->key().starts_with(items_from);
+       it->Next()) {
+    auto x = decode_item(it->value());
+    if (!x || x->ts_ms <= cutoff_ms) {
+      wb.Delete(it->key());
+      ++n.items;
+      continue;
+    }
+    // i|user\0session\0<ts><event_id>: the session part ends at the
+    // second NUL after the prefix "i|".
+    auto k = it->key().ToString();
+    auto end = k.find('\0', items_from.size());
+    kept.insert(k.substr(2, end - 2));
+  }
+  for (it->Seek(heads_from); it->Valid() && it->key().starts_with(heads_from);
+       it->Next()) {
+    if (kept.count(it->key().ToString().substr(2)) > 0)
+      continue;
+    wb.Delete(it->key());
+    ++n.sessions;
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  it.reset();
+  if (wb.Count() == 0)
+    return n;
+  auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+  if (!st.ok())
+    return to_error(st);
+  if (compact) {
+    // Flush + compact only the user's two key ranges: deleted values leave
+    // the memtable, WAL and SST files at a cost that follows the user's
+    // data, not the whole database.
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+    for (auto* from : {&heads_from, &items_from}) {
+      auto to = prefix_end(*from);
+      rocksdb::Slice b{*from}, e{to};
+      st = db.CompactRange(co, &b, &e);
+      if (!st.ok())
+        return to_error(st);
+    }
+  }
+  return n;
+}
+
+caf::expected<working_memory::erase_counts>
+working_memory::erase_session(const std::string& user_id,
+                              const std::string& session_id) {
+  auto& db = *impl_->db;
+  auto sp = session_part(user_id, session_id);
+  std::vector<std::pair<std::string, item>> items;
+  if (auto err = impl_->items(item_prefix(sp), items))
+    return err;
+  std::string header;
+  auto st = db.Get(rocksdb::ReadOptions{}, header_key(sp), &header);
+  if (!st.ok() && !st.IsNotFound())
+    return to_error(st);
+  erase_counts n;
+  n.items = items.size();
+  n.sessions = st.ok() ? 1 : 0;
+  if (n.items + n.sessions == 0)
+    return n;
+  if (auto err = impl_->delete_session(sp, items))
+    return err;
+  return n;
+}
+
+caf::error working_memory::for_each_user_item(
+  const std::string& user_id,
+  const std::function<void(const std::string&, const item&)>& fn) const {
+  auto from = user_prefix('i', user_id);
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
+  for (it->Seek(from); it->Valid() && it->key().starts_with(from);
+       it->Next()) {
+    auto x = decode_item(it->value());
+    if (!x)
+      return make_error(errc::rocksdb_error, "corrupt working-memory item");
+    auto k = it->key().ToString();
+    auto end = k.find('\0', from.size());
+    fn(k.substr(from.size(), end - from.size()), *x);
+  }
+  if (!it->status().ok())
+    return to_error(it->status());
+  return caf::none;
+}
+
 caf::error working_memory::compact() {
   rocksdb::CompactRangeOptions o;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
@@ -321,10 +449,19 @@ caf::error working_memory::compact() {
 
 size_t working_memory::raw_key_count() const {
   size_t n = 0;
+  scan([&](const std::string&, const std::string&) { ++n; });
+  return n;
+}
+
+caf::error working_memory::scan(
+  const std::function<void(const std::string&, const std::string&)>& f)
+  const {
   std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
   for (it->SeekToFirst(); it->Valid(); it->Next())
-    ++n;
-  return n;
+    f(it->key().ToString(), it->value().ToString());
+  if (!it->status().ok())
+    return to_error(it->status());
+  return caf::none;
 }
 
 } // namespace agentmem::storage

@@ -92,12 +92,47 @@ public:
   /// Deletes every expired session; returns how many. errc::rocksdb_error.
   caf::expected<size_t> sweep();
 
+  /// What an erase removed.
+  struct erase_counts {
+    size_t items = 0;    ///< working-memory items
+    size_t sessions = 0; ///< session headers (sessions left with no item)
+  };
+
+  /// User deletion (docs/data-governance.md): removes every item of
+  /// `user_id` with event time <= `cutoff_ms`, in every session, expired
+  /// or not, and the header of each session left without items. With
+  /// `compact`, the user's key ranges are then flushed and compacted, so
+  /// the values also leave the memtable, the WAL and the SST files (no
+  /// snapshots are held). Idempotent. errc::rocksdb_error.
+  caf::expected<erase_counts> erase_user(const std::string& user_id,
+                                         int64_t cutoff_ms, bool compact);
+
+  /// Session deletion: removes the session's header and every item.
+  /// Idempotent. errc::rocksdb_error.
+  caf::expected<erase_counts> erase_session(const std::string& user_id,
+                                            const std::string& session_id);
+
+  /// Calls `fn(session_id, item)` for every stored item of `user_id`
+  /// (live or not yet swept), ordered by session then event time: the
+  /// export's view. errc::rocksdb_error.
+  caf::error for_each_user_item(
+    const std::string& user_id,
+    const std::function<void(const std::string& session_id, const item&)>&
+      fn) const;
+
   /// Runs a full manual compaction (tests: the compaction filter drops
   /// expired entries). errc::rocksdb_error.
   caf::error compact();
 
   /// Number of keys stored, live or not (tests, metrics).
   size_t raw_key_count() const;
+
+  /// Calls `f(key, value)` for every key of the database, live or not
+  /// (diagnostics and tests: proving data is gone, auditing which key
+  /// kinds exist). errc::rocksdb_error.
+  caf::error scan(
+    const std::function<void(const std::string&, const std::string&)>& f)
+    const;
 
   const working_memory_config& config() const {
     return cfg_;

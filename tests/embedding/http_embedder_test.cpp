@@ -13,6 +13,7 @@
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
 #include "storage/embedding_cache.hpp"
+#include "tests/storage/fixtures.hpp"
 #include "tests/embedding/embedding_server.hpp"
 
 using namespace agentmem;
@@ -188,6 +189,30 @@ BOOST_AUTO_TEST_CASE(the_rocksdb_cache_level_survives_a_restart) {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+BOOST_AUTO_TEST_CASE(forgetting_the_cache_drops_both_levels_and_the_bytes_on_disk) {
+  // User deletion drops the provider's caches (docs/data-governance.md):
+  // no vector derived from a deleted user's text may stay on disk.
+  embedding_server srv;
+  agentmem::test::temp_dir dir;
+  auto store = storage::embedding_cache::open((dir.path / "cache").string());
+  BOOST_REQUIRE(store);
+  auto cfg = config_for(srv);
+  cfg.persistent = *store;
+  auto emb = make(cfg);
+  vecs first;
+  BOOST_REQUIRE(!emb->embed({"a deleted user's words"}, first));
+  std::string bytes(reinterpret_cast<const char*>(first[0].data()),
+                    first[0].size() * sizeof(float));
+  BOOST_REQUIRE(agentmem::test::dir_contains(dir.path / "cache", bytes));
+  BOOST_REQUIRE(!emb->forget_cached());
+  BOOST_TEST(!agentmem::test::dir_contains(dir.path / "cache", bytes));
+  BOOST_TEST(emb->stats().cache_size == 0u);
+  vecs again;
+  BOOST_REQUIRE(!emb->embed({"a deleted user's words"}, again));
+  BOOST_TEST(srv.stats()["requests"].get<int>() == 2); // neither level hit
+  BOOST_TEST(dot(again[0], first[0]) > 0.9999);
 }
 
 BOOST_AUTO_TEST_CASE(the_cache_is_bounded_and_evicts_least_recently_used) {

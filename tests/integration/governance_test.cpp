@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,7 +19,10 @@
 
 #include "harness.hpp"
 #include "kafka/producer.hpp"
+#include "storage/governance_store.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/working_memory.hpp"
+#include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 namespace {
@@ -73,20 +78,7 @@ size_t hits(http_client& http, const std::string& user,
   return n;
 }
 
-std::string file_bytes(const fs::path& p) {
-  std::ifstream in{p, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
-bool dir_contains(const fs::path& dir, const std::string& needle) {
-  if (!fs::exists(dir))
-    return false;
-  for (auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()
-        && file_bytes(e.path()).find(needle) != std::string::npos)
-      return true;
-  return false;
-}
+using agentmem::test::dir_contains;
 
 // Rows of every table of the schema whose text contains `needle`.
 int64_t pg_rows_containing(const std::string& url, const std::string& needle) {
@@ -118,6 +110,17 @@ size_t rocksdb_containing(const fs::path& dir, const std::string& needle) {
   return n;
 }
 
+// HTTP status of a session's working memory (200: items, 404: none).
+int working_memory_status(http_client& http, const std::string& user,
+                          const std::string& session,
+                          std::string* body = nullptr) {
+  auto r = http.get("/v1/sessions/" + session + "/working-memory?user_id="
+                    + user);
+  if (body)
+    *body = r.body;
+  return r.status;
+}
+
 std::vector<json> export_lines(uint16_t port, const std::string& user) {
   http_client http{port, 30s};
   auto r = http.get("/v1/users/" + user + "/export");
@@ -128,6 +131,77 @@ std::vector<json> export_lines(uint16_t port, const std::string& user) {
   while (std::getline(in, line))
     out.push_back(json::parse(line));
   return out;
+}
+
+// The stores a node writes, and how user deletion and export cover each
+// (docs/data-governance.md, "Where a user's data lives"). Anything not
+// listed here fails: a new store needs deletion coverage
+// (storage::derived_stores / apply_deletion, governance_store) and export
+// coverage (governance_service::open_export) first, then a line here and
+// in the docs. Run on a stopped node's data dir after traffic.
+void check_store_inventory(const std::string& url, const fs::path& data_dir) {
+  const std::map<std::string, std::set<std::string>> dir_stores = {
+    // hot_state: conversation buffer (exported), session states, memory
+    // docs (copies of Postgres rows), watermarks; erase_user + compaction.
+    {"rocksdb", {"m|", "s|", "d|", "w|"}},
+    // working_memory: session headers and items (exported); erase_user +
+    // compaction.
+    {"working_memory", {"h|", "i|"}},
+    // hnswlib and BM25 snapshots (copies of Postgres memories);
+    // remove_user, then rewritten.
+    {"index", {}},
+    // HTTP provider's vectors by text digest; cleared on user deletion.
+    {"embedding_cache", {}},
+  };
+  for (auto& e : fs::directory_iterator(data_dir)) {
+    auto name = e.path().filename().string();
+    BOOST_TEST(dir_stores.count(name) == 1u,
+               "data dir entry '" << name << "' is not in the store "
+               "inventory: cover it in user deletion and export, then list it");
+  }
+  auto check_kinds = [&](const std::string& store, const std::string& key) {
+    auto& kinds = dir_stores.at(store);
+    BOOST_TEST(kinds.count(key.substr(0, 2)) == 1u,
+               store << " key kind '" << key.substr(0, 2) << "' is not in "
+               "the store inventory");
+  };
+  {
+    auto hot = storage::hot_state::open((data_dir / "rocksdb").string());
+    BOOST_REQUIRE_MESSAGE(hot, error_of(hot));
+    BOOST_REQUIRE(!(*hot)->scan([&](const std::string& k, const std::string&) {
+      check_kinds("rocksdb", k);
+    }));
+  }
+  {
+    auto wm = storage::working_memory::open(
+      (data_dir / "working_memory").string(), {});
+    BOOST_REQUIRE_MESSAGE(wm, error_of(wm));
+    size_t keys = 0;
+    BOOST_REQUIRE(!(*wm)->scan([&](const std::string& k, const std::string&) {
+      check_kinds("working_memory", k);
+      ++keys;
+    }));
+    BOOST_TEST(keys > 0u); // the inventory ran over a store in use
+  }
+  // Postgres: user tables are discovered by governance_store (user_id
+  // column, or memory_id / activity_id links); the rest must hold no user
+  // content.
+  const std::set<std::string> no_user_content = {
+    "schema_migrations", "kafka_offsets", "collections", "deletions"};
+  pqxx::connection c{url};
+  pqxx::work tx{c};
+  for (const auto& t : tx.exec(
+         "SELECT c.relname, bool_or(a.attname IN ('user_id', 'memory_id',"
+         " 'activity_id')) FROM pg_class c JOIN pg_namespace n"
+         " ON n.oid = c.relnamespace JOIN pg_attribute a"
+         " ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+         " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+         " GROUP BY c.relname")) {
+    auto table = t[0].as<std::string>();
+    BOOST_TEST((t[1].as<bool>() || no_user_content.count(table) == 1u),
+               "table " << table << " holds neither user_id, memory_id nor "
+               "activity_id: user deletion and export would miss it");
+  }
 }
 
 } // namespace
@@ -172,6 +246,13 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_REQUIRE(hits(http, "alice", secret, "keyword") > 0);
   const auto bob_hits = hits(http, "bob", "plainspoken", "keyword");
   BOOST_REQUIRE(bob_hits >= 4u);
+  // Her session's working memory (TTL 30 min) holds the secret too.
+  {
+    std::string body;
+    BOOST_REQUIRE_EQUAL(working_memory_status(http, "alice", "s-a", &body),
+                        200);
+    BOOST_TEST(body.find(secret) != std::string::npos);
+  }
   // A snapshot of the index holding Alice, kept aside as a stale backup.
   auto index_dir = fs::path{o.data_dir} / "index";
   auto err = wait_until("a snapshot holding Alice's terms", 30s,
@@ -202,6 +283,7 @@ BOOST_FIXTURE_TEST_CASE(
     BOOST_TEST(per_table["file_uploads"] == 1);
     BOOST_TEST(per_table["agent_sessions"] == 1);
     BOOST_TEST(per_table["conversation_buffer"] == 6);
+    BOOST_TEST(per_table["working_memory"] == 6);
   }
 
   // 3. Delete Alice.
@@ -220,12 +302,16 @@ BOOST_FIXTURE_TEST_CASE(
     BOOST_TEST(rep["rocksdb"]["buffered_messages"] == 6);
     BOOST_TEST(rep["rocksdb"]["memory_docs"]
                == rep["postgres"]["tables"]["memories"]);
+    BOOST_TEST(rep["working_memory"]["items"] == 6);
+    BOOST_TEST(rep["working_memory"]["sessions"] == 1);
   }
   auto alice_gone = [&](const char* when) {
     for (auto mode : {"keyword", "vector", "hybrid"})
       BOOST_TEST(hits(http, "alice", secret, mode) == 0u, when << " " << mode);
     BOOST_TEST(pg_rows_containing(url, secret) == 0, when);
     BOOST_TEST(hits(http, "bob", "plainspoken", "keyword") == bob_hits, when);
+    BOOST_TEST(working_memory_status(http, "alice", "s-a") == 404, when);
+    BOOST_TEST(working_memory_status(http, "bob", "s-b") == 200, when);
     auto lines = export_lines(node.port(), "alice");
     BOOST_TEST(lines.size() == 1u, when); // just the end line
   };
@@ -251,7 +337,10 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
   BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", secret)
              == 0u);
-  BOOST_TEST(!dir_contains(index_dir, stem));
+  // Byte-level, over every store in the data dir (RocksDB hot state,
+  // working memory, index snapshots; see also the store inventory test).
+  BOOST_TEST(!dir_contains(o.data_dir, secret));
+  BOOST_TEST(!dir_contains(o.data_dir, stem));
   fs::remove_all(index_dir);
   fs::copy(stale, index_dir, fs::copy_options::recursive);
   BOOST_REQUIRE(dir_contains(index_dir, stem));
@@ -282,11 +371,33 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_TEST(err.empty(), err);
   BOOST_TEST(hits(http, "alice", secret, "hybrid") == 0u);
 
+  // 7. Alice is deleted again while this node is down (as another node of
+  // the group would, through the same governance_store): before it serves
+  // again, the node applies the deletions log to its on-disk stores,
+  // working memory included.
+  BOOST_REQUIRE_EQUAL(working_memory_status(http, "alice", "s-new"), 200);
   BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
+  BOOST_REQUIRE(dir_contains(fs::path{o.data_dir} / "working_memory", "kazoo"));
+  {
+    auto gov = storage::governance_store::connect(url);
+    BOOST_REQUIRE_MESSAGE(gov, error_of(gov));
+    auto again = (*gov)->delete_user("alice");
+    BOOST_REQUIRE_MESSAGE(again, error_of(again));
+  }
+  BOOST_REQUIRE_MESSAGE(node.start().empty(), "agentmem did not restart");
+  BOOST_TEST(working_memory_status(http, "alice", "s-new") == 404);
+  BOOST_TEST(hits(http, "alice", "kazoo", "keyword") == 0u);
+  BOOST_TEST(working_memory_status(http, "bob", "s-b") == 200);
+
+  BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
+  BOOST_TEST(!dir_contains(o.data_dir, "kazoo"));
   BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", secret)
              == 0u);
-  BOOST_TEST(!dir_contains(index_dir, stem));
+  BOOST_TEST(!dir_contains(o.data_dir, secret));
+  BOOST_TEST(!dir_contains(o.data_dir, stem));
   BOOST_TEST(pg_rows_containing(url, secret) == 0);
+  // Every store this node wrote is one that deletion and export cover.
+  check_store_inventory(url, o.data_dir);
 }
 
 BOOST_FIXTURE_TEST_CASE(
@@ -432,6 +543,12 @@ BOOST_FIXTURE_TEST_CASE(
                    [&] { return dir_contains(b_index / "keywords", stem); },
                    [] { return std::string{"no"}; });
   BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  // Alice's working memory lives on the node that consumed her partition.
+  auto alice_working_nodes = [&] {
+    return (working_memory_status(http_a, "alice", "s-a") == 200 ? 1 : 0)
+           + (working_memory_status(http_b, "alice", "s-a") == 200 ? 1 : 0);
+  };
+  BOOST_REQUIRE_EQUAL(alice_working_nodes(), 1);
 
   http_client del{a.port(), 30s};
   auto r = del.del("/v1/users/alice");
@@ -441,7 +558,7 @@ BOOST_FIXTURE_TEST_CASE(
     [&] {
       return hits(http_b, "alice", secret, "hybrid") == 0
              && hits(http_b, "alice", secret, "vector") == 0
-             && !dir_contains(b_index, stem);
+             && !dir_contains(b_index, stem) && alice_working_nodes() == 0;
     },
     [] { return std::string{"still there"}; });
   BOOST_TEST(err.empty(), err);
@@ -471,6 +588,7 @@ BOOST_FIXTURE_TEST_CASE(
                                   secret)
                == 0u);
     BOOST_TEST(!dir_contains(fs::path{n->options().data_dir} / "index", stem));
+    BOOST_TEST(!dir_contains(n->options().data_dir, secret));
   }
 }
 

@@ -1,13 +1,15 @@
 #pragma once
 
 // Small set-up pieces shared by test files (any test folder may include
-// "tests/storage/fixtures.hpp"): a throw-away directory, a base activity
-// and a base memory.
+// "tests/storage/fixtures.hpp"): a throw-away directory, a base activity,
+// a base memory, and a byte-level search of a directory's files.
 
 #include <stdlib.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -72,6 +74,28 @@ inline memory s1_memory(const std::string& id, uint64_t point,
   m.event_id = "ev-" + id;
   m.text = text;
   return m;
+}
+
+/// The whole content of file `p` (empty when it cannot be read).
+inline std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+/// True when any regular file under `dir` (recursively) contains the bytes
+/// of `needle`: the byte-level check that deleted data left a store's
+/// files (SST, WAL, snapshots), not only its read path. False when `dir`
+/// does not exist.
+inline bool dir_contains(const std::filesystem::path& dir,
+                         const std::string& needle) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(dir))
+    return false;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()
+        && file_bytes(e.path()).find(needle) != std::string::npos)
+      return true;
+  return false;
 }
 
 } // namespace agentmem::test

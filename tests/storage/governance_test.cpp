@@ -164,25 +164,14 @@ std::map<std::string, int64_t> as_map(
   return {xs.begin(), xs.end()};
 }
 
-std::string file_bytes(const fs::path& p) {
-  std::ifstream in{p, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
-// True when any file under `dir` contains `needle`.
-bool dir_contains(const fs::path& dir, const std::string& needle) {
-  for (auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()
-        && file_bytes(e.path()).find(needle) != std::string::npos)
-      return true;
-  return false;
-}
+using test::dir_contains;
 
 struct derived {
   fs::path dir;
   std::unique_ptr<storage::vector_index> index;
   std::unique_ptr<storage::keyword_index> keywords;
   std::unique_ptr<storage::hot_state> hot;
+  std::unique_ptr<storage::working_memory> working;
   explicit derived(const std::string& name)
     : dir(fs::temp_directory_path()
           / (name + "-" + std::to_string(::getpid()))) {
@@ -208,18 +197,25 @@ struct derived {
     auto h = storage::hot_state::open((dir / "rocksdb").string());
     BOOST_REQUIRE_MESSAGE(h, why(h));
     hot = std::move(*h);
+    auto w = storage::working_memory::open((dir / "working_memory").string(),
+                                           {});
+    BOOST_REQUIRE_MESSAGE(w, why(w));
+    working = std::move(*w);
   }
   void close() {
     index.reset();
     keywords.reset();
     hot.reset();
+    working.reset();
+  }
+  storage::derived_stores stores() {
+    return {index.get(), keywords.get(), hot.get(), working.get(), nullptr};
   }
   void sync(gov_db& db, domain::tombstone_set* tombs, int64_t del_from = 0) {
     auto r = storage::sync_derived_state(*db.pg, *index, *keywords, *hot,
                                          index->watermark());
     BOOST_REQUIRE_MESSAGE(r, why(r));
-    auto d = storage::sync_deletions(*db.gov, *index, *keywords, *hot, tombs,
-                                     del_from);
+    auto d = storage::sync_deletions(*db.gov, stores(), tombs, del_from);
     BOOST_REQUIRE_MESSAGE(d, why(d));
   }
   void save() {
@@ -423,6 +419,11 @@ BOOST_FIXTURE_TEST_CASE(deletion_log_reaches_index_keywords_and_rocksdb_also_ove
   BOOST_REQUIRE(d.index->user_size("alice") == 1u);
   BOOST_REQUIRE(d.keyword_hits("alice", "zanzibarian") == 1u);
   BOOST_REQUIRE(d.hot_keys_containing("zanzibarian") > 0u);
+  // Working memory of a live session (extraction writes it on every node
+  // that consumes the user's partition), flushed to SST files.
+  BOOST_REQUIRE(!d.working->append({a1, b1}));
+  BOOST_REQUIRE(!d.working->compact());
+  BOOST_REQUIRE(dir_contains(d.dir / "working_memory", "zanzibarian"));
   d.save(); // the "old" snapshot, taken before the deletion
   auto snapshot_copy = d.dir.string() + "-old";
   fs::remove_all(snapshot_copy);
@@ -442,6 +443,18 @@ BOOST_FIXTURE_TEST_CASE(deletion_log_reaches_index_keywords_and_rocksdb_also_ove
   // Bob's data stays.
   BOOST_TEST(!dir_contains(d.dir / "rocksdb", "zanzibarian"));
   BOOST_TEST(dir_contains(d.dir / "rocksdb", "bob ordinary"));
+  // Working memory too, while its TTL has not run out (this store applied
+  // the log entry as a node that was not the one serving the DELETE).
+  auto alice_wm = d.working->get("alice", "s-a");
+  BOOST_REQUIRE(alice_wm);
+  BOOST_TEST(!alice_wm->has_value());
+  auto bob_wm = d.working->get("bob", "s-b");
+  BOOST_REQUIRE(bob_wm);
+  BOOST_TEST(bob_wm->has_value());
+  // (Bob's values stay; "ordinary" occurs once per block, so Snappy keeps
+  // it literal, while "bob" may become a back-reference.)
+  BOOST_TEST(!dir_contains(d.dir / "working_memory", "zanzibarian"));
+  BOOST_TEST(dir_contains(d.dir / "working_memory", "ordinary"));
   BOOST_TEST(!tombs.empty());
   BOOST_TEST(domain::is_tombstoned(*tombs.snapshot(), "alice", t));
   d.save();

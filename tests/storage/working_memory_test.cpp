@@ -3,6 +3,8 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -147,6 +149,63 @@ BOOST_AUTO_TEST_CASE(compaction_drops_expired_entries) {
   *now += 60'000;
   BOOST_REQUIRE(!wm->compact());
   BOOST_CHECK_EQUAL(wm->raw_key_count(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(user_deletion_erases_every_session_also_from_the_files) {
+  // Alice has two live sessions and an item after the cutoff (she came
+  // back); Bob shares a session id with her.
+  auto secret = [](const std::string& id, int64_t ts, const std::string& s,
+                   const std::string& u) {
+    auto a = act("message", id, ts, s, u);
+    a.content = u == "alice" ? "zanzibar" + id : "bobsnote" + id;
+    return a;
+  };
+  BOOST_REQUIRE(!wm->append({secret("a1", 100, "s1", "alice"),
+                             secret("a2", 200, "s2", "alice"),
+                             secret("b1", 100, "s1", "bob")}));
+  BOOST_REQUIRE(!wm->append({secret("a3", 900, "s3", "alice")}));
+  BOOST_REQUIRE(!wm->compact()); // the values are in SST files now
+  BOOST_REQUIRE(test::dir_contains(dir.path / "wm", "zanzibara1"));
+  std::vector<std::string> exported;
+  BOOST_REQUIRE(!wm->for_each_user_item(
+    "alice", [&](const std::string& s, const working_memory::item& it) {
+      exported.push_back(s + "/" + it.event_id);
+    }));
+  BOOST_CHECK((exported
+               == std::vector<std::string>{"s1/a1", "s2/a2", "s3/a3"}));
+
+  auto n = wm->erase_user("alice", 500, true);
+  BOOST_REQUIRE(n);
+  BOOST_CHECK_EQUAL(n->items, 2u);
+  BOOST_CHECK_EQUAL(n->sessions, 2u); // s3 keeps its header and a3
+  BOOST_CHECK(!get("s1", "alice"));
+  BOOST_CHECK(!get("s2", "alice"));
+  auto back = get("s3", "alice");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK_EQUAL(back->items.size(), 1u);
+  auto bob = get("s1", "bob");
+  BOOST_REQUIRE(bob);
+  BOOST_CHECK_EQUAL(bob->items.at(0).content, "bobsnoteb1");
+  // Gone from the memtable, WAL and SST files; Bob's bytes stay.
+  BOOST_CHECK(!test::dir_contains(dir.path / "wm", "zanzibara1"));
+  BOOST_CHECK(!test::dir_contains(dir.path / "wm", "zanzibara2"));
+  BOOST_CHECK(test::dir_contains(dir.path / "wm", "bobsnoteb1"));
+  // Idempotent.
+  n = wm->erase_user("alice", 500, true);
+  BOOST_REQUIRE(n);
+  BOOST_CHECK_EQUAL(n->items + n->sessions, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(session_deletion_erases_the_session_only) {
+  BOOST_REQUIRE(!wm->append({act("message", "e1", 100, "s1"),
+                             act("message", "e2", 100, "s2")}));
+  auto n = wm->erase_session("u1", "s1");
+  BOOST_REQUIRE(n);
+  BOOST_CHECK_EQUAL(n->items, 1u);
+  BOOST_CHECK_EQUAL(n->sessions, 1u);
+  BOOST_CHECK(!get("s1"));
+  BOOST_CHECK(get("s2"));
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 2u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_settings_are_rejected) {
