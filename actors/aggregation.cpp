@@ -10,7 +10,7 @@ caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
                           aggregation_config cfg) {
   return {
     [=](batch& b) {
-      auto start = std::chrono::steady_clock::now();
+      auto start = stage_metrics::begin();
       fault_point("aggregation");
       b.usage = domain::usage_deltas(b.activities);
       b.sessions = domain::session_deltas(b.activities);

@@ -19,7 +19,7 @@ caf::behavior capture(caf::stateful_actor<capture_state>* self,
   tombstoned_counter(); // exposed (as 0) before the first drop
   return {
     [=](batch& b) {
-      auto start = std::chrono::steady_clock::now();
+      auto start = stage_metrics::begin();
       fault_point("capture");
       b.activities.clear();
       b.dead_letters.clear();

@@ -13,7 +13,7 @@ caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
                         embedding_config cfg) {
   return {
     [=](batch& b) {
-      auto start = std::chrono::steady_clock::now();
+      auto start = stage_metrics::begin();
       fault_point("embedding");
       // A memory with retrieval context is embedded as text, newline,
       // context: text first, so a model that truncates its input keeps it.

@@ -16,7 +16,7 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
                          extraction_config cfg) {
   return {
     [=](batch& b) {
-      auto start = std::chrono::steady_clock::now();
+      auto start = stage_metrics::begin();
       fault_point("extraction");
       // 1. Conversation buffer first, so summaries see this batch's turns.
       std::vector<storage::hot_state::message_write> writes;

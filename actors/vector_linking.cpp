@@ -17,7 +17,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
   self->state.vectors->set(static_cast<double>(cfg.index->size()));
   return {
     [=](batch& b) {
-      auto start = std::chrono::steady_clock::now();
+      auto start = stage_metrics::begin();
       fault_point("vector_linking");
       {
         std::unique_lock<std::mutex> guard;

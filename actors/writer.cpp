@@ -110,7 +110,7 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
 void drain(caf::stateful_actor<writer_state>* self, const writer_config& cfg) {
   auto& st = self->state;
   while (!st.pending.empty() && !st.retry_scheduled) {
-    auto start = std::chrono::steady_clock::now();
+    auto start = stage_metrics::begin();
     if (auto err = commit_head(self, cfg)) {
       cfg.status->postgres_ok = false;
       st.retries->inc();

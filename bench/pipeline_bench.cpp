@@ -37,6 +37,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <dirent.h>
@@ -64,6 +65,7 @@
 #include "domain/contract.hpp"
 #include "domain/embedding.hpp"
 #include "domain/extraction.hpp"
+#include "kafka/admin.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/mock_cluster.hpp"
 #include "kafka/producer.hpp"
@@ -342,6 +344,14 @@ metrics::histogram& batch_size_hist() {
                                          metrics::size_buckets());
 }
 
+metrics::counter& stage_cpu_counter(const std::string& stage) {
+  return metrics::global().get_counter(
+    "agentmem_stage_cpu_seconds_total",
+    "CPU time a pipeline stage spent on its batches (its thread and helper "
+    "threads).",
+    {{"stage", stage}});
+}
+
 metrics::counter& consumed_counter() {
   return metrics::global().get_counter("agentmem_events_consumed_total",
                                        "Records consumed from Kafka.");
@@ -380,12 +390,15 @@ double hquantile(const hsnap& h, double q) {
 
 struct metrics_snapshot {
   std::map<std::string, hsnap> stages;
+  std::map<std::string, double> stage_cpu; // seconds
   hsnap commit, e2e, batch_latency, batch_size;
 
   static metrics_snapshot take() {
     metrics_snapshot s;
-    for (auto& n : stage_names)
+    for (auto& n : stage_names) {
       s.stages[n] = stage_hist(n).snap();
+      s.stage_cpu[n] = stage_cpu_counter(n).value();
+    }
     s.commit = commit_hist().snap();
     s.e2e = e2e_hist().snap();
     s.batch_latency = batch_latency_hist().snap();
@@ -397,6 +410,8 @@ struct metrics_snapshot {
     metrics_snapshot d;
     for (auto& [n, h] : stages)
       d.stages[n] = hdelta(before.stages.at(n), h);
+    for (auto& [n, c] : stage_cpu)
+      d.stage_cpu[n] = c - before.stage_cpu.at(n);
     d.commit = hdelta(before.commit, commit);
     d.e2e = hdelta(before.e2e, e2e);
     d.batch_latency = hdelta(before.batch_latency, batch_latency);
@@ -415,6 +430,14 @@ struct rate_row {
   double events_per_s = 0; // pipeline-event equivalent
   std::string note;
   bool standalone_core = false; // one of (a) (b) (c): counts for the ratio
+  // CPU seconds (this process + the PostgreSQL server) while it ran; < 0
+  // when not measured. `in_cpu_sum`: part of the components' CPU per event
+  // that the pipeline's CPU per event is compared with.
+  double cpu_s = -1;
+  bool in_cpu_sum = false;
+  double cpu_us_per_event(size_t events) const {
+    return cpu_s < 0 ? NAN : cpu_s * 1e6 / std::max<size_t>(1, events);
+  }
   double unit_rate() const {
     return seconds > 0 ? units / seconds : 0;
   }
@@ -433,6 +456,14 @@ struct timeline_point {
   int64_t rows = 0;       // user_activities rows (timed events only)
   int64_t produced = -1;  // steady: timed events published so far
   double others_cpu = 0;  // machine busy CPU minus bench and Postgres
+};
+
+// One statement's line of pg_stat_statements.
+struct pg_statement {
+  int64_t calls = 0;
+  double total_ms = 0; // execution time (pg_stat_statements.total_exec_time)
+  int64_t rows = 0;
+  std::string query;   // normalised, whitespace collapsed
 };
 
 struct scenario_result {
@@ -463,6 +494,13 @@ struct scenario_result {
   double cpu_process_s = 0, cpu_postgres_s = 0;
   double cpu_others_s = 0; // other processes on the machine (noise)
   std::vector<timeline_point> timeline;
+  // produce -> searchable (the event's conversation memory is in this
+  // node's vector index), sampled events; ms, sorted.
+  std::vector<double> searchable_ms;
+  size_t searchable_missing = 0; // sampled but never seen in the index
+  int64_t max_lag = 0;           // steady: published - stored, sampled
+  std::vector<pg_statement> statements;
+  double statements_total_ms = 0;
   clk::time_point t_begin{};
   std::map<std::string, double> cpu_by_thread;
   metrics_snapshot m;
@@ -628,6 +666,149 @@ double copy_rows(const std::string& url, const std::vector<activity>& acts,
   return secs;
 }
 
+// --- PostgreSQL statement profile (pg_stat_statements) ---------------------------------
+
+// Makes the server load pg_stat_statements (a restart: it must be in
+// shared_preload_libraries). Returns false when the module is missing.
+bool enable_pg_stat_statements(const std::string& admin_url) {
+  try {
+    pqxx::connection c{admin_url};
+    pqxx::nontransaction tx{c};
+    tx.exec("ALTER SYSTEM SET shared_preload_libraries = "
+            "'pg_stat_statements'");
+    return true;
+  } catch (const std::exception& e) {
+    log(std::string{"pg_stat_statements not enabled: "} + e.what());
+    return false;
+  }
+}
+
+void reset_statements(const std::string& url) {
+  try {
+    pqxx::connection c{url};
+    pqxx::nontransaction tx{c};
+    tx.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    tx.exec("SELECT pg_stat_statements_reset()");
+  } catch (const std::exception& e) {
+    log(std::string{"pg_stat_statements: "} + e.what());
+  }
+}
+
+// Statements of the current database, most execution time first.
+std::vector<pg_statement> read_statements(const std::string& url) {
+  std::vector<pg_statement> out;
+  try {
+    pqxx::connection c{url};
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec(
+      "SELECT calls, total_exec_time, rows,"
+      " regexp_replace(query, '\\s+', ' ', 'g')"
+      " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+      " WHERE datname = current_database()) ORDER BY total_exec_time DESC");
+    for (const auto& row : r)
+      out.push_back({row[0].as<int64_t>(), row[1].as<double>(),
+                     row[2].as<int64_t>(), row[3].as<std::string>()});
+  } catch (const std::exception& e) {
+    log(std::string{"pg_stat_statements: "} + e.what());
+  }
+  return out;
+}
+
+// COPY of the memory rows (text, ids, the vector as bytea in hex, as the
+// writer sends it) into a fresh table with a primary key, one transaction
+// per `rows_per_txn` rows.
+double copy_memories(const std::string& url, const std::vector<memory>& ms,
+                     size_t rows_per_txn) {
+  pqxx::connection conn{url};
+  {
+    pqxx::work w{conn};
+    w.exec("DROP TABLE IF EXISTS copy_memories");
+    w.exec("CREATE TABLE copy_memories (memory_id text PRIMARY KEY,"
+           " point_id bigint NOT NULL, user_id text NOT NULL,"
+           " session_id text NOT NULL, ts timestamptz NOT NULL,"
+           " text text NOT NULL, embedding bytea)");
+    w.commit();
+  }
+  const std::vector<std::string> cols = {"memory_id",  "point_id", "user_id",
+                                         "session_id", "ts",       "text",
+                                         "embedding"};
+  auto hex = [](const std::vector<float>& v) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out = "\\x";
+    out.reserve(2 + v.size() * 8);
+    for (float f : v) {
+      uint32_t bits;
+      std::memcpy(&bits, &f, sizeof bits);
+      for (int i = 0; i < 4; ++i) {
+        auto byte = (bits >> (8 * i)) & 0xffu;
+        out += digits[byte >> 4];
+        out += digits[byte & 0xf];
+      }
+    }
+    return out;
+  };
+  auto t0 = clk::now();
+  for (size_t i = 0; i < ms.size(); i += rows_per_txn) {
+    pqxx::work w{conn};
+    pqxx::stream_to s{w, "copy_memories", cols};
+    for (size_t j = i; j < std::min(ms.size(), i + rows_per_txn); ++j) {
+      auto& m = ms[j];
+      s << std::make_tuple(m.memory_id, static_cast<int64_t>(m.point_id),
+                           m.user_id, m.session_id, pg_timestamp(m.ts_ms),
+                           m.text, hex(m.vector));
+    }
+    s.complete();
+    w.commit();
+  }
+  double secs = seconds(t0, clk::now());
+  pqxx::work w{conn};
+  w.exec("DROP TABLE copy_memories");
+  w.commit();
+  return secs;
+}
+
+// --- a real Kafka broker (--broker real) -------------------------------------------------
+
+std::string broker_script() {
+  return std::string{AGENTMEM_SOURCE_DIR} + "/scripts/kafka-broker.sh";
+}
+
+// Runs a command, returns its stdout; dies when it fails.
+std::string run_command(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p)
+    die("cannot run " + cmd);
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p))
+    out.append(buf, n);
+  int status = ::pclose(p);
+  if (status != 0)
+    die(cmd + " failed (status " + std::to_string(status) + ")");
+  return out;
+}
+
+// Starts a single-node Apache Kafka broker (scripts/kafka-broker.sh) in
+// `dir` with `topics`; returns its bootstrap address.
+std::string start_real_broker(const std::string& dir,
+                              const std::vector<kafka::topic_spec>& topics) {
+  auto t0 = clk::now();
+  auto out = run_command(broker_script() + " start --dir '" + dir + "'");
+  auto bootstrap = out.substr(0, out.find_first_of("\r\n"));
+  must(kafka::create_topics(bootstrap, topics, {}, std::chrono::seconds(60)),
+       "create topics");
+  log("kafka broker " + bootstrap + " up with " + std::to_string(topics.size())
+      + " topics in " + fixed(seconds(t0, clk::now()), 1) + " s");
+  return bootstrap;
+}
+
+void stop_real_broker(const std::string& dir) {
+  std::string cmd =
+    broker_script() + " stop --dir '" + dir + "' --clean >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0)
+    log("kafka broker stop failed: " + cmd);
+}
+
 // --- phase 3: the pipeline -------------------------------------------------------------
 
 struct bench_env {
@@ -682,12 +863,20 @@ struct feed_times {
 };
 
 
+// Sampled events of a feed whose conversation memory the bench watches for
+// in the node's vector index: produce -> searchable.
+struct searchable_probe {
+  std::vector<std::pair<size_t, uint64_t>> events; // (feed index, point id)
+  const std::vector<int64_t>* produced_us = nullptr; // wall µs, by index
+};
+
 scenario_result run_scenario(
   const bench_env& env, const std::string& name, const std::string& topic,
   size_t expected_total,
   const std::function<void()>& warmup_feed, size_t warmup_events,
   const std::function<feed_times()>& feed,
-  const std::atomic<size_t>* produced = nullptr) {
+  const std::atomic<size_t>* produced = nullptr,
+  const searchable_probe* probe = nullptr) {
   scenario_result r;
   r.name = name;
   r.events = expected_total - warmup_events;
@@ -698,10 +887,22 @@ scenario_result run_scenario(
   auto cfg = node_config(env, name, topic, url);
   std::error_code ec;
   fs::remove_all(cfg.data_dir, ec);
-  auto probe = must(storage::postgres_store::connect(url), "probe connection");
-  auto count = [&]() -> int64_t {
-    auto n = probe->scalar("SELECT count(*) FROM user_activities");
+  auto probe_db = must(storage::postgres_store::connect(url),
+                       "probe connection");
+  auto exact_count = [&]() -> int64_t {
+    auto n = probe_db->scalar("SELECT count(*) FROM user_activities");
     return n ? *n : -1;
+  };
+  // Progress, polled every 100 ms: the highest activity_id (an index
+  // lookup; ids are consecutive unless a transaction rolled back), the
+  // exact count(*) (a scan of the table, which would add PostgreSQL CPU to
+  // the measurement) only once it reaches the target.
+  auto count = [&, target = static_cast<int64_t>(expected_total)]() -> int64_t {
+    auto n = probe_db->scalar(
+      "SELECT coalesce(max(activity_id), 0) FROM user_activities");
+    if (!n)
+      return -1;
+    return *n >= target ? exact_count() : *n;
   };
   reset_peak_rss();
   r.rss_base_kb = status_kb("VmRSS");
@@ -758,7 +959,17 @@ scenario_result run_scenario(
   std::unique_ptr<pipeline::topology> node;
   std::thread feeder;
   feed_times ft;
+  std::atomic<bool> probe_stop{false};
+  std::thread prober;
+  std::vector<double> searchable;
+  size_t probe_missing = 0;
+  auto stop_prober = [&] {
+    probe_stop = true;
+    if (prober.joinable())
+      prober.join();
+  };
   auto cleanup = [&] {
+    stop_prober();
     watch_stop = true;
     if (watcher.joinable())
       watcher.join();
@@ -820,6 +1031,7 @@ scenario_result run_scenario(
       wait_for(static_cast<int64_t>(warmup_events), name + " warm-up",
                nullptr);
     }
+    reset_statements(url);
     m0 = metrics_snapshot::take();
     th0 = thread_cpu();
     cpu0 = process_cpu();
@@ -828,7 +1040,37 @@ scenario_result run_scenario(
     record_timeline = true;
     if (feed) {
       feeder = std::thread([&] { ft = feed(); });
+      if (probe && produced && probe->produced_us)
+        prober = std::thread([&] {
+          // Every 2 ms: which produced sample events are searchable now.
+          size_t next = 0;
+          std::vector<size_t> pending;
+          while (true) {
+            bool last_round = probe_stop.load();
+            size_t np = produced->load();
+            while (next < probe->events.size()
+                   && probe->events[next].first < np)
+              pending.push_back(next++);
+            int64_t now = wall_us();
+            size_t keep = 0;
+            for (auto k : pending) {
+              auto [i, point] = probe->events[k];
+              if (node->index_contains(point))
+                searchable.push_back(
+                  static_cast<double>(now - (*probe->produced_us)[i]) / 1e3);
+              else
+                pending[keep++] = k;
+            }
+            pending.resize(keep);
+            if (last_round) {
+              probe_missing = pending.size();
+              return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          }
+        });
     }
+
     clk::time_point t_done{};
     wait_for(static_cast<int64_t>(expected_total), name, &t_done);
     // The rows are visible once the writer committed; the batch is done
@@ -849,10 +1091,20 @@ scenario_result run_scenario(
     r.cpu_others_s =
       machine_busy_cpu() - machine0 - r.cpu_process_s - r.cpu_postgres_s;
     r.cpu_by_thread = thread_cpu_delta(th0, th1);
+    r.statements = read_statements(url);
+    for (auto& st : r.statements)
+      r.statements_total_ms += st.total_ms;
     r.m = metrics_snapshot::take().since(m0);
     r.rss_peak_kb = status_kb("VmHWM");
     if (feeder.joinable())
       feeder.join();
+    stop_prober();
+    std::sort(searchable.begin(), searchable.end());
+    r.searchable_ms = std::move(searchable);
+    r.searchable_missing = probe_missing;
+    for (auto& tp : r.timeline)
+      if (tp.produced >= 0)
+        r.max_lag = std::max(r.max_lag, tp.produced - tp.rows);
     watch_stop = true;
     watcher.join();
     clk::time_point t_first{clk::duration{first_consume_ns.load()}};
@@ -890,8 +1142,8 @@ scenario_result run_scenario(
     r.total_with_startup_s = seconds(t_start, t_done);
     r.acked_s = seconds(t_begin, t_acked);
     r.acked_events_per_s = r.events / std::max(1e-9, r.acked_s);
-    r.pg_activities = count();
-    auto nm = probe->scalar("SELECT count(*) FROM memories");
+    r.pg_activities = exact_count();
+    auto nm = probe_db->scalar("SELECT count(*) FROM memories");
     r.pg_memories = nm ? *nm : -1;
     r.index_points = static_cast<int64_t>(node->index_size());
     if (!r.m.e2e.bounds.empty()) {
@@ -963,6 +1215,10 @@ struct report {
   std::map<std::string, size_t> memories_by_type;
   std::vector<rate_row> rows;
   scenario_result backlog, steady;
+  // Stepped offered load: one steady run per fraction of the backlog rate.
+  std::vector<std::pair<double, scenario_result>> steps;
+  double step_window_s = 0;
+  std::string broker = "mock";
   long process_peak_kb = 0;
   std::string load_start, load_end;
   double others_cpu_s = 0; // whole run: CPU used by unrelated processes
@@ -1036,6 +1292,35 @@ std::string ms_or_na(double ms) {
   return std::isnan(ms) ? "n/a" : fixed(ms, ms < 10 ? 1 : 0) + " ms";
 }
 
+// q-quantile of sorted values, NAN when empty.
+double quantile_of(const std::vector<double>& sorted, double q) {
+  if (sorted.empty())
+    return NAN;
+  return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
+}
+
+// Sustainable (issue #13): the pipeline kept up with the offered load over
+// the window: p99 produce -> committed row <= 1 s and the lag bounded (the
+// last event stored within 1 s of its produce time).
+bool sustainable(const scenario_result& s) {
+  return s.ok && s.lat_p99_ms <= 1000 && s.tail_s <= 1.0;
+}
+
+// CPU per event of the components that are in the sum (µs), NAN if any
+// of them was not measured.
+double components_cpu_us(const report& rep) {
+  double sum = 0;
+  for (auto& r : rep.rows)
+    if (r.in_cpu_sum)
+      sum += r.cpu_us_per_event(rep.events);
+  return sum;
+}
+
+double pipeline_cpu_us(const scenario_result& s) {
+  return (s.cpu_process_s + s.cpu_postgres_s) * 1e6
+         / std::max<size_t>(1, s.events);
+}
+
 void print_report(std::ostream& o, const report& rep, bool md) {
   auto h = [&](const std::string& t) {
     if (md)
@@ -1059,9 +1344,14 @@ void print_report(std::ostream& o, const report& rep, bool md) {
     << b << "memories derived: " << grouped(rep.memories) << " ("
     << fixed(static_cast<double>(rep.memories) / rep.events, 3)
     << " per event): " << mm.str() << "\n"
-    << b << "topic: " << rep.partitions
-    << " partitions on librdkafka's mock cluster (1 broker, in-process); "
-       "PostgreSQL: private cluster (storage::pg_cluster)\n"
+    << b << "topic: " << rep.partitions << " partitions on "
+    << (rep.broker == "real"
+          ? "a real Apache Kafka broker (scripts/kafka-broker.sh, its own "
+            "JVM process: not in the CPU figures)"
+          : "librdkafka's mock cluster (1 broker, in-process: in the bench "
+            "process's CPU)")
+    << "; PostgreSQL: private cluster (storage::pg_cluster) with "
+       "pg_stat_statements\n"
     << b << "node: " << rep.node_settings << "\n"
     << b << "load average at start / end: " << rep.load_start << " / "
     << rep.load_end << "; unrelated processes used "
@@ -1070,14 +1360,19 @@ void print_report(std::ostream& o, const report& rep, bool md) {
 
   h("Standalone component rates (same events)");
   table t;
-  t.head = {"component", "rate", "unit", "events/s equivalent", "note"};
-  t.right = {false, true, false, true, false};
+  t.head = {"component", "rate", "unit", "events/s equivalent",
+            "CPU µs/event", "note"};
+  t.right = {false, true, false, true, true, false};
   double slowest = 0;
   std::string slowest_name;
   for (auto& r : rep.rows) {
+    double cpu = r.cpu_us_per_event(rep.events);
     t.rows.push_back({(r.standalone_core ? "" : "(extra) ") + r.component,
                       grouped(r.unit_rate()), r.measured + "/s",
-                      grouped(r.events_per_s), r.note});
+                      grouped(r.events_per_s),
+                      std::isnan(cpu) ? "-"
+                                      : fixed(cpu, 1) + (r.in_cpu_sum ? " *" : ""),
+                      r.note});
     if (r.standalone_core && (slowest == 0 || r.events_per_s < slowest)) {
       slowest = r.events_per_s;
       slowest_name = r.component;
@@ -1092,6 +1387,13 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       << fixed(rep.snapshot_bytes / 1048576.0, 0)
       << " MiB; vector_linking takes one every snapshot_interval (5 s, as "
          "`agentmem dev`), outside its stage timer\n";
+
+  o << "\n" << b
+    << "CPU µs/event: CPU of this process plus the PostgreSQL server while "
+       "the component ran, per pipeline event; * = in the components' sum "
+       "(the issue's list: consumer, decode, embedding, COPY of the "
+       "activity and memory rows, HNSW insertion, RocksDB): "
+    << fixed(components_cpu_us(rep), 1) << " µs/event\n";
 
   h("Pipeline (pipeline::topology, in-process)");
   table p;
@@ -1126,7 +1428,19 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       << fixed(100.0 * ratio, 1) << " % of it ("
       << fixed(100.0 * rep.backlog.acked_events_per_s / slowest, 1)
       << " % counting until the last batch was indexed): target >= 50 % "
-      << (ratio >= 0.5 ? "MET" : "MISSED") << "\n";
+      << (ratio >= 0.5 ? "MET" : "MISSED") << "; issue #13 target >= 70 % "
+      << (ratio >= 0.7 ? "MET" : "MISSED") << "\n";
+    double comp = components_cpu_us(rep);
+    double pipe = pipeline_cpu_us(rep.backlog);
+    o << b << "CPU per event, backlog: pipeline " << fixed(pipe, 1)
+      << " µs (bench process " << fixed(rep.backlog.cpu_process_s * 1e6
+                                        / std::max<size_t>(1, rep.backlog.events), 1)
+      << " + PostgreSQL " << fixed(rep.backlog.cpu_postgres_s * 1e6
+                                   / std::max<size_t>(1, rep.backlog.events), 1)
+      << "), components " << fixed(comp, 1) << " µs: ratio "
+      << fixed(pipe / comp, 2) << " (target <= 1.5 "
+      << (pipe / comp <= 1.5 ? "MET" : "MISSED") << ")\n";
+    o << b << "cpu_ratio=" << fixed(pipe / comp, 3) << "\n";
   }
   auto details = [&](const scenario_result& s) {
     if (!s.ok)
@@ -1183,9 +1497,50 @@ void print_report(std::ostream& o, const report& rep, bool md) {
            "ack) p50 "
         << ms_or_na(s.hist_p50_s * 1e3) << ", p99 "
         << ms_or_na(s.hist_p99_s * 1e3) << "\n";
+    if (!s.searchable_ms.empty() || s.searchable_missing > 0)
+      o << b << s.name << ": produce -> searchable (conversation memory in "
+        << "the node's vector index, " << grouped(s.searchable_ms.size())
+        << " sampled events): p50 " << ms_or_na(quantile_of(s.searchable_ms, 0.5))
+        << ", p99 " << ms_or_na(quantile_of(s.searchable_ms, 0.99)) << ", max "
+        << ms_or_na(s.searchable_ms.empty() ? NAN : s.searchable_ms.back())
+        << (s.searchable_missing
+              ? "; " + std::to_string(s.searchable_missing) + " never seen"
+              : std::string{})
+        << "\n";
   };
   details(rep.backlog);
   details(rep.steady);
+  if (!rep.steps.empty()) {
+    h("Stepped offered load (sustainable = p99 produce -> row <= 1 s and the "
+      "last event stored within 1 s of its produce time, over a "
+      + fixed(rep.step_window_s, 0) + " s window)");
+    table sl;
+    sl.head = {"offered", "events/s", "events", "p50 row", "p99 row",
+               "p99 searchable", "max lag", "tail s", "CPU µs/event",
+               "sustainable"};
+    sl.right = {true, true, true, true, true, true, true, true, true, false};
+    double best = 0;
+    for (auto& [f, s] : rep.steps) {
+      if (!s.ok) {
+        sl.rows.push_back({fixed(100 * f, 0) + " %", "-", "-", "-", "-", "-",
+                           "-", "-", "-", "FAILED: " + s.error.substr(0, 40)});
+        continue;
+      }
+      bool ok = sustainable(s);
+      if (ok)
+        best = std::max(best, f);
+      sl.rows.push_back(
+        {fixed(100 * f, 0) + " %", grouped(s.target_rate), grouped(s.events),
+         ms_or_na(s.lat_p50_ms), ms_or_na(s.lat_p99_ms),
+         ms_or_na(quantile_of(s.searchable_ms, 0.99)),
+         grouped(static_cast<double>(s.max_lag)), fixed(s.tail_s, 2),
+         fixed(pipeline_cpu_us(s), 0), ok ? "yes" : "no"});
+    }
+    sl.print(o, md);
+    o << "\n" << b << "highest sustainable offered load: "
+      << fixed(100 * best, 0) << " % of the backlog rate (target >= 90 % "
+      << (best >= 0.9 ? "MET" : "MISSED") << ")\n";
+  }
   o << b << "process peak RSS (ru_maxrss, whole run incl. standalone phases "
        "and the in-process mock broker): "
     << fixed(mib(rep.process_peak_kb), 0) << " MiB; PostgreSQL runs in its "
@@ -1197,22 +1552,58 @@ void print_report(std::ostream& o, const report& rep, bool md) {
     h("Per-stage breakdown, " + s->name + " (agentmem_stage_duration_seconds)");
     table st;
     st.head = {"stage", "batches", "busy s", "% of run", "mean ms/batch",
-               "p50 ms", "p99 ms", "µs/event"};
-    st.right = {false, true, true, true, true, true, true, true};
-    auto row = [&](const std::string& name, const hsnap& hs) {
+               "p50 ms", "p99 ms", "busy µs/event", "CPU µs/event"};
+    st.right = {false, true, true, true, true, true, true, true, true};
+    auto per_event = [&](double secs) {
+      return fixed(secs * 1e6 / std::max<size_t>(1, s->events), 1);
+    };
+    auto row = [&](const std::string& name, const hsnap& hs, double cpu) {
       double mean = hs.count ? hs.sum / hs.count * 1e3 : 0;
       st.rows.push_back(
         {name, grouped(hs.count), fixed(hs.sum, 2),
          fixed(100.0 * hs.sum / std::max(1e-9, s->acked_s), 1),
          fixed(mean, 1), fixed(hquantile(hs, 0.5) * 1e3, 1),
          fixed(hquantile(hs, 0.99) * 1e3, 1),
-         fixed(hs.sum * 1e6 / std::max<size_t>(1, s->events), 1)});
+         per_event(hs.sum), cpu < 0 ? "-" : per_event(cpu)});
     };
-    for (auto& n : stage_names)
-      row(n, s->m.stages.at(n));
-    row("(postgres commit, inside writer)", s->m.commit);
-    row("(batch: ingress close -> ack)", s->m.batch_latency);
+    double stage_cpu_sum = 0;
+    for (auto& n : stage_names) {
+      row(n, s->m.stages.at(n), s->m.stage_cpu.at(n));
+      stage_cpu_sum += s->m.stage_cpu.at(n);
+    }
+    row("(postgres commit, inside writer)", s->m.commit, -1);
+    row("(batch: ingress close -> ack)", s->m.batch_latency, -1);
+    st.rows.push_back({"(PostgreSQL server, all processes)", "-", "-", "-", "-",
+                       "-", "-", "-", per_event(s->cpu_postgres_s)});
+    st.rows.push_back({"(rest of the process: ingress, librdkafka, mock "
+                       "broker, index_sync, ...)",
+                       "-", "-", "-", "-", "-", "-", "-",
+                       per_event(s->cpu_process_s - stage_cpu_sum)});
     st.print(o, md);
+    if (!s->statements.empty()) {
+      o << "\n" << b << "PostgreSQL statements (pg_stat_statements, "
+        << "execution time; the server's CPU above also covers parsing, "
+           "commits, WAL writing and background work): "
+        << fixed(s->statements_total_ms * 1e3 / std::max<size_t>(1, s->events), 1)
+        << " µs/event in " << s->statements.size() << " statements\n\n";
+      table ps;
+      ps.head = {"statement", "calls", "rows", "total ms", "µs/event",
+                 "% of exec"};
+      ps.right = {false, true, true, true, true, true};
+      for (size_t i = 0; i < s->statements.size() && i < 14; ++i) {
+        auto& x = s->statements[i];
+        auto q = x.query.size() > 96 ? x.query.substr(0, 93) + "..." : x.query;
+        if (md)
+          for (auto& c : q)
+            if (c == '|')
+              c = '/';
+        ps.rows.push_back(
+          {q, grouped(x.calls), grouped(x.rows), fixed(x.total_ms, 0),
+           fixed(x.total_ms * 1e3 / std::max<size_t>(1, s->events), 1),
+           fixed(100 * x.total_ms / std::max(1e-9, s->statements_total_ms), 1)});
+      }
+      ps.print(o, md);
+    }
     o << "\n"
       << b << "batches: " << grouped(s->m.batch_size.count) << ", mean "
       << fixed(s->m.batch_size.count ? s->m.batch_size.sum / s->m.batch_size.count : 0, 0)
@@ -1247,6 +1638,11 @@ int main(int argc, char** argv) {
   size_t steady_events = 0;
   double steady_rate = 0;
   bool keep = false, verbose = false, skip_steady = false;
+  bool find_sustainable = false;
+  std::vector<double> step_fractions = {0.5, 0.7, 0.8, 0.9, 1.0};
+  double step_window_s = 60;
+  std::string broker = "mock";
+  std::string cpu_ratio_file;
   bench_env env;
   app.add_option("--events", n_events, "Synthetic events")
     ->capture_default_str()
@@ -1290,6 +1686,28 @@ int main(int argc, char** argv) {
                  "Node: records per batch (default 2000)")
     ->capture_default_str()
     ->check(CLI::Range(1, 100000));
+  app.add_option("--broker", broker,
+                 "mock: librdkafka's mock cluster in this process; real: an "
+                 "Apache Kafka broker started with scripts/kafka-broker.sh")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"mock", "real"}));
+  app.add_flag("--find-sustainable", find_sustainable,
+               "Step the offered load through --step-fractions of the "
+               "backlog rate (one steady run of --step-window-s each) and "
+               "report the highest sustainable one");
+  app.add_option("--step-fractions", step_fractions,
+                 "Offered loads for --find-sustainable, as fractions of the "
+                 "backlog rate")
+    ->capture_default_str()
+    ->delimiter(',');
+  app.add_option("--step-window-s", step_window_s,
+                 "Length of each load step in seconds")
+    ->capture_default_str()
+    ->check(CLI::Range(5.0, 600.0));
+  app.add_option("--max-cpu-ratio-file", cpu_ratio_file,
+                 "File holding the recorded CPU-per-event ratio (pipeline / "
+                 "components); exit 3 when this run's backlog ratio is worse "
+                 "than twice that (the CI smoke run)");
   app.add_flag("--keep", keep, "Keep the work directory");
   app.add_flag("--verbose", verbose, "agentmem's info logs on stderr");
   CLI11_PARSE(app, argc, argv);
@@ -1333,6 +1751,7 @@ int main(int argc, char** argv) {
     + " ms, max_in_flight " + std::to_string(env.max_in_flight)
     + ", embedding hashing 384-d";
   std::unique_ptr<storage::pg_cluster> pg;
+  std::string kafka_dir; // --broker real: the broker's directory
   int rc = 0;
   try {
     // ---- 1. data --------------------------------------------------------------
@@ -1363,6 +1782,7 @@ int main(int argc, char** argv) {
       kafka_record rec;
       rec.source.topic = "bench";
       auto t0 = clk::now();
+      double c0 = process_cpu();
       for (size_t i = 0; i < d.events.size(); ++i) {
         rec.key = d.events[i].first;
         rec.value = d.events[i].second;
@@ -1372,6 +1792,8 @@ int main(int argc, char** argv) {
               + err->detail);
       }
       decode_row.seconds = seconds(t0, clk::now());
+      decode_row.cpu_s = process_cpu() - c0;
+      decode_row.in_cpu_sum = true;
       decode_row.units = static_cast<double>(acts.size());
       decode_row.events_per_s = decode_row.unit_rate();
       decode_row.note = "1 thread, incl. copying key/value into a record";
@@ -1383,11 +1805,34 @@ int main(int argc, char** argv) {
     rep.by_type = d.by_type;
 
     std::vector<memory> mems;
+    rate_row extract_row = row_of(
+      "extraction (domain::extract_memories, session summaries)", "events");
     {
       auto t0 = clk::now();
+      double c0 = process_cpu();
       mems = derive_memories(acts, 50);
+      extract_row.seconds = seconds(t0, clk::now());
+      extract_row.cpu_s = process_cpu() - c0;
+      extract_row.units = static_cast<double>(acts.size());
+      extract_row.events_per_s = extract_row.unit_rate();
+      extract_row.note = "1 thread, in-memory conversation buffer (the "
+                         "pipeline's is RocksDB); not in the sum";
       log("derived " + grouped(mems.size()) + " memories in "
-          + fixed(seconds(t0, clk::now()), 1) + " s");
+          + fixed(extract_row.seconds, 1) + " s");
+    }
+    // Every 10th event with a conversation memory: watched for in the
+    // node's index by the steady runs (produce -> searchable).
+    std::vector<std::pair<size_t, uint64_t>> conv_points;
+    {
+      std::unordered_map<std::string, uint64_t> first_conv;
+      for (auto& m : mems)
+        if (m.memory_type == "conversation")
+          first_conv.try_emplace(m.event_id, m.point_id);
+      size_t k = 0;
+      for (size_t i = 0; i < acts.size(); ++i)
+        if (auto it = first_conv.find(acts[i].event_id);
+            it != first_conv.end() && k++ % 10 == 0)
+          conv_points.push_back({i, it->second});
     }
     d.memories = mems.size();
     for (auto& m : mems)
@@ -1403,6 +1848,7 @@ int main(int argc, char** argv) {
       std::vector<std::string_view> texts;
       std::vector<std::vector<float>> out;
       auto t0 = clk::now();
+      double c0 = process_cpu();
       for (size_t i = 0; i < mems.size(); i += 1000) {
         texts.clear();
         for (size_t j = i; j < std::min(mems.size(), i + 1000); ++j)
@@ -1412,6 +1858,8 @@ int main(int argc, char** argv) {
           mems[i + j].vector = std::move(out[j]);
       }
       embed_row.seconds = seconds(t0, clk::now());
+      embed_row.cpu_s = process_cpu() - c0;
+      embed_row.in_cpu_sum = true;
       embed_row.units = static_cast<double>(mems.size());
       embed_row.events_per_s = embed_row.unit_rate() * events_per_memory;
       embed_row.note = "1 thread";
@@ -1422,19 +1870,55 @@ int main(int argc, char** argv) {
     env.partitions = partitions;
     const std::string backlog_topic = "bench.backlog";
     const std::string steady_topic = "bench.steady";
-    auto mock = must(kafka::mock_cluster::start(
-                       1, {{backlog_topic, partitions},
-                           {steady_topic, partitions},
-                           {"bench.dlq", 4}}),
-                     "mock cluster");
-    env.brokers = mock->bootstrap();
+    std::vector<kafka::topic_spec> topics = {
+      {backlog_topic, partitions}, {steady_topic, partitions}, {"bench.dlq", 4}};
+    if (find_sustainable)
+      for (size_t k = 0; k < step_fractions.size(); ++k)
+        topics.push_back({"bench.step" + std::to_string(k), partitions});
+    std::unique_ptr<kafka::mock_cluster> mock;
+    if (broker == "mock") {
+      mock = must(kafka::mock_cluster::start(1, topics), "mock cluster");
+      env.brokers = mock->bootstrap();
+    } else {
+      kafka_dir = (fs::path{data_dir} / "kafka").string();
+      env.brokers = start_real_broker(kafka_dir, topics);
+    }
+    rep.broker = broker;
     env.pg_dir = (fs::path{data_dir} / "postgres").string();
+    auto cpu_with_pg = [&] {
+      return process_cpu() + std::max(0.0, postgres_cpu(env.pg_dir));
+    };
     {
       auto t0 = clk::now();
       pg = must(storage::pg_cluster::start(env.pg_dir, 0), "postgres");
+      // pg_stat_statements needs a restart (shared_preload_libraries).
+      if (enable_pg_stat_statements(pg->url())) {
+        must(pg->stop(), "postgres restart");
+        pg = must(storage::pg_cluster::start(env.pg_dir, 0), "postgres");
+      }
       log("postgres up in " + fixed(seconds(t0, clk::now()), 1) + " s");
     }
     env.admin_url = pg->url();
+
+    // ---- the memory rows: COPY (the writer's other large write) ----------------------
+    rate_row copy_mem_row = row_of(
+      "PostgreSQL COPY of the memory rows (bytea vectors), 1 transaction per "
+      "2,000 events",
+      "rows");
+    {
+      auto url = must(storage::pg_cluster::recreate_database(env.admin_url,
+                                                             "bench_copy"),
+                      "create database bench_copy");
+      size_t chunk = std::max<size_t>(
+        1, static_cast<size_t>(2000.0 / events_per_memory));
+      double c0 = cpu_with_pg();
+      copy_mem_row.seconds = copy_memories(url, mems, chunk);
+      copy_mem_row.cpu_s = cpu_with_pg() - c0;
+      copy_mem_row.in_cpu_sum = true;
+      copy_mem_row.units = static_cast<double>(mems.size());
+      copy_mem_row.events_per_s = copy_mem_row.unit_rate() * events_per_memory;
+      copy_mem_row.note = "7 columns, PK on memory_id; synchronous_commit on";
+    }
 
     // ---- vector_linking's other write: RocksDB docs ------------------------------------
     rate_row docs_row = row_of("RocksDB hot_state::put_docs (vector_linking's other write)",
@@ -1447,15 +1931,20 @@ int main(int argc, char** argv) {
         1, static_cast<size_t>(2000.0 / events_per_memory));
       std::vector<memory> part;
       clk::duration busy{};
+      double cpu = 0;
       for (size_t i = 0; i < mems.size(); i += chunk) {
         part.assign(mems.begin() + i,
                     mems.begin() + std::min(mems.size(), i + chunk));
         auto t0 = clk::now();
+        double c0 = process_cpu();
         must(hot->put_docs(part, "memory_seq", static_cast<int64_t>(i)),
              "put_docs");
+        cpu += process_cpu() - c0;
         busy += clk::now() - t0;
       }
       docs_row.seconds = std::chrono::duration<double>(busy).count();
+      docs_row.cpu_s = cpu;
+      docs_row.in_cpu_sum = true;
       docs_row.units = static_cast<double>(mems.size());
       docs_row.events_per_s = docs_row.unit_rate() * events_per_memory;
       docs_row.note = "1 thread, WriteBatch per ~2,000-event batch, WAL on";
@@ -1463,7 +1952,40 @@ int main(int argc, char** argv) {
     fs::remove_all(fs::path{data_dir} / "standalone-rocksdb");
 
     // ---- 2c. hnswlib -----------------------------------------------------------------
-    rate_row hnsw_row = row_of("hnswlib insert (vector_index::upsert, M=16, efC=100)", "vectors");
+    rate_row hnsw1_row = row_of(
+      "hnswlib insert, 1 thread (vector_index::upsert, M=16, efC=100)",
+      "vectors");
+    {
+      storage::vector_index_config icfg;
+      icfg.dims = emb.dims();
+      icfg.model = emb.model();
+      auto index = must(storage::vector_index::open(
+                          (fs::path{data_dir} / "standalone-index1").string(), icfg),
+                        "vector index");
+      size_t chunk = std::max<size_t>(
+        1, static_cast<size_t>(2000.0 / events_per_memory));
+      std::vector<memory> part;
+      clk::duration busy{};
+      size_t added = 0;
+      double c0 = process_cpu();
+      for (size_t i = 0; i < mems.size(); i += chunk) {
+        part.assign(mems.begin() + i,
+                    mems.begin() + std::min(mems.size(), i + chunk));
+        auto t0 = clk::now();
+        added += must(index->upsert(part), "upsert");
+        busy += clk::now() - t0;
+      }
+      hnsw1_row.cpu_s = process_cpu() - c0;
+      hnsw1_row.seconds = std::chrono::duration<double>(busy).count();
+      hnsw1_row.units = static_cast<double>(added);
+      hnsw1_row.events_per_s = hnsw1_row.unit_rate() * events_per_memory;
+      hnsw1_row.note = "the same, measured twice";
+    }
+    fs::remove_all(fs::path{data_dir} / "standalone-index1");
+    trim_heap();
+    rate_row hnsw_row = row_of(
+      "hnswlib insert, 1 thread (vector_index::upsert, M=16, efC=100)",
+      "vectors");
     {
       storage::vector_index_config icfg;
       icfg.dims = emb.dims();
@@ -1477,6 +1999,7 @@ int main(int argc, char** argv) {
       std::vector<memory> part;
       clk::duration busy{};
       size_t added = 0;
+      double c0 = process_cpu();
       for (size_t i = 0; i < mems.size(); i += chunk) {
         part.assign(std::make_move_iterator(mems.begin() + i),
                     std::make_move_iterator(
@@ -1485,11 +2008,13 @@ int main(int argc, char** argv) {
         added += must(index->upsert(part), "upsert");
         busy += clk::now() - t0;
       }
+      hnsw_row.cpu_s = process_cpu() - c0;
+      hnsw_row.in_cpu_sum = true;
       hnsw_row.seconds = std::chrono::duration<double>(busy).count();
       hnsw_row.units = static_cast<double>(added);
       hnsw_row.events_per_s = hnsw_row.unit_rate() * events_per_memory;
       hnsw_row.standalone_core = true;
-      hnsw_row.note = "1 thread, 0 -> " + grouped(added) + " points, "
+      hnsw_row.note = "0 -> " + grouped(added) + " points, "
                       + fixed(events_per_memory, 3) + " events per memory";
       log("hnswlib: " + grouped(hnsw_row.unit_rate()) + " vectors/s");
       // What one snapshot costs at this size: vector_linking saves the
@@ -1516,12 +2041,17 @@ int main(int argc, char** argv) {
       auto url = must(storage::pg_cluster::recreate_database(env.admin_url,
                                                              "bench_copy"),
                       "create database bench_copy");
+      double c0 = cpu_with_pg();
       copy_row.seconds = copy_rows(url, acts, 0, "copy_activities");
+      copy_row.cpu_s = cpu_with_pg() - c0;
       copy_row.units = static_cast<double>(acts.size());
       copy_row.events_per_s = copy_row.unit_rate();
       copy_row.standalone_core = true;
       copy_row.note = "8 columns incl. raw jsonb, PK on event_id";
+      c0 = cpu_with_pg();
       copy_batched.seconds = copy_rows(url, acts, 2000, "copy_activities");
+      copy_batched.cpu_s = cpu_with_pg() - c0;
+      copy_batched.in_cpu_sum = true;
       copy_batched.units = static_cast<double>(acts.size());
       copy_batched.events_per_s = copy_batched.unit_rate();
       copy_batched.note = "same rows; synchronous_commit on";
@@ -1537,7 +2067,9 @@ int main(int argc, char** argv) {
     rate_row produce_row = row_of("librdkafka idempotent produce (mock broker)", "records");
     rate_row consume_row = row_of("librdkafka consumer, fresh group (kafka::consumer)", "records");
     {
+      double c0 = process_cpu();
       auto pr = produce_all(env.brokers, backlog_topic, d);
+      produce_row.cpu_s = process_cpu() - c0;
       if (pr.delivered != d.events.size())
         die("produced " + std::to_string(pr.delivered) + " of "
             + std::to_string(d.events.size()));
@@ -1545,8 +2077,11 @@ int main(int argc, char** argv) {
       produce_row.units = static_cast<double>(pr.delivered);
       produce_row.events_per_s = produce_row.unit_rate();
       produce_row.note = "linger.ms=5, incl. flush";
+      c0 = process_cpu();
       auto cr = consume_all(env.brokers, backlog_topic, "bench-bare-consumer",
                             d.events.size());
+      consume_row.cpu_s = process_cpu() - c0;
+      consume_row.in_cpu_sum = true;
       if (cr.records != d.events.size() || cr.max_first_offset != 0)
         die("the mock broker lost records: read " + std::to_string(cr.records)
             + " of " + std::to_string(d.events.size())
@@ -1564,8 +2099,9 @@ int main(int argc, char** argv) {
       log("consumer: " + grouped(consume_row.unit_rate()) + " records/s, all "
           + grouped(cr.records) + " read back");
     }
-    rep.rows = {consume_row, copy_row, hnsw_row, produce_row, decode_row, docs_row,
-                embed_row, copy_batched};
+    rep.rows = {consume_row,  copy_row,     hnsw_row,    produce_row,
+                decode_row,   docs_row,     embed_row,   copy_batched,
+                copy_mem_row, extract_row,  hnsw1_row};
 
     // ---- 3a. backlog ---------------------------------------------------------------------
     log("backlog: pipeline draining " + grouped(d.events.size())
@@ -1576,9 +2112,11 @@ int main(int argc, char** argv) {
       log("backlog: " + grouped(rep.backlog.events_per_s) + " events/s");
 
     // ---- 3b. steady ----------------------------------------------------------------------
-    if (!skip_steady && rep.backlog.ok) {
-      double rate = steady_rate > 0 ? steady_rate
-                                    : steady_fraction * rep.backlog.events_per_s;
+    // A producer thread publishes `n` events at `rate` events/s into
+    // `topic` while the pipeline consumes; per-event latency produce ->
+    // row, sampled produce -> searchable.
+    auto run_steady = [&](const std::string& name, const std::string& topic,
+                          double rate, size_t n) {
       // Warm-up events (another seed: other event ids) let the node join
       // its group before the timed events start.
       kafka::simulator_config wsim;
@@ -1587,12 +2125,12 @@ int main(int argc, char** argv) {
       wsim.rate = 1000;
       wsim.start_time_ms = wall_ms() - 500;
       auto warm = kafka::generate_events(wsim, 500);
-      std::vector<int64_t> produced_us(steady_events, 0);
+      std::vector<int64_t> produced_us(n, 0);
       std::atomic<size_t> steady_produced{0};
       auto warmup = [&] {
         auto prod = must(kafka::producer::create(env.brokers), "producer");
         for (auto& [k, v] : warm)
-          must(prod->produce(steady_topic, k, v), "produce");
+          must(prod->produce(topic, k, v), "produce");
         must(prod->flush(std::chrono::seconds(30)), "flush");
       };
       auto feed = [&]() -> feed_times {
@@ -1600,15 +2138,15 @@ int main(int argc, char** argv) {
         auto prod = must(kafka::producer::create(env.brokers), "producer");
         auto period = std::chrono::duration<double>(1.0 / rate);
         ft.first = clk::now();
-        for (size_t i = 0; i < steady_events; ++i) {
+        for (size_t i = 0; i < n; ++i) {
           auto due = ft.first
                      + std::chrono::duration_cast<clk::duration>(period * i);
           if (clk::now() < due)
             std::this_thread::sleep_until(due);
           produced_us[i] = wall_us();
-          if (auto err = prod->produce(steady_topic, d.events[i].first,
+          if (auto err = prod->produce(topic, d.events[i].first,
                                        d.events[i].second)) {
-            log("steady produce: " + describe(err));
+            log(name + " produce: " + describe(err));
             break;
           }
           ft.produced = i + 1;
@@ -1616,28 +2154,43 @@ int main(int argc, char** argv) {
         }
         ft.last = clk::now();
         if (auto err = prod->flush(std::chrono::seconds(60)))
-          log("steady flush: " + describe(err));
+          log(name + " flush: " + describe(err));
         return ft;
       };
-      log("steady: publishing " + grouped(steady_events) + " events at "
-          + grouped(rate) + " events/s while the pipeline consumes");
-      rep.steady = run_scenario(env, "steady", steady_topic,
-                                steady_events + warm.size(), warmup,
-                                warm.size(), feed, &steady_produced);
-      rep.steady.target_rate = rate;
-      if (rep.steady.ok) {
+      searchable_probe sp;
+      for (auto& x : conv_points)
+        if (x.first < n)
+          sp.events.push_back(x);
+      sp.produced_us = &produced_us;
+      log(name + ": publishing " + grouped(n) + " events at " + grouped(rate)
+          + " events/s while the pipeline consumes");
+      auto r = run_scenario(env, name, topic, n + warm.size(), warmup,
+                            warm.size(), feed, &steady_produced, &sp);
+      r.target_rate = rate;
+      if (r.ok) {
         std::unordered_map<std::string, int64_t> by_id;
-        by_id.reserve(steady_events);
-        for (size_t i = 0; i < steady_events; ++i)
+        by_id.reserve(n);
+        for (size_t i = 0; i < n; ++i)
           by_id.emplace(d.event_ids[i], produced_us[i]);
-        auto url = storage::pg_cluster::with_database(env.admin_url,
-                                                      "bench_steady");
-        event_latencies(url, by_id, rep.steady);
+        event_latencies(
+          storage::pg_cluster::with_database(env.admin_url, "bench_" + name),
+          by_id, r);
+        log(name + ": p99 produce -> row " + ms_or_na(r.lat_p99_ms)
+            + ", p99 produce -> searchable "
+            + ms_or_na(quantile_of(r.searchable_ms, 0.99)));
+      }
+      return r;
+    };
+    if (!skip_steady && rep.backlog.ok) {
+      double rate = steady_rate > 0 ? steady_rate
+                                    : steady_fraction * rep.backlog.events_per_s;
+      rep.steady = run_steady("steady", steady_topic, rate, steady_events);
+      if (rep.steady.ok && broker == "mock") {
         // The same consumer as in (a), on the topic the steady producer
         // wrote record by record: the mock broker returns one message set
         // per partition per fetch, so small message sets cap the rate.
         log("steady topic: bare consumer, fresh group");
-        size_t total = steady_events + warm.size();
+        size_t total = rep.steady.events + 500;
         auto cr = consume_all(env.brokers, steady_topic, "bench-bare-steady",
                               total, std::chrono::seconds(90));
         rate_row row = row_of(
@@ -1656,6 +2209,22 @@ int main(int argc, char** argv) {
     } else {
       rep.steady.name = "steady";
       rep.steady.error = skip_steady ? "skipped" : "backlog failed";
+    }
+    // ---- 3c. stepped offered load ------------------------------------------------------
+    if (find_sustainable && rep.backlog.ok) {
+      rep.step_window_s = step_window_s;
+      for (size_t k = 0; k < step_fractions.size(); ++k) {
+        double f = step_fractions[k];
+        double rate = f * rep.backlog.events_per_s;
+        size_t n = std::min(d.events.size(),
+                            static_cast<size_t>(rate * step_window_s));
+        auto r = run_steady("step" + std::to_string(k),
+                            "bench.step" + std::to_string(k), rate, n);
+        bool ok = sustainable(r);
+        rep.steps.push_back({f, std::move(r)});
+        if (!ok && f >= 0.9)
+          break; // the next steps would not be sustainable either
+      }
     }
     if (!rep.backlog.ok || (!skip_steady && !rep.steady.ok))
       rc = 2;
@@ -1679,6 +2248,20 @@ int main(int argc, char** argv) {
     std::cout << "\n---- Markdown ----\n";
     print_report(std::cout, rep, true);
     std::cout.flush();
+    if (!cpu_ratio_file.empty() && rep.backlog.ok) {
+      std::ifstream f{cpu_ratio_file};
+      double recorded = 0;
+      // The first number in the file (comments may follow it).
+      if (!(f >> recorded) || recorded <= 0)
+        die("cannot read a ratio from " + cpu_ratio_file);
+      double ratio = pipeline_cpu_us(rep.backlog) / components_cpu_us(rep);
+      std::cout << "CPU per event ratio " << fixed(ratio, 3) << ", recorded "
+                << fixed(recorded, 3) << ", limit " << fixed(2 * recorded, 3)
+                << ": " << (ratio <= 2 * recorded ? "OK" : "REGRESSION")
+                << "\n";
+      if (!(ratio <= 2 * recorded))
+        rc = 3;
+    }
     mock.reset();
   } catch (const std::exception& e) {
     std::cerr << "pipeline_bench: " << e.what() << std::endl;
@@ -1689,6 +2272,8 @@ int main(int argc, char** argv) {
       log("postgres stop: " + describe(err));
     pg.reset();
   }
+  if (!kafka_dir.empty())
+    stop_real_broker(kafka_dir);
   if (own_dir && !keep) {
     std::error_code ec;
     fs::remove_all(data_dir, ec);

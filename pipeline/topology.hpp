@@ -61,6 +61,11 @@ public:
     return index_->size();
   }
 
+  /// Whether a point is in the vector index, i.e. searchable on this node.
+  bool index_contains(uint64_t point_id) const {
+    return index_->contains(point_id);
+  }
+
 private:
   topology(caf::actor_system& sys, pipeline_config cfg);
   caf::error catch_up();
