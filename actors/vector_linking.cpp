@@ -18,6 +18,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
   return {
     [=](batch& b) {
       auto start = stage_metrics::begin();
+      double helper_cpu = 0; // HNSW insertion's second thread
       fault_point("vector_linking");
       {
         std::unique_lock<std::mutex> guard;
@@ -34,7 +35,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
               b.memories.end());
           }
         }
-        auto added = cfg.index->upsert(b.memories);
+        auto added = cfg.index->upsert(b.memories, &helper_cpu);
         if (!added)
           throw std::runtime_error("vector index: "
                                    + describe(added.error()));
@@ -44,7 +45,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
       }
       auto& st = self->state;
       st.vectors->set(static_cast<double>(cfg.index->size()));
-      st.metrics.done(start);
+      st.metrics.done(start, helper_cpu);
       batch_ack ack;
       ack.id = b.id;
       ack.offsets = std::move(b.offsets);

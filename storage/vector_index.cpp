@@ -1,7 +1,12 @@
 #include "storage/vector_index.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <ctime>
+#include <exception>
+#include <thread>
+#include <unordered_set>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +17,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include "messages/errc.hpp"
+#include "storage/simd_kernels.hpp"
 
 namespace fs = std::filesystem;
 
@@ -26,12 +32,78 @@ using io::read_str;
 using io::write_pod;
 using io::write_str;
 
+// HNSW level of a point from its id (Malkov & Yashunin: floor(-ln(U) * mL),
+// U uniform in (0, 1], mL = 1 / ln(M)); U comes from splitmix64 of the id
+// instead of hnswlib's generator, which is shared by all inserting threads
+// without a lock and would make levels depend on insertion order.
+int level_of(uint64_t point_id, double mult) {
+  uint64_t z = point_id + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  double u = static_cast<double>((z >> 11) + 1) * 0x1.0p-53; // (0, 1]
+  return static_cast<int>(-std::log(u) * mult);
+}
+
+double thread_cpu_now() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Sets hnswlib's level multiplier to 0 while points are added with
+// explicit levels: hnswlib ignores an explicit level of 0 and draws one
+// (from its unsynchronised generator), which with mult 0 is always 0.
+// Restored on scope exit, so snapshots keep the standard 1 / ln(M).
+struct explicit_levels {
+  hnswlib::HierarchicalNSW<float>& h;
+  double saved;
+  explicit explicit_levels(hnswlib::HierarchicalNSW<float>& x)
+    : h(x), saved(x.mult_) {
+    h.mult_ = 0;
+  }
+  ~explicit_levels() {
+    h.mult_ = saved;
+  }
+};
+
+} // namespace
+
+namespace {
+
+// hnswlib's inner-product space (distance 1 - dot) with the widest kernel
+// the CPU runs (storage/simd_kernels.hpp); hnswlib's own SSE kernel
+// otherwise.
+class ip_space : public hnswlib::SpaceInterface<float> {
+public:
+  explicit ip_space(size_t dims)
+    : dims_(dims), fallback_(dims),
+      dist_(ip_distance(dims, detected_simd_level())) {
+    if (!dist_)
+      dist_ = fallback_.get_dist_func();
+  }
+  size_t get_data_size() override {
+    return dims_ * sizeof(float);
+  }
+  hnswlib::DISTFUNC<float> get_dist_func() override {
+    return dist_;
+  }
+  void* get_dist_func_param() override {
+    return &dims_;
+  }
+
+private:
+  size_t dims_;
+  hnswlib::InnerProductSpace fallback_;
+  hnswlib::DISTFUNC<float> dist_;
+};
+
 } // namespace
 
 struct vector_index::impl {
   std::string dir;
   vector_index_config cfg;
-  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<ip_space> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
   payload_store payloads;
   int64_t watermark = 0;
@@ -129,7 +201,7 @@ vector_index::open(const std::string& dir, const vector_index_config& cfg) {
   auto p = std::make_unique<impl>();
   p->dir = dir;
   p->cfg = cfg;
-  p->space = std::make_unique<hnswlib::InnerProductSpace>(cfg.dims);
+  p->space = std::make_unique<ip_space>(cfg.dims);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
@@ -154,26 +226,109 @@ vector_index::open(const std::string& dir, const vector_index_config& cfg) {
   return std::unique_ptr<vector_index>{new vector_index(std::move(p))};
 }
 
-caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms) {
+caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
+                                           double* helper_cpu_s) {
+  if (helper_cpu_s)
+    *helper_cpu_s = 0;
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
-  size_t added = 0;
-  try {
-    for (auto& m : ms) {
-      bool present = d.payloads.contains(m.point_id);
-      if (present && (m.vector.empty() || d.same_point(m)))
-        continue; // ids are deterministic: usually the very same point
-      if (m.vector.size() != d.cfg.dims)
+  const double mult = 1.0 / std::log(static_cast<double>(d.cfg.m));
+  // Checked first, so that a bad memory changes nothing.
+  std::vector<size_t> fresh; // first occurrences of ids new to the index
+  std::vector<size_t> rest;  // everything else, in input order
+  {
+    std::unordered_set<uint64_t> seen;
+    seen.reserve(ms.size() * 2);
+    for (size_t i = 0; i < ms.size(); ++i) {
+      auto& m = ms[i];
+      bool first = seen.insert(m.point_id).second;
+      bool present = !first || d.payloads.contains(m.point_id);
+      if ((!present || !m.vector.empty()) && m.vector.size() != d.cfg.dims)
         return make_error(errc::index_error,
                           "memory " + m.memory_id + " has "
                             + std::to_string(m.vector.size())
                             + " dims, collection has "
                             + std::to_string(d.cfg.dims));
+      (present ? rest : fresh).push_back(i);
+    }
+  }
+  size_t added = 0;
+  try {
+    explicit_levels levels{*d.hnsw};
+    // 1. New points: the graph is sized once, then filled by the threads.
+    if (!fresh.empty()) {
+      size_t need = d.hnsw->cur_element_count + fresh.size();
+      if (need > d.hnsw->max_elements_)
+        d.hnsw->resizeIndex(std::max(need, d.hnsw->max_elements_ * 2));
+      size_t from = 0;
+      // hnswlib's concurrent insertion needs an entry point.
+      if (d.hnsw->cur_element_count == 0) {
+        auto& m = ms[fresh[0]];
+        d.hnsw->addPoint(m.vector.data(), m.point_id, level_of(m.point_id, mult));
+        from = 1;
+      }
+      std::atomic<size_t> next{from};
+      auto work = [&] {
+        for (size_t k = next++; k < fresh.size(); k = next++) {
+          auto& m = ms[fresh[k]];
+          d.hnsw->addPoint(m.vector.data(), m.point_id,
+                           level_of(m.point_id, mult));
+        }
+      };
+      size_t threads = fresh.size() - from < 64
+                         ? 1
+                         : std::max<size_t>(1, d.cfg.insert_threads);
+      std::vector<std::thread> helpers;
+      std::vector<double> helper_cpu(threads, 0);
+      std::vector<std::exception_ptr> errors(threads);
+      for (size_t t = 1; t < threads; ++t)
+        helpers.emplace_back([&, t] {
+          double c0 = thread_cpu_now();
+          try {
+            work();
+          } catch (...) {
+            errors[t] = std::current_exception();
+            next = fresh.size(); // the others stop too
+          }
+          helper_cpu[t] = thread_cpu_now() - c0;
+        });
+      try {
+        work();
+      } catch (...) {
+        errors[0] = std::current_exception();
+        next = fresh.size();
+      }
+      for (auto& h : helpers)
+        h.join();
+      if (helper_cpu_s)
+        for (auto c : helper_cpu)
+          *helper_cpu_s += c;
+      // Payload slots in input order, whatever order the threads took.
+      for (auto i : fresh) {
+        auto& m = ms[i];
+        if (!d.hnsw->label_lookup_.count(m.point_id))
+          continue; // not inserted: a thread failed (rethrown below)
+        d.payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
+                       m.ts_ms, 0, m.tags);
+        d.note_internal(m.point_id);
+        ++added;
+      }
+      for (auto& e : errors)
+        if (e)
+          std::rethrow_exception(e);
+    }
+    // 2. Points already present (replays, in-place updates) and repeats
+    // within this call, in order, on this thread.
+    for (auto i : rest) {
+      auto& m = ms[i];
+      bool present = d.payloads.contains(m.point_id);
+      if (present && (m.vector.empty() || d.same_point(m)))
+        continue; // ids are deterministic: usually the very same point
       if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
         d.hnsw->resizeIndex(d.hnsw->max_elements_ * 2);
       // On an existing label hnswlib 0.6.2 replaces the vector and repairs
       // the point's links (updatePoint): a memory updated in place.
-      d.hnsw->addPoint(m.vector.data(), m.point_id);
+      d.hnsw->addPoint(m.vector.data(), m.point_id, level_of(m.point_id, mult));
       if (present) {
         d.payloads.update(m.point_id, m.ts_ms);
         continue;

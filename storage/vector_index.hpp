@@ -35,6 +35,11 @@ struct vector_index_config {
   /// at M 16, measured by bench/search_bench): the planner's cost model.
   /// 0 disables the switch to exact scoring (tests force HNSW with it).
   size_t hnsw_visit_factor = 8;
+  /// Threads that insert the new points of one upsert() call into the HNSW
+  /// graph (the caller's thread plus insert_threads - 1 helpers; hnswlib's
+  /// addPoint is thread-safe against itself). 1 inserts sequentially.
+  /// Small calls (under 64 new points) always run on the caller's thread.
+  size_t insert_threads = 2;
 };
 
 /// How a search was executed (for metrics and tests).
@@ -87,8 +92,20 @@ public:
   /// is updated in place (a memory updated by dedup or a rolling summary:
   /// new vector and ts, same payload). A memory without a vector is
   /// skipped when its point exists. Returns the number of points added
-  /// (updates not counted). errc::index_error on a dims mismatch.
-  caf::expected<size_t> upsert(const std::vector<memory>& memories);
+  /// (updates not counted). errc::index_error on a dims mismatch (checked
+  /// before anything changes).
+  ///
+  /// Points new to the index are inserted by `insert_threads` threads.
+  /// Each point's HNSW level is derived from its point id (not drawn from
+  /// hnswlib's shared random generator), so a replay or a rebuild gives
+  /// every point the same level and the index the same points, vectors and
+  /// payloads; with more than one thread the neighbour lists depend on the
+  /// interleaving (hnswlib's parallel build), which changes search results
+  /// only within the graph's recall. `helper_cpu_s`, when given, receives
+  /// the CPU seconds the helper threads used (the caller's own thread is
+  /// not included).
+  caf::expected<size_t> upsert(const std::vector<memory>& memories,
+                               double* helper_cpu_s = nullptr);
 
   /// Removes points (hnswlib markDelete; the stored vector is zeroed so
   /// that neither memory nor the next snapshot keeps it). Returns the ids

@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "storage/simd_kernels.hpp"
 #include "storage/vector_index.hpp"
 #include "tests/storage/fixtures.hpp"
 
@@ -219,6 +220,108 @@ BOOST_AUTO_TEST_CASE(vectors_of_the_wrong_dimensionality_are_rejected) {
   auto m = point(1, "u", "document", 0, std::vector<float>(dims + 1, 0.1f));
   BOOST_CHECK(!(*idx)->upsert({m}));
   BOOST_CHECK_EQUAL((*idx)->size(), 0u);
+  // Checked before anything changes: the good points of the call stay out.
+  std::mt19937 rng{9};
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 200; ++i)
+    ms.push_back(point(100 + i, "u", "document", 0, unit(rng, nullptr)));
+  ms.push_back(m);
+  BOOST_CHECK(!(*idx)->upsert(ms));
+  BOOST_CHECK_EQUAL((*idx)->size(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(two_inserting_threads_build_the_same_points_as_one) {
+  temp_dir d;
+  std::mt19937 rng{11};
+  std::vector<std::vector<float>> centers;
+  for (int c = 0; c < 10; ++c)
+    centers.push_back(unit(rng, nullptr));
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 2000; ++i)
+    ms.push_back(point(1000 + i, "u" + std::to_string(i % 3), "conversation",
+                       static_cast<int64_t>(i), unit(rng, &centers[i % 10])));
+  // A repeat inside one call is one point, updated to its last vector.
+  auto repeat = ms[5];
+  repeat.vector = unit(rng, &centers[7]);
+  repeat.ts_ms = 99'999;
+  ms.push_back(repeat);
+  auto one = cfg(0);
+  one.insert_threads = 1;
+  auto two = cfg(0);
+  two.insert_threads = 2;
+  auto a = vector_index::open((d.path / "one").string(), one);
+  auto b = vector_index::open((d.path / "two").string(), two);
+  BOOST_REQUIRE(a && b);
+  double helper_cpu = -1;
+  // Batches of the pipeline's size, the first into an empty graph.
+  for (size_t i = 0; i < ms.size(); i += 700) {
+    std::vector<memory> part(ms.begin() + static_cast<long>(i),
+                             ms.begin() + static_cast<long>(
+                                            std::min(ms.size(), i + 700)));
+    auto na = (*a)->upsert(part);
+    auto nb = (*b)->upsert(part, &helper_cpu);
+    BOOST_REQUIRE(na && nb);
+    BOOST_CHECK_EQUAL(*na, *nb);
+  }
+  BOOST_CHECK_GE(helper_cpu, 0.0);
+  BOOST_CHECK_EQUAL((*a)->size(), 2000u);
+  BOOST_CHECK_EQUAL((*b)->size(), 2000u);
+  // A replay adds nothing.
+  auto again = (*b)->upsert(ms);
+  BOOST_REQUIRE(again);
+  BOOST_CHECK_EQUAL(*again, 0u);
+  BOOST_CHECK_EQUAL((*b)->size(), 2000u);
+  // Every point is found as its own nearest neighbour through HNSW in both
+  // graphs (the repeated one at its last vector and ts).
+  size_t self_a = 0, self_b = 0, n = 0;
+  for (size_t i = 0; i < 2000; i += 7) {
+    auto& m = i == 5 ? repeat : ms[i];
+    vector_filter f;
+    f.user_id = m.user_id;
+    auto ha = (*a)->search(m.vector.data(), 1, f);
+    auto hb = (*b)->search(m.vector.data(), 1, f);
+    self_a += !ha.empty() && ha[0].point_id == m.point_id;
+    self_b += !hb.empty() && hb[0].point_id == m.point_id;
+    ++n;
+  }
+  BOOST_CHECK_GE(self_a, n * 99 / 100);
+  BOOST_CHECK_GE(self_b, n * 99 / 100);
+  vector_filter late;
+  late.user_id = repeat.user_id;
+  late.since_ms = 99'999;
+  auto hit = (*b)->search(repeat.vector.data(), 1, late);
+  BOOST_REQUIRE_EQUAL(hit.size(), 1u);
+  BOOST_CHECK_EQUAL(hit[0].point_id, repeat.point_id);
+}
+
+BOOST_AUTO_TEST_CASE(simd_kernels_agree_with_the_scalar_inner_product) {
+  std::mt19937 rng{5};
+  std::normal_distribution<float> n{0, 1};
+  auto best = detected_simd_level();
+  BOOST_TEST_MESSAGE("CPU kernel level: " << to_string(best));
+  for (auto level : {simd_level::avx2_fma, simd_level::avx512}) {
+    if (static_cast<int>(level) > static_cast<int>(best))
+      continue; // this CPU cannot run it
+    for (size_t dims : {16u, 48u, 384u, 1536u}) {
+      auto f = ip_distance(dims, level);
+      BOOST_REQUIRE(f);
+      for (int t = 0; t < 20; ++t) {
+        std::vector<float> x(dims), y(dims);
+        double dot = 0;
+        for (size_t i = 0; i < dims; ++i) {
+          x[i] = n(rng);
+          y[i] = n(rng);
+          dot += static_cast<double>(x[i]) * y[i];
+        }
+        float got = f(x.data(), y.data(), &dims);
+        BOOST_CHECK_CLOSE_FRACTION(got, 1.0 - dot,
+                                   1e-4 * (1.0 + std::abs(dot)));
+      }
+    }
+  }
+  size_t odd = 20;
+  BOOST_CHECK(!ip_distance(odd, simd_level::avx512));
+  BOOST_CHECK(!ip_distance(384, simd_level::sse));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
