@@ -13,21 +13,25 @@ using detail::ts_of;
 
 namespace {
 
-constexpr const char* create_tmp =
-  "CREATE TEMP TABLE tmp_facts ("
+} // namespace
+
+const char* const temp_tables_sql =
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_facts ("
   " fact_id text, user_id text, subject text, predicate text, object text,"
   " object_key text, kind text, polarity boolean, slot_group text,"
   " slot_object text, confidence real, session_id text, event_id text,"
   " ordinal integer, source_text text, valid_ms bigint"
-  ") ON COMMIT DROP;"
-  "CREATE TEMP TABLE tmp_mentions ("
+  ") ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_mentions ("
   " user_id text, entity_id text, name text, type text, event_id text,"
   " ts_ms bigint"
-  ") ON COMMIT DROP;"
-  "CREATE TEMP TABLE tmp_relations ("
+  ") ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_relations ("
   " user_id text, src_id text, dst_id text, relation text, event_id text,"
   " ts_ms bigint"
-  ") ON COMMIT DROP;";
+  ") ON COMMIT DELETE ROWS;";
+
+namespace {
 
 std::string insert_facts_sql() {
   return "INSERT INTO knowledge_facts (fact_id, user_id, subject, predicate,"
@@ -155,7 +159,6 @@ const std::string entity_columns = "e.entity_id, e.name, e.type, "
 void write(pqxx::work& tx, const knowledge_delta& k) {
   if (k.empty())
     return;
-  tx.exec(create_tmp);
   if (!k.facts.empty()) {
     pqxx::stream_to out{tx, "tmp_facts",
                         std::vector<std::string>{

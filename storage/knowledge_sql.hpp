@@ -39,6 +39,11 @@ namespace agentmem::storage::knowledge_sql {
 /// run() turns them into errors).
 void write(pqxx::work& tx, const knowledge_delta& k);
 
+/// DDL of the session-lived temp tables write() fills (tmp_facts,
+/// tmp_mentions, tmp_relations; ON COMMIT DELETE ROWS, IF NOT EXISTS): run
+/// once per connection before the first write() (postgres_store does).
+extern const char* const temp_tables_sql;
+
 /// Facts of a query (api::backend::facts). Throws pqxx exceptions.
 std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
                                  const api::fact_query& q);

@@ -45,22 +45,26 @@ namespace detail {
 
 namespace {
 
-constexpr const char* create_tmp_tables =
-  "CREATE TEMP TABLE tmp_mv_add ("
+} // namespace
+
+const char* const versioned_temp_tables_sql =
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_add ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " version integer, tags text[]) ON COMMIT DROP;"
-  "CREATE TEMP TABLE tmp_mv_update ("
+  " version integer, tags text[]) ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_update ("
   " memory_id text, text text, importance real, ts_ms bigint,"
   " embedding bytea, dims integer, version integer"
-  ") ON COMMIT DROP;"
-  "CREATE TEMP TABLE tmp_mv_history ("
+  ") ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_history ("
   " memory_id text, version integer, event text, user_id text,"
   " old_text text, new_text text, old_importance real,"
   " new_importance real, event_id text, source_memory_id text"
-  ") ON COMMIT DROP;";
+  ") ON COMMIT DELETE ROWS;";
+
+namespace {
 
 struct stored_row {
   memory m;
@@ -218,7 +222,6 @@ void apply_versioned_memories(pqxx::work& tx,
   if (adds.empty() && updates.empty())
     return;
   // 3. Write adds, updates and history: three COPYs, four statements.
-  tx.exec(create_tmp_tables);
   if (!adds.empty()) {
     pqxx::stream_to s{tx, "tmp_mv_add",
                       std::vector<std::string>{

@@ -60,6 +60,7 @@ caf::error pg_session::open() {
   conn.reset();
   try {
     conn = std::make_unique<pqxx::connection>(url);
+    ++generation;
     broken = false;
     return caf::none;
   } catch (const std::exception& e) {

@@ -45,6 +45,9 @@ struct pg_session {
   std::string url;
   std::unique_ptr<pqxx::connection> conn;
   bool broken = false; ///< reconnect before the next run()
+  /// Incremented by every open(): session state (temp tables, prepared
+  /// statements) belongs to one generation.
+  uint64_t generation = 0;
 
   /// Opens a new connection; errc::postgres_error (password redacted) when
   /// that fails.

@@ -228,7 +228,7 @@ const char* const activity_columns[] = {
   "filename", "mime_type", "size_bytes", "text_chars"};
 
 constexpr const char* create_tmp_activities =
-  "CREATE TEMP TABLE tmp_activities ("
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_activities ("
   " event_id text, ts_ms bigint, user_id text, session_id text,"
   " agent_type text, agent_name text, event_type text, activity_class text,"
   " role text, content text, input jsonb, output jsonb, tool_name text,"
@@ -237,28 +237,28 @@ constexpr const char* create_tmp_activities =
   " importance real, tags text[], metadata jsonb, raw jsonb,"
   " source_topic text, source_partition integer, source_offset bigint,"
   " filename text, mime_type text, size_bytes bigint, text_chars integer"
-  ") ON COMMIT DROP;";
+  ") ON COMMIT DELETE ROWS;";
 
 const char* const session_columns[] = {"user_id",   "session_id", "agent_type",
                                        "started_ms", "ended_ms",  "last_ms",
                                        "interactions"};
 
 constexpr const char* create_tmp_sessions =
-  "CREATE TEMP TABLE tmp_sessions ("
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_sessions ("
   " user_id text, session_id text, agent_type text, started_ms bigint,"
   " ended_ms bigint, last_ms bigint, interactions bigint"
-  ") ON COMMIT DROP;";
+  ") ON COMMIT DELETE ROWS;";
 
 const char* const usage_columns[] = {
   "user_id",       "day",         "agent_type", "activity_count",
   "error_count",   "processing_ms", "tokens_used", "files_uploaded"};
 
 constexpr const char* create_tmp_usage =
-  "CREATE TEMP TABLE tmp_usage ("
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_usage ("
   " user_id text, day date, agent_type text, activity_count bigint,"
   " error_count bigint, processing_ms bigint, tokens_used bigint,"
   " files_uploaded bigint"
-  ") ON COMMIT DROP;";
+  ") ON COMMIT DELETE ROWS;";
 
 const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
@@ -267,13 +267,13 @@ const char* const memory_columns[] = {
   "dims",        "context",   "tags"};
 
 constexpr const char* create_tmp_memories =
-  "CREATE TEMP TABLE tmp_memories ("
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_memories ("
   " ord integer, memory_id text, point_id bigint, memory_type text,"
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
   " context text, tags text[]"
-  ") ON COMMIT DROP;";
+  ") ON COMMIT DELETE ROWS;";
 
 template <size_t N>
 std::vector<std::string> columns(const char* const (&xs)[N]) {
@@ -369,7 +369,27 @@ constexpr const char* insert_links_sql =
 // --- impl -----------------------------------------------------------------
 
 // The connection and its exception-to-error wrapper: pg_common.hpp.
-struct postgres_store::impl : detail::pg_session {};
+struct postgres_store::impl : detail::pg_session {
+  /// pg_session::generation whose connection has the batch temp tables.
+  uint64_t temp_tables_generation = 0;
+
+  // commit_batch stages rows in temp tables (COPY, then set-based
+  // INSERT ... SELECT). They live as long as the connection, ON COMMIT
+  // DELETE ROWS: creating and dropping ten tables in every transaction
+  // wrote and vacuumed ~100 catalog rows per batch. Created in their own
+  // transaction, so that a failed batch cannot roll their creation back.
+  void ensure_temp_tables(pqxx::connection& c) {
+    if (temp_tables_generation == generation)
+      return;
+    pqxx::work tx{c};
+    tx.exec(std::string{create_tmp_activities} + create_tmp_sessions
+             + create_tmp_usage + create_tmp_memories
+             + knowledge_sql::temp_tables_sql
+             + detail::versioned_temp_tables_sql);
+    tx.commit();
+    temp_tables_generation = generation;
+  }
+};
 
 postgres_store::postgres_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
@@ -451,6 +471,7 @@ postgres_store::commit_batch(const batch& input,
   return impl_->run<commit_result>("commit_batch", [&](pqxx::connection& c)
                                      -> caf::expected<commit_result> {
     commit_result result;
+    impl_->ensure_temp_tables(c);
     pqxx::work tx{c};
     // Tombstones (002_data_governance): the shared lock orders this commit
     // against user deletion, which holds it exclusively until its tombstone
@@ -507,18 +528,6 @@ postgres_store::commit_batch(const batch& input,
         if (seen.insert(a.event_id).second)
           firsts.push_back(&a);
     }
-    // All temp tables this batch needs, in one round trip.
-    std::string create;
-    if (!firsts.empty())
-      create += create_tmp_activities;
-    if (!firsts.empty() || !b.sessions.empty())
-      create += create_tmp_sessions;
-    if (!firsts.empty() || !b.usage.empty())
-      create += create_tmp_usage;
-    if (!b.memories.empty())
-      create += create_tmp_memories;
-    if (!create.empty())
-      tx.exec(create);
     // 1. activities
     std::unordered_set<std::string> fresh;
     if (!firsts.empty()) {
