@@ -1,5 +1,7 @@
 #include "actors/ingress.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
@@ -57,58 +59,65 @@ void finish_stop(caf::stateful_actor<ingress_state>* self) {
   self->quit();
 }
 
-// One poll round: fetch at most one batch when below the in-flight limit.
+// Sends the open batch to the sink and keeps it until acknowledged.
+void close_batch(ingress_state& st, caf::stateful_actor<ingress_state>* self) {
+  batch b;
+  b.id = st.next_id++;
+  b.created_ns = now_ns();
+  // Next offset per partition (records of a partition arrive in order).
+  std::map<std::pair<std::string, int32_t>, int64_t> next;
+  int64_t oldest = -1;
+  for (auto& r : st.open) {
+    auto& n = next[{r.source.topic, r.source.partition}];
+    n = std::max(n, r.source.offset + 1);
+    if (r.timestamp_ms >= 0 && (oldest < 0 || r.timestamp_ms < oldest))
+      oldest = r.timestamp_ms;
+  }
+  for (auto& [tp, off] : next)
+    b.offsets.push_back({tp.first, tp.second, off});
+  b.oldest_record_ts_ms = oldest;
+  b.records = std::move(st.open);
+  st.open.clear();
+  st.consumed->inc(static_cast<double>(b.records.size()));
+  st.batch_size->observe(static_cast<double>(b.records.size()));
+  st.in_flight.emplace(b.id, b);
+  st.in_flight_gauge->set(static_cast<double>(st.in_flight.size()));
+  self->send(st.sink, std::move(b));
+}
+
+// One poll round (see ingress() for the batching rule).
 void poll_once(caf::stateful_actor<ingress_state>* self,
                const ingress_config& cfg) {
   auto& st = self->state;
   if (st.stopping)
     return;
   set_paused(st, st.in_flight.size() >= cfg.max_in_flight);
-  std::vector<kafka_record> records;
-  if (st.paused) {
-    // Keep serving the group (heartbeats, rebalances) while paused.
-    records = st.consumer->poll_batch(1, std::chrono::milliseconds{10});
-  } else {
-    // Fill the batch until it is full or max_batch_wait has passed.
-    auto deadline = std::chrono::steady_clock::now() + cfg.max_batch_wait;
-    while (records.size() < cfg.max_batch_records) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
-        break;
-      auto more = st.consumer->poll_batch(
-        cfg.max_batch_records - records.size(), left);
-      if (records.empty())
-        records = std::move(more);
-      else
-        records.insert(records.end(), std::make_move_iterator(more.begin()),
-                       std::make_move_iterator(more.end()));
-    }
+  const size_t ready_below = std::max<size_t>(1, cfg.max_in_flight / 2);
+  // Nothing open: block until records arrive (bounded, to serve messages).
+  // A batch open while the pipeline is busy: short polls, so that an ack
+  // is noticed within ~2 ms. Paused: keep serving the group.
+  auto wait = st.paused ? std::chrono::milliseconds{10}
+              : st.open.empty() ? cfg.max_batch_wait
+                                : std::chrono::milliseconds{2};
+  size_t room = cfg.max_batch_records > st.open.size()
+                  ? cfg.max_batch_records - st.open.size()
+                  : 0;
+  size_t got = 0;
+  if (room > 0) {
+    auto more = st.consumer->poll_batch(st.paused ? 1 : room, wait);
+    got = more.size();
+    if (st.open.empty())
+      st.open = std::move(more);
+    else
+      st.open.insert(st.open.end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
   }
   update_lag(st);
-  if (!records.empty()) {
-    batch b;
-    b.id = st.next_id++;
-    b.created_ns = now_ns();
-    // Next offset per partition (records of a partition arrive in order).
-    std::map<std::pair<std::string, int32_t>, int64_t> next;
-    int64_t oldest = -1;
-    for (auto& r : records) {
-      auto& n = next[{r.source.topic, r.source.partition}];
-      n = std::max(n, r.source.offset + 1);
-      if (r.timestamp_ms >= 0 && (oldest < 0 || r.timestamp_ms < oldest))
-        oldest = r.timestamp_ms;
-    }
-    for (auto& [tp, off] : next)
-      b.offsets.push_back({tp.first, tp.second, off});
-    b.oldest_record_ts_ms = oldest;
-    b.records = std::move(records);
-    st.consumed->inc(static_cast<double>(b.records.size()));
-    st.batch_size->observe(static_cast<double>(b.records.size()));
-    st.in_flight.emplace(b.id, b);
-    st.in_flight_gauge->set(static_cast<double>(st.in_flight.size()));
-    self->send(st.sink, std::move(b));
-  }
+  bool full = st.open.size() >= cfg.max_batch_records;
+  bool drained = got < room; // poll_batch returned what was buffered
+  bool pipeline_ready = st.in_flight.size() < ready_below;
+  if (!st.open.empty() && (full || (drained && pipeline_ready)))
+    close_batch(st, self);
   self->send(self, poll_atom::value);
 }
 
@@ -158,6 +167,18 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
       spdlog::warn("[ingress] revoke: batches still in flight after {} ms; "
                    "the next owner replays them (idempotently)",
                    drain.count());
+    // The open batch's records of revoked partitions belong to the next
+    // owner (it starts from the offsets stored in Postgres).
+    auto& open = self->state.open;
+    open.erase(std::remove_if(open.begin(), open.end(),
+                              [&](const kafka_record& r) {
+                                for (auto& p : revoked)
+                                  if (p.topic == r.source.topic
+                                      && p.partition == r.source.partition)
+                                    return true;
+                                return false;
+                              }),
+               open.end());
     for (auto& p : revoked)
       metrics::global().remove_gauge(
         "agentmem_consumer_lag_records",

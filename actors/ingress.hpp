@@ -20,8 +20,10 @@ namespace agentmem::actors {
 /// Configuration of ingress.
 struct ingress_config {
   kafka::consumer_config consumer;
-  size_t max_batch_records = 2000;             ///< close a batch at this count
-  std::chrono::milliseconds max_batch_wait{50}; ///< ... or after this long
+  size_t max_batch_records = 2000; ///< a batch closes at this count
+  /// Longest one poll blocks while no batch is open (acks, rebalances and
+  /// stop requests are handled between polls).
+  std::chrono::milliseconds max_batch_wait{50};
   size_t max_in_flight = 4; ///< batches between ingress and the ack
   /// Offsets to resume from on assignment (from Postgres, where they are
   /// stored in the same transaction as the batch's rows); may be empty.
@@ -42,6 +44,8 @@ struct ingress_state {
   static inline const char* name = "ingress";
   caf::actor sink;
   std::map<uint64_t, batch> in_flight; ///< records + offsets only
+  /// Records of the batch being filled (not yet sent, offsets not stored).
+  std::vector<kafka_record> open;
   uint64_t next_id = 1;
   bool paused = false;
   bool stopping = false;
@@ -60,11 +64,23 @@ struct ingress_state {
 };
 
 /// Ingress (spawn detached: it blocks in librdkafka's poll): consumes the
-/// topic with a consumer group, closes batches by count or time, and sends
-/// them to `sink` (capture). Backpressure: when `max_in_flight` batches are
-/// unacknowledged it pauses every assigned partition (and keeps polling so
-/// the group session stays alive), resuming when acks come back; the
-/// mailbox never grows past that bound. On `batch_ack` it commits the
+/// topic with a consumer group and sends batches to `sink` (capture).
+///
+/// Batches adapt to the load ("smart batching", as in the LMAX/Aeron
+/// designs and Kafka producers' linger): a batch closes at once when the
+/// consumer has nothing more buffered and the pipeline can take it (fewer
+/// than max(1, max_in_flight / 2) batches unacknowledged: one in the
+/// writer's transaction, one being indexed); while the pipeline is busy the
+/// open batch keeps growing from what arrives, up to `max_batch_records`.
+/// An idle pipeline therefore gets single-event batches with no waiting,
+/// and a loaded one batches as large as its own service time makes them,
+/// so per-batch fixed costs shrink exactly when throughput matters. A
+/// backlog still closes full batches back to back.
+///
+/// Backpressure: when `max_in_flight` batches are unacknowledged it pauses
+/// every assigned partition (and keeps polling so the group session stays
+/// alive), resuming when acks come back; at most max_in_flight batches plus
+/// the open one are held. On `batch_ack` it commits the
 /// offsets to Kafka (asynchronously; Postgres holds the authoritative copy).
 /// On a partition revoke it first waits (bounded by revoke_drain_timeout)
 /// until every batch it sent is committed, so the next owner of the
