@@ -695,17 +695,24 @@ void reset_statements(const std::string& url) {
   }
 }
 
-// Statements of the current database, most execution time first.
+// Statements of the current database, most execution time first. Entries
+// with the same normalised text are summed (a statement on a table that
+// was dropped and created again, or with a VALUES list of another length,
+// gets another query id).
 std::vector<pg_statement> read_statements(const std::string& url) {
   std::vector<pg_statement> out;
   try {
     pqxx::connection c{url};
     pqxx::nontransaction tx{c};
     auto r = tx.exec(
-      "SELECT calls, total_exec_time, rows,"
-      " regexp_replace(query, '\\s+', ' ', 'g')"
+      "SELECT sum(calls)::bigint, sum(total_exec_time), sum(rows)::bigint, q"
+      " FROM (SELECT calls, total_exec_time, rows,"
+      " regexp_replace(regexp_replace(query, '\\s+', ' ', 'g'),"
+      " '\\(\\$[0-9]+(, \\$[0-9]+)*\\)(, \\(\\$[0-9]+(, \\$[0-9]+)*\\))*',"
+      " '(...)', 'g') AS q"
       " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
-      " WHERE datname = current_database()) ORDER BY total_exec_time DESC");
+      " WHERE datname = current_database())) s GROUP BY q"
+      " ORDER BY 2 DESC");
     for (const auto& row : r)
       out.push_back({row[0].as<int64_t>(), row[1].as<double>(),
                      row[2].as<int64_t>(), row[3].as<std::string>()});

@@ -382,6 +382,11 @@ struct postgres_store::impl : detail::pg_session {
     if (temp_tables_generation == generation)
       return;
     pqxx::work tx{c};
+    // Local buffers for them: a 2,000-event batch stages ~10 MB, which
+    // would spill from the 8 MB default to temp files and be read back by
+    // the INSERT ... SELECTs. Only takes effect before the session's first
+    // use of a temp table, hence here.
+    tx.exec("SET temp_buffers = '64MB'");
     tx.exec(std::string{create_tmp_activities} + create_tmp_sessions
              + create_tmp_usage + create_tmp_memories
              + knowledge_sql::temp_tables_sql
