@@ -59,7 +59,7 @@ caf::error sync_once(caf::stateful_actor<index_sync_state>* self,
   }
   auto res = storage::sync_derived_state(*st.store, *cfg.index, *cfg.keywords,
                                          *cfg.hot, st.watermark, 5000,
-                                         max_pages);
+                                         max_pages, cfg.applied.get());
   if (!res) {
     st.store.reset();
     return res.error();

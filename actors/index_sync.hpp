@@ -8,6 +8,7 @@
 
 #include "metrics/registry.hpp"
 #include "domain/tombstones.hpp"
+#include "storage/applied_seqs.hpp"
 #include "storage/deletion_sync.hpp"
 #include "storage/governance_store.hpp"
 #include "storage/hot_state.hpp"
@@ -32,6 +33,9 @@ struct index_sync_config {
   std::shared_ptr<domain::tombstone_set> tombstones;
   /// deletions.seq already applied to the indexes (topology's catch-up).
   int64_t deletion_seq = 0;
+  /// memories.seq ranges this node's vector linking applied: not read
+  /// again (may be null).
+  std::shared_ptr<storage::applied_seqs> applied;
 };
 
 /// State of index_sync.

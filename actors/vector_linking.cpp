@@ -42,6 +42,8 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
         cfg.keywords->upsert(b.memories);
         if (auto err = cfg.hot->put_docs(b.memories))
           throw std::runtime_error("hot state: " + describe(err));
+        if (cfg.applied)
+          cfg.applied->add(b.seq_first, b.seq_last);
       }
       auto& st = self->state;
       st.vectors->set(static_cast<double>(cfg.index->size()));

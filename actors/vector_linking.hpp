@@ -7,6 +7,7 @@
 #include "actors/ack_tracker.hpp"
 #include "actors/stage_metrics.hpp"
 #include "domain/tombstones.hpp"
+#include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
@@ -24,6 +25,9 @@ struct vector_linking_config {
   /// indexed; checked and indexed under the set's apply mutex so that a
   /// concurrent deletion cannot be undone (docs/data-governance.md).
   std::shared_ptr<domain::tombstone_set> tombstones;
+  /// Receives the batch's memories.seq range once it is applied, so that
+  /// index_sync does not read those rows back (may be null).
+  std::shared_ptr<storage::applied_seqs> applied;
 };
 
 /// State of vector linking.

@@ -30,6 +30,10 @@ struct batch {
   std::vector<session_delta> sessions;///< assuming every activity is new
   int64_t oldest_record_ts_ms = -1;   ///< for end-to-end latency
   knowledge_delta knowledge;          ///< facts, entities (extraction)
+  /// memories.seq range [first, last] the writer's transaction allocated
+  /// (0, 0: none or unknown); vector linking reports it as applied.
+  int64_t seq_first = 0;
+  int64_t seq_last = 0;
 };
 
 template <class Inspector>
@@ -37,7 +41,7 @@ typename Inspector::result_type inspect(Inspector& f, batch& x) {
   return f(caf::meta::type_name("agentmem::batch"), x.id, x.created_ns,
            x.attempt, x.records, x.offsets, x.activities, x.dead_letters,
            x.memories, x.usage, x.sessions, x.oldest_record_ts_ms,
-           x.knowledge);
+           x.knowledge, x.seq_first, x.seq_last);
 }
 
 /// Sent by vector linking to ingress once a batch is durable everywhere.

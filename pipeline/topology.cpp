@@ -215,6 +215,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   xs.snapshot_interval = c.snapshot_interval;
   xs.tombstones = t->tombstones_;
   xs.deletion_seq = t->deletion_seq_;
+  xs.applied = t->applied_;
   t->index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
   if (c.retention_enabled) {
     actors::retention_config rc;
@@ -295,7 +296,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     auto& c = raw->cfg_;
     actors::vector_linking_config vcfg{raw->ingress_, raw->index_,
                                        raw->keywords_, raw->hot_, raw->acks_,
-                                       raw->tombstones_};
+                                       raw->tombstones_, raw->applied_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
     wcfg.next = linker;

@@ -16,6 +16,7 @@
 #include "kafka/producer.hpp"
 #include "pipeline/api_backend.hpp"
 #include "pipeline/config.hpp"
+#include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
@@ -78,6 +79,9 @@ private:
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::hot_state> hot_;
   std::shared_ptr<storage::vector_index> index_;
+  /// Shared by vector linking and index_sync (storage/applied_seqs.hpp).
+  std::shared_ptr<storage::applied_seqs> applied_
+    = std::make_shared<storage::applied_seqs>();
   std::shared_ptr<storage::keyword_index> keywords_;
   std::shared_ptr<storage::working_memory> working_;
   std::shared_ptr<domain::tombstone_set> tombstones_

@@ -21,19 +21,38 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
                                               keyword_index& keywords,
                                               hot_state& hot, int64_t watermark,
                                               size_t page_size,
-                                              size_t max_pages) {
+                                              size_t max_pages,
+                                              applied_seqs* applied) {
   sync_result res;
   res.watermark = watermark;
   for (size_t pages = 0; max_pages == 0 || pages < max_pages; ++pages) {
-    auto page = pg.memories_after(res.watermark, page_size);
+    std::vector<std::pair<int64_t, int64_t>> skip;
+    if (applied)
+      skip = applied->after(res.watermark);
+    auto page = pg.memories_after(res.watermark, page_size, skip);
     if (!page)
       return page.error();
-    if (page->empty())
+    // A short page read everything after the watermark that is not in a
+    // skipped range: those ranges (committed before they were recorded)
+    // are behind the new watermark too.
+    int64_t skipped_top = res.watermark;
+    if (page->size() < page_size)
+      for (auto& r : skip)
+        skipped_top = std::max(skipped_top, r.second);
+    if (page->empty()) {
+      if (skipped_top > res.watermark) {
+        if (auto err = hot.put_docs({}, "memory_seq", skipped_top))
+          return err;
+        res.watermark = skipped_top;
+        index.set_watermark(skipped_top);
+        applied->forget_through(skipped_top);
+      }
       break;
+    }
     std::vector<memory> ms;
     std::vector<hot_state::message_write> msgs;
     ms.reserve(page->size());
-    int64_t top = res.watermark;
+    int64_t top = skipped_top;
     for (auto& sm : *page) {
       top = std::max(top, sm.seq);
       if (sm.m.memory_type == memory_types::conversation)
@@ -54,6 +73,8 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
     res.added += *added;
     res.watermark = top;
     index.set_watermark(top);
+    if (applied)
+      applied->forget_through(top);
     if (page->size() < page_size)
       break;
   }

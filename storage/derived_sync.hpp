@@ -4,6 +4,7 @@
 
 #include <caf/expected.hpp>
 
+#include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
@@ -27,12 +28,16 @@ struct sync_result {
 /// get their seq in commit order (postgres_store), a watermark means "every
 /// memory up to here is applied" — also for memories other nodes wrote,
 /// which is how every node's index comes to hold every user's memories.
+/// `applied` (may be null): ranges this node's pipeline already applied;
+/// their rows are not read again, the watermark moves over them, and
+/// ranges behind the new watermark are forgotten.
 /// Errors: those of the three stores.
 caf::expected<sync_result> sync_derived_state(postgres_store& pg,
                                               vector_index& index,
                                               keyword_index& keywords,
                                               hot_state& hot, int64_t watermark,
                                               size_t page_size = 5000,
-                                              size_t max_pages = 0);
+                                              size_t max_pages = 0,
+                                              applied_seqs* applied = nullptr);
 
 } // namespace agentmem::storage

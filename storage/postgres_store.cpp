@@ -273,7 +273,7 @@ constexpr const char* create_tmp_memories =
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
   " context text, tags text[]"
-  ") ON COMMIT DELETE ROWS;";
+  ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
 
 template <size_t N>
 std::vector<std::string> columns(const char* const (&xs)[N]) {
@@ -641,7 +641,14 @@ postgres_store::commit_batch(const batch& input,
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
-      tx.exec(lock_sql(false, lock_memories));
+      // The last seq allocated before and after this transaction's
+      // memories: all allocations happen under this lock.
+      const std::string last_seq =
+        "SELECT coalesce(pg_sequence_last_value("
+        "pg_get_serial_sequence('memories', 'seq')::regclass), 0)";
+      auto seq_before =
+        tx.exec(lock_sql(false, lock_memories) + "; " + last_seq)[0][0]
+          .as<int64_t>();
       pqxx::stream_to out{tx, "tmp_memories", columns(memory_columns)};
       int32_t ord = 0;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp
@@ -676,6 +683,8 @@ postgres_store::commit_batch(const batch& input,
         if (!input_index.empty())
           ch.index = input_index.at(ch.index);
       }
+      result.seq_first = seq_before + 1;
+      result.seq_last = tx.exec(last_seq)[0][0].as<int64_t>();
     }
     tx.commit();
     return result;
@@ -750,6 +759,24 @@ postgres_store::usage(const std::string& user_id, const std::string& from_day,
 
 caf::expected<std::vector<stored_memory>>
 postgres_store::memories_after(int64_t seq, size_t limit) {
+  return memories_after(seq, limit, {});
+}
+
+caf::expected<std::vector<stored_memory>>
+postgres_store::memories_after(
+  int64_t seq, size_t limit,
+  const std::vector<std::pair<int64_t, int64_t>>& skip) {
+  std::vector<std::string> firsts, lasts;
+  for (auto& [a, z] : skip) {
+    firsts.push_back(std::to_string(a));
+    lasts.push_back(std::to_string(z));
+  }
+  auto int_array = [](const std::vector<std::string>& xs) {
+    std::string out = "{";
+    for (size_t i = 0; i < xs.size(); ++i)
+      out += (i ? "," : "") + xs[i];
+    return out + "}";
+  };
   using result_t = std::vector<stored_memory>;
   return impl_->run<result_t>("memories_after", [&](pqxx::connection& c)
                                                   -> caf::expected<result_t> {
@@ -760,9 +787,12 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
       " coalesce(role, ''), coalesce(speaker, ''), text,"
       " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags,"
       " coalesce(context, '')"
-      " FROM memories WHERE seq > $1 ORDER BY seq LIMIT $2",
+      " FROM memories WHERE seq > $1 AND NOT EXISTS (SELECT 1 FROM"
+      " unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
+      " WHERE seq BETWEEN r.lo AND r.hi) ORDER BY seq LIMIT $2",
       seq, static_cast<int64_t>(std::min<size_t>(
-             limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
+             limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))),
+      int_array(firsts), int_array(lasts));
     result_t out;
     out.reserve(r.size());
     for (const auto& row : r) {

@@ -59,6 +59,12 @@ struct commit_result {
   /// caller can drop the same rows from its copy of the batch.
   size_t tombstoned = 0;
   std::vector<std::pair<std::string, int64_t>> tombstones;
+  /// memories.seq values this transaction allocated: [seq_first, seq_last]
+  /// (every seq is allocated under the memories advisory lock, so the
+  /// range holds this transaction's inserted and updated memories only);
+  /// seq_first > seq_last when it wrote none.
+  int64_t seq_first = 0;
+  int64_t seq_last = -1;
 };
 
 /// True when `err` is errc::data_rejected (see commit_batch).
@@ -171,6 +177,12 @@ public:
   /// importance went through `real` (float32). Errors: postgres_error.
   caf::expected<std::vector<stored_memory>> memories_after(int64_t seq,
                                                            size_t limit);
+
+  /// The same, leaving out the rows whose seq lies in one of `skip`'s
+  /// inclusive ranges (already applied by this node: applied_seqs.hpp).
+  caf::expected<std::vector<stored_memory>>
+  memories_after(int64_t seq, size_t limit,
+                 const std::vector<std::pair<int64_t, int64_t>>& skip);
 
   /// The versions of one memory of `user_id`, oldest first (memory_history
   /// rows). Errors: errc::not_found when the user has no such memory (or

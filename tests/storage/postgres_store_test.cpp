@@ -15,6 +15,7 @@
 #include "domain/rollup.hpp"
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
+#include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_exec.hpp"
@@ -652,6 +653,66 @@ BOOST_FIXTURE_TEST_CASE(a_batch_of_twenty_thousand_events_commits_in_one_transac
   BOOST_TEST(again.duplicate_activities == 20000u);
   BOOST_TEST(count(*store, "SELECT sum(activity_count) FROM usage_analytics")
              == 20000);
+}
+
+
+BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_once_applied,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto a1 = make_activity("ev-r1", "u1", "s1", t0);
+  auto a2 = make_activity("ev-r2", "u1", "s1", t0 + 10);
+  auto b1 = make_batch({a1});
+  b1.memories = {make_memory("m-r1", 101, a1, 0, {1.0f, 0.0f}),
+                 make_memory("m-r2", 102, a1, 1, {0.0f, 1.0f})};
+  auto r1 = commit(*store, b1);
+  BOOST_TEST(r1.seq_last - r1.seq_first == 1);
+  auto b2 = make_batch({a2});
+  b2.memories = {make_memory("m-r3", 103, a2, 0, {0.6f, 0.8f})};
+  auto r2 = commit(*store, b2);
+  BOOST_TEST(r2.seq_first == r1.seq_last + 1);
+  BOOST_TEST(r2.seq_last == r2.seq_first);
+  // A replayed batch writes no row (ON CONFLICT may still draw seq values:
+  // its range then holds no row, and skipping it skips nothing).
+  auto again = commit(*store, b1);
+  BOOST_TEST(again.memories_written == 0u);
+  auto top = store->max_memory_seq();
+  BOOST_REQUIRE(top);
+  BOOST_TEST(*top == r2.seq_last);
+
+  test::temp_dir d;
+  storage::vector_index_config icfg;
+  icfg.dims = 2;
+  icfg.model = "test";
+  auto index = storage::vector_index::open((d.path / "index").string(), icfg);
+  auto keywords = storage::keyword_index::open((d.path / "index").string());
+  auto hot = storage::hot_state::open((d.path / "rocksdb").string());
+  BOOST_REQUIRE(index && keywords && hot);
+  // The pipeline applied the first batch itself: the tailer reads only the
+  // second one and still ends at the highest seq.
+  storage::applied_seqs applied;
+  applied.add(r1.seq_first, r1.seq_last);
+  auto res = storage::sync_derived_state(*store, **index, **keywords, **hot,
+                                         0, 5000, 0, &applied);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->memories == 1u);
+  BOOST_TEST(res->watermark == r2.seq_last);
+  BOOST_TEST((*index)->contains(103));
+  BOOST_TEST(!(*index)->contains(101));
+  BOOST_TEST(applied.after(0).empty());
+  // Only a range: with nothing else new, the watermark still moves over it.
+  auto a3 = make_activity("ev-r3", "u1", "s1", t0 + 20);
+  auto b3 = make_batch({a3});
+  b3.memories = {make_memory("m-r4", 104, a3, 0, {0.8f, 0.6f})};
+  auto r3 = commit(*store, b3);
+  applied.add(r3.seq_first, r3.seq_last);
+  res = storage::sync_derived_state(*store, **index, **keywords, **hot,
+                                    res->watermark, 5000, 0, &applied);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->memories == 0u);
+  BOOST_TEST(res->watermark == r3.seq_last);
+  auto wm = (*hot)->watermark("memory_seq", 0);
+  BOOST_REQUIRE(wm);
+  BOOST_TEST(*wm == r3.seq_last);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
