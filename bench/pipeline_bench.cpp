@@ -734,7 +734,9 @@ double copy_memories(const std::string& url, const std::vector<memory>& ms,
     w.exec("CREATE TABLE copy_memories (memory_id text PRIMARY KEY,"
            " point_id bigint NOT NULL, user_id text NOT NULL,"
            " session_id text NOT NULL, ts timestamptz NOT NULL,"
-           " text text NOT NULL, embedding bytea)");
+           " text text NOT NULL, embedding bytea)"
+           // As the memories table (migration 030): rows stay inline.
+           " WITH (toast_tuple_target = 8160)");
     w.commit();
   }
   const std::vector<std::string> cols = {"memory_id",  "point_id", "user_id",
