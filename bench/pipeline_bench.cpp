@@ -76,6 +76,7 @@
 #include "pipeline/config.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/simd_kernels.hpp"
@@ -490,6 +491,7 @@ struct scenario_result {
          lat_max_ms = NAN;
   double hist_p50_s = NAN, hist_p99_s = NAN;
   long rss_base_kb = 0, rss_peak_kb = 0;
+  long rss_after_kb = 0; // after the node stopped and the heap was trimmed
   int64_t pg_activities = 0, pg_memories = 0, index_points = 0;
   double stop_s = 0;
   double cpu_process_s = 0, cpu_postgres_s = 0;
@@ -742,21 +744,6 @@ double copy_memories(const std::string& url, const std::vector<memory>& ms,
   const std::vector<std::string> cols = {"memory_id",  "point_id", "user_id",
                                          "session_id", "ts",       "text",
                                          "embedding"};
-  auto hex = [](const std::vector<float>& v) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out = "\\x";
-    out.reserve(2 + v.size() * 8);
-    for (float f : v) {
-      uint32_t bits;
-      std::memcpy(&bits, &f, sizeof bits);
-      for (int i = 0; i < 4; ++i) {
-        auto byte = (bits >> (8 * i)) & 0xffu;
-        out += digits[byte >> 4];
-        out += digits[byte & 0xf];
-      }
-    }
-    return out;
-  };
   auto t0 = clk::now();
   for (size_t i = 0; i < ms.size(); i += rows_per_txn) {
     pqxx::work w{conn};
@@ -765,7 +752,7 @@ double copy_memories(const std::string& url, const std::vector<memory>& ms,
       auto& m = ms[j];
       s << std::make_tuple(m.memory_id, static_cast<int64_t>(m.point_id),
                            m.user_id, m.session_id, pg_timestamp(m.ts_ms),
-                           m.text, hex(m.vector));
+                           m.text, storage::detail::vector_to_bytea_hex(m.vector));
     }
     s.complete();
     w.commit();
@@ -1166,6 +1153,8 @@ scenario_result run_scenario(
     r.stop_s = seconds(t_stop, clk::now());
     node.reset();
     sys.reset();
+    trim_heap();
+    r.rss_after_kb = status_kb("VmRSS");
     r.ok = true;
   } catch (const std::exception& e) {
     r.error = e.what();
@@ -1466,6 +1455,19 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       << fixed(s.stop_s, 2) << " s; Postgres rows "
       << grouped(s.pg_activities) << ", memories " << grouped(s.pg_memories)
       << ", index points " << grouped(s.index_points) << "\n";
+    if (s.index_points > 0)
+      o << b << s.name << ": memory: peak RSS " << fixed(mib(s.rss_peak_kb), 0)
+        << " MiB over a base of " << fixed(mib(s.rss_base_kb), 0)
+        << " MiB = " << fixed(mib(s.rss_peak_kb - s.rss_base_kb) / 1024.0
+                                / static_cast<double>(s.index_points) * 1e6,
+                              2)
+        << " GiB per 1M memories in the index (index, RocksDB, batches in "
+           "flight, the mock broker's copy of the topic); after the node "
+           "stopped: "
+        << fixed(mib(s.rss_after_kb), 0) << " MiB ("
+        << (s.rss_after_kb - s.rss_base_kb >= 0 ? "+" : "")
+        << fixed(mib(s.rss_after_kb - s.rss_base_kb), 0)
+        << " MiB against the base)\n";
     o << b << s.name << ": ingress paused (max_in_flight reached) "
       << fixed(100.0 * s.paused_fraction, 0) << " % of the run, mean "
       << fixed(s.mean_in_flight, 2) << " batches in flight; "
@@ -1962,16 +1964,17 @@ int main(int argc, char** argv) {
     fs::remove_all(fs::path{data_dir} / "standalone-rocksdb");
 
     // ---- 2c. hnswlib -----------------------------------------------------------------
-    rate_row hnsw1_row = row_of(
-      "hnswlib insert, 1 thread (vector_index::upsert, M=16, efC=100)",
-      "vectors");
-    {
+    // Inserts all memories in chunks the size of the pipeline's memories
+    // per 2,000-event batch, with `threads` inserting threads, into a fresh
+    // index in `dir`; fills the row's rate and CPU; returns the index.
+    auto insert_all = [&](rate_row& row, size_t threads,
+                          const std::string& dir) {
       storage::vector_index_config icfg;
       icfg.dims = emb.dims();
       icfg.model = emb.model();
-      icfg.insert_threads = 1;
+      icfg.insert_threads = threads;
       auto index = must(storage::vector_index::open(
-                          (fs::path{data_dir} / "standalone-index1").string(), icfg),
+                          (fs::path{data_dir} / dir).string(), icfg),
                         "vector index");
       size_t chunk = std::max<size_t>(
         1, static_cast<size_t>(2000.0 / events_per_memory));
@@ -1986,46 +1989,27 @@ int main(int argc, char** argv) {
         added += must(index->upsert(part), "upsert");
         busy += clk::now() - t0;
       }
-      hnsw1_row.cpu_s = process_cpu() - c0;
-      hnsw1_row.seconds = std::chrono::duration<double>(busy).count();
-      hnsw1_row.units = static_cast<double>(added);
-      hnsw1_row.events_per_s = hnsw1_row.unit_rate() * events_per_memory;
-      hnsw1_row.note = std::string{"kernels: "}
-                       + storage::to_string(storage::detected_simd_level());
-    }
+      row.cpu_s = process_cpu() - c0;
+      row.seconds = std::chrono::duration<double>(busy).count();
+      row.units = static_cast<double>(added);
+      row.events_per_s = row.unit_rate() * events_per_memory;
+      return index;
+    };
+    rate_row hnsw1_row = row_of(
+      "hnswlib insert, 1 thread (vector_index::upsert, M=16, efC=100)",
+      "vectors");
+    insert_all(hnsw1_row, 1, "standalone-index1");
+    hnsw1_row.note = std::string{"kernels: "}
+                     + storage::to_string(storage::detected_simd_level());
     fs::remove_all(fs::path{data_dir} / "standalone-index1");
     trim_heap();
     rate_row hnsw_row = row_of(
       "hnswlib insert, 2 threads (vector_index::upsert, M=16, efC=100)",
       "vectors");
     {
-      storage::vector_index_config icfg;
-      icfg.dims = emb.dims();
-      icfg.model = emb.model();
-      icfg.insert_threads = 2;
-      auto index = must(storage::vector_index::open(
-                          (fs::path{data_dir} / "standalone-index").string(), icfg),
-                        "vector index");
-      // Chunks the size of the pipeline's memories per 2,000-event batch.
-      size_t chunk = std::max<size_t>(
-        1, static_cast<size_t>(2000.0 / events_per_memory));
-      std::vector<memory> part;
-      clk::duration busy{};
-      size_t added = 0;
-      double c0 = process_cpu();
-      for (size_t i = 0; i < mems.size(); i += chunk) {
-        part.assign(std::make_move_iterator(mems.begin() + i),
-                    std::make_move_iterator(
-                      mems.begin() + std::min(mems.size(), i + chunk)));
-        auto t0 = clk::now();
-        added += must(index->upsert(part), "upsert");
-        busy += clk::now() - t0;
-      }
-      hnsw_row.cpu_s = process_cpu() - c0;
+      auto index = insert_all(hnsw_row, 2, "standalone-index");
+      size_t added = static_cast<size_t>(hnsw_row.units);
       hnsw_row.in_cpu_sum = true;
-      hnsw_row.seconds = std::chrono::duration<double>(busy).count();
-      hnsw_row.units = static_cast<double>(added);
-      hnsw_row.events_per_s = hnsw_row.unit_rate() * events_per_memory;
       hnsw_row.standalone_core = true;
       hnsw_row.note = "0 -> " + grouped(added) + " points, "
                       + fixed(events_per_memory, 3) + " events per memory";
