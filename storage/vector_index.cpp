@@ -108,6 +108,7 @@ struct vector_index::impl {
   payload_store payloads;
   int64_t watermark = 0;
   mutable std::shared_mutex mtx;
+  std::mutex save_mtx; ///< one save() at a time (it writes snapshot.tmp)
 
   void make_empty() {
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
@@ -484,8 +485,11 @@ void vector_index::session_turns(uint64_t point_id, size_t n,
 }
 
 caf::error vector_index::save(int64_t watermark) {
-  // Exclusive: hnswlib's saveIndex must not race with addPoint.
-  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  std::lock_guard<std::mutex> one_save{impl_->save_mtx};
+  // Shared: hnswlib's saveIndex only reads, so searches (the API, the
+  // embedding stage's dedup lookups) go on while a snapshot is written;
+  // addPoint must wait (it would race with saveIndex).
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
   fs::path dir{d.dir};
   fs::path tmp = dir / "snapshot.tmp";
@@ -535,6 +539,8 @@ caf::error vector_index::save(int64_t watermark) {
     return make_error(errc::index_error, "cannot rename snapshot: "
                                            + ec.message());
   fs::remove_all(old, ec);
+  guard.unlock();
+  std::unique_lock<std::shared_mutex> exclusive{impl_->mtx};
   d.watermark = watermark;
   return caf::none;
 }
