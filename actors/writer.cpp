@@ -50,6 +50,8 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
   storage::apply_memory_changes(b, res->changes);
   b.seq_first = res->seq_first <= res->seq_last ? res->seq_first : 0;
   b.seq_last = res->seq_first <= res->seq_last ? res->seq_last : 0;
+  if (cfg.applied)
+    cfg.applied->pending(b.seq_first, b.seq_last);
   for (auto& ch : res->changes)
     metrics::global()
       .get_counter("agentmem_memory_operations_total",

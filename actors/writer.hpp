@@ -12,6 +12,7 @@
 #include "domain/embedding.hpp"
 #include "domain/tombstones.hpp"
 #include "kafka/producer.hpp"
+#include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/working_memory.hpp"
@@ -20,6 +21,9 @@ namespace agentmem::actors {
 
 /// Configuration of the writer.
 struct writer_config {
+  /// Told the memories.seq range of each committed batch (pending until
+  /// vector linking applied it); may be null.
+  std::shared_ptr<storage::applied_seqs> applied;
   caf::actor next;                  ///< vector linking
   std::string postgres_url;         ///< secret: never logged
   std::string consumer_group;

@@ -310,6 +310,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     wcfg.hot = raw->hot_;
     wcfg.working = raw->working_;
     wcfg.embedder = raw->embedder_;
+    wcfg.applied = raw->applied_;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
     // Detached: an HTTP provider blocks on network I/O (seconds per batch,

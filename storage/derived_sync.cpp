@@ -1,6 +1,7 @@
 #include "storage/derived_sync.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace agentmem::storage {
 
@@ -27,9 +28,14 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
   res.watermark = watermark;
   for (size_t pages = 0; max_pages == 0 || pages < max_pages; ++pages) {
     std::vector<std::pair<int64_t, int64_t>> skip;
-    if (applied)
+    int64_t upto = std::numeric_limits<int64_t>::max();
+    if (applied) {
+      upto = applied->read_limit();
+      if (upto <= res.watermark)
+        break; // this node is indexing what comes next
       skip = applied->after(res.watermark);
-    auto page = pg.memories_after(res.watermark, page_size, skip);
+    }
+    auto page = pg.memories_after(res.watermark, page_size, skip, upto);
     if (!page)
       return page.error();
     // A short page read everything after the watermark that is not in a
@@ -38,7 +44,8 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
     int64_t skipped_top = res.watermark;
     if (page->size() < page_size)
       for (auto& r : skip)
-        skipped_top = std::max(skipped_top, r.second);
+        if (r.second <= upto)
+          skipped_top = std::max(skipped_top, r.second);
     if (page->empty()) {
       if (skipped_top > res.watermark) {
         if (auto err = hot.put_docs({}, "memory_seq", skipped_top))

@@ -30,7 +30,8 @@ struct sync_result {
 /// which is how every node's index comes to hold every user's memories.
 /// `applied` (may be null): ranges this node's pipeline already applied;
 /// their rows are not read again, the watermark moves over them, and
-/// ranges behind the new watermark are forgotten.
+/// ranges behind the new watermark are forgotten; nothing at or beyond a
+/// range still pending (committed, being indexed) is read yet.
 /// Errors: those of the three stores.
 caf::expected<sync_result> sync_derived_state(postgres_store& pg,
                                               vector_index& index,

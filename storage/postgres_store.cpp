@@ -765,7 +765,7 @@ postgres_store::memories_after(int64_t seq, size_t limit) {
 caf::expected<std::vector<stored_memory>>
 postgres_store::memories_after(
   int64_t seq, size_t limit,
-  const std::vector<std::pair<int64_t, int64_t>>& skip) {
+  const std::vector<std::pair<int64_t, int64_t>>& skip, int64_t upto) {
   std::vector<std::string> firsts, lasts;
   for (auto& [a, z] : skip) {
     firsts.push_back(std::to_string(a));
@@ -787,12 +787,12 @@ postgres_store::memories_after(
       " coalesce(role, ''), coalesce(speaker, ''), text,"
       " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags,"
       " coalesce(context, '')"
-      " FROM memories WHERE seq > $1 AND NOT EXISTS (SELECT 1 FROM"
+      " FROM memories WHERE seq > $1 AND seq <= $5 AND NOT EXISTS (SELECT 1 FROM"
       " unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
       " WHERE seq BETWEEN r.lo AND r.hi) ORDER BY seq LIMIT $2",
       seq, static_cast<int64_t>(std::min<size_t>(
              limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))),
-      int_array(firsts), int_array(lasts));
+      int_array(firsts), int_array(lasts), upto);
     result_t out;
     out.reserve(r.size());
     for (const auto& row : r) {

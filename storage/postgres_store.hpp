@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -179,10 +180,12 @@ public:
                                                            size_t limit);
 
   /// The same, leaving out the rows whose seq lies in one of `skip`'s
-  /// inclusive ranges (already applied by this node: applied_seqs.hpp).
+  /// inclusive ranges (already applied by this node: applied_seqs.hpp)
+  /// and those with seq > `upto`.
   caf::expected<std::vector<stored_memory>>
   memories_after(int64_t seq, size_t limit,
-                 const std::vector<std::pair<int64_t, int64_t>>& skip);
+                 const std::vector<std::pair<int64_t, int64_t>>& skip,
+                 int64_t upto = std::numeric_limits<int64_t>::max());
 
   /// The versions of one memory of `user_id`, oldest first (memory_history
   /// rows). Errors: errc::not_found when the user has no such memory (or

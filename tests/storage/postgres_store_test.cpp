@@ -713,6 +713,35 @@ BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_on
   auto wm = (*hot)->watermark("memory_seq", 0);
   BOOST_REQUIRE(wm);
   BOOST_TEST(*wm == r3.seq_last);
+  // Committed but still being indexed here: the tailer waits for it (it
+  // would apply the rows twice), also with later rows behind it.
+  auto a4 = make_activity("ev-r4", "u1", "s1", t0 + 30);
+  auto a5 = make_activity("ev-r5", "u1", "s1", t0 + 40);
+  auto b4 = make_batch({a4});
+  b4.memories = {make_memory("m-r5", 105, a4, 0, {0.0f, 1.0f})};
+  auto b5 = make_batch({a5});
+  b5.memories = {make_memory("m-r6", 106, a5, 0, {1.0f, 0.0f})};
+  auto r4 = commit(*store, b4);
+  auto r5 = commit(*store, b5);
+  applied.pending(r4.seq_first, r4.seq_last);
+  res = storage::sync_derived_state(*store, **index, **keywords, **hot,
+                                    res->watermark, 5000, 0, &applied);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->memories == 0u);
+  BOOST_TEST(res->watermark == r3.seq_last);
+  applied.add(r4.seq_first, r4.seq_last);
+  res = storage::sync_derived_state(*store, **index, **keywords, **hot,
+                                    res->watermark, 5000, 0, &applied);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->memories == 1u);
+  BOOST_TEST(res->watermark == r5.seq_last);
+  BOOST_TEST((*index)->contains(106));
+  // A range left pending (its batch failed after the commit) stops
+  // holding the tailer back after the timeout.
+  storage::applied_seqs short_wait{std::chrono::milliseconds(1)};
+  short_wait.pending(r5.seq_first, r5.seq_last);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BOOST_TEST(short_wait.read_limit() == std::numeric_limits<int64_t>::max());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
