@@ -20,7 +20,18 @@
 //      (fresh group, database and data dir); scenario "steady": a producer
 //      thread publishes at a fixed fraction of the backlog rate while the
 //      pipeline consumes; latency = Postgres ingested_at - produce time;
-//   4. a table (plain text and Markdown) on stdout.
+//   3c. with --find-sustainable: steady runs at stepped fractions of the
+//      backlog rate (sustainable = p99 produce -> row <= 1 s, lag bounded),
+//      with produce -> searchable sampled in the node's vector index;
+//   4. a table (plain text and Markdown) on stdout: rates, CPU per event of
+//      every component and of the pipeline (this process + the PostgreSQL
+//      server, from /proc; per stage from agentmem_stage_cpu_seconds_total),
+//      PostgreSQL's statements (pg_stat_statements), RSS per 1M memories.
+//
+// --broker real runs against an Apache Kafka broker (scripts/kafka-broker.sh)
+// instead of the in-process mock cluster; --max-cpu-ratio-file makes the
+// run fail (exit 3) when its CPU ratio is worse than twice the recorded one
+// (CI's smoke run, bench/CMakeLists.txt).
 //
 // The mock broker keeps only the newest ~5 MiB per partition and drops
 // older records silently: events are keyed by user (many users, many
