@@ -10,7 +10,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "api/knowledge.hpp"
+#include "messages/rows.hpp"
 
 namespace agentmem::api {
 
@@ -75,30 +75,14 @@ struct buffered_message {
   std::string content;
 };
 
-/// One `usage_analytics` row.
-struct usage_row {
-  std::string day; ///< YYYY-MM-DD
-  std::string agent_type;
-  int64_t activity_count = 0;
-  int64_t error_count = 0;
-  int64_t total_processing_time_ms = 0;
-  int64_t tokens_used = 0;
-  int64_t files_uploaded = 0;
-};
-
-/// One version of a memory (a `memory_history` row, docs/memory.md).
-struct memory_version {
-  std::string memory_id;
-  int32_t version = 1;
-  std::string event; ///< "ADD", "UPDATE" or "DELETE"
-  std::optional<std::string> old_text; ///< none for ADD
-  std::optional<std::string> new_text; ///< none for DELETE
-  std::optional<double> old_importance;
-  std::optional<double> new_importance;
-  std::string event_id;         ///< source event of the change, or ""
-  std::string source_memory_id; ///< memory the change came from, or ""
-  int64_t changed_at_ms = 0;    ///< commit time, ms since epoch
-};
+// Rows the stores return (messages/rows.hpp), under their API names.
+using ::agentmem::entity_neighbors;
+using ::agentmem::entity_row;
+using ::agentmem::fact_query;
+using ::agentmem::fact_row;
+using ::agentmem::memory_version;
+using ::agentmem::neighbor_row;
+using ::agentmem::usage_row;
 
 /// One item of a session's working memory (storage/working_memory.hpp).
 struct working_item {

@@ -56,7 +56,7 @@ void apply_versioned_memories(pqxx::work& tx,
 extern const char* const insert_add_history_sql;
 
 /// memory_history rows of one memory of one user, oldest first.
-std::vector<api::memory_version> read_history(pqxx::read_transaction& tx,
+std::vector<memory_version> read_history(pqxx::read_transaction& tx,
                                               const std::string& user_id,
                                               const std::string& memory_id);
 

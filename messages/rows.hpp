@@ -1,13 +1,42 @@
 #pragma once
 
+// Rows the stores return to readers (the HTTP API through api::backend):
+// plain structs, so that storage/ never includes api/ headers.
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace agentmem::api {
+namespace agentmem {
 
-/// A validated `GET /v1/users/{user_id}/facts` request.
+/// One `usage_analytics` row: one user's activity of one UTC day and agent
+/// type.
+struct usage_row {
+  std::string day; ///< YYYY-MM-DD
+  std::string agent_type;
+  int64_t activity_count = 0;
+  int64_t error_count = 0;
+  int64_t total_processing_time_ms = 0;
+  int64_t tokens_used = 0;
+  int64_t files_uploaded = 0;
+};
+
+/// One version of a memory (a `memory_history` row, docs/memory.md).
+struct memory_version {
+  std::string memory_id;
+  int32_t version = 1;
+  std::string event; ///< "ADD", "UPDATE" or "DELETE"
+  std::optional<std::string> old_text; ///< none for ADD
+  std::optional<std::string> new_text; ///< none for DELETE
+  std::optional<double> old_importance;
+  std::optional<double> new_importance;
+  std::string event_id;         ///< source event of the change, or ""
+  std::string source_memory_id; ///< memory the change came from, or ""
+  int64_t changed_at_ms = 0;    ///< commit time, ms since epoch
+};
+
+/// A validated query of a user's facts (`GET /v1/users/{user_id}/facts`).
 struct fact_query {
   std::string user_id;
   std::optional<int64_t> as_of_ms; ///< ms since epoch; absent: current facts
@@ -60,4 +89,4 @@ struct entity_neighbors {
   std::vector<neighbor_row> neighbors;
 };
 
-} // namespace agentmem::api
+} // namespace agentmem
