@@ -20,27 +20,6 @@ const char* const entity_type_names[] = {
   "person", "organization", "place", "email", "url", "date",
   "tool",   "agent",        "user",  "other"};
 
-// `as_of`: RFC 3339 or integer epoch ms (optionally negative), in years
-// 0000-9999.
-caf::expected<int64_t> parse_as_of(const std::string& s) {
-  if (auto ms = domain::parse_rfc3339_ms(s))
-    return *ms;
-  std::string_view digits = s;
-  bool neg = !digits.empty() && digits.front() == '-';
-  if (neg)
-    digits.remove_prefix(1);
-  if (!digits.empty() && digits.size() <= 15
-      && std::all_of(digits.begin(), digits.end(),
-                     [](char c) { return c >= '0' && c <= '9'; })) {
-    int64_t v = std::stoll(std::string{digits});
-    v = neg ? -v : v;
-    if (v >= domain::min_rfc3339_ms && v <= domain::max_rfc3339_ms)
-      return v;
-  }
-  return bad("as_of must be an RFC 3339 timestamp or integer epoch ms, got \""
-             + clip(s, 40) + "\"");
-}
-
 ojson entity_json(const entity_row& e) {
   ojson j = ojson::object();
   j["entity_id"] = e.entity_id;
@@ -65,7 +44,7 @@ void facts(call& c) {
   fact_query fq;
   fq.user_id = *user_id;
   if (auto a = q->find("as_of"); a != q->end()) {
-    auto ms = parse_as_of(a->second);
+    auto ms = parse_instant("as_of", a->second);
     if (!ms)
       return send_bad_request(c.res, ms.error());
     fq.as_of_ms = *ms;

@@ -227,6 +227,26 @@ caf::expected<int> int_param(const query_params& q, const char* name, int lo,
   return *v;
 }
 
+caf::expected<int64_t> parse_instant(const char* field, const std::string& s) {
+  if (auto ms = domain::parse_rfc3339_ms(s))
+    return *ms;
+  std::string_view digits = s;
+  bool neg = !digits.empty() && digits.front() == '-';
+  if (neg)
+    digits.remove_prefix(1);
+  if (!digits.empty() && digits.size() <= 15
+      && std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+    int64_t v = std::stoll(std::string{digits});
+    v = neg ? -v : v;
+    if (v >= domain::min_rfc3339_ms && v <= domain::max_rfc3339_ms)
+      return v;
+  }
+  return bad(std::string{field}
+             + " must be an RFC 3339 timestamp or integer epoch ms, got \""
+             + clip(s, 40) + "\"");
+}
+
 body_result read_body(const httplib::Request& req, httplib::Response& res,
                       const httplib::ContentReader& reader, size_t limit,
                       bool keep) {

@@ -102,6 +102,11 @@ std::optional<int> parse_small_int(const std::string& s);
 caf::expected<int> int_param(const query_params& q, const char* name, int lo,
                              int hi, int fallback);
 
+/// An instant given as RFC 3339 or integer epoch ms (optionally
+/// negative), in years 0000-9999. Error detail: "<field> must be an RFC
+/// 3339 timestamp or integer epoch ms, got \"...\"".
+caf::expected<int64_t> parse_instant(const char* field, const std::string& s);
+
 /// What read_body() got.
 struct body_result {
   std::string data;

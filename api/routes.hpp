@@ -150,6 +150,11 @@ void search(call& c);
 void session_messages(call& c);
 void memory_history(call& c);
 void working_memory(call& c);
+void get_memory(call& c);
+void patch_memory(call& c);
+void delete_memory(call& c);
+void list_memories(call& c);
+void list_sessions(call& c);
 // analytics: usage rollups
 void usage(call& c);
 // knowledge: facts and graph memory

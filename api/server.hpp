@@ -56,6 +56,9 @@ std::vector<route_info> served_routes();
 ///   POST /v1/memories/search
 ///   GET  /v1/sessions/{session_id}/messages?user_id=U&limit=N
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
+///   GET|PATCH|DELETE /v1/memories/{memory_id}?user_id=U
+///   GET  /v1/users/{user_id}/memories?memory_type=..&cursor=C  (pages)
+///   GET  /v1/users/{user_id}/sessions?agent_type=..&cursor=C   (pages)
 ///   GET  /v1/memories/{memory_id}/history?user_id=U
 ///   GET  /v1/sessions/{session_id}/working-memory?user_id=U
 ///   GET  /v1/users/{user_id}/facts?as_of=T&subject=S&predicate=P&limit=N
