@@ -37,6 +37,41 @@ backend::neighbors(const std::string& user_id, const std::string&, int) {
                     "this node keeps no graph memory (user " + user_id + ")");
 }
 
+namespace {
+
+caf::error no_memories(const std::string& user_id) {
+  return make_error(errc::not_found,
+                    "this node keeps no memory catalog (user " + user_id
+                      + ")");
+}
+
+} // namespace
+
+caf::expected<memory_record> backend::get_memory(const std::string& user_id,
+                                                 const std::string&) {
+  return no_memories(user_id);
+}
+
+caf::expected<memory_record>
+backend::update_memory(const std::string& user_id, const std::string&,
+                       const memory_patch&) {
+  return no_memories(user_id);
+}
+
+caf::expected<memory_deletion>
+backend::delete_memory(const std::string& user_id, const std::string&) {
+  return no_memories(user_id);
+}
+
+caf::expected<memory_page> backend::list_memories(const memory_list_query& q) {
+  return no_memories(q.user_id);
+}
+
+caf::expected<session_page>
+backend::list_sessions(const session_list_query& q) {
+  return no_memories(q.user_id);
+}
+
 caf::expected<deletion_report> backend::delete_user(const std::string&) {
   return make_error(errc::invalid_config,
                     "user deletion is not available on this node");

@@ -10,7 +10,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "api/knowledge.hpp"
+#include "messages/rows.hpp"
 
 namespace agentmem::api {
 
@@ -75,30 +75,23 @@ struct buffered_message {
   std::string content;
 };
 
-/// One `usage_analytics` row.
-struct usage_row {
-  std::string day; ///< YYYY-MM-DD
-  std::string agent_type;
-  int64_t activity_count = 0;
-  int64_t error_count = 0;
-  int64_t total_processing_time_ms = 0;
-  int64_t tokens_used = 0;
-  int64_t files_uploaded = 0;
-};
-
-/// One version of a memory (a `memory_history` row, docs/memory.md).
-struct memory_version {
-  std::string memory_id;
-  int32_t version = 1;
-  std::string event; ///< "ADD", "UPDATE" or "DELETE"
-  std::optional<std::string> old_text; ///< none for ADD
-  std::optional<std::string> new_text; ///< none for DELETE
-  std::optional<double> old_importance;
-  std::optional<double> new_importance;
-  std::string event_id;         ///< source event of the change, or ""
-  std::string source_memory_id; ///< memory the change came from, or ""
-  int64_t changed_at_ms = 0;    ///< commit time, ms since epoch
-};
+// Rows the stores return (messages/rows.hpp), under their API names.
+using ::agentmem::entity_neighbors;
+using ::agentmem::entity_row;
+using ::agentmem::fact_query;
+using ::agentmem::fact_row;
+using ::agentmem::list_position;
+using ::agentmem::memory_deletion;
+using ::agentmem::memory_list_query;
+using ::agentmem::memory_page;
+using ::agentmem::memory_patch;
+using ::agentmem::memory_record;
+using ::agentmem::memory_version;
+using ::agentmem::session_list_query;
+using ::agentmem::session_page;
+using ::agentmem::session_row;
+using ::agentmem::neighbor_row;
+using ::agentmem::usage_row;
 
 /// One item of a session's working memory (storage/working_memory.hpp).
 struct working_item {
@@ -193,6 +186,26 @@ public:
   /// (connecting first, so connection errors become a status code). Same
   /// default as delete_user.
   virtual caf::expected<export_stream> open_export(const std::string& user_id);
+  /// One memory of `user_id`. errc::not_found when the user has no such
+  /// memory; the default (backends without Postgres) answers that too, as
+  /// do the other single-memory and listing calls below.
+  virtual caf::expected<memory_record>
+  get_memory(const std::string& user_id, const std::string& memory_id);
+  /// Changes text (re-embedded), importance and/or tags of one memory in
+  /// place (new version, history row, re-indexed on every node). Errors:
+  /// errc::not_found, errc::invalid_request.
+  virtual caf::expected<memory_record>
+  update_memory(const std::string& user_id, const std::string& memory_id,
+                const memory_patch& patch);
+  /// Deletes one memory (history row, removed from every node's indexes).
+  /// Errors: errc::not_found.
+  virtual caf::expected<memory_deletion>
+  delete_memory(const std::string& user_id, const std::string& memory_id);
+  /// One page of a user's memories, newest first (memory_list_query).
+  virtual caf::expected<memory_page> list_memories(const memory_list_query& q);
+  /// One page of a user's sessions, newest first (session_list_query).
+  virtual caf::expected<session_page>
+  list_sessions(const session_list_query& q);
   /// Readiness: empty string when ready, else the reason it is not.
   virtual std::string not_ready_reason() = 0;
 };

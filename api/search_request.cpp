@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <exception>
 #include <string>
-#include <unordered_set>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "api/codec.hpp"
+#include "domain/strict_json.hpp"
 #include "domain/timestamp.hpp"
 #include "messages/errc.hpp"
 #include "messages/memory.hpp"
@@ -40,19 +39,8 @@ bool is_known_memory_type(const std::string& t) {
                      [&](const char* k) { return t == k; });
 }
 
-// "a string", "an array", ... for error details.
 std::string describe_type(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a non-integer number";
-    default: return "an unsupported value";
-  }
+  return domain::strict::describe_json_type(j);
 }
 
 // An integer JSON value as int64_t, or nullopt (floats, huge unsigned).
@@ -183,55 +171,7 @@ caf::expected<search_filter> parse_filter(const json& j) {
   return f;
 }
 
-caf::expected<search_request> parse_impl(std::string_view body) {
-  if (body.empty())
-    return bad("request body is empty; expected a JSON object");
-  // nlohmann's lexer treats a NUL byte as end of input, which would silently
-  // ignore whatever follows it.
-  if (body.find('\0') != std::string_view::npos)
-    return bad("request body contains a NUL byte");
-  // Checked before parsing so a hostile document never reaches the parser
-  // (its DOM would then be torn down and re-walked recursively).
-  if (json_nesting_depth(body, max_json_depth) > max_json_depth)
-    return bad("JSON is nested deeper than " + std::to_string(max_json_depth)
-               + " levels");
-  // Duplicate keys are rejected: parsers disagree on which one wins.
-  std::vector<std::unordered_set<std::string>> seen;
-  std::string duplicate;
-  auto on_event = [&](int, json::parse_event_t ev, json& parsed) {
-    switch (ev) {
-      case json::parse_event_t::object_start:
-        seen.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!seen.empty())
-          seen.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (duplicate.empty() && !seen.empty() && parsed.is_string()) {
-          auto& k = parsed.get_ref<const std::string&>();
-          if (!seen.back().insert(k).second)
-            duplicate = k;
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  json doc;
-  try {
-    doc = json::parse(body.data(), body.data() + body.size(), on_event,
-                      /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const json::exception& e) {
-    // what() is "[json.exception.parse_error.101] parse error at ...".
-    std::string what = e.what();
-    if (auto pos = what.find("] "); pos != std::string::npos)
-      what.erase(0, pos + 2);
-    return bad("malformed JSON: " + clip(what, 300));
-  }
-  if (!duplicate.empty())
-    return bad("duplicate field '" + clip(duplicate) + "'");
+caf::expected<search_request> parse_impl(const json& doc) {
   if (!doc.is_object())
     return bad("request body must be a JSON object, got "
                + describe_type(doc));
@@ -317,8 +257,16 @@ caf::expected<search_request> parse_impl(std::string_view body) {
 } // namespace
 
 caf::expected<search_request> parse_search_request(std::string_view body) {
+  auto doc = domain::strict::parse_json(body, max_json_depth, "request body");
+  if (!doc)
+    return doc.error();
+  return search_request_from_json(*doc);
+}
+
+caf::expected<search_request>
+search_request_from_json(const nlohmann::json& doc) {
   try {
-    return parse_impl(body);
+    return parse_impl(doc);
   } catch (const std::exception& e) {
     return bad(std::string{"could not process request body: "} + e.what());
   } catch (...) {

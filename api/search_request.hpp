@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include <caf/expected.hpp>
+#include <nlohmann/json.hpp>
 
 #include "api/backend.hpp"
 
@@ -51,5 +52,10 @@ constexpr size_t max_json_depth = 16;
 /// Never throws: every failure, whatever the input, is an
 /// errc::invalid_request error whose detail names the offending field.
 caf::expected<search_request> parse_search_request(std::string_view body);
+
+/// The same checks on a document already parsed by
+/// domain::strict::parse_json (the server parses each body once).
+caf::expected<search_request>
+search_request_from_json(const nlohmann::json& doc);
 
 } // namespace agentmem::api

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -37,11 +38,27 @@ struct server_config {
   uint16_t ops_port = 0;
 };
 
-/// The agentmem HTTP API (docs/api.md) over a backend:
+/// One operation the server serves: a row of its route table
+/// (api/routes.cpp), for checks against docs/openapi.yaml.
+struct route_info {
+  std::string path;   ///< template, e.g. "/v1/users/{user_id}/facts"
+  std::string method; ///< "GET", "POST", "PUT", "PATCH" or "DELETE" (a
+                      ///< GET route also answers HEAD unless it streams)
+  bool ops = false;   ///< on the ops listener when there is one
+  bool needs_token = true; ///< false for the open ops endpoints
+};
+
+/// Every operation of the route table, in table order.
+std::vector<route_info> served_routes();
+
+/// The agentmem HTTP API (docs/api.md, docs/openapi.yaml) over a backend:
 ///
 ///   POST /v1/memories/search
 ///   GET  /v1/sessions/{session_id}/messages?user_id=U&limit=N
 ///   GET  /v1/users/{user_id}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD
+///   GET|PATCH|DELETE /v1/memories/{memory_id}?user_id=U
+///   GET  /v1/users/{user_id}/memories?memory_type=..&cursor=C  (pages)
+///   GET  /v1/users/{user_id}/sessions?agent_type=..&cursor=C   (pages)
 ///   GET  /v1/memories/{memory_id}/history?user_id=U
 ///   GET  /v1/sessions/{session_id}/working-memory?user_id=U
 ///   GET  /v1/users/{user_id}/facts?as_of=T&subject=S&predicate=P&limit=N

@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include "domain/strict_input.hpp"
 #include "domain/timestamp.hpp"
 
 namespace agentmem::domain {
@@ -156,56 +157,12 @@ bool valid_role(std::string_view s) {
   return s == "user" || s == "assistant" || s == "system" || s == "tool";
 }
 
-// Number of code points of valid UTF-8 text.
-size_t utf8_chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s)
-    n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-bool has_nul(std::string_view s) {
-  return !s.empty() && std::memchr(s.data(), 0, s.size()) != nullptr;
-}
-
 std::string_view rtrim_ws(std::string_view s) {
   while (!s.empty()
          && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r'
              || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
-}
-
-// RFC 8259 number grammar; tells "well-formed but out of range" apart from
-// "not a number at all" after simdjson refused a number.
-bool json_number_grammar(std::string_view s) {
-  size_t i = 0, n = s.size();
-  auto digits = [&] {
-    size_t start = i;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      ++i;
-    return i > start;
-  };
-  if (i < n && s[i] == '-')
-    ++i;
-  if (i < n && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < n && s[i] == '.') {
-    ++i;
-    if (!digits())
-      return false;
-  }
-  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-      ++i;
-    if (!digits())
-      return false;
-  }
-  return i == n;
 }
 
 // Short excerpt of user-provided text for error details.
@@ -320,7 +277,7 @@ struct event_decoder::impl {
   }
 
   bool number_fail(std::string_view tok, std::string_view field) {
-    if (json_number_grammar(tok))
+    if (strict::json_number_grammar(tok))
       return fail("number_out_of_range",
                   field_ref(field) + ": number " + excerpt(tok)
                     + " does not fit a 64-bit integer or a finite double");
@@ -335,7 +292,7 @@ struct event_decoder::impl {
   }
 
   bool nul_after_unescape(std::string_view s) const {
-    return escaped_nul_possible && has_nul(s);
+    return escaped_nul_possible && strict::has_nul(s);
   }
 
   // -- generic walk ----------------------------------------------------------
@@ -502,7 +459,7 @@ struct event_decoder::impl {
       return fail("empty_field", field_ref(field) + ": must not be empty");
     // Bytes bound code points from above: count only when it can matter.
     if (s.size() > max_chars) {
-      size_t n = utf8_chars(s);
+      size_t n = strict::utf8_count(s);
       if (n > max_chars)
         return fail("field_too_long",
                     field_ref(field) + ": " + std::to_string(n)
@@ -567,7 +524,7 @@ struct event_decoder::impl {
     if (v.get_number_type().get(nt))
       return number_fail(tok, field), got::error;
     if (nt == od::number_type::floating_point_number) {
-      if (!json_number_grammar(tok))
+      if (!strict::json_number_grammar(tok))
         return number_fail(tok, field), got::error;
       return fail("wrong_type", field_ref(field) + ": expected an integer, got "
                                   + excerpt(tok)),

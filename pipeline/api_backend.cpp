@@ -5,6 +5,7 @@
 
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
+#include "storage/deletion_sync.hpp"
 
 namespace agentmem::pipeline {
 
@@ -186,41 +187,40 @@ api_backend::session_messages(const std::string& user_id,
 caf::expected<std::vector<api::usage_row>>
 api_backend::usage(const std::string& user_id, const std::string& from_day,
                    const std::string& to_day) {
+  return with_postgres([&](storage::postgres_store& pg) {
+    return pg.usage(user_id, from_day, to_day);
+  });
+}
+
+template <class Store, class F>
+std::invoke_result_t<F&, Store&>
+api_backend::with_store(std::unique_ptr<Store>& store, F&& f) {
   std::lock_guard<std::mutex> guard{pg_mtx_};
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!pg_) {
-      auto s = storage::postgres_store::connect(postgres_url_);
+  for (int attempt = 0;; ++attempt) {
+    if (!store) {
+      auto s = Store::connect(postgres_url_);
       if (!s)
         return s.error();
-      pg_ = std::move(*s);
+      store = std::move(*s);
     }
-    auto rows = pg_->usage(user_id, from_day, to_day);
-    if (rows)
-      return rows;
-    pg_.reset(); // a broken connection: reconnect once
-    if (attempt == 1)
-      return rows.error();
+    auto res = f(*store);
+    if (res || attempt == 1 || res.error().category() != errc_category
+        || static_cast<errc>(res.error().code()) != errc::postgres_error)
+      return res;
+    store.reset(); // perhaps a broken connection: reconnect once
   }
-  return make_error(errc::postgres_error, "unreachable");
 }
 
 template <class F>
 std::invoke_result_t<F&, storage::postgres_store&>
 api_backend::with_postgres(F&& f) {
-  std::lock_guard<std::mutex> guard{pg_mtx_};
-  for (int attempt = 0;; ++attempt) {
-    if (!pg_) {
-      auto s = storage::postgres_store::connect(postgres_url_);
-      if (!s)
-        return s.error();
-      pg_ = std::move(*s);
-    }
-    auto res = f(*pg_);
-    if (res || attempt == 1 || res.error().category() != errc_category
-        || static_cast<errc>(res.error().code()) != errc::postgres_error)
-      return res;
-    pg_.reset(); // perhaps a broken connection: reconnect once
-  }
+  return with_store(pg_, std::forward<F>(f));
+}
+
+template <class F>
+std::invoke_result_t<F&, storage::memory_catalog&>
+api_backend::with_catalog(F&& f) {
+  return with_store(catalog_, std::forward<F>(f));
 }
 
 caf::expected<std::vector<api::memory_version>>
@@ -271,6 +271,74 @@ api_backend::neighbors(const std::string& user_id,
   return with_postgres([&](storage::postgres_store& pg) {
     return pg.neighbors(user_id, entity_id, limit);
   });
+}
+
+caf::expected<api::memory_record>
+api_backend::get_memory(const std::string& user_id,
+                        const std::string& memory_id) {
+  return with_catalog([&](storage::memory_catalog& c) {
+    return c.get(user_id, memory_id);
+  });
+}
+
+caf::expected<api::memory_record>
+api_backend::update_memory(const std::string& user_id,
+                           const std::string& memory_id,
+                           const api::memory_patch& patch) {
+  memory stored;
+  auto rec = with_catalog([&](storage::memory_catalog& c) {
+    return c.update(user_id, memory_id, patch, *embedder_, stored);
+  });
+  if (!rec || stored.memory_id.empty())
+    return rec; // an error, or nothing changed
+  // This node at once; the others (and this one again, idempotently)
+  // through index_sync's tail of memories.seq.
+  std::vector<memory> one{std::move(stored)};
+  if (auto added = index_->upsert(one); !added)
+    return added.error();
+  index_->sync_tags(one);
+  keywords_->upsert(one);
+  keywords_->sync_tags(one);
+  if (auto err = hot_->put_docs(one))
+    return err;
+  return rec;
+}
+
+caf::expected<api::memory_deletion>
+api_backend::delete_memory(const std::string& user_id,
+                           const std::string& memory_id) {
+  uint64_t point = 0;
+  auto del = with_catalog([&](storage::memory_catalog& c) {
+    return c.remove(user_id, memory_id, point);
+  });
+  if (!del)
+    return del;
+  storage::deletion_entry e;
+  e.seq = del->deletion_seq;
+  e.kind = "memories";
+  e.user_id = user_id;
+  e.point_ids = {point};
+  storage::derived_stores stores;
+  stores.index = index_.get();
+  stores.keywords = keywords_.get();
+  stores.hot = hot_.get();
+  stores.working = working_.get();
+  auto applied = storage::apply_deletion(e, stores, nullptr, true, false);
+  if (!applied)
+    return applied.error(); // index_sync applies the log entry later
+  return del;
+}
+
+caf::expected<api::memory_page>
+api_backend::list_memories(const api::memory_list_query& q) {
+  return with_catalog(
+    [&](storage::memory_catalog& c) { return c.list(q); });
+}
+
+caf::expected<api::session_page>
+api_backend::list_sessions(const api::session_list_query& q) {
+  return with_catalog(
+    [&](storage::memory_catalog& c) { return c.sessions(q); });
 }
 
 std::string api_backend::not_ready_reason() {

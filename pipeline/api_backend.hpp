@@ -11,6 +11,7 @@
 #include "pipeline/governance.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
+#include "storage/memory_catalog.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/vector_index.hpp"
 #include "storage/working_memory.hpp"
@@ -78,6 +79,25 @@ public:
   caf::expected<api::entity_neighbors>
   neighbors(const std::string& user_id, const std::string& entity_id,
             int limit) override;
+  caf::expected<api::memory_record>
+  get_memory(const std::string& user_id,
+             const std::string& memory_id) override;
+  /// Postgres first (storage::memory_catalog::update), then this node's
+  /// indexes and RocksDB doc at once; other nodes follow through
+  /// index_sync (the change has a new memories.seq).
+  caf::expected<api::memory_record>
+  update_memory(const std::string& user_id, const std::string& memory_id,
+                const api::memory_patch& patch) override;
+  /// Postgres first (row, history, deletions-log entry), then this node's
+  /// indexes and RocksDB doc (storage::apply_deletion); other nodes follow
+  /// the deletions log.
+  caf::expected<api::memory_deletion>
+  delete_memory(const std::string& user_id,
+                const std::string& memory_id) override;
+  caf::expected<api::memory_page>
+  list_memories(const api::memory_list_query& q) override;
+  caf::expected<api::session_page>
+  list_sessions(const api::session_list_query& q) override;
   std::string not_ready_reason() override;
   /// User deletion and export go to `g` (docs/data-governance.md).
   void set_governance(std::shared_ptr<governance_service> g) {
@@ -93,6 +113,14 @@ private:
   /// reconnecting and retrying once when it fails with postgres_error.
   template <class F>
   std::invoke_result_t<F&, storage::postgres_store&> with_postgres(F&& f);
+  /// The same on the memory catalog's connection.
+  template <class F>
+  std::invoke_result_t<F&, storage::memory_catalog&> with_catalog(F&& f);
+  /// Runs `f(*store)` under pg_mtx_, connecting `store` first when it is
+  /// not, and again once when `f` fails with errc::postgres_error.
+  template <class Store, class F>
+  std::invoke_result_t<F&, Store&> with_store(std::unique_ptr<Store>& store,
+                                              F&& f);
 
   std::shared_ptr<governance_service> governance_;
   /// Fills each hit's context with up to n conversation turns of its
@@ -111,6 +139,7 @@ private:
   std::shared_ptr<storage::working_memory> working_;
   std::mutex pg_mtx_;
   std::unique_ptr<storage::postgres_store> pg_;
+  std::unique_ptr<storage::memory_catalog> catalog_;
 };
 
 } // namespace agentmem::pipeline

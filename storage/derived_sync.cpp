@@ -72,6 +72,9 @@ caf::expected<sync_result> sync_derived_state(postgres_store& pg,
     if (!added)
       return added.error();
     keywords.upsert(ms);
+    // Postgres is authoritative for tags (changed through the API).
+    index.sync_tags(ms);
+    keywords.sync_tags(ms);
     if (auto err = hot.append_messages(msgs, true))
       return err;
     if (auto err = hot.put_docs(ms, "memory_seq", top))

@@ -259,6 +259,14 @@ size_t keyword_index::upsert(const std::vector<memory>& memories) {
   return added;
 }
 
+size_t keyword_index::sync_tags(const std::vector<memory>& ms) {
+  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  size_t changed = 0;
+  for (auto& m : ms)
+    changed += impl_->payloads.set_tags(m.point_id, m.tags) ? 1 : 0;
+  return changed;
+}
+
 size_t keyword_index::remove(const std::vector<uint64_t>& point_ids) {
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   return impl_->remove_points(point_ids);

@@ -52,6 +52,10 @@ public:
   /// Returns how many points were added (replacements not counted).
   size_t upsert(const std::vector<memory>& memories);
 
+  /// Sets the payload tags of present points, like
+  /// vector_index::sync_tags. Returns how many points changed.
+  size_t sync_tags(const std::vector<memory>& memories);
+
   /// Removes points (their postings and statistics). Returns how many
   /// were present.
   size_t remove(const std::vector<uint64_t>& point_ids);

@@ -138,8 +138,8 @@ std::string upsert_relations_sql() {
            " last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen)";
 }
 
-api::entity_row entity_of(const pqxx::row& row, int at) {
-  api::entity_row e;
+entity_row entity_of(const pqxx::row& row, int at) {
+  entity_row e;
   e.entity_id = row[at].as<std::string>();
   e.name = row[at + 1].as<std::string>();
   e.type = row[at + 2].as<std::string>();
@@ -205,8 +205,8 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
   }
 }
 
-std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
-                                 const api::fact_query& q) {
+std::vector<fact_row> facts(pqxx::read_transaction& tx,
+                                 const fact_query& q) {
   std::string sql =
     "SELECT fact_id, subject, predicate, object, kind, polarity, confidence,"
     " event_id, session_id, " + ms_of("valid_at") + ", "
@@ -226,10 +226,10 @@ std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
     r = tx.exec_params(sql, q.user_id, q.subject, q.predicate,
                        static_cast<int64_t>(q.limit));
   }
-  std::vector<api::fact_row> out;
+  std::vector<fact_row> out;
   out.reserve(r.size());
   for (const auto& row : r) {
-    api::fact_row f;
+    fact_row f;
     f.fact_id = row[0].as<std::string>();
     f.subject = row[1].as<std::string>();
     f.predicate = row[2].as<std::string>();
@@ -250,7 +250,7 @@ std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
   return out;
 }
 
-std::vector<api::entity_row> entities(pqxx::read_transaction& tx,
+std::vector<entity_row> entities(pqxx::read_transaction& tx,
                                       const std::string& user_id,
                                       const std::string& type, int limit) {
   auto r = tx.exec_params(
@@ -258,14 +258,14 @@ std::vector<api::entity_row> entities(pqxx::read_transaction& tx,
     " AND ($2 = '' OR e.type = $2)"
     " ORDER BY e.mention_count DESC, e.last_seen DESC, e.entity_id LIMIT $3",
     user_id, type, static_cast<int64_t>(limit));
-  std::vector<api::entity_row> out;
+  std::vector<entity_row> out;
   out.reserve(r.size());
   for (const auto& row : r)
     out.push_back(entity_of(row, 0));
   return out;
 }
 
-caf::expected<api::entity_neighbors>
+caf::expected<entity_neighbors>
 neighbors(pqxx::read_transaction& tx, const std::string& user_id,
           const std::string& entity_id, int limit) {
   auto self = tx.exec_params("SELECT " + entity_columns
@@ -275,7 +275,7 @@ neighbors(pqxx::read_transaction& tx, const std::string& user_id,
   if (self.empty())
     return make_error(errc::not_found, "user " + user_id
                                          + " has no entity " + entity_id);
-  api::entity_neighbors out;
+  entity_neighbors out;
   out.entity = entity_of(self[0], 0);
   auto r = tx.exec_params(
     "SELECT " + entity_columns + ", r.relation,"
@@ -291,7 +291,7 @@ neighbors(pqxx::read_transaction& tx, const std::string& user_id,
     user_id, entity_id, static_cast<int64_t>(limit));
   out.neighbors.reserve(r.size());
   for (const auto& row : r) {
-    api::neighbor_row n;
+    neighbor_row n;
     n.entity = entity_of(row, 0);
     n.relation = row[6].as<std::string>();
     n.direction = row[7].as<std::string>();

@@ -10,7 +10,7 @@
 #include <caf/expected.hpp>
 #include <pqxx/pqxx>
 
-#include "api/knowledge.hpp"
+#include "messages/rows.hpp"
 #include "messages/knowledge.hpp"
 
 namespace agentmem::storage::knowledge_sql {
@@ -44,18 +44,18 @@ void write(pqxx::work& tx, const knowledge_delta& k);
 /// once per connection before the first write() (postgres_store does).
 extern const char* const temp_tables_sql;
 
-/// Facts of a query (api::backend::facts). Throws pqxx exceptions.
-std::vector<api::fact_row> facts(pqxx::read_transaction& tx,
-                                 const api::fact_query& q);
+/// Facts of a query (the API's backend::facts). Throws pqxx exceptions.
+std::vector<fact_row> facts(pqxx::read_transaction& tx,
+                            const fact_query& q);
 
-/// Entities of a user (api::backend::entities). Throws pqxx exceptions.
-std::vector<api::entity_row> entities(pqxx::read_transaction& tx,
+/// Entities of a user (the API's backend::entities). Throws pqxx exceptions.
+std::vector<entity_row> entities(pqxx::read_transaction& tx,
                                       const std::string& user_id,
                                       const std::string& type, int limit);
 
-/// An entity and its edges (api::backend::neighbors); errc::not_found when
+/// An entity and its edges (the API's backend::neighbors); errc::not_found when
 /// the entity does not exist. Throws pqxx exceptions.
-caf::expected<api::entity_neighbors>
+caf::expected<entity_neighbors>
 neighbors(pqxx::read_transaction& tx, const std::string& user_id,
           const std::string& entity_id, int limit);
 

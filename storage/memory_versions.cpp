@@ -312,7 +312,7 @@ void apply_versioned_memories(pqxx::work& tx,
   }
 }
 
-std::vector<api::memory_version> read_history(pqxx::read_transaction& tx,
+std::vector<memory_version> read_history(pqxx::read_transaction& tx,
                                               const std::string& user_id,
                                               const std::string& memory_id) {
   auto r = tx.exec_params(
@@ -323,10 +323,10 @@ std::vector<api::memory_version> read_history(pqxx::read_transaction& tx,
     " FROM memory_history WHERE user_id = $1 AND memory_id = $2"
     " ORDER BY version",
     user_id, memory_id);
-  std::vector<api::memory_version> out;
+  std::vector<memory_version> out;
   out.reserve(r.size());
   for (const auto& row : r) {
-    api::memory_version v;
+    memory_version v;
     v.memory_id = row[0].as<std::string>();
     v.version = row[1].as<int32_t>();
     v.event = row[2].as<std::string>();

@@ -61,7 +61,7 @@ extern const char* const insert_add_history_sql;
 extern const char* const versioned_temp_tables_sql;
 
 /// memory_history rows of one memory of one user, oldest first.
-std::vector<api::memory_version> read_history(pqxx::read_transaction& tx,
+std::vector<memory_version> read_history(pqxx::read_transaction& tx,
                                               const std::string& user_id,
                                               const std::string& memory_id);
 

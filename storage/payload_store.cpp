@@ -176,6 +176,48 @@ bool payload_store::update(uint64_t id, int64_t ts_ms, uint32_t length) {
   return true;
 }
 
+bool payload_store::set_tags(uint64_t id,
+                             const std::vector<std::string>& tags) {
+  auto it = slot_of_.find(id);
+  if (it == slot_of_.end())
+    return false;
+  auto slot = it->second;
+  auto& p = slots_[slot];
+  std::vector<uint32_t> old(tag_pool_.begin() + p.tags_at,
+                            tag_pool_.begin() + p.tags_at + p.tags_count);
+  std::vector<uint32_t> now;
+  for (auto& t : tags) {
+    auto tid = tags_.get_or_add(t);
+    if (std::find(now.begin(), now.end(), tid) == now.end())
+      now.push_back(tid);
+  }
+  auto sorted = [](std::vector<uint32_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  if (sorted(old) == sorted(now))
+    return false;
+  auto& u = users_idx_[p.user];
+  for (auto tid : old) {
+    auto list = u.tags.find(tid);
+    if (list == u.tags.end())
+      continue;
+    auto& v = list->second;
+    v.erase(std::remove(v.begin(), v.end(), slot), v.end());
+    if (v.empty())
+      u.tags.erase(list);
+  }
+  // The old entries stay in the pool unused (tag changes are rare).
+  p.tags_at = static_cast<uint32_t>(tag_pool_.size());
+  p.tags_count = static_cast<uint32_t>(now.size());
+  for (auto tid : now) {
+    tag_pool_.push_back(tid);
+    auto& v = u.tags[tid]; // posting lists stay ascending
+    v.insert(std::lower_bound(v.begin(), v.end(), slot), slot);
+  }
+  return true;
+}
+
 const payload_store::payload* payload_store::find(uint64_t id) const {
   auto it = slot_of_.find(id);
   return it == slot_of_.end() ? nullptr : &slots_[it->second];

@@ -91,6 +91,10 @@ public:
   /// place keeps its id, user, session and type); false when absent.
   bool update(uint64_t id, int64_t ts_ms, uint32_t length = 0);
 
+  /// Replaces the tags of a point (a memory whose tags were changed
+  /// through the API); false when absent or the tags are the same set.
+  bool set_tags(uint64_t id, const std::vector<std::string>& tags);
+
   bool contains(uint64_t id) const {
     return slot_of_.count(id) > 0;
   }

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "domain/rollup.hpp"
+#include "domain/strict_input.hpp"
 #include "domain/text.hpp"
 #include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
@@ -103,13 +104,10 @@ std::vector<std::string> text_array_values(const char* literal) {
   return out;
 }
 
-// Number of UTF-8 code points (continuation bytes are not counted).
+// Number of UTF-8 code points, clamped to the int32 column.
 int32_t utf8_chars(const std::string& s) {
-  int64_t n = 0;
-  for (unsigned char c : s)
-    n += (c & 0xC0) != 0x80 ? 1 : 0;
-  return static_cast<int32_t>(
-    std::min<int64_t>(n, std::numeric_limits<int32_t>::max()));
+  return static_cast<int32_t>(std::min<size_t>(
+    domain::strict::utf8_count(s), std::numeric_limits<int32_t>::max()));
 }
 
 // Inverse of vector_to_bytea_hex for encode(embedding, 'hex') output.
@@ -146,9 +144,7 @@ bool valid_day(const std::string& d) {
 // field so that the batch fails as a value instead of half-way in COPY.
 std::optional<std::string> find_nul(const batch& b, const std::string& group,
                                     const std::string& model) {
-  auto bad = [](const std::string& s) {
-    return s.find('\0') != std::string::npos;
-  };
+  auto bad = [](const std::string& s) { return domain::strict::has_nul(s); };
   if (bad(group))
     return std::string{"consumer group"};
   if (bad(model))
@@ -721,14 +717,14 @@ postgres_store::load_offsets(const std::string& group,
   });
 }
 
-caf::expected<std::vector<api::usage_row>>
+caf::expected<std::vector<usage_row>>
 postgres_store::usage(const std::string& user_id, const std::string& from_day,
                       const std::string& to_day) {
   if (!valid_day(from_day) || !valid_day(to_day))
     return make_error(errc::invalid_request,
                       "days must be YYYY-MM-DD, got " + from_day + " and "
                         + to_day);
-  using result_t = std::vector<api::usage_row>;
+  using result_t = std::vector<usage_row>;
   return impl_->run<result_t>("usage", [&](pqxx::connection& c)
                                          -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
@@ -742,7 +738,7 @@ postgres_store::usage(const std::string& user_id, const std::string& from_day,
     result_t out;
     out.reserve(r.size());
     for (const auto& row : r) {
-      api::usage_row u;
+      usage_row u;
       u.day = row[0].as<std::string>();
       u.agent_type = row[1].as<std::string>();
       u.activity_count = row[2].as<int64_t>();
@@ -828,10 +824,10 @@ postgres_store::memories_after(
   });
 }
 
-caf::expected<std::vector<api::memory_version>>
+caf::expected<std::vector<memory_version>>
 postgres_store::memory_history(const std::string& user_id,
                                const std::string& memory_id) {
-  using result_t = std::vector<api::memory_version>;
+  using result_t = std::vector<memory_version>;
   return impl_->run<result_t>("memory_history", [&](pqxx::connection& c)
                                                   -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
@@ -844,9 +840,9 @@ postgres_store::memory_history(const std::string& user_id,
   });
 }
 
-caf::expected<std::vector<api::fact_row>>
-postgres_store::facts(const api::fact_query& q) {
-  using result_t = std::vector<api::fact_row>;
+caf::expected<std::vector<fact_row>>
+postgres_store::facts(const fact_query& q) {
+  using result_t = std::vector<fact_row>;
   return impl_->run<result_t>("facts", [&](pqxx::connection& c)
                                          -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
@@ -856,10 +852,10 @@ postgres_store::facts(const api::fact_query& q) {
   });
 }
 
-caf::expected<std::vector<api::entity_row>>
+caf::expected<std::vector<entity_row>>
 postgres_store::entities(const std::string& user_id, const std::string& type,
                          int limit) {
-  using result_t = std::vector<api::entity_row>;
+  using result_t = std::vector<entity_row>;
   return impl_->run<result_t>("entities", [&](pqxx::connection& c)
                                             -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
@@ -869,10 +865,10 @@ postgres_store::entities(const std::string& user_id, const std::string& type,
   });
 }
 
-caf::expected<api::entity_neighbors>
+caf::expected<entity_neighbors>
 postgres_store::neighbors(const std::string& user_id,
                           const std::string& entity_id, int limit) {
-  using result_t = api::entity_neighbors;
+  using result_t = entity_neighbors;
   return impl_->run<result_t>("neighbors", [&](pqxx::connection& c)
                                              -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};

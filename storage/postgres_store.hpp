@@ -11,7 +11,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "api/backend.hpp"
+#include "messages/rows.hpp"
 #include "messages/batch.hpp"
 #include "messages/memory.hpp"
 #include "messages/record.hpp"
@@ -168,7 +168,7 @@ public:
   /// usage_analytics rows of `user_id` with day in [from_day, to_day]
   /// (inclusive, YYYY-MM-DD), ordered by day, agent_type. Errors:
   /// errc::invalid_request (malformed day), errc::postgres_error.
-  caf::expected<std::vector<api::usage_row>>
+  caf::expected<std::vector<usage_row>>
   usage(const std::string& user_id, const std::string& from_day,
         const std::string& to_day);
 
@@ -190,21 +190,21 @@ public:
   /// The versions of one memory of `user_id`, oldest first (memory_history
   /// rows). Errors: errc::not_found when the user has no such memory (or
   /// its history is empty), errc::postgres_error.
-  caf::expected<std::vector<api::memory_version>>
+  caf::expected<std::vector<memory_version>>
   memory_history(const std::string& user_id, const std::string& memory_id);
   /// Facts valid at q.as_of_ms (current when absent), positive only,
   /// newest valid_at first (storage/knowledge_sql.hpp). Errors:
   /// errc::postgres_error.
-  caf::expected<std::vector<api::fact_row>> facts(const api::fact_query& q);
+  caf::expected<std::vector<fact_row>> facts(const fact_query& q);
 
   /// Entities of `user_id` (of `type` unless empty), most mentioned first.
   /// Errors: errc::postgres_error.
-  caf::expected<std::vector<api::entity_row>>
+  caf::expected<std::vector<entity_row>>
   entities(const std::string& user_id, const std::string& type, int limit);
 
   /// An entity and up to `limit` edges, heaviest first. Errors:
   /// errc::not_found (no such entity), errc::postgres_error.
-  caf::expected<api::entity_neighbors>
+  caf::expected<entity_neighbors>
   neighbors(const std::string& user_id, const std::string& entity_id,
             int limit);
 

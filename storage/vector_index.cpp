@@ -345,6 +345,14 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
   return added;
 }
 
+size_t vector_index::sync_tags(const std::vector<memory>& ms) {
+  std::unique_lock<std::shared_mutex> guard{impl_->mtx};
+  size_t changed = 0;
+  for (auto& m : ms)
+    changed += impl_->payloads.set_tags(m.point_id, m.tags) ? 1 : 0;
+  return changed;
+}
+
 namespace {
 
 // Caller holds the exclusive lock.

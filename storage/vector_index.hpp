@@ -107,6 +107,12 @@ public:
   caf::expected<size_t> upsert(const std::vector<memory>& memories,
                                double* helper_cpu_s = nullptr);
 
+  /// Sets the payload tags of the memories' points that are present to
+  /// the memories' tags (a change through the API; upsert() leaves the
+  /// tags of a present point alone because the pipeline's in-place
+  /// updates do not carry them). Returns how many points changed.
+  size_t sync_tags(const std::vector<memory>& memories);
+
   /// Removes points (hnswlib markDelete; the stored vector is zeroed so
   /// that neither memory nor the next snapshot keeps it). Returns the ids
   /// removed (those present). A removed id may be upserted again later.

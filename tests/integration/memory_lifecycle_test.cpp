@@ -3,6 +3,7 @@
 // rolling summary before session_end, working memory is served, and a full
 // redelivery of the same events changes none of it.
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,61 @@ BOOST_FIXTURE_TEST_CASE(
   // Every event again: redelivery changes no memory, version or history.
   publish(2 * static_cast<int64_t>(evs.size()));
   BOOST_TEST(snapshot() == before);
+
+  // Single memories through the API (after the redelivery check: these
+  // change memories on purpose). A corrected text is re-indexed: search
+  // no longer finds the old words; the tag filter sees the new tags.
+  auto search = [&](const std::string& query,
+                    const std::string& mode = "keyword") {
+    auto r = http.post_json("/v1/memories/search",
+                            R"({"user_id":"ann","mode":")" + mode
+                              + R"(","query":)" + json(query).dump() + "}");
+    BOOST_TEST_REQUIRE(r.status == 200, r.status << " " << r.body << r.error);
+    std::vector<std::string> ids;
+    for (auto& hit : json::parse(r.body).at("results"))
+      ids.push_back(hit.at("memory_id").get<std::string>());
+    return ids;
+  };
+  auto contains = [](const std::vector<std::string>& xs,
+                     const std::string& x) {
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  auto g = http.get("/v1/memories/" + doc_id + "?user_id=ann");
+  BOOST_TEST_REQUIRE(g.status == 200, g.status << " " << g.body << g.error);
+  BOOST_TEST(json::parse(g.body).at("version") == 2);
+  auto p = http.send("PATCH", "/v1/memories/" + doc_id + "?user_id=ann",
+                     R"({"text":"Zanzibar vanilla exports doubled.",)"
+                     R"("importance":0.95,"tags":["corrected"]})");
+  BOOST_TEST_REQUIRE(p.status == 200, p.status << " " << p.body << p.error);
+  BOOST_TEST(json::parse(p.body).at("version") == 3);
+  BOOST_TEST(!contains(search("quarterly revenue"), doc_id));
+  auto tagged = http.post_json(
+    "/v1/memories/search",
+    R"({"user_id":"ann","query":"exports","filter":{"tags":["corrected"]}})");
+  BOOST_TEST(tagged.body.find(doc_id) != std::string::npos, tagged.body);
+  h = http.get("/v1/memories/" + doc_id + "/history?user_id=ann");
+  BOOST_TEST(json::parse(h.body).at("history").size() == 3u);
+  // Listing: newest first, in pages.
+  auto l = http.get("/v1/users/ann/memories?limit=3");
+  BOOST_TEST_REQUIRE(l.status == 200, l.body);
+  auto lj = json::parse(l.body);
+  BOOST_TEST(lj.at("memories").size() == 3u);
+  BOOST_TEST(lj.at("next_cursor").is_string());
+  // Deleted: gone from search and from Postgres, history kept.
+  auto d = http.del("/v1/memories/" + doc_id + "?user_id=ann");
+  BOOST_TEST_REQUIRE(d.status == 200, d.status << " " << d.body << d.error);
+  tagged = http.post_json(
+    "/v1/memories/search",
+    R"({"user_id":"ann","query":"exports","filter":{"tags":["corrected"]}})");
+  BOOST_TEST(tagged.body.find(doc_id) == std::string::npos, tagged.body);
+  BOOST_TEST(http.get("/v1/memories/" + doc_id + "?user_id=ann").status
+             == 404);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM memories WHERE memory_id = "
+                       + sql_quote(doc_id))
+             == 0);
+  BOOST_TEST(pg.scalar("SELECT count(*) FROM memory_history WHERE event ="
+                       " 'DELETE' AND memory_id = " + sql_quote(doc_id))
+             == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -66,12 +66,12 @@ int64_t count(postgres_store& store, const std::string& sql) {
   return *v;
 }
 
-std::vector<api::fact_row> facts(postgres_store& store,
+std::vector<fact_row> facts(postgres_store& store,
                                  std::optional<int64_t> as_of,
                                  const std::string& predicate = "",
                                  const std::string& subject = "",
                                  const std::string& user = "u1") {
-  api::fact_query q;
+  fact_query q;
   q.user_id = user;
   q.as_of_ms = as_of;
   q.predicate = predicate;
@@ -82,7 +82,7 @@ std::vector<api::fact_row> facts(postgres_store& store,
 }
 
 /// "predicate=object" of facts, sorted.
-std::vector<std::string> summary(const std::vector<api::fact_row>& fs) {
+std::vector<std::string> summary(const std::vector<fact_row>& fs) {
   std::vector<std::string> out;
   for (auto& f : fs)
     out.push_back(f.predicate + "=" + f.object);
@@ -298,7 +298,7 @@ BOOST_FIXTURE_TEST_CASE(entities_and_neighbors, test::pg_database) {
   BOOST_REQUIRE_MESSAGE(nb, why(nb));
   BOOST_CHECK_EQUAL(nb->entity.name, "Tom");
   auto find = [&](const std::string& id, const std::string& rel)
-    -> const api::neighbor_row* {
+    -> const neighbor_row* {
     for (auto& n : nb->neighbors)
       if (n.entity.entity_id == id && n.relation == rel)
         return &n;

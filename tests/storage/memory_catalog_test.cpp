@@ -1,0 +1,232 @@
+// Single memories and listings (storage::memory_catalog) against a real
+// server (pg_fixture.hpp): get, change in place, delete, keyset pages that
+// stay stable while new memories are committed.
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "domain/embedding.hpp"
+#include "domain/rollup.hpp"
+#include "messages/batch.hpp"
+#include "messages/errc.hpp"
+#include "storage/governance_store.hpp"
+#include "storage/memory_catalog.hpp"
+#include "storage/postgres_store.hpp"
+#include "tests/storage/fixtures.hpp"
+#include "tests/storage/migrated_store.hpp"
+#include "tests/storage/pg_fixture.hpp"
+
+using namespace agentmem;
+using agentmem::storage::memory_catalog;
+using agentmem::storage::postgres_store;
+using agentmem::test::open_migrated;
+using agentmem::test::why;
+
+namespace {
+
+constexpr int64_t t0 = 1'714'557'600'000; // 2024-05-01T10:00:00Z
+
+domain::hashing_embedder embedder{8};
+
+memory mem(const std::string& id, uint64_t point, int64_t ts,
+           const std::string& user = "u1",
+           std::vector<std::string> tags = {}) {
+  memory m = test::s1_memory(id, point, "episodic", user, "text of " + id);
+  m.ts_ms = m.turn_ts_ms = ts;
+  m.importance = 0.1 * static_cast<double>(point % 10);
+  m.tags = std::move(tags);
+  std::vector<std::string_view> in{m.text};
+  std::vector<std::vector<float>> out;
+  BOOST_REQUIRE(!embedder.embed(in, out));
+  m.vector = out[0];
+  return m;
+}
+
+void commit(postgres_store& s, std::vector<memory> ms) {
+  batch b;
+  b.memories = std::move(ms);
+  auto r = s.commit_batch(b, "g", embedder.model());
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+}
+
+std::unique_ptr<memory_catalog> catalog(const std::string& url) {
+  auto c = memory_catalog::connect(url);
+  BOOST_REQUIRE_MESSAGE(c, why(c));
+  return std::move(*c);
+}
+
+bool is_not_found(const caf::error& e) {
+  return e.category() == errc_category
+         && static_cast<errc>(e.code()) == errc::not_found;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(memory_catalog_suite)
+
+BOOST_FIXTURE_TEST_CASE(a_patch_changes_the_memory_in_place_with_history,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  commit(*s, {mem("a", 1, t0, "u1", {"x"})});
+  auto c = catalog(url);
+  auto got = c->get("u1", "a");
+  BOOST_REQUIRE_MESSAGE(got, why(got));
+  BOOST_TEST(got->text == "text of a");
+  BOOST_TEST(got->version == 1);
+  BOOST_TEST((got->tags == std::vector<std::string>{"x"}));
+  BOOST_TEST(is_not_found(c->get("u2", "a").error())); // other user
+  auto seq_before = *s->scalar("SELECT seq FROM memories");
+  memory_patch p;
+  p.text = "corrected text";
+  p.importance = 0.9;
+  p.tags = std::vector<std::string>{"y", "z"};
+  memory stored;
+  auto upd = c->update("u1", "a", p, embedder, stored);
+  BOOST_REQUIRE_MESSAGE(upd, why(upd));
+  BOOST_TEST(upd->version == 2);
+  BOOST_TEST(upd->text == "corrected text");
+  BOOST_TEST(upd->importance == 0.9, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST((upd->tags == std::vector<std::string>{"y", "z"}));
+  BOOST_TEST(upd->updated_at_ms.has_value());
+  // Re-embedded, with a new seq so every node's index_sync re-indexes it.
+  BOOST_TEST(stored.point_id == 1u);
+  BOOST_TEST(stored.vector.size() == 8u);
+  BOOST_TEST(*s->scalar("SELECT seq FROM memories") > seq_before);
+  auto tail = s->memories_after(seq_before, 10);
+  BOOST_REQUIRE(tail);
+  BOOST_REQUIRE_EQUAL(tail->size(), 1u);
+  BOOST_TEST((*tail)[0].m.text == "corrected text");
+  BOOST_TEST((*tail)[0].m.vector == stored.vector);
+  BOOST_TEST(((*tail)[0].m.tags == std::vector<std::string>{"y", "z"}));
+  auto hist = s->memory_history("u1", "a");
+  BOOST_REQUIRE(hist);
+  BOOST_REQUIRE_EQUAL(hist->size(), 2u);
+  BOOST_TEST((*hist)[1].event == "UPDATE");
+  BOOST_TEST(*(*hist)[1].old_text == "text of a");
+  BOOST_TEST(*(*hist)[1].new_text == "corrected text");
+  // Importance only: no re-embedding, version 3.
+  memory_patch imp;
+  imp.importance = 0.2;
+  upd = c->update("u1", "a", imp, embedder, stored);
+  BOOST_REQUIRE(upd);
+  BOOST_TEST(upd->version == 3);
+  BOOST_TEST(stored.vector.empty());
+  // A patch that changes nothing keeps the version.
+  upd = c->update("u1", "a", imp, embedder, stored);
+  BOOST_REQUIRE(upd);
+  BOOST_TEST(upd->version == 3);
+  BOOST_TEST(is_not_found(c->update("u1", "nope", imp, embedder, stored).error()));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_delete_removes_the_row_and_logs_it_for_every_node,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  commit(*s, {mem("a", 11, t0), mem("b", 12, t0 + 1)});
+  auto c = catalog(url);
+  uint64_t point = 0;
+  auto d = c->remove("u1", "a", point);
+  BOOST_REQUIRE_MESSAGE(d, why(d));
+  BOOST_TEST(point == 11u);
+  BOOST_TEST(d->version == 2);
+  BOOST_TEST(is_not_found(c->get("u1", "a").error()));
+  BOOST_TEST(*s->scalar("SELECT count(*) FROM memory_links"
+                        " WHERE memory_id = 'a'") == 0);
+  BOOST_TEST(*s->scalar("SELECT count(*) FROM memory_history"
+                        " WHERE memory_id = 'a' AND event = 'DELETE'"
+                        " AND new_text IS NULL") == 1);
+  auto gov = storage::governance_store::connect(url);
+  BOOST_REQUIRE(gov);
+  auto log = (*gov)->deletions_after(0, 10);
+  BOOST_REQUIRE(log);
+  BOOST_REQUIRE_EQUAL(log->size(), 1u);
+  BOOST_TEST((*log)[0].kind == "memories");
+  BOOST_TEST(((*log)[0].point_ids == std::vector<uint64_t>{11}));
+  BOOST_TEST((*log)[0].seq == d->deletion_seq);
+  BOOST_TEST(is_not_found(c->remove("u1", "a", point).error()));
+}
+
+BOOST_FIXTURE_TEST_CASE(pages_stay_stable_while_memories_are_committed,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  std::vector<memory> first;
+  for (int i = 0; i < 40; ++i)
+    first.push_back(mem("m" + std::to_string(100 + i), 100 + i,
+                        t0 + (i / 2) * 1000)); // pairs share a ts
+  commit(*s, first);
+  auto c = catalog(url);
+  // A writer commits newer and older memories of the same user while the
+  // reader pages through.
+  std::thread writer([&] {
+    auto w = open_migrated(url);
+    for (int i = 0; i < 20; ++i) {
+      batch b;
+      b.memories = {mem("n" + std::to_string(i), 500 + i,
+                        i % 2 ? t0 + 100'000 + i : t0 - 100'000 - i)};
+      BOOST_CHECK(w->commit_batch(b, "g", embedder.model()));
+    }
+  });
+  std::vector<std::string> seen;
+  memory_list_query q;
+  q.user_id = "u1";
+  q.limit = 7;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = c->list(q);
+    BOOST_REQUIRE_MESSAGE(page, why(page));
+    for (auto& m : page->items)
+      seen.push_back(m.memory_id);
+    if (!page->next)
+      break;
+    q.after = page->next;
+  }
+  writer.join();
+  std::set<std::string> unique(seen.begin(), seen.end());
+  BOOST_TEST(unique.size() == seen.size()); // nothing twice
+  for (auto& m : first)                     // nothing that existed skipped
+    BOOST_TEST(unique.count(m.memory_id) == 1u, m.memory_id);
+  // Filters: min_importance, tags.
+  memory_list_query f;
+  f.user_id = "u1";
+  f.min_importance = 0.85;
+  f.limit = 1000;
+  auto hi = c->list(f);
+  BOOST_REQUIRE(hi);
+  for (auto& m : hi->items)
+    BOOST_TEST(m.importance >= 0.85 - 1e-6);
+  BOOST_TEST(!hi->items.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(sessions_are_listed_newest_first_in_pages,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  batch b;
+  for (int i = 0; i < 5; ++i) {
+    auto a = test::chat_activity("e" + std::to_string(i), "u1",
+                                 "s" + std::to_string(i), t0 + i * 1000,
+                                 "message");
+    a.raw_json = "{}";
+    b.activities.push_back(a);
+  }
+  b.sessions = domain::session_deltas(b.activities);
+  auto r = s->commit_batch(b, "g", embedder.model());
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  auto c = catalog(url);
+  session_list_query q;
+  q.user_id = "u1";
+  q.limit = 2;
+  std::vector<std::string> ids;
+  for (;;) {
+    auto page = c->sessions(q);
+    BOOST_REQUIRE_MESSAGE(page, why(page));
+    for (auto& x : page->items)
+      ids.push_back(x.session_id);
+    if (!page->next)
+      break;
+    q.after = page->next;
+  }
+  BOOST_TEST((ids == std::vector<std::string>{"s4", "s3", "s2", "s1", "s0"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
