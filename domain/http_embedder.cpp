@@ -37,10 +37,11 @@ struct key_hash {
   }
 };
 
-key128 cache_key(const std::string& model, std::string_view text) {
-  // model NUL text: model names hold no NUL, so (model, text) is unique
+key128 cache_key(const std::string& space, std::string_view text) {
+  // space NUL text: model names and input types hold no NUL, so (space,
+  // text) is unique; space is the model, or model NUL input_type
   thread_local std::string buf;
-  buf.assign(model);
+  buf.assign(space);
   buf.push_back('\0');
   buf.append(text);
   auto h = XXH3_128bits(buf.data(), buf.size());
@@ -244,9 +245,12 @@ struct http_embedder::impl {
 
   // One request with retries: fills out[i] for each of `texts`.
   caf::error post(const std::vector<std::string_view>& texts,
+                  const std::string& input_type,
                   std::vector<std::vector<float>>& out) {
     json body;
     body["model"] = cfg.model;
+    if (!input_type.empty())
+      body["input_type"] = input_type;
     auto& in = body["input"] = json::array();
     for (auto t : texts)
       in.push_back(std::string{t});
@@ -432,7 +436,57 @@ http_embedder_stats http_embedder::stats() const {
 
 caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
                                 std::vector<std::vector<float>>& out) {
+  return embed_with(texts, impl_->cfg.passage_prefix,
+                    impl_->cfg.passage_input_type, out);
+}
+
+caf::error
+http_embedder::embed_queries(const std::vector<std::string_view>& texts,
+                             std::vector<std::vector<float>>& out) {
+  return embed_with(texts, impl_->cfg.query_prefix,
+                    impl_->cfg.query_input_type, out);
+}
+
+std::string http_embedder::instructions() const {
+  auto& c = impl_->cfg;
+  std::string out;
+  for (auto [name, value] :
+       {std::pair<const char*, const std::string*>{"query_prefix",
+                                                   &c.query_prefix},
+        {"passage_prefix", &c.passage_prefix},
+        {"query_input_type", &c.query_input_type},
+        {"passage_input_type", &c.passage_input_type}}) {
+    if (value->empty())
+      continue;
+    if (!out.empty())
+      out += ';';
+    out += name;
+    out += '=';
+    out += json(*value).dump();
+  }
+  return out;
+}
+
+caf::error http_embedder::embed_with(const std::vector<std::string_view>& raw,
+                                     const std::string& prefix,
+                                     const std::string& input_type,
+                                     std::vector<std::vector<float>>& out) {
   auto& d = *impl_;
+  std::vector<std::string> prefixed;
+  std::vector<std::string_view> views;
+  if (!prefix.empty()) {
+    prefixed.reserve(raw.size());
+    views.reserve(raw.size());
+    for (auto t : raw) {
+      prefixed.push_back(prefix);
+      prefixed.back().append(t);
+    }
+    for (auto& t : prefixed)
+      views.emplace_back(t);
+  }
+  const auto& texts = prefix.empty() ? raw : views;
+  auto space = input_type.empty() ? d.cfg.model
+                                  : d.cfg.model + '\0' + input_type;
   out.assign(texts.size(), {});
   // Cache lookups; misses deduplicated by key (first position wins).
   std::vector<key128> keys(texts.size());
@@ -441,7 +495,7 @@ caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
   std::vector<size_t> slot_of(texts.size(), SIZE_MAX);
   uint64_t hits = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
-    keys[i] = cache_key(d.cfg.model, texts[i]);
+    keys[i] = cache_key(space, texts[i]);
     if (d.cache.get(keys[i], out[i])) {
       ++hits;
       continue;
@@ -507,7 +561,7 @@ caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
       for (auto k = lo; k < hi; ++k)
         part.push_back(texts[miss_first[k]]);
       std::vector<std::vector<float>> vecs;
-      if (auto err = d.post(part, vecs)) {
+      if (auto err = d.post(part, input_type, vecs)) {
         errs[r] = std::move(err);
         failed = true;
         return;
