@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "domain/http_pool.hpp"
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
 
@@ -15,23 +16,13 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string scrub(std::string s, const std::string& secret) {
-  if (!secret.empty())
-    for (size_t p; (p = s.find(secret)) != std::string::npos;)
-      s.replace(p, secret.size(), "[redacted]");
-  if (s.size() > 300)
-    s = s.substr(0, 300) + "...";
-  return s;
-}
-
 } // namespace
 
 struct http_reranker::impl {
   http_reranker_config cfg;
   std::string origin;
   std::string path;
-  std::mutex clients_mtx;
-  std::vector<std::unique_ptr<httplib::Client>> idle;
+  http_pool clients;
   metrics::counter& m_requests;
   metrics::counter& m_errors;
   metrics::histogram& m_latency;
@@ -40,6 +31,7 @@ struct http_reranker::impl {
     : cfg(std::move(c)),
       origin(std::move(o)),
       path(std::move(p)),
+      clients(origin, cfg.connect_timeout, cfg.request_timeout, cfg.api_key),
       m_requests(metrics::global().get_counter(
         "agentmem_rerank_requests_total",
         "HTTP requests sent to the re-ranking provider (each try)")),
@@ -50,36 +42,6 @@ struct http_reranker::impl {
         "agentmem_rerank_request_duration_seconds",
         "Latency of one re-ranking HTTP request (each try)",
         metrics::latency_buckets())) {
-  }
-
-  std::unique_ptr<httplib::Client> take() {
-    {
-      std::lock_guard<std::mutex> g{clients_mtx};
-      if (!idle.empty()) {
-        auto c = std::move(idle.back());
-        idle.pop_back();
-        return c;
-      }
-    }
-    auto c = std::make_unique<httplib::Client>(origin);
-    auto split = [](std::chrono::milliseconds d) {
-      return std::make_pair(static_cast<time_t>(d.count() / 1000),
-                            static_cast<time_t>((d.count() % 1000) * 1000));
-    };
-    auto [cs, cus] = split(cfg.connect_timeout);
-    auto [rs, rus] = split(cfg.request_timeout);
-    c->set_connection_timeout(cs, cus);
-    c->set_read_timeout(rs, rus);
-    c->set_write_timeout(rs, rus);
-    c->set_keep_alive(true);
-    if (!cfg.api_key.empty())
-      c->set_bearer_token_auth(cfg.api_key.c_str());
-    return c;
-  }
-
-  void give_back(std::unique_ptr<httplib::Client> c) {
-    std::lock_guard<std::mutex> g{clients_mtx};
-    idle.push_back(std::move(c));
   }
 
   caf::error bad_reply(const std::string& why) const {
@@ -153,7 +115,7 @@ struct http_reranker::impl {
     for (int attempt = 0; attempt <= cfg.max_retries; ++attempt) {
       if (attempt > 0)
         std::this_thread::sleep_for(cfg.backoff_base * (1 << (attempt - 1)));
-      auto client = take();
+      auto client = clients.take();
       auto t0 = std::chrono::steady_clock::now();
       auto res = client->Post(path.c_str(), payload, "application/json");
       std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
@@ -169,16 +131,16 @@ struct http_reranker::impl {
                           "re-ranking request to " + origin + path
                             + " failed: " + httplib::to_string(e));
       } else if (res->status == 200) {
-        give_back(std::move(client));
+        clients.give_back(std::move(client));
         return parse(res->body, docs.size(), offset, out);
       } else {
-        give_back(std::move(client));
+        clients.give_back(std::move(client));
         retryable = res->status == 408 || res->status == 429
                     || res->status >= 500;
         last = make_error(retryable ? errc::io_error : errc::invalid_request,
                           "re-ranking provider " + origin + path
                             + " answered HTTP " + std::to_string(res->status)
-                            + ": " + scrub(res->body, cfg.api_key));
+                            + ": " + scrub_secret(res->body, cfg.api_key));
       }
       m_errors.inc();
       if (!retryable)
@@ -193,28 +155,17 @@ http_reranker::make(http_reranker_config cfg) {
   auto bad = [](std::string why) {
     return make_error(errc::invalid_config, "rerank: " + std::move(why));
   };
-  auto& url = cfg.base_url;
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos
-      || (url.compare(0, scheme_end, "http") != 0
-          && url.compare(0, scheme_end, "https") != 0))
-    return bad("base_url must start with http:// or https://, got '" + url
-               + "'");
-  auto path_start = url.find('/', scheme_end + 3);
-  auto origin = url.substr(0, path_start);
-  std::string prefix = path_start == std::string::npos ? ""
-                                                       : url.substr(path_start);
-  while (!prefix.empty() && prefix.back() == '/')
-    prefix.pop_back();
-  if (origin.size() <= scheme_end + 3)
-    return bad("base_url has no host: '" + url + "'");
+  auto ep = parse_endpoint(cfg.base_url, "rerank");
+  if (!ep)
+    return ep.error();
   if (cfg.api != "cohere" && cfg.api != "tei")
     return bad("api must be \"cohere\" or \"tei\", got \"" + cfg.api + "\"");
   if (cfg.max_documents == 0 || cfg.max_documents > 1000)
     return bad("max_documents must be in 1..1000");
   if (cfg.max_retries < 0)
     return bad("max_retries must not be negative");
-  std::unique_ptr<impl> p{new impl(std::move(cfg), origin, prefix + "/rerank")};
+  std::unique_ptr<impl> p{
+    new impl(std::move(cfg), ep->origin, ep->prefix + "/rerank")};
   return std::shared_ptr<http_reranker>{new http_reranker(std::move(p))};
 }
 

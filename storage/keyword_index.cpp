@@ -83,6 +83,11 @@ struct keyword_index::impl {
   int64_t watermark = 0;
   mutable std::shared_mutex mtx;
 
+  // The filter's user's corpus; nullptr when the filter matches nothing.
+  const user_corpus* corpus_of(const payload_store::compiled_filter& cf) const {
+    return cf.empty || cf.user >= corpora.size() ? nullptr : &corpora[cf.user];
+  }
+
   uint32_t term_id(const std::string& t) {
     auto [it, added] = term_ids.try_emplace(t, static_cast<uint32_t>(terms.size()));
     if (added)
@@ -335,9 +340,10 @@ keyword_index::score_all(const std::string& query, const vector_filter& filter,
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
   auto cf = d.payloads.compile(filter);
-  if (cf.empty || cf.user >= d.corpora.size())
+  auto* user = d.corpus_of(cf);
+  if (!user)
     return {};
-  auto& corpus = d.corpora[cf.user];
+  auto& corpus = *user;
   auto n_docs = static_cast<double>(d.payloads.user_size(cf));
   if (n_docs == 0)
     return {};
@@ -422,9 +428,10 @@ keyword_index::speaker_points(const std::string& query,
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
   auto cf = d.payloads.compile(filter);
-  if (cf.empty || cf.user >= d.corpora.size())
+  auto* user = d.corpus_of(cf);
+  if (!user)
     return {};
-  auto& corpus = d.corpora[cf.user];
+  auto& corpus = *user;
   const std::vector<posting>* named = nullptr;
   std::vector<uint32_t> seen;
   for (auto& w : words) {

@@ -108,20 +108,11 @@ class OnnxEncoder:
         self.dims = self.sess.get_outputs()[0].shape[-1]
 
     def embed(self, texts, batch=32):
-        encs = self.tok.encode_batch(list(texts))
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
         tokens = 0
-        for s in range(0, len(order), batch):
-            idx = order[s:s + batch]
-            L = max(len(encs[i].ids) for i in idx)
-            ids = np.zeros((len(idx), L), dtype=np.int64)
-            mask = np.zeros((len(idx), L), dtype=np.int64)
-            for r, i in enumerate(idx):
-                e = encs[i].ids
-                ids[r, :len(e)] = e
-                mask[r, :len(e)] = 1
-                tokens += len(e)
+        for idx, ids, mask, n in padded_batches(self.tok, texts, batch,
+                                                np.int64):
+            tokens += n
             feed = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self.inputs:
                 feed["token_type_ids"] = np.zeros_like(ids)
@@ -158,6 +149,25 @@ def erf(x):
 
 def gelu(x):
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def padded_batches(tok, texts, batch, mask_dtype):
+    """Yields (positions, ids, mask, tokens) for `texts` sorted by token
+    length (little padding), `batch` texts at a time."""
+    encs = tok.encode_batch(list(texts))
+    order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
+    for s in range(0, len(order), batch):
+        idx = order[s:s + batch]
+        L = max(len(encs[i].ids) for i in idx)
+        ids = np.zeros((len(idx), L), dtype=np.int64)
+        mask = np.zeros((len(idx), L), dtype=mask_dtype)
+        tokens = 0
+        for r, i in enumerate(idx):
+            e = encs[i].ids
+            ids[r, :len(e)] = e
+            mask[r, :len(e)] = 1
+            tokens += len(e)
+        yield idx, ids, mask, tokens
 
 
 def layer_norm(x, g, b, eps):
@@ -229,20 +239,11 @@ class MiniLM:
 
     def embed(self, texts, batch=32):
         """Returns (vectors [len(texts), dims], token count)."""
-        encs = self.tok.encode_batch(list(texts))
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
         tokens = 0
-        for s in range(0, len(order), batch):
-            idx = order[s:s + batch]
-            L = max(len(encs[i].ids) for i in idx)
-            ids = np.zeros((len(idx), L), dtype=np.int64)
-            mask = np.zeros((len(idx), L), dtype=np.float32)
-            for r, i in enumerate(idx):
-                e = encs[i].ids
-                ids[r, :len(e)] = e
-                mask[r, :len(e)] = 1
-                tokens += len(e)
+        for idx, ids, mask, n in padded_batches(self.tok, texts, batch,
+                                                np.float32):
+            tokens += n
             vec = self._encode_batch(ids, mask)
             for r, i in enumerate(idx):
                 out[i] = vec[r]
