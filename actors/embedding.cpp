@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "domain/embedding.hpp"
 #include "messages/errc.hpp"
 #include "actors/dedup_lookup.hpp"
 #include "actors/fault_injection.hpp"
@@ -15,18 +16,12 @@ caf::behavior embedding(caf::stateful_actor<embedding_state>* self,
     [=](batch& b) {
       auto start = stage_metrics::begin();
       fault_point("embedding");
-      // A memory with retrieval context is embedded as text, newline,
-      // context: text first, so a model that truncates its input keeps it.
-      std::vector<std::string> joined;
-      std::vector<std::string_view> texts;
-      texts.reserve(b.memories.size());
+      // Text plus retrieval context (domain::embedding_text).
+      std::vector<std::string> inputs;
+      inputs.reserve(b.memories.size());
       for (auto& m : b.memories)
-        if (!m.context.empty())
-          joined.push_back(m.text + "\n" + m.context);
-      size_t next_joined = 0;
-      for (auto& m : b.memories)
-        texts.emplace_back(m.context.empty() ? std::string_view{m.text}
-                                             : joined[next_joined++]);
+        inputs.push_back(domain::embedding_text(m));
+      std::vector<std::string_view> texts(inputs.begin(), inputs.end());
       std::vector<std::vector<float>> vectors;
       if (auto err = cfg.provider->embed(texts, vectors))
         throw std::runtime_error("embedding: " + describe(err));

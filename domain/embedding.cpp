@@ -29,6 +29,10 @@ size_t hashing_embedder::dims() const {
   return dims_;
 }
 
+std::string embedding_text(const memory& m) {
+  return m.context.empty() ? m.text : m.text + "\n" + m.context;
+}
+
 void normalise_l2(std::vector<float>& v) {
   double n = 0;
   for (float x : v)

@@ -9,6 +9,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "messages/memory.hpp"
+
 namespace agentmem::domain {
 
 /// Embedding provider: turns texts into L2-normalised float vectors of a
@@ -26,6 +28,20 @@ public:
   /// error value when the provider fails; `out` is unspecified then.
   virtual caf::error embed(const std::vector<std::string_view>& texts,
                            std::vector<std::vector<float>>& out) = 0;
+  /// Embeds search queries (same contract as embed()). Models trained with
+  /// an instruction for queries (e5's "query: ", bge's "Represent this
+  /// sentence for searching relevant passages: ") get it here, while
+  /// embed() serves the stored texts (passages). Default: embed().
+  virtual caf::error embed_queries(const std::vector<std::string_view>& texts,
+                                   std::vector<std::vector<float>>& out) {
+    return embed(texts, out);
+  }
+  /// The query/passage instructions the provider applies, in one canonical
+  /// line (empty when none). Stored with the collection next to model()
+  /// and dims(): vectors embedded under other instructions do not compare.
+  virtual std::string instructions() const {
+    return {};
+  }
   /// False for providers whose vectors only re-encode the query's terms
   /// (the hashing embedder): hybrid search then gives them a small weight,
   /// since BM25 already scores that evidence better.
@@ -40,6 +56,11 @@ public:
     return caf::none;
   }
 };
+
+/// The text a memory is embedded from: its text, and after a newline its
+/// retrieval context when it has one (text first, so a model that
+/// truncates its input keeps the memory itself; docs/retrieval.md).
+std::string embedding_text(const memory& m);
 
 /// Scales `v` in place to L2 norm 1 (sum of squares accumulated in double);
 /// an all-zero vector stays zero.

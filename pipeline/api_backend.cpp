@@ -16,7 +16,8 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
                          std::string postgres_url,
                          std::shared_ptr<actors::health> status,
                          std::shared_ptr<storage::working_memory> working,
-                         fusion_params fusion)
+                         fusion_params fusion,
+                         std::shared_ptr<domain::reranker> reranker)
   : embedder_(std::move(embedder)),
     index_(std::move(index)),
     keywords_(std::move(keywords)),
@@ -24,39 +25,21 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
     postgres_url_(std::move(postgres_url)),
     status_(std::move(status)),
     fusion_(fusion),
+    retriever_(embedder_, index_, keywords_, fusion, std::move(reranker),
+               [hot = hot_](const std::vector<uint64_t>& ids)
+                 -> caf::expected<std::vector<std::optional<std::string>>> {
+                 auto docs = hot->get_docs(ids);
+                 if (!docs)
+                   return docs.error();
+                 std::vector<std::optional<std::string>> out;
+                 out.reserve(docs->size());
+                 for (auto& d : *docs)
+                   out.push_back(d ? std::optional<std::string>{d->text}
+                                   : std::nullopt);
+                 return out;
+               }),
     working_(std::move(working)) {
 }
-
-double default_vector_weight(const domain::embedder& e) {
-  return e.semantic() ? 1.0 : 0.2;
-}
-
-namespace {
-
-// Weighted reciprocal rank fusion of rankings (best first), cut to k.
-std::vector<storage::scored_point>
-fuse(const std::vector<std::pair<double, std::vector<storage::scored_point>>>&
-       rankings,
-     size_t k, double rrf_k) {
-  std::unordered_map<uint64_t, double> score;
-  for (auto& [w, r] : rankings)
-    for (size_t i = 0; i < r.size(); ++i)
-      score[r[i].point_id] += w / (rrf_k + static_cast<double>(i + 1));
-  std::vector<storage::scored_point> out;
-  out.reserve(score.size());
-  for (auto& [id, s] : score)
-    out.push_back({id, static_cast<float>(s)});
-  auto n = std::min(k, out.size());
-  std::partial_sort(out.begin(), out.begin() + n, out.end(),
-                    [](auto& a, auto& b) {
-                      return a.score > b.score
-                             || (a.score == b.score && a.point_id < b.point_id);
-                    });
-  out.resize(n);
-  return out;
-}
-
-} // namespace
 
 caf::expected<std::vector<api::search_hit>>
 api_backend::search(const api::search_request& req) {
@@ -69,13 +52,12 @@ api_backend::search(const api::search_request& req) {
   f.tags = req.filter.tags;
   f.tags_all = req.filter.tags_all;
   auto k = static_cast<size_t>(req.top_k);
-  auto dense = [&](size_t n) -> caf::expected<std::vector<storage::scored_point>> {
-    std::vector<std::string_view> texts{req.query};
-    std::vector<std::vector<float>> vecs;
-    if (auto err = embedder_->embed(texts, vecs))
-      return err;
-    storage::search_info info;
-    auto res = index_->search(vecs[0].data(), n, f, &info);
+  storage::search_info info;
+  auto ranked = retriever_.search(req.query, req.mode, k, f, fusion_, &info);
+  if (!ranked)
+    return ranked.error();
+  auto& points = *ranked;
+  if (req.mode != "keyword")
     metrics::global()
       .get_counter("agentmem_search_plan_total",
                    "Filtered vector searches by query plan: exact (brute "
@@ -83,26 +65,6 @@ api_backend::search(const api::search_request& req) {
                    "HNSW, post-filtered) or none (filter matches nothing)",
                    {{"plan", storage::to_string(info.plan)}})
       .inc();
-    return res;
-  };
-  std::vector<storage::scored_point> points;
-  if (req.mode == "keyword") {
-    points = keywords_->search(req.query, k, f);
-  } else if (req.mode == "vector") {
-    auto d = dense(k);
-    if (!d)
-      return d.error();
-    points = std::move(*d);
-  } else { // hybrid: fuse two deeper rankings
-    auto depth = std::max<size_t>(fusion_.min_depth, 5 * k);
-    auto d = dense(depth);
-    if (!d)
-      return d.error();
-    points = fuse({{fusion_.vector_weight, *d},
-                   {fusion_.keyword_weight,
-                    keywords_->search(req.query, depth, f)}},
-                  k, fusion_.rrf_k);
-  }
   std::vector<uint64_t> ids;
   ids.reserve(points.size());
   for (auto& p : points)

@@ -9,6 +9,7 @@
 #include "api/backend.hpp"
 #include "domain/embedding.hpp"
 #include "pipeline/governance.hpp"
+#include "pipeline/retriever.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/memory_catalog.hpp"
@@ -18,28 +19,10 @@
 
 namespace agentmem::pipeline {
 
-/// Reciprocal rank fusion settings of `hybrid` search (docs/retrieval.md).
-struct fusion_params {
-  double rrf_k = 10;          ///< rank offset k of w / (k + rank)
-  double vector_weight = 1.0; ///< weight of the vector ranking
-  double keyword_weight = 1.0; ///< weight of the BM25 ranking
-  size_t min_depth = 50;      ///< each ranking is cut at max(this, 5 top_k)
-};
-
-/// The default vector weight for an embedder: 0.2 for a non-semantic one
-/// (the built-in hashing embedder hashes the same stemmed terms BM25
-/// scores, so its ranking is a weaker copy of the keyword ranking and
-/// mainly breaks ties; measured on LoCoMo in docs/retrieval.md), 1.0 for
-/// models that carry meaning beyond the words.
-double default_vector_weight(const domain::embedder& e);
-
 /// The HTTP API's view of a running node: searches go to the embedder, the
-/// vector and keyword indexes and RocksDB docs (no Postgres round trip).
-/// Modes: `vector` (cosine), `keyword` (BM25), `hybrid` (default):
-/// weighted reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009)
-/// of the two rankings, score = sum over rankings of w / (rrf_k + rank),
-/// rank 1-based, weights and rrf_k from fusion_params, each ranking cut at
-/// max(min_depth, 5 * top_k). Filters (user, session, types, time range,
+/// vector and keyword indexes and RocksDB docs (no Postgres round trip),
+/// ranked by pipeline::retriever (modes `vector`, `keyword`, `hybrid`, the
+/// default; docs/retrieval.md). Filters (user, session, types, time range,
 /// tags) apply to both rankings; vector searches count their plan in
 /// agentmem_search_plan_total{plan}. With `neighbors` n, each hit carries n
 /// turns of its session either side. Usage reads
@@ -55,7 +38,8 @@ public:
               std::string postgres_url,
               std::shared_ptr<actors::health> status,
               std::shared_ptr<storage::working_memory> working = nullptr,
-              fusion_params fusion = {});
+              fusion_params fusion = {},
+              std::shared_ptr<domain::reranker> reranker = nullptr);
 
   caf::expected<std::vector<api::search_hit>>
   search(const api::search_request& req) override;
@@ -136,6 +120,7 @@ private:
   std::string postgres_url_;
   std::shared_ptr<actors::health> status_;
   fusion_params fusion_;
+  retriever retriever_;
   std::shared_ptr<storage::working_memory> working_;
   std::mutex pg_mtx_;
   std::unique_ptr<storage::postgres_store> pg_;

@@ -166,6 +166,29 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_num(t, "search", "rrf_k", cfg.rrf_k, 0, 10000));
   chk(read_num(t, "search", "vector_weight", cfg.vector_weight, 0, 100));
   chk(read_num(t, "search", "keyword_weight", cfg.keyword_weight, 0, 100));
+  chk(read_num(t, "search", "neighbor_weight", cfg.neighbor_weight, 0, 10));
+  chk(read_int(t, "search", "prf_docs", cfg.prf_docs, 0, 1000));
+  chk(read_int(t, "search", "prf_terms", cfg.prf_terms, 0, 1000));
+  chk(read_num(t, "search", "prf_weight", cfg.prf_weight, 0, 10));
+  chk(read_num(t, "search", "temporal_weight", cfg.temporal_weight, 0, 100));
+  chk(read_num(t, "search", "speaker_weight", cfg.speaker_weight, 0, 100));
+  {
+    auto& r = cfg.rerank_http;
+    int64_t connect_ms = r.connect_timeout.count();
+    int64_t request_ms = r.request_timeout.count();
+    chk(read_str(t, "rerank", "base_url", r.base_url));
+    chk(read_str(t, "rerank", "model", r.model));
+    chk(read_str(t, "rerank", "api_key", r.api_key));
+    chk(read_str(t, "rerank", "api", r.api));
+    chk(read_int(t, "rerank", "max_documents", r.max_documents, 1, 1000));
+    chk(read_int(t, "rerank", "connect_timeout_ms", connect_ms, 1, 600000));
+    chk(read_int(t, "rerank", "request_timeout_ms", request_ms, 1, 600000));
+    chk(read_int(t, "rerank", "max_retries", r.max_retries, 0, 100));
+    chk(read_int(t, "rerank", "depth", cfg.rerank_depth, 1, 1000));
+    chk(read_num(t, "rerank", "weight", cfg.rerank_weight, 0, 100));
+    r.connect_timeout = std::chrono::milliseconds{connect_ms};
+    r.request_timeout = std::chrono::milliseconds{request_ms};
+  }
   chk(read_memory_settings(t, cfg.memory));
   {
     auto& h = cfg.embedding_http;
@@ -177,6 +200,10 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
     chk(read_str(t, "embedding", "base_url", h.base_url));
     chk(read_str(t, "embedding", "model", h.model));
     chk(read_str(t, "embedding", "api_key", h.api_key));
+    chk(read_str(t, "embedding", "query_prefix", h.query_prefix));
+    chk(read_str(t, "embedding", "passage_prefix", h.passage_prefix));
+    chk(read_str(t, "embedding", "query_input_type", h.query_input_type));
+    chk(read_str(t, "embedding", "passage_input_type", h.passage_input_type));
     chk(read_int(t, "embedding", "max_batch", h.max_batch, 1, 2048));
     chk(read_int(t, "embedding", "max_in_flight", h.max_in_flight, 1, 256));
     chk(read_int(t, "embedding", "connect_timeout_ms", connect_ms, 1, 600000));

@@ -9,6 +9,7 @@
 
 #include "pipeline/memory_config.hpp"
 #include "domain/http_embedder.hpp"
+#include "domain/reranker.hpp"
 
 namespace agentmem::pipeline {
 
@@ -55,10 +56,21 @@ struct pipeline_config {
   // [embedding]
   std::string embedding_provider = "hashing"; ///< "hashing" | "openai"
   size_t embedding_dims = 384;
-  // [search] — hybrid fusion (pipeline/api_backend.hpp)
+  // [search] — ranking (pipeline/retriever.hpp, docs/retrieval.md)
   double rrf_k = 10;
   double vector_weight = -1; ///< < 0: default_vector_weight(model)
   double keyword_weight = 1.0;
+  double neighbor_weight = 0.5; ///< session smoothing, 0: off
+  size_t prf_docs = 5;          ///< BM25 feedback documents, 0: off
+  size_t prf_terms = 20;        ///< BM25 feedback terms
+  double prf_weight = 0.5;      ///< weight of the feedback terms
+  double temporal_weight = 0.5; ///< temporal ranking, 0: off
+  double speaker_weight = 0.5;  ///< speaker ranking, 0: off
+  // [rerank] — re-ranking provider (domain/reranker.hpp); off without
+  // base_url
+  domain::http_reranker_config rerank_http;
+  size_t rerank_depth = 50;   ///< candidates re-ranked when configured
+  double rerank_weight = 0;   ///< 0: reranker order replaces; > 0: RRF
   // [memory] — dedup, working memory, rolling summaries (memory_config.hpp)
   memory_settings memory;
   /// provider "openai": base_url, model, api_key (secret, use "env:NAME"),

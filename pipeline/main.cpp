@@ -114,6 +114,10 @@ struct dev_options {
   std::string embedding_api_key_env; ///< name of the env var holding the key
   int embedding_timeout_ms = 30000;
   size_t embedding_max_in_flight = 4;
+  std::string embedding_query_prefix, embedding_passage_prefix;
+  std::string embedding_query_input_type, embedding_passage_input_type;
+  std::string rerank_url, rerank_model, rerank_api = "cohere";
+  size_t rerank_depth = 50;
 };
 
 int cmd_dev(const dev_options& o) {
@@ -181,6 +185,14 @@ int cmd_dev(const dev_options& o) {
   cfg.embedding_http.request_timeout =
     std::chrono::milliseconds{o.embedding_timeout_ms};
   cfg.embedding_http.max_in_flight = o.embedding_max_in_flight;
+  cfg.embedding_http.query_prefix = o.embedding_query_prefix;
+  cfg.embedding_http.passage_prefix = o.embedding_passage_prefix;
+  cfg.embedding_http.query_input_type = o.embedding_query_input_type;
+  cfg.embedding_http.passage_input_type = o.embedding_passage_input_type;
+  cfg.rerank_http.base_url = o.rerank_url;
+  cfg.rerank_http.model = o.rerank_model;
+  cfg.rerank_http.api = o.rerank_api;
+  cfg.rerank_depth = o.rerank_depth;
   if (!o.embedding_api_key_env.empty()) {
     auto key = pipeline::resolve_env("env:" + o.embedding_api_key_env,
                                      "--embedding-api-key-env");
@@ -342,6 +354,32 @@ int main(int argc, char** argv) {
                       "openai: timeout of one request")
     ->capture_default_str()
     ->check(CLI::Range(1, 600000));
+  dev_cmd->add_option("--embedding-query-prefix", dev.embedding_query_prefix,
+                      "openai: instruction prepended to search queries "
+                      "(e5: \"query: \")");
+  dev_cmd->add_option("--embedding-passage-prefix",
+                      dev.embedding_passage_prefix,
+                      "openai: instruction prepended to stored texts (e5: "
+                      "\"passage: \")");
+  dev_cmd->add_option("--embedding-query-input-type",
+                      dev.embedding_query_input_type,
+                      "openai: input_type sent with search queries");
+  dev_cmd->add_option("--embedding-passage-input-type",
+                      dev.embedding_passage_input_type,
+                      "openai: input_type sent with stored texts");
+  dev_cmd->add_option("--rerank-url", dev.rerank_url,
+                      "Re-rank hybrid results through POST {URL}/rerank "
+                      "(text-embeddings-inference, Jina, Cohere API)");
+  dev_cmd->add_option("--rerank-model", dev.rerank_model,
+                      "Re-ranking model name");
+  dev_cmd->add_option("--rerank-api", dev.rerank_api,
+                      "Request dialect: cohere or tei")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"cohere", "tei"}));
+  dev_cmd->add_option("--rerank-depth", dev.rerank_depth,
+                      "Candidates re-ranked")
+    ->capture_default_str()
+    ->check(CLI::Range(1, 1000));
   dev_cmd->add_option("--embedding-max-in-flight",
                       dev.embedding_max_in_flight,
                       "openai: concurrent requests")
@@ -411,9 +449,74 @@ int main(int argc, char** argv) {
                      "Longest wait until every conversation is searchable")
     ->capture_default_str()
     ->check(CLI::Range(1, 86400));
+  bool lb_in_process = false, lb_no_sweep = false;
+  std::vector<std::string> lb_providers;
+  std::string lb_work_dir = "/tmp/agentmem-bench-locomo";
+  domain::http_reranker_config lb_rerank;
+  size_t lb_rerank_depth = 50;
+  lb_cmd->add_flag("--in-process", lb_in_process,
+                   "No pipeline: extract, embed and index in this process, "
+                   "then ask through the retriever (every --provider, every "
+                   "mode, and the settings sweep)");
+  lb_cmd->add_option(
+    "--provider", lb_providers,
+    "--in-process: \"hashing\" or \"openai,label=L,url=U,model=M,dims=D"
+    "[,query_prefix=P][,passage_prefix=P][,query_input_type=T]"
+    "[,passage_input_type=T]\"; repeatable (default: hashing)");
+  std::vector<std::string> lb_samples;
+  lb_cmd->add_option("--sample", lb_samples,
+                     "--in-process: only this conversation (sample_id); "
+                     "repeatable");
+  lb_cmd->add_flag("--no-sweep", lb_no_sweep,
+                   "--in-process: only the modes with the defaults");
+  lb_cmd->add_option("--work-dir", lb_work_dir,
+                     "--in-process: where the indexes are built")
+    ->capture_default_str();
+  lb_cmd->add_option("--rerank-url", lb_rerank.base_url,
+                     "--in-process: also re-rank through POST {URL}/rerank");
+  lb_cmd->add_option("--rerank-model", lb_rerank.model, "Re-ranking model");
+  lb_cmd->add_option("--rerank-api", lb_rerank.api, "cohere or tei")
+    ->capture_default_str();
+  lb_cmd->add_option("--rerank-depth", lb_rerank_depth,
+                     "Candidates re-ranked")
+    ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
+  if (*lb_cmd && lb_in_process) {
+    pipeline::locomo_sweep_options so;
+    so.data = lb.data;
+    so.work_dir = lb_work_dir;
+    so.sweep = !lb_no_sweep;
+    so.samples = lb_samples;
+    so.rerank_depth = lb_rerank_depth;
+    so.modes.clear();
+    std::stringstream ms{lb_modes};
+    for (std::string m; std::getline(ms, m, ',');)
+      if (!m.empty())
+        so.modes.push_back(m);
+    std::shared_ptr<domain::reranker> reranker;
+    if (!lb_rerank.base_url.empty()) {
+      auto r = domain::http_reranker::make(lb_rerank);
+      if (!r)
+        return fail("--rerank-url", r.error());
+      reranker = *r;
+    }
+    if (lb_providers.empty())
+      lb_providers.push_back("hashing");
+    for (auto& spec : lb_providers) {
+      auto p = pipeline::parse_provider_spec(spec);
+      if (!p)
+        return fail("--provider", p.error());
+      p->reranker = reranker;
+      so.providers.push_back(std::move(*p));
+    }
+    auto rows = pipeline::run_locomo_sweep(so);
+    if (!rows)
+      return fail("bench-locomo", rows.error());
+    std::cout << pipeline::to_markdown(*rows);
+    return 0;
+  }
   if (*lb_cmd) {
     lb.publish = !lb_no_publish;
     if (lb.token.empty())

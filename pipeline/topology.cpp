@@ -174,7 +174,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (auto err = storage::check_collection(c.postgres_url,
                                            storage::memories_collection,
                                            t->embedder_->model(),
-                                           t->embedder_->dims()))
+                                           t->embedder_->dims(),
+                                           t->embedder_->instructions()))
     return err;
   auto hot = storage::hot_state::open((fs::path{c.data_dir} / "rocksdb").string(),
                                       c.buffer_messages);
@@ -346,13 +347,27 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   fusion_params fusion;
   fusion.rrf_k = c.rrf_k;
   fusion.keyword_weight = c.keyword_weight;
+  fusion.neighbor_weight = c.neighbor_weight;
+  fusion.prf = {c.prf_docs, c.prf_terms, c.prf_weight};
+  fusion.temporal_weight = c.temporal_weight;
+  fusion.speaker_weight = c.speaker_weight;
   fusion.vector_weight = c.vector_weight >= 0
                            ? c.vector_weight
                            : default_vector_weight(*t->embedder_);
+  std::shared_ptr<domain::reranker> reranker;
+  if (!c.rerank_http.base_url.empty()) {
+    auto r = domain::http_reranker::make(c.rerank_http);
+    if (!r)
+      return r.error();
+    reranker = *r;
+    fusion.rerank_depth = c.rerank_depth;
+    fusion.rerank_weight = c.rerank_weight;
+  }
   t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_,
                                               t->keywords_, t->hot_,
                                               c.postgres_url, t->status_,
-                                              t->working_, fusion);
+                                              t->working_, fusion,
+                                              std::move(reranker));
   t->backend_->set_governance(std::make_shared<governance_service>(
     c.postgres_url, t->index_, t->keywords_, t->hot_, t->tombstones_,
     t->working_, t->embedder_));

@@ -16,9 +16,15 @@ namespace agentmem::storage {
 
 namespace {
 
-// "AMK3": term frequencies in half units and payloads with tags (older
-// snapshots are rebuilt from Postgres).
-constexpr uint32_t keyword_magic = 0x414D4B33;
+// "AMK4": term frequencies in half units, payloads with tags, speaker
+// terms (older snapshots are rebuilt from Postgres).
+constexpr uint32_t keyword_magic = 0x414D4B34;
+
+// Speaker name tokens are terms of their own field: the prefix keeps them
+// apart from text terms (the tokenizer never emits a byte below 0x20), and
+// their postings carry tf 0, so they add nothing to BM25 scores or lengths.
+constexpr char speaker_prefix = '\x01';
+
 
 // Term frequencies and lengths are kept in half units: a token of a
 // memory's text counts 2, a token of its retrieval context 1 (half weight,
@@ -77,6 +83,11 @@ struct keyword_index::impl {
   int64_t watermark = 0;
   mutable std::shared_mutex mtx;
 
+  // The filter's user's corpus; nullptr when the filter matches nothing.
+  const user_corpus* corpus_of(const payload_store::compiled_filter& cf) const {
+    return cf.empty || cf.user >= corpora.size() ? nullptr : &corpora[cf.user];
+  }
+
   uint32_t term_id(const std::string& t) {
     auto [it, added] = term_ids.try_emplace(t, static_cast<uint32_t>(terms.size()));
     if (added)
@@ -104,6 +115,15 @@ struct keyword_index::impl {
     tfs.reserve(counts.size());
     for (auto& [t, n] : counts)
       tfs.emplace_back(term_id(t), n);
+    if (!m.speaker.empty()) {
+      thread_local domain::tokenizer tok;
+      std::vector<std::string> names;
+      tok.tokens(m.speaker, names);
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      for (auto& n : names)
+        tfs.emplace_back(term_id(speaker_prefix + n), 0);
+    }
     if (payloads.contains(m.point_id)) {
       replace(m, static_cast<uint32_t>(length), std::move(tfs));
       return false;
@@ -279,54 +299,175 @@ size_t keyword_index::remove_user(const std::string& user_id,
     impl_->payloads.user_points_until(user_id, cutoff_ms));
 }
 
+namespace {
+
+bool better_point(const scored_point& x, const scored_point& y) {
+  return x.score > y.score || (x.score == y.score && x.point_id < y.point_id);
+}
+
+} // namespace
+
+// BM25 of every point holding one of the weighted terms (the corpus of the
+// filter's user), filter conditions not yet checked.
+struct keyword_index::scorer {
+  const impl& d;
+  const impl::user_corpus& corpus;
+  double n_docs;
+  double avglen;
+
+  double idf(const std::vector<posting>& list) const {
+    auto df = static_cast<double>(list.size());
+    return std::log(1.0 + (n_docs - df + 0.5) / (df + 0.5));
+  }
+
+  std::unordered_map<uint64_t, double>
+  score(const std::vector<std::pair<uint32_t, double>>& terms) const {
+    const double k1 = d.params.k1, b = d.params.b;
+    std::unordered_map<uint64_t, double> scores;
+    for (auto& [tid, weight] : terms) {
+      auto it = corpus.postings.find(tid);
+      if (it == corpus.postings.end())
+        continue;
+      double w = weight * idf(it->second);
+      for (auto& post : it->second) {
+        auto* p = d.payloads.find(post.point);
+        double tf = post.tf / units_per_count;
+        double norm = k1 * (1 - b + b * p->length / avglen);
+        scores[post.point] += w * tf * (k1 + 1) / (tf + norm);
+      }
+    }
+    return scores;
+  }
+};
+
 std::vector<scored_point>
-keyword_index::search(const std::string& query, size_t k,
-                      const vector_filter& filter) const {
+keyword_index::score_all(const std::string& query, const vector_filter& filter,
+                         const prf_params& prf) const {
   size_t qlen = 0;
   auto qterms = term_counts(query, qlen);
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
   auto cf = d.payloads.compile(filter);
-  if (cf.empty || k == 0 || cf.user >= d.corpora.size())
+  auto* user = d.corpus_of(cf);
+  if (!user)
     return {};
-  auto& corpus = d.corpora[cf.user];
+  auto& corpus = *user;
   auto n_docs = static_cast<double>(d.payloads.user_size(cf));
   if (n_docs == 0)
     return {};
-  double avglen = std::max(1.0, static_cast<double>(corpus.total_length)
-                                  / n_docs);
-  const double k1 = d.params.k1, b = d.params.b;
-  std::unordered_map<uint64_t, double> scores;
-  for (auto& [term, qtf] : qterms) {
-    auto tid = d.term_ids.find(term);
-    if (tid == d.term_ids.end())
+  scorer sc{d, corpus,  n_docs,
+            std::max(1.0, static_cast<double>(corpus.total_length) / n_docs)};
+  std::vector<std::pair<uint32_t, double>> terms;
+  for (auto& [term, qtf] : qterms)
+    if (auto tid = d.term_ids.find(term); tid != d.term_ids.end())
+      terms.emplace_back(tid->second, 1.0);
+  auto matching = [&](const std::unordered_map<uint64_t, double>& scores) {
+    std::vector<scored_point> out;
+    out.reserve(scores.size());
+    for (auto& [id, s] : scores) {
+      auto* p = d.payloads.find(id);
+      if (p && d.payloads.matches(*p, cf))
+        out.push_back({id, static_cast<float>(s)});
+    }
+    return out;
+  };
+  auto first = matching(sc.score(terms));
+  if (prf.docs == 0 || prf.terms == 0 || first.empty())
+    return first;
+  // Relevance model of the first pass's top documents.
+  auto n = std::min(prf.docs, first.size());
+  std::partial_sort(first.begin(), first.begin() + n, first.end(),
+                    better_point);
+  std::unordered_map<uint32_t, double> fb;
+  for (size_t i = 0; i < n; ++i) {
+    auto pt = d.point_terms.find(first[i].point_id);
+    auto* p = d.payloads.find(first[i].point_id);
+    if (pt == d.point_terms.end() || !p || p->length == 0)
       continue;
+    for (auto& [term, tf] : pt->second) {
+      if (tf == 0)
+        continue; // speaker field
+      auto list = corpus.postings.find(term);
+      if (list != corpus.postings.end())
+        fb[term] += static_cast<double>(tf) / p->length * sc.idf(list->second);
+    }
+  }
+  std::vector<std::pair<uint32_t, double>> top(fb.begin(), fb.end());
+  auto m = std::min(prf.terms, top.size());
+  std::partial_sort(top.begin(), top.begin() + m, top.end(),
+                    [](auto& x, auto& y) {
+                      return x.second > y.second
+                             || (x.second == y.second && x.first < y.first);
+                    });
+  top.resize(m);
+  if (top.empty())
+    return first;
+  double max_fb = top.front().second;
+  for (auto& [term, w] : top) {
+    auto add = prf.weight * w / max_fb;
+    auto it = std::find_if(terms.begin(), terms.end(),
+                           [&](auto& t) { return t.first == term; });
+    if (it != terms.end())
+      it->second += add;
+    else
+      terms.emplace_back(term, add);
+  }
+  return matching(sc.score(terms));
+}
+
+std::vector<scored_point>
+keyword_index::search(const std::string& query, size_t k,
+                      const vector_filter& filter) const {
+  if (k == 0)
+    return {};
+  auto out = score_all(query, filter);
+  auto n = std::min(k, out.size());
+  std::partial_sort(out.begin(), out.begin() + n, out.end(), better_point);
+  out.resize(n);
+  return out;
+}
+
+std::vector<uint64_t>
+keyword_index::speaker_points(const std::string& query,
+                              const vector_filter& filter) const {
+  thread_local domain::tokenizer tok;
+  std::vector<std::string> words;
+  tok.tokens(query, words);
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  auto& d = *impl_;
+  auto cf = d.payloads.compile(filter);
+  auto* user = d.corpus_of(cf);
+  if (!user)
+    return {};
+  auto& corpus = *user;
+  const std::vector<posting>* named = nullptr;
+  std::vector<uint32_t> seen;
+  for (auto& w : words) {
+    auto tid = d.term_ids.find(speaker_prefix + w);
+    if (tid == d.term_ids.end()
+        || std::find(seen.begin(), seen.end(), tid->second) != seen.end())
+      continue;
+    seen.push_back(tid->second);
     auto it = corpus.postings.find(tid->second);
     if (it == corpus.postings.end())
       continue;
-    auto df = static_cast<double>(it->second.size());
-    double idf = std::log(1.0 + (n_docs - df + 0.5) / (df + 0.5));
-    for (auto& post : it->second) {
-      auto* p = d.payloads.find(post.point);
-      double tf = post.tf / units_per_count;
-      double norm = k1 * (1 - b + b * p->length / avglen);
-      scores[post.point] += idf * tf * (k1 + 1) / (tf + norm);
-    }
+    auto same = [](const std::vector<posting>& a, const std::vector<posting>& b) {
+      return a.size() == b.size()
+             && std::equal(a.begin(), a.end(), b.begin(),
+                           [](auto& x, auto& y) { return x.point == y.point; });
+    };
+    if (named && !same(*named, it->second))
+      return {}; // two speakers named: no single person to favour
+    named = &it->second;
   }
-  std::vector<scored_point> out;
-  out.reserve(scores.size());
-  for (auto& [id, s] : scores) {
-    auto* p = d.payloads.find(id);
+  std::vector<uint64_t> out;
+  if (!named)
+    return out;
+  for (auto& post : *named) {
+    auto* p = d.payloads.find(post.point);
     if (p && d.payloads.matches(*p, cf))
-      out.push_back({id, static_cast<float>(s)});
+      out.push_back(post.point);
   }
-  auto n = std::min(k, out.size());
-  std::partial_sort(out.begin(), out.begin() + n, out.end(),
-                    [](auto& x, auto& y) {
-                      return x.score > y.score
-                             || (x.score == y.score && x.point_id < y.point_id);
-                    });
-  out.resize(n);
   return out;
 }
 

@@ -20,6 +20,20 @@ struct bm25_params {
   float b = 0.75f;
 };
 
+/// Pseudo-relevance feedback for BM25 (RM3-style query expansion: Lavrenko
+/// & Croft, "Relevance-Based Language Models", SIGIR 2001; Abdul-Jaleel et
+/// al., "UMass at TREC 2004"). The first pass's top `docs` points are taken
+/// as relevant; every term t of them gets
+///   fb(t) = sum over those points p of tf(t,p) / len(p) * idf(t),
+/// the `terms` terms with the highest fb join the query with weight
+/// `weight * fb(t) / max fb` (added to 1 for an original query term), and
+/// the expanded query is scored again. `docs` 0 disables it.
+struct prf_params {
+  size_t docs = 0;
+  size_t terms = 20;
+  double weight = 0.5;
+};
+
 /// Inverted index over memory texts for keyword search, beside the vector
 /// index and over the same points and payloads. Terms are the tokenizer's
 /// stemmed content tokens (domain/text.hpp), the same the hashing embedder
@@ -35,6 +49,10 @@ struct bm25_params {
 /// weight (BM25F-style field weighting, Robertson et al., "Simple BM25
 /// extension to multiple weighted fields", CIKM 2004): tf(t,p) and len(p)
 /// count a context token as 0.5.
+///
+/// The speaker of a conversation memory (`memory::speaker`) is indexed as
+/// its own field, so that speaker_points() can list the memories of a
+/// person the query names.
 ///
 /// Thread-safe (searches share a lock, upserts take it exclusively).
 /// Persistence: save() writes `<dir>/keywords/` atomically with a
@@ -68,6 +86,20 @@ public:
   std::vector<scored_point> search(const std::string& query, size_t k,
                                    const vector_filter& filter) const;
 
+  /// Every point matching `filter` that holds a term of the (expanded)
+  /// query, with its BM25 score, unsorted. `prf` expands the query first
+  /// (prf_params; docs 0: plain BM25, the scores search() ranks).
+  std::vector<scored_point> score_all(const std::string& query,
+                                      const vector_filter& filter,
+                                      const prf_params& prf = {}) const;
+
+  /// Points matching `filter` spoken by the one speaker whose name the
+  /// query contains (a query token equal to a token of a speaker name of
+  /// the filter's user, after the tokenizer's stemming). Empty when the
+  /// query names no speaker or several.
+  std::vector<uint64_t> speaker_points(const std::string& query,
+                                       const vector_filter& filter) const;
+
   /// Snapshot with the watermark (highest memories.seq contained). Only
   /// terms still used by some point are written, so the terms of removed
   /// points leave the disk with the next snapshot.
@@ -77,6 +109,7 @@ public:
 
 private:
   struct impl;
+  struct scorer;
   explicit keyword_index(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

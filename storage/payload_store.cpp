@@ -230,6 +230,28 @@ size_t payload_store::user_size(const std::string& user) const {
   return users_idx_[*u].points.size();
 }
 
+std::optional<std::pair<int64_t, int64_t>>
+payload_store::user_time_span(const std::string& user) const {
+  auto u = users_.find(user);
+  if (!u || *u >= users_idx_.size())
+    return std::nullopt;
+  auto& ts = users_idx_[*u].ts;
+  std::optional<std::pair<int64_t, int64_t>> span;
+  auto take = [&](int64_t t) {
+    if (!span)
+      span = std::make_pair(t, t);
+    span->first = std::min(span->first, t);
+    span->second = std::max(span->second, t);
+  };
+  if (!ts.sorted.empty()) {
+    take(ts.sorted.front().first);
+    take(ts.sorted.back().first);
+  }
+  for (auto& [t, slot] : ts.tail)
+    take(t);
+  return span;
+}
+
 size_t payload_store::user_size(const compiled_filter& f) const {
   if (f.empty || f.user >= users_idx_.size())
     return 0;
@@ -414,6 +436,51 @@ void payload_store::session_turns(uint64_t id, size_t n,
     before.push_back(i->second);
   for (auto i = pos; i < turns.end() && after.size() < n; ++i)
     after.push_back(i->second);
+}
+
+std::vector<payload_store::adjacent>
+payload_store::adjacent_turns(const std::vector<uint64_t>& ids,
+                              const std::string& turn_type) const {
+  std::vector<adjacent> out(ids.size());
+  auto type = types_.find(turn_type);
+  if (!type)
+    return out;
+  // (user, session) -> the session's turns sorted by (ts, id)
+  std::unordered_map<uint64_t, std::vector<std::pair<int64_t, uint64_t>>>
+    sorted;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = slot_of_.find(ids[i]);
+    if (it == slot_of_.end())
+      continue;
+    auto& p = slots_[it->second];
+    if (p.type != *type)
+      continue;
+    auto key = (static_cast<uint64_t>(p.user) << 32) | p.session;
+    auto [turns, fresh] = sorted.try_emplace(key);
+    if (fresh) {
+      auto& u = users_idx_[p.user];
+      auto s = u.sessions.find(p.session);
+      if (s != u.sessions.end())
+        for (auto slot : s->second)
+          if (slots_[slot].type == *type)
+            turns->second.emplace_back(slots_[slot].ts_ms, ids_[slot]);
+      std::sort(turns->second.begin(), turns->second.end());
+    }
+    auto& t = turns->second;
+    auto pos = std::lower_bound(t.begin(), t.end(),
+                                std::make_pair(p.ts_ms, ids[i]));
+    if (pos == t.end() || pos->second != ids[i])
+      continue;
+    if (pos != t.begin()) {
+      out[i].has_prev = true;
+      out[i].prev = (pos - 1)->second;
+    }
+    if (pos + 1 != t.end()) {
+      out[i].has_next = true;
+      out[i].next = (pos + 1)->second;
+    }
+  }
+  return out;
 }
 
 void payload_store::write_point(std::ofstream& out, uint64_t id) const {

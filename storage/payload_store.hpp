@@ -113,6 +113,9 @@ public:
 
   /// Number of points of a user.
   size_t user_size(const std::string& user) const;
+  /// Oldest and newest ts (ms) of a user's points; nullopt without any.
+  std::optional<std::pair<int64_t, int64_t>>
+  user_time_span(const std::string& user) const;
   /// Number of points of the filter's user (0 for an empty filter).
   size_t user_size(const compiled_filter& f) const;
 
@@ -139,6 +142,16 @@ public:
   void session_turns(uint64_t id, size_t n, const std::string& turn_type,
                      std::vector<uint64_t>& before,
                      std::vector<uint64_t>& after) const;
+
+  /// The turns right before and after each point in its session (same
+  /// order as session_turns: by (ts, id), points of `turn_type` only).
+  /// Each session is sorted once, however many of its points are asked.
+  struct adjacent {
+    bool has_prev = false, has_next = false;
+    uint64_t prev = 0, next = 0;
+  };
+  std::vector<adjacent> adjacent_turns(const std::vector<uint64_t>& ids,
+                                       const std::string& turn_type) const;
 
   /// Binary (de)serialisation of one point: id, strings, ts, length, tags.
   void write_point(std::ofstream& out, uint64_t id) const;

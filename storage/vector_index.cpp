@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -492,6 +493,44 @@ void vector_index::session_turns(uint64_t point_id, size_t n,
                                 before, after);
 }
 
+std::vector<float>
+vector_index::score_points(const float* query,
+                           const std::vector<uint64_t>& ids) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  auto& d = *impl_;
+  std::vector<float> out(ids.size(), std::numeric_limits<float>::quiet_NaN());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = d.hnsw->label_lookup_.find(ids[i]);
+    if (it == d.hnsw->label_lookup_.end() || !d.payloads.contains(ids[i]))
+      continue;
+    out[i] = 1.0f
+             - d.space->get_dist_func()(query,
+                                        d.hnsw->getDataByInternalId(it->second),
+                                        d.space->get_dist_func_param());
+  }
+  return out;
+}
+
+std::vector<bool> vector_index::matching(const std::vector<uint64_t>& ids,
+                                         const vector_filter& filter) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  auto& d = *impl_;
+  auto cf = d.payloads.compile(filter);
+  std::vector<bool> out(ids.size(), false);
+  if (cf.empty)
+    return out;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (auto* p = d.payloads.find(ids[i]))
+      out[i] = d.payloads.matches(*p, cf);
+  return out;
+}
+
+std::vector<payload_store::adjacent>
+vector_index::adjacent_turns(const std::vector<uint64_t>& ids) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->payloads.adjacent_turns(ids, memory_types::conversation);
+}
+
 caf::error vector_index::save(int64_t watermark) {
   std::lock_guard<std::mutex> one_save{impl_->save_mtx};
   // Shared: hnswlib's saveIndex only reads, so searches (the API, the
@@ -575,6 +614,12 @@ size_t vector_index::dims() const {
 bool vector_index::contains(uint64_t point_id) const {
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   return impl_->payloads.contains(point_id);
+}
+
+std::optional<std::pair<int64_t, int64_t>>
+vector_index::user_time_span(const std::string& user_id) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->payloads.user_time_span(user_id);
 }
 
 size_t vector_index::user_size(const std::string& user_id) const {

@@ -138,6 +138,20 @@ public:
                      std::vector<uint64_t>& before,
                      std::vector<uint64_t>& after) const;
 
+  /// Cosine of `query` (dims() floats, unit length) with each of the
+  /// points; NaN for ids not in the index.
+  std::vector<float> score_points(const float* query,
+                                  const std::vector<uint64_t>& ids) const;
+
+  /// Whether each point is in the index and matches `filter`.
+  std::vector<bool> matching(const std::vector<uint64_t>& ids,
+                             const vector_filter& filter) const;
+
+  /// The conversation turns right before and after each point in its
+  /// session (payload_store::adjacent_turns).
+  std::vector<payload_store::adjacent>
+  adjacent_turns(const std::vector<uint64_t>& ids) const;
+
   /// Writes the snapshot with `watermark` (the highest Postgres memory seq
   /// contained). errc::index_error on I/O failure.
   caf::error save(int64_t watermark);
@@ -152,6 +166,9 @@ public:
   bool contains(uint64_t point_id) const;
   /// Number of points of one user.
   size_t user_size(const std::string& user_id) const;
+  /// Oldest and newest ts (ms) of a user's points; nullopt without any.
+  std::optional<std::pair<int64_t, int64_t>>
+  user_time_span(const std::string& user_id) const;
 
 private:
   struct impl;

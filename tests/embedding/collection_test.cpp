@@ -79,6 +79,32 @@ BOOST_FIXTURE_TEST_CASE(the_first_start_records_the_space_and_later_starts_compa
   BOOST_TEST(r[0][1].as<int>() == 384);
 }
 
+BOOST_FIXTURE_TEST_CASE(query_and_passage_instructions_are_part_of_the_space,
+                        pg_database) {
+  migrate(url);
+  using storage::check_collection;
+  const std::string e5 = R"(query_prefix="query: ";passage_prefix="passage: ")";
+  BOOST_TEST(!check_collection(url, "memories", "e5-small-v2", 384, e5));
+  BOOST_TEST(!check_collection(url, "memories", "e5-small-v2", 384, e5));
+  // A restart that forgot the prefixes (or changed them) would embed new
+  // texts and queries into another space: refused.
+  auto none = check_collection(url, "memories", "e5-small-v2", 384);
+  BOOST_TEST(code_of(none) == "invalid_config");
+  auto text = describe(none);
+  BOOST_TEST(text.find("the query/passage instructions differ")
+             != std::string::npos);
+  BOOST_TEST(text.find("passage: ") != std::string::npos);
+  BOOST_TEST(text.find("no instructions") != std::string::npos);
+  BOOST_TEST(code_of(check_collection(url, "memories", "e5-small-v2", 384,
+                                      R"(query_prefix="query: ")"))
+             == "invalid_config");
+  pqxx::connection c{url};
+  pqxx::work tx{c};
+  BOOST_TEST(tx.exec("SELECT instructions FROM collections")[0][0]
+               .as<std::string>()
+             == e5);
+}
+
 BOOST_FIXTURE_TEST_CASE(an_older_database_takes_the_space_of_its_stored_memories,
                         pg_database) {
   migrate(url);

