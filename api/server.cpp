@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/analytics_routes.hpp"
 #include "api/auth.hpp"
 #include "api/codec.hpp"
 #include "api/rate_limiter.hpp"
@@ -58,6 +59,11 @@ enum class route_id : size_t {
   entity_neighbors,
   user,        // DELETE /v1/users/{user_id}
   user_export, // GET /v1/users/{user_id}/export
+  analytics,    // GET /v1/analytics/{report}     (api/analytics_routes.hpp)
+  skills,       // /v1/skills[/{name}]
+  agent_skills, // /v1/agents/{agent_name}/skills[/{skill}]
+  ui,           // GET /ui, /ui/{file}            (status page, ops)
+  ui_today,     // GET /ui/api/today              (admin, ops)
   count_ // number of routes
 };
 
@@ -83,6 +89,12 @@ const char* route_label(route_id id) {
       return "/v1/users/{user_id}/entities/{entity_id}/neighbors";
     case route_id::user: return "/v1/users/{user_id}";
     case route_id::user_export: return "/v1/users/{user_id}/export";
+    case route_id::analytics: return "/v1/analytics/{report}";
+    case route_id::skills: return "/v1/skills/{name}";
+    case route_id::agent_skills:
+      return "/v1/agents/{agent_name}/skills/{skill}";
+    case route_id::ui: return "/ui/{file}";
+    case route_id::ui_today: return "/ui/api/today";
     default: return "unmatched";
   }
 }
@@ -90,8 +102,10 @@ const char* route_label(route_id id) {
 const char* allowed_methods(route_id id) {
   if (id == route_id::user)
     return "DELETE";
-  if (id == route_id::user_export)
+  if (id == route_id::user_export || id == route_id::ui_today)
     return "GET";
+  if (id == route_id::skills || id == route_id::agent_skills)
+    return "GET, HEAD, PUT, DELETE";
   return id == route_id::search ? "POST" : "GET, HEAD";
 }
 
@@ -100,8 +114,11 @@ bool method_allowed(route_id id, const std::string& method) {
     return method == "POST";
   if (id == route_id::user)
     return method == "DELETE";
-  if (id == route_id::user_export)
+  if (id == route_id::user_export || id == route_id::ui_today)
     return method == "GET";
+  if (id == route_id::skills || id == route_id::agent_skills)
+    return method == "GET" || method == "HEAD" || method == "PUT"
+           || method == "DELETE";
   return method == "GET" || method == "HEAD";
 }
 
@@ -156,14 +173,21 @@ route_policy policy_of(route_id id) {
     case route_id::working_memory: return {access::user, user_source::query};
     case route_id::healthz:
     case route_id::readyz:
-    case route_id::metrics: return {access::open, user_source::none};
+    case route_id::metrics:
+    case route_id::ui: return {access::open, user_source::none};
+    // Any valid token; the handlers scope reads to the token's users and
+    // require an admin for writes (api/analytics_routes.cpp).
+    case route_id::analytics:
+    case route_id::skills:
+    case route_id::agent_skills: return {access::user, user_source::none};
     default: return {access::admin, user_source::none};
   }
 }
 
 bool is_ops_route(route_id id) {
   return id == route_id::healthz || id == route_id::readyz
-         || id == route_id::metrics;
+         || id == route_id::metrics || id == route_id::ui
+         || id == route_id::ui_today;
 }
 
 // The path part of a request target ("/a/b?x=1" -> "/a/b").
@@ -205,10 +229,27 @@ route_match match_route(std::string_view target) {
       return {route_id::readyz, {}};
     if (seg[0] == "metrics")
       return {route_id::metrics, {}};
+    if (seg[0] == "ui")
+      return {route_id::ui, {}};
+    return {};
+  }
+  if (seg[0] == "ui") {
+    if (seg.size() == 2)
+      return {route_id::ui, seg[1]};
+    if (seg.size() == 3 && seg[1] == "api" && seg[2] == "today")
+      return {route_id::ui_today, {}};
     return {};
   }
   if (seg[0] != "v1")
     return {};
+  if (seg.size() == 3 && seg[1] == "analytics")
+    return {route_id::analytics, seg[2]};
+  if ((seg.size() == 2 || seg.size() == 3) && seg[1] == "skills")
+    return {route_id::skills, seg.size() == 3 ? seg[2] : std::string_view{}};
+  if ((seg.size() == 4 || seg.size() == 5) && seg[1] == "agents"
+      && seg[3] == "skills")
+    return {route_id::agent_skills, seg[2],
+            seg.size() == 5 ? seg[4] : std::string_view{}};
   if (seg.size() == 3 && seg[1] == "memories" && seg[2] == "search")
     return {route_id::search, {}};
   if (seg.size() == 4 && seg[1] == "sessions" && seg[3] == "messages")
@@ -632,6 +673,9 @@ struct http_server::impl {
   void on_neighbors(const httplib::Request& req, const route_match& m,
                     const access_grant& grant, httplib::Response& res);
   void on_readyz(httplib::Response& res);
+  void on_analytics(const httplib::Request& req, const route_match& m,
+                    const std::string& body, const access_grant& grant,
+                    httplib::Response& res);
   void on_memory_history(const httplib::Request& req, const route_match& m,
                          const access_grant& grant, httplib::Response& res);
   void on_working_memory(const httplib::Request& req, const route_match& m,
@@ -768,7 +812,10 @@ void http_server::impl::dispatch(const httplib::Request& req,
                                  const httplib::ContentReader* reader,
                                  const route_match& m, bool on_ops) {
   body_result body;
-  bool wants_body = m.id == route_id::search && req.method == "POST";
+  bool wants_body = (m.id == route_id::search && req.method == "POST")
+                    || ((m.id == route_id::skills
+                         || m.id == route_id::agent_skills)
+                        && req.method == "PUT");
   // RFC 9112 6.3: without Content-Length or Transfer-Encoding a request has
   // no body; httplib would instead read until the client closes (or the
   // read timeout), holding a worker for nothing.
@@ -831,6 +878,12 @@ void http_server::impl::dispatch(const httplib::Request& req,
       return on_entities(req, m, grant, res);
     case route_id::entity_neighbors:
       return on_neighbors(req, m, grant, res);
+    case route_id::analytics:
+    case route_id::skills:
+    case route_id::agent_skills:
+    case route_id::ui:
+    case route_id::ui_today:
+      return on_analytics(req, m, body.data, grant, res);
     default:
       return send_error(res, 404, "not_found", "no such endpoint");
   }
@@ -1382,6 +1435,68 @@ void http_server::impl::on_export_user(const route_match& m,
       sink.done();
       return true;
     });
+}
+
+// The analytics, skills and status-page routes: parsed here, answered by
+// api/analytics_routes.cpp.
+void http_server::impl::on_analytics(const httplib::Request& req,
+                                     const route_match& m,
+                                     const std::string& body,
+                                     const access_grant& grant,
+                                     httplib::Response& res) {
+  namespace ar = analytics_routes;
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  ar::reply r;
+  if (m.id == route_id::ui) {
+    auto name = percent_decode(m.raw_param, false);
+    r = name ? ar::ui_file(*name) : ar::ui_file("\x01");
+  } else if (m.id == route_id::ui_today) {
+    r = ar::ui_today(cfg.analytics.get(), now_ms);
+  } else {
+    auto q = parse_query(req.target, {"from", "to", "granularity", "group_by",
+                                      "user_id", "cursor", "limit"});
+    if (!q)
+      return send_bad_request(res, q.error());
+    auto analytics = cfg.analytics.get();
+    if (m.id == route_id::analytics) {
+      r = ar::analytics(analytics, m.raw_param, *q, *grant.token, now_ms);
+    } else {
+      std::string first, second;
+      if (!m.raw_param.empty()) {
+        auto id = decode_id(m.id == route_id::skills ? "skill" : "agent_name",
+                            m.raw_param);
+        if (!id)
+          return send_bad_request(res, id.error());
+        first = std::move(*id);
+      }
+      if (!m.raw_param2.empty()) {
+        auto id = decode_id("skill", m.raw_param2);
+        if (!id)
+          return send_bad_request(res, id.error());
+        second = std::move(*id);
+      }
+      r = m.id == route_id::skills
+            ? ar::skills(analytics, req.method, first, body, *q, *grant.token)
+            : ar::agent_skills(analytics, req.method, first, second, body, *q,
+                               *grant.token);
+    }
+  }
+  if (r.backend_error)
+    return send_backend_error(res, r.backend_error);
+  if (r.status >= 400)
+    return send_error(res, r.status, r.error_code.c_str(), r.detail);
+  if (!r.file.empty() || !r.content_type.empty()) {
+    res.status = 200;
+    res.set_content(std::string{r.file}, std::string{r.content_type});
+    return;
+  }
+  if (r.status == 204) {
+    res.status = 204;
+    return;
+  }
+  send_json(res, r.status, r.json);
 }
 
 void http_server::impl::on_readyz(httplib::Response& res) {

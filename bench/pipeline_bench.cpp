@@ -1128,6 +1128,16 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       << " % counting until the last batch was indexed): target >= 50 % "
       << (ratio >= 0.5 ? "MET" : "MISSED") << "\n";
   }
+  // The aggregation stage folds usage, session and event-time analytics
+  // rollups (hour and day windows per agent, tool and model, with latency
+  // sketches; docs/operations.md "Analytics"): it must not become the
+  // bottleneck.
+  for (auto* s : {&rep.backlog, &rep.steady})
+    if (s->ok)
+      o << b << s->name << ": aggregation stage (rollups incl. analytics) "
+        << fixed(s->m.stages.at("aggregation").sum * 1e6
+                   / std::max<size_t>(1, s->events), 2)
+        << " µs/event\n";
   auto details = [&](const scenario_result& s) {
     if (!s.ok)
       return;

@@ -15,6 +15,7 @@
 #include "domain/text.hpp"
 #include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
+#include "storage/analytics_sql.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
 #include "storage/pg_cluster.hpp"
@@ -369,7 +370,9 @@ constexpr const char* insert_links_sql =
 // --- impl -----------------------------------------------------------------
 
 // The connection and its exception-to-error wrapper: pg_common.hpp.
-struct postgres_store::impl : detail::pg_session {};
+struct postgres_store::impl : detail::pg_session {
+  analytics_window_options analytics;
+};
 
 postgres_store::postgres_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
@@ -422,6 +425,11 @@ caf::expected<int> postgres_store::migrate() {
     }
     return applied;
   });
+}
+
+void postgres_store::set_analytics_options(
+  const analytics_window_options& opt) {
+  impl_->analytics = opt;
 }
 
 bool is_data_rejection(const caf::error& err) {
@@ -600,6 +608,23 @@ postgres_store::commit_batch(const batch& input,
                                u.tokens_used, u.files_uploaded);
       out.complete();
       tx.exec(upsert_usage_sql);
+    }
+    // 2b. event-time analytics (storage/analytics_sql.cpp), over the new
+    // activities only, like the rollups above.
+    {
+      std::vector<analytics_delta> recomputed;
+      const auto* deltas = &b.analytics;
+      bool all_fresh = result.duplicate_activities == 0;
+      if (!all_fresh || (deltas->empty() && !fresh.empty())) {
+        std::vector<activity> news;
+        for (auto* ap : firsts)
+          if (fresh.count(ap->event_id) > 0)
+            news.push_back(*ap);
+        recomputed = domain::analytics_deltas(news);
+        deltas = &recomputed;
+      }
+      analytics_sql::write(tx, *deltas, firsts, fresh, all_fresh,
+                           consumer_group, impl_->analytics, result);
     }
     // 3. offsets (a handful of partitions: one multi-row statement)
     if (!b.offsets.empty()) {
