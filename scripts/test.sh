@@ -13,6 +13,8 @@ scripts/build.sh
 # The real embedding model server of tests/embedding (a venv in a cache dir).
 AGENTMEM_EMBEDDING_PYTHON="$(scripts/install-embedding-server.sh | tail -n 1)"
 export AGENTMEM_EMBEDDING_PYTHON
+# Chromium and Playwright for the status page test (tests/ui).
+scripts/install-ui-test.sh
 # Failed tests keep their whole output (ctest cuts it at 300 KB by default,
 # and the fault tests print a lot); after a failed run the Boost.Test
 # failure lines are repeated at the end, where a CI summary shows them.
