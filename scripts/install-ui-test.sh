@@ -10,7 +10,12 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if ! [ -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q
+  # scripts/test.sh runs scripts/install-deps.sh first, which refreshed the
+  # package lists moments ago: refresh only when they are missing or more
+  # than 6 hours old.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -360 -print -quit 2>/dev/null)" ]; then
+    $SUDO apt-get update -q
+  fi
   $SUDO apt-get install -y -q --no-install-recommends chromium
 fi
 command -v npm >/dev/null 2>&1 || {
