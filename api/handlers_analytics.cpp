@@ -183,12 +183,34 @@ void summary(call& c, Fetch fetch, ToJson to_json) {
   send_json(c.res, 200, out);
 }
 
-// A path segment decoded as an identifier; nullopt once the 400 is sent.
-std::optional<std::string> path_name(call& c, const char* name) {
-  auto id = c.path_id(name);
-  if (!id)
-    return send_bad_request(c.res, id.error()), std::nullopt;
-  return std::move(*id);
+// A request of the skills registry: its path names decoded as
+// identifiers ("" when the route has none) and the backend.
+struct registry_call {
+  analytics_backend* be = nullptr;
+  std::string first, second;
+};
+
+// Reads path parameters `first` and `second` (either may be nullptr),
+// refuses any query parameter and finds the backend; nullopt once the 400
+// or 503 is sent.
+std::optional<registry_call> registry(call& c, const char* first,
+                                      const char* second = nullptr) {
+  registry_call r;
+  for (auto [name, out] : {std::pair{first, &r.first},
+                           std::pair{second, &r.second}}) {
+    if (!name)
+      continue;
+    auto id = c.path_id(name);
+    if (!id)
+      return send_bad_request(c.res, id.error()), std::nullopt;
+    *out = std::move(*id);
+  }
+  if (auto q = parse_query(c.req.target, {}); !q)
+    return send_bad_request(c.res, q.error()), std::nullopt;
+  r.be = analytics_of(c);
+  if (!r.be)
+    return std::nullopt;
+  return r;
 }
 
 // The JSON body of a PUT; nullptr once the 400 is sent.
@@ -204,14 +226,6 @@ void send_done(call& c, const caf::error& err) {
   if (err)
     return send_backend_error(c.res, err);
   c.res.status = 204;
-}
-
-// No query parameters on the registry routes.
-bool no_query(call& c) {
-  auto q = parse_query(c.req.target, {});
-  if (!q)
-    send_bad_request(c.res, q.error());
-  return static_cast<bool>(q);
 }
 
 } // namespace
@@ -281,12 +295,10 @@ void analytics_skills(call& c) {
 }
 
 void list_skills(call& c) {
-  if (!no_query(c))
+  auto r = registry(c, nullptr);
+  if (!r)
     return;
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto xs = be->skills();
+  auto xs = r->be->skills();
   if (!xs)
     return send_backend_error(c.res, xs.error());
   ojson arr = ojson::array();
@@ -296,113 +308,83 @@ void list_skills(call& c) {
 }
 
 void get_skill(call& c) {
-  auto name = path_name(c, "name");
-  if (!name || !no_query(c))
+  auto r = registry(c, "name");
+  if (!r)
     return;
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto s = be->get_skill(*name);
+  auto s = r->be->get_skill(r->first);
   if (!s)
     return send_backend_error(c.res, s.error());
   send_json(c.res, 200, skill_json(*s));
 }
 
 void put_skill(call& c) {
-  auto name = path_name(c, "name");
-  if (!name || !no_query(c))
+  auto r = registry(c, "name");
+  if (!r)
     return;
   auto* doc = put_body(c);
   if (!doc)
     return;
-  auto s = parse_skill(*doc, *name);
+  auto s = parse_skill(*doc, r->first);
   if (!s)
     return send_bad_request(c.res, s.error());
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto stored = be->put_skill(*s);
+  auto stored = r->be->put_skill(*s);
   if (!stored)
     return send_backend_error(c.res, stored.error());
   send_json(c.res, 200, skill_json(*stored));
 }
 
 void delete_skill(call& c) {
-  auto name = path_name(c, "name");
-  if (!name || !no_query(c))
-    return;
-  if (auto* be = analytics_of(c))
-    send_done(c, be->delete_skill(*name));
+  if (auto r = registry(c, "name"))
+    send_done(c, r->be->delete_skill(r->first));
 }
 
 void list_agent_skills(call& c) {
-  auto agent = path_name(c, "agent_name");
-  if (!agent || !no_query(c))
+  auto r = registry(c, "agent_name");
+  if (!r)
     return;
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto xs = be->bindings(*agent);
+  auto xs = r->be->bindings(r->first);
   if (!xs)
     return send_backend_error(c.res, xs.error());
   ojson arr = ojson::array();
   for (auto& b : *xs)
     arr.push_back(binding_json(b));
   send_json(c.res, 200,
-            ojson{{"agent_name", *agent}, {"skills", std::move(arr)}});
+            ojson{{"agent_name", r->first}, {"skills", std::move(arr)}});
 }
 
 void get_agent_skill(call& c) {
-  auto agent = path_name(c, "agent_name");
-  if (!agent)
+  auto r = registry(c, "agent_name", "skill");
+  if (!r)
     return;
-  auto skill = path_name(c, "skill");
-  if (!skill || !no_query(c))
-    return;
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto xs = be->bindings(*agent);
+  auto xs = r->be->bindings(r->first);
   if (!xs)
     return send_backend_error(c.res, xs.error());
   for (auto& b : *xs)
-    if (b.skill == *skill)
+    if (b.skill == r->second)
       return send_json(c.res, 200, binding_json(b));
   send_error(c.res, 404, "not_found",
-             "no binding of skill " + *skill + " to " + *agent);
+             "no binding of skill " + r->second + " to " + r->first);
 }
 
 void put_agent_skill(call& c) {
-  auto agent = path_name(c, "agent_name");
-  if (!agent)
-    return;
-  auto skill = path_name(c, "skill");
-  if (!skill || !no_query(c))
+  auto r = registry(c, "agent_name", "skill");
+  if (!r)
     return;
   auto* doc = put_body(c);
   if (!doc)
     return;
-  auto b = parse_binding(*doc, *agent, *skill);
+  auto b = parse_binding(*doc, r->first, r->second);
   if (!b)
     return send_bad_request(c.res, b.error());
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto stored = be->put_binding(*b);
+  auto stored = r->be->put_binding(*b);
   if (!stored)
     return send_backend_error(c.res, stored.error());
   send_json(c.res, 200, binding_json(*stored));
 }
 
 void delete_agent_skill(call& c) {
-  auto agent = path_name(c, "agent_name");
-  if (!agent)
-    return;
-  auto skill = path_name(c, "skill");
-  if (!skill || !no_query(c))
-    return;
-  if (auto* be = analytics_of(c))
-    send_done(c, be->delete_binding(*agent, *skill));
+  if (auto r = registry(c, "agent_name", "skill"))
+    send_done(c, r->be->delete_binding(r->first, r->second));
 }
 
 void ui_file(call& c) {
@@ -417,12 +399,10 @@ void ui_file(call& c) {
 }
 
 void ui_today(call& c) {
-  if (!no_query(c))
+  auto r = registry(c, nullptr);
+  if (!r)
     return;
-  auto* be = analytics_of(c);
-  if (!be)
-    return;
-  auto j = today_analytics(*be, now_ms());
+  auto j = today_analytics(*r->be, now_ms());
   if (!j)
     return send_backend_error(c.res, j.error());
   send_json(c.res, 200, *j);
