@@ -638,11 +638,13 @@ std::string pg_cluster::redact(const std::string& url) {
         out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // `password=` as a URI query parameter or a conninfo keyword.
+  // `password=` (and `sslpassword=`, the client key's passphrase) as a URI
+  // query parameter or a conninfo keyword.
   for (size_t pos = 0;
        (pos = out.find("password", pos)) != std::string::npos;) {
-    bool key_start = pos == 0 || out[pos - 1] == '?' || out[pos - 1] == '&'
-                     || std::isspace(static_cast<unsigned char>(out[pos - 1]));
+    auto key = pos >= 3 && out.compare(pos - 3, 3, "ssl") == 0 ? pos - 3 : pos;
+    bool key_start = key == 0 || out[key - 1] == '?' || out[key - 1] == '&'
+                     || std::isspace(static_cast<unsigned char>(out[key - 1]));
     auto eq = pos + 8;
     while (eq < out.size() && out[eq] == ' ')
       ++eq;

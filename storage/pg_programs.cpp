@@ -122,6 +122,10 @@ caf::expected<pg_client_target> split_password(const std::string& url) {
       out.password = o->val;
       continue;
     }
+    if (std::strcmp(o->keyword, "sslpassword") == 0) {
+      out.ssl_password = o->val;
+      continue;
+    }
     if (!out.conninfo.empty())
       out.conninfo += ' ';
     out.conninfo += std::string{o->keyword} + "=" + conninfo_quote(o->val);
@@ -137,6 +141,12 @@ caf::expected<std::string> run_pg_program(const std::string& bindir,
   auto target = split_password(url);
   if (!target)
     return std::move(target.error());
+  if (!target->ssl_password.empty())
+    return make_error(errc::invalid_config,
+                      program + " cannot be given the URL's sslpassword "
+                                "without showing it on its command line; use "
+                                "a client key without a passphrase (mode "
+                                "0600) for backup and restore");
   std::vector<std::string> argv_s{(fs::path{bindir} / program).string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   argv_s.push_back("--no-password");

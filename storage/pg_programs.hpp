@@ -20,6 +20,9 @@ std::string find_pg_bindir(const std::vector<std::string>& programs);
 struct pg_client_target {
   std::string conninfo;
   std::string password;
+  /// `sslpassword` (the client key's passphrase), also kept off `conninfo`:
+  /// libpq has no environment variable for it.
+  std::string ssl_password;
 };
 
 /// Parses `url` with libpq's PQconninfoParse. Errors: errc::invalid_config
@@ -34,7 +37,8 @@ caf::expected<pg_client_target> split_password(const std::string& url);
 /// of `url` replaced by `***`) when the program exits with status 0.
 /// Errors: errc::io_error "<program> failed (exit status N): <stderr>" (the
 /// last 4000 bytes, redacted), or when it cannot be started;
-/// errc::invalid_config when `url` does not parse.
+/// errc::invalid_config when `url` does not parse or has an `sslpassword`
+/// (it could only be passed on the command line).
 caf::expected<std::string> run_pg_program(const std::string& bindir,
                                           const std::string& program,
                                           const std::vector<std::string>& args,

@@ -4,8 +4,9 @@
 // `agentmem restore` puts it into a FRESH PostgreSQL cluster and an EMPTY
 // data dir, and a node started there answers exactly like the source:
 // keyword, vector and hybrid rankings (same ids, order and scores), facts,
-// usage rollups, session lists and conversation buffers — without
-// consuming a single event (the data came from the backup). Working memory
+// usage rollups, session lists and conversation buffers — then consumes
+// only what was published after the restore (the offsets came with the
+// data). Working memory
 // is short-term node state and starts empty (docs/operations.md). A user
 // deleted before a backup is not in it. The CLI refuses a corrupt archive
 // and a non-empty target, and never prints the password.
@@ -360,8 +361,18 @@ BOOST_FIXTURE_TEST_CASE(
   // Short-term node state is not in a backup: working memory starts empty.
   BOOST_TEST(get_body(dst, wm_target).rfind("404 ", 0) == 0,
              get_body(dst, wm_target));
-  // Nothing was consumed: the restored offsets are the source's.
-  BOOST_TEST(dst.metric("agentmem_events_consumed_total").value_or(0) == 0.0);
+  // It resumes at the restored offsets: a new event is the only one it
+  // consumes (none of the 408 again, none skipped).
+  {
+    auto extra = fact_event("bk-after-restore", wall_ms(), "message");
+    extra["role"] = "user";
+    extra["content"] = "Back after the restore.";
+    publish_events(dst_opts.brokers, topic, {{fact_user, extra.dump()}});
+    pg_probe dst_pg{dst_url};
+    auto err = wait_stored_offsets(dst_pg, dst, group, topic, ev.size() + 1);
+    BOOST_TEST_REQUIRE(err.empty(), err);
+    BOOST_TEST(dst.metric("agentmem_events_consumed_total").value_or(0) == 1.0);
+  }
   BOOST_TEST(dst.terminate() == "exit code 0");
   BOOST_TEST(!(*target)->stop());
   BOOST_TEST_MESSAGE("test took " << seconds_since(t_test) << " s");

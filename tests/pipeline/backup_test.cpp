@@ -300,6 +300,12 @@ BOOST_FIXTURE_TEST_CASE(errors_name_the_cause_and_never_the_password,
   m = pipeline::backup(wrong, (tmp.dir / "b2").string());
   BOOST_TEST_REQUIRE(!m);
   BOOST_TEST(why(m).find("Wr0ngPassw0rd") == std::string::npos, why(m));
+  // A client key passphrase could only reach pg_dump on its command line.
+  m = pipeline::backup(url + "?sslpassword=Pa55phrase",
+                       (tmp.dir / "b4").string());
+  BOOST_TEST_REQUIRE(!m);
+  BOOST_TEST(is(m.error(), errc::invalid_config), why(m));
+  BOOST_TEST(why(m).find("Pa55phrase") == std::string::npos, why(m));
   // No pg_dump where AGENTMEM_PG_BINDIR points.
   ::setenv("AGENTMEM_PG_BINDIR", tmp.dir.c_str(), 1);
   m = pipeline::backup(url, (tmp.dir / "b3").string());
