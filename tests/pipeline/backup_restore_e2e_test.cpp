@@ -19,12 +19,15 @@
 #include "storage/pg_cluster.hpp"
 #include "storage/pg_programs.hpp"
 #include "tests/faults/fault_support.hpp"
+#include "tests/pipeline/secrets.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 namespace {
 
 using namespace agentmem;
 using namespace agentmem::faults;
+using agentmem::test::password_of;
+using agentmem::test::shows;
 
 const std::string fact_user = "u-backup";
 const std::string fact_session = "s-backup-1";
@@ -169,12 +172,6 @@ std::string archive_sql(const std::string& archive, const std::string& work) {
   return read_text(work + ".sql");
 }
 
-std::string password_of(const std::string& url) {
-  auto t = storage::split_password(url);
-  if (!t || t->password.empty())
-    throw std::runtime_error("test URL without a password");
-  return t->password;
-}
 
 } // namespace
 
@@ -249,15 +246,14 @@ BOOST_FIXTURE_TEST_CASE(
     auto r = agentmem_cli({"backup", "--config", tmp / "src/agentmem.toml",
                            "--to", to},
                           to + "-cli");
-    BOOST_TEST(r.second.find(src_secret) == std::string::npos, r.second);
+    BOOST_TEST(!shows(r.second, src_secret), r.second);
     return r;
   };
   {
     auto t = steady::now();
     auto [rc, out] = backup_cli(backup_dir);
     BOOST_TEST_REQUIRE(rc == 0, out);
-    BOOST_TEST(read_text(backup_dir + "/manifest.json").find(src_secret)
-               == std::string::npos);
+    BOOST_TEST(!shows(read_text(backup_dir + "/manifest.json"), src_secret));
     BOOST_TEST_MESSAGE("backup took " << seconds_since(t) << " s:\n" << out);
   }
   // A user deleted before a backup is not in it (docs/data-governance.md):
@@ -292,7 +288,7 @@ BOOST_FIXTURE_TEST_CASE(
   auto restore_cli = [&](const std::string& from, const std::string& work) {
     auto r = agentmem_cli({"restore", "--config", dst_config, "--from", from},
                           tmp / work);
-    BOOST_TEST(r.second.find(dst_secret) == std::string::npos, r.second);
+    BOOST_TEST(!shows(r.second, dst_secret), r.second);
     return r;
   };
   // A corrupt archive is refused before the target is touched.
