@@ -56,6 +56,9 @@ const std::vector<route> table = {
    handlers::readyz},
   {"/metrics", get_head, access::open, user_source::none, listener::ops,
    handlers::metrics},
+  // the API contract (docs/openapi.yaml): open, on the main listener
+  {"/openapi.json", get_head, access::open, user_source::none, listener::main,
+   handlers::openapi},
 };
 
 // Calls f(segment) for each '/'-separated segment of `path` after the

@@ -67,6 +67,7 @@ std::vector<route_info> served_routes();
 ///   DELETE /v1/users/{user_id}          (docs/data-governance.md)
 ///   GET  /v1/users/{user_id}/export     (JSON Lines, chunked)
 ///   GET  /healthz, /readyz, /metrics
+///   GET  /openapi.json                 (docs/openapi.yaml, no token)
 ///
 /// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with
 /// WWW-Authenticate: Bearer); the token's scope must allow the request's
