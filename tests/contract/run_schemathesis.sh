@@ -124,6 +124,9 @@ TOML
 # --workers 1: with 2, CPython 3.11's ast module is not thread-safe and
 # Hypothesis (describing a filter) crashes the run now and then.
 set +e
+# From the scratch dir: Schemathesis keeps a cache (.schemathesis/) in its
+# working directory.
+cd "$work"
 "$st" --config-file "$work/schemathesis.toml" run "$base/openapi.json" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
