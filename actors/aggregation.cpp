@@ -12,8 +12,9 @@ caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
     [=](batch& b) {
       auto start = stage_metrics::begin();
       fault_point("aggregation");
-      b.usage = domain::usage_deltas(b.activities);
-      b.sessions = domain::session_deltas(b.activities);
+      if (cfg.pricing)
+        domain::price_activities(b.activities, *cfg.pricing);
+      domain::fold_rollups(b);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

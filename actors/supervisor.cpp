@@ -28,6 +28,8 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
                          supervisor_config cfg) {
   self->monitor(cfg.ingress);
   self->state.backoff = cfg.initial_backoff;
+  // Exposed at 0 from the start: a restart then shows as an increase.
+  restarts_counter("stage_chain");
   start_chain(self, cfg, false);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;

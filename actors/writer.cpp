@@ -32,6 +32,7 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
     if (!s)
       return s.error();
     st.store = std::move(*s);
+    st.store->set_analytics_options(cfg.analytics);
   }
   auto t0 = std::chrono::steady_clock::now();
   auto res = st.store->commit_batch(b, cfg.consumer_group, cfg.embedding_model);
@@ -92,6 +93,24 @@ caf::error commit_head(caf::stateful_actor<writer_state>* self,
                     {{"reason", dl.reason_code}})
       .inc();
   }
+  for (auto [disposition, n] :
+       {std::pair{"within_grace", res->late_within_grace},
+        std::pair{"after_grace", res->late_after_grace}})
+    reg.get_counter("agentmem_late_events_total",
+                    "New events older than their partition's stream time, "
+                    "by disposition: within_grace (their hourly window was "
+                    "still open) or after_grace (it had closed: counted, and "
+                    "a correction emitted).",
+                    {{"disposition", disposition}})
+      .inc(static_cast<double>(n));
+  reg.get_counter("agentmem_analytics_windows_closed_total",
+                  "Hourly analytics windows closed by the watermark (final "
+                  "records written to the outbox).")
+    .inc(static_cast<double>(res->windows_closed));
+  reg.get_counter("agentmem_analytics_corrections_total",
+                  "Correction records of closed windows written to the "
+                  "outbox (late events after the grace).")
+    .inc(static_cast<double>(res->corrections_emitted));
   reg.get_counter("agentmem_events_duplicate_total",
                   "Redelivered events already stored (skipped).")
     .inc(static_cast<double>(res->duplicate_activities));

@@ -41,6 +41,8 @@ struct writer_config {
   std::shared_ptr<storage::hot_state> hot;
   std::shared_ptr<storage::working_memory> working; ///< may be null
   std::shared_ptr<domain::embedder> embedder;       ///< may be null
+  /// Event-time windowing of the analytics rollups (`[analytics]`).
+  storage::analytics_window_options analytics;
 };
 
 /// State of the writer: its own Postgres connection and the batches that

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api/codec.hpp"
+#include "domain/strict_input.hpp"
 
 namespace agentmem::api {
 
@@ -23,7 +24,8 @@ std::string encode_cursor(char kind, const list_position& pos) {
   return s;
 }
 
-std::optional<list_position> decode_cursor(char kind, std::string_view text) {
+std::optional<list_position> decode_cursor(char kind, std::string_view text,
+                                           cursor_id id) {
   if (text.empty() || text.size() > 1024)
     return std::nullopt;
   std::string b64{text};
@@ -68,9 +70,32 @@ std::optional<list_position> decode_cursor(char kind, std::string_view text) {
   list_position pos;
   pos.ts_ms = neg ? -v : v;
   pos.id = raw.substr(colon + 1);
-  if (check_id("cursor", pos.id))
+  bool valid = id == cursor_id::identifier
+                 ? !check_id("cursor", pos.id)
+                 : !domain::strict::check_text("cursor", pos.id, 0,
+                                               2 * domain::strict::max_id_chars
+                                                 + 1,
+                                               true);
+  if (!valid)
     return std::nullopt;
   return pos;
+}
+
+caf::error cursor_param(const http::query_params& q, char kind,
+                        std::optional<list_position>& after, cursor_id id) {
+  if (auto v = q.find("cursor"); v != q.end()) {
+    after = decode_cursor(kind, v->second, id);
+    if (!after)
+      return http::bad("cursor is not a cursor of this listing; send "
+                       "next_cursor of the previous page unchanged");
+  }
+  return {};
+}
+
+nlohmann::ordered_json
+next_cursor_json(char kind, const std::optional<list_position>& next) {
+  return next ? nlohmann::ordered_json(encode_cursor(kind, *next))
+              : nlohmann::ordered_json(nullptr);
 }
 
 } // namespace agentmem::api

@@ -1,6 +1,13 @@
-// Analytics routes: daily usage rollups (docs/api.md).
+// Analytics routes (docs/api.md): daily usage rollups per user; the
+// event-time analytics reports, the skills registry and the status page.
 
+#include <chrono>
+
+#include "api/analytics_codec.hpp"
+#include "api/codec.hpp"
+#include "api/cursor.hpp"
 #include "api/routes.hpp"
+#include "api/status_page.hpp"
 #include "domain/timestamp.hpp"
 
 namespace agentmem::api::handlers {
@@ -67,6 +74,338 @@ void usage(call& c) {
   out["to"] = to->second;
   out["days"] = std::move(days);
   send_json(c.res, 200, out);
+}
+
+// --- event-time analytics, skills, status page -----------------------------
+// (docs/api.md "Analytics", "Skills"; docs/operations.md "Status page").
+// Answered from server_config::analytics (pipeline/analytics_service);
+// without one these routes are 503.
+
+namespace {
+
+constexpr int64_t day_ms = 86'400'000;
+/// Longest ranges: hourly rows for 31 days, daily rows and summaries for
+/// 366 days.
+constexpr int64_t max_hourly_range_ms = 31 * day_ms;
+constexpr int64_t max_range_ms = 366 * day_ms;
+constexpr int max_usage_limit = 10000;
+constexpr int default_usage_limit = 1000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// The analytics backend, or nullptr once the 503 is sent.
+analytics_backend* analytics_of(call& c) {
+  auto* be = c.srv.cfg.analytics.get();
+  if (!be)
+    send_error(c.res, 503, "unavailable", "analytics are not configured");
+  return be;
+}
+
+// The users a token may see (admin: all).
+user_scope scope_of(const token_entry& tok) {
+  user_scope s;
+  switch (tok.kind) {
+    case token_scope_kind::admin:
+      s.all = true;
+      break;
+    case token_scope_kind::users:
+      s.users = tok.users;
+      break;
+    case token_scope_kind::prefix:
+      s.prefix = tok.prefix;
+      break;
+  }
+  return s;
+}
+
+// from/to (default: the 24 hours before now), at most `max_ms` apart; the
+// token's scope and the optional user_id, which the token must allow.
+// False once the 400 or 403 is sent.
+bool read_range(call& c, const query_params& q, int64_t max_ms,
+                analytics_range& r) {
+  r.to_ms = now_ms();
+  if (auto it = q.find("to"); it != q.end()) {
+    auto t = parse_instant("to", it->second);
+    if (!t)
+      return send_bad_request(c.res, t.error()), false;
+    r.to_ms = *t;
+  }
+  r.from_ms = r.to_ms - day_ms;
+  if (auto it = q.find("from"); it != q.end()) {
+    auto t = parse_instant("from", it->second);
+    if (!t)
+      return send_bad_request(c.res, t.error()), false;
+    r.from_ms = *t;
+  }
+  if (r.from_ms >= r.to_ms)
+    return send_error(c.res, 400, "bad_request", "from must be before to"),
+           false;
+  if (r.to_ms - r.from_ms > max_ms)
+    return send_error(c.res, 400, "bad_request",
+                      "the range from..to may span at most "
+                        + std::to_string(max_ms / day_ms) + " days"),
+           false;
+  r.scope = scope_of(*c.grant.token);
+  if (auto it = q.find("user_id"); it != q.end()) {
+    caf::expected<std::string> id{it->second};
+    if (auto err = check_id("user_id", it->second))
+      id = std::move(err);
+    auto uid = permitted_user(std::move(id), c.grant, c.res);
+    if (!uid)
+      return false;
+    r.user_id = std::move(*uid);
+  }
+  return true;
+}
+
+// A summary report over a range: `fetch(backend, range)` and its JSON.
+template <class Fetch, class ToJson>
+void summary(call& c, Fetch fetch, ToJson to_json) {
+  auto q = parse_query(c.req.target, {"from", "to", "user_id"});
+  if (!q)
+    return send_bad_request(c.res, q.error());
+  analytics_range r;
+  if (!read_range(c, *q, max_range_ms, r))
+    return;
+  auto* be = analytics_of(c);
+  if (!be)
+    return;
+  auto rows = fetch(*be, r);
+  if (!rows)
+    return send_backend_error(c.res, rows.error());
+  ojson out = to_json(*rows);
+  out["from"] = domain::format_rfc3339_ms(r.from_ms);
+  out["to"] = domain::format_rfc3339_ms(r.to_ms);
+  send_json(c.res, 200, out);
+}
+
+// A request of the skills registry: its path names decoded as
+// identifiers ("" when the route has none) and the backend.
+struct registry_call {
+  analytics_backend* be = nullptr;
+  std::string first, second;
+};
+
+// Reads path parameters `first` and `second` (either may be nullptr),
+// refuses any query parameter and finds the backend; nullopt once the 400
+// or 503 is sent.
+std::optional<registry_call> registry(call& c, const char* first,
+                                      const char* second = nullptr) {
+  registry_call r;
+  for (auto [name, out] : {std::pair{first, &r.first},
+                           std::pair{second, &r.second}}) {
+    if (!name)
+      continue;
+    auto id = c.path_id(name);
+    if (!id)
+      return send_bad_request(c.res, id.error()), std::nullopt;
+    *out = std::move(*id);
+  }
+  if (auto q = parse_query(c.req.target, {}); !q)
+    return send_bad_request(c.res, q.error()), std::nullopt;
+  r.be = analytics_of(c);
+  if (!r.be)
+    return std::nullopt;
+  return r;
+}
+
+// The JSON body of a PUT; nullptr once the 400 is sent.
+const nlohmann::json* put_body(call& c) {
+  auto& doc = c.body.get();
+  if (!doc)
+    return send_bad_request(c.res, doc.error()), nullptr;
+  return &*doc;
+}
+
+// 204 or the backend's error.
+void send_done(call& c, const caf::error& err) {
+  if (err)
+    return send_backend_error(c.res, err);
+  c.res.status = 204;
+}
+
+} // namespace
+
+void analytics_usage(call& c) {
+  auto q = parse_query(c.req.target, {"from", "to", "granularity", "group_by",
+                                      "user_id", "cursor", "limit"});
+  if (!q)
+    return send_bad_request(c.res, q.error());
+  usage_query uq;
+  if (auto it = q->find("granularity"); it != q->end())
+    uq.granularity = it->second;
+  if (uq.granularity != "hour" && uq.granularity != "day")
+    return send_error(c.res, 400, "bad_request",
+                      "granularity must be hour or day");
+  if (auto it = q->find("group_by"); it != q->end())
+    uq.group_by = it->second;
+  if (uq.group_by != "user" && uq.group_by != "agent_type"
+      && uq.group_by != "agent_name" && uq.group_by != "model"
+      && uq.group_by != "tool")
+    return send_error(c.res, 400, "bad_request",
+                      "group_by must be user, agent_type, agent_name, model "
+                      "or tool");
+  if (!read_range(c, *q,
+                  uq.granularity == "hour" ? max_hourly_range_ms
+                                           : max_range_ms,
+                  uq.range))
+    return;
+  auto limit = int_param(*q, "limit", 1, max_usage_limit, default_usage_limit);
+  if (!limit)
+    return send_bad_request(c.res, limit.error());
+  uq.limit = *limit;
+  if (auto err = cursor_param(*q, usage_cursor_kind, uq.after,
+                              cursor_id::group_key))
+    return send_bad_request(c.res, err);
+  auto* be = analytics_of(c);
+  if (!be)
+    return;
+  auto page = be->usage(uq);
+  if (!page)
+    return send_backend_error(c.res, page.error());
+  send_json(c.res, 200, usage_json(uq, *page));
+}
+
+void analytics_agents(call& c) {
+  summary(c, [](analytics_backend& be, const analytics_range& r) {
+    return be.agents(r);
+  }, agents_json);
+}
+
+void analytics_tools(call& c) {
+  summary(c, [](analytics_backend& be, const analytics_range& r) {
+    return be.tools(r);
+  }, tools_json);
+}
+
+void analytics_costs(call& c) {
+  summary(c, [](analytics_backend& be, const analytics_range& r) {
+    return be.costs(r);
+  }, costs_json);
+}
+
+void analytics_skills(call& c) {
+  summary(c, [](analytics_backend& be, const analytics_range& r) {
+    return be.skill_usage_summary(r);
+  }, skill_usage_json);
+}
+
+void list_skills(call& c) {
+  auto r = registry(c, nullptr);
+  if (!r)
+    return;
+  auto xs = r->be->skills();
+  if (!xs)
+    return send_backend_error(c.res, xs.error());
+  ojson arr = ojson::array();
+  for (auto& s : *xs)
+    arr.push_back(skill_json(s));
+  send_json(c.res, 200, ojson{{"skills", std::move(arr)}});
+}
+
+void get_skill(call& c) {
+  auto r = registry(c, "name");
+  if (!r)
+    return;
+  auto s = r->be->get_skill(r->first);
+  if (!s)
+    return send_backend_error(c.res, s.error());
+  send_json(c.res, 200, skill_json(*s));
+}
+
+void put_skill(call& c) {
+  auto r = registry(c, "name");
+  if (!r)
+    return;
+  auto* doc = put_body(c);
+  if (!doc)
+    return;
+  auto s = parse_skill(*doc, r->first);
+  if (!s)
+    return send_bad_request(c.res, s.error());
+  auto stored = r->be->put_skill(*s);
+  if (!stored)
+    return send_backend_error(c.res, stored.error());
+  send_json(c.res, 200, skill_json(*stored));
+}
+
+void delete_skill(call& c) {
+  if (auto r = registry(c, "name"))
+    send_done(c, r->be->delete_skill(r->first));
+}
+
+void list_agent_skills(call& c) {
+  auto r = registry(c, "agent_name");
+  if (!r)
+    return;
+  auto xs = r->be->bindings(r->first);
+  if (!xs)
+    return send_backend_error(c.res, xs.error());
+  ojson arr = ojson::array();
+  for (auto& b : *xs)
+    arr.push_back(binding_json(b));
+  send_json(c.res, 200,
+            ojson{{"agent_name", r->first}, {"skills", std::move(arr)}});
+}
+
+void get_agent_skill(call& c) {
+  auto r = registry(c, "agent_name", "skill");
+  if (!r)
+    return;
+  auto xs = r->be->bindings(r->first);
+  if (!xs)
+    return send_backend_error(c.res, xs.error());
+  for (auto& b : *xs)
+    if (b.skill == r->second)
+      return send_json(c.res, 200, binding_json(b));
+  send_error(c.res, 404, "not_found",
+             "no binding of skill " + r->second + " to " + r->first);
+}
+
+void put_agent_skill(call& c) {
+  auto r = registry(c, "agent_name", "skill");
+  if (!r)
+    return;
+  auto* doc = put_body(c);
+  if (!doc)
+    return;
+  auto b = parse_binding(*doc, r->first, r->second);
+  if (!b)
+    return send_bad_request(c.res, b.error());
+  auto stored = r->be->put_binding(*b);
+  if (!stored)
+    return send_backend_error(c.res, stored.error());
+  send_json(c.res, 200, binding_json(*stored));
+}
+
+void delete_agent_skill(call& c) {
+  if (auto r = registry(c, "agent_name", "skill"))
+    send_done(c, r->be->delete_binding(r->first, r->second));
+}
+
+void ui_file(call& c) {
+  // "/ui" has no {file}: the page itself.
+  auto name = percent_decode(c.raw_param("file"), false);
+  auto f = name ? find_ui_asset(*name) : std::nullopt;
+  if (!f)
+    return send_error(c.res, 404, "not_found",
+                      "no such file of the status page");
+  c.res.status = 200;
+  c.res.set_content(std::string{f->body}, std::string{f->content_type});
+}
+
+void ui_today(call& c) {
+  auto r = registry(c, nullptr);
+  if (!r)
+    return;
+  auto j = today_analytics(*r->be, now_ms());
+  if (!j)
+    return send_backend_error(c.res, j.error());
+  send_json(c.res, 200, *j);
 }
 
 } // namespace agentmem::api::handlers

@@ -178,18 +178,6 @@ caf::error time_range(const query_params& q, std::optional<int64_t>& since,
   return {};
 }
 
-// `cursor` of a list route of `kind`.
-caf::error cursor_param(const query_params& q, char kind,
-                        std::optional<list_position>& after) {
-  if (auto v = q.find("cursor"); v != q.end()) {
-    after = decode_cursor(kind, v->second);
-    if (!after)
-      return bad("cursor is not a cursor of this listing; send next_cursor "
-                 "of the previous page unchanged");
-  }
-  return {};
-}
-
 // A number in [0, 1] given as decimal text.
 caf::expected<double> unit_interval(const char* field, const std::string& s) {
   auto j = nlohmann::json::parse(s, nullptr, false);
@@ -363,8 +351,7 @@ void list_memories(call& c) {
   ojson out = ojson::object();
   out["user_id"] = *uid;
   out["memories"] = std::move(items);
-  out["next_cursor"] = page->next ? ojson(encode_cursor('m', *page->next))
-                                  : ojson(nullptr);
+  out["next_cursor"] = next_cursor_json('m', page->next);
   send_json(c.res, 200, out);
 }
 
@@ -409,8 +396,7 @@ void list_sessions(call& c) {
   ojson out = ojson::object();
   out["user_id"] = *uid;
   out["sessions"] = std::move(items);
-  out["next_cursor"] = page->next ? ojson(encode_cursor('s', *page->next))
-                                  : ojson(nullptr);
+  out["next_cursor"] = next_cursor_json('s', page->next);
   send_json(c.res, 200, out);
 }
 

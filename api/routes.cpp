@@ -36,6 +36,35 @@ const std::vector<route> table = {
   // analytics
   {"/v1/users/{user_id}/usage", get_head, access::user, user_source::path,
    listener::main, handlers::usage},
+  // Any valid token: reads are scoped to the token's users (and an
+  // optional user_id query parameter it must allow); the skills registry
+  // is managed with an admin token.
+  {"/v1/analytics/usage", get_head, access::user, user_source::none,
+   listener::main, handlers::analytics_usage},
+  {"/v1/analytics/agents", get_head, access::user, user_source::none,
+   listener::main, handlers::analytics_agents},
+  {"/v1/analytics/tools", get_head, access::user, user_source::none,
+   listener::main, handlers::analytics_tools},
+  {"/v1/analytics/costs", get_head, access::user, user_source::none,
+   listener::main, handlers::analytics_costs},
+  {"/v1/analytics/skills", get_head, access::user, user_source::none,
+   listener::main, handlers::analytics_skills},
+  {"/v1/skills", get_head, access::user, user_source::none, listener::main,
+   handlers::list_skills},
+  {"/v1/skills/{name}", get_head, access::user, user_source::none,
+   listener::main, handlers::get_skill},
+  {"/v1/skills/{name}", m_put, access::admin, user_source::none,
+   listener::main, handlers::put_skill, true},
+  {"/v1/skills/{name}", m_delete, access::admin, user_source::none,
+   listener::main, handlers::delete_skill},
+  {"/v1/agents/{agent_name}/skills", get_head, access::user,
+   user_source::none, listener::main, handlers::list_agent_skills},
+  {"/v1/agents/{agent_name}/skills/{skill}", get_head, access::user,
+   user_source::none, listener::main, handlers::get_agent_skill},
+  {"/v1/agents/{agent_name}/skills/{skill}", m_put, access::admin,
+   user_source::none, listener::main, handlers::put_agent_skill, true},
+  {"/v1/agents/{agent_name}/skills/{skill}", m_delete, access::admin,
+   user_source::none, listener::main, handlers::delete_agent_skill},
   // knowledge
   {"/v1/users/{user_id}/facts", get_head, access::user, user_source::path,
    listener::main, handlers::facts},
@@ -59,6 +88,14 @@ const std::vector<route> table = {
   // the API contract (docs/openapi.yaml): open, on the main listener
   {"/openapi.json", get_head, access::open, user_source::none, listener::main,
    handlers::openapi},
+  // the status page: its files are open (aggregates only come from
+  // /ui/api/today, which needs an admin token entered on the page)
+  {"/ui", get_head, access::open, user_source::none, listener::ops,
+   handlers::ui_file},
+  {"/ui/api/today", m_get, access::admin, user_source::none, listener::ops,
+   handlers::ui_today},
+  {"/ui/{file}", get_head, access::open, user_source::none, listener::ops,
+   handlers::ui_file},
 };
 
 // Calls f(segment) for each '/'-separated segment of `path` after the

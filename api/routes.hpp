@@ -155,8 +155,23 @@ void patch_memory(call& c);
 void delete_memory(call& c);
 void list_memories(call& c);
 void list_sessions(call& c);
-// analytics: usage rollups
+// analytics: usage rollups, event-time reports, skills, status page
 void usage(call& c);
+void analytics_usage(call& c);
+void analytics_agents(call& c);
+void analytics_tools(call& c);
+void analytics_costs(call& c);
+void analytics_skills(call& c);
+void list_skills(call& c);
+void get_skill(call& c);
+void put_skill(call& c);
+void delete_skill(call& c);
+void list_agent_skills(call& c);
+void get_agent_skill(call& c);
+void put_agent_skill(call& c);
+void delete_agent_skill(call& c);
+void ui_file(call& c);
+void ui_today(call& c);
 // knowledge: facts and graph memory
 void facts(call& c);
 void entities(call& c);

@@ -8,6 +8,7 @@
 
 #include <caf/expected.hpp>
 
+#include "api/analytics.hpp"
 #include "api/auth.hpp"
 #include "api/backend.hpp"
 #include "metrics/registry.hpp"
@@ -36,6 +37,9 @@ struct server_config {
   bool ops_listener = false;
   std::string ops_host = "127.0.0.1";
   uint16_t ops_port = 0;
+  /// Analytics reports, skills registry and the status page's data
+  /// (api/handlers_analytics.cpp); null: those routes answer 503.
+  std::shared_ptr<analytics_backend> analytics;
 };
 
 /// One operation the server serves: a row of its route table
@@ -66,7 +70,10 @@ std::vector<route_info> served_routes();
 ///   GET  /v1/users/{user_id}/entities/{entity_id}/neighbors?limit=N
 ///   DELETE /v1/users/{user_id}          (docs/data-governance.md)
 ///   GET  /v1/users/{user_id}/export     (JSON Lines, chunked)
-///   GET  /healthz, /readyz, /metrics
+///   GET  /v1/analytics/{usage|agents|tools|costs|skills}?from&to&...
+///   GET|PUT|DELETE /v1/skills[/{name}],
+///   GET|PUT|DELETE /v1/agents/{agent_name}/skills[/{skill}]
+///   GET  /healthz, /readyz, /metrics, /ui (status page), /ui/api/today
 ///   GET  /openapi.json                 (docs/openapi.yaml, no token)
 ///
 /// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with

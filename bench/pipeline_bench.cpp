@@ -1455,6 +1455,19 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       << (pipe / comp <= 1.5 ? "MET" : "MISSED") << ")\n";
     o << b << "cpu_ratio=" << fixed(pipe / comp, 3) << "\n";
   }
+  // The aggregation stage folds usage, session and event-time analytics
+  // rollups (hour and day windows per agent, tool and model, with latency
+  // sketches; docs/operations.md "Analytics"): it must not become the
+  // bottleneck.
+  for (auto* s : {&rep.backlog, &rep.steady})
+    if (s->ok)
+      o << b << s->name << ": aggregation stage (rollups incl. analytics) "
+        << fixed(s->m.stage_cpu.at("aggregation") * 1e6
+                   / std::max<size_t>(1, s->events), 2)
+        << " CPU-µs/event (busy "
+        << fixed(s->m.stages.at("aggregation").sum * 1e6
+                   / std::max<size_t>(1, s->events), 2)
+        << " µs/event)\n";
   auto details = [&](const scenario_result& s) {
     if (!s.ok)
       return;

@@ -82,8 +82,7 @@ batch split_part(const batch& b, size_t lo, size_t hi) {
   copy_units(b.knowledge.facts, idx, lo, hi, out.knowledge.facts);
   copy_units(b.knowledge.mentions, idx, lo, hi, out.knowledge.mentions);
   copy_units(b.knowledge.relations, idx, lo, hi, out.knowledge.relations);
-  out.usage = usage_deltas(out.activities);
-  out.sessions = session_deltas(out.activities);
+  fold_rollups(out);
   return out;
 }
 
@@ -94,8 +93,7 @@ size_t append_part(batch& into, batch&& part) {
   move_append(into.knowledge.facts, part.knowledge.facts);
   move_append(into.knowledge.mentions, part.knowledge.mentions);
   move_append(into.knowledge.relations, part.knowledge.relations);
-  into.usage = usage_deltas(into.activities);
-  into.sessions = session_deltas(into.activities);
+  fold_rollups(into);
   return base;
 }
 

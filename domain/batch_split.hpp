@@ -23,14 +23,14 @@ namespace agentmem::domain {
 size_t split_units(const batch& b);
 
 /// The part of `b` made of units [lo, hi) (lo <= hi <= split_units(b)), in
-/// the batch's order; usage and sessions are recomputed over the part's
-/// activities (usage_deltas / session_deltas), so the parts' rollups add up
+/// the batch's order; its rollups (usage, sessions, analytics) are recomputed over the part's
+/// activities (domain::fold_rollups), so the parts' rollups add up
 /// to the batch's. id, created_ns, attempt and oldest_record_ts_ms are
 /// copied; records, offsets and dead_letters are left empty.
 batch split_part(const batch& b, size_t lo, size_t hi);
 
 /// Appends a part to `into` (activities, memories, knowledge) and recomputes
-/// `into.usage` / `into.sessions` over all its activities. Returns the index
+/// its rollups over all its activities (domain::fold_rollups). Returns the index
 /// in into.memories of the part's first memory (to shift per-part memory
 /// indices).
 size_t append_part(batch& into, batch&& part);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -43,6 +44,7 @@ enum field_id : uint8_t {
   f_importance,
   f_tags,
   f_metadata,
+  f_cost_usd,
   f_unknown,
 };
 
@@ -54,6 +56,7 @@ constexpr const char* field_names[] = {
   "file",        "model",       "tokens_used",
   "processing_time_ms", "success", "error_message",
   "importance",  "tags",        "metadata",
+  "cost_usd",
 };
 
 constexpr uint32_t bit(field_id id) {
@@ -97,6 +100,8 @@ field_id lookup_field(std::string_view k) {
         return f_event_id;
       if (k == "metadata")
         return f_metadata;
+      if (k == "cost_usd")
+        return f_cost_usd;
       return f_unknown;
     case 10:
       if (k == "session_id")
@@ -141,6 +146,9 @@ constexpr size_t error_message_chars = 65536;
 // it with two events and Postgres then rejected (SQLSTATE 22003) every later
 // event of that user, day and agent.
 constexpr int64_t max_rolled_up = (int64_t{1} << 32) - 1;
+// cost_usd of one event: summed in 1e-9 USD into int64 (9.2e9 USD) per
+// batch delta and numeric(24,9) per rollup row.
+constexpr double max_cost_usd = 1e6;
 // Hard cap on max_depth: the walk recurses once per level.
 constexpr size_t depth_cap = 1024;
 
@@ -565,7 +573,9 @@ struct event_decoder::impl {
     return got::value;
   }
 
-  got read_importance(od::value& v, std::string_view field, double& dst) {
+  // A number in [lo, hi] (`range` spells the bounds for the error).
+  got read_number_in(od::value& v, std::string_view field, double lo,
+                     double hi, const char* range, double& dst) {
     od::json_type t;
     if (auto e = v.type().get(t))
       return json_fail(e, field), got::error;
@@ -577,13 +587,26 @@ struct event_decoder::impl {
     double d;
     if (v.get_double().get(d))
       return number_fail(tok, field), got::error;
-    if (!(d >= 0.0 && d <= 1.0))
+    if (!(d >= lo && d <= hi))
       return fail("number_out_of_range", field_ref(field) + ": "
                                            + excerpt(tok)
-                                           + " is not within 0..1"),
+                                           + " is not within " + range),
              got::error;
     dst = d;
     return got::value;
+  }
+
+  got read_importance(od::value& v, std::string_view field, double& dst) {
+    return read_number_in(v, field, 0.0, 1.0, "0..1", dst);
+  }
+
+  // cost_usd: kept in 1e-9 USD so that rollup sums are exact integers.
+  got read_cost(od::value& v) {
+    double d = 0;
+    auto g = read_number_in(v, "cost_usd", 0.0, max_cost_usd, "0..1000000", d);
+    if (g == got::value)
+      out->cost_nanousd = std::llround(d * 1e9);
+    return g;
   }
 
   // An object-valued field stored as compact JSON text: validated by the
@@ -864,6 +887,8 @@ struct event_decoder::impl {
         return read_tags(v);
       case f_metadata:
         return read_json_object(v, "metadata", out->metadata_json);
+      case f_cost_usd:
+        return read_cost(v);
       case f_unknown:
         break;
     }

@@ -173,9 +173,7 @@ struct http_embedder::impl {
       m_requests(metrics::global().get_counter(
         "agentmem_embedding_requests_total",
         "HTTP requests sent to the embedding provider (each try)")),
-      m_errors(metrics::global().get_counter(
-        "agentmem_embedding_errors_total",
-        "Embedding requests that failed (connection error or bad status)")),
+      m_errors(embedding_errors_counter()),
       m_retries(metrics::global().get_counter(
         "agentmem_embedding_retries_total",
         "Embedding requests retried after a failure")),
@@ -537,6 +535,12 @@ caf::error http_embedder::embed_with(const std::vector<std::string_view>& raw,
     if (slot_of[i] != SIZE_MAX)
       out[i] = fresh[slot_of[i]];
   return caf::none;
+}
+
+metrics::counter& embedding_errors_counter() {
+  return metrics::global().get_counter(
+    "agentmem_embedding_errors_total",
+    "Embedding requests that failed (connection error or bad status)");
 }
 
 caf::expected<std::shared_ptr<embedder>>

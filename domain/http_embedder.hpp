@@ -8,6 +8,10 @@
 
 #include "domain/embedding.hpp"
 
+namespace agentmem::metrics {
+class counter;
+} // namespace agentmem::metrics
+
 namespace agentmem::domain {
 
 /// Optional second level of the embedding cache that outlives the process
@@ -131,6 +135,11 @@ private:
                         std::vector<std::vector<float>>& out);
   std::unique_ptr<impl> impl_;
 };
+
+/// agentmem_embedding_errors_total: embedding requests that failed. The
+/// pipeline touches it at start so that the series exists (at 0) with any
+/// provider, for dashboards and alerts.
+metrics::counter& embedding_errors_counter();
 
 /// Provider selection with HTTP settings: "openai" builds an http_embedder
 /// from `http` with `dims`; "hashing" (or empty) the offline embedder.

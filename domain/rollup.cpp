@@ -1,7 +1,10 @@
 #include "domain/rollup.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
+
+#include "domain/latency_sketch.hpp"
 
 namespace agentmem::domain {
 
@@ -58,6 +61,110 @@ std::vector<session_delta> session_deltas(const std::vector<activity>& xs) {
     d.interactions += 1;
   }
   return out;
+}
+
+void price_activities(std::vector<activity>& xs, const pricing_table& prices) {
+  if (prices.empty())
+    return;
+  for (auto& a : xs) {
+    if (a.cost_nanousd >= 0 || a.model.empty())
+      continue;
+    auto it = prices.find(a.model);
+    if (it == prices.end())
+      continue;
+    a.cost_nanousd = std::llround(static_cast<double>(a.tokens_used)
+                                  * it->second * 1e6);
+  }
+}
+
+namespace {
+
+constexpr int64_t hour_ms = 3'600'000;
+constexpr int64_t day_ms = 86'400'000;
+
+} // namespace
+
+int64_t window_start(int64_t ts, int64_t width) {
+  int64_t q = ts / width;
+  if (ts % width < 0)
+    --q;
+  return q * width;
+}
+
+std::vector<analytics_delta> analytics_deltas(const std::vector<activity>& xs) {
+  std::vector<analytics_delta> out;
+  std::vector<latency_sketch> sketches;
+  std::unordered_map<std::string, size_t> index;
+  std::string key;
+  for (auto& a : xs) {
+    const bool has_tool = !a.tool_name.empty();
+    const bool has_model = !a.model.empty();
+    const bool priced = a.cost_nanousd >= 0;
+    const bool unpriced = !priced && (has_model || a.tokens_used > 0);
+    for (int kind = 0; kind < 3; ++kind) {
+      if ((kind == 1 && !has_tool) || (kind == 2 && !has_model))
+        continue;
+      for (int grain = 0; grain < 2; ++grain) {
+        const int64_t start = window_start(a.ts_ms, grain == 0 ? hour_ms : day_ms);
+        key.assign(1, static_cast<char>('0' + kind * 2 + grain));
+        key.append(reinterpret_cast<const char*>(&start), sizeof start);
+        for (auto* s : {&a.user_id, &a.agent_type, &a.agent_name}) {
+          key += '\0';
+          key += *s;
+        }
+        if (kind == 1) {
+          key += '\0';
+          key += a.tool_name;
+          key += '\0';
+          key += a.tool_category;
+        } else if (kind == 2) {
+          key += '\0';
+          key += a.model;
+        }
+        auto [it, added] = index.try_emplace(key, out.size());
+        if (added) {
+          analytics_delta d;
+          d.grain = grain == 0 ? "hour" : "day";
+          d.bucket_start_ms = start;
+          d.kind = kind == 0 ? "agent" : kind == 1 ? "tool" : "model";
+          d.last_ts_ms = a.ts_ms;
+          d.user_id = a.user_id;
+          d.agent_type = a.agent_type;
+          d.agent_name = a.agent_name;
+          if (kind == 1) {
+            d.tool_name = a.tool_name;
+            d.tool_category = a.tool_category;
+          } else if (kind == 2) {
+            d.model = a.model;
+          }
+          out.push_back(std::move(d));
+          sketches.emplace_back();
+        }
+        auto& d = out[it->second];
+        d.events += 1;
+        d.errors += a.success ? 0 : 1;
+        d.processing_time_ms += a.processing_time_ms;
+        d.tokens += a.tokens_used;
+        d.files += a.activity_class == "file_upload" ? 1 : 0;
+        d.sessions_started += a.activity_class == "session_start" ? 1 : 0;
+        d.sessions_ended += a.activity_class == "session_end" ? 1 : 0;
+        d.cost_nanousd += priced ? a.cost_nanousd : 0;
+        d.priced_events += priced ? 1 : 0;
+        d.unpriced_events += unpriced ? 1 : 0;
+        d.last_ts_ms = std::max(d.last_ts_ms, a.ts_ms);
+        sketches[it->second].add(static_cast<double>(a.processing_time_ms));
+      }
+    }
+  }
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i].latency_sketch_json = sketches[i].to_json();
+  return out;
+}
+
+void fold_rollups(batch& b) {
+  b.usage = usage_deltas(b.activities);
+  b.sessions = session_deltas(b.activities);
+  b.analytics = analytics_deltas(b.activities);
 }
 
 } // namespace agentmem::domain

@@ -29,10 +29,8 @@ size_t drop_tombstoned(batch& b, const tombstone_map& t) {
                                   }),
                    b.memories.end());
   auto dropped = before - b.activities.size();
-  if (dropped > 0) {
-    b.sessions = session_deltas(b.activities);
-    b.usage = usage_deltas(b.activities);
-  }
+  if (dropped > 0)
+    fold_rollups(b);
   return dropped;
 }
 

@@ -23,8 +23,8 @@ bool is_tombstoned(const tombstone_map& t, const std::string& user_id,
 
 /// Removes tombstoned activities and memories from `b` (records, offsets and
 /// dead letters stay, so offsets are still committed). When an activity was
-/// removed, b.sessions and b.usage are recomputed from the remaining
-/// activities (domain::session_deltas / usage_deltas). Returns the number of
+/// removed, the rollups (usage, sessions, analytics) are recomputed from the
+/// remaining activities (domain::fold_rollups). Returns the number of
 /// activities removed.
 size_t drop_tombstoned(batch& b, const tombstone_map& t);
 

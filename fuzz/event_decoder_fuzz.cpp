@@ -43,6 +43,7 @@
 // AGENTMEM_FUZZ_VERBOSE=1 prints each input's outcome (for triage:
 // `AGENTMEM_FUZZ_VERBOSE=1 build-fuzz/event_decoder_fuzz <files>`).
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -317,6 +318,13 @@ void compare_with_nlohmann(const activity& a, const std::string& value,
     CHECK(imp == a.importance);
   }
   {
+    auto it = doc.find("cost_usd");
+    int64_t nano = it == doc.end() || it->is_null()
+                     ? -1
+                     : std::llround(it->get<double>() * 1e9);
+    CHECK(nano == a.cost_nanousd);
+  }
+  {
     auto it = doc.find("tags");
     std::vector<std::string> tags;
     if (it != doc.end() && !it->is_null())
@@ -399,6 +407,7 @@ void check_success(const activity& a, const kafka_record& rec,
   CHECK(a.tokens_used >= 0);
   CHECK(a.processing_time_ms >= 0);
   CHECK(a.importance == -1.0 || (a.importance >= 0.0 && a.importance <= 1.0));
+  CHECK(a.cost_nanousd >= -1 && a.cost_nanousd <= 1'000'000'000'000'000);
   CHECK(a.tags.size() <= lim.max_tags);
   for (auto& t : a.tags)
     CHECK(text_ok(t, 1, 128));
@@ -500,7 +509,8 @@ bool same_activity(const activity& x, const activity& y) {
          && x.tokens_used == y.tokens_used
          && x.processing_time_ms == y.processing_time_ms
          && x.success == y.success && x.error_message == y.error_message
-         && x.importance == y.importance && x.tags == y.tags
+         && x.importance == y.importance && x.cost_nanousd == y.cost_nanousd
+         && x.tags == y.tags
          && x.metadata_json == y.metadata_json && x.raw_json == y.raw_json;
 }
 

@@ -156,6 +156,7 @@ void event_seeds(const fs::path& dir,
           e["tags"] = {"travel", "vip"};
           e["importance"] = 1;
           e["tokens_used"] = 4294967295LL; // the contract's maximum
+          e["cost_usd"] = 0.0125;
           e["success"] = false;
           e["error_message"] = "partial";
           e["input"] = json{{"q", "\u00e9"}, {"deep", {{"a", {1, 2}}}}};

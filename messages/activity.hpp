@@ -61,6 +61,9 @@ struct activity {
   bool success = true;
   std::string error_message;
   double importance = -1.0; ///< 0..1, or -1 when the event gave none
+  /// Cost in 1e-9 USD: the event's `cost_usd`, else priced by the
+  /// aggregation stage from `[pricing]` (model, tokens_used); -1 = unknown.
+  int64_t cost_nanousd = -1;
   std::vector<std::string> tags;
   std::string metadata_json; ///< the event's `metadata` object, or empty
   std::string raw_json;      ///< the event exactly as received
@@ -74,7 +77,7 @@ typename Inspector::result_type inspect(Inspector& f, activity& x) {
            x.activity_class, x.agent_name, x.role, x.content, x.input_json,
            x.output_json, x.tool_name, x.tool_category, x.has_file, x.file,
            x.model, x.tokens_used, x.processing_time_ms, x.success,
-           x.error_message, x.importance, x.tags, x.metadata_json,
+           x.error_message, x.importance, x.cost_nanousd, x.tags, x.metadata_json,
            x.raw_json, x.source);
 }
 

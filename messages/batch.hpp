@@ -28,6 +28,7 @@ struct batch {
   std::vector<memory> memories;
   std::vector<usage_delta> usage;     ///< assuming every activity is new
   std::vector<session_delta> sessions;///< assuming every activity is new
+  std::vector<analytics_delta> analytics; ///< assuming every activity is new
   int64_t oldest_record_ts_ms = -1;   ///< for end-to-end latency
   knowledge_delta knowledge;          ///< facts, entities (extraction)
   /// memories.seq range [first, last] the writer's transaction allocated
@@ -41,7 +42,7 @@ typename Inspector::result_type inspect(Inspector& f, batch& x) {
   return f(caf::meta::type_name("agentmem::batch"), x.id, x.created_ns,
            x.attempt, x.records, x.offsets, x.activities, x.dead_letters,
            x.memories, x.usage, x.sessions, x.oldest_record_ts_ms,
-           x.knowledge, x.seq_first, x.seq_last);
+           x.knowledge, x.seq_first, x.seq_last, x.analytics);
 }
 
 /// Sent by vector linking to ingress once a batch is durable everywhere.

@@ -188,8 +188,18 @@ std::string with_le(const std::string& key, const std::string& le) {
 void registry::remove_gauge(const std::string& name, const labels& l) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto it = families_.find(name);
-  if (it != families_.end() && it->second.k == kind::gauge)
+  if (it != families_.end() && it->second.k == kind::gauge) {
     it->second.gauges.erase(key_of(l));
+    it->second.gauge_functions.erase(key_of(l));
+  }
+}
+
+void registry::set_gauge_function(const std::string& name,
+                                  const std::string& help,
+                                  std::function<double()> f,
+                                  const labels& l) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  fam(name, help, kind::gauge).gauge_functions[key_of(l)] = std::move(f);
 }
 
 std::string registry::render() const {
@@ -207,6 +217,8 @@ std::string registry::render() const {
         out << "# TYPE " << name << " gauge\n";
         for (auto& [key, g] : f.gauges)
           out << name << key << ' ' << fmt(g->value()) << '\n';
+        for (auto& [key, fn] : f.gauge_functions)
+          out << name << key << ' ' << fmt(fn()) << '\n';
         break;
       case kind::histogram:
         out << "# TYPE " << name << " histogram\n";

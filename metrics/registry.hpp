@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,13 @@ public:
   histogram& get_histogram(const std::string& name, const std::string& help,
                            const std::vector<double>& bounds,
                            const labels& l = {});
+  /// A gauge whose value `f` computes at each render() (e.g. readiness
+  /// from live state). `f` runs under the registry's lock: it must not
+  /// call the registry, and should be cheap. Replaces an earlier function
+  /// of the same series.
+  void set_gauge_function(const std::string& name, const std::string& help,
+                          std::function<double()> f, const labels& l = {});
+
   /// Drops one labelled series of a gauge family (e.g. the lag of a
   /// partition this node no longer owns). References to it dangle after.
   void remove_gauge(const std::string& name, const labels& l);
@@ -87,6 +95,7 @@ private:
     std::string help;
     std::map<std::string, std::unique_ptr<counter>> counters;
     std::map<std::string, std::unique_ptr<gauge>> gauges;
+    std::map<std::string, std::function<double()>> gauge_functions;
     std::map<std::string, std::unique_ptr<histogram>> histograms;
   };
   family& fam(const std::string& name, const std::string& help, kind k);

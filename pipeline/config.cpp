@@ -250,6 +250,32 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
       cfg.retention_min_importance = *v;
   }
   cfg.retention_interval = std::chrono::seconds{retention_s};
+  chk(read_str(t, "analytics", "topic", cfg.analytics_topic));
+  chk(read_int(t, "analytics", "grace_s", cfg.analytics_grace_s, 0, 7 * 86400));
+  chk(read_int(t, "analytics", "idle_partition_s",
+               cfg.analytics_idle_partition_s, 1, 30 * 86400));
+  {
+    int64_t publish_ms = cfg.analytics_publish_interval.count();
+    chk(read_int(t, "analytics", "publish_interval_ms", publish_ms, 10,
+                 600000));
+    cfg.analytics_publish_interval = std::chrono::milliseconds{publish_ms};
+  }
+  chk(read_str(t, "analytics", "skills_file", cfg.skills_file));
+  if (auto prices = t["pricing"].as_table()) {
+    for (auto& [model, v] : *prices) {
+      auto price = v.value<double>();
+      if (!price || !(*price >= 0 && *price <= 1e6))
+        chk(make_error(errc::invalid_config,
+                       "pricing.\"" + std::string{model.str()}
+                         + "\" must be a number in 0..1000000 (USD per 1000 "
+                           "tokens)"));
+      else
+        cfg.pricing[std::string{model.str()}] = *price;
+    }
+  } else if (t["pricing"]) {
+    chk(make_error(errc::invalid_config,
+                   "pricing must be a table: model = USD per 1000 tokens"));
+  }
   chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));
   chk(read_int(t, "testing", "fault_at_batch", cfg.fault_at_batch, 1, 1000000));
   chk(read_int(t, "testing", "fault_times", cfg.fault_times, 0, 1000));
@@ -274,6 +300,11 @@ caf::error validate(const pipeline_config& cfg) {
   if (cfg.topic.empty() || cfg.dlq_topic.empty() || cfg.topic == cfg.dlq_topic)
     return make_error(errc::invalid_config,
                       "kafka.topic and kafka.dlq_topic must be set and differ");
+  if (cfg.analytics_topic.empty() || cfg.analytics_topic == cfg.topic
+      || cfg.analytics_topic == cfg.dlq_topic)
+    return make_error(errc::invalid_config,
+                      "analytics.topic must be set and differ from "
+                      "kafka.topic and kafka.dlq_topic");
   static const char* stages[] = {"",          "capture",   "extraction",
                                  "embedding", "aggregation", "writer",
                                  "vector_linking"};

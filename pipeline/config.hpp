@@ -89,6 +89,15 @@ struct pipeline_config {
   int64_t retention_memory_days = 0;     ///< ...after this many days
   int64_t retention_max_rows = 10000;    ///< per policy and pass
   int64_t retention_grace_s = 10; ///< rows committed since are left alone
+  // [analytics] — event-time rollups and agent.analytics.v1
+  // (docs/operations.md "Analytics")
+  std::string analytics_topic = "agent.analytics.v1";
+  int64_t analytics_grace_s = 3600;          ///< watermark = stream time - grace
+  int64_t analytics_idle_partition_s = 300;  ///< idle partitions stop holding it
+  std::chrono::milliseconds analytics_publish_interval{1000}; ///< outbox poll
+  std::string skills_file; ///< JSON skills/bindings seeded at start ("": none)
+  // [pricing] — model -> USD per 1000 tokens, for events without cost_usd
+  std::map<std::string, double> pricing;
   // [testing] — test-only fault injection (actors/fault_injection.hpp)
   std::string fault_stage; ///< empty: disarmed
   int fault_at_batch = 1;

@@ -147,7 +147,8 @@ int cmd_dev(const dev_options& o) {
     return fail("dev token", dev_tok.error());
   // 1. Embedded Kafka-protocol broker (librdkafka's mock cluster).
   auto mock = kafka::mock_cluster::start(
-    1, {{o.topic, o.partitions}, {o.topic + ".dlq", 4}});
+    1, {{o.topic, o.partitions}, {o.topic + ".dlq", 4},
+        {pipeline::pipeline_config{}.analytics_topic, 4}});
   if (!mock)
     return fail("embedded kafka", mock.error());
   auto bootstrap = (*mock)->bootstrap();

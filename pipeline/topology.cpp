@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/aggregation.hpp"
+#include "actors/analytics_publisher.hpp"
+#include "pipeline/analytics_service.hpp"
 #include "actors/capture.hpp"
 #include "actors/embedding.hpp"
 #include "actors/extraction.hpp"
@@ -21,6 +23,7 @@
 #include "messages/atoms.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
+#include "domain/http_embedder.hpp"
 #include "metrics/registry.hpp"
 #include "storage/collections.hpp"
 #include "storage/deletion_sync.hpp"
@@ -241,7 +244,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (c.create_topics) {
     if (auto err = kafka::create_topics(
           c.brokers,
-          {{c.topic, c.topic_partitions}, {c.dlq_topic, c.topic_partitions}},
+          {{c.topic, c.topic_partitions}, {c.dlq_topic, c.topic_partitions},
+           {c.analytics_topic, c.topic_partitions}},
           c.kafka_properties, std::chrono::seconds(30)))
       return err;
   }
@@ -250,6 +254,21 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (!prod)
     return prod.error();
   t->dlq_producer_ = std::move(*prod);
+  // The analytics outbox relay has its own producer: its flush() waits for
+  // its records only.
+  auto aprod = kafka::producer::create(
+    c.brokers, producer_properties(c.kafka_properties));
+  if (!aprod)
+    return aprod.error();
+  t->analytics_producer_ = std::move(*aprod);
+  actors::analytics_publisher_config apc;
+  apc.postgres_url = c.postgres_url;
+  apc.topic = c.analytics_topic;
+  apc.producer = t->analytics_producer_;
+  apc.interval = c.analytics_publish_interval;
+  t->analytics_publisher_ = sys.spawn<caf::detached>(actors::analytics_publisher,
+                                                     apc);
+  t->pricing_ = std::make_shared<const domain::pricing_table>(c.pricing);
   actors::ingress_config icf;
   icf.consumer.brokers = c.brokers;
   icf.consumer.group_id = c.group_id;
@@ -312,8 +331,11 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     wcfg.working = raw->working_;
     wcfg.embedder = raw->embedder_;
     wcfg.applied = raw->applied_;
+    wcfg.analytics.grace_ms = c.analytics_grace_s * 1000;
+    wcfg.analytics.idle_partition_ms = c.analytics_idle_partition_s * 1000;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
-    auto agg = self->spawn(actors::aggregation, actors::aggregation_config{writer});
+    auto agg = self->spawn(actors::aggregation,
+                           actors::aggregation_config{writer, raw->pricing_});
     // Detached: an HTTP provider blocks on network I/O (seconds per batch,
     // more while retrying), which must not hold a scheduler thread.
     auto emb = self->spawn<caf::detached>(
@@ -343,6 +365,13 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     });
     return {[](int) {}};
   });
+  domain::embedding_errors_counter(); // the series exists with any provider
+  // /readyz as a metric, for alerting (deploy/prometheus/alerts.yml).
+  metrics::global().set_gauge_function(
+    "agentmem_ready", "1 while GET /readyz answers ready, else 0.",
+    [status = t->status_] {
+      return status->not_ready_reason().empty() ? 1.0 : 0.0;
+    });
   // 5. HTTP.
   fusion_params fusion;
   fusion.rrf_k = c.rrf_k;
@@ -382,6 +411,11 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   hcfg.ops_listener = c.http_ops_listener;
   hcfg.ops_host = c.http_ops_host;
   hcfg.ops_port = c.http_ops_port;
+  auto analytics = std::make_shared<analytics_service>(c.postgres_url);
+  if (!c.skills_file.empty())
+    if (auto err = analytics->seed_skills(c.skills_file))
+      return err;
+  hcfg.analytics = std::move(analytics);
   t->http_ = std::make_unique<api::http_server>(hcfg, *t->backend_,
                                                 metrics::global());
   auto port = t->http_->start();
@@ -445,6 +479,19 @@ caf::error topology::stop() {
   if (retention_) {
     self->send_exit(retention_, caf::exit_reason::user_shutdown);
     self->wait_for(retention_);
+  }
+  if (analytics_publisher_) {
+    // Publish what the drained batches closed; what is left stays in the
+    // outbox for the next start.
+    self->request(analytics_publisher_, std::chrono::seconds(10),
+                  flush_atom::value)
+      .receive([](uint64_t) {},
+               [&](caf::error& err) {
+                 spdlog::warn("[topology] analytics outbox not drained at "
+                              "shutdown: {}", sys_.render(err));
+               });
+    self->send_exit(analytics_publisher_, caf::exit_reason::user_shutdown);
+    self->wait_for(analytics_publisher_);
   }
   if (ingress_)
     self->wait_for(ingress_);

@@ -12,6 +12,7 @@
 #include "actors/health.hpp"
 #include "api/server.hpp"
 #include "domain/embedding.hpp"
+#include "domain/rollup.hpp"
 #include "domain/tombstones.hpp"
 #include "kafka/producer.hpp"
 #include "pipeline/api_backend.hpp"
@@ -88,7 +89,10 @@ private:
     = std::make_shared<domain::tombstone_set>();
   int64_t deletion_seq_ = 0; ///< deletions.seq applied by catch_up()
   caf::actor retention_;
+  caf::actor analytics_publisher_;
   std::shared_ptr<kafka::producer> dlq_producer_;
+  std::shared_ptr<kafka::producer> analytics_producer_;
+  std::shared_ptr<const domain::pricing_table> pricing_;
   std::unique_ptr<api_backend> backend_;
   std::unique_ptr<api::http_server> http_;
   caf::actor ingress_;

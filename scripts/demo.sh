@@ -46,10 +46,18 @@ echo "--- GET /v1/users/user-0001/usage?from=$today&to=$today"
 curl -s -H "$auth" \
   "http://127.0.0.1:$port/v1/users/user-0001/usage?from=$today&to=$today" \
   | python3 -m json.tool
+echo "--- GET /v1/analytics/agents (today's agent performance, all users)"
+curl -s -H "$auth" \
+  "http://127.0.0.1:$port/v1/analytics/agents?from=${today}T00:00:00Z&to=$(date -u +%FT%TZ)" \
+  | python3 -m json.tool | head -n 40
+echo "--- status page: http://127.0.0.1:$port/ui"
+echo "    (live pipeline health; for today's analytics paste the admin token"
+echo "    from $data_dir/dev-token into the page)"
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
   exit 0
 fi
 echo "--- agentmem dev keeps running on http://127.0.0.1:$port (Ctrl-C stops it)"
+echo "    status page: http://127.0.0.1:$port/ui"
 echo "    token: $data_dir/dev-token (send it as 'Authorization: Bearer <token>')"
 trap - EXIT
 wait $dev_pid

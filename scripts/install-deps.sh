@@ -14,6 +14,9 @@ pkgs=(
 # (scripts/kafka-broker.sh); machines that already have them keep theirs.
 command -v java >/dev/null 2>&1 || pkgs+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
+# npm fetches the status page's charting library (uPlot) at build time
+# (ui/CMakeLists.txt); machines with their own Node.js keep it.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \

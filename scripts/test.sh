@@ -17,6 +17,8 @@ export AGENTMEM_EMBEDDING_PYTHON
 # Schemathesis for the OpenAPI contract test (tests/contract/; a venv too).
 AGENTMEM_SCHEMATHESIS="$(scripts/install-schemathesis.sh | tail -n 1)"
 export AGENTMEM_SCHEMATHESIS
+# Chromium and Playwright for the status page test (tests/ui).
+scripts/install-ui-test.sh
 # Failed tests keep their whole output (ctest cuts it at 300 KB by default,
 # and the fault tests print a lot); after a failed run the Boost.Test
 # failure lines are repeated at the end, where a CI summary shows them.

@@ -26,6 +26,8 @@ constexpr int lock_memories = 2;
 constexpr int lock_ingest = 3;
 /// Appends to the deletions log (seq order = commit order).
 constexpr int lock_deletions = 4;
+/// The analytics outbox relay (one publisher at a time keeps record order).
+constexpr int lock_analytics_outbox = 40;
 
 /// "SELECT pg_advisory_xact_lock[_shared](lock_class, purpose)".
 std::string lock_sql(bool shared, int purpose);

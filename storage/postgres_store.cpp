@@ -16,6 +16,7 @@
 #include "domain/text.hpp"
 #include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
+#include "storage/analytics_sql.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
 #include "storage/pg_cluster.hpp"
@@ -366,6 +367,8 @@ constexpr const char* insert_links_sql =
 
 // The connection and its exception-to-error wrapper: pg_common.hpp.
 struct postgres_store::impl : detail::pg_session {
+  analytics_window_options analytics;
+
   /// pg_session::generation whose connection has the batch temp tables.
   uint64_t temp_tables_generation = 0;
 
@@ -386,7 +389,8 @@ struct postgres_store::impl : detail::pg_session {
     tx.exec(std::string{create_tmp_activities} + create_tmp_sessions
              + create_tmp_usage + create_tmp_memories
              + knowledge_sql::temp_tables_sql
-             + detail::versioned_temp_tables_sql);
+             + detail::versioned_temp_tables_sql
+             + analytics_sql::temp_tables_sql);
     tx.commit();
     temp_tables_generation = generation;
   }
@@ -443,6 +447,11 @@ caf::expected<int> postgres_store::migrate() {
     }
     return applied;
   });
+}
+
+void postgres_store::set_analytics_options(
+  const analytics_window_options& opt) {
+  impl_->analytics = opt;
 }
 
 bool is_data_rejection(const caf::error& err) {
@@ -576,18 +585,27 @@ postgres_store::commit_batch(const batch& input,
     // otherwise fold only what this transaction actually inserted.
     std::vector<session_delta> recomputed_sessions;
     std::vector<usage_delta> recomputed_usage;
+    std::vector<analytics_delta> recomputed_analytics;
     const auto* sessions = &b.sessions;
     const auto* usage = &b.usage;
-    if (result.duplicate_activities > 0) {
+    const auto* analytics = &b.analytics;
+    const bool all_fresh = result.duplicate_activities == 0;
+    // A batch whose activities came without analytics deltas (an older
+    // aggregator's) still gets them.
+    if (!all_fresh || (analytics->empty() && !fresh.empty())) {
       std::vector<activity> news;
       news.reserve(fresh.size());
       for (auto* ap : firsts)
         if (fresh.count(ap->event_id) > 0)
           news.push_back(*ap);
-      recomputed_sessions = domain::session_deltas(news);
-      recomputed_usage = domain::usage_deltas(news);
-      sessions = &recomputed_sessions;
-      usage = &recomputed_usage;
+      if (!all_fresh) {
+        recomputed_sessions = domain::session_deltas(news);
+        recomputed_usage = domain::usage_deltas(news);
+        sessions = &recomputed_sessions;
+        usage = &recomputed_usage;
+      }
+      recomputed_analytics = domain::analytics_deltas(news);
+      analytics = &recomputed_analytics;
     }
     if (!sessions->empty()) {
       pqxx::stream_to out{tx, "tmp_sessions", columns(session_columns)};
@@ -611,6 +629,10 @@ postgres_store::commit_batch(const batch& input,
       out.complete();
       tx.exec(upsert_usage_sql);
     }
+    // 2b. event-time analytics (storage/analytics_sql.cpp), over the new
+    // activities only, like the rollups above.
+    analytics_sql::write(tx, *analytics, firsts, fresh, all_fresh,
+                         consumer_group, impl_->analytics, result);
     // 3. offsets (a handful of partitions: one multi-row statement)
     if (!b.offsets.empty()) {
       std::string values;

@@ -66,6 +66,27 @@ struct commit_result {
   /// seq_first > seq_last when it wrote none.
   int64_t seq_first = 0;
   int64_t seq_last = -1;
+  /// Event-time analytics (storage/analytics_sql.hpp): new events older
+  /// than their partition's stream time whose hour was still open
+  /// (within_grace) or had closed (after_grace: counted, and corrected);
+  /// hourly windows closed and corrections written to the outbox.
+  size_t late_within_grace = 0;
+  size_t late_after_grace = 0;
+  size_t windows_closed = 0;
+  size_t corrections_emitted = 0;
+};
+
+/// Event-time windowing of analytics_rollups (docs/operations.md,
+/// "Analytics"), Kafka Streams / Flink semantics: stream time of a
+/// partition = greatest event time seen; watermark = min stream time over
+/// the consumer group's active partitions - grace; an hourly window closes
+/// once the watermark reaches its end.
+struct analytics_window_options {
+  int64_t grace_ms = 3'600'000; ///< `[analytics] grace_s`
+  /// A partition without a batch for this long (wall clock) stops holding
+  /// the watermark back (Flink's source idleness); `[analytics]
+  /// idle_partition_s`.
+  int64_t idle_partition_ms = 300'000;
 };
 
 /// True when `err` is errc::data_rejected (see commit_batch).
@@ -125,6 +146,10 @@ public:
   ///     exact under redelivery (sessions: started_at = least,
   ///     last_activity_at / ended_at = greatest, total_interactions +=;
   ///     usage: counters +=);
+  ///   - analytics_rollups from b.analytics (likewise recomputed over the
+  ///     new activities when some were redelivered), stream times, closed
+  ///     windows and corrections in analytics_outbox
+  ///     (storage/analytics_sql.hpp; two statements);
   ///   - kafka_offsets upsert of b.offsets for `consumer_group` (max wins);
   ///   - b.knowledge: facts with validity intervals, entities, mentions and
   ///     relationships, idempotent on replay (storage/knowledge_sql.hpp);
@@ -159,6 +184,10 @@ public:
   caf::expected<commit_result> commit_batch(const batch& b,
                                             const std::string& consumer_group,
                                             const std::string& embedding_model);
+
+  /// Windowing used by commit_batch from now on (default: 1 h grace,
+  /// 5 min idleness).
+  void set_analytics_options(const analytics_window_options& opt);
 
   /// Stored next offsets of `group` for `topic` (all topics when empty),
   /// ordered by topic, partition. Errors: errc::postgres_error.

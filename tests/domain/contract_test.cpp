@@ -174,6 +174,24 @@ BOOST_AUTO_TEST_CASE(a_minimal_message_gets_the_documented_defaults) {
   BOOST_TEST(out.input_json.empty());
   BOOST_TEST(out.metadata_json.empty());
   BOOST_TEST(out.agent_name.empty());
+  BOOST_TEST(out.cost_nanousd == -1);
+}
+
+// cost_usd (optional): kept exactly in 1e-9 USD; negative, too large or
+// non-numeric values are rejected with the field named.
+BOOST_AUTO_TEST_CASE(cost_usd_is_optional_and_kept_in_nano_dollars) {
+  BOOST_REQUIRE(!decode(message_with({{"cost_usd", "0.0123"}})));
+  BOOST_TEST(out.cost_nanousd == 12'300'000);
+  BOOST_REQUIRE(!decode(message_with({{"cost_usd", "0"}})));
+  BOOST_TEST(out.cost_nanousd == 0);
+  BOOST_REQUIRE(!decode(message_with({{"cost_usd", "null"}})));
+  BOOST_TEST(out.cost_nanousd == -1);
+  for (const char* bad : {"-0.5", "1e7", "\"0.1\""}) {
+    auto err = decode(message_with({{"cost_usd", bad}}));
+    BOOST_REQUIRE_MESSAGE(err, bad);
+    BOOST_TEST(err->detail.find("cost_usd") != std::string::npos,
+               err->detail);
+  }
 }
 
 // Postgres sums both into bigint usage_analytics counters (SQLSTATE 22003

@@ -67,4 +67,70 @@ BOOST_AUTO_TEST_CASE(session_deltas_track_bounds_end_and_count) {
   BOOST_CHECK_EQUAL(open[0].ended_at_ms, -1);
 }
 
+BOOST_AUTO_TEST_CASE(analytics_deltas_fold_hour_and_day_windows_per_agent_tool_and_model) {
+  const int64_t h = 1'700'002'800'000; // 2023-11-14T23:00:00Z
+  auto a = ev("u1", h + 10, "tool_call");
+  a.agent_name = "helper";
+  a.tool_name = "search";
+  a.tool_category = "web";
+  a.model = "m1";
+  a.tokens_used = 1000;
+  a.processing_time_ms = 100;
+  a.cost_nanousd = 5;
+  auto b = ev("u1", h + 3'600'000 + 1, "session_start"); // next hour, next day
+  b.agent_name = "helper";
+  auto c = ev("u1", h + 20, "message");
+  c.agent_name = "helper";
+  c.model = "m2";
+  c.success = false;
+  auto out = analytics_deltas({a, b, c});
+  // a: agent/tool/model x hour/day = 6; b: agent x 2 (new hour and day);
+  // c: agent rows exist, model m2 x 2.
+  BOOST_REQUIRE_EQUAL(out.size(), 10u);
+  auto find = [&](const std::string& kind, const std::string& grain,
+                  int64_t start, const std::string& model = "") {
+    for (auto& d : out)
+      if (d.kind == kind && d.grain == grain && d.bucket_start_ms == start
+          && d.model == model)
+        return d;
+    BOOST_FAIL("no delta " << kind << " " << grain << " " << start);
+    return analytics_delta{};
+  };
+  auto agent = find("agent", "hour", h);
+  BOOST_CHECK_EQUAL(agent.events, 2);
+  BOOST_CHECK_EQUAL(agent.errors, 1);
+  BOOST_CHECK_EQUAL(agent.tokens, 1000);
+  BOOST_CHECK_EQUAL(agent.cost_nanousd, 5);
+  BOOST_CHECK_EQUAL(agent.priced_events, 1);
+  BOOST_CHECK_EQUAL(agent.unpriced_events, 1); // c has a model, no price
+  BOOST_CHECK_EQUAL(agent.processing_time_ms, 100);
+  auto tool = find("tool", "day", 1'699'920'000'000);
+  BOOST_CHECK_EQUAL(tool.tool_name, "search");
+  BOOST_CHECK_EQUAL(tool.tool_category, "web");
+  BOOST_CHECK_EQUAL(tool.events, 1);
+  auto next = find("agent", "day", 1'699'920'000'000 + 86'400'000);
+  BOOST_CHECK_EQUAL(next.sessions_started, 1);
+  BOOST_CHECK_EQUAL(next.unpriced_events, 0); // no model, no tokens
+  auto m2 = find("model", "hour", h, "m2");
+  BOOST_CHECK_EQUAL(m2.errors, 1);
+  BOOST_CHECK_EQUAL(m2.latency_sketch_json, "{\"-1\":1}");
+}
+
+BOOST_AUTO_TEST_CASE(price_activities_prices_known_models_and_leaves_the_rest_unpriced) {
+  auto a = ev("u1", 1, "message");
+  a.model = "gpt-4o";
+  a.tokens_used = 1500;
+  auto b = ev("u1", 2, "message");
+  b.model = "mystery";
+  b.tokens_used = 10;
+  auto c = ev("u1", 3, "message");
+  c.model = "gpt-4o";
+  c.cost_nanousd = 42; // the event's own cost_usd wins
+  std::vector<activity> xs{a, b, c};
+  price_activities(xs, {{"gpt-4o", 0.005}});
+  BOOST_CHECK_EQUAL(xs[0].cost_nanousd, 7'500'000); // 1.5K * $0.005
+  BOOST_CHECK_EQUAL(xs[1].cost_nanousd, -1);
+  BOOST_CHECK_EQUAL(xs[2].cost_nanousd, 42);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -187,7 +187,10 @@ void check_store_inventory(const std::string& url, const fs::path& data_dir) {
   // column, or memory_id / activity_id links); the rest must hold no user
   // content.
   const std::set<std::string> no_user_content = {
-    "schema_migrations", "kafka_offsets", "collections", "deletions"};
+    "schema_migrations", "kafka_offsets", "collections", "deletions",
+    // analytics (040, 041): stream time per partition; the skills registry
+    // and agents' bindings are operator configuration, not user data
+    "analytics_stream_time", "skills", "agent_skill_bindings"};
   pqxx::connection c{url};
   pqxx::work tx{c};
   for (const auto& t : tx.exec(

@@ -132,6 +132,17 @@ BOOST_AUTO_TEST_CASE(gauges_go_up_and_down) {
   BOOST_TEST(contains(text, "agentmem_queue_depth{queue=\"writer\"} 7.5\n"));
 }
 
+BOOST_AUTO_TEST_CASE(gauge_functions_are_evaluated_at_each_render_and_can_be_removed) {
+  registry reg;
+  double ready = 1;
+  reg.set_gauge_function("agentmem_ready", "Ready", [&] { return ready; });
+  BOOST_TEST(contains(reg.render(), "# TYPE agentmem_ready gauge\nagentmem_ready 1\n"));
+  ready = 0;
+  BOOST_TEST(contains(reg.render(), "agentmem_ready 0\n"));
+  reg.remove_gauge("agentmem_ready", {});
+  BOOST_TEST(!contains(reg.render(), "agentmem_ready 0\n"));
+}
+
 BOOST_AUTO_TEST_CASE(label_values_are_escaped) {
   BOOST_TEST(escape_label_value("plain") == "plain");
   BOOST_TEST(escape_label_value("a\\b") == "a\\\\b");

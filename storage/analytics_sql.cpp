@@ -1,0 +1,187 @@
+#include "storage/analytics_sql.hpp"
+
+#include <iterator>
+#include <map>
+#include <utility>
+
+#include "domain/rollup.hpp"
+#include "storage/memory_versions.hpp"
+#include "storage/pg_common.hpp"
+
+namespace agentmem::storage::analytics_sql {
+
+namespace {
+
+constexpr int64_t hour_ms = 3'600'000;
+
+// Columns of tmp_analytics, in the order write() streams them.
+const char* const delta_columns[] = {
+  "grain",    "bucket_ms",        "kind",           "user_id",
+  "agent_type", "agent_name",     "tool_name",      "tool_category",
+  "model",    "events",           "errors",         "processing_ms",
+  "tokens",   "files",            "sessions_started", "sessions_ended",
+  "cost_nano", "priced",          "unpriced",       "sketch",
+  "last_ms"};
+
+// Watermark (ms) of the group's active partitions, NULL when none.
+std::string watermark_sql(const std::string& quoted_group,
+                          const analytics_window_options& opt) {
+  return "SELECT min(max_event_at) - " + std::to_string(opt.grace_ms)
+         + " * interval '1 millisecond' AS wm FROM analytics_stream_time"
+           " WHERE consumer_group = " + quoted_group
+         + " AND updated_at >= now() - "
+         + std::to_string(opt.idle_partition_ms)
+         + " * interval '1 millisecond'";
+}
+
+constexpr const char* key_columns =
+  "grain, bucket_start, kind, user_id, agent_type, agent_name, tool_name,"
+  " tool_category, model";
+
+} // namespace
+
+const char* const temp_tables_sql =
+  "CREATE TEMP TABLE IF NOT EXISTS tmp_analytics ("
+  " grain text, bucket_ms bigint, kind text, user_id text, agent_type text,"
+  " agent_name text, tool_name text, tool_category text, model text,"
+  " events bigint, errors bigint, processing_ms bigint, tokens bigint,"
+  " files bigint, sessions_started bigint, sessions_ended bigint,"
+  " cost_nano bigint, priced bigint, unpriced bigint, sketch jsonb,"
+  " last_ms bigint) ON COMMIT DELETE ROWS;";
+
+void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
+           const std::vector<const activity*>& seen,
+           const std::unordered_set<std::string>& fresh, bool all_fresh,
+           const std::string& consumer_group,
+           const analytics_window_options& opt, commit_result& late) {
+  if (seen.empty())
+    return;
+  const auto group = tx.quote(consumer_group);
+  // Stream time of this batch per (topic, partition).
+  std::map<std::pair<std::string, int32_t>, int64_t> stream;
+  for (auto* a : seen) {
+    if (a->source.partition < 0)
+      continue;
+    auto [it, added] = stream.try_emplace({a->source.topic, a->source.partition},
+                                          a->ts_ms);
+    if (!added)
+      it->second = std::max(it->second, a->ts_ms);
+  }
+  // 1. rollups, corrections, and the stream times before this batch.
+  if (!deltas.empty()) {
+    {
+      pqxx::stream_to out{
+        tx, "tmp_analytics",
+        std::vector<std::string>(std::begin(delta_columns),
+                                 std::end(delta_columns))};
+      for (auto& d : deltas)
+        out << std::make_tuple(
+          d.grain, d.bucket_start_ms, d.kind, d.user_id, d.agent_type,
+          d.agent_name, d.tool_name, d.tool_category, d.model, d.events,
+          d.errors, d.processing_time_ms, d.tokens, d.files,
+          d.sessions_started, d.sessions_ended, d.cost_nanousd,
+          d.priced_events, d.unpriced_events, d.latency_sketch_json,
+          d.last_ts_ms);
+      out.complete();
+    }
+    auto r = tx.exec(
+      "WITH st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
+      + " AS ms FROM analytics_stream_time WHERE consumer_group = " + group
+      + "), wm AS (" + watermark_sql(group, opt) + "),"
+        " up AS (INSERT INTO analytics_rollups AS r (" + key_columns
+      + ", events, errors, processing_time_ms, latency_sketch, tokens, files,"
+        " sessions_started, sessions_ended, cost_usd, priced_events,"
+        " unpriced_events, last_event_at) SELECT grain, " + detail::ts_of("bucket_ms")
+      + ", kind, user_id, agent_type, agent_name, tool_name, tool_category,"
+        " model, events, errors, processing_ms, sketch, tokens, files,"
+        " sessions_started, sessions_ended, cost_nano / 1e9, priced, unpriced, "
+      + detail::ts_of("last_ms") + " FROM tmp_analytics"
+        " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
+        " ON CONFLICT (" + key_columns + ") DO UPDATE SET"
+        " events = r.events + EXCLUDED.events,"
+        " errors = r.errors + EXCLUDED.errors,"
+        " processing_time_ms = r.processing_time_ms"
+        " + EXCLUDED.processing_time_ms,"
+        " latency_sketch = analytics_sketch_add(r.latency_sketch,"
+        " EXCLUDED.latency_sketch),"
+        " tokens = r.tokens + EXCLUDED.tokens,"
+        " files = r.files + EXCLUDED.files,"
+        " sessions_started = r.sessions_started + EXCLUDED.sessions_started,"
+        " sessions_ended = r.sessions_ended + EXCLUDED.sessions_ended,"
+        " cost_usd = r.cost_usd + EXCLUDED.cost_usd,"
+        " priced_events = r.priced_events + EXCLUDED.priced_events,"
+        " unpriced_events = r.unpriced_events + EXCLUDED.unpriced_events,"
+        " last_event_at = GREATEST(r.last_event_at, EXCLUDED.last_event_at),"
+        " revision = r.revision + r.closed::integer, updated_at = now()"
+        " RETURNING r.*),"
+        " corr AS (INSERT INTO analytics_outbox (user_id, record_key, payload)"
+        " SELECT up.user_id, analytics_record_key(up::analytics_rollups),"
+        " analytics_window_record(up::analytics_rollups, 'correction')"
+        " FROM up WHERE up.closed ORDER BY up.bucket_start RETURNING 1)"
+        " SELECT 'st', topic, partition, ms FROM st"
+        " UNION ALL SELECT 'wm', NULL, NULL, " + detail::ms_of("wm")
+      + " FROM wm UNION ALL SELECT 'corr', NULL, NULL, count(*) FROM corr");
+    std::map<std::pair<std::string, int32_t>, int64_t> before;
+    bool has_wm = false;
+    int64_t wm = 0;
+    for (const auto& row : r) {
+      auto tag = row[0].as<std::string>();
+      if (tag == "st")
+        before.emplace(std::pair{row[1].as<std::string>(), row[2].as<int32_t>()},
+                       row[3].as<int64_t>());
+      else if (tag == "wm" && !row[3].is_null()) {
+        has_wm = true;
+        wm = row[3].as<int64_t>();
+      } else if (tag == "corr")
+        late.corrections_emitted = static_cast<size_t>(row[3].as<int64_t>());
+    }
+    for (auto* a : seen) {
+      if (!all_fresh && fresh.count(a->event_id) == 0)
+        continue;
+      if (has_wm && domain::window_start(a->ts_ms, hour_ms) + hour_ms <= wm) {
+        ++late.late_after_grace;
+        continue;
+      }
+      auto it = before.find({a->source.topic, a->source.partition});
+      if (it != before.end() && a->ts_ms < it->second)
+        ++late.late_within_grace;
+    }
+  }
+  // 2. stream times, then close the windows the watermark passed.
+  std::string sql;
+  if (!stream.empty()) {
+    sql = "INSERT INTO analytics_stream_time AS s (consumer_group, topic,"
+          " partition, max_event_at) VALUES ";
+    bool first = true;
+    for (auto& [tp, ms] : stream) {
+      if (!first)
+        sql += ',';
+      first = false;
+      sql += "(" + group + ", " + tx.quote(tp.first) + ", "
+             + std::to_string(tp.second) + ", "
+             + detail::ts_of(std::to_string(ms)) + ")";
+    }
+    sql += " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
+           " max_event_at = GREATEST(s.max_event_at, EXCLUDED.max_event_at),"
+           " updated_at = now();";
+  }
+  // Rows are locked in key order, like the upsert takes them, so that two
+  // writers closing and updating the same windows rarely deadlock (a
+  // deadlock is a transient error: the batch is retried).
+  sql += "WITH w AS (" + watermark_sql(group, opt) + "),"
+         " todo AS (SELECT r.ctid AS id FROM analytics_rollups r, w WHERE"
+         " r.grain = 'hour' AND NOT r.closed AND r.bucket_start"
+         " + interval '1 hour' <= w.wm ORDER BY " + std::string{key_columns}
+         + " FOR UPDATE OF r),"
+           " c AS (UPDATE analytics_rollups r SET closed = true,"
+           " updated_at = now() FROM todo WHERE r.ctid = todo.id AND NOT"
+           " r.closed RETURNING r.*)"
+         " INSERT INTO analytics_outbox (user_id, record_key, payload)"
+         " SELECT c.user_id, analytics_record_key(c::analytics_rollups),"
+         " analytics_window_record(c::analytics_rollups, 'final') FROM c"
+         " ORDER BY c.bucket_start, c.kind, c.user_id RETURNING 1";
+  auto closed = tx.exec(sql);
+  late.windows_closed = closed.size();
+}
+
+} // namespace agentmem::storage::analytics_sql

@@ -1,0 +1,49 @@
+#pragma once
+
+// Internal to storage/: the SQL of the event-time analytics rollups, used
+// by postgres_store::commit_batch. pqxx types appear here, so this header
+// must not be included outside storage/.
+
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "messages/activity.hpp"
+#include "messages/rollup.hpp"
+#include "storage/postgres_store.hpp"
+
+namespace agentmem::storage::analytics_sql {
+
+/// The session-lived temp table write() stages deltas in (ON COMMIT DELETE
+/// ROWS; postgres_store creates it with its other batch temp tables).
+extern const char* const temp_tables_sql;
+
+/// Writes one batch's analytics inside `tx` with two statements after a
+/// COPY (storage/migrations/040_analytics.sql; docs/operations.md
+/// "Analytics"):
+///   1. `deltas` COPied into tmp_analytics, then one statement upserts
+///      them into analytics_rollups (counters
+///      +=, sketches merged; keys must be unique, as analytics_deltas makes
+///      them); a closed hourly window that grows gets revision + 1 and a
+///      `correction` record in analytics_outbox; it also reads the stream
+///      times and the watermark as they were before this batch;
+///   2. the stream time of each (topic, partition) of `seen` advanced to
+///      its greatest event time (GREATEST: replays change nothing), then
+///      every open hourly window whose end is <= the watermark is closed
+///      and its `final` record written to analytics_outbox. Watermark =
+///      min over the group's partitions that had a batch within
+///      `opt.idle_partition_ms` of their stream time, minus `opt.grace_ms`.
+/// `fresh` names the event_ids of `seen` inserted by this transaction (all
+/// of them when `all_fresh`): those are classified into `late` (an event
+/// whose hour had closed before this batch is after_grace; one older than
+/// its partition's stream time otherwise within_grace). Throws pqxx
+/// exceptions (the caller's run() turns them into errors).
+void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
+           const std::vector<const activity*>& seen,
+           const std::unordered_set<std::string>& fresh, bool all_fresh,
+           const std::string& consumer_group,
+           const analytics_window_options& opt, commit_result& late);
+
+} // namespace agentmem::storage::analytics_sql

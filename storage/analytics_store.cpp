@@ -1,0 +1,505 @@
+#include "storage/analytics_store.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+#include <pqxx/pqxx>
+
+#include "domain/rollup.hpp"
+#include "messages/errc.hpp"
+#include "storage/memory_versions.hpp"
+#include "storage/pg_common.hpp"
+
+namespace agentmem::storage {
+
+struct analytics_store::impl : detail::pg_session {};
+
+namespace {
+
+constexpr int64_t hour_ms = 3'600'000;
+constexpr int64_t day_ms = 86'400'000;
+
+int64_t ceil_to(int64_t t, int64_t w) {
+  auto f = domain::window_start(t, w);
+  return f == t ? t : f + w;
+}
+
+// WHERE conditions of a range over analytics_rollups rows of `grain`.
+std::string range_where(pqxx::transaction_base& tx,
+                        const agentmem::analytics_range& r,
+                        const std::string& grain) {
+  const int64_t w = grain == "day" ? day_ms : hour_ms;
+  std::string out = "grain = " + tx.quote(grain) + " AND bucket_start >= "
+                    + detail::ts_of(std::to_string(domain::window_start(r.from_ms, w)))
+                    + " AND bucket_start < "
+                    + detail::ts_of(std::to_string(ceil_to(r.to_ms, w)));
+  if (!r.scope.all) {
+    if (!r.scope.prefix.empty())
+      out += " AND left(user_id, char_length(" + tx.quote(r.scope.prefix)
+             + ")) = " + tx.quote(r.scope.prefix);
+    else
+      out += " AND user_id = ANY(" + tx.quote(detail::text_array_literal(r.scope.users))
+             + "::text[])";
+  }
+  if (!r.user_id.empty())
+    out += " AND user_id = " + tx.quote(r.user_id);
+  return out;
+}
+
+// Day rows when the range is whole days (fewer rows), else hour rows.
+std::string summary_grain(const agentmem::analytics_range& r) {
+  return r.from_ms % day_ms == 0 && r.to_ms % day_ms == 0 ? "day" : "hour";
+}
+
+// Aggregates of the measures over a group of rows: 13 columns, read by
+// read_measures. The sketch is merged once and read four times.
+constexpr const char* measures_sql =
+  "sum(events)::bigint AS events, sum(errors)::bigint AS errors,"
+  " sum(processing_time_ms)::bigint AS processing_time_ms,"
+  " analytics_sketch_merge(latency_sketch) AS sk,"
+  " sum(tokens)::bigint AS tokens, sum(files)::bigint AS files,"
+  " sum(sessions_started)::bigint AS sessions_started,"
+  " sum(sessions_ended)::bigint AS sessions_ended,"
+  " sum(cost_usd) AS cost_usd, sum(priced_events)::bigint AS priced,"
+  " sum(unpriced_events)::bigint AS unpriced,"
+  " max(last_event_at) AS last_event_at";
+
+// The measures' output columns (from a subquery `m` built with
+// measures_sql): 16 columns.
+std::string measures_out(const std::string& m) {
+  return m + ".events, " + m + ".errors, " + m + ".processing_time_ms, "
+         "analytics_sketch_quantile(" + m + ".sk, 0.5), "
+         "analytics_sketch_quantile(" + m + ".sk, 0.9), "
+         "analytics_sketch_quantile(" + m + ".sk, 0.95), "
+         "analytics_sketch_quantile(" + m + ".sk, 0.99), "
+         + m + ".tokens, " + m + ".files, " + m + ".sessions_started, "
+         + m + ".sessions_ended, " + m + ".cost_usd::text, " + m
+         + ".priced, " + m + ".unpriced, coalesce("
+         + detail::ms_of(m + ".last_event_at") + ", 0)";
+}
+
+
+std::optional<double> opt_double(const pqxx::field& f) {
+  if (f.is_null())
+    return std::nullopt;
+  return f.as<double>();
+}
+
+agentmem::analytics_measures read_measures(const pqxx::row& row, int i) {
+  agentmem::analytics_measures m;
+  m.events = row[i].as<int64_t>();
+  m.errors = row[i + 1].as<int64_t>();
+  if (m.events > 0)
+    m.success_rate = 1.0 - static_cast<double>(m.errors)
+                             / static_cast<double>(m.events);
+  m.processing_time_ms = row[i + 2].as<int64_t>();
+  if (m.events > 0) {
+    m.p50_ms = opt_double(row[i + 3]);
+    m.p90_ms = opt_double(row[i + 4]);
+    m.p95_ms = opt_double(row[i + 5]);
+    m.p99_ms = opt_double(row[i + 6]);
+  }
+  m.tokens = row[i + 7].as<int64_t>();
+  m.files = row[i + 8].as<int64_t>();
+  m.sessions_started = row[i + 9].as<int64_t>();
+  m.sessions_ended = row[i + 10].as<int64_t>();
+  m.cost_usd = row[i + 11].as<std::string>();
+  m.priced_events = row[i + 12].as<int64_t>();
+  m.unpriced_events = row[i + 13].as<int64_t>();
+  m.last_event_ms = row[i + 14].as<int64_t>();
+  return m;
+}
+
+caf::error invalid(std::string what) {
+  return make_error(errc::invalid_request, std::move(what));
+}
+
+agentmem::skill read_skill(const pqxx::row& row) {
+  agentmem::skill s;
+  s.name = row[0].as<std::string>();
+  s.description = row[1].as<std::string>();
+  s.category = row[2].as<std::string>();
+  s.version = row[3].as<std::string>();
+  s.spec_json = row[4].as<std::string>();
+  pqxx::array_parser parser{row[5].c_str()};
+  for (auto [j, v] = parser.get_next(); j != pqxx::array_parser::done;
+       std::tie(j, v) = parser.get_next())
+    if (j == pqxx::array_parser::string_value)
+      s.dependencies.push_back(std::move(v));
+  s.active = row[6].as<bool>();
+  s.updated_ms = row[7].as<int64_t>();
+  return s;
+}
+
+const std::string skill_columns =
+  "name, description, category, version, spec::text, dependencies, active, "
+  + detail::ms_of("updated_at");
+
+agentmem::skill_binding read_binding(const pqxx::row& row) {
+  agentmem::skill_binding b;
+  b.agent_name = row[0].as<std::string>();
+  b.skill = row[1].as<std::string>();
+  b.enabled = row[2].as<bool>();
+  b.priority = row[3].as<int32_t>();
+  b.config_json = row[4].as<std::string>();
+  b.updated_ms = row[5].as<int64_t>();
+  return b;
+}
+
+const std::string binding_columns =
+  "agent_name, skill, enabled, priority, config::text, "
+  + detail::ms_of("updated_at");
+
+} // namespace
+
+analytics_store::analytics_store(std::unique_ptr<impl> p)
+  : impl_(std::move(p)) {
+}
+
+analytics_store::~analytics_store() = default;
+
+caf::expected<std::unique_ptr<analytics_store>>
+analytics_store::connect(const std::string& url) {
+  auto p = std::make_unique<impl>();
+  p->url = url;
+  if (auto err = p->open())
+    return err;
+  return std::unique_ptr<analytics_store>{new analytics_store(std::move(p))};
+}
+
+caf::expected<size_t> analytics_store::relay_outbox(
+  size_t limit,
+  const std::function<caf::error(const std::vector<analytics_record>&)>&
+    publish) {
+  return impl_->run<size_t>("relay_outbox", [&](pqxx::connection& c)
+                                              -> caf::expected<size_t> {
+    pqxx::work tx{c};
+    auto locked = tx.exec("SELECT pg_try_advisory_xact_lock("
+                          + std::to_string(detail::lock_class) + ", "
+                          + std::to_string(detail::lock_analytics_outbox)
+                          + ")");
+    if (!locked[0][0].as<bool>())
+      return size_t{0};
+    auto r = tx.exec_params("SELECT id, record_key, payload::text"
+                            " FROM analytics_outbox ORDER BY id LIMIT $1",
+                            static_cast<int64_t>(limit));
+    if (r.empty())
+      return size_t{0};
+    std::vector<analytics_record> records;
+    records.reserve(r.size());
+    for (const auto& row : r)
+      records.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
+                         row[2].as<std::string>()});
+    if (auto err = publish(records))
+      return err;
+    // By id, not "id <= last": a writer that took a lower id may commit
+    // after this snapshot.
+    std::string ids = "{";
+    for (auto& rec : records) {
+      if (ids.size() > 1)
+        ids += ',';
+      ids += std::to_string(rec.id);
+    }
+    ids += '}';
+    tx.exec_params("DELETE FROM analytics_outbox WHERE id = ANY($1::bigint[])",
+                   ids);
+    tx.commit();
+    return records.size();
+  });
+}
+
+caf::expected<int64_t> analytics_store::outbox_pending() {
+  return impl_->run<int64_t>("outbox_pending", [&](pqxx::connection& c)
+                                                 -> caf::expected<int64_t> {
+    pqxx::read_transaction tx{c};
+    auto r = tx.exec("SELECT count(*) FROM analytics_outbox");
+    return r[0][0].as<int64_t>();
+  });
+}
+
+caf::expected<agentmem::usage_page>
+analytics_store::usage(const agentmem::usage_query& q) {
+  if (q.granularity != "hour" && q.granularity != "day")
+    return invalid("granularity must be hour or day");
+  std::string kind, key_expr, cat_expr = "''";
+  if (q.group_by == "user")
+    kind = "agent", key_expr = "user_id";
+  else if (q.group_by == "agent_type")
+    kind = "agent", key_expr = "agent_type";
+  else if (q.group_by == "agent_name")
+    kind = "agent", key_expr = "agent_name";
+  else if (q.group_by == "model")
+    kind = "model", key_expr = "model";
+  else if (q.group_by == "tool")
+    kind = "tool", key_expr = "tool_name || chr(31) || tool_category";
+  else
+    return invalid("group_by must be user, agent_type, agent_name, model or "
+                   "tool");
+  using result_t = agentmem::usage_page;
+  return impl_->run<result_t>("analytics usage", [&](pqxx::connection& c)
+                                                   -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    std::string where = range_where(tx, q.range, q.granularity)
+                        + " AND kind = " + tx.quote(kind);
+    if (q.after)
+      where += " AND (bucket_start, " + key_expr + ") > ("
+               + detail::ts_of(std::to_string(q.after->ts_ms)) + ", "
+               + tx.quote(q.after->id) + ")";
+    auto r = tx.exec(
+      "SELECT " + detail::ms_of("m.bucket_start") + ", m.k, "
+      + measures_out("m") + " FROM (SELECT bucket_start, " + key_expr
+      + " AS k, " + measures_sql + " FROM analytics_rollups WHERE " + where
+      + " GROUP BY 1, 2 ORDER BY 1, 2 LIMIT "
+      + std::to_string(q.limit + 1) + ") m ORDER BY 1, 2");
+    result_t page;
+    for (const auto& row : r) {
+      if (static_cast<int>(page.rows.size()) == q.limit) {
+        auto& last = page.rows.back();
+        std::string key = last.group;
+        if (q.group_by == "tool")
+          key += '\x1f' + last.tool_category;
+        page.next = list_position{last.bucket_start_ms, std::move(key)};
+        break;
+      }
+      agentmem::usage_bucket b;
+      b.bucket_start_ms = row[0].as<int64_t>();
+      b.group = row[1].as<std::string>();
+      if (q.group_by == "tool") {
+        auto sep = b.group.find('\x1f');
+        b.tool_category = b.group.substr(sep + 1);
+        b.group.resize(sep);
+      }
+      b.m = read_measures(row, 2);
+      page.rows.push_back(std::move(b));
+    }
+    return page;
+  });
+}
+
+caf::expected<std::vector<agentmem::agent_summary>>
+analytics_store::agents(const agentmem::analytics_range& r) {
+  using result_t = std::vector<agentmem::agent_summary>;
+  return impl_->run<result_t>("analytics agents", [&](pqxx::connection& c)
+                                                    -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto rows = tx.exec(
+      "SELECT m.agent_type, m.agent_name, " + measures_out("m")
+      + " FROM (SELECT agent_type, agent_name, " + measures_sql
+      + " FROM analytics_rollups WHERE " + range_where(tx, r, summary_grain(r))
+      + " AND kind = 'agent' GROUP BY 1, 2) m"
+        " ORDER BY m.events DESC, 1, 2");
+    result_t out;
+    for (const auto& row : rows) {
+      agentmem::agent_summary a;
+      a.agent_type = row[0].as<std::string>();
+      a.agent_name = row[1].as<std::string>();
+      a.m = read_measures(row, 2);
+      if (a.m.sessions_started > 0)
+        a.mean_events_per_session = static_cast<double>(a.m.events)
+                                    / static_cast<double>(a.m.sessions_started);
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
+}
+
+caf::expected<std::vector<agentmem::tool_summary>>
+analytics_store::tools(const agentmem::analytics_range& r) {
+  using result_t = std::vector<agentmem::tool_summary>;
+  return impl_->run<result_t>("analytics tools", [&](pqxx::connection& c)
+                                                   -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto rows = tx.exec(
+      "SELECT m.tool_name, m.tool_category, m.agents, " + measures_out("m")
+      + " FROM (SELECT tool_name, tool_category, count(DISTINCT (agent_type,"
+        " agent_name)) AS agents, " + measures_sql
+      + " FROM analytics_rollups WHERE " + range_where(tx, r, summary_grain(r))
+      + " AND kind = 'tool' GROUP BY 1, 2) m ORDER BY m.events DESC, 1, 2");
+    result_t out;
+    for (const auto& row : rows) {
+      agentmem::tool_summary t;
+      t.tool_name = row[0].as<std::string>();
+      t.tool_category = row[1].as<std::string>();
+      t.agents = row[2].as<int64_t>();
+      t.m = read_measures(row, 3);
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+}
+
+caf::expected<std::vector<agentmem::model_cost>>
+analytics_store::costs(const agentmem::analytics_range& r) {
+  using result_t = std::vector<agentmem::model_cost>;
+  return impl_->run<result_t>("analytics costs", [&](pqxx::connection& c)
+                                                   -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto rows = tx.exec(
+      "SELECT m.model, " + measures_out("m") + " FROM (SELECT model, "
+      + measures_sql + " FROM analytics_rollups WHERE "
+      + range_where(tx, r, summary_grain(r))
+      + " AND kind = 'model' GROUP BY 1) m"
+        " ORDER BY m.cost_usd DESC, m.tokens DESC, 1");
+    result_t out;
+    for (const auto& row : rows) {
+      agentmem::model_cost m;
+      m.model = row[0].as<std::string>();
+      m.m = read_measures(row, 1);
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
+caf::expected<std::vector<agentmem::skill_usage>>
+analytics_store::skill_usage(const agentmem::analytics_range& r) {
+  using result_t = std::vector<agentmem::skill_usage>;
+  return impl_->run<result_t>("skill usage", [&](pqxx::connection& c)
+                                               -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto rows = tx.exec(
+      "SELECT s.name, s.category, s.active, coalesce((SELECT"
+      " array_agg(b.agent_name ORDER BY b.priority DESC, b.agent_name) FROM"
+      " agent_skill_bindings b WHERE b.skill = s.name AND b.enabled),"
+      " '{}'::text[]), " + measures_out("m") + " FROM skills s CROSS JOIN"
+        " LATERAL (SELECT " + measures_sql + " FROM analytics_rollups WHERE "
+      + range_where(tx, r, summary_grain(r))
+      + " AND kind = 'tool' AND tool_name = s.name) m"
+        " ORDER BY coalesce(m.events, 0) DESC, s.name");
+    result_t out;
+    for (const auto& row : rows) {
+      agentmem::skill_usage u;
+      u.skill = row[0].as<std::string>();
+      u.category = row[1].as<std::string>();
+      u.active = row[2].as<bool>();
+      pqxx::array_parser parser{row[3].c_str()};
+      for (auto [j, v] = parser.get_next(); j != pqxx::array_parser::done;
+           std::tie(j, v) = parser.get_next())
+        if (j == pqxx::array_parser::string_value)
+          u.bound_agents.push_back(std::move(v));
+      if (!row[4].is_null())
+        u.m = read_measures(row, 4);
+      out.push_back(std::move(u));
+    }
+    return out;
+  });
+}
+
+caf::expected<std::vector<agentmem::skill>> analytics_store::skills() {
+  using result_t = std::vector<agentmem::skill>;
+  return impl_->run<result_t>("skills", [&](pqxx::connection& c)
+                                          -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    result_t out;
+    for (const auto& row :
+         tx.exec("SELECT " + skill_columns + " FROM skills ORDER BY name"))
+      out.push_back(read_skill(row));
+    return out;
+  });
+}
+
+caf::expected<agentmem::skill> analytics_store::get_skill(const std::string& name) {
+  return impl_->run<agentmem::skill>("get skill", [&](pqxx::connection& c)
+                                               -> caf::expected<agentmem::skill> {
+    pqxx::read_transaction tx{c};
+    auto r = tx.exec_params("SELECT " + skill_columns
+                              + " FROM skills WHERE name = $1",
+                            name);
+    if (r.empty())
+      return make_error(errc::not_found, "no skill " + name);
+    return read_skill(r[0]);
+  });
+}
+
+caf::expected<agentmem::skill> analytics_store::put_skill(const agentmem::skill& s) {
+  return impl_->run<agentmem::skill>("put skill", [&](pqxx::connection& c)
+                                               -> caf::expected<agentmem::skill> {
+    pqxx::work tx{c};
+    auto r = tx.exec_params(
+      "INSERT INTO skills (name, description, category, version, spec,"
+      " dependencies, active) VALUES ($1, $2, $3, $4, $5::jsonb, $6::text[],"
+      " $7) ON CONFLICT (name) DO UPDATE SET description ="
+      " EXCLUDED.description, category = EXCLUDED.category, version ="
+      " EXCLUDED.version, spec = EXCLUDED.spec, dependencies ="
+      " EXCLUDED.dependencies, active = EXCLUDED.active, updated_at = now()"
+      " RETURNING " + skill_columns,
+      s.name, s.description, s.category, s.version, s.spec_json,
+      detail::text_array_literal(s.dependencies), s.active);
+    tx.commit();
+    return read_skill(r[0]);
+  });
+}
+
+caf::error analytics_store::delete_skill(const std::string& name) {
+  auto n = impl_->run<size_t>("delete skill", [&](pqxx::connection& c)
+                                                -> caf::expected<size_t> {
+    pqxx::work tx{c};
+    auto r = tx.exec_params("DELETE FROM skills WHERE name = $1", name);
+    tx.commit();
+    return static_cast<size_t>(r.affected_rows());
+  });
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return make_error(errc::not_found, "no skill " + name);
+  return caf::none;
+}
+
+caf::expected<std::vector<agentmem::skill_binding>>
+analytics_store::bindings(const std::string& agent_name) {
+  using result_t = std::vector<agentmem::skill_binding>;
+  return impl_->run<result_t>("skill bindings", [&](pqxx::connection& c)
+                                                  -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto r = tx.exec_params(
+      "SELECT " + binding_columns + " FROM agent_skill_bindings WHERE $1 = ''"
+      " OR agent_name = $1 ORDER BY agent_name, priority DESC, skill",
+      agent_name);
+    result_t out;
+    for (const auto& row : r)
+      out.push_back(read_binding(row));
+    return out;
+  });
+}
+
+caf::expected<agentmem::skill_binding>
+analytics_store::put_binding(const agentmem::skill_binding& b) {
+  using result_t = agentmem::skill_binding;
+  return impl_->run<result_t>("put skill binding", [&](pqxx::connection& c)
+                                                     -> caf::expected<result_t> {
+    pqxx::work tx{c};
+    auto known = tx.exec_params("SELECT 1 FROM skills WHERE name = $1", b.skill);
+    if (known.empty())
+      return make_error(errc::not_found, "no skill " + b.skill);
+    auto r = tx.exec_params(
+      "INSERT INTO agent_skill_bindings (agent_name, skill, enabled,"
+      " priority, config) VALUES ($1, $2, $3, $4, $5::jsonb)"
+      " ON CONFLICT (agent_name, skill) DO UPDATE SET enabled ="
+      " EXCLUDED.enabled, priority = EXCLUDED.priority, config ="
+      " EXCLUDED.config, updated_at = now() RETURNING " + binding_columns,
+      b.agent_name, b.skill, b.enabled, b.priority, b.config_json);
+    tx.commit();
+    return read_binding(r[0]);
+  });
+}
+
+caf::error analytics_store::delete_binding(const std::string& agent_name,
+                                           const std::string& skill) {
+  auto n = impl_->run<size_t>("delete skill binding", [&](pqxx::connection& c)
+                                                        -> caf::expected<size_t> {
+    pqxx::work tx{c};
+    auto r = tx.exec_params("DELETE FROM agent_skill_bindings WHERE"
+                            " agent_name = $1 AND skill = $2",
+                            agent_name, skill);
+    tx.commit();
+    return static_cast<size_t>(r.affected_rows());
+  });
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return make_error(errc::not_found,
+                      "no binding of skill " + skill + " to " + agent_name);
+  return caf::none;
+}
+
+} // namespace agentmem::storage

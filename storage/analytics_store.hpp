@@ -1,0 +1,101 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/analytics_rows.hpp"
+
+namespace agentmem::storage {
+
+/// One pending record of the topic agent.analytics.v1 (docs/events.md).
+struct analytics_record {
+  int64_t id = 0;      ///< analytics_outbox.id (commit order per writer)
+  std::string key;     ///< the window's group as a JSON array
+  std::string payload; ///< the record as JSON text
+};
+
+/// Reads of the analytics tables (storage/migrations/040_analytics.sql) and
+/// the outbox relay. Owns ONE connection: not thread-safe. Errors are
+/// values (errc::postgres_error, errc::invalid_request); the connection is
+/// re-established on the next call after a failure.
+class analytics_store {
+public:
+  /// Connects to `url`. errc::postgres_error (with the redacted URL).
+  static caf::expected<std::unique_ptr<analytics_store>>
+  connect(const std::string& url);
+  ~analytics_store();
+
+  analytics_store(const analytics_store&) = delete;
+  analytics_store& operator=(const analytics_store&) = delete;
+
+  /// One relay pass of the transactional outbox: in one transaction, takes
+  /// the relay lock (pg_try_advisory_xact_lock: when another node holds it,
+  /// returns 0 at once), reads up to `limit` records in id order, hands
+  /// them to `publish` (which must return only once every record is
+  /// acknowledged by Kafka), then deletes them and commits. A crash or a
+  /// publish error leaves them in place, so they are sent again: at least
+  /// once, in order. Returns the number published.
+  caf::expected<size_t> relay_outbox(
+    size_t limit,
+    const std::function<caf::error(const std::vector<analytics_record>&)>&
+      publish);
+
+  /// Records waiting in the outbox. Errors: errc::postgres_error.
+  caf::expected<int64_t> outbox_pending();
+
+  // -- reads for the analytics API (docs/api.md "Analytics") ----------------
+  // Ranges are whole hours: from rounded down, to up (whole days for
+  // q.granularity "day"); the caller bounds their length. Rows outside
+  // r.scope (and r.user_id when set) are never read. Percentiles come from
+  // the merged sketches (analytics_sketch_quantile). Errors:
+  // errc::invalid_request (bad group_by, granularity),
+  // errc::postgres_error.
+
+  /// One page of (bucket, group) rows, keyset-paginated by q.after (page.next).
+  caf::expected<agentmem::usage_page> usage(const agentmem::usage_query& q);
+  /// Per (agent_type, agent_name), most events first.
+  caf::expected<std::vector<agentmem::agent_summary>>
+  agents(const agentmem::analytics_range& r);
+  /// Per (tool_name, tool_category), most calls first.
+  caf::expected<std::vector<agentmem::tool_summary>>
+  tools(const agentmem::analytics_range& r);
+  /// Per model, highest cost first.
+  caf::expected<std::vector<agentmem::model_cost>>
+  costs(const agentmem::analytics_range& r);
+  /// Every skill with its enabled bindings and the calls of tools named
+  /// like it in the range.
+  caf::expected<std::vector<agentmem::skill_usage>>
+  skill_usage(const agentmem::analytics_range& r);
+
+  // -- skills registry (migration 041) --------------------------------------
+  caf::expected<std::vector<agentmem::skill>> skills();
+  /// errc::not_found when absent.
+  caf::expected<agentmem::skill> get_skill(const std::string& name);
+  /// Upsert (updated_at = now()). errc::invalid_request for a malformed
+  /// spec JSON, errc::data_rejected for values the table refuses.
+  caf::expected<agentmem::skill> put_skill(const agentmem::skill& s);
+  /// errc::not_found when absent; its bindings are deleted with it.
+  caf::error delete_skill(const std::string& name);
+  caf::expected<std::vector<agentmem::skill_binding>>
+  bindings(const std::string& agent_name);
+  /// Upsert; errc::not_found when the skill does not exist.
+  caf::expected<agentmem::skill_binding> put_binding(const agentmem::skill_binding& b);
+  /// errc::not_found when absent.
+  caf::error delete_binding(const std::string& agent_name,
+                            const std::string& skill);
+
+  struct impl;
+
+private:
+  explicit analytics_store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace agentmem::storage

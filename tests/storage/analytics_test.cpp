@@ -1,0 +1,293 @@
+// Event-time analytics rollups, sketches, late data and the outbox
+// (storage/analytics_sql.hpp, storage/analytics_store.hpp) against a real
+// server: one fresh database per test case.
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "domain/rollup.hpp"
+#include "messages/batch.hpp"
+#include "messages/errc.hpp"
+#include "storage/analytics_store.hpp"
+#include "storage/postgres_store.hpp"
+#include "tests/storage/fixtures.hpp"
+#include "tests/storage/migrated_store.hpp"
+#include "tests/storage/pg_fixture.hpp"
+
+using namespace agentmem;
+using agentmem::storage::commit_result;
+using agentmem::storage::postgres_store;
+using agentmem::test::open_migrated;
+using agentmem::test::why;
+
+namespace {
+
+constexpr int64_t hour_ms = 3'600'000;
+// 2024-05-01T10:00:00Z
+constexpr int64_t h10 = 1'714'557'600'000;
+const std::string group = "agentmem-test";
+
+activity tool_event(const std::string& id, const std::string& user,
+                    int64_t ts, int64_t latency_ms, int32_t partition = 0) {
+  activity a = test::chat_activity(id, user, user + "-s", ts, "tool_call");
+  a.agent_name = "helper";
+  a.tool_name = "search";
+  a.tool_category = "web";
+  a.model = "gpt-4o";
+  a.tokens_used = 100;
+  a.processing_time_ms = latency_ms;
+  a.source.topic = "agent-activities";
+  a.source.partition = partition;
+  a.source.offset = 0;
+  return a;
+}
+
+// What the aggregation stage sends.
+batch make_batch(std::vector<activity> acts) {
+  batch b;
+  b.activities = std::move(acts);
+  domain::fold_rollups(b);
+  return b;
+}
+
+commit_result commit(postgres_store& store, const batch& b) {
+  auto r = store.commit_batch(b, group, "hash-384");
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  return *r;
+}
+
+int64_t count(postgres_store& store, const std::string& sql) {
+  auto v = store.scalar(sql);
+  BOOST_REQUIRE_MESSAGE(v, sql + ": " + why(v));
+  return *v;
+}
+
+// Groups (kind agent, hour) whose rollup differs from a recount of
+// user_activities in events, errors, tokens, processing time or sketch
+// size: 0 when the rollups are exact.
+const char* const hourly_recount_diff =
+  "SELECT count(*) FROM (SELECT date_trunc('hour', ts) AS b, user_id,"
+  " agent_type, coalesce(agent_name, '') AS agent_name, count(*) AS n,"
+  " count(*) FILTER (WHERE NOT success) AS e, sum(tokens_used) AS t,"
+  " sum(processing_time_ms) AS p FROM user_activities GROUP BY 1, 2, 3, 4) a"
+  " FULL JOIN (SELECT bucket_start AS b, user_id, agent_type, agent_name,"
+  " events, errors, tokens, processing_time_ms, (SELECT sum(value::bigint)"
+  " FROM jsonb_each_text(latency_sketch)) AS sk FROM analytics_rollups"
+  " WHERE grain = 'hour' AND kind = 'agent') r"
+  " USING (b, user_id, agent_type, agent_name)"
+  " WHERE a.n IS DISTINCT FROM r.events OR a.e IS DISTINCT FROM r.errors"
+  " OR a.t IS DISTINCT FROM r.tokens OR a.p IS DISTINCT FROM"
+  " r.processing_time_ms OR a.n IS DISTINCT FROM r.sk";
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(analytics_suite)
+
+BOOST_FIXTURE_TEST_CASE(rollups_of_every_kind_and_grain_count_redelivered_events_once,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto a = tool_event("e1", "u1", h10 + 1000, 120);
+  auto b = tool_event("e2", "u1", h10 + 2000, 80);
+  b.success = false;
+  b.cost_nanousd = 2'500'000; // 0.0025 USD, given by the event
+  auto c = tool_event("e3", "u1", h10 + hour_ms + 5, 40);
+  c.tool_name.clear();
+  c.model = "unknown-model";
+  auto first = make_batch({a, b});
+  commit(*store, first);
+  // Redelivery of a and b together with a new event: only c counts.
+  commit(*store, make_batch({a, b, c}));
+  commit(*store, make_batch({a, b, c}));
+  BOOST_TEST(count(*store, hourly_recount_diff) == 0);
+  // kinds: agent (hour 10, hour 11), tool (hour 10), model gpt-4o (10),
+  // unknown-model (11); each also daily: agent 1, tool 1, model 2.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups"
+                           " WHERE grain = 'hour'") == 5);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups"
+                           " WHERE grain = 'day'") == 4);
+  BOOST_TEST(count(*store, "SELECT events FROM analytics_rollups WHERE"
+                           " grain = 'day' AND kind = 'agent'") == 3);
+  BOOST_TEST(count(*store, "SELECT errors FROM analytics_rollups WHERE"
+                           " grain = 'day' AND kind = 'tool' AND tool_name ="
+                           " 'search' AND tool_category = 'web'") == 1);
+  // Cost: only the event that carried one is priced; the others have a
+  // model but no price: unpriced, not free.
+  BOOST_TEST(count(*store, "SELECT (cost_usd * 1e9)::bigint FROM"
+                           " analytics_rollups WHERE grain = 'day' AND"
+                           " kind = 'agent'") == 2'500'000);
+  BOOST_TEST(count(*store, "SELECT priced_events * 10 + unpriced_events FROM"
+                           " analytics_rollups WHERE grain = 'day' AND"
+                           " kind = 'agent'") == 12);
+  BOOST_TEST(count(*store, "SELECT unpriced_events FROM analytics_rollups"
+                           " WHERE grain = 'day' AND kind = 'model' AND"
+                           " model = 'unknown-model'") == 1);
+  // Hours merge into the day: same sketch.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM (SELECT"
+                           " analytics_sketch_merge(latency_sketch) AS s FROM"
+                           " analytics_rollups WHERE grain = 'hour' AND kind ="
+                           " 'agent') h, analytics_rollups d WHERE d.grain ="
+                           " 'day' AND d.kind = 'agent' AND d.latency_sketch"
+                           " = h.s") == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(sketch_percentiles_match_percentile_cont_over_the_raw_rows,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  // Log-normal latencies (median ~150 ms, long tail), 3 hours, 6000 events
+  // in batches of 500.
+  std::mt19937_64 rng{42};
+  std::lognormal_distribution<double> latency{5.0, 1.0};
+  std::vector<activity> acts;
+  for (int i = 0; i < 6000; ++i) {
+    auto ts = h10 + (i % 3) * hour_ms + i;
+    acts.push_back(tool_event("p" + std::to_string(i), "u" + std::to_string(i % 4),
+                              ts, 1 + static_cast<int64_t>(latency(rng))));
+    if (acts.size() == 500) {
+      commit(*store, make_batch(acts));
+      acts.clear();
+    }
+  }
+  for (double q : {0.5, 0.9, 0.99}) {
+    auto qs = std::to_string(q);
+    // Whole range, merged over hours and users, vs the exact value.
+    auto sketch = count(*store, "SELECT round(1e6 * analytics_sketch_quantile("
+                                "analytics_sketch_merge(latency_sketch), " + qs
+                                + "))::bigint FROM analytics_rollups WHERE grain"
+                                  " = 'hour' AND kind = 'agent'");
+    auto exact = count(*store, "SELECT round(1e6 * percentile_cont(" + qs
+                               + ") WITHIN GROUP (ORDER BY processing_time_ms)"
+                                 ")::bigint FROM user_activities");
+    auto lower = count(*store, "SELECT round(1e6 * percentile_disc(" + qs
+                               + ") WITHIN GROUP (ORDER BY processing_time_ms)"
+                                 ")::bigint FROM user_activities");
+    BOOST_TEST_MESSAGE("q " << q << ": sketch " << sketch / 1e6
+                            << " ms, percentile_cont " << exact / 1e6
+                            << " ms");
+    BOOST_TEST(std::abs(static_cast<double>(sketch - exact))
+                 <= 0.01 * static_cast<double>(exact) + 1.0,
+               "q " << q << ": sketch " << sketch / 1e6
+                    << " ms, percentile_cont " << exact / 1e6 << " ms");
+    (void) lower;
+  }
+  // Per hour and user, and for the daily rows, against the same rows:
+  // within 1 % of the exact order statistic x[floor(q (n - 1))] (the
+  // sketch's guarantee), and of percentile_cont up to the interpolation
+  // between that order statistic and the next (small windows, sparse tails).
+  auto off = count(*store,
+    "SELECT count(*) FROM (SELECT r.grain, r.bucket_start, r.user_id, q,"
+    " analytics_sketch_quantile(r.latency_sketch, q) AS s, x.cont, x.exact"
+    " FROM analytics_rollups r CROSS JOIN unnest(ARRAY[0.5, 0.9, 0.99]) AS q"
+    " CROSS JOIN LATERAL (SELECT percentile_cont(q) WITHIN GROUP (ORDER BY"
+    "  processing_time_ms) AS cont, (array_agg(processing_time_ms ORDER BY"
+    "  processing_time_ms))[floor(q * (count(*) - 1))::int + 1] AS exact"
+    "  FROM user_activities a WHERE a.user_id = r.user_id AND a.ts >="
+    "  r.bucket_start AND a.ts < r.bucket_start + CASE r.grain WHEN 'hour'"
+    "  THEN interval '1 hour' ELSE interval '1 day' END) x"
+    " WHERE r.kind = 'agent') t WHERE abs(s - exact) > 0.01 * exact + 1e-9"
+    " OR abs(s - cont) > 0.01 * cont + abs(cont - exact) + 1e-9");
+  BOOST_TEST(off == 0, off << " (window, user, quantile) sketches are more "
+                               "than 1 % off the exact order statistic or "
+                               "percentile_cont");
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " kind = 'agent'") == 3 * 4 + 4);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_events_emit_a_revision,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  // grace 1 h: the 10:00 window closes once stream time >= 12:00.
+  auto r1 = commit(*store, make_batch({tool_event("a", "u1", h10 + 10, 5),
+                                       tool_event("b", "u1", h10 + hour_ms + 10, 5)}));
+  BOOST_TEST(r1.windows_closed == 0u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox") == 0);
+  // Out of order but within the grace (stream time 11:00:00.010).
+  auto r2 = commit(*store, make_batch({tool_event("c", "u1", h10 + 20, 5)}));
+  BOOST_TEST(r2.late_within_grace == 1u);
+  BOOST_TEST(r2.late_after_grace == 0u);
+  // Stream time 12:00:00.010: watermark 11:00:00.010 passes 11:00.
+  auto r3 = commit(*store, make_batch({tool_event("d", "u1", h10 + 2 * hour_ms + 10, 5)}));
+  BOOST_TEST(r3.windows_closed == 3u); // agent, tool, model of hour 10
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox WHERE"
+                           " payload->>'status' = 'final' AND"
+                           " (payload->>'revision')::int = 0 AND"
+                           " payload->>'window_start' = '2024-05-01T10:00:00Z'"
+                           " AND (payload->>'events')::int = 2") == 3);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox WHERE"
+                           " record_key = '[\"agent\", \"u1\", \"chat\","
+                           " \"helper\"]'") == 1);
+  // After the grace: still counted, and a correction with revision 1.
+  auto r4 = commit(*store, make_batch({tool_event("e", "u1", h10 + 30, 5)}));
+  BOOST_TEST(r4.late_after_grace == 1u);
+  BOOST_TEST(r4.corrections_emitted == 3u);
+  BOOST_TEST(count(*store, "SELECT events FROM analytics_rollups WHERE grain ="
+                           " 'hour' AND kind = 'agent' AND bucket_start ="
+                           " timestamptz '2024-05-01 10:00:00+00'") == 3);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox WHERE"
+                           " payload->>'status' = 'correction' AND"
+                           " (payload->>'revision')::int = 1 AND"
+                           " (payload->>'events')::int = 3") == 3);
+  // Replaying the late event changes nothing: no second correction.
+  auto r5 = commit(*store, make_batch({tool_event("e", "u1", h10 + 30, 5)}));
+  BOOST_TEST(r5.corrections_emitted == 0u);
+  BOOST_TEST(r5.late_after_grace == 0u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox") == 6);
+  BOOST_TEST(count(*store, hourly_recount_diff) == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_watermark_is_the_minimum_over_active_partitions,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  // Partition 1 lags at 10:00: nothing closes while it is active ...
+  commit(*store, make_batch({tool_event("a", "u1", h10, 5, 1),
+                             tool_event("b", "u2", h10 + 3 * hour_ms, 5, 0)}));
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " closed") == 0);
+  // ... once partition 1 catches up, the 10:00 windows close.
+  auto r = commit(*store, make_batch({tool_event("c", "u1", h10 + 2 * hour_ms + 1, 5, 1)}));
+  BOOST_TEST(r.windows_closed == 3u);
+  // An idle partition stops holding it back (idleness 0 ms: all idle but
+  // the one in this batch).
+  storage::analytics_window_options opt;
+  opt.idle_partition_ms = 0;
+  store->set_analytics_options(opt);
+  commit(*store, make_batch({tool_event("d", "u2", h10 + 5 * hour_ms, 5, 0)}));
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " grain = 'hour' AND NOT closed AND bucket_start <"
+                           " timestamptz '2024-05-01 14:00:00+00'") == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_outbox_relay_deletes_records_only_after_a_successful_publish,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  commit(*store, make_batch({tool_event("a", "u1", h10, 5),
+                             tool_event("b", "u1", h10 + 3 * hour_ms, 5)}));
+  auto relay = storage::analytics_store::connect(url);
+  BOOST_REQUIRE_MESSAGE(relay, why(relay));
+  auto pending = (*relay)->outbox_pending();
+  BOOST_REQUIRE_MESSAGE(pending, why(pending));
+  BOOST_TEST(*pending == 3);
+  auto failed = (*relay)->relay_outbox(
+    10, [](const std::vector<storage::analytics_record>&) {
+      return make_error(errc::kafka_error, "broker down");
+    });
+  BOOST_TEST(!failed);
+  BOOST_TEST(*(*relay)->outbox_pending() == 3);
+  std::vector<storage::analytics_record> seen;
+  auto n = (*relay)->relay_outbox(
+    2, [&](const std::vector<storage::analytics_record>& xs) -> caf::error {
+      seen.insert(seen.end(), xs.begin(), xs.end());
+      return caf::none;
+    });
+  BOOST_REQUIRE_MESSAGE(n, why(n));
+  BOOST_TEST(*n == 2u);
+  BOOST_TEST(*(*relay)->outbox_pending() == 1);
+  BOOST_REQUIRE(seen.size() == 2u);
+  BOOST_TEST(seen[0].id < seen[1].id);
+  BOOST_TEST(seen[0].payload.find("\"status\": \"final\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
