@@ -1,9 +1,11 @@
-// Ops routes: liveness, readiness, Prometheus metrics (docs/api.md).
+// Ops routes: liveness, readiness, Prometheus metrics, the OpenAPI
+// document (docs/api.md).
 
 #include <exception>
 
 #include <spdlog/spdlog.h>
 
+#include "api/openapi.hpp"
 #include "api/routes.hpp"
 
 namespace agentmem::api::handlers {
@@ -36,6 +38,12 @@ void metrics(call& c) {
   c.res.status = 200;
   c.res.set_content(c.srv.reg.render(),
                     "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void openapi(call& c) {
+  auto doc = openapi_json();
+  c.res.status = 200;
+  c.res.set_content(doc.data(), doc.size(), "application/json");
 }
 
 } // namespace agentmem::api::handlers

@@ -85,6 +85,9 @@ const std::vector<route> table = {
    handlers::readyz},
   {"/metrics", get_head, access::open, user_source::none, listener::ops,
    handlers::metrics},
+  // the API contract (docs/openapi.yaml): open, on the main listener
+  {"/openapi.json", get_head, access::open, user_source::none, listener::main,
+   handlers::openapi},
   // the status page: its files are open (aggregates only come from
   // /ui/api/today, which needs an admin token entered on the page)
   {"/ui", get_head, access::open, user_source::none, listener::ops,

@@ -179,10 +179,11 @@ void entity_neighbors(call& c);
 // governance: user deletion and export
 void delete_user(call& c);
 void export_user(call& c);
-// ops: liveness, readiness, metrics
+// ops: liveness, readiness, metrics, the OpenAPI document
 void healthz(call& c);
 void readyz(call& c);
 void metrics(call& c);
+void openapi(call& c);
 } // namespace handlers
 
 } // namespace agentmem::api

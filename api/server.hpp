@@ -74,6 +74,7 @@ std::vector<route_info> served_routes();
 ///   GET|PUT|DELETE /v1/skills[/{name}],
 ///   GET|PUT|DELETE /v1/agents/{agent_name}/skills[/{skill}]
 ///   GET  /healthz, /readyz, /metrics, /ui (status page), /ui/api/today
+///   GET  /openapi.json                 (docs/openapi.yaml, no token)
 ///
 /// Every /v1 request needs "Authorization: Bearer <token>" (else 401 with
 /// WWW-Authenticate: Bearer); the token's scope must allow the request's

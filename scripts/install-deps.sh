@@ -8,7 +8,7 @@ pkgs=(
   libboost-test-dev libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev libstemmer-dev
   libssl-dev postgresql prometheus kcat curl procps
-  python3 python3-venv unzip
+  python3 python3-venv python3-yaml unzip
 )
 # Java + Maven run the real Apache Kafka broker of the tests
 # (scripts/kafka-broker.sh); machines that already have them keep theirs.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, then runs every
 # ctest — unit, Postgres, Kafka (mock cluster), end-to-end (mock broker),
-# fault tests (real Apache Kafka broker) — and the end-to-end tests once
+# fault tests (real Apache Kafka broker), the OpenAPI contract fuzzed by
+# Schemathesis — and the end-to-end tests once
 # more against the real broker. Tests start their own PostgreSQL, Kafka and
 # Prometheus processes; nothing needs to be running.
 # Arguments go to ctest instead (e.g. `scripts/test.sh -L unit`).
@@ -13,6 +14,9 @@ scripts/build.sh
 # The real embedding model server of tests/embedding (a venv in a cache dir).
 AGENTMEM_EMBEDDING_PYTHON="$(scripts/install-embedding-server.sh | tail -n 1)"
 export AGENTMEM_EMBEDDING_PYTHON
+# Schemathesis for the OpenAPI contract test (tests/contract/; a venv too).
+AGENTMEM_SCHEMATHESIS="$(scripts/install-schemathesis.sh | tail -n 1)"
+export AGENTMEM_SCHEMATHESIS
 # Chromium and Playwright for the status page test (tests/ui).
 scripts/install-ui-test.sh
 # Failed tests keep their whole output (ctest cuts it at 300 KB by default,

@@ -121,6 +121,43 @@ BOOST_FIXTURE_TEST_CASE(a_patch_changes_the_memory_in_place_with_history,
   BOOST_TEST(is_not_found(c->update("u1", "nope", imp, embedder, stored).error()));
 }
 
+// importance is a `real` column: a double in 0..1 that float cannot hold
+// (below its normal range) was sent as text PostgreSQL refuses, and the
+// API answered 503 (found by Schemathesis, tests/contract/).
+BOOST_FIXTURE_TEST_CASE(importance_values_below_float_range_are_stored_as_zero,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  commit(*s, {mem("a", 5, t0), mem("b", 0, t0 + 1)});
+  auto c = catalog(url);
+  memory stored;
+  memory_patch p;
+  p.importance = 2.225073858507e-311;
+  auto upd = c->update("u1", "a", p, embedder, stored);
+  BOOST_REQUIRE_MESSAGE(upd, why(upd));
+  BOOST_TEST(upd->importance == 0.0);
+  BOOST_TEST(upd->version == 2);
+  p.importance = 1e-40; // a float subnormal
+  upd = c->update("u1", "a", p, embedder, stored);
+  BOOST_REQUIRE_MESSAGE(upd, why(upd));
+  BOOST_TEST(upd->version == 2); // still 0: nothing changed
+  // The filter compares at the column's precision: 0.7 finds 0.7f.
+  p.importance = 0.7;
+  BOOST_REQUIRE(c->update("u1", "a", p, embedder, stored));
+  for (double lo : {2.225073858507e-311, 1e-40, 0.7}) {
+    memory_list_query f;
+    f.user_id = "u1";
+    f.min_importance = lo;
+    f.limit = 10;
+    auto page = c->list(f);
+    BOOST_REQUIRE_MESSAGE(page, why(page));
+    BOOST_TEST_CONTEXT(lo) {
+      // Below float's range the bound is 0, so b (importance 0) counts.
+      BOOST_TEST(page->items.size() == (lo < 0.5 ? 2u : 1u));
+      BOOST_TEST(page->items.back().memory_id == "a"); // newest first
+    }
+  }
+}
+
 BOOST_FIXTURE_TEST_CASE(a_delete_removes_the_row_and_logs_it_for_every_node,
                         agentmem::test::pg_database) {
   auto s = open_migrated(url);
