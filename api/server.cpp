@@ -278,6 +278,7 @@ void send_backend_error(httplib::Response& res, const caf::error& err) {
         break;
     }
   }
+  res.set_header("Retry-After", "1");
   send_error(res, 503, "unavailable", describe(err));
 }
 
@@ -452,7 +453,43 @@ struct access_grant {
   const token_entry* token = nullptr; ///< null only on open routes
   std::string user_id;                ///< the checked user_id, if any
   bool user_checked = false;          ///< user_id was read and allowed
+  /// A read forwarded by another node: the caller's scope it passed along
+  /// (`token` points here), the partitions to answer from, the hops.
+  std::optional<token_entry> forwarded;
+  std::vector<int32_t> partitions;
+  int hops = 0;
 };
+
+/// The context of a routed read: how it travelled, who asked, and the
+/// request as received (for forwarding it on).
+read_context read_context_of(const access_grant& g, const httplib::Request& req,
+                             const std::string& body) {
+  read_context ctx;
+  ctx.hops = g.hops;
+  ctx.partitions = g.partitions;
+  ctx.scope = g.token ? scope_text(*g.token) : std::string{"admin"};
+  ctx.method = req.method;
+  ctx.target = req.target;
+  ctx.body = body;
+  return ctx;
+}
+
+/// Sends another node's answer to a forwarded read as it is.
+void relay(httplib::Response& res, const relayed_reply& r) {
+  res.status = r.status;
+  if (!r.retry_after.empty())
+    res.set_header("Retry-After", r.retry_after);
+  res.set_content(r.body, r.content_type.empty() ? "application/json"
+                                                 : r.content_type.c_str());
+}
+
+/// Adds "stale" and "lag_ms" to an answer read (partly) from Postgres alone.
+void mark_freshness(ojson& out, const read_freshness& f) {
+  if (!f.stale)
+    return;
+  out["stale"] = true;
+  out["lag_ms"] = f.lag_ms;
+}
 
 /// The request's token may act on `uid` -- and `uid` is the user_id the
 /// central check saw (handlers call this right before the backend).
@@ -613,8 +650,8 @@ struct http_server::impl {
   void dispatch(const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader* reader, const route_match& m,
                 bool on_ops);
-  void on_search(const std::string& body, const access_grant& grant,
-                 httplib::Response& res);
+  void on_search(const httplib::Request& http, const std::string& body,
+                 const access_grant& grant, httplib::Response& res);
   void on_session_messages(const httplib::Request& req, const route_match& m,
                            const access_grant& grant, httplib::Response& res);
   void on_usage(const httplib::Request& req, const route_match& m,
@@ -688,7 +725,32 @@ bool http_server::impl::authorize(const httplib::Request& req,
   if (pol.acc == access::open)
     return true;
   const token_entry* tok = &anonymous;
-  if (!cfg.auth.disabled) {
+  if (req.has_header(forward_headers::credential)) {
+    // A read another node forwarded: it checked the caller's token and
+    // passes its scope along; the node credential proves it is a node.
+    // (The credential is never logged or echoed.)
+    if (cfg.node_secret.empty()
+        || !same_secret(req.get_header_value(forward_headers::credential),
+                        cfg.node_secret)) {
+      reject(res, 401, "unauthorized", "unauthenticated", "none",
+             "the node credential of a forwarded read is not valid");
+      return false;
+    }
+    auto scope = scope_entry(req.get_header_value(forward_headers::scope),
+                             "forwarded");
+    auto parts = parse_partitions(
+      req.get_header_value(forward_headers::partitions));
+    auto hops = parse_small_int(req.get_header_value(forward_headers::hops));
+    if (!scope || !parts || !hops || *hops < 1) {
+      send_error(res, 400, "bad_request",
+                 "a forwarded read needs its scope, partitions and hops");
+      return false;
+    }
+    grant.forwarded = std::move(*scope);
+    grant.partitions = std::move(*parts);
+    grant.hops = *hops;
+    tok = &*grant.forwarded;
+  } else if (!cfg.auth.disabled) {
     auto n = req.get_header_value_count("Authorization");
     std::string header = n == 1 ? req.get_header_value("Authorization") : "";
     auto token = bearer_token(header);
@@ -712,7 +774,8 @@ bool http_server::impl::authorize(const httplib::Request& req,
                  "HTTP requests with a valid token, by token name",
                  {{"token", tok->name}})
     .inc();
-  if (int wait = limiter.acquire(tok->name)) {
+  // A forwarded read was rate-limited by the node the client called.
+  if (int wait = grant.forwarded ? 0 : limiter.acquire(tok->name)) {
     res.set_header("Retry-After", std::to_string(wait));
     reject(res, 429, "rate_limited", "rate_limited", tok->name,
            "token " + tok->name + " exceeded its rate limit; retry after "
@@ -804,7 +867,7 @@ void http_server::impl::dispatch(const httplib::Request& req,
     return;
   switch (m.id) {
     case route_id::search:
-      return on_search(body.data, grant, res);
+      return on_search(req, body.data, grant, res);
     case route_id::session_messages:
       return on_session_messages(req, m, grant, res);
     case route_id::usage:
@@ -836,7 +899,8 @@ void http_server::impl::dispatch(const httplib::Request& req,
   }
 }
 
-void http_server::impl::on_search(const std::string& body,
+void http_server::impl::on_search(const httplib::Request& http,
+                                  const std::string& body,
                                   const access_grant& grant,
                                   httplib::Response& res) {
   auto req = parse_search_request(body);
@@ -844,6 +908,14 @@ void http_server::impl::on_search(const std::string& body,
     return send_bad_request(res, req.error());
   if (!permits(grant, req->user_id))
     return send_forbidden_user(res);
+  auto ctx = read_context_of(grant, http, body);
+  {
+    auto routed = be.route_read(routed_read::search, req->user_id, ctx);
+    if (!routed)
+      return send_backend_error(res, routed.error());
+    if (*routed)
+      return relay(res, **routed);
+  }
   auto t0 = steady::now();
   // Observe failed and throwing searches too: slow failures matter most.
   struct observer {
@@ -853,12 +925,13 @@ void http_server::impl::on_search(const std::string& body,
       h.observe(seconds_since(t0));
     }
   };
-  auto hits = [&] {
+  auto answer = [&] {
     observer obs{search_latency, t0};
-    return be.search(*req);
+    return be.routed_search(*req, ctx);
   }();
-  if (!hits)
-    return send_backend_error(res, hits.error());
+  if (!answer)
+    return send_backend_error(res, answer.error());
+  auto* hits = &answer->hits;
   auto took_ms = std::llround(seconds_since(t0) * 1000.0);
   auto n = std::min(hits->size(), static_cast<size_t>(req->top_k));
   ojson results = ojson::array();
@@ -905,6 +978,7 @@ void http_server::impl::on_search(const std::string& body,
   out["took_ms"] = took_ms;
   if (truncated)
     out["truncated"] = true;
+  mark_freshness(out, answer->freshness);
   send_json(res, 200, out);
 }
 
@@ -935,9 +1009,20 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
   }
   if (!permits(grant, uid->second))
     return send_forbidden_user(res);
-  auto msgs = be.session_messages(uid->second, *session_id, limit);
-  if (!msgs)
-    return send_backend_error(res, msgs.error());
+  auto ctx = read_context_of(grant, req, {});
+  {
+    auto routed =
+      be.route_read(routed_read::session_messages, uid->second, ctx);
+    if (!routed)
+      return send_backend_error(res, routed.error());
+    if (*routed)
+      return relay(res, **routed);
+  }
+  auto answer = be.routed_session_messages(uid->second, *session_id, limit,
+                                           ctx);
+  if (!answer)
+    return send_backend_error(res, answer.error());
+  auto* msgs = &answer->messages;
   // The most recent `limit`, oldest first, even if the backend sent more.
   auto first = msgs->size() > static_cast<size_t>(limit)
                  ? msgs->size() - static_cast<size_t>(limit)
@@ -962,6 +1047,7 @@ void http_server::impl::on_session_messages(const httplib::Request& req,
   out["messages"] = std::move(list);
   if (truncated)
     out["truncated"] = true;
+  mark_freshness(out, answer->freshness);
   send_json(res, 200, out);
 }
 
@@ -1094,6 +1180,14 @@ void http_server::impl::on_working_memory(const httplib::Request& req,
   if (!target)
     return;
   auto& [session_id, uid] = *target;
+  {
+    auto routed = be.route_read(routed_read::working_memory, uid,
+                                read_context_of(grant, req, {}));
+    if (!routed)
+      return send_backend_error(res, routed.error());
+    if (*routed)
+      return relay(res, **routed);
+  }
   auto wm = be.working_memory(uid, session_id);
   if (!wm)
     return send_backend_error(res, wm.error());

@@ -16,9 +16,9 @@
 #include "kafka/producer.hpp"
 #include "pipeline/api_backend.hpp"
 #include "pipeline/config.hpp"
+#include "actors/membership.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 
 namespace agentmem::pipeline {
 
@@ -56,9 +56,9 @@ public:
     return http_ ? http_->ops_port() : 0;
   }
 
-  /// Points in the vector index.
+  /// Points in this node's shards.
   size_t index_size() const {
-    return index_->size();
+    return shards_->size();
   }
 
 private:
@@ -72,8 +72,10 @@ private:
     = std::make_shared<actors::ack_tracker>();
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::hot_state> hot_;
-  std::shared_ptr<storage::vector_index> index_;
-  std::shared_ptr<storage::keyword_index> keywords_;
+  std::shared_ptr<storage::shard_set> shards_;
+  std::shared_ptr<actors::cluster_view> view_;
+  std::string node_id_;
+  caf::actor membership_;
   std::shared_ptr<storage::working_memory> working_;
   std::shared_ptr<domain::tombstone_set> tombstones_
     = std::make_shared<domain::tombstone_set>();

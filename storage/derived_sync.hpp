@@ -1,38 +1,46 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <caf/expected.hpp>
 
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
 #include "storage/postgres_store.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 
 namespace agentmem::storage {
 
 /// What one sync pass applied.
 struct sync_result {
   size_t memories = 0;   ///< memories read from Postgres
-  size_t added = 0;      ///< points new to the index
+  size_t added = 0;      ///< points new to the shards
   int64_t watermark = 0; ///< highest memories.seq now contained
+  bool reached_end = false; ///< the last page read was not full
 };
 
-/// Brings derived state up to canonical state: reads memories with
-/// `seq > watermark` from Postgres in pages of `page_size` (at most
-/// `max_pages` pages; 0 = until none are left) and applies them to the
-/// vector index (points), the keyword index (postings), RocksDB (search docs, and conversation-buffer
-/// entries for `conversation` memories) and both watermarks. Idempotent:
-/// points and docs already present are left as they are. Because memories
-/// get their seq in commit order (postgres_store), a watermark means "every
-/// memory up to here is applied" — also for memories other nodes wrote,
-/// which is how every node's index comes to hold every user's memories.
-/// Errors: those of the three stores.
-caf::expected<sync_result> sync_derived_state(postgres_store& pg,
-                                              vector_index& index,
-                                              keyword_index& keywords,
-                                              hot_state& hot, int64_t watermark,
-                                              size_t page_size = 5000,
-                                              size_t max_pages = 0);
+/// The conversation-buffer entry of a `conversation` memory (its text
+/// holds "<speaker>: <content>"; the buffer keeps the content alone, as
+/// extraction wrote it).
+buffer_entry buffer_entry_of(const memory& m);
+
+/// Brings the shards of `partitions` up to canonical state: reads the
+/// memories they hold (postgres_store::partition_memories_after) with
+/// `seq > watermark` in pages of `page_size` (at most `max_pages` pages;
+/// 0 = until none are left) and applies them to the held shards (vector
+/// points, keyword postings; shard_set::upsert) and to RocksDB (search
+/// docs, and conversation-buffer entries for `conversation` memories).
+/// Idempotent: points and docs already present are left as they are, and
+/// a row read again carries the memory as stored now. Because memories get
+/// their seq in commit order (postgres_store), the returned watermark
+/// means "every memory of these partitions up to here is applied" — also
+/// for memories other nodes wrote before they handed a partition over;
+/// once a pass reaches the end it is max(memories.seq) as read before the
+/// last page, so an idle shard's watermark keeps up with other partitions.
+/// Errors: those of the stores.
+caf::expected<sync_result>
+sync_shards(postgres_store& pg, shard_set& shards, hot_state& hot,
+            const std::vector<int32_t>& partitions, int64_t watermark,
+            size_t page_size = 5000, size_t max_pages = 0);
 
 } // namespace agentmem::storage

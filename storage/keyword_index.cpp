@@ -236,6 +236,8 @@ keyword_index::open(const std::string& dir, bm25_params params) {
   auto p = std::make_unique<impl>();
   p->dir = dir;
   p->params = params;
+  if (dir.empty()) // in memory only
+    return std::unique_ptr<keyword_index>{new keyword_index(std::move(p))};
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
@@ -325,6 +327,8 @@ keyword_index::search(const std::string& query, size_t k,
 caf::error keyword_index::save(int64_t watermark) {
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
+  if (d.dir.empty())
+    return make_error(errc::index_error, "keyword index: in memory only");
   fs::path dir{d.dir};
   fs::path tmp = dir / "keywords.tmp";
   std::error_code ec;

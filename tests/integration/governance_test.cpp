@@ -147,9 +147,9 @@ void check_store_inventory(const std::string& url, const fs::path& data_dir) {
     // working_memory: session headers and items (exported); erase_user +
     // compaction.
     {"working_memory", {"h|", "i|"}},
-    // hnswlib and BM25 snapshots (copies of Postgres memories);
-    // remove_user, then rewritten.
-    {"index", {}},
+    // One shard per owned partition: hnswlib and BM25 snapshots (copies
+    // of Postgres memories); remove_user, then rewritten.
+    {"shards", {}},
     // HTTP provider's vectors by text digest; cleared on user deletion.
     {"embedding_cache", {}},
   };
@@ -187,7 +187,9 @@ void check_store_inventory(const std::string& url, const fs::path& data_dir) {
   // column, or memory_id / activity_id links); the rest must hold no user
   // content.
   const std::set<std::string> no_user_content = {
-    "schema_migrations", "kafka_offsets", "collections", "deletions"};
+    "schema_migrations", "kafka_offsets", "collections", "deletions",
+    // the routing table: nodes and partition owners (docs/operations.md)
+    "cluster_nodes", "partition_owners"};
   pqxx::connection c{url};
   pqxx::work tx{c};
   for (const auto& t : tx.exec(
