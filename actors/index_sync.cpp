@@ -439,7 +439,7 @@ caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
     [=](tick_atom) {
       auto& st = self->state;
       auto deletions_before = st.deletion_seq;
-      if (auto err = pass(self, cfg, 4)) {
+      if (auto err = pass(self, cfg, 16)) {
         st.errors->inc();
         reset_connections(self);
         spdlog::warn("[index_sync] {}", describe(err));

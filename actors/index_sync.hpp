@@ -46,9 +46,11 @@ struct index_sync_config {
   /// Readiness: shard_serving is set while a shard serves (may be null).
   std::shared_ptr<health> status;
   /// Memories read per catch-up page, and pages per tick for all warming
-  /// shards together (bounds a tick, so the tail keeps its pace).
-  size_t page_size = 2000;
-  size_t warm_pages_per_tick = 8;
+  /// shards together (bounds a tick, so the tail keeps its pace). A page
+  /// is inserted under the shard's write lock, which vector linking waits
+  /// for: small pages keep a warming shard's live batches flowing.
+  size_t page_size = 500;
+  size_t warm_pages_per_tick = 32;
 };
 
 /// What index_sync tracks about one held shard.
