@@ -12,12 +12,13 @@
 //
 //   build/bench/scale_bench [--events 200000] [--users 10000] [--nodes 1,2,3]
 //
-// Reuses the end-to-end tests' harness (tests/integration/harness.hpp):
-// real processes, no fakes.
+// Reuses the end-to-end and fault tests' harness
+// (tests/integration/harness.hpp, tests/faults/fault_support.hpp): real
+// processes, no fakes.
 
 #include <sstream>
 
-#include "../tests/integration/harness.hpp"
+#include "../tests/faults/fault_support.hpp"
 #include "kafka/simulator.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -41,15 +42,6 @@ double cpu_seconds(pid_t pid) {
   long long ut = 0, st = 0;
   in >> ut >> st;
   return static_cast<double>(ut + st) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-int64_t rss_kib(pid_t pid) {
-  std::ifstream f{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::atoll(line.c_str() + 6);
-  return -1;
 }
 
 struct node_row {
@@ -148,7 +140,7 @@ run_row run(int n_nodes, size_t n_events, int users, uint64_t seed) {
     node_row nr;
     nr.cpu_s = cpu_seconds(n->pid());
     nr.points = n->metric("agentmem_index_vectors").value_or(-1);
-    nr.rss_kib = rss_kib(n->pid());
+    nr.rss_kib = faults::rss_kib(n->pid());
     r.per_node.push_back(nr);
   }
   for (auto& n : nodes)
