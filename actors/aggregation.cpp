@@ -1,5 +1,6 @@
 #include "actors/aggregation.hpp"
 
+#include "domain/partitions.hpp"
 #include "domain/rollup.hpp"
 #include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
@@ -14,6 +15,7 @@ caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
       fault_point("aggregation");
       b.usage = domain::usage_deltas(b.activities);
       b.sessions = domain::session_deltas(b.activities);
+      domain::assign_partitions(b);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

@@ -36,6 +36,12 @@ struct server_config {
   bool ops_listener = false;
   std::string ops_host = "127.0.0.1";
   uint16_t ops_port = 0;
+  /// Node-to-node credential ([cluster] secret): a request carrying it in
+  /// X-Agentmem-Node-Credential is a read another node forwarded, acting
+  /// with the caller's scope it passes along (no bearer token, no rate
+  /// limit: both were applied by the first node). Empty: such requests
+  /// get 401. Never logged.
+  std::string node_secret;
 };
 
 /// One operation the server serves: a row of its route table
