@@ -33,6 +33,10 @@ if [ $# -gt 0 ]; then
   run_ctest "$@"
   exit 0
 fi
-run_ctest
+# Two at a time where nothing measures time or CPU (every test starts its
+# own servers on free ports); the fault tests (timed failover, SIGKILLs)
+# and the benchmark smoke test (a CPU ratio) run alone.
+run_ctest -j 2 -LE 'faults|bench'
+run_ctest -L 'faults|bench'
 echo "=== end-to-end tests against a real Apache Kafka broker"
 AGENTMEM_IT_BROKER=real run_ctest -L integration

@@ -73,6 +73,19 @@ caf::error not_found(const std::string& user_id, const std::string& id) {
                     "user " + user_id + " has no memory " + id);
 }
 
+// One memory of one user, in its own read transaction.
+caf::expected<stored> read_one(pqxx::connection& c, const std::string& user_id,
+                               const std::string& id) {
+  pqxx::read_transaction tx{c};
+  auto r = tx.exec_params("SELECT " + record_columns
+                            + " FROM memories WHERE user_id = $1"
+                              " AND memory_id = $2",
+                          user_id, id);
+  if (r.empty())
+    return not_found(user_id, id);
+  return read_record(r[0]);
+}
+
 // A finite double as SQL text (real columns compare as float4).
 std::string sql_number(double x) {
   char buf[32];
@@ -135,14 +148,10 @@ caf::expected<memory_record> memory_catalog::get(const std::string& user_id,
     return not_found(user_id, id);
   return impl_->run<memory_record>(
     "get memory", [&](pqxx::connection& c) -> caf::expected<memory_record> {
-      pqxx::read_transaction tx{c};
-      auto r = tx.exec_params("SELECT " + record_columns
-                                + " FROM memories WHERE user_id = $1"
-                                  " AND memory_id = $2",
-                              user_id, id);
-      if (r.empty())
-        return not_found(user_id, id);
-      return read_record(r[0]).rec;
+      auto s = read_one(c, user_id, id);
+      if (!s)
+        return s.error();
+      return std::move(s->rec);
     });
 }
 
@@ -157,15 +166,8 @@ memory_catalog::update(const std::string& user_id, const std::string& id,
     // 1. The current row, and the new vector outside any transaction (the
     // embedder may be a remote model server).
     auto cur = impl_->run<stored>(
-      "update memory", [&](pqxx::connection& c) -> caf::expected<stored> {
-        pqxx::read_transaction tx{c};
-        auto r = tx.exec_params("SELECT " + record_columns
-                                  + " FROM memories WHERE user_id = $1"
-                                    " AND memory_id = $2",
-                                user_id, id);
-        if (r.empty())
-          return not_found(user_id, id);
-        return read_record(r[0]);
+      "update memory", [&](pqxx::connection& c) {
+        return read_one(c, user_id, id);
       });
     if (!cur)
       return cur.error();

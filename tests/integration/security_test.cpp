@@ -302,7 +302,8 @@ BOOST_AUTO_TEST_CASE(
                 {"filter", {{"session_id", session}}}};
       r = admin.post_json("/v1/memories/search", q.dump());
       BOOST_TEST_REQUIRE(r.status == 200, r.body);
-      for (auto& hit : json::parse(r.body).at("results"))
+      auto hits = json::parse(r.body); // alive for the loop
+      for (auto& hit : hits.at("results"))
         BOOST_TEST(hit.at("user_id") == user);
     }
   }
