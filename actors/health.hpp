@@ -15,6 +15,10 @@ struct health {
   /// At least one shard this node owns serves (index_sync); a node is not
   /// ready to take client reads before (docs/operations.md).
   std::atomic<bool> shard_serving{false};
+  /// This process committed its first batch (ingress). Shard warm-up
+  /// waits for it (actors/index_sync.hpp), so that a restarted node's
+  /// first commit does not queue behind its catch-up from Postgres.
+  std::atomic<bool> first_commit{false};
 
   /// Empty when ready, else why not.
   std::string not_ready_reason() const {

@@ -249,6 +249,10 @@ void rebuild_working_memory(self_ptr self, const index_sync_config& cfg,
 // Catches warming shards up, a bounded number of pages per tick in all.
 caf::error warm(self_ptr self, const index_sync_config& cfg) {
   auto& st = self->state;
+  if (cfg.status && !cfg.status->first_commit && st.first_assigned
+      && std::chrono::steady_clock::now() - *st.first_assigned
+           < cfg.warm_after_first_commit)
+    return caf::none; // the first batch goes first
   size_t budget = cfg.warm_pages_per_tick;
   for (auto p : cfg.shards->partitions(storage::shard_phase::warming)) {
     if (budget == 0)
@@ -430,6 +434,8 @@ caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
         const std::vector<int64_t>& generations) {
       if (auto err = connect(self, cfg))
         spdlog::warn("[index_sync] {}", describe(err));
+      if (!self->state.first_assigned && !parts.empty())
+        self->state.first_assigned = std::chrono::steady_clock::now();
       for (size_t i = 0; i < parts.size(); ++i)
         on_assigned(self, cfg, parts[i],
                     i < generations.size() ? generations[i] : 0);

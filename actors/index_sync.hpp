@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/all.hpp>
@@ -52,6 +53,12 @@ struct index_sync_config {
   /// for: small pages keep a warming shard's live batches flowing.
   size_t page_size = 500;
   size_t warm_pages_per_tick = 32;
+  /// Catch-up of warming shards from Postgres waits until this process
+  /// committed its first batch (status->first_commit), at most this long
+  /// after the first assignment: on 2 cores a restarted node's first
+  /// commit otherwise queues behind that CPU and I/O (docs/performance.md,
+  /// "Scaling out"). Snapshots are loaded at once (dedup lookups use them).
+  std::chrono::milliseconds warm_after_first_commit{5000};
   /// memories.seq ranges this node's vector linking applied: the tail of
   /// serving shards does not read them again (may be null).
   std::shared_ptr<storage::applied_seqs> applied;
@@ -72,6 +79,8 @@ struct index_sync_state {
   std::unique_ptr<storage::governance_store> gov;
   std::unique_ptr<storage::routing_store> routing;
   std::map<int32_t, shard_track> tracks;
+  /// When this process was first assigned partitions (warm-up hold).
+  std::optional<std::chrono::steady_clock::time_point> first_assigned;
   int64_t deletion_seq = 0;
   int64_t saved_deletion_seq = 0;
   int64_t committed_seq = 0; ///< max(memories.seq) at the last pass
@@ -91,7 +100,8 @@ struct index_sync_state {
 ///     over it); one still held (released and handed back) serves again
 ///     at once;
 ///   - each tick, warming shards catch up from Postgres, their partition
-///     only (storage::sync_shards, bounded pages per tick); a caught-up
+///     only (storage::sync_shards, bounded pages per tick; after the
+///     process's first commit, see warm_after_first_commit); a caught-up
 ///     shard gets its working memory rebuilt from the activities within
 ///     the TTL, turns serving and is marked serving in the routing table
 ///     (fenced by its generation); agentmem_shard_warmup_seconds;

@@ -221,6 +221,8 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
       st.committed->inc(static_cast<double>(ack.events));
       if (!st.committed_once && ack.events > 0) {
         st.committed_once = true;
+        if (cfg.status)
+          cfg.status->first_commit = true;
         std::chrono::duration<double> d =
           std::chrono::steady_clock::now() - st.started;
         st.first_commit->set(d.count());

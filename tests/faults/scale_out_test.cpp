@@ -10,7 +10,8 @@
 //     still names the dead owner; the survivors take its partitions;
 //     searches keep answering (the longest gap is recorded);
 //   - a node is SIGKILLed and restarted at once with the same id (static
-//     membership): it commits again within 5 s of its start;
+//     membership): it commits again within 5 s of its start (its shards'
+//     catch-up from Postgres waits for that first commit);
 //   - nothing is lost or duplicated in Postgres;
 // and afterwards every partition has exactly one serving owner, the nodes'
 // points sum to count(memories), the same searches return the same ranking
@@ -420,10 +421,12 @@ BOOST_FIXTURE_TEST_CASE(
                             .value_or(-1));
     // Static membership: the partitions come back without a rebalance.
     BOOST_TEST(assigned_s <= 5.0, "partitions back after " << assigned_s << " s");
-    // The first commit also includes one whole batch, on 2 shared cores
-    // (target 5 s on an idle machine; docs/performance.md).
-    BOOST_TEST(committed_s <= 10.0, "first commit after " << committed_s
-                                                         << " s");
+    // The first commit also includes one whole batch (issue #9: within
+    // 5 s of the start). The shards' catch-up from Postgres waits for it
+    // (index_sync_config::warm_after_first_commit); their snapshots are
+    // loaded at once.
+    BOOST_TEST(committed_s <= 5.0, "first commit after " << committed_s
+                                                        << " s");
   }
 
   publisher.join();
