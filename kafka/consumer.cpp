@@ -114,6 +114,14 @@ struct consumer::impl {
     }
     for (int i = 0; i < parts->cnt; ++i)
       seen_positions.erase({parts->elems[i].topic, parts->elems[i].partition});
+    // librdkafka keeps a partition's pause flag across its revoke and a
+    // later re-assignment (librdkafka issues #1849, confluent-kafka-go
+    // #193): a partition paused by backpressure, revoked and handed back
+    // would never be fetched again (resume_all() only resumes the current
+    // assignment). Resumed here, before it leaves, not after the next
+    // assign: a pause/resume right after an assign can make librdkafka
+    // drop the assign's start offset (librdkafka #2190).
+    rd_kafka_resume_partitions(rk, parts);
     if (cooperative()) {
       if (auto* err = rd_kafka_incremental_unassign(rk, parts)) {
         spdlog::error("kafka consumer: incremental_unassign failed: {}",
