@@ -209,6 +209,13 @@ void on_assigned(self_ptr self, const index_sync_config& cfg, int32_t p,
       spdlog::warn("[index_sync] partition {}: deletions over its snapshot: "
                    "{}",
                    p, describe(d.error()));
+    // Deleted data leaves the snapshot on disk now, not once the shard has
+    // caught up (docs/data-governance.md).
+    else if (d->vectors + d->keyword_docs > 0)
+      if (auto err = cfg.shards->save(p, t.saved))
+        spdlog::warn("[index_sync] partition {}: snapshot without deleted "
+                     "points not written: {}",
+                     p, describe(err));
   }
   count_handoff("assigned");
   spdlog::info("[index_sync] partition {}: shard warming from seq {} ({} "
@@ -246,10 +253,12 @@ void rebuild_working_memory(self_ptr self, const index_sync_config& cfg,
                    p, describe(err));
 }
 
-// Catches warming shards up, a bounded number of pages per tick in all.
-caf::error warm(self_ptr self, const index_sync_config& cfg) {
+// Catches warming shards up, a bounded number of pages per tick in all
+// (`hold`: not before the process's first commit, see
+// warm_after_first_commit).
+caf::error warm(self_ptr self, const index_sync_config& cfg, bool hold) {
   auto& st = self->state;
-  if (cfg.status && !cfg.status->first_commit && st.first_assigned
+  if (hold && cfg.status && !cfg.status->first_commit && st.first_assigned
       && std::chrono::steady_clock::now() - *st.first_assigned
            < cfg.warm_after_first_commit)
     return caf::none; // the first batch goes first
@@ -383,13 +392,14 @@ void release(self_ptr self, const index_sync_config& cfg) {
   }
 }
 
+// `tail_pages` 0: to the end, warming shards included at once (flush).
 caf::error pass(self_ptr self, const index_sync_config& cfg,
                 size_t tail_pages) {
   if (auto err = connect(self, cfg))
     return err;
   if (auto err = tail(self, cfg, tail_pages))
     return err;
-  if (auto err = warm(self, cfg))
+  if (auto err = warm(self, cfg, tail_pages > 0))
     return err;
   // Deletions after memories: a memory read above was committed before any
   // deletion read below that could cover it.

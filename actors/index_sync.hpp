@@ -97,8 +97,8 @@ struct index_sync_state {
 /// partitions over (docs/operations.md, "Scaling out"):
 ///   - `(assign_atom, partitions, generations)`: a partition not held is
 ///     opened warming (its snapshot loaded, the deletions log replayed
-///     over it); one still held (released and handed back) serves again
-///     at once;
+///     over it and the snapshot rewritten when that removed anything); one
+///     still held (released and handed back) serves again at once;
 ///   - each tick, warming shards catch up from Postgres, their partition
 ///     only (storage::sync_shards, bounded pages per tick; after the
 ///     process's first commit, see warm_after_first_commit); a caught-up
