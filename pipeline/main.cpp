@@ -1,5 +1,5 @@
-// agentmem: one binary, subcommands `dev`, `run`, `migrate`, `simulate`,
-// `replay-locomo`. Wiring lives in topology.cpp; this file parses the
+// agentmem: one binary, subcommands `dev`, `run`, `migrate`, `backup`,
+// `restore`, `simulate`, `replay-locomo`. Wiring lives in topology.cpp; this file parses the
 // command line and owns process lifetime (signals, exit codes).
 #include <atomic>
 #include <chrono>
@@ -20,6 +20,7 @@
 #include "kafka/simulator.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
+#include "pipeline/backup.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/locomo_bench.hpp"
 #include "pipeline/security.hpp"
@@ -286,6 +287,67 @@ int cmd_migrate(const std::string& config_path, const std::string& url_arg) {
   return 0;
 }
 
+// `agentmem backup --config F --to DIR` (docs/operations.md "Backup and
+// restore").
+int cmd_backup(const std::string& config_path, const std::string& to) {
+  auto cfg = pipeline::load_config(config_path);
+  if (!cfg)
+    return fail("config", cfg.error());
+  auto t0 = std::chrono::steady_clock::now();
+  auto m = pipeline::backup(cfg->postgres_url, to);
+  if (!m)
+    return fail("backup", m.error());
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+  auto memories = m->rows.count("memories") ? m->rows.at("memories") : 0;
+  std::cout << "backup of " << storage::pg_cluster::redact(cfg->postgres_url)
+            << " written to " << fs::absolute(to).string() << " in "
+            << took.count() << " s\n"
+            << "  archive:  " << m->archive << " (" << m->archive_bytes
+            << " bytes, sha256 " << m->archive_sha256 << ")\n"
+            << "  schema:   " << m->schema_version << ", " << memories
+            << " memories, " << m->rows.size() << " tables\n"
+            << "  snapshot: " << m->created_at << std::endl;
+  return 0;
+}
+
+// `agentmem restore --config F --from DIR [--force]`.
+int cmd_restore(const std::string& config_path, const std::string& from,
+                bool force) {
+  auto cfg = pipeline::load_config(config_path);
+  if (!cfg)
+    return fail("config", cfg.error());
+  pipeline::restore_options o;
+  o.postgres_url = cfg->postgres_url;
+  o.data_dir = cfg->data_dir;
+  o.from_dir = from;
+  o.force = force;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = pipeline::restore(o);
+  if (!r)
+    return fail("restore", r.error());
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+  std::cout << "restored " << r->manifest.created_at << " (agentmem "
+            << r->manifest.agentmem_version << ", schema "
+            << r->manifest.schema_version << ") into "
+            << storage::pg_cluster::redact(cfg->postgres_url) << " in "
+            << took.count() << " s\n";
+  if (r->schema_cleared)
+    std::cout << "  --force: dropped schema public of the target first\n";
+  std::cout << "  applied " << r->migrations_applied
+            << " newer migration(s)\n";
+  if (!r->data_dir_moved_to.empty())
+    std::cout << "  --force: moved the old data dir to "
+              << r->data_dir_moved_to << "\n";
+  std::cout << "  data dir " << fs::absolute(cfg->data_dir).string()
+            << " is empty: the node rebuilds its indexes and hot state from "
+               "PostgreSQL when it starts\n"
+            << "  empty the data dir of every other node before starting it, "
+               "and re-issue user and memory deletions made after "
+            << r->manifest.created_at << " (docs/data-governance.md)"
+            << std::endl;
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -398,6 +460,27 @@ int main(int argc, char** argv) {
   mig_cmd->add_option("--config", config_path, "TOML config file");
   mig_cmd->add_option("--postgres-url", migrate_url,
                       "Postgres URL (instead of --config)");
+
+  std::string backup_to, restore_from;
+  bool restore_force = false;
+  auto* backup_cmd = app.add_subcommand(
+    "backup", "Back up PostgreSQL (pg_dump, one snapshot) into a new "
+              "directory while the pipeline runs");
+  backup_cmd->add_option("--to", backup_to, "New or empty directory")
+    ->required();
+  auto* restore_cmd = app.add_subcommand(
+    "restore", "Restore a backup into an empty database and data dir (stop "
+               "every node first)");
+  for (auto* c : {backup_cmd, restore_cmd})
+    c->add_option("--config", config_path, "TOML config file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  restore_cmd->add_option("--from", restore_from, "Directory of a backup")
+    ->required()
+    ->check(CLI::ExistingDirectory);
+  restore_cmd->add_flag("--force", restore_force,
+                        "Drop schema public of a non-empty target and move a "
+                        "non-empty data dir aside");
 
   kafka::simulator_config sim;
   auto* sim_cmd = app.add_subcommand(
@@ -551,6 +634,10 @@ int main(int argc, char** argv) {
     }
     return cmd_migrate(config_path, migrate_url);
   }
+  if (*backup_cmd)
+    return cmd_backup(config_path, backup_to);
+  if (*restore_cmd)
+    return cmd_restore(config_path, restore_from, restore_force);
   if (*sim_cmd) {
     install_signal_handlers();
     std::atomic<bool> stop{false};

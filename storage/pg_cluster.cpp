@@ -29,6 +29,7 @@
 #include <pqxx/pqxx>
 
 #include "messages/errc.hpp"
+#include "storage/pg_programs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -48,45 +49,9 @@ std::string errno_text(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
 
-bool is_executable(const fs::path& p) {
-  return ::access(p.c_str(), X_OK) == 0 && !fs::is_directory(p);
-}
-
-bool has_binaries(const fs::path& bindir) {
-  return is_executable(bindir / "initdb") && is_executable(bindir / "postgres");
-}
-
-// Where initdb/postgres live: $AGENTMEM_PG_BINDIR, the newest Debian
-// /usr/lib/postgresql/<N>/bin, then $PATH. Empty when none qualifies.
+// Where initdb/postgres live (storage/pg_programs.hpp).
 std::string find_bindir() {
-  if (const char* env = std::getenv("AGENTMEM_PG_BINDIR"); env && *env)
-    return has_binaries(env) ? std::string{env} : std::string{};
-  std::error_code ec;
-  int best_version = -1;
-  fs::path best;
-  for (fs::directory_iterator it{"/usr/lib/postgresql", ec}, end;
-       !ec && it != end; it.increment(ec)) {
-    auto name = it->path().filename().string();
-    if (name.empty()
-        || !std::all_of(name.begin(), name.end(),
-                        [](unsigned char c) { return std::isdigit(c); }))
-      continue;
-    int version = std::atoi(name.c_str());
-    if (version > best_version && has_binaries(it->path() / "bin")) {
-      best_version = version;
-      best = it->path() / "bin";
-    }
-  }
-  if (best_version >= 0)
-    return best.string();
-  if (const char* path = std::getenv("PATH")) {
-    std::stringstream ss{path};
-    std::string part;
-    while (std::getline(ss, part, ':'))
-      if (!part.empty() && has_binaries(part))
-        return part;
-  }
-  return {};
+  return find_pg_bindir({"initdb", "postgres"});
 }
 
 std::string random_password() {
@@ -673,11 +638,13 @@ std::string pg_cluster::redact(const std::string& url) {
         out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // `password=` as a URI query parameter or a conninfo keyword.
+  // `password=` (and `sslpassword=`, the client key's passphrase) as a URI
+  // query parameter or a conninfo keyword.
   for (size_t pos = 0;
        (pos = out.find("password", pos)) != std::string::npos;) {
-    bool key_start = pos == 0 || out[pos - 1] == '?' || out[pos - 1] == '&'
-                     || std::isspace(static_cast<unsigned char>(out[pos - 1]));
+    auto key = pos >= 3 && out.compare(pos - 3, 3, "ssl") == 0 ? pos - 3 : pos;
+    bool key_start = key == 0 || out[key - 1] == '?' || out[key - 1] == '&'
+                     || std::isspace(static_cast<unsigned char>(out[key - 1]));
     auto eq = pos + 8;
     while (eq < out.size() && out[eq] == ' ')
       ++eq;

@@ -30,8 +30,9 @@ namespace agentmem::storage {
 /// start() from a long-lived thread (e.g. main). Not thread-safe.
 class pg_cluster {
 public:
-  /// True when initdb and postgres binaries were found: $AGENTMEM_PG_BINDIR,
-  /// else the newest /usr/lib/postgresql/<N>/bin, else $PATH.
+  /// True when initdb and postgres binaries were found (find_pg_bindir of
+  /// storage/pg_programs.hpp: $AGENTMEM_PG_BINDIR, else the newest
+  /// /usr/lib/postgresql/<N>/bin, else `pg_config --bindir`, else $PATH).
   static bool available();
 
   /// Starts a cluster in `dir` (created if missing; initdb runs when it has

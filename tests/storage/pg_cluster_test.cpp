@@ -202,6 +202,10 @@ BOOST_AUTO_TEST_CASE(redact_hides_passwords_in_uris_and_conninfo_strings) {
   BOOST_TEST(pg_cluster::redact("host=h password = s3cret")
              == "host=h password = ***");
   BOOST_TEST(pg_cluster::redact("postgresql://h/db") == "postgresql://h/db");
+  BOOST_TEST(pg_cluster::redact("postgresql://h/db?sslpassword=k3y&x=1")
+             == "postgresql://h/db?sslpassword=***&x=1");
+  BOOST_TEST(pg_cluster::redact("host=h sslpassword=k3y")
+             == "host=h sslpassword=***");
 }
 
 BOOST_AUTO_TEST_CASE(redact_in_scrubs_passwords_from_error_messages) {
