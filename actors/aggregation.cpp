@@ -1,5 +1,6 @@
 #include "actors/aggregation.hpp"
 
+#include "domain/partitions.hpp"
 #include "domain/rollup.hpp"
 #include "actors/fault_injection.hpp"
 #include "messages/type_ids.hpp"
@@ -15,6 +16,7 @@ caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
       if (cfg.pricing)
         domain::price_activities(b.activities, *cfg.pricing);
       domain::fold_rollups(b);
+      domain::assign_partitions(b);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));
     },

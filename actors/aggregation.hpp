@@ -26,7 +26,9 @@ struct aggregation_state {
 /// (cfg.pricing), then folds them into `usage_analytics`, `agent_sessions`
 /// and `analytics_rollups` increments (domain/rollup.hpp). They assume
 /// every event is new; the writer recomputes them over the new events only
-/// when Postgres reports redelivered ones, so rollups stay exact.
+/// when Postgres reports redelivered ones, so rollups stay exact. It also
+/// gives each memory the Kafka partition of its source event
+/// (domain::assign_partitions), which decides the memory's shard.
 caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
                           aggregation_config cfg);
 

@@ -10,23 +10,31 @@ namespace agentmem::actors {
 size_t mark_duplicates(batch& b, const embedding_config& cfg) {
   std::vector<std::optional<domain::dedup_candidate>> stored(
     b.memories.size());
-  if (cfg.index && cfg.hot) {
+  if (cfg.shards && cfg.hot) {
     std::vector<size_t> who;
     std::vector<storage::scored_point> hits;
     for (size_t i = 0; i < b.memories.size(); ++i) {
       auto& m = b.memories[i];
       if (!domain::dedup_eligible(m.memory_type) || m.vector.empty()
-          || m.vector.size() != cfg.index->dims())
+          || m.vector.size() != cfg.shards->dims())
         continue;
       storage::vector_filter f;
       f.user_id = m.user_id;
       f.memory_types = {m.memory_type};
-      for (auto& h : cfg.index->search(m.vector.data(), 2, f)) {
-        if (h.point_id == m.point_id)
-          continue; // itself, already stored: a replay
+      // The user's shards on this node (one, unless the user's events
+      // arrived on several partitions): the nearest other point of all.
+      std::optional<storage::scored_point> best;
+      for (auto& s : cfg.shards->holding(m.user_id))
+        for (auto& h : s->vectors->search(m.vector.data(), 2, f)) {
+          if (h.point_id == m.point_id)
+            continue; // itself, already stored: a replay
+          if (!best || h.score > best->score)
+            best = h;
+          break;
+        }
+      if (best) {
         who.push_back(i);
-        hits.push_back(h);
-        break;
+        hits.push_back(*best);
       }
     }
     if (!hits.empty()) {

@@ -8,7 +8,7 @@
 #include "domain/dedup.hpp"
 #include "domain/embedding.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 
 namespace agentmem::actors {
 
@@ -18,7 +18,7 @@ struct embedding_config {
   std::shared_ptr<domain::embedder> provider;
   /// Near-duplicate lookup (actors/dedup_lookup.hpp); without an index no
   /// stored candidates are looked up (within-batch dedup still applies).
-  std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::shard_set> shards;
   std::shared_ptr<storage::hot_state> hot; ///< docs: candidate texts
   domain::dedup_config dedup;
 };

@@ -152,14 +152,26 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
   if (!consumer)
     throw std::runtime_error("kafka consumer: " + describe(consumer.error()));
   st.consumer = std::move(*consumer);
-  if (cfg.stored_offsets)
-    st.consumer->on_assign = cfg.stored_offsets;
+  st.started = std::chrono::steady_clock::now();
+  st.first_commit = &reg.get_gauge(
+    "agentmem_first_commit_seconds",
+    "Seconds from the start of consuming to the first batch committed by "
+    "this process (0 until then).");
+  st.consumer->on_assign =
+    [stored = cfg.stored_offsets, hook = cfg.on_assigned](
+      const std::vector<partition_offset>& assigned) {
+      auto starts = stored ? stored(assigned) : assigned;
+      if (hook)
+        hook(assigned);
+      return starts;
+    };
   // On revoke: let the batches in flight commit (their offsets go to
   // Postgres with their rows, so the next owner resumes after them), and
   // drop the lag series of partitions this node gives up.
   auto acks = cfg.acks;
   auto drain = cfg.revoke_drain_timeout;
-  st.consumer->on_revoke = [self, acks, drain](
+  auto revoked_hook = cfg.on_revoked;
+  st.consumer->on_revoke = [self, acks, drain, revoked_hook](
                              const std::vector<partition_offset>& revoked) {
     uint64_t last_sent = self->state.next_id - 1;
     if (acks && !self->state.in_flight.empty()
@@ -183,6 +195,8 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
       metrics::global().remove_gauge(
         "agentmem_consumer_lag_records",
         {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
+    if (revoked_hook)
+      revoked_hook(revoked);
   };
   cfg.status->kafka_ok = true;
   return {
@@ -205,6 +219,17 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
       st.in_flight.erase(it);
       st.in_flight_gauge->set(static_cast<double>(st.in_flight.size()));
       st.committed->inc(static_cast<double>(ack.events));
+      if (!st.committed_once && ack.events > 0) {
+        st.committed_once = true;
+        if (cfg.status)
+          cfg.status->first_commit = true;
+        std::chrono::duration<double> d =
+          std::chrono::steady_clock::now() - st.started;
+        st.first_commit->set(d.count());
+        spdlog::info("[ingress] first batch committed {:.2f} s after "
+                     "consuming started",
+                     d.count());
+      }
       st.batch_latency->observe(
         static_cast<double>(now_ns() - ack.created_ns) / 1e9);
       // Offsets of partitions revoked meanwhile are no longer ours to

@@ -30,6 +30,13 @@ struct ingress_config {
   std::function<std::vector<partition_offset>(
     const std::vector<partition_offset>&)>
     stored_offsets;
+  /// Called in the rebalance callback after `stored_offsets`, with the
+  /// newly assigned partitions (the routing table, shard warm-up); may be
+  /// empty.
+  std::function<void(const std::vector<partition_offset>&)> on_assigned;
+  /// Called in the rebalance callback with the partitions being revoked,
+  /// after the drain below (shards turn read-only); may be empty.
+  std::function<void(const std::vector<partition_offset>&)> on_revoked;
   std::shared_ptr<health> status;
   /// Completed batches, for draining on revoke (see ingress()).
   std::shared_ptr<ack_tracker> acks;
@@ -58,6 +65,9 @@ struct ingress_state {
   metrics::histogram* event_latency = nullptr;
   metrics::gauge* in_flight_gauge = nullptr;
   metrics::gauge* paused_gauge = nullptr;
+  metrics::gauge* first_commit = nullptr; ///< set at the first ack
+  std::chrono::steady_clock::time_point started;
+  bool committed_once = false;
   /// Declared last, so destroyed first: closing it runs the revoke
   /// callback, which reads the members above.
   std::unique_ptr<kafka::consumer> consumer;

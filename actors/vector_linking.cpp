@@ -14,7 +14,7 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
                              vector_linking_config cfg) {
   self->state.vectors = &metrics::global().get_gauge(
     "agentmem_index_vectors", "Points in the memories collection.");
-  self->state.vectors->set(static_cast<double>(cfg.index->size()));
+  self->state.vectors->set(static_cast<double>(cfg.shards->size()));
   return {
     [=](batch& b) {
       auto start = stage_metrics::begin();
@@ -35,18 +35,17 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
               b.memories.end());
           }
         }
-        auto added = cfg.index->upsert(b.memories, &helper_cpu);
+        auto added = cfg.shards->upsert(b.memories, &helper_cpu);
         if (!added)
           throw std::runtime_error("vector index: "
                                    + describe(added.error()));
-        cfg.keywords->upsert(b.memories);
         if (auto err = cfg.hot->put_docs(b.memories))
           throw std::runtime_error("hot state: " + describe(err));
         if (cfg.applied)
           cfg.applied->add(b.seq_first, b.seq_last);
       }
       auto& st = self->state;
-      st.vectors->set(static_cast<double>(cfg.index->size()));
+      st.vectors->set(static_cast<double>(cfg.shards->size()));
       st.metrics.done(start, helper_cpu);
       batch_ack ack;
       ack.id = b.id;

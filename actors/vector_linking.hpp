@@ -9,16 +9,16 @@
 #include "domain/tombstones.hpp"
 #include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 
 namespace agentmem::actors {
 
 /// Configuration of vector linking.
 struct vector_linking_config {
   caf::actor ingress; ///< receives the batch_ack
-  std::shared_ptr<storage::vector_index> index;
-  std::shared_ptr<storage::keyword_index> keywords;
+  /// This node's shards: a memory goes to the shard of its partition if
+  /// held (warming shards too), else it is left to its partition's owner.
+  std::shared_ptr<storage::shard_set> shards;
   std::shared_ptr<storage::hot_state> hot;
   std::shared_ptr<ack_tracker> acks; ///< advanced with every batch_ack
   /// Deleted users (may be null): their memories with ts <= cutoff are not
@@ -38,8 +38,9 @@ struct vector_linking_state {
 };
 
 /// Vector linking: after the batch is committed to Postgres (where its
-/// `memory_links` rows were written), adds its points to the `memories`
-/// collection (vectors and keyword postings) and their docs to RocksDB, then acknowledges the batch to
+/// `memory_links` rows were written), adds its points to the shards of the
+/// `memories` collection (vectors and keyword postings of the partitions
+/// held here) and their docs to RocksDB, then acknowledges the batch to
 /// ingress — so a search right after the ack sees the batch. Watermarks and
 /// snapshots belong to index_sync, which also brings in memories that
 /// other nodes committed.

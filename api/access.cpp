@@ -26,8 +26,10 @@ std::optional<std::string> permitted_user(caf::expected<std::string> uid,
 }
 
 access_control::access_control(const auth_config& cfg, double rate_per_s,
-                               double burst, metrics::registry& reg)
+                               double burst, metrics::registry& reg,
+                               std::string node_secret)
   : disabled_(cfg.disabled),
+    node_secret_(std::move(node_secret)),
     auth_(cfg.tokens),
     limiter_(rate_per_s, burst),
     reg_(reg) {
@@ -87,6 +89,33 @@ const token_entry* access_control::authenticate(const httplib::Request& req,
     return nullptr;
   }
   return tok;
+}
+
+const token_entry* access_control::authenticate_forwarded(
+  const httplib::Request& req, httplib::Response& res, bool forwardable,
+  access_grant& grant) {
+  if (!forwardable || node_secret_.empty()
+      || !same_secret(req.get_header_value(forward_headers::credential),
+                      node_secret_)) {
+    reject(res, 401, "unauthorized", "unauthenticated", "none",
+           forwardable ? "the node credential of a forwarded read is not valid"
+                       : "this endpoint does not take forwarded reads");
+    return nullptr;
+  }
+  auto scope = scope_entry(req.get_header_value(forward_headers::scope),
+                           "forwarded");
+  auto parts =
+    parse_partitions(req.get_header_value(forward_headers::partitions));
+  auto hops = http::parse_small_int(req.get_header_value(forward_headers::hops));
+  if (!scope || !parts || !hops || *hops < 1) {
+    http::send_error(res, 400, "bad_request",
+                     "a forwarded read needs its scope, partitions and hops");
+    return nullptr;
+  }
+  grant.forwarded = std::move(*scope);
+  grant.partitions = std::move(*parts);
+  grant.hops = *hops;
+  return &*grant.forwarded;
 }
 
 bool access_control::check_user(httplib::Response& res,

@@ -263,4 +263,38 @@ std::string_view bearer_token(std::string_view v) {
   return v;
 }
 
+std::string scope_text(const token_entry& e) {
+  switch (e.kind) {
+    case token_scope_kind::admin: return "admin";
+    case token_scope_kind::prefix: return "prefix=" + e.prefix;
+    case token_scope_kind::users: break;
+  }
+  std::string out = "users=";
+  for (size_t i = 0; i < e.users.size(); ++i)
+    out += (i > 0 ? "," : "") + e.users[i];
+  return out;
+}
+
+caf::expected<token_entry> scope_entry(std::string_view scope,
+                                       const std::string& name) {
+  if (scope.empty() || scope.find_first_of(" \t\n;#") != std::string_view::npos)
+    return make_error(errc::invalid_request, "invalid forwarded scope");
+  // The token-line parser checks the scope (users, prefix); the hash is a
+  // placeholder no token can have.
+  auto parsed = parse_token_lines("sha256:" + std::string(64, '0') + " "
+                                    + std::string{scope},
+                                  "forwarded scope");
+  if (!parsed || parsed->size() != 1)
+    return make_error(errc::invalid_request, "invalid forwarded scope");
+  auto e = std::move(parsed->front());
+  e.name = name;
+  return e;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  auto x = sha256(a);
+  auto y = sha256(b);
+  return CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
+}
+
 } // namespace agentmem::api

@@ -74,6 +74,21 @@ caf::expected<std::string> new_token();
 std::string token_line(std::string_view token, const std::string& scope,
                        const std::string& name);
 
+/// The scope of `e` as a token line writes it: "admin", "users=a,b" or
+/// "prefix=acme-" (passed along with reads forwarded to another node).
+std::string scope_text(const token_entry& e);
+
+/// The principal of a read forwarded by another node: scope `scope` (as
+/// scope_text writes it, checked like a token line's) and name `name`; it
+/// has no token hash. Errors: errc::invalid_request.
+caf::expected<token_entry> scope_entry(std::string_view scope,
+                                       const std::string& name);
+
+/// Constant-time equality of two secrets (SHA-256 of each, compared with
+/// CRYPTO_memcmp): the time taken does not depend on where they differ or
+/// on their lengths.
+bool same_secret(std::string_view a, std::string_view b);
+
 /// Authentication settings of the HTTP API.
 struct auth_config {
   /// true: no token needed, every request acts as an admin named

@@ -127,6 +127,76 @@ struct deletion_report {
                                         ///< were dropped (HTTP provider)
 };
 
+/// How a read reached this node (routed reads, docs/operations.md
+/// "Scaling out").
+struct read_context {
+  int hops = 0; ///< node-to-node forwards so far (0: from a client)
+  /// Set on a forwarded read: answer only from the shards of these
+  /// partitions. Empty: every partition of the user.
+  std::vector<int32_t> partitions;
+  /// The caller's token scope as in a token line ("admin", "users=a,b",
+  /// "prefix=acme-"), passed along when the read is forwarded.
+  std::string scope;
+  /// The request as received (its target still percent-encoded), so that
+  /// it can be forwarded as it is.
+  std::string method;
+  std::string target;
+  std::string body;
+};
+
+/// How fresh an answer is: `stale` when (part of) it was read from
+/// Postgres alone because no node holding the shard could answer; then
+/// `lag_ms` says how far behind the stream it may be (time since the
+/// partition's newest commit).
+struct read_freshness {
+  bool stale = false;
+  int64_t lag_ms = 0;
+};
+
+/// The reads whose answer depends on which node holds the user's shards.
+enum class routed_read {
+  search,           ///< POST /v1/memories/search
+  session_messages, ///< GET /v1/sessions/{session_id}/messages
+  working_memory,   ///< GET /v1/sessions/{session_id}/working-memory
+};
+
+/// A search's hits and their freshness.
+struct search_answer {
+  std::vector<search_hit> hits;
+  read_freshness freshness;
+};
+
+/// A session's buffered messages and their freshness.
+struct messages_answer {
+  std::vector<buffered_message> messages;
+  read_freshness freshness;
+};
+
+/// Request headers of a read forwarded by another node: the node-to-node
+/// credential, the caller's token scope, the partitions to answer from and
+/// the forwards so far (docs/operations.md, "Routed reads").
+namespace forward_headers {
+constexpr const char* credential = "X-Agentmem-Node-Credential";
+constexpr const char* scope = "X-Agentmem-Scope";
+constexpr const char* partitions = "X-Agentmem-Partitions";
+constexpr const char* hops = "X-Agentmem-Hops";
+} // namespace forward_headers
+
+/// {1, 5, 7} as "1,5,7".
+std::string format_partitions(const std::vector<int32_t>& ps);
+
+/// "1,5,7" as {1, 5, 7}. Errors: invalid_request for anything but a
+/// non-empty list of non-negative integers.
+caf::expected<std::vector<int32_t>> parse_partitions(const std::string& s);
+
+/// What another node answered to a forwarded read, relayed as it is.
+struct relayed_reply {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  std::string retry_after; ///< Retry-After header, "" when absent
+};
+
 /// Writes one JSON Lines line (with its '\n'); false when the client is
 /// gone (the export stops).
 using line_writer = std::function<bool(const std::string& line)>;
@@ -208,6 +278,27 @@ public:
   list_sessions(const session_list_query& q);
   /// Readiness: empty string when ready, else the reason it is not.
   virtual std::string not_ready_reason() = 0;
+
+  // --- routed reads (docs/operations.md, "Scaling out") -----------------
+  // A node holds derived state only for the partitions it owns. The server
+  // asks route_read() first for the reads that need it (search, session
+  // messages, working memory); a reply is relayed as it is, std::nullopt
+  // means "answer here" with the routed_* calls below. The defaults answer
+  // everything here from the calls above (a single node).
+
+  /// `user_id` as authorized. An error means no node and no fallback can
+  /// answer now: the server answers 503 with Retry-After.
+  virtual caf::expected<std::optional<relayed_reply>>
+  route_read(routed_read kind, const std::string& user_id,
+             const read_context& ctx);
+  /// search() with the context of a routed read.
+  virtual caf::expected<search_answer>
+  routed_search(const search_request& req, const read_context& ctx);
+  /// session_messages() with the context of a routed read.
+  virtual caf::expected<messages_answer>
+  routed_session_messages(const std::string& user_id,
+                          const std::string& session_id, int limit,
+                          const read_context& ctx);
 };
 
 } // namespace agentmem::api

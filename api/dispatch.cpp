@@ -15,6 +15,15 @@ const char* label_of(const route_match& m) {
   return m.pattern ? m.pattern : "unmatched";
 }
 
+// Sends another node's answer to a forwarded read as it is.
+void relay(httplib::Response& res, const relayed_reply& r) {
+  res.status = r.status;
+  if (!r.retry_after.empty())
+    res.set_header("Retry-After", r.retry_after);
+  res.set_content(r.body, r.content_type.empty() ? "application/json"
+                                                 : r.content_type.c_str());
+}
+
 } // namespace
 
 dispatcher::dispatcher(const server_config& cfg, backend& be,
@@ -25,7 +34,8 @@ dispatcher::dispatcher(const server_config& cfg, backend& be,
            "agentmem_search_latency_seconds",
            "Time the backend took to answer a memory search, in seconds",
            metrics::latency_buckets())},
-    access_(cfg.auth, cfg.rate_limit_per_s, cfg.rate_limit_burst, reg) {
+    access_(cfg.auth, cfg.rate_limit_per_s, cfg.rate_limit_burst, reg,
+            cfg.node_secret) {
   auto add = [&](const std::string& label) {
     durations_[label] = &reg.get_histogram(
       "agentmem_http_request_duration_seconds",
@@ -97,8 +107,20 @@ void dispatcher::dispatch(const httplib::Request& req, httplib::Response& res,
                       "object");
   call c{req, res, ctx_, m, {}, json_body{std::move(body.data)}};
   if (!access_.authorize(req, res, m.row->acc, m.row->user_from,
-                         [&c] { return c.user_id(); }, c.grant))
+                         [&c] { return c.user_id(); }, c.grant,
+                         m.row->routed.has_value()))
     return;
+  // A routed read of a user whose shards another node holds: that node's
+  // answer, relayed as it is (a user_id that did not parse is answered by
+  // the handler: 400).
+  if (m.row->routed && c.grant.user_checked) {
+    auto routed = ctx_.be.route_read(*m.row->routed, c.grant.user_id,
+                                     c.routing());
+    if (!routed)
+      return send_backend_error(res, routed.error());
+    if (*routed)
+      return relay(res, **routed);
+  }
   m.row->handler(c);
 }
 

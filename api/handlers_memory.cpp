@@ -43,6 +43,14 @@ ojson metadata_object(const std::string& text) {
   return j;
 }
 
+// Adds "stale" and "lag_ms" to an answer read (partly) from Postgres alone.
+void mark_freshness(ojson& out, const read_freshness& f) {
+  if (!f.stale)
+    return;
+  out["stale"] = true;
+  out["lag_ms"] = f.lag_ms;
+}
+
 ojson turns_json(const std::vector<context_turn>& ts) {
   ojson a = ojson::array();
   for (auto& t : ts) {
@@ -419,12 +427,13 @@ void search(call& c) {
       h.observe(seconds_since(t0));
     }
   };
-  auto hits = [&] {
+  auto answer = [&] {
     observer obs{c.srv.search_latency, t0};
-    return c.be().search(*req);
+    return c.be().routed_search(*req, c.routing());
   }();
-  if (!hits)
-    return send_backend_error(c.res, hits.error());
+  if (!answer)
+    return send_backend_error(c.res, answer.error());
+  auto* hits = &answer->hits;
   auto took_ms = std::llround(seconds_since(t0) * 1000.0);
   auto n = std::min(hits->size(), static_cast<size_t>(req->top_k));
   ojson results = ojson::array();
@@ -443,6 +452,7 @@ void search(call& c) {
   out["took_ms"] = took_ms;
   if (truncated)
     out["truncated"] = true;
+  mark_freshness(out, answer->freshness);
   send_json(c.res, 200, out);
 }
 
@@ -464,9 +474,11 @@ void session_messages(call& c) {
   auto uid = c.user();
   if (!uid)
     return;
-  auto msgs = c.be().session_messages(*uid, *session_id, *limit);
-  if (!msgs)
-    return send_backend_error(c.res, msgs.error());
+  auto answer =
+    c.be().routed_session_messages(*uid, *session_id, *limit, c.routing());
+  if (!answer)
+    return send_backend_error(c.res, answer.error());
+  auto* msgs = &answer->messages;
   // The most recent `limit`, oldest first, even if the backend sent more.
   auto first = msgs->size() > static_cast<size_t>(*limit)
                  ? msgs->size() - static_cast<size_t>(*limit)
@@ -491,6 +503,7 @@ void session_messages(call& c) {
   out["messages"] = std::move(list);
   if (truncated)
     out["truncated"] = true;
+  mark_freshness(out, answer->freshness);
   send_json(c.res, 200, out);
 }
 

@@ -63,6 +63,7 @@ void send_backend_error(httplib::Response& res, const caf::error& err) {
         break;
     }
   }
+  res.set_header("Retry-After", "1");
   send_error(res, 503, "unavailable", describe(err));
 }
 

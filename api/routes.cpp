@@ -13,14 +13,17 @@ constexpr uint8_t get_head = m_get | m_head;
 // parametric ones of the same shape ("/v1/memories/search" before
 // "/v1/memories/{memory_id}").
 const std::vector<route> table = {
-  // pattern, methods, access, user_id from, listener, handler, JSON body
+  // pattern, methods, access, user_id from, listener, handler, JSON body,
+  // routed read
   // memory
   {"/v1/memories/search", m_post, access::user, user_source::body,
-   listener::main, handlers::search, true},
+   listener::main, handlers::search, true, routed_read::search},
   {"/v1/sessions/{session_id}/messages", get_head, access::user,
-   user_source::query, listener::main, handlers::session_messages},
+   user_source::query, listener::main, handlers::session_messages, false,
+   routed_read::session_messages},
   {"/v1/sessions/{session_id}/working-memory", get_head, access::user,
-   user_source::query, listener::main, handlers::working_memory},
+   user_source::query, listener::main, handlers::working_memory, false,
+   routed_read::working_memory},
   {"/v1/memories/{memory_id}/history", get_head, access::user,
    user_source::query, listener::main, handlers::memory_history},
   {"/v1/memories/{memory_id}", get_head, access::user, user_source::query,
@@ -224,6 +227,17 @@ const caf::expected<nlohmann::json>& json_body::get() {
     parsed_ = domain::strict::parse_json(raw_, max_body_depth,
                                          "request body");
   return *parsed_;
+}
+
+read_context call::routing() const {
+  read_context ctx;
+  ctx.hops = grant.hops;
+  ctx.partitions = grant.partitions;
+  ctx.scope = grant.token ? scope_text(*grant.token) : std::string{"admin"};
+  ctx.method = req.method;
+  ctx.target = req.target;
+  ctx.body = body.raw();
+  return ctx;
 }
 
 std::string_view call::raw_param(std::string_view name) const {

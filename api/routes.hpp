@@ -63,6 +63,11 @@ struct route {
   /// Whether the handler reads a request body (JSON). Only these rows keep
   /// the body; others read and discard it.
   bool json_body = false;
+  /// A read whose answer depends on which node holds the user's shards
+  /// (docs/operations.md, "Routed reads"): the dispatcher asks
+  /// backend::route_read() before the handler runs and relays another
+  /// node's answer; only these rows accept reads other nodes forward.
+  std::optional<routed_read> routed;
 };
 
 /// Every route, in match order (literal patterns before parametric ones of
@@ -107,6 +112,10 @@ public:
   explicit json_body(std::string raw) : raw_(std::move(raw)) {
   }
   const caf::expected<nlohmann::json>& get();
+  /// The body as received.
+  const std::string& raw() const {
+    return raw_;
+  }
 
 private:
   std::string raw_;
@@ -141,6 +150,9 @@ struct call {
 
   /// user_id() checked with permits(); nullopt once a 400 or 403 is sent.
   std::optional<std::string> user();
+
+  /// How this read travelled and what to forward (routed reads).
+  read_context routing() const;
 };
 
 /// The handlers, by area (api/handlers_<area>.cpp).

@@ -40,6 +40,12 @@ struct server_config {
   /// Analytics reports, skills registry and the status page's data
   /// (api/handlers_analytics.cpp); null: those routes answer 503.
   std::shared_ptr<analytics_backend> analytics;
+  /// Node-to-node credential ([cluster] secret): a request carrying it in
+  /// X-Agentmem-Node-Credential is a read another node forwarded, acting
+  /// with the caller's scope it passes along (no bearer token, no rate
+  /// limit: both were applied by the first node). Empty: such requests
+  /// get 401. Never logged.
+  std::string node_secret;
 };
 
 /// One operation the server serves: a row of its route table

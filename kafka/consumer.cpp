@@ -17,6 +17,7 @@ struct consumer::impl {
   consumer* owner = nullptr;
   rd_kafka_t* rk = nullptr;
   bool paused = false;
+  bool leave_on_close = false;
   std::atomic<uint64_t> errors{0};
   // Next offset to read per partition as last seen by this process (records
   // returned, partition EOFs, seeks): the fallback for lag() when
@@ -113,6 +114,14 @@ struct consumer::impl {
     }
     for (int i = 0; i < parts->cnt; ++i)
       seen_positions.erase({parts->elems[i].topic, parts->elems[i].partition});
+    // librdkafka keeps a partition's pause flag across its revoke and a
+    // later re-assignment (librdkafka issues #1849, confluent-kafka-go
+    // #193): a partition paused by backpressure, revoked and handed back
+    // would never be fetched again (resume_all() only resumes the current
+    // assignment). Resumed here, before it leaves, not after the next
+    // assign: a pause/resume right after an assign can make librdkafka
+    // drop the assign's start offset (librdkafka #2190).
+    rd_kafka_resume_partitions(rk, parts);
     if (cooperative()) {
       if (auto* err = rd_kafka_incremental_unassign(rk, parts)) {
         spdlog::error("kafka consumer: incremental_unassign failed: {}",
@@ -207,6 +216,7 @@ consumer::create(const consumer_config& cfg) {
                       std::string{"consumer: cannot create: "} + errstr);
   conf->release();
   state->rk = rk;
+  state->leave_on_close = cfg.leave_group_on_close;
   // Serve logs, errors and rebalances from rd_kafka_consumer_poll().
   rd_kafka_poll_set_consumer(rk);
   tpl_ptr topics{rd_kafka_topic_partition_list_new(
@@ -410,12 +420,43 @@ std::vector<partition_offset> consumer::assignment() const {
 void consumer::close() {
   if (impl_ == nullptr || impl_->rk == nullptr)
     return;
+  // librdkafka sends no LeaveGroup when a static member terminates, but it
+  // does when it unsubscribes: unsubscribe, serve the revoke (on_revoke
+  // runs here) until the assignment is empty, then close.
+  char instance[256];
+  size_t instance_len = sizeof instance;
+  auto* conf = rd_kafka_conf(impl_->rk);
+  bool is_static = rd_kafka_conf_get(conf, "group.instance.id", instance,
+                                     &instance_len)
+                     == RD_KAFKA_CONF_OK
+                   && instance_len > 1;
+  if (impl_->leave_on_close && is_static
+      && rd_kafka_unsubscribe(impl_->rk) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto* m = rd_kafka_consumer_poll(impl_->rk, 50))
+        rd_kafka_message_destroy(m);
+      else if (impl_->current_assignment()->cnt == 0)
+        break;
+    }
+    // The LeaveGroup goes out once the unassign is done (cgrp thread).
+    for (int i = 0; i < 4; ++i)
+      if (auto* m = rd_kafka_consumer_poll(impl_->rk, 50))
+        rd_kafka_message_destroy(m);
+  }
   // Serves the final revoke (on_revoke runs here) and leaves the group.
   if (auto err = rd_kafka_consumer_close(impl_->rk))
     spdlog::warn("kafka consumer: close: {}", rd_kafka_err2str(err));
   rd_kafka_destroy(impl_->rk);
   impl_->rk = nullptr;
   impl_->seen_positions.clear();
+}
+
+std::string consumer::rebalance_protocol() const {
+  if (impl_->rk == nullptr)
+    return {};
+  const char* p = rd_kafka_rebalance_protocol(impl_->rk);
+  return p ? p : "";
 }
 
 uint64_t consumer::errors_seen() const {

@@ -31,6 +31,12 @@ struct consumer_config {
   /// auto.offset.reset=earliest), so it overrides them. Values of secret
   /// properties are never logged.
   std::map<std::string, std::string> properties;
+  /// A static member (`group.instance.id` set) keeps its partitions after
+  /// close() until `session.timeout.ms` passes (KIP-345: no LeaveGroup on
+  /// termination), so that a restart within it gets them back without a
+  /// rebalance. With this set, close() first unsubscribes, which does send
+  /// LeaveGroup, so the other members take the partitions at once.
+  bool leave_group_on_close = false;
 };
 
 /// Consumer lag of one assigned partition, in records.
@@ -120,8 +126,14 @@ public:
   std::vector<partition_offset> assignment() const;
 
   /// Leaves the group cleanly (revoke callback runs, no commit is made) and
-  /// releases the handle. Idempotent; the destructor calls it.
+  /// releases the handle; a static member leaves only with
+  /// consumer_config::leave_group_on_close. Idempotent; the destructor
+  /// calls it.
   void close();
+
+  /// "COOPERATIVE" or "EAGER": the rebalance protocol of the configured
+  /// `partition.assignment.strategy`.
+  std::string rebalance_protocol() const;
 
   /// Transient consume errors and failed commits seen so far (partition
   /// EOFs are expected and not counted).

@@ -12,5 +12,8 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+/// Partitions assigned to / revoked from this node (shard hand-off).
+using assign_atom = caf::atom_constant<caf::atom("assign")>;
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
 
 } // namespace agentmem

@@ -45,14 +45,25 @@ struct memory {
   /// existing memory of the same user that this one nearly duplicates, so
   /// the writer updates that memory instead of adding this one. Empty: add.
   std::string update_of;
+  /// Kafka partition the source event arrived on (domain::
+  /// assign_partitions); -1 when unknown. Decides which partition's shard
+  /// holds the memory (unknown: partition 0's; docs/operations.md).
+  int32_t partition = -1;
 };
+
+/// The partition whose shard holds `m`: its source partition, 0 when
+/// unknown.
+inline int32_t shard_partition(const memory& m) {
+  return m.partition < 0 ? 0 : m.partition;
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, memory& x) {
   return f(caf::meta::type_name("agentmem::memory"), x.memory_id, x.point_id,
            x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
            x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
-           x.text, x.context, x.metadata_json, x.vector, x.update_of, x.tags);
+           x.text, x.context, x.metadata_json, x.vector, x.update_of, x.tags,
+           x.partition);
 }
 
 } // namespace agentmem

@@ -1,17 +1,18 @@
 #include "pipeline/api_backend.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
 #include "storage/deletion_sync.hpp"
+#include "storage/derived_sync.hpp"
 
 namespace agentmem::pipeline {
 
 api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
-                         std::shared_ptr<storage::vector_index> index,
-                         std::shared_ptr<storage::keyword_index> keywords,
+                         std::shared_ptr<storage::shard_set> shards,
                          std::shared_ptr<storage::hot_state> hot,
                          std::string postgres_url,
                          std::shared_ptr<actors::health> status,
@@ -19,30 +20,33 @@ api_backend::api_backend(std::shared_ptr<domain::embedder> embedder,
                          fusion_params fusion,
                          std::shared_ptr<domain::reranker> reranker)
   : embedder_(std::move(embedder)),
-    index_(std::move(index)),
-    keywords_(std::move(keywords)),
+    shards_(std::move(shards)),
     hot_(std::move(hot)),
     postgres_url_(std::move(postgres_url)),
     status_(std::move(status)),
     fusion_(fusion),
-    retriever_(embedder_, index_, keywords_, fusion, std::move(reranker),
-               [hot = hot_](const std::vector<uint64_t>& ids)
-                 -> caf::expected<std::vector<std::optional<std::string>>> {
-                 auto docs = hot->get_docs(ids);
-                 if (!docs)
-                   return docs.error();
-                 std::vector<std::optional<std::string>> out;
-                 out.reserve(docs->size());
-                 for (auto& d : *docs)
-                   out.push_back(d ? std::optional<std::string>{d->text}
-                                   : std::nullopt);
-                 return out;
-               }),
+    retriever_(embedder_, nullptr, nullptr, fusion, std::move(reranker)),
     working_(std::move(working)) {
 }
 
-caf::expected<std::vector<api::search_hit>>
-api_backend::search(const api::search_request& req) {
+namespace {
+
+// Texts of points for the reranker, from the docs a search reads.
+retriever::text_lookup texts_of(api_backend::doc_lookup docs_of) {
+  return [docs_of = std::move(docs_of)](const std::vector<uint64_t>& ids)
+           -> caf::expected<std::vector<std::optional<std::string>>> {
+    auto docs = docs_of(ids);
+    if (!docs)
+      return docs.error();
+    std::vector<std::optional<std::string>> out;
+    out.reserve(docs->size());
+    for (auto& d : *docs)
+      out.push_back(d ? std::optional<std::string>{d->text} : std::nullopt);
+    return out;
+  };
+}
+
+storage::vector_filter filter_of(const api::search_request& req) {
   storage::vector_filter f;
   f.user_id = req.user_id;
   f.memory_types = req.filter.memory_types;
@@ -51,9 +55,34 @@ api_backend::search(const api::search_request& req) {
   f.until_ms = req.filter.until_ms;
   f.tags = req.filter.tags;
   f.tags_all = req.filter.tags_all;
+  return f;
+}
+
+} // namespace
+
+caf::expected<std::vector<api::search_hit>>
+api_backend::search(const api::search_request& req) {
+  // This node's shards holding the user, unless they are still warming.
+  std::vector<std::shared_ptr<storage::shard>> shards;
+  for (auto& s : shards_->holding(req.user_id))
+    if (shards_->phase(s->partition) != storage::shard_phase::warming)
+      shards.push_back(s);
+  return search_shards(shards, req, [this](const std::vector<uint64_t>& ids) {
+    return hot_->get_docs(ids);
+  });
+}
+
+caf::expected<std::vector<api::search_hit>>
+api_backend::search_shards(
+  const std::vector<std::shared_ptr<storage::shard>>& shards,
+  const api::search_request& req, const doc_lookup& docs_of) {
+  if (shards.empty())
+    return std::vector<api::search_hit>{};
+  auto f = filter_of(req);
   auto k = static_cast<size_t>(req.top_k);
   storage::search_info info;
-  auto ranked = retriever_.search(req.query, req.mode, k, f, fusion_, &info);
+  auto ranked = retriever_.search(shards, req.query, req.mode, k, f, fusion_,
+                                  &info, texts_of(docs_of));
   if (!ranked)
     return ranked.error();
   auto& points = *ranked;
@@ -69,7 +98,7 @@ api_backend::search(const api::search_request& req) {
   ids.reserve(points.size());
   for (auto& p : points)
     ids.push_back(p.point_id);
-  auto docs = hot_->get_docs(ids);
+  auto docs = docs_of(ids);
   if (!docs)
     return docs.error();
   std::vector<api::search_hit> out;
@@ -93,28 +122,34 @@ api_backend::search(const api::search_request& req) {
     hit_points.push_back(points[i].point_id);
   }
   if (req.neighbors > 0 && !out.empty()) {
-    if (auto err = add_context(out, hit_points,
-                               static_cast<size_t>(req.neighbors)))
+    if (auto err = add_context(shards, out, hit_points,
+                               static_cast<size_t>(req.neighbors), docs_of))
       return err;
   }
   return out;
 }
 
-caf::error
-api_backend::add_context(std::vector<api::search_hit>& hits,
-                         const std::vector<uint64_t>& hit_points, size_t n) {
+caf::error api_backend::add_context(
+  const std::vector<std::shared_ptr<storage::shard>>& shards,
+  std::vector<api::search_hit>& hits, const std::vector<uint64_t>& hit_points,
+  size_t n, const doc_lookup& docs_of) {
   // Turn ids of every hit first, then one batched doc read.
   std::vector<std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> ctx(
     hits.size());
   std::vector<uint64_t> ids;
   for (size_t i = 0; i < hits.size(); ++i) {
-    index_->session_turns(hit_points[i], n, ctx[i].first, ctx[i].second);
+    for (auto& s : shards) // the shard holding the point answers
+      if (s->vectors->contains(hit_points[i])) {
+        s->vectors->session_turns(hit_points[i], n, ctx[i].first,
+                                  ctx[i].second);
+        break;
+      }
     ids.insert(ids.end(), ctx[i].first.begin(), ctx[i].first.end());
     ids.insert(ids.end(), ctx[i].second.begin(), ctx[i].second.end());
   }
   if (ids.empty())
     return caf::none;
-  auto docs = hot_->get_docs(ids);
+  auto docs = docs_of(ids);
   if (!docs)
     return docs.error();
   size_t next = 0;
@@ -130,6 +165,233 @@ api_backend::add_context(std::vector<api::search_hit>& hits,
     take(ctx[i].second.size(), hits[i].context_after);
   }
   return caf::none;
+}
+
+// --- routed reads -----------------------------------------------------------
+
+std::vector<int32_t>
+api_backend::read_partitions(const std::string& user_id,
+                             const api::read_context& ctx) {
+  if (!ctx.partitions.empty())
+    return ctx.partitions;
+  if (router_) {
+    auto parts = router_->partitions_of(user_id);
+    if (parts)
+      return *parts;
+  }
+  std::vector<int32_t> out;
+  for (auto& s : shards_->holding(user_id))
+    out.push_back(s->partition);
+  return out;
+}
+
+caf::expected<std::optional<api::relayed_reply>>
+api_backend::route_read(api::routed_read kind, const std::string& user_id,
+                        const api::read_context& ctx) {
+  using reply = std::optional<api::relayed_reply>;
+  if (!router_)
+    return reply{};
+  auto parts = read_partitions(user_id, ctx);
+  if (parts.empty())
+    return reply{}; // a user never seen: nothing anywhere
+  auto plan = router_->plan(parts, ctx.hops);
+  bool local = plan.count(shard_source{shard_source::kind::local, {}, {}}) > 0;
+  bool wm = kind == api::routed_read::working_memory;
+  if (local && (wm || plan.size() == 1))
+    return reply{};
+  // One other node holds everything the read needs (the usual case), or
+  // working memory lives on one of several: relay that node's answer.
+  std::optional<api::relayed_reply> not_found;
+  for (auto& [src, ps] : plan) {
+    if (src.where != shard_source::kind::remote
+        || (!wm && plan.size() > 1))
+      continue;
+    auto r = router_->forward(src.address, ctx, ps);
+    if (!r || r->status >= 500) {
+      router_->mark_failed(src.node_id);
+      continue;
+    }
+    api::relayed_reply out{r->status, std::move(r->body), r->content_type,
+                           r->retry_after};
+    if (wm && r->status == 404) {
+      not_found = std::move(out);
+      continue; // the session may be on another of the user's partitions
+    }
+    return reply{std::move(out)};
+  }
+  if (!wm)
+    return reply{}; // answered here: local shards, Postgres, merging
+  if (not_found)
+    return not_found;
+  return make_error(errc::timeout,
+                    "the working memory of user " + user_id
+                      + " is moving between nodes; retry shortly");
+}
+
+caf::expected<std::vector<api::search_hit>>
+api_backend::search_postgres(const api::search_request& req,
+                             const std::vector<int32_t>& partitions) {
+  auto rows = with_postgres([&](storage::postgres_store& pg) {
+    return pg.user_memories(req.user_id, partitions, 1'000'000);
+  });
+  if (!rows)
+    return rows.error();
+  // An index of the user's memories only, scored exactly: the ranking the
+  // live shard gives when it plans an exact search (docs/retrieval.md).
+  auto vcfg = shards_->config().vectors;
+  vcfg.initial_capacity = rows->size() + 1;
+  vcfg.exact_threshold = std::numeric_limits<size_t>::max();
+  auto vectors = storage::vector_index::open("", vcfg);
+  auto keywords = storage::keyword_index::open("", shards_->config().bm25);
+  if (!vectors)
+    return vectors.error();
+  if (!keywords)
+    return keywords.error();
+  auto s = std::make_shared<storage::shard>();
+  s->vectors = std::move(*vectors);
+  s->keywords = std::move(*keywords);
+  std::vector<memory> ms;
+  ms.reserve(rows->size());
+  std::unordered_map<uint64_t, storage::memory_doc> docs;
+  for (auto& r : *rows) {
+    auto& m = r.m;
+    docs[m.point_id] = {m.memory_id, m.memory_type, m.user_id, m.session_id,
+                        m.event_id,  m.ts_ms,       m.text,    m.metadata_json};
+    if (m.vector.size() == vcfg.dims)
+      ms.push_back(std::move(m));
+  }
+  auto added = s->vectors->upsert(ms);
+  if (!added)
+    return added.error();
+  s->keywords->upsert(ms);
+  return search_shards({s}, req, [&docs](const std::vector<uint64_t>& ids) {
+    std::vector<std::optional<storage::memory_doc>> out;
+    out.reserve(ids.size());
+    for (auto id : ids) {
+      auto it = docs.find(id);
+      out.push_back(it == docs.end()
+                      ? std::nullopt
+                      : std::optional<storage::memory_doc>{it->second});
+    }
+    return caf::expected<std::vector<std::optional<storage::memory_doc>>>{
+      std::move(out)};
+  });
+}
+
+caf::expected<api::search_answer>
+api_backend::routed_search(const api::search_request& req,
+                           const api::read_context& ctx) {
+  if (!router_) {
+    auto hits = search(req);
+    if (!hits)
+      return hits.error();
+    return api::search_answer{std::move(*hits), {}};
+  }
+  auto parts = read_partitions(req.user_id, ctx);
+  api::search_answer out;
+  if (parts.empty())
+    return out; // a user never seen: nothing anywhere
+  std::vector<int32_t> from_postgres;
+  std::vector<std::shared_ptr<storage::shard>> local;
+  for (auto& [src, ps] : router_->plan(parts, ctx.hops)) {
+    switch (src.where) {
+      case shard_source::kind::local:
+        for (auto p : ps)
+          if (auto s = shards_->find(p))
+            local.push_back(s);
+        break;
+      case shard_source::kind::remote: {
+        auto r = router_->forward(src.address, ctx, ps);
+        auto a = r && r->status == 200 ? parse_search_reply(r->body)
+                                       : caf::expected<api::search_answer>{
+                                         make_error(errc::io_error, "")};
+        if (!a) {
+          router_->mark_failed(src.node_id);
+          from_postgres.insert(from_postgres.end(), ps.begin(), ps.end());
+          break;
+        }
+        out.hits.insert(out.hits.end(), a->hits.begin(), a->hits.end());
+        out.freshness.stale = out.freshness.stale || a->freshness.stale;
+        out.freshness.lag_ms =
+          std::max(out.freshness.lag_ms, a->freshness.lag_ms);
+        break;
+      }
+      case shard_source::kind::postgres:
+        from_postgres.insert(from_postgres.end(), ps.begin(), ps.end());
+        break;
+    }
+  }
+  auto add = [&out](std::vector<api::search_hit> hits) {
+    out.hits.insert(out.hits.end(), std::make_move_iterator(hits.begin()),
+                    std::make_move_iterator(hits.end()));
+  };
+  if (!local.empty()) {
+    auto hits = search_shards(local, req,
+                              [this](const std::vector<uint64_t>& ids) {
+                                return hot_->get_docs(ids);
+                              });
+    if (!hits)
+      return hits.error();
+    add(std::move(*hits));
+  }
+  if (!from_postgres.empty()) {
+    auto hits = search_postgres(req, from_postgres);
+    if (!hits)
+      return hits.error();
+    add(std::move(*hits));
+    out.freshness.stale = true;
+    out.freshness.lag_ms = std::max(out.freshness.lag_ms,
+                                    router_->commit_age_ms(from_postgres));
+    metrics::global()
+      .get_counter("agentmem_search_stale_total",
+                   "Searches answered (partly) from Postgres alone because "
+                   "no node could serve a shard; marked stale.")
+      .inc();
+  }
+  // Several sources: one ranking by score (the same scale in each mode).
+  std::stable_sort(out.hits.begin(), out.hits.end(),
+                   [](const api::search_hit& a, const api::search_hit& b) {
+                     return a.score > b.score;
+                   });
+  if (out.hits.size() > static_cast<size_t>(req.top_k))
+    out.hits.resize(static_cast<size_t>(req.top_k));
+  return out;
+}
+
+caf::expected<api::messages_answer>
+api_backend::routed_session_messages(const std::string& user_id,
+                                     const std::string& session_id, int limit,
+                                     const api::read_context& ctx) {
+  if (router_) {
+    auto parts = read_partitions(user_id, ctx);
+    bool local = false;
+    for (auto& [src, ps] : router_->plan(parts, ctx.hops))
+      local = local || src.where == shard_source::kind::local;
+    if (!parts.empty() && !local) {
+      // No node could answer (route_read relays when one can): the
+      // session's conversation memories, read from Postgres.
+      auto rows = with_postgres([&](storage::postgres_store& pg) {
+        return pg.session_memories(user_id, session_id,
+                                   memory_types::conversation,
+                                   static_cast<size_t>(limit));
+      });
+      if (!rows)
+        return rows.error();
+      api::messages_answer out;
+      for (auto& r : *rows) {
+        auto e = storage::buffer_entry_of(r.m);
+        out.messages.push_back(
+          {e.event_id, e.ts_ms, e.role, e.agent_name, e.content});
+      }
+      out.freshness.stale = true;
+      out.freshness.lag_ms = router_->commit_age_ms(parts);
+      return out;
+    }
+  }
+  auto msgs = session_messages(user_id, session_id, limit);
+  if (!msgs)
+    return msgs.error();
+  return api::messages_answer{std::move(*msgs), {}};
 }
 
 caf::expected<std::vector<api::buffered_message>>
@@ -256,11 +518,9 @@ api_backend::update_memory(const std::string& user_id,
   // This node at once; the others (and this one again, idempotently)
   // through index_sync's tail of memories.seq.
   std::vector<memory> one{std::move(stored)};
-  if (auto added = index_->upsert(one); !added)
+  if (auto added = shards_->upsert(one); !added)
     return added.error();
-  index_->sync_tags(one);
-  keywords_->upsert(one);
-  keywords_->sync_tags(one);
+  shards_->sync_tags(one);
   if (auto err = hot_->put_docs(one))
     return err;
   return rec;
@@ -281,8 +541,7 @@ api_backend::delete_memory(const std::string& user_id,
   e.user_id = user_id;
   e.point_ids = {point};
   storage::derived_stores stores;
-  stores.index = index_.get();
-  stores.keywords = keywords_.get();
+  stores.shards = shards_.get();
   stores.hot = hot_.get();
   stores.working = working_.get();
   auto applied = storage::apply_deletion(e, stores, nullptr, true, false);

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -9,20 +11,22 @@
 #include "api/backend.hpp"
 #include "domain/embedding.hpp"
 #include "pipeline/governance.hpp"
+#include "pipeline/read_router.hpp"
 #include "pipeline/retriever.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
 #include "storage/memory_catalog.hpp"
 #include "storage/postgres_store.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 #include "storage/working_memory.hpp"
 
 namespace agentmem::pipeline {
 
 /// The HTTP API's view of a running node: searches go to the embedder, the
-/// vector and keyword indexes and RocksDB docs (no Postgres round trip),
-/// ranked by pipeline::retriever (modes `vector`, `keyword`, `hybrid`, the
-/// default; docs/retrieval.md). Filters (user, session, types, time range,
+/// vector and keyword indexes of this node's shards that hold the user
+/// (serving or releasing; merged when the user spans several partitions)
+/// and RocksDB docs (no Postgres round trip), ranked by pipeline::retriever
+/// (modes `vector`, `keyword`, `hybrid`, the default; docs/retrieval.md).
+/// Filters (user, session, types, time range,
 /// tags) apply to both rankings; vector searches count their plan in
 /// agentmem_search_plan_total{plan}. With `neighbors` n, each hit carries n
 /// turns of its session either side. Usage reads
@@ -31,9 +35,13 @@ namespace agentmem::pipeline {
 /// reads RocksDB; readiness comes from actors::health.
 class api_backend : public api::backend {
 public:
+  /// Docs of points (std::nullopt where none is known), in order.
+  using doc_lookup = std::function<
+    caf::expected<std::vector<std::optional<storage::memory_doc>>>(
+      const std::vector<uint64_t>&)>;
+
   api_backend(std::shared_ptr<domain::embedder> embedder,
-              std::shared_ptr<storage::vector_index> index,
-              std::shared_ptr<storage::keyword_index> keywords,
+              std::shared_ptr<storage::shard_set> shards,
               std::shared_ptr<storage::hot_state> hot,
               std::string postgres_url,
               std::shared_ptr<actors::health> status,
@@ -92,6 +100,35 @@ public:
   caf::expected<api::export_stream>
   open_export(const std::string& user_id) override;
 
+  /// Routes reads to the nodes holding the user's shards (several nodes
+  /// in a consumer group; docs/operations.md "Scaling out"). Without a
+  /// router every read is answered from this node's shards.
+  void set_router(std::shared_ptr<read_router> r) {
+    router_ = std::move(r);
+  }
+  /// Relays a read to the one other node that holds every partition of
+  /// the user it needs; working memory, which has no Postgres fallback,
+  /// is an error (503) when no node serves it. Otherwise: answered here.
+  caf::expected<std::optional<api::relayed_reply>>
+  route_read(api::routed_read kind, const std::string& user_id,
+             const api::read_context& ctx) override;
+  /// Searches the user's partitions where they are: this node's shards,
+  /// other nodes (forwarded with the partitions to answer from) and, for
+  /// partitions no live node serves (or whose node failed), an exact scan
+  /// of the user's memories read from Postgres (stale, with the lag);
+  /// results merged by score. Errors when a partition cannot be answered
+  /// at all (Postgres unreachable too): the caller answers 503.
+  caf::expected<api::search_answer>
+  routed_search(const api::search_request& req,
+                const api::read_context& ctx) override;
+  /// The session's buffer from this node, from the node holding the
+  /// user's shard, or its conversation memories read from Postgres
+  /// (stale).
+  caf::expected<api::messages_answer>
+  routed_session_messages(const std::string& user_id,
+                          const std::string& session_id, int limit,
+                          const api::read_context& ctx) override;
+
 private:
   /// Runs `f(postgres_store&)` on the shared connection under pg_mtx_,
   /// reconnecting and retrying once when it fails with postgres_error.
@@ -107,15 +144,33 @@ private:
                                               F&& f);
 
   std::shared_ptr<governance_service> governance_;
+  std::shared_ptr<read_router> router_;
+  /// The user's partitions this read covers: the forwarded ones, else all
+  /// of the user's (routing table), else those of this node's shards
+  /// holding the user (no router, or Postgres down).
+  std::vector<int32_t> read_partitions(const std::string& user_id,
+                                       const api::read_context& ctx);
+  /// An exact search over the user's memories of `partitions` read from
+  /// Postgres, in an index built for the request (stale).
+  caf::expected<std::vector<api::search_hit>>
+  search_postgres(const api::search_request& req,
+                  const std::vector<int32_t>& partitions);
+  /// The search of `req` over `shards` (their rankings merged by score
+  /// before fusion), hits' docs and context turns from `docs`.
+  caf::expected<std::vector<api::search_hit>>
+  search_shards(const std::vector<std::shared_ptr<storage::shard>>& shards,
+                const api::search_request& req, const doc_lookup& docs);
+
   /// Fills each hit's context with up to n conversation turns of its
-  /// session on either side (vector_index::session_turns, docs from
-  /// RocksDB in one read).
-  caf::error add_context(std::vector<api::search_hit>& hits,
-                         const std::vector<uint64_t>& hit_points, size_t n);
+  /// session on either side (vector_index::session_turns over `shards`,
+  /// docs in one lookup).
+  caf::error add_context(
+    const std::vector<std::shared_ptr<storage::shard>>& shards,
+    std::vector<api::search_hit>& hits,
+    const std::vector<uint64_t>& hit_points, size_t n, const doc_lookup& docs);
 
   std::shared_ptr<domain::embedder> embedder_;
-  std::shared_ptr<storage::vector_index> index_;
-  std::shared_ptr<storage::keyword_index> keywords_;
+  std::shared_ptr<storage::shard_set> shards_;
   std::shared_ptr<storage::hot_state> hot_;
   std::string postgres_url_;
   std::shared_ptr<actors::health> status_;

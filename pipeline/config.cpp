@@ -1,6 +1,10 @@
 #include "pipeline/config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 
@@ -276,6 +280,32 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
     chk(make_error(errc::invalid_config,
                    "pricing must be a table: model = USD per 1000 tokens"));
   }
+  {
+    int64_t hb_ms = cfg.heartbeat_interval.count();
+    int64_t dead_ms = cfg.node_timeout.count();
+    int64_t fwd_ms = cfg.forward_timeout.count();
+    chk(read_str(t, "cluster", "node_id", cfg.node_id));
+    chk(read_str(t, "cluster", "advertise_address", cfg.advertise_address));
+    chk(read_str(t, "cluster", "secret", cfg.cluster_secret));
+    chk(read_str(t, "cluster", "assignment", cfg.assignment));
+    for (auto [key, out] :
+         {std::pair{"static_membership", &cfg.static_membership},
+          std::pair{"leave_on_shutdown", &cfg.leave_on_shutdown}}) {
+      if (auto node = t["cluster"][key]) {
+        if (auto b = node.value<bool>())
+          *out = *b;
+        else
+          chk(make_error(errc::invalid_config, std::string{"cluster."} + key
+                                                 + " must be true or false"));
+      }
+    }
+    chk(read_int(t, "cluster", "heartbeat_ms", hb_ms, 100, 60000));
+    chk(read_int(t, "cluster", "node_timeout_ms", dead_ms, 500, 600000));
+    chk(read_int(t, "cluster", "forward_timeout_ms", fwd_ms, 50, 600000));
+    cfg.heartbeat_interval = std::chrono::milliseconds{hb_ms};
+    cfg.node_timeout = std::chrono::milliseconds{dead_ms};
+    cfg.forward_timeout = std::chrono::milliseconds{fwd_ms};
+  }
   chk(read_str(t, "testing", "fault_stage", cfg.fault_stage));
   chk(read_int(t, "testing", "fault_at_batch", cfg.fault_at_batch, 1, 1000000));
   chk(read_int(t, "testing", "fault_times", cfg.fault_times, 0, 1000));
@@ -318,11 +348,43 @@ caf::error validate(const pipeline_config& cfg) {
     return make_error(errc::invalid_config,
                       "embedding.provider \"openai\" needs embedding.base_url "
                       "and embedding.model");
+  if (cfg.assignment != "cooperative-sticky" && cfg.assignment != "eager")
+    return make_error(errc::invalid_config,
+                      "cluster.assignment must be \"cooperative-sticky\" or "
+                      "\"eager\", got \"" + cfg.assignment + "\"");
+  if (cfg.node_timeout <= cfg.heartbeat_interval)
+    return make_error(errc::invalid_config,
+                      "cluster.node_timeout_ms must exceed "
+                      "cluster.heartbeat_ms");
+  for (char c : cfg.node_id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'
+          || c == '.'))
+      return make_error(errc::invalid_config,
+                        "cluster.node_id may hold only letters, digits, "
+                        "'-', '_' and '.'");
+  if (cfg.node_id.size() > 200)
+    return make_error(errc::invalid_config,
+                      "cluster.node_id is longer than 200 characters");
   if (std::find(std::begin(stages), std::end(stages), cfg.fault_stage)
       == std::end(stages))
     return make_error(errc::invalid_config,
                       "testing.fault_stage must name a pipeline stage");
   return caf::none;
+}
+
+std::string effective_node_id(const pipeline_config& cfg) {
+  if (!cfg.node_id.empty())
+    return cfg.node_id;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::snprintf(host, sizeof host, "agentmem");
+  std::string out;
+  for (char* c = host; *c; ++c)
+    out += std::isalnum(static_cast<unsigned char>(*c)) || *c == '-'
+               || *c == '_' || *c == '.'
+             ? *c
+             : '-';
+  return out + "-" + std::to_string(cfg.http_port);
 }
 
 } // namespace agentmem::pipeline

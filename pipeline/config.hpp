@@ -98,6 +98,34 @@ struct pipeline_config {
   std::string skills_file; ///< JSON skills/bindings seeded at start ("": none)
   // [pricing] — model -> USD per 1000 tokens, for events without cost_usd
   std::map<std::string, double> pricing;
+  // [cluster] — partition-owned shards, routed reads (docs/operations.md,
+  // "Scaling out")
+  /// Stable id of this node: Kafka `group.instance.id` (static membership)
+  /// and its row in the routing table. Empty: "<hostname>-<http_port>".
+  std::string node_id;
+  /// host:port other nodes forward reads to. Empty: http host (the
+  /// hostname when it listens on a wildcard) and the bound port.
+  std::string advertise_address;
+  /// Node-to-node credential of forwarded reads (secret: "env:NAME");
+  /// compared in constant time, never logged. Empty: this node neither
+  /// forwards nor accepts forwarded reads (reads it cannot answer from its
+  /// own shards are answered from Postgres, marked stale).
+  std::string cluster_secret;
+  /// "cooperative-sticky" (incremental rebalancing, the default) or
+  /// "eager" (librdkafka's range,roundrobin: every rebalance revokes
+  /// everything; the fallback for librdkafka cooperative bugs).
+  std::string assignment = "cooperative-sticky";
+  /// Kafka static membership with group.instance.id = node_id.
+  bool static_membership = true;
+  /// SIGTERM leaves the group at once (a static member otherwise keeps
+  /// its partitions until session.timeout.ms passes, which suits rolling
+  /// restarts but not scaling down).
+  bool leave_on_shutdown = true;
+  std::chrono::milliseconds heartbeat_interval{1000};
+  /// A node whose heartbeat is older than this is ignored by routers.
+  std::chrono::milliseconds node_timeout{5000};
+  /// Timeout of one forwarded read (connect + answer).
+  std::chrono::milliseconds forward_timeout{2000};
   // [testing] — test-only fault injection (actors/fault_injection.hpp)
   std::string fault_stage; ///< empty: disarmed
   int fault_at_batch = 1;
@@ -110,6 +138,9 @@ caf::expected<pipeline_config> load_config(const std::string& path);
 
 /// Checks ranges and required keys (brokers, postgres_url, data_dir).
 caf::error validate(const pipeline_config& cfg);
+
+/// cfg.node_id, or "<hostname>-<http_port>" when it is empty.
+std::string effective_node_id(const pipeline_config& cfg);
 
 /// Resolves "env:NAME" references; other values are returned unchanged.
 caf::expected<std::string> resolve_env(const std::string& value,

@@ -25,15 +25,13 @@ std::string dump(const ojson& j) {
 } // namespace
 
 governance_service::governance_service(
-  std::string postgres_url, std::shared_ptr<storage::vector_index> index,
-  std::shared_ptr<storage::keyword_index> keywords,
+  std::string postgres_url, std::shared_ptr<storage::shard_set> shards,
   std::shared_ptr<storage::hot_state> hot,
   std::shared_ptr<domain::tombstone_set> tombstones,
   std::shared_ptr<storage::working_memory> working,
   std::shared_ptr<domain::embedder> embedder)
   : postgres_url_(std::move(postgres_url)),
-    index_(std::move(index)),
-    keywords_(std::move(keywords)),
+    shards_(std::move(shards)),
     hot_(std::move(hot)),
     tombstones_(std::move(tombstones)),
     working_(std::move(working)),
@@ -66,8 +64,10 @@ governance_service::delete_user(const std::string& user_id) {
   e.kind = "user";
   e.user_id = user_id;
   e.cutoff_ms = del->cutoff_ms;
-  storage::derived_stores stores{index_.get(), keywords_.get(), hot_.get(),
-                                 working_.get(), embedder_.get()};
+  // The shards that hold the user now are the snapshots to replace.
+  auto holding = shards_->holding(user_id);
+  storage::derived_stores stores{shards_.get(), hot_.get(), working_.get(),
+                                 embedder_.get()};
   auto applied = storage::apply_deletion(e, stores, tombstones_.get(), true,
                                          true);
   if (!applied) {
@@ -86,10 +86,9 @@ governance_service::delete_user(const std::string& user_id) {
   rep.working_sessions = static_cast<int64_t>(applied->working.sessions);
   rep.embedding_caches_cleared = static_cast<int64_t>(applied->caches_cleared);
   // The previous snapshots still hold the user: replace them now.
-  if (auto err = index_->save(index_->watermark()))
-    return err;
-  if (auto err = keywords_->save(keywords_->watermark()))
-    return err;
+  for (auto& s : holding)
+    if (auto err = shards_->save(s->partition, s->watermark()))
+      return err;
   if (auto err = hot_->flush())
     return err;
   return rep;

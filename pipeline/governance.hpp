@@ -9,8 +9,7 @@
 #include "domain/embedding.hpp"
 #include "domain/tombstones.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 #include "storage/working_memory.hpp"
 
 namespace agentmem::pipeline {
@@ -21,8 +20,7 @@ namespace agentmem::pipeline {
 class governance_service {
 public:
   governance_service(std::string postgres_url,
-                     std::shared_ptr<storage::vector_index> index,
-                     std::shared_ptr<storage::keyword_index> keywords,
+                     std::shared_ptr<storage::shard_set> shards,
                      std::shared_ptr<storage::hot_state> hot,
                      std::shared_ptr<domain::tombstone_set> tombstones,
                      std::shared_ptr<storage::working_memory> working,
@@ -31,9 +29,10 @@ public:
   /// Under the tombstone set's apply mutex (vector linking of this node
   /// waits): deletes the user in Postgres (storage::governance_store::
   /// delete_user: rows, tombstone, deletions-log entry), applies the entry
-  /// to this node's indexes, RocksDB and working memory (compacted) and
-  /// drops the embedding caches (storage::apply_deletion), and snapshots both
-  /// indexes so the on-disk snapshots no longer hold the user. Other nodes
+  /// to this node's shards, RocksDB and working memory (compacted) and
+  /// drops the embedding caches (storage::apply_deletion), and snapshots
+  /// the shards that held the user so their on-disk snapshots no longer
+  /// do. Other nodes
   /// apply the log entry through index_sync. Errors: errc::postgres_error
   /// (nothing deleted), or the derived store's error after Postgres was
   /// deleted (index_sync retries from the log).
@@ -48,8 +47,7 @@ public:
 
 private:
   std::string postgres_url_;
-  std::shared_ptr<storage::vector_index> index_;
-  std::shared_ptr<storage::keyword_index> keywords_;
+  std::shared_ptr<storage::shard_set> shards_;
   std::shared_ptr<storage::hot_state> hot_;
   std::shared_ptr<domain::tombstone_set> tombstones_;
   std::shared_ptr<storage::working_memory> working_;

@@ -65,14 +65,114 @@ retriever::retriever(std::shared_ptr<domain::embedder> embedder,
                      std::shared_ptr<domain::reranker> reranker,
                      text_lookup texts)
   : embedder_(std::move(embedder)),
-    index_(std::move(index)),
-    keywords_(std::move(keywords)),
     defaults_(defaults),
     reranker_(std::move(reranker)),
     texts_(std::move(texts)) {
+  if (index && keywords) {
+    auto s = std::make_shared<storage::shard>();
+    s->vectors = std::move(index);
+    s->keywords = std::move(keywords);
+    own_.push_back(std::move(s));
+  }
 }
 
 namespace {
+
+// The indexes of the shards a search covers, read as one: rankings merged
+// by score, per-point reads answered by the shard holding the point (a
+// session's turns share their shard: the user's partition).
+class index_group {
+public:
+  explicit index_group(const std::vector<std::shared_ptr<storage::shard>>& s)
+    : shards_(s) {
+  }
+
+  std::vector<scored_point> score_all(const std::string& query,
+                                      const storage::vector_filter& f,
+                                      const storage::prf_params& prf) const {
+    if (shards_.size() == 1)
+      return shards_[0]->keywords->score_all(query, f, prf);
+    std::vector<scored_point> out;
+    for (auto& s : shards_) {
+      auto part = s->keywords->score_all(query, f, prf);
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  }
+
+  std::vector<scored_point> search(const float* q, size_t n,
+                                   const storage::vector_filter& f,
+                                   storage::search_info* plan = nullptr) const {
+    if (shards_.size() == 1)
+      return shards_[0]->vectors->search(q, n, f, plan);
+    std::vector<scored_point> out;
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      auto part = shards_[i]->vectors->search(q, n, f, i == 0 ? plan : nullptr);
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    keep_top(out, n);
+    return out;
+  }
+
+  std::vector<float> score_points(const float* q,
+                                  const std::vector<uint64_t>& ids) const {
+    auto out = shards_[0]->vectors->score_points(q, ids);
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      auto more = shards_[i]->vectors->score_points(q, ids);
+      for (size_t j = 0; j < out.size(); ++j)
+        if (std::isnan(out[j]))
+          out[j] = more[j];
+    }
+    return out;
+  }
+
+  std::vector<storage::payload_store::adjacent>
+  adjacent_turns(const std::vector<uint64_t>& ids) const {
+    auto out = shards_[0]->vectors->adjacent_turns(ids);
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      auto more = shards_[i]->vectors->adjacent_turns(ids);
+      for (size_t j = 0; j < out.size(); ++j)
+        if (!out[j].has_prev && !out[j].has_next)
+          out[j] = more[j];
+    }
+    return out;
+  }
+
+  std::vector<bool> matching(const std::vector<uint64_t>& ids,
+                             const storage::vector_filter& f) const {
+    auto out = shards_[0]->vectors->matching(ids, f);
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      auto more = shards_[i]->vectors->matching(ids, f);
+      for (size_t j = 0; j < out.size(); ++j)
+        out[j] = out[j] || more[j];
+    }
+    return out;
+  }
+
+  std::optional<std::pair<int64_t, int64_t>>
+  user_time_span(const std::string& user_id) const {
+    std::optional<std::pair<int64_t, int64_t>> out;
+    for (auto& s : shards_)
+      if (auto span = s->vectors->user_time_span(user_id))
+        out = out ? std::pair{std::min(out->first, span->first),
+                              std::max(out->second, span->second)}
+                  : *span;
+    return out;
+  }
+
+  std::vector<uint64_t> speaker_points(const std::string& query,
+                                       const storage::vector_filter& f) const {
+    std::vector<uint64_t> out;
+    for (auto& s : shards_) {
+      auto part = s->keywords->speaker_points(query, f);
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  }
+
+private:
+  const std::vector<std::shared_ptr<storage::shard>>& shards_;
+};
 
 // Session smoothing (docs/retrieval.md): s'(p) = s(p) + w * max(s(prev),
 // s(next)) over the ranking's top `depth` points and the turns adjacent to
@@ -81,7 +181,7 @@ namespace {
 template <class Fetch>
 std::vector<scored_point>
 smooth(std::vector<scored_point> ranked, score_map& known, Fetch&& fetch,
-       const storage::vector_index& index, const storage::vector_filter& f,
+       const index_group& index, const storage::vector_filter& f,
        double w, size_t depth) {
   keep_top(ranked, depth);
   if (w <= 0 || ranked.empty())
@@ -152,6 +252,19 @@ caf::expected<std::vector<scored_point>>
 retriever::search(const std::string& query, const std::string& mode, size_t k,
                   const storage::vector_filter& f, const fusion_params& params,
                   storage::search_info* plan) const {
+  return search(own_, query, mode, k, f, params, plan);
+}
+
+caf::expected<std::vector<scored_point>>
+retriever::search(const std::vector<std::shared_ptr<storage::shard>>& shards,
+                  const std::string& query, const std::string& mode, size_t k,
+                  const storage::vector_filter& f, const fusion_params& params,
+                  storage::search_info* plan,
+                  const text_lookup& texts_override) const {
+  if (shards.empty())
+    return std::vector<scored_point>{};
+  index_group group{shards};
+  auto& text_of = texts_override ? texts_override : texts_;
   // Every ranking is smoothed and cut at this depth; single modes then
   // return their top k.
   const size_t depth = std::max<size_t>(params.min_depth, 5 * k);
@@ -159,13 +272,13 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
   score_map kw_known;
   std::vector<scored_point> kw;
   if (mode != "vector") {
-    kw = keywords_->score_all(query, f, params.prf);
+    kw = group.score_all(query, f, params.prf);
     kw_known = to_map(kw);
     kw = smooth(std::move(kw), kw_known,
                 [](const std::vector<uint64_t>& ids) {
                   return std::vector<float>(ids.size(), 0.0f);
                 },
-                *index_, f, params.neighbor_weight, depth);
+                group, f, params.neighbor_weight, depth);
     if (mode == "keyword") {
       keep_top(kw, k);
       return kw;
@@ -181,11 +294,11 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
     qv = std::move(vecs[0]);
   }
   auto cosine = [&](const std::vector<uint64_t>& ids) {
-    return index_->score_points(qv.data(), ids);
+    return group.score_points(qv.data(), ids);
   };
-  auto raw = index_->search(qv.data(), depth, f, plan);
+  auto raw = group.search(qv.data(), depth, f, plan);
   score_map vec_known = to_map(raw);
-  auto vec = smooth(std::move(raw), vec_known, cosine, *index_, f,
+  auto vec = smooth(std::move(raw), vec_known, cosine, group, f,
                     params.neighbor_weight, depth);
   if (mode == "vector") {
     keep_top(vec, k);
@@ -221,7 +334,7 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
   std::vector<scored_point> temporal, speaker;
   if (params.temporal_weight > 0) {
     domain::timeline tl;
-    if (auto span = index_->user_time_span(f.user_id)) {
+    if (auto span = group.user_time_span(f.user_id)) {
       tl.now_ms = span->second;
       tl.first_year =
         static_cast<int>(domain::civil_from_days(span->first / 86'400'000).year);
@@ -236,13 +349,13 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
       fr.until_ms = std::min(f.until_ms.value_or(r.until_ms - 1), r.until_ms - 1);
       if (*fr.since_ms > *fr.until_ms)
         continue;
-      auto kr = keywords_->score_all(query, fr, params.prf);
+      auto kr = group.score_all(query, fr, params.prf);
       for (auto& p : kr)
         kw_known.emplace(p.point_id, p.score);
       for (auto& p : kr)
         if (seen.insert(p.point_id).second)
           ids.push_back(p.point_id);
-      for (auto& p : index_->search(qv.data(), depth, fr))
+      for (auto& p : group.search(qv.data(), depth, fr))
         if (seen.insert(p.point_id).second)
           ids.push_back(p.point_id);
     }
@@ -250,7 +363,7 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
       temporal = by_base(std::move(ids));
   }
   if (params.speaker_weight > 0) {
-    auto sp = keywords_->speaker_points(query, f);
+    auto sp = group.speaker_points(query, f);
     if (!sp.empty()) {
       std::unordered_set<uint64_t> spoken(sp.begin(), sp.end());
       std::vector<uint64_t> ids;
@@ -263,7 +376,7 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
         speaker = by_base(std::move(ids));
     }
   }
-  const bool rerank = reranker_ && texts_ && params.rerank_depth > 0;
+  const bool rerank = reranker_ && text_of && params.rerank_depth > 0;
   auto fused = fuse({{params.vector_weight, &vec},
                      {params.keyword_weight, &kw},
                      {params.temporal_weight, &temporal},
@@ -276,7 +389,7 @@ retriever::search(const std::string& query, const std::string& mode, size_t k,
   ids.reserve(fused.size());
   for (auto& p : fused)
     ids.push_back(p.point_id);
-  auto texts = texts_(ids);
+  auto texts = text_of(ids);
   if (!texts)
     return texts.error();
   std::vector<std::string_view> docs;

@@ -11,6 +11,7 @@
 #include "domain/embedding.hpp"
 #include "domain/reranker.hpp"
 #include "storage/keyword_index.hpp"
+#include "storage/shard_set.hpp"
 #include "storage/vector_index.hpp"
 
 namespace agentmem::pipeline {
@@ -54,8 +55,11 @@ struct fusion_params {
 /// models that carry meaning beyond the words.
 double default_vector_weight(const domain::embedder& e);
 
-/// Query-time ranking over the vector and keyword indexes of one node
-/// (docs/retrieval.md). Modes:
+/// Query-time ranking over vector and keyword indexes (docs/retrieval.md):
+/// one pair given at construction, or the shards of a node holding the
+/// user (a user spanning several partitions: each ranking is the shards'
+/// rankings merged by score, session neighbours and cosines read from the
+/// shard holding the point). Modes:
 ///  - `keyword`: BM25 with pseudo-relevance feedback, session-smoothed;
 ///  - `vector`: cosine of the query embedding, session-smoothed;
 ///  - `hybrid`: weighted reciprocal rank fusion (Cormack, Clarke &
@@ -72,6 +76,8 @@ public:
     caf::expected<std::vector<std::optional<std::string>>>(
       const std::vector<uint64_t>&)>;
 
+  /// Over `index` and `keywords` (both may be null when only the shards
+  /// overload of search() is used).
   retriever(std::shared_ptr<domain::embedder> embedder,
             std::shared_ptr<storage::vector_index> index,
             std::shared_ptr<storage::keyword_index> keywords,
@@ -88,14 +94,24 @@ public:
          const storage::vector_filter& filter, const fusion_params& params,
          storage::search_info* plan = nullptr) const;
 
+  /// The same over `shards` (no shard: no point). `texts` (may be null)
+  /// replaces the constructor's text lookup for the reranker; `plan`
+  /// receives the first shard's plan.
+  caf::expected<std::vector<storage::scored_point>>
+  search(const std::vector<std::shared_ptr<storage::shard>>& shards,
+         const std::string& query, const std::string& mode, size_t k,
+         const storage::vector_filter& filter, const fusion_params& params,
+         storage::search_info* plan = nullptr,
+         const text_lookup& texts = nullptr) const;
+
   const fusion_params& defaults() const {
     return defaults_;
   }
 
 private:
   std::shared_ptr<domain::embedder> embedder_;
-  std::shared_ptr<storage::vector_index> index_;
-  std::shared_ptr<storage::keyword_index> keywords_;
+  /// The constructor's indexes as one shard (none when not given).
+  std::vector<std::shared_ptr<storage::shard>> own_;
   fusion_params defaults_;
   std::shared_ptr<domain::reranker> reranker_;
   text_lookup texts_;

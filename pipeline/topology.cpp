@@ -1,6 +1,8 @@
 #include "pipeline/topology.hpp"
 #include "pipeline/security.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -31,6 +33,7 @@
 #include "storage/embedding_cache.hpp"
 #include "storage/governance_store.hpp"
 #include "storage/postgres_store.hpp"
+#include "storage/routing_store.hpp"
 
 namespace fs = std::filesystem;
 
@@ -70,6 +73,20 @@ producer_properties(const std::map<std::string, std::string>& props) {
   return out;
 }
 
+// host:port other nodes forward reads to: [cluster] advertise_address, or
+// the HTTP host (the hostname when it listens on a wildcard) and port.
+std::string advertised_address(const pipeline_config& c, uint16_t port) {
+  if (!c.advertise_address.empty())
+    return c.advertise_address;
+  std::string host = c.http_host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? name
+                                                                 : "localhost";
+  }
+  return host + ":" + std::to_string(port);
+}
+
 } // namespace
 
 topology::topology(caf::actor_system& sys, pipeline_config cfg)
@@ -82,53 +99,26 @@ topology::~topology() {
 }
 
 caf::error topology::catch_up() {
-  auto store = storage::postgres_store::connect(cfg_.postgres_url);
-  if (!store)
-    return store.error();
-  auto hot_wm = hot_->watermark("memory_seq", 0);
-  if (!hot_wm)
-    return hot_wm.error();
-  // Both derived stores must hold everything up to the watermark: start
-  // from the lower of their two.
-  int64_t from = std::min({index_->watermark(), keywords_->watermark(),
-                           *hot_wm});
-  auto t0 = std::chrono::steady_clock::now();
-  auto res = storage::sync_derived_state(**store, *index_, *keywords_, *hot_,
-                                         from);
-  if (!res)
-    return res.error();
-  // The whole deletions log, after the memories: the snapshots may predate
-  // deletions (idempotent for what they already lack); also loads the
-  // tombstones (docs/data-governance.md).
+  // Shards are opened when the consumer group assigns their partitions
+  // (actors/index_sync); before consuming, only the deletions log: it loads
+  // the tombstones and brings RocksDB up to date (docs/data-governance.md).
   auto gov = storage::governance_store::connect(cfg_.postgres_url);
   if (!gov)
     return gov.error();
-  storage::derived_stores stores{index_.get(), keywords_.get(), hot_.get(),
-                                 working_.get(), embedder_.get()};
+  storage::derived_stores stores{shards_.get(), hot_.get(), working_.get(),
+                                 embedder_.get()};
   auto del = storage::sync_deletions(**gov, stores, tombstones_.get(), 0);
   if (!del)
     return del.error();
   deletion_seq_ = del->seq;
-  if (del->vectors + del->keyword_docs > 0) {
-    spdlog::info("[topology] applied {} deletion log entries to derived "
-                 "state ({} points removed)",
-                 del->entries, del->vectors);
-    if (auto err = index_->save(std::max(res->watermark, index_->watermark())))
-      return err;
-    if (auto err = keywords_->save(std::max(res->watermark,
-                                            keywords_->watermark())))
-      return err;
-  }
-  if (res->memories > 0) {
-    if (auto err = index_->save(res->watermark))
-      return err;
-    if (auto err = keywords_->save(res->watermark))
-      return err;
-    std::chrono::duration<double> d = std::chrono::steady_clock::now() - t0;
-    spdlog::info("[topology] caught up {} memories ({} new points) from "
-                 "Postgres in {:.1f} s (watermark {})",
-                 res->memories, res->added, d.count(), res->watermark);
-  }
+  if (del->hot.messages + del->hot.sessions + del->hot.docs > 0)
+    spdlog::info("[topology] applied {} deletion log entries to RocksDB",
+                 del->entries);
+  if (fs::exists(fs::path{cfg_.data_dir} / "index" / "snapshot"))
+    spdlog::warn("[topology] {}/index holds an unsharded index snapshot of "
+                 "an older version; it is no longer used (shards live in "
+                 "{}/shards) and may be deleted",
+                 cfg_.data_dir, cfg_.data_dir);
   return caf::none;
 }
 
@@ -185,19 +175,15 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (!hot)
     return hot.error();
   t->hot_ = std::move(*hot);
-  storage::vector_index_config icfg;
-  icfg.dims = t->embedder_->dims();
-  icfg.model = t->embedder_->model();
-  auto index = storage::vector_index::open(
-    (fs::path{c.data_dir} / "index").string(), icfg);
-  if (!index)
-    return index.error();
-  t->index_ = std::move(*index);
-  auto keywords = storage::keyword_index::open(
-    (fs::path{c.data_dir} / "index").string());
-  if (!keywords)
-    return keywords.error();
-  t->keywords_ = std::move(*keywords);
+  storage::shard_set_config scfg_shards;
+  scfg_shards.dir = (fs::path{c.data_dir} / "shards").string();
+  scfg_shards.vectors.dims = t->embedder_->dims();
+  scfg_shards.vectors.model = t->embedder_->model();
+  // One HNSW graph per partition, grown by doubling.
+  scfg_shards.vectors.initial_capacity = 16384;
+  t->shards_ = std::make_shared<storage::shard_set>(scfg_shards);
+  t->node_id_ = effective_node_id(c);
+  t->view_ = std::make_shared<actors::cluster_view>(c.node_timeout);
   auto working = storage::working_memory::open(
     (fs::path{c.data_dir} / "working_memory").string(), c.memory.working);
   if (!working)
@@ -208,11 +194,11 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     actors::working_memory_sweeper_config{t->working_, c.memory.working_sweep});
   if (auto err = t->catch_up())
     return err;
-  // The tailer keeps the index and RocksDB following Postgres (all nodes).
+  // index_sync owns the shards' life: warm-up on assignment, tailing,
+  // hand-off on revoke (docs/operations.md, "Scaling out").
   actors::index_sync_config xs;
   xs.postgres_url = c.postgres_url;
-  xs.index = t->index_;
-  xs.keywords = t->keywords_;
+  xs.shards = t->shards_;
   xs.hot = t->hot_;
   xs.working = t->working_;
   xs.embedder = t->embedder_;
@@ -220,6 +206,11 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   xs.tombstones = t->tombstones_;
   xs.deletion_seq = t->deletion_seq_;
   xs.applied = t->applied_;
+  xs.group = c.group_id;
+  xs.topic = c.topic;
+  xs.node_id = t->node_id_;
+  xs.view = t->view_;
+  xs.status = t->status_;
   t->index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
   if (c.retention_enabled) {
     actors::retention_config rc;
@@ -274,6 +265,15 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   icf.consumer.group_id = c.group_id;
   icf.consumer.topics = {c.topic};
   icf.consumer.properties = c.kafka_properties;
+  // Static membership and incremental rebalancing unless [kafka.properties]
+  // say otherwise (docs/operations.md, "Scaling out").
+  if (c.static_membership)
+    icf.consumer.properties.emplace("group.instance.id", t->node_id_);
+  icf.consumer.properties.emplace("partition.assignment.strategy",
+                                  c.assignment == "eager"
+                                    ? "range,roundrobin"
+                                    : "cooperative-sticky");
+  icf.consumer.leave_group_on_close = c.leave_on_shutdown;
   icf.max_batch_records = c.max_batch_records;
   icf.max_batch_wait = c.max_batch_wait;
   icf.max_in_flight = c.max_in_flight;
@@ -305,6 +305,37 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
           o.next_offset = s.next_offset;
     return out;
   };
+  // The routing table is written from the rebalance callback: this node
+  // owns the assigned partitions now (warming until index_sync serves).
+  auto sync = t->index_sync_;
+  auto node_id = t->node_id_;
+  icf.on_assigned = [url, group, topic, node_id,
+                     sync](const std::vector<partition_offset>& assigned) {
+    std::vector<int32_t> parts;
+    for (auto& a : assigned)
+      parts.push_back(a.partition);
+    std::vector<int64_t> generations(parts.size(), 0);
+    auto rs = storage::routing_store::connect(url);
+    auto claims = rs ? (*rs)->claim(group, topic, node_id, parts)
+                     : caf::expected<std::vector<storage::partition_claim>>{
+                       rs.error()};
+    if (!claims) {
+      spdlog::error("[ingress] cannot record partition ownership: {}",
+                    describe(claims.error()));
+    } else {
+      for (auto& cl : *claims)
+        for (size_t i = 0; i < parts.size(); ++i)
+          if (parts[i] == cl.partition)
+            generations[i] = cl.generation;
+    }
+    caf::anon_send(sync, assign_atom::value, parts, generations);
+  };
+  icf.on_revoked = [sync](const std::vector<partition_offset>& revoked) {
+    std::vector<int32_t> parts;
+    for (auto& r : revoked)
+      parts.push_back(r.partition);
+    caf::anon_send(sync, revoke_atom::value, parts);
+  };
   t->ingress_ = sys.spawn<caf::detached>(actors::ingress, icf);
   // 4. The supervised stage chain, spawned back to front.
   actors::supervisor_config scfg;
@@ -314,8 +345,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   auto* raw = t.get();
   scfg.spawn_chain = [raw](caf::local_actor* self) {
     auto& c = raw->cfg_;
-    actors::vector_linking_config vcfg{raw->ingress_, raw->index_,
-                                       raw->keywords_, raw->hot_, raw->acks_,
+    actors::vector_linking_config vcfg{raw->ingress_, raw->shards_,
+                                       raw->hot_, raw->acks_,
                                        raw->tombstones_, raw->applied_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
@@ -340,7 +371,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     // more while retrying), which must not hold a scheduler thread.
     auto emb = self->spawn<caf::detached>(
       actors::embedding,
-      actors::embedding_config{agg, raw->embedder_, raw->index_, raw->hot_,
+      actors::embedding_config{agg, raw->embedder_, raw->shards_, raw->hot_,
                                c.memory.dedup});
     actors::extraction_config xcfg{emb, raw->hot_, {}, c.memory.rolling,
                                    raw->working_};
@@ -392,14 +423,23 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     fusion.rerank_depth = c.rerank_depth;
     fusion.rerank_weight = c.rerank_weight;
   }
-  t->backend_ = std::make_unique<api_backend>(t->embedder_, t->index_,
-                                              t->keywords_, t->hot_,
-                                              c.postgres_url, t->status_,
-                                              t->working_, fusion,
+  t->backend_ = std::make_unique<api_backend>(t->embedder_, t->shards_,
+                                              t->hot_, c.postgres_url,
+                                              t->status_, t->working_, fusion,
                                               std::move(reranker));
   t->backend_->set_governance(std::make_shared<governance_service>(
-    c.postgres_url, t->index_, t->keywords_, t->hot_, t->tombstones_,
-    t->working_, t->embedder_));
+    c.postgres_url, t->shards_, t->hot_, t->tombstones_, t->working_,
+    t->embedder_));
+  read_router_config route_cfg;
+  route_cfg.postgres_url = c.postgres_url;
+  route_cfg.group = c.group_id;
+  route_cfg.topic = c.topic;
+  route_cfg.node_id = t->node_id_;
+  route_cfg.secret = c.cluster_secret;
+  route_cfg.forward_timeout = c.forward_timeout;
+  route_cfg.view = t->view_;
+  route_cfg.shards = t->shards_;
+  t->backend_->set_router(std::make_shared<read_router>(route_cfg));
   api::server_config hcfg;
   hcfg.host = c.http_host;
   hcfg.port = c.http_port;
@@ -416,12 +456,27 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     if (auto err = analytics->seed_skills(c.skills_file))
       return err;
   hcfg.analytics = std::move(analytics);
+  hcfg.node_secret = c.cluster_secret;
   t->http_ = std::make_unique<api::http_server>(hcfg, *t->backend_,
                                                 metrics::global());
   auto port = t->http_->start();
   if (!port)
     return port.error();
   t->http_port_ = *port;
+  // 6. Membership: heartbeat with the advertised address, routing table.
+  actors::membership_config mc;
+  mc.postgres_url = c.postgres_url;
+  mc.node_id = t->node_id_;
+  mc.http_address = advertised_address(c, t->http_port_);
+  mc.group = c.group_id;
+  mc.topic = c.topic;
+  mc.interval = c.heartbeat_interval;
+  mc.shards = t->shards_;
+  mc.view = t->view_;
+  t->membership_ = sys.spawn<caf::detached>(actors::membership, mc);
+  spdlog::info("[topology] node {} (advertised at {}), assignment {}{}",
+               t->node_id_, mc.http_address, c.assignment,
+               c.static_membership ? ", static membership" : "");
   return t;
 }
 
@@ -444,7 +499,12 @@ caf::error topology::stop() {
                                        + sys_.render(err));
                });
   }
-  // 2. Bring the index to the end of Postgres and snapshot it.
+  // 1b. Leave the routing table: routers skip this node at once.
+  if (membership_) {
+    self->request(membership_, deadline, stop_atom::value)
+      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  }
+  // 2. Bring the shards to the end of Postgres and snapshot them.
   if (index_sync_) {
     self->request(index_sync_, deadline, flush_atom::value)
       .receive([](caf::ok_atom) {},

@@ -17,10 +17,10 @@
 #include "kafka/producer.hpp"
 #include "pipeline/api_backend.hpp"
 #include "pipeline/config.hpp"
+#include "actors/membership.hpp"
 #include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 
 namespace agentmem::pipeline {
 
@@ -58,14 +58,15 @@ public:
     return http_ ? http_->ops_port() : 0;
   }
 
-  /// Points in the vector index.
+  /// Points in this node's shards.
   size_t index_size() const {
-    return index_->size();
+    return shards_->size();
   }
 
-  /// Whether a point is in the vector index, i.e. searchable on this node.
+  /// Whether a point is in one of this node's shards, i.e. searchable on
+  /// this node.
   bool index_contains(uint64_t point_id) const {
-    return index_->contains(point_id);
+    return shards_->contains(point_id);
   }
 
 private:
@@ -79,11 +80,13 @@ private:
     = std::make_shared<actors::ack_tracker>();
   std::shared_ptr<domain::embedder> embedder_;
   std::shared_ptr<storage::hot_state> hot_;
-  std::shared_ptr<storage::vector_index> index_;
+  std::shared_ptr<storage::shard_set> shards_;
   /// Shared by vector linking and index_sync (storage/applied_seqs.hpp).
   std::shared_ptr<storage::applied_seqs> applied_
     = std::make_shared<storage::applied_seqs>();
-  std::shared_ptr<storage::keyword_index> keywords_;
+  std::shared_ptr<actors::cluster_view> view_;
+  std::string node_id_;
+  caf::actor membership_;
   std::shared_ptr<storage::working_memory> working_;
   std::shared_ptr<domain::tombstone_set> tombstones_
     = std::make_shared<domain::tombstone_set>();

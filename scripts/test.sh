@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/kafka-broker.sh install
 scripts/build.sh
+# kubernetes-validate for the deploy-files check (a venv in a cache dir).
+scripts/install-kubernetes-validate.sh >/dev/null
 # The real embedding model server of tests/embedding (a venv in a cache dir).
 AGENTMEM_EMBEDDING_PYTHON="$(scripts/install-embedding-server.sh | tail -n 1)"
 export AGENTMEM_EMBEDDING_PYTHON

@@ -10,8 +10,7 @@ namespace agentmem::storage {
 caf::expected<deletion_sync_result>
 apply_deletion(const deletion_entry& e, const derived_stores& stores,
                domain::tombstone_set* tombs, bool hot_too, bool compact) {
-  auto& index = *stores.index;
-  auto& keywords = *stores.keywords;
+  auto& shards = *stores.shards;
   auto& hot = *stores.hot;
   deletion_sync_result res;
   res.entries = 1;
@@ -19,11 +18,11 @@ apply_deletion(const deletion_entry& e, const derived_stores& stores,
   if (e.kind == "user") {
     if (tombs)
       tombs->put(e.user_id, e.cutoff_ms);
-    auto removed = index.remove_user(e.user_id, e.cutoff_ms);
+    auto removed = shards.remove_user(e.user_id, e.cutoff_ms);
     if (!removed)
       return removed.error();
-    res.vectors = removed->size();
-    res.keyword_docs = keywords.remove_user(e.user_id, e.cutoff_ms);
+    res.vectors = removed->vectors;
+    res.keyword_docs = removed->keyword_docs;
     if (hot_too) {
       auto n = hot.erase_user(e.user_id, e.cutoff_ms, compact);
       if (!n)
@@ -49,11 +48,11 @@ apply_deletion(const deletion_entry& e, const derived_stores& stores,
     return make_error(errc::invalid_request,
                       "unknown deletion kind '" + e.kind + "' at seq "
                         + std::to_string(e.seq));
-  auto removed = index.remove(e.point_ids);
+  auto removed = shards.remove(e.point_ids);
   if (!removed)
     return removed.error();
-  res.vectors = removed->size();
-  res.keyword_docs = keywords.remove(e.point_ids);
+  res.vectors = removed->vectors;
+  res.keyword_docs = removed->keyword_docs;
   if (hot_too) {
     auto docs = hot.erase_docs(e.point_ids);
     if (!docs)
@@ -116,6 +115,36 @@ sync_deletions(governance_store& gov, const derived_stores& stores,
       if (auto err = hot.put_docs({}, "deletion_seq", total.seq))
         return err;
       hot_wm = total.seq;
+    }
+    if (page->size() < page_size)
+      break;
+  }
+  return total;
+}
+
+caf::expected<deletion_sync_result>
+replay_deletions(governance_store& gov, shard& s, size_t page_size) {
+  deletion_sync_result total;
+  while (true) {
+    auto page = gov.deletions_after(total.seq, page_size);
+    if (!page)
+      return page.error();
+    for (auto& e : *page) {
+      if (e.kind == "user") {
+        auto r = s.vectors->remove_user(e.user_id, e.cutoff_ms);
+        if (!r)
+          return r.error();
+        total.vectors += r->size();
+        total.keyword_docs += s.keywords->remove_user(e.user_id, e.cutoff_ms);
+      } else {
+        auto r = s.vectors->remove(e.point_ids);
+        if (!r)
+          return r.error();
+        total.vectors += r->size();
+        total.keyword_docs += s.keywords->remove(e.point_ids);
+      }
+      total.entries += 1;
+      total.seq = e.seq;
     }
     if (page->size() < page_size)
       break;

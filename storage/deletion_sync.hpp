@@ -9,19 +9,18 @@
 #include "domain/tombstones.hpp"
 #include "storage/governance_store.hpp"
 #include "storage/hot_state.hpp"
-#include "storage/keyword_index.hpp"
-#include "storage/vector_index.hpp"
+#include "storage/shard_set.hpp"
 #include "storage/working_memory.hpp"
 
 namespace agentmem::storage {
 
 /// Every store of one node that holds user data derived from Postgres or
 /// from the events (docs/data-governance.md lists them): what deletions
-/// are applied to. `index`, `keywords` and `hot` are required; a node
-/// without working memory or without an embedding cache passes nullptr.
+/// are applied to. `shards` (every shard held: vector and keyword
+/// indexes) and `hot` are required; a node without working memory or
+/// without an embedding cache passes nullptr.
 struct derived_stores {
-  vector_index* index = nullptr;
-  keyword_index* keywords = nullptr;
+  shard_set* shards = nullptr;
   hot_state* hot = nullptr;
   working_memory* working = nullptr;
   /// Its caches (embedding_cache and the LRU) are dropped on user deletion.
@@ -32,8 +31,8 @@ struct derived_stores {
 struct deletion_sync_result {
   size_t entries = 0;    ///< log entries read
   int64_t seq = 0;       ///< highest deletions.seq applied
-  size_t vectors = 0;    ///< points removed from the vector index
-  size_t keyword_docs = 0; ///< points removed from the keyword index
+  size_t vectors = 0;    ///< points removed from the shards' vector indexes
+  size_t keyword_docs = 0; ///< points removed from their keyword indexes
   hot_state::erase_counts hot; ///< RocksDB keys removed
   working_memory::erase_counts working; ///< working-memory keys removed
   size_t caches_cleared = 0; ///< embedding caches dropped (user entries)
@@ -68,5 +67,12 @@ caf::expected<deletion_sync_result>
 sync_deletions(governance_store& gov, const derived_stores& stores,
                domain::tombstone_set* tombs, int64_t after_seq,
                size_t page_size = 1000);
+
+/// Applies every deletion log entry (from seq 0) to one shard only, e.g.
+/// one just loaded from a snapshot that may predate deletions (RocksDB,
+/// working memory and the tombstones are left alone: the node-wide pass
+/// covers them). Errors: those of the stores.
+caf::expected<deletion_sync_result>
+replay_deletions(governance_store& gov, shard& s, size_t page_size = 1000);
 
 } // namespace agentmem::storage

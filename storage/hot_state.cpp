@@ -434,6 +434,22 @@ hot_state::erase_session(const std::string& user_id,
   return n;
 }
 
+caf::error hot_state::erase_buffers(const std::vector<std::string>& users) {
+  if (users.empty())
+    return caf::none;
+  rocksdb::WriteBatch wb;
+  for (auto& u : users)
+    for (const char* kind : {"m|", "s|"}) {
+      std::string from = kind + u;
+      from.push_back('\0');
+      std::string to = from;
+      to.back() = '\1'; // just past every key with the prefix
+      wb.DeleteRange(from, to);
+    }
+  auto st = impl_->db->Write(rocksdb::WriteOptions{}, &wb);
+  return st.ok() ? caf::error{} : to_error(st);
+}
+
 caf::expected<size_t>
 hot_state::erase_docs(const std::vector<uint64_t>& point_ids) {
   if (point_ids.empty())

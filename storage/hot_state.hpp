@@ -118,6 +118,10 @@ public:
   caf::expected<erase_counts> erase_session(const std::string& user_id,
                                             const std::string& session_id);
 
+  /// Erases the conversation buffers and session states of `users` (a
+  /// shard handed to another node). errc::rocksdb_error.
+  caf::error erase_buffers(const std::vector<std::string>& users);
+
   /// Erases memory docs by point id; returns how many existed.
   caf::expected<size_t> erase_docs(const std::vector<uint64_t>& point_ids);
 

@@ -256,6 +256,8 @@ keyword_index::open(const std::string& dir, bm25_params params) {
   auto p = std::make_unique<impl>();
   p->dir = dir;
   p->params = params;
+  if (dir.empty()) // in memory only
+    return std::unique_ptr<keyword_index>{new keyword_index(std::move(p))};
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
@@ -394,10 +396,14 @@ keyword_index::score_all(const std::string& query, const vector_filter& filter,
   }
   std::vector<std::pair<uint32_t, double>> top(fb.begin(), fb.end());
   auto m = std::min(prf.terms, top.size());
+  // Ties broken by the term's text, not its id: ids follow insertion
+  // order, which differs between an index built live, one rebuilt from
+  // Postgres and one loaded from a snapshot, and their rankings must not.
   std::partial_sort(top.begin(), top.begin() + m, top.end(),
-                    [](auto& x, auto& y) {
+                    [&d](auto& x, auto& y) {
                       return x.second > y.second
-                             || (x.second == y.second && x.first < y.first);
+                             || (x.second == y.second
+                                 && d.terms[x.first] < d.terms[y.first]);
                     });
   top.resize(m);
   if (top.empty())
@@ -474,6 +480,8 @@ keyword_index::speaker_points(const std::string& query,
 caf::error keyword_index::save(int64_t watermark) {
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
+  if (d.dir.empty())
+    return make_error(errc::index_error, "keyword index: in memory only");
   fs::path dir{d.dir};
   fs::path tmp = dir / "keywords.tmp";
   std::error_code ec;

@@ -59,7 +59,8 @@ struct prf_params {
 /// watermark, like vector_index.
 class keyword_index {
 public:
-  /// Loads `<dir>/keywords` when present, else starts empty.
+  /// Loads `<dir>/keywords` when present, else starts empty. An empty
+  /// `dir` makes an index in memory only (save() fails).
   /// errc::index_error on an unusable directory.
   static caf::expected<std::unique_ptr<keyword_index>>
   open(const std::string& dir, bm25_params params = {});

@@ -31,12 +31,13 @@ const std::string record_columns =
     " coalesce(speaker, ''), coalesce(metadata::text, ''),"
     " coalesce(array_to_json(tags)::text, '[]'), "
   + ms_of("created_at") + ", " + ms_of("updated_at")
-  + ", point_id, coalesce(context, '')";
+  + ", point_id, coalesce(context, ''), coalesce(source_partition, -1)";
 
 struct stored {
   memory_record rec;
   uint64_t point_id = 0;
   std::string context;
+  int32_t partition = -1; ///< source_partition: the memory's shard
 };
 
 stored read_record(const pqxx::row& row) {
@@ -64,6 +65,7 @@ stored read_record(const pqxx::row& row) {
     r.updated_at_ms = row[14].as<int64_t>();
   s.point_id = static_cast<uint64_t>(row[15].as<int64_t>());
   s.context = row[16].as<std::string>();
+  s.partition = row[17].as<int32_t>();
   return s;
 }
 
@@ -265,6 +267,7 @@ memory_catalog::update(const std::string& user_id, const std::string& id,
       stored_now.metadata_json = r.metadata_json;
       stored_now.tags = r.tags;
       stored_now.vector = std::move(vec);
+      stored_now.partition = cur->partition;
       return std::move(r);
     }
   }

@@ -53,8 +53,8 @@ const char* const versioned_temp_tables_sql =
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " version integer, tags text[]) WITH (toast_tuple_target = 8160)"
-  " ON COMMIT DELETE ROWS;"
+  " version integer, tags text[], source_partition integer)"
+  " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_update ("
   " memory_id text, text text, importance real, ts_ms bigint,"
   " embedding bytea, dims integer, version integer"
@@ -126,7 +126,7 @@ void apply_versioned_memories(pqxx::work& tx,
     "SELECT memory_id, point_id, memory_type, user_id, session_id, event_id,"
     " (extract(epoch FROM ts) * 1000)::bigint, importance, chunk_index,"
     " coalesce(role, ''), coalesce(speaker, ''), text,"
-    " coalesce(metadata::text, ''), version"
+    " coalesce(metadata::text, ''), version, coalesce(source_partition, -1)"
     " FROM memories WHERE memory_id = ANY($1::text[])"
     " ORDER BY memory_id FOR UPDATE",
     text_array_literal({ids.begin(), ids.end()}));
@@ -148,6 +148,7 @@ void apply_versioned_memories(pqxx::work& tx,
     m.text = row[11].as<std::string>();
     m.metadata_json = row[12].as<std::string>();
     s.version = row[13].as<int32_t>();
+    m.partition = row[14].as<int32_t>(); // an update keeps its shard
     rows.emplace(m.memory_id, std::move(s));
   }
   std::set<std::string> applied;
@@ -229,7 +230,8 @@ void apply_versioned_memories(pqxx::work& tx,
                         "ord", "memory_id", "point_id", "memory_type",
                         "user_id", "session_id", "event_id", "ts_ms",
                         "importance", "chunk_index", "role", "speaker", "text",
-                        "metadata", "embedding", "dims", "version", "tags"}};
+                        "metadata", "embedding", "dims", "version", "tags",
+                        "source_partition"}};
     int32_t ord = 0;
     for (auto* row : adds) {
       auto* m = &row->m;
@@ -241,18 +243,21 @@ void apply_versioned_memories(pqxx::work& tx,
         m->event_id.c_str(), m->ts_ms, m->importance, m->chunk_index,
         nz(m->role), nz(m->speaker), m->text.c_str(), nz(m->metadata_json),
         m->vector.empty() ? nullptr : blob.c_str(),
-        static_cast<int32_t>(m->vector.size()), row->version, tags.c_str());
+        static_cast<int32_t>(m->vector.size()), row->version, tags.c_str(),
+        m->partition < 0 ? std::optional<int32_t>{}
+                         : std::optional<int32_t>{m->partition});
     }
     s.complete();
     tx.exec("INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
             " session_id, event_id, ts, importance, chunk_index, role,"
             " speaker, text, metadata, embedding, embedding_model, dims,"
-            " version, tags) "
+            " version, tags, source_partition) "
             "SELECT memory_id, point_id, memory_type, user_id, session_id,"
             " event_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond',"
             " importance, chunk_index, role, speaker, text, metadata,"
             " embedding, CASE WHEN embedding IS NULL THEN NULL ELSE "
-            + quoted_model + " END, dims, version, tags FROM tmp_mv_add"
+            + quoted_model + " END, dims, version, tags, source_partition"
+              " FROM tmp_mv_add"
               " ORDER BY ord "
             "ON CONFLICT DO NOTHING");
     tx.exec("INSERT INTO memory_links (collection, point_id, memory_id,"

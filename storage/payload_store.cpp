@@ -566,6 +566,22 @@ payload_store::remove(const std::vector<uint64_t>& ids) {
   return removed;
 }
 
+std::vector<uint64_t> payload_store::point_ids() const {
+  std::vector<uint64_t> out;
+  out.reserve(slot_of_.size());
+  for (auto& [id, slot] : slot_of_)
+    out.push_back(id);
+  return out;
+}
+
+std::vector<std::string> payload_store::users() const {
+  std::vector<std::string> out;
+  for (size_t u = 0; u < users_idx_.size(); ++u)
+    if (!users_idx_[u].points.empty())
+      out.push_back(users_.names[u]);
+  return out;
+}
+
 void payload_store::clear() {
   users_ = {};
   sessions_ = {};

@@ -161,6 +161,11 @@ public:
   /// Ids of `user`'s points with ts_ms <= cutoff_ms (user deletion).
   std::vector<uint64_t> user_points_until(const std::string& user,
                                           int64_t cutoff_ms) const;
+  /// Ids of every (live) point, unordered.
+  std::vector<uint64_t> point_ids() const;
+  /// Users with at least one (live) point, unordered.
+  std::vector<std::string> users() const;
+
   /// Removes the points present among `ids` (from the payloads and their
   /// user's list). Returns the ids actually removed.
   std::vector<uint64_t> remove(const std::vector<uint64_t>& ids);

@@ -21,6 +21,26 @@ std::string ms_of(const std::string& column) {
   return "(extract(epoch FROM " + column + ") * 1000)::bigint";
 }
 
+namespace {
+
+template <class Int>
+std::string array_literal(const std::vector<Int>& xs) {
+  std::string out = "{";
+  for (size_t i = 0; i < xs.size(); ++i)
+    out += (i > 0 ? "," : "") + std::to_string(xs[i]);
+  return out + "}";
+}
+
+} // namespace
+
+std::string int_array_literal(const std::vector<int32_t>& xs) {
+  return array_literal(xs);
+}
+
+std::string int_array_literal(const std::vector<int64_t>& xs) {
+  return array_literal(xs);
+}
+
 std::string trimmed_what(const std::exception& e) {
   std::string s = e.what();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' '))

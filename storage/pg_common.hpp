@@ -6,9 +6,11 @@
 // advisory lock keys and small SQL snippets. pqxx types never leave this
 // folder.
 
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -37,6 +39,11 @@ std::string ts_of(const std::string& column);
 
 /// SQL: timestamptz -> ms since epoch (extract returns numeric: exact).
 std::string ms_of(const std::string& column);
+
+/// Postgres array literal of an int[]: "{1,2,3}".
+std::string int_array_literal(const std::vector<int32_t>& xs);
+/// Postgres array literal of a bigint[]: "{1,2,3}".
+std::string int_array_literal(const std::vector<int64_t>& xs);
 
 /// `e.what()` without trailing newlines and blanks (libpq ends with "\n").
 std::string trimmed_what(const std::exception& e);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <tuple>
 #include <unordered_set>
@@ -80,6 +81,7 @@ using detail::lock_ingest;
 using detail::lock_sql;
 using detail::ms_of;
 using detail::ts_of;
+using detail::int_array_literal;
 
 namespace {
 
@@ -251,7 +253,7 @@ const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
-  "dims",        "context",   "tags"};
+  "dims",        "context",   "tags",     "source_partition"};
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_memories ("
@@ -259,7 +261,7 @@ constexpr const char* create_tmp_memories =
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " context text, tags text[]"
+  " context text, tags text[], source_partition integer"
   ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
 
 template <size_t N>
@@ -333,14 +335,31 @@ constexpr const char* upsert_usage_sql =
 std::string insert_memories_sql(const std::string& quoted_model) {
   return "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
          " session_id, event_id, ts, importance, chunk_index, role, speaker,"
-         " text, metadata, embedding, embedding_model, dims, context, tags) "
+         " text, metadata, embedding, embedding_model, dims, context, tags,"
+         " source_partition) "
          "SELECT memory_id, point_id, memory_type, user_id, session_id,"
          " event_id, " + ts_of("ts_ms") + ", importance, chunk_index, role,"
          " speaker, text, metadata, embedding,"
          " CASE WHEN embedding IS NULL THEN NULL ELSE " + quoted_model
-         + " END, dims, context, tags FROM tmp_memories ORDER BY ord "
+         + " END, dims, context, tags, source_partition FROM tmp_memories"
+           " ORDER BY ord "
            "ON CONFLICT DO NOTHING RETURNING 1";
 }
+
+// Every (user, partition) the batch's events arrived on, plus partition 0
+// for users of memories without a Kafka source (they live in partition
+// 0's shard): the routing of reads to shard owners (050_partition_ownership).
+constexpr const char* insert_user_partitions_sql =
+  "INSERT INTO user_partitions (user_id, partition) "
+  "SELECT user_id, source_partition FROM tmp_activities"
+  " WHERE source_partition IS NOT NULL"
+  " GROUP BY 1, 2 ORDER BY 1, 2 "
+  "ON CONFLICT DO NOTHING";
+
+constexpr const char* insert_unpartitioned_users_sql =
+  "INSERT INTO user_partitions (user_id, partition) "
+  "SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY 1 "
+  "ON CONFLICT DO NOTHING";
 
 constexpr const char* insert_links_sql =
   "INSERT INTO memory_links (collection, point_id, memory_id, activity_id,"
@@ -568,6 +587,7 @@ postgres_store::commit_batch(const batch& input,
         fresh.emplace(row[0].c_str(), row[0].size());
       if (any_file)
         tx.exec(insert_file_uploads_sql);
+      tx.exec(insert_user_partitions_sql);
     }
     result.new_activities = fresh.size();
     result.duplicate_activities = b.activities.size() - fresh.size();
@@ -661,7 +681,10 @@ postgres_store::commit_batch(const batch& input,
       int32_t ord = 0;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp
       std::vector<size_t> versioned_at;
+      std::set<std::string> unpartitioned; // users of partition 0's shard
       for (auto& m : b.memories) {
+        if (m.partition < 0)
+          unpartitioned.insert(m.user_id);
         if (detail::is_versioned(m)) {
           versioned.push_back(&m);
           versioned_at.push_back(static_cast<size_t>(&m - b.memories.data()));
@@ -675,12 +698,18 @@ postgres_store::commit_batch(const batch& input,
           m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
           nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
           m.vector.empty() ? nullptr : blob.c_str(),
-          static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str());
+          static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
+          m.partition < 0 ? std::optional<int32_t>{}
+                          : std::optional<int32_t>{m.partition});
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
       result.memories_written = written.size();
       tx.exec(insert_links_sql);
+      if (!unpartitioned.empty())
+        tx.exec_params(insert_unpartitioned_users_sql,
+                       text_array_literal({unpartitioned.begin(),
+                                           unpartitioned.end()}));
       tx.exec(detail::insert_add_history_sql);
       detail::apply_versioned_memories(tx, versioned, versioned_at,
                                        tx.quote(embedding_model),
@@ -765,6 +794,108 @@ postgres_store::usage(const std::string& user_id, const std::string& from_day,
   });
 }
 
+namespace {
+
+// The columns of a stored memory, as decode_memory() reads them.
+constexpr const char* stored_memory_columns =
+  "seq, memory_id, point_id, memory_type, user_id, session_id,"
+  " event_id, (extract(epoch FROM ts) * 1000)::bigint, importance,"
+  " chunk_index, coalesce(role, ''), coalesce(speaker, ''), text,"
+  " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags,"
+  " coalesce(context, ''), coalesce(source_partition, -1)";
+
+// Rows of stored_memory_columns, vectors decoded.
+caf::expected<std::vector<stored_memory>>
+decode_memories(const pqxx::result& r) {
+  std::vector<stored_memory> out;
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    stored_memory s;
+    s.seq = row[0].as<int64_t>();
+    auto& m = s.m;
+    m.memory_id = row[1].as<std::string>();
+    m.point_id = static_cast<uint64_t>(row[2].as<int64_t>());
+    m.memory_type = row[3].as<std::string>();
+    m.user_id = row[4].as<std::string>();
+    m.session_id = row[5].as<std::string>();
+    m.event_id = row[6].as<std::string>();
+    m.ts_ms = row[7].as<int64_t>();
+    m.turn_ts_ms = m.ts_ms;
+    m.importance = row[8].as<double>();
+    m.chunk_index = row[9].as<int32_t>();
+    m.role = row[10].as<std::string>();
+    m.speaker = row[11].as<std::string>();
+    m.text = row[12].as<std::string>();
+    m.metadata_json = row[13].as<std::string>();
+    m.context = row[16].as<std::string>();
+    m.partition = row[17].as<int32_t>();
+    if (!row[14].is_null()
+        && !vector_from_hex(row[14].c_str(), row[14].size(), m.vector))
+      return make_error(errc::postgres_error,
+                        "memory " + m.memory_id
+                          + ": embedding is not float32 data");
+    if (!row[15].is_null())
+      m.tags = text_array_values(row[15].c_str());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+int64_t row_limit(size_t limit) {
+  return static_cast<int64_t>(std::min<size_t>(
+    limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
+}
+
+} // namespace
+
+namespace {
+
+// memories after `seq` (all partitions when `partitions` is null), rows
+// in `skip`'s ranges and above `upto` left out (postgres_store.hpp).
+caf::expected<std::vector<stored_memory>>
+read_memories_after(pqxx::connection& c,
+                    const std::vector<int32_t>* partitions, int64_t seq,
+                    size_t limit,
+                    const std::vector<std::pair<int64_t, int64_t>>& skip,
+                    int64_t upto) {
+  std::vector<int64_t> firsts, lasts;
+  for (auto& [a, z] : skip) {
+    firsts.push_back(a);
+    lasts.push_back(z);
+  }
+  pqxx::read_transaction tx{c};
+  // Rows of this node's own batches (skip) are left out; one partition
+  // reads its (partition, seq) index range, several the seq index,
+  // filtered.
+  auto select = std::string{"SELECT "} + stored_memory_columns
+                + " FROM memories WHERE seq > $1 AND seq <= $3"
+                  " AND NOT EXISTS (SELECT 1 FROM"
+                  " unnest($4::bigint[], $5::bigint[]) AS r(lo, hi)"
+                  " WHERE seq BETWEEN r.lo AND r.hi)";
+  auto firsts_text = int_array_literal(firsts);
+  auto lasts_text = int_array_literal(lasts);
+  auto r = !partitions
+             ? tx.exec_params(select + " ORDER BY seq LIMIT $2", seq,
+                              row_limit(limit), upto, firsts_text, lasts_text)
+           : partitions->size() == 1
+             ? tx.exec_params(
+               select
+                 + " AND coalesce(source_partition, 0) = $6"
+                   " ORDER BY coalesce(source_partition, 0), seq LIMIT $2",
+               seq, row_limit(limit), upto, firsts_text, lasts_text,
+               partitions->front())
+             : tx.exec_params(
+               select
+                 + " AND coalesce(source_partition, 0) = ANY($6::int[])"
+                   " ORDER BY seq LIMIT $2",
+               seq, row_limit(limit), upto, firsts_text, lasts_text,
+               int_array_literal(*partitions));
+  tx.commit();
+  return decode_memories(r);
+}
+
+} // namespace
+
 caf::expected<std::vector<stored_memory>>
 postgres_store::memories_after(int64_t seq, size_t limit) {
   return memories_after(seq, limit, {});
@@ -774,65 +905,113 @@ caf::expected<std::vector<stored_memory>>
 postgres_store::memories_after(
   int64_t seq, size_t limit,
   const std::vector<std::pair<int64_t, int64_t>>& skip, int64_t upto) {
-  std::vector<std::string> firsts, lasts;
-  for (auto& [a, z] : skip) {
-    firsts.push_back(std::to_string(a));
-    lasts.push_back(std::to_string(z));
-  }
-  auto int_array = [](const std::vector<std::string>& xs) {
-    std::string out = "{";
-    for (size_t i = 0; i < xs.size(); ++i)
-      out += (i ? "," : "") + xs[i];
-    return out + "}";
-  };
   using result_t = std::vector<stored_memory>;
-  return impl_->run<result_t>("memories_after", [&](pqxx::connection& c)
-                                                  -> caf::expected<result_t> {
+  return impl_->run<result_t>("memories_after", [&](pqxx::connection& c) {
+    return read_memories_after(c, nullptr, seq, limit, skip, upto);
+  });
+}
+
+caf::expected<std::vector<stored_memory>>
+postgres_store::partition_memories_after(
+  const std::vector<int32_t>& partitions, int64_t seq, size_t limit,
+  const std::vector<std::pair<int64_t, int64_t>>& skip, int64_t upto) {
+  using result_t = std::vector<stored_memory>;
+  if (partitions.empty())
+    return result_t{};
+  return impl_->run<result_t>("partition_memories_after",
+                              [&](pqxx::connection& c) {
+    return read_memories_after(c, &partitions, seq, limit, skip, upto);
+  });
+}
+
+caf::expected<std::vector<stored_memory>>
+postgres_store::session_memories(const std::string& user_id,
+                                 const std::string& session_id,
+                                 const std::string& memory_type,
+                                 size_t limit) {
+  using result_t = std::vector<stored_memory>;
+  return impl_->run<result_t>("session_memories", [&](pqxx::connection& c)
+                                                    -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(
-      "SELECT seq, memory_id, point_id, memory_type, user_id, session_id,"
-      " event_id, " + ms_of("ts") + ", importance, chunk_index,"
-      " coalesce(role, ''), coalesce(speaker, ''), text,"
-      " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags,"
-      " coalesce(context, '')"
-      " FROM memories WHERE seq > $1 AND seq <= $5 AND NOT EXISTS (SELECT 1 FROM"
-      " unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
-      " WHERE seq BETWEEN r.lo AND r.hi) ORDER BY seq LIMIT $2",
-      seq, static_cast<int64_t>(std::min<size_t>(
-             limit, static_cast<size_t>(std::numeric_limits<int64_t>::max()))),
-      int_array(firsts), int_array(lasts), upto);
+      std::string{"SELECT * FROM (SELECT "} + stored_memory_columns
+        + ", ts AS order_ts FROM memories WHERE user_id = $1"
+          " AND session_id = $2 AND memory_type = $3"
+          " ORDER BY ts DESC, event_id DESC LIMIT $4) newest"
+          " ORDER BY order_ts, event_id",
+      user_id, session_id, memory_type, row_limit(limit));
+    tx.commit();
+    return decode_memories(r);
+  });
+}
+
+caf::expected<std::vector<stored_activity>>
+postgres_store::recent_activities(int32_t partition, int64_t since_ms,
+                                  size_t per_session, size_t limit) {
+  using result_t = std::vector<stored_activity>;
+  return impl_->run<result_t>("recent_activities", [&](pqxx::connection& c)
+                                                     -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto r = tx.exec_params(
+      "SELECT event_id, " + ms_of("ts") + ", user_id, session_id, agent_type,"
+      " coalesce(agent_name, ''), event_type, activity_class,"
+      " coalesce(role, ''), coalesce(content, ''),"
+      " coalesce(output::text, ''), coalesce(tool_name, ''), success,"
+      " coalesce(error_message, ''), " + ms_of("ingested_at")
+        + " FROM (SELECT *, row_number() OVER (PARTITION BY user_id,"
+          " session_id ORDER BY ts DESC, event_id DESC) AS newest"
+          " FROM user_activities WHERE ingested_at >= "
+        + ts_of("$2::bigint")
+        + " AND source_partition = $1"
+          " AND activity_class IN ('message', 'tool_call', 'task')) a"
+          " WHERE newest <= $3 ORDER BY ingested_at, event_id LIMIT $4",
+      partition, since_ms, row_limit(per_session), row_limit(limit));
+    tx.commit();
     result_t out;
     out.reserve(r.size());
     for (const auto& row : r) {
-      stored_memory s;
-      s.seq = row[0].as<int64_t>();
-      auto& m = s.m;
-      m.memory_id = row[1].as<std::string>();
-      m.point_id = static_cast<uint64_t>(row[2].as<int64_t>());
-      m.memory_type = row[3].as<std::string>();
-      m.user_id = row[4].as<std::string>();
-      m.session_id = row[5].as<std::string>();
-      m.event_id = row[6].as<std::string>();
-      m.ts_ms = row[7].as<int64_t>();
-      m.turn_ts_ms = m.ts_ms;
-      m.importance = row[8].as<double>();
-      m.chunk_index = row[9].as<int32_t>();
-      m.role = row[10].as<std::string>();
-      m.speaker = row[11].as<std::string>();
-      m.text = row[12].as<std::string>();
-      m.metadata_json = row[13].as<std::string>();
-      m.context = row[16].as<std::string>();
-      if (!row[14].is_null()
-          && !vector_from_hex(row[14].c_str(), row[14].size(), m.vector))
-        return make_error(errc::postgres_error,
-                          "memory " + m.memory_id
-                            + ": embedding is not float32 data");
-      if (!row[15].is_null())
-        m.tags = text_array_values(row[15].c_str());
+      stored_activity s;
+      auto& a = s.a;
+      a.event_id = row[0].as<std::string>();
+      a.ts_ms = row[1].as<int64_t>();
+      a.user_id = row[2].as<std::string>();
+      a.session_id = row[3].as<std::string>();
+      a.agent_type = row[4].as<std::string>();
+      a.agent_name = row[5].as<std::string>();
+      a.event_type = row[6].as<std::string>();
+      a.activity_class = row[7].as<std::string>();
+      a.role = row[8].as<std::string>();
+      a.content = row[9].as<std::string>();
+      a.output_json = row[10].as<std::string>();
+      a.tool_name = row[11].as<std::string>();
+      a.success = row[12].as<bool>();
+      a.error_message = row[13].as<std::string>();
+      a.source.partition = partition;
+      s.ingested_at_ms = row[14].as<int64_t>();
       out.push_back(std::move(s));
     }
-    tx.commit();
     return out;
+  });
+}
+
+caf::expected<std::vector<stored_memory>>
+postgres_store::user_memories(const std::string& user_id,
+                              const std::vector<int32_t>& partitions,
+                              size_t limit) {
+  using result_t = std::vector<stored_memory>;
+  if (partitions.empty())
+    return result_t{};
+  return impl_->run<result_t>("user_memories", [&](pqxx::connection& c)
+                                                 -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    auto r = tx.exec_params(
+      std::string{"SELECT "} + stored_memory_columns
+        + " FROM memories WHERE user_id = $1"
+          " AND coalesce(source_partition, 0) = ANY($2::int[])"
+          " ORDER BY seq LIMIT $3",
+      user_id, int_array_literal(partitions), row_limit(limit));
+    tx.commit();
+    return decode_memories(r);
   });
 }
 

@@ -102,6 +102,12 @@ struct stored_memory {
   int64_t seq = 0; ///< memories.seq, strictly increasing in commit order
 };
 
+/// An activity as stored, with the time it was stored.
+struct stored_activity {
+  activity a;                 ///< the fields working memory uses
+  int64_t ingested_at_ms = 0; ///< when its batch committed, ms since epoch
+};
+
 /// The canonical PostgreSQL store (schema: storage/migrations/*.sql).
 /// Owns ONE connection: not thread-safe, use one instance per thread.
 /// Every call returns errors as values; pqxx exceptions become
@@ -151,9 +157,13 @@ public:
   ///     windows and corrections in analytics_outbox
   ///     (storage/analytics_sql.hpp; two statements);
   ///   - kafka_offsets upsert of b.offsets for `consumer_group` (max wins);
+  ///   - user_partitions: every (user_id, partition) the batch's events
+  ///     arrived on, and (user_id, 0) for users of memories without a
+  ///     Kafka partition (routing of reads to shard owners);
   ///   - b.knowledge: facts with validity intervals, entities, mentions and
   ///     relationships, idempotent on replay (storage/knowledge_sql.hpp);
-  ///   - memories (ON CONFLICT DO NOTHING; vectors as float32 LE bytea,
+  ///   - memories (ON CONFLICT DO NOTHING; memory::partition as
+  ///     source_partition, NULL when < 0; vectors as float32 LE bytea,
   ///     `embedding_model` and dims recorded; an empty vector is NULL) and
   ///     memory_links (collection "memories", activity_id looked up by
   ///     event_id). Memories are inserted under a transaction-level advisory
@@ -215,6 +225,43 @@ public:
   memories_after(int64_t seq, size_t limit,
                  const std::vector<std::pair<int64_t, int64_t>>& skip,
                  int64_t upto = std::numeric_limits<int64_t>::max());
+
+  /// Like memories_after, restricted to the memories held by the shards of
+  /// `partitions` (source_partition, NULL counting as 0): what a node's
+  /// shards catch up from; `skip` and `upto` as above. Empty
+  /// `partitions`: nothing. Errors: postgres_error.
+  caf::expected<std::vector<stored_memory>>
+  partition_memories_after(
+    const std::vector<int32_t>& partitions, int64_t seq, size_t limit,
+    const std::vector<std::pair<int64_t, int64_t>>& skip = {},
+    int64_t upto = std::numeric_limits<int64_t>::max());
+
+  /// The newest `limit` memories of `memory_type` in one session of
+  /// `user_id`, oldest first (by ts, event_id): a session's conversation
+  /// read from Postgres while no node can serve its buffer. Errors:
+  /// postgres_error.
+  caf::expected<std::vector<stored_memory>>
+  session_memories(const std::string& user_id, const std::string& session_id,
+                   const std::string& memory_type, size_t limit);
+
+  /// Up to `limit` activities of `partition` (source_partition) stored at
+  /// or after `since_ms` (ingestion time) whose class feeds working memory
+  /// (message, tool_call, task), at most the newest `per_session` (by event
+  /// time) of each session, oldest first, with event_id, ts, user,
+  /// session, agent type and name, class, role, content, output (jsonb
+  /// text), tool name, success and error message set. Errors:
+  /// postgres_error.
+  caf::expected<std::vector<stored_activity>>
+  recent_activities(int32_t partition, int64_t since_ms, size_t per_session,
+                    size_t limit);
+
+  /// Up to `limit` memories of `user_id` held by the shards of
+  /// `partitions`, in seq order, vectors decoded: the input of an exact
+  /// search answered from Postgres while a shard has no serving owner.
+  /// Errors: postgres_error.
+  caf::expected<std::vector<stored_memory>>
+  user_memories(const std::string& user_id,
+                const std::vector<int32_t>& partitions, size_t limit);
 
   /// The versions of one memory of `user_id`, oldest first (memory_history
   /// rows). Errors: errc::not_found when the user has no such memory (or

@@ -204,6 +204,10 @@ vector_index::open(const std::string& dir, const vector_index_config& cfg) {
   p->dir = dir;
   p->cfg = cfg;
   p->space = std::make_unique<ip_space>(cfg.dims);
+  if (dir.empty()) { // in memory only
+    p->make_empty();
+    return std::unique_ptr<vector_index>{new vector_index(std::move(p))};
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
@@ -538,6 +542,8 @@ caf::error vector_index::save(int64_t watermark) {
   // addPoint must wait (it would race with saveIndex).
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
+  if (d.dir.empty())
+    return make_error(errc::index_error, "vector index: in memory only");
   fs::path dir{d.dir};
   fs::path tmp = dir / "snapshot.tmp";
   std::error_code ec;
@@ -625,6 +631,16 @@ vector_index::user_time_span(const std::string& user_id) const {
 size_t vector_index::user_size(const std::string& user_id) const {
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   return impl_->payloads.user_size(user_id);
+}
+
+std::vector<uint64_t> vector_index::point_ids() const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->payloads.point_ids();
+}
+
+std::vector<std::string> vector_index::users() const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->payloads.users();
 }
 
 } // namespace agentmem::storage

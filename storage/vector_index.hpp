@@ -80,7 +80,8 @@ const char* to_string(search_info::plan_kind k);
 class vector_index {
 public:
   /// Loads `<dir>/snapshot` when present and compatible (same dims and
-  /// model), else starts empty (watermark 0). errc::index_error on I/O
+  /// model), else starts empty (watermark 0). An empty `dir` makes an
+  /// index in memory only (save() fails). errc::index_error on I/O
   /// failure; a dims/model mismatch is errc::invalid_config.
   static caf::expected<std::unique_ptr<vector_index>>
   open(const std::string& dir, const vector_index_config& cfg);
@@ -169,6 +170,10 @@ public:
   /// Oldest and newest ts (ms) of a user's points; nullopt without any.
   std::optional<std::pair<int64_t, int64_t>>
   user_time_span(const std::string& user_id) const;
+  /// Ids of every point, unordered (freeing a shard's RocksDB docs).
+  std::vector<uint64_t> point_ids() const;
+  /// Users with at least one point, unordered.
+  std::vector<std::string> users() const;
 
 private:
   struct impl;

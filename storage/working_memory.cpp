@@ -213,6 +213,11 @@ working_memory::item_of(const activity& a, size_t max_chars) {
 }
 
 caf::error working_memory::append(const std::vector<activity>& acts) {
+  return append(acts, impl_->now());
+}
+
+caf::error working_memory::append(const std::vector<activity>& acts,
+                                  int64_t written_at_ms) {
   std::map<std::string, std::vector<item>> by_session;
   for (auto& a : acts)
     if (auto it = item_of(a, cfg_.max_item_chars))
@@ -222,7 +227,9 @@ caf::error working_memory::append(const std::vector<activity>& acts) {
     return caf::none;
   auto& db = *impl_->db;
   int64_t now = impl_->now();
-  int64_t expires = now + cfg_.ttl_ms;
+  int64_t expires = written_at_ms + cfg_.ttl_ms;
+  if (expires <= now)
+    return caf::none; // would be expired at once
   rocksdb::WriteBatch wb;
   for (auto& [sp, fresh] : by_session) {
     auto prefix = item_prefix(sp);
@@ -231,6 +238,10 @@ caf::error working_memory::append(const std::vector<activity>& acts) {
     if (!st.ok() && !st.IsNotFound())
       return to_error(st);
     bool alive = st.ok() && expiry_of(header) > now;
+    // A rebuild (written_at in the past) never shortens a session that
+    // was written since.
+    int64_t session_expires =
+      alive ? std::max(expiry_of(header), expires) : expires;
     std::vector<std::pair<std::string, item>> old;
     if (auto err = impl_->items(prefix, old))
       return err;
@@ -252,11 +263,11 @@ caf::error working_memory::append(const std::vector<activity>& acts) {
         --drop;
         continue;
       }
-      wb.Put(k, encode_item(it, expires));
+      wb.Put(k, encode_item(it, session_expires));
     }
     std::string h;
-    put_i64(h, expires);
-    put_i64(h, now);
+    put_i64(h, session_expires);
+    put_i64(h, std::max(written_at_ms, session_expires - cfg_.ttl_ms));
     wb.Put(header_key(sp), h);
   }
   auto st = db.Write(rocksdb::WriteOptions{}, &wb);

@@ -83,6 +83,14 @@ public:
   /// time, then event id). One WriteBatch. errc::rocksdb_error.
   caf::error append(const std::vector<activity>& acts);
 
+  /// Like append(acts), as if written at `written_at_ms` (wall clock, ms
+  /// since epoch): the sessions expire at written_at_ms + ttl_ms. A new
+  /// owner of a partition rebuilds working memory this way from the
+  /// activities still within the TTL (their ingestion time), so moving a
+  /// session to another node does not extend its life. Items that would
+  /// already be expired are not written. errc::rocksdb_error.
+  caf::error append(const std::vector<activity>& acts, int64_t written_at_ms);
+
   /// The live working memory of a session; std::nullopt when it has none
   /// (never written or expired — an expired one is deleted now).
   /// errc::rocksdb_error.

@@ -23,23 +23,25 @@ memory fresh(const std::string& id, uint64_t point, const std::string& type,
 
 struct fixture : test::deterministic_system {
   std::shared_ptr<domain::embedder> emb;
-  std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::shard_set> shards;
   std::shared_ptr<storage::hot_state> hot;
   std::shared_ptr<std::vector<batch>> got = std::make_shared<std::vector<batch>>();
   caf::actor stage;
 
   fixture() {
     emb = *domain::make_embedder("hashing", 384);
-    storage::vector_index_config vc;
-    vc.dims = 384;
-    vc.model = emb->model();
-    vc.initial_capacity = 64;
-    index = std::move(*storage::vector_index::open((dir.path / "idx").string(), vc));
+    storage::shard_set_config sc;
+    sc.dir = (dir.path / "idx").string();
+    sc.vectors.dims = 384;
+    sc.vectors.model = emb->model();
+    sc.vectors.initial_capacity = 64;
+    shards = std::make_shared<storage::shard_set>(sc);
+    BOOST_REQUIRE(shards->open(0)); // memories without a Kafka partition
     hot = std::move(*storage::hot_state::open((dir.path / "rocks").string()));
     actors::embedding_config ec;
     ec.next = sys.spawn(test::collecting_sink, got);
     ec.provider = emb;
-    ec.index = index;
+    ec.shards = shards;
     ec.hot = hot;
     stage = sys.spawn(actors::embedding, ec);
   }
@@ -58,7 +60,7 @@ struct fixture : test::deterministic_system {
     BOOST_REQUIRE(!emb->embed(texts, vs));
     for (size_t i = 0; i < ms.size(); ++i)
       ms[i].vector = vs[i];
-    BOOST_REQUIRE(index->upsert(ms));
+    BOOST_REQUIRE(shards->upsert(ms));
     BOOST_REQUIRE(!hot->put_docs(ms));
   }
 

@@ -19,8 +19,7 @@ struct search_env {
   fs::path dir;
   std::shared_ptr<domain::hashing_embedder> emb =
     std::make_shared<domain::hashing_embedder>(64);
-  std::shared_ptr<storage::vector_index> index;
-  std::shared_ptr<storage::keyword_index> keywords;
+  std::shared_ptr<storage::shard_set> shards;
   std::shared_ptr<storage::hot_state> hot;
   std::unique_ptr<pipeline::api_backend> be;
   std::vector<memory> ms;
@@ -28,19 +27,20 @@ struct search_env {
   search_env() {
     char tmpl[] = "/tmp/agentmem-be-XXXXXX";
     dir = mkdtemp(tmpl);
-    storage::vector_index_config cfg;
-    cfg.dims = 64;
-    cfg.model = emb->model();
-    cfg.initial_capacity = 128;
-    auto vi = storage::vector_index::open((dir / "v").string(), cfg);
-    auto ki = storage::keyword_index::open((dir / "k").string());
+    storage::shard_set_config cfg;
+    cfg.dir = (dir / "shards").string();
+    cfg.vectors.dims = 64;
+    cfg.vectors.model = emb->model();
+    cfg.vectors.initial_capacity = 128;
+    shards = std::make_shared<storage::shard_set>(cfg);
+    // The memories below have no Kafka partition: partition 0's shard.
+    auto shard = shards->open(0);
     auto hs = storage::hot_state::open((dir / "h").string());
-    BOOST_REQUIRE(vi && ki && hs);
-    index = std::move(*vi);
-    keywords = std::move(*ki);
+    BOOST_REQUIRE(shard && hs);
+    shards->set_phase(0, storage::shard_phase::serving);
     hot = std::move(*hs);
     be = std::make_unique<pipeline::api_backend>(
-      emb, index, keywords, hot, "postgresql://unused",
+      emb, shards, hot, "postgresql://unused",
       std::make_shared<actors::health>());
     // Session "s1": 12 turns about different things, one minute apart,
     // added newest first; tags alternate; an episodic memory in the middle;
@@ -66,15 +66,13 @@ struct search_env {
     BOOST_REQUIRE(!emb->embed(texts, vecs));
     for (size_t i = 0; i < ms.size(); ++i)
       ms[i].vector = vecs[i];
-    BOOST_REQUIRE(index->upsert(ms));
-    keywords->upsert(ms);
+    BOOST_REQUIRE(shards->upsert(ms));
     BOOST_REQUIRE(!hot->put_docs(ms));
   }
 
   ~search_env() {
     be.reset();
-    index.reset();
-    keywords.reset();
+    shards.reset();
     hot.reset();
     std::error_code ec;
     fs::remove_all(dir, ec);

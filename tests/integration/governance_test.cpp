@@ -147,9 +147,9 @@ void check_store_inventory(const std::string& url, const fs::path& data_dir) {
     // working_memory: session headers and items (exported); erase_user +
     // compaction.
     {"working_memory", {"h|", "i|"}},
-    // hnswlib and BM25 snapshots (copies of Postgres memories);
-    // remove_user, then rewritten.
-    {"index", {}},
+    // One shard per owned partition: hnswlib and BM25 snapshots (copies
+    // of Postgres memories); remove_user, then rewritten.
+    {"shards", {}},
     // HTTP provider's vectors by text digest; cleared on user deletion.
     {"embedding_cache", {}},
   };
@@ -190,7 +190,9 @@ void check_store_inventory(const std::string& url, const fs::path& data_dir) {
     "schema_migrations", "kafka_offsets", "collections", "deletions",
     // analytics (040, 041): stream time per partition; the skills registry
     // and agents' bindings are operator configuration, not user data
-    "analytics_stream_time", "skills", "agent_skill_bindings"};
+    "analytics_stream_time", "skills", "agent_skill_bindings",
+    // the routing table: nodes and partition owners (docs/operations.md)
+    "cluster_nodes", "partition_owners"};
   pqxx::connection c{url};
   pqxx::work tx{c};
   for (const auto& t : tx.exec(
@@ -256,10 +258,10 @@ BOOST_FIXTURE_TEST_CASE(
                         200);
     BOOST_TEST(body.find(secret) != std::string::npos);
   }
-  // A snapshot of the index holding Alice, kept aside as a stale backup.
-  auto index_dir = fs::path{o.data_dir} / "index";
+  // A snapshot of the shards holding Alice, kept aside as a stale backup.
+  auto index_dir = fs::path{o.data_dir} / "shards";
   auto err = wait_until("a snapshot holding Alice's terms", 30s,
-                        [&] { return dir_contains(index_dir / "keywords", stem); },
+                        [&] { return dir_contains(index_dir, stem); },
                         [] { return std::string{"none"}; });
   BOOST_REQUIRE_MESSAGE(err.empty(), err);
   auto stale = tmp / "stale-index";
@@ -493,12 +495,9 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_REQUIRE_EQUAL(node.terminate(), "exit code 0");
   BOOST_TEST(rocksdb_containing(fs::path{o.data_dir} / "rocksdb", "quokka")
              == 0u);
-  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "index" / "keywords",
-                           "quokka"));
-  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "index" / "keywords",
-                           "wombat"));
-  BOOST_TEST(dir_contains(fs::path{o.data_dir} / "index" / "keywords",
-                          "echidna"));
+  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "shards", "quokka"));
+  BOOST_TEST(!dir_contains(fs::path{o.data_dir} / "shards", "wombat"));
+  BOOST_TEST(dir_contains(fs::path{o.data_dir} / "shards", "echidna"));
 }
 
 BOOST_FIXTURE_TEST_CASE(
@@ -530,7 +529,8 @@ BOOST_FIXTURE_TEST_CASE(
                           "bob plainspoken note " + std::to_string(i)));
   }
   publish_events(a.options().brokers, topic, evs);
-  // Each node's index_sync brings every user's memories to that node.
+  // Either node answers for every user: its own shards, or forwarded to
+  // the node holding the user's partition.
   auto err = wait_until(
     "both nodes to find Alice and Bob", 60s,
     [&] {
@@ -541,9 +541,15 @@ BOOST_FIXTURE_TEST_CASE(
     [] { return std::string{"not yet"}; },
     [&] { return a.running() ? b.death() : a.death(); });
   BOOST_REQUIRE_MESSAGE(err.empty(), err);
-  auto b_index = fs::path{b.options().data_dir} / "index";
-  err = wait_until("node B's snapshot to hold Alice", 30s,
-                   [&] { return dir_contains(b_index / "keywords", stem); },
+  auto shards_of = [](agentmem_node& n) {
+    return fs::path{n.options().data_dir} / "shards";
+  };
+  auto snapshots_hold = [&](const std::string& needle) {
+    return dir_contains(shards_of(a), needle)
+           || dir_contains(shards_of(b), needle);
+  };
+  err = wait_until("the snapshot of Alice's shard to hold her", 30s,
+                   [&] { return snapshots_hold(stem); },
                    [] { return std::string{"no"}; });
   BOOST_REQUIRE_MESSAGE(err.empty(), err);
   // Alice's working memory lives on the node that consumed her partition.
@@ -557,19 +563,23 @@ BOOST_FIXTURE_TEST_CASE(
   auto r = del.del("/v1/users/alice");
   BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
   err = wait_until(
-    "node B to drop Alice from search and from its snapshot", 30s,
+    "node B to drop Alice from search and both from their snapshots", 30s,
     [&] {
       return hits(http_b, "alice", secret, "hybrid") == 0
              && hits(http_b, "alice", secret, "vector") == 0
-             && !dir_contains(b_index, stem) && alice_working_nodes() == 0;
+             && !snapshots_hold(stem) && alice_working_nodes() == 0;
     },
     [] { return std::string{"still there"}; });
   BOOST_TEST(err.empty(), err);
   BOOST_TEST(hits(http_b, "bob", "plainspoken", "keyword") == 5u);
   BOOST_TEST(b.metric("agentmem_deletion_watermark_seq").value_or(0) >= 1.0);
-  BOOST_TEST(b.metric("agentmem_deleted_items_total",
+  // Her 5 points left the one shard holding them, whichever node has it.
+  BOOST_TEST(a.metric("agentmem_deleted_items_total",
                       "store=\"vector_index\"")
-               .value_or(0)
+                 .value_or(0)
+               + b.metric("agentmem_deleted_items_total",
+                          "store=\"vector_index\"")
+                   .value_or(0)
              == 5.0);
   // Alice's events replayed: whichever node consumes them drops them.
   publish_events(a.options().brokers, topic, evs);
@@ -590,7 +600,7 @@ BOOST_FIXTURE_TEST_CASE(
     BOOST_TEST(rocksdb_containing(fs::path{n->options().data_dir} / "rocksdb",
                                   secret)
                == 0u);
-    BOOST_TEST(!dir_contains(fs::path{n->options().data_dir} / "index", stem));
+    BOOST_TEST(!dir_contains(fs::path{n->options().data_dir} / "shards", stem));
     BOOST_TEST(!dir_contains(n->options().data_dir, secret));
   }
 }

@@ -129,6 +129,8 @@ inline bool current_test_failed() {
     return true;
   try {
     using namespace boost::unit_test;
+    if (!framework::test_in_progress())
+      return false; // no test runner (bench/scale_bench reuses the harness)
     auto id = framework::current_test_case().p_id;
     return !results_collector.results(id).passed();
   } catch (...) {

@@ -166,12 +166,16 @@ std::map<std::string, int64_t> as_map(
 
 using test::dir_contains;
 
+// One node's derived state: a shard set holding partition 0's shard (the
+// memories here have no Kafka partition) and RocksDB.
 struct derived {
   fs::path dir;
-  std::unique_ptr<storage::vector_index> index;
-  std::unique_ptr<storage::keyword_index> keywords;
+  std::shared_ptr<storage::shard_set> shards;
+  std::shared_ptr<storage::vector_index> index;
+  std::shared_ptr<storage::keyword_index> keywords;
   std::unique_ptr<storage::hot_state> hot;
   std::unique_ptr<storage::working_memory> working;
+  int64_t applied = 0; ///< memories.seq applied to the shard
   explicit derived(const std::string& name)
     : dir(fs::temp_directory_path()
           / (name + "-" + std::to_string(::getpid()))) {
@@ -184,16 +188,17 @@ struct derived {
     fs::remove_all(dir, ec);
   }
   void open() {
-    storage::vector_index_config cfg;
-    cfg.dims = 4;
-    cfg.model = "test-model";
-    cfg.initial_capacity = 64;
-    auto i = storage::vector_index::open((dir / "index").string(), cfg);
-    BOOST_REQUIRE_MESSAGE(i, why(i));
-    index = std::move(*i);
-    auto k = storage::keyword_index::open((dir / "index").string());
-    BOOST_REQUIRE_MESSAGE(k, why(k));
-    keywords = std::move(*k);
+    storage::shard_set_config cfg;
+    cfg.dir = (dir / "index").string();
+    cfg.vectors.dims = 4;
+    cfg.vectors.model = "test-model";
+    cfg.vectors.initial_capacity = 64;
+    shards = std::make_shared<storage::shard_set>(cfg);
+    auto s = shards->open(0);
+    BOOST_REQUIRE_MESSAGE(s, why(s));
+    index = (*s)->vectors;
+    keywords = (*s)->keywords;
+    applied = (*s)->watermark();
     auto h = storage::hot_state::open((dir / "rocksdb").string());
     BOOST_REQUIRE_MESSAGE(h, why(h));
     hot = std::move(*h);
@@ -205,22 +210,22 @@ struct derived {
   void close() {
     index.reset();
     keywords.reset();
+    shards.reset();
     hot.reset();
     working.reset();
   }
   storage::derived_stores stores() {
-    return {index.get(), keywords.get(), hot.get(), working.get(), nullptr};
+    return {shards.get(), hot.get(), working.get(), nullptr};
   }
   void sync(gov_db& db, domain::tombstone_set* tombs, int64_t del_from = 0) {
-    auto r = storage::sync_derived_state(*db.pg, *index, *keywords, *hot,
-                                         index->watermark());
+    auto r = storage::sync_shards(*db.pg, *shards, *hot, {0}, applied);
     BOOST_REQUIRE_MESSAGE(r, why(r));
+    applied = r->watermark;
     auto d = storage::sync_deletions(*db.gov, stores(), tombs, del_from);
     BOOST_REQUIRE_MESSAGE(d, why(d));
   }
   void save() {
-    BOOST_REQUIRE(!index->save(index->watermark()));
-    BOOST_REQUIRE(!keywords->save(index->watermark()));
+    BOOST_REQUIRE(!shards->save(0, applied));
     BOOST_REQUIRE(!hot->flush());
   }
   size_t hot_keys_containing(const std::string& needle) {

@@ -269,15 +269,18 @@ BOOST_FIXTURE_TEST_CASE(every_nodes_derived_state_follows_an_update,
   char tmpl[] = "/tmp/agentmem-mv-XXXXXX";
   fs::path dir = mkdtemp(tmpl);
   auto s = open_migrated(url);
-  storage::vector_index_config vc;
-  vc.dims = 4;
-  vc.model = "hash-4";
-  auto index = storage::vector_index::open((dir / "idx").string(), vc);
-  auto keywords = storage::keyword_index::open((dir / "idx").string());
+  storage::shard_set_config sc;
+  sc.dir = (dir / "idx").string();
+  sc.vectors.dims = 4;
+  sc.vectors.model = "hash-4";
+  storage::shard_set shards{sc};
+  auto shard = shards.open(0); // memories without a Kafka partition
   auto hot = storage::hot_state::open((dir / "rocks").string());
-  BOOST_REQUIRE(index && keywords && hot);
+  BOOST_REQUIRE(shard && hot);
+  auto index = &(*shard)->vectors;
+  auto keywords = &(*shard)->keywords;
   commit(*s, of({mem("a", 1, "document", "marathon training plan", t0)}));
-  auto r1 = storage::sync_derived_state(*s, **index, **keywords, **hot, 0);
+  auto r1 = storage::sync_shards(*s, shards, **hot, {0}, 0);
   BOOST_REQUIRE_MESSAGE(r1, why(r1));
   BOOST_TEST(r1->added == 1u);
   // Another node commits an update of the memory ...
@@ -287,8 +290,7 @@ BOOST_FIXTURE_TEST_CASE(every_nodes_derived_state_follows_an_update,
   b.update_of = "a";
   commit(*s, of({b}));
   // ... and this node's tailer applies it to the same point.
-  auto r2 = storage::sync_derived_state(*s, **index, **keywords, **hot,
-                                        r1->watermark);
+  auto r2 = storage::sync_shards(*s, shards, **hot, {0}, r1->watermark);
   BOOST_REQUIRE_MESSAGE(r2, why(r2));
   BOOST_TEST(r2->memories == 1u);
   BOOST_TEST(r2->added == 0u);

@@ -680,24 +680,29 @@ BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_on
   BOOST_TEST(*top == r2.seq_last);
 
   test::temp_dir d;
-  storage::vector_index_config icfg;
-  icfg.dims = 2;
-  icfg.model = "test";
-  auto index = storage::vector_index::open((d.path / "index").string(), icfg);
-  auto keywords = storage::keyword_index::open((d.path / "index").string());
+  storage::shard_set_config sc;
+  sc.dir = (d.path / "shards").string();
+  sc.vectors.dims = 2;
+  sc.vectors.model = "test";
+  storage::shard_set shards{sc};
+  auto shard = shards.open(0); // memories without a Kafka partition
   auto hot = storage::hot_state::open((d.path / "rocksdb").string());
-  BOOST_REQUIRE(index && keywords && hot);
+  BOOST_REQUIRE(shard && hot);
+  auto& index = (*shard)->vectors;
   // The pipeline applied the first batch itself: the tailer reads only the
   // second one and still ends at the highest seq.
   storage::applied_seqs applied;
   applied.add(r1.seq_first, r1.seq_last);
-  auto res = storage::sync_derived_state(*store, **index, **keywords, **hot,
-                                         0, 5000, 0, &applied);
+  auto tail = [&](int64_t from) {
+    return storage::sync_shards(*store, shards, **hot, {0}, from, 5000, 0,
+                                &applied);
+  };
+  auto res = tail(0);
   BOOST_REQUIRE(res);
   BOOST_TEST(res->memories == 1u);
   BOOST_TEST(res->watermark == r2.seq_last);
-  BOOST_TEST((*index)->contains(103));
-  BOOST_TEST(!(*index)->contains(101));
+  BOOST_TEST(index->contains(103));
+  BOOST_TEST(!index->contains(101));
   BOOST_TEST(applied.after(0).empty());
   // Only a range: with nothing else new, the watermark still moves over it.
   auto a3 = make_activity("ev-r3", "u1", "s1", t0 + 20);
@@ -705,14 +710,10 @@ BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_on
   b3.memories = {make_memory("m-r4", 104, a3, 0, {0.8f, 0.6f})};
   auto r3 = commit(*store, b3);
   applied.add(r3.seq_first, r3.seq_last);
-  res = storage::sync_derived_state(*store, **index, **keywords, **hot,
-                                    res->watermark, 5000, 0, &applied);
+  res = tail(res->watermark);
   BOOST_REQUIRE(res);
   BOOST_TEST(res->memories == 0u);
   BOOST_TEST(res->watermark == r3.seq_last);
-  auto wm = (*hot)->watermark("memory_seq", 0);
-  BOOST_REQUIRE(wm);
-  BOOST_TEST(*wm == r3.seq_last);
   // Committed but still being indexed here: the tailer waits for it (it
   // would apply the rows twice), also with later rows behind it.
   auto a4 = make_activity("ev-r4", "u1", "s1", t0 + 30);
@@ -724,18 +725,16 @@ BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_on
   auto r4 = commit(*store, b4);
   auto r5 = commit(*store, b5);
   applied.pending(r4.seq_first, r4.seq_last);
-  res = storage::sync_derived_state(*store, **index, **keywords, **hot,
-                                    res->watermark, 5000, 0, &applied);
+  res = tail(res->watermark);
   BOOST_REQUIRE(res);
   BOOST_TEST(res->memories == 0u);
   BOOST_TEST(res->watermark == r3.seq_last);
   applied.add(r4.seq_first, r4.seq_last);
-  res = storage::sync_derived_state(*store, **index, **keywords, **hot,
-                                    res->watermark, 5000, 0, &applied);
+  res = tail(res->watermark);
   BOOST_REQUIRE(res);
   BOOST_TEST(res->memories == 1u);
   BOOST_TEST(res->watermark == r5.seq_last);
-  BOOST_TEST((*index)->contains(106));
+  BOOST_TEST(index->contains(106));
   // A range left pending (its batch failed after the commit) stops
   // holding the tailer back after the timeout.
   storage::applied_seqs short_wait{std::chrono::milliseconds(1)};

@@ -1,0 +1,165 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/memory.hpp"
+#include "storage/keyword_index.hpp"
+#include "storage/vector_index.hpp"
+
+namespace agentmem::storage {
+
+/// Where a shard is in its life on this node (docs/operations.md,
+/// "Scaling out"):
+///   warming   -> assigned; its snapshot is loaded and it catches up from
+///                Postgres; new batches are applied to it already;
+///   serving   -> caught up; answers reads;
+///   releasing -> revoked; answers reads read-only (still tailed from
+///                Postgres) until the new owner serves, then it is dropped.
+enum class shard_phase { warming, serving, releasing };
+
+/// "warming", "serving" or "releasing".
+const char* to_string(shard_phase p);
+
+/// One partition's derived indexes on this node: the vector index (HNSW
+/// points) and the keyword index (BM25 postings) of the memories whose
+/// source event arrived on that partition, each with its own snapshot and
+/// watermark in `<dir>/p<partition>/`.
+struct shard {
+  int32_t partition = -1;
+  std::shared_ptr<vector_index> vectors;
+  std::shared_ptr<keyword_index> keywords;
+
+  /// The lower of the two indexes' watermarks (memories.seq contained).
+  int64_t watermark() const {
+    return std::min(vectors->watermark(), keywords->watermark());
+  }
+};
+
+/// A shard's phase and size, for metrics and the routing table.
+struct shard_info {
+  int32_t partition = -1;
+  shard_phase phase = shard_phase::warming;
+  size_t points = 0;
+  int64_t watermark = 0;
+};
+
+/// Settings of a shard set.
+struct shard_set_config {
+  std::string dir; ///< shards live in <dir>/p<partition>/
+  vector_index_config vectors;
+  bm25_params bm25;
+};
+
+/// The shards this node holds, by partition. A node keeps derived indexes
+/// only for the partitions it owns (or is handing over), so HNSW
+/// insertion and index memory are split across the nodes of a consumer
+/// group instead of repeated on each. Memories are routed to the shard of
+/// shard_partition(m); a memory whose shard is not held here is skipped
+/// (its owner indexes it).
+///
+/// Thread-safe: the set is guarded by a shared mutex; each shard's indexes
+/// lock themselves. A shard handed out by find()/held() stays alive while
+/// the caller holds it, also when it is dropped meanwhile.
+class shard_set {
+public:
+  explicit shard_set(shard_set_config cfg);
+
+  /// Opens the shard of `partition` in phase warming, loading its
+  /// snapshot when `<dir>/p<partition>` has a compatible one (else empty,
+  /// watermark 0), or returns the shard already held (its phase unchanged).
+  /// Errors: those of vector_index::open / keyword_index::open.
+  caf::expected<std::shared_ptr<shard>> open(int32_t partition);
+
+  /// Sets the phase of a held shard; false when it is not held.
+  bool set_phase(int32_t partition, shard_phase phase);
+
+  /// The phase of a held shard.
+  std::optional<shard_phase> phase(int32_t partition) const;
+
+  /// The shard of `partition`, or nullptr.
+  std::shared_ptr<shard> find(int32_t partition) const;
+
+  /// Forgets the shard of `partition` and deletes its snapshot directory
+  /// (its memory is returned once no reader holds it any more; the data
+  /// must not outlive ownership on disk, see docs/data-governance.md).
+  /// Returns the dropped shard (nullptr when none was held), so the caller
+  /// can free what else it derived from it (RocksDB docs, buffers).
+  std::shared_ptr<shard> drop(int32_t partition);
+
+  /// Every held shard, by partition.
+  std::vector<shard_info> list() const;
+
+  /// Held partitions in `phase` (any phase when not given), ascending.
+  std::vector<int32_t> partitions(std::optional<shard_phase> phase = {}) const;
+
+  /// Shards holding points of `user_id` (any phase), by partition.
+  std::vector<std::shared_ptr<shard>> holding(const std::string& user_id) const;
+
+  /// Adds/updates the points and postings of memories whose shard is held
+  /// (vector_index::upsert, keyword_index::upsert). Returns the points
+  /// added; `helper_cpu_seconds` (may be null) as in vector_index::upsert.
+  /// Errors: errc::index_error.
+  caf::expected<size_t> upsert(const std::vector<memory>& memories,
+                               double* helper_cpu_seconds = nullptr);
+
+  /// Sets the tags of points already present in held shards to those of
+  /// `memories` (vector_index::sync_tags, keyword_index::sync_tags).
+  /// Returns how many points changed.
+  size_t sync_tags(const std::vector<memory>& memories);
+
+  /// What a removal took out of the shards.
+  struct removed_counts {
+    size_t vectors = 0;
+    size_t keyword_docs = 0;
+  };
+
+  /// Removes points from every shard (deletions). Errors: index_error.
+  caf::expected<removed_counts> remove(const std::vector<uint64_t>& ids);
+
+  /// Removes a user's points with ts <= cutoff_ms from every shard.
+  caf::expected<removed_counts> remove_user(const std::string& user_id,
+                                            int64_t cutoff_ms);
+
+  /// Snapshots one shard with `watermark`. Errors: index_error.
+  caf::error save(int32_t partition, int64_t watermark);
+
+  /// Points held, over every shard.
+  size_t size() const;
+
+  /// Whether a held shard has the point.
+  bool contains(uint64_t point_id) const;
+
+  /// Vector dims of every shard.
+  size_t dims() const {
+    return cfg_.vectors.dims;
+  }
+
+  const shard_set_config& config() const {
+    return cfg_;
+  }
+
+private:
+  struct entry {
+    std::shared_ptr<shard> s;
+    shard_phase phase = shard_phase::warming;
+  };
+  std::string shard_dir(int32_t partition) const;
+  /// `ms` split by held shard, batch order kept within each.
+  std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>>
+  group_held(const std::vector<memory>& ms) const;
+
+  shard_set_config cfg_;
+  mutable std::shared_mutex mtx_;
+  std::map<int32_t, entry> shards_;
+};
+
+} // namespace agentmem::storage
