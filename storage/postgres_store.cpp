@@ -10,6 +10,7 @@
 #include <tuple>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "domain/rollup.hpp"
@@ -982,7 +983,12 @@ postgres_store::recent_activities(int32_t partition, int64_t since_ms,
       a.activity_class = row[7].as<std::string>();
       a.role = row[8].as<std::string>();
       a.content = row[9].as<std::string>();
-      a.output_json = row[10].as<std::string>();
+      // jsonb prints ", " and ": "; extraction put the event's compact
+      // form into working memory, so print it compact again (key order is
+      // jsonb's).
+      auto output = row[10].as<std::string>();
+      auto doc = nlohmann::ordered_json::parse(output, nullptr, false);
+      a.output_json = doc.is_discarded() ? std::move(output) : doc.dump();
       a.tool_name = row[11].as<std::string>();
       a.success = row[12].as<bool>();
       a.error_message = row[13].as<std::string>();

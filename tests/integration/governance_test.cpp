@@ -572,7 +572,15 @@ BOOST_FIXTURE_TEST_CASE(
     [] { return std::string{"still there"}; });
   BOOST_TEST(err.empty(), err);
   BOOST_TEST(hits(http_b, "bob", "plainspoken", "keyword") == 5u);
-  BOOST_TEST(b.metric("agentmem_deletion_watermark_seq").value_or(0) >= 1.0);
+  // Every node applies the deletion log, also one that owns none of her
+  // partitions (its reads were routed above, so wait for its own tick).
+  err = wait_until("node B to apply the deletion log", 30s, [&] {
+    return b.metric("agentmem_deletion_watermark_seq").value_or(0) >= 1.0;
+  }, [&] {
+    return std::to_string(
+      b.metric("agentmem_deletion_watermark_seq").value_or(-1));
+  });
+  BOOST_TEST(err.empty(), err);
   // Her 5 points left the one shard holding them, whichever node has it.
   BOOST_TEST(a.metric("agentmem_deleted_items_total",
                       "store=\"vector_index\"")
