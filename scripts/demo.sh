@@ -49,7 +49,10 @@ curl -s -H "$auth" \
 echo "--- GET /v1/analytics/agents (today's agent performance, all users)"
 curl -s -H "$auth" \
   "http://127.0.0.1:$port/v1/analytics/agents?from=${today}T00:00:00Z&to=$(date -u +%FT%TZ)" \
-  | python3 -m json.tool | head -n 40
+  | python3 -c 'import json, sys
+# The first two agents only; `| head` would break the pipe under pipefail.
+d = json.load(sys.stdin); d["agents"] = d["agents"][:2]
+print(json.dumps(d, indent=4))'
 echo "--- status page: http://127.0.0.1:$port/ui"
 echo "    (live pipeline health; for today's analytics paste the admin token"
 echo "    from $data_dir/dev-token into the page)"
