@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <set>
 
 #include <toml++/toml.h>
 
@@ -72,6 +73,63 @@ caf::error read_str(const toml::table& t, const char* sect, const char* key,
   if (!r)
     return r.error();
   out = std::move(*r);
+  return caf::none;
+}
+
+// A duration in milliseconds in [lo, hi].
+caf::error read_ms(const toml::table& t, const char* sect, const char* key,
+                   std::chrono::milliseconds& out, int64_t lo, int64_t hi) {
+  int64_t ms = out.count();
+  if (auto err = read_int(t, sect, key, ms, lo, hi))
+    return err;
+  out = std::chrono::milliseconds{ms};
+  return caf::none;
+}
+
+// [webhooks] delivery settings and its [[webhooks.endpoints]].
+caf::error read_webhooks(const toml::table& t,
+                         actors::webhook_dispatcher_config& w) {
+  int64_t per_key = static_cast<int64_t>(w.per_key);
+  for (auto e : {read_int(t, "webhooks", "max_attempts", w.max_attempts, 1, 100),
+                 read_ms(t, "webhooks", "backoff_initial_ms", w.backoff_initial,
+                         1, 3600000),
+                 read_ms(t, "webhooks", "backoff_max_ms", w.backoff_max, 1,
+                         86400000),
+                 read_ms(t, "webhooks", "timeout_ms", w.timeout, 100, 600000),
+                 read_ms(t, "webhooks", "interval_ms", w.interval, 10, 600000),
+                 read_int(t, "webhooks", "per_user_batch", per_key, 1, 10000)})
+    if (e)
+      return e;
+  w.per_key = static_cast<size_t>(per_key);
+  auto node = t["webhooks"]["endpoints"];
+  if (!node)
+    return caf::none;
+  auto arr = node.as_array();
+  if (!arr)
+    return make_error(errc::invalid_config,
+                      "webhooks.endpoints must be an array of tables "
+                      "([[webhooks.endpoints]])");
+  for (size_t i = 0; i < arr->size(); ++i) {
+    auto where = "webhooks.endpoints[" + std::to_string(i) + "]";
+    auto tbl = (*arr)[i].as_table();
+    if (!tbl)
+      return make_error(errc::invalid_config, where + " must be a table");
+    actors::webhook_endpoint ep;
+    for (auto [key, out] : {std::pair{"name", &ep.name},
+                            std::pair{"user_id_prefix", &ep.user_id_prefix},
+                            std::pair{"url", &ep.url},
+                            std::pair{"secret", &ep.secret}}) {
+      auto v = (*tbl)[key].value<std::string>();
+      if (!v)
+        return make_error(errc::invalid_config, where + "." + key
+                                                  + " must be a string");
+      auto r = resolve_env(*v, where + "." + key);
+      if (!r)
+        return r.error();
+      *out = std::move(*r);
+    }
+    w.endpoints.push_back(std::move(ep));
+  }
   return caf::none;
 }
 
@@ -265,6 +323,10 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
     cfg.analytics_publish_interval = std::chrono::milliseconds{publish_ms};
   }
   chk(read_str(t, "analytics", "skills_file", cfg.skills_file));
+  chk(read_str(t, "memory_stream", "topic", cfg.memory_stream_topic));
+  chk(read_ms(t, "memory_stream", "publish_interval_ms",
+              cfg.memory_stream_publish_interval, 10, 600000));
+  chk(read_webhooks(t, cfg.webhooks));
   if (auto prices = t["pricing"].as_table()) {
     for (auto& [model, v] : *prices) {
       auto price = v.value<double>();
@@ -335,6 +397,29 @@ caf::error validate(const pipeline_config& cfg) {
     return make_error(errc::invalid_config,
                       "analytics.topic must be set and differ from "
                       "kafka.topic and kafka.dlq_topic");
+  if (cfg.memory_stream_topic.empty() || cfg.memory_stream_topic == cfg.topic
+      || cfg.memory_stream_topic == cfg.dlq_topic
+      || cfg.memory_stream_topic == cfg.analytics_topic)
+    return make_error(errc::invalid_config,
+                      "memory_stream.topic must be set and differ from "
+                      "kafka.topic, kafka.dlq_topic and analytics.topic");
+  {
+    std::set<std::string> names;
+    for (auto& ep : cfg.webhooks.endpoints) {
+      if (ep.name.empty() || !names.insert(ep.name).second)
+        return make_error(errc::invalid_config,
+                          "webhooks.endpoints: every endpoint needs a unique,"
+                          " non-empty name");
+      if (ep.url.rfind("http://", 0) != 0 && ep.url.rfind("https://", 0) != 0)
+        return make_error(errc::invalid_config,
+                          "webhooks.endpoints \"" + ep.name
+                            + "\": url must start with http:// or https://");
+      if (ep.secret.size() < 16)
+        return make_error(errc::invalid_config,
+                          "webhooks.endpoints \"" + ep.name
+                            + "\": secret must have at least 16 characters");
+    }
+  }
   static const char* stages[] = {"",          "capture",   "extraction",
                                  "embedding", "aggregation", "writer",
                                  "vector_linking"};

@@ -7,6 +7,7 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/webhook_dispatcher.hpp"
 #include "pipeline/memory_config.hpp"
 #include "domain/http_embedder.hpp"
 #include "domain/reranker.hpp"
@@ -96,6 +97,14 @@ struct pipeline_config {
   int64_t analytics_idle_partition_s = 300;  ///< idle partitions stop holding it
   std::chrono::milliseconds analytics_publish_interval{1000}; ///< outbox poll
   std::string skills_file; ///< JSON skills/bindings seeded at start ("": none)
+  // [memory_stream] — the memory change stream (docs/events.md,
+  // "Output topic agent.memory.v1"; docs/operations.md "Memory change stream")
+  std::string memory_stream_topic = "agent.memory.v1";
+  std::chrono::milliseconds memory_stream_publish_interval{1000}; ///< outbox poll
+  // [webhooks] and [[webhooks.endpoints]] — per-tenant webhooks of the
+  // change stream (docs/operations.md "Webhooks"); none by default.
+  /// Endpoint secrets: "env:NAME" keeps them out of the file; never logged.
+  actors::webhook_dispatcher_config webhooks;
   // [pricing] — model -> USD per 1000 tokens, for events without cost_usd
   std::map<std::string, double> pricing;
   // [cluster] — partition-owned shards, routed reads (docs/operations.md,

@@ -8,7 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/aggregation.hpp"
-#include "actors/analytics_publisher.hpp"
+#include "actors/outbox_publisher.hpp"
+#include "actors/webhook_dispatcher.hpp"
 #include "pipeline/analytics_service.hpp"
 #include "actors/capture.hpp"
 #include "actors/embedding.hpp"
@@ -236,7 +237,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     if (auto err = kafka::create_topics(
           c.brokers,
           {{c.topic, c.topic_partitions}, {c.dlq_topic, c.topic_partitions},
-           {c.analytics_topic, c.topic_partitions}},
+           {c.analytics_topic, c.topic_partitions},
+           {c.memory_stream_topic, c.topic_partitions}},
           c.kafka_properties, std::chrono::seconds(30)))
       return err;
   }
@@ -245,20 +247,41 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (!prod)
     return prod.error();
   t->dlq_producer_ = std::move(*prod);
-  // The analytics outbox relay has its own producer: its flush() waits for
-  // its records only.
-  auto aprod = kafka::producer::create(
-    c.brokers, producer_properties(c.kafka_properties));
-  if (!aprod)
-    return aprod.error();
-  t->analytics_producer_ = std::move(*aprod);
-  actors::analytics_publisher_config apc;
-  apc.postgres_url = c.postgres_url;
-  apc.topic = c.analytics_topic;
-  apc.producer = t->analytics_producer_;
-  apc.interval = c.analytics_publish_interval;
-  t->analytics_publisher_ = sys.spawn<caf::detached>(actors::analytics_publisher,
-                                                     apc);
+  // Each outbox relay has its own producer: its flush() waits for its
+  // records only.
+  auto spawn_publisher = [&](actors::outbox_publisher_config pc,
+                             const std::string& topic,
+                             std::chrono::milliseconds interval,
+                             caf::actor& out) -> caf::error {
+    auto p = kafka::producer::create(c.brokers,
+                                     producer_properties(c.kafka_properties));
+    if (!p)
+      return p.error();
+    pc.postgres_url = c.postgres_url;
+    pc.topic = topic;
+    pc.producer = std::move(*p);
+    pc.interval = interval;
+    out = sys.spawn<caf::detached>(actors::outbox_publisher, std::move(pc));
+    return caf::none;
+  };
+  if (auto err = spawn_publisher(actors::analytics_publisher_config(),
+                                 c.analytics_topic,
+                                 c.analytics_publish_interval,
+                                 t->analytics_publisher_))
+    return err;
+  auto mpc = actors::memory_publisher_config();
+  for (auto& w : c.webhooks.endpoints)
+    mpc.outbox.webhooks.push_back({w.name, w.user_id_prefix});
+  if (auto err = spawn_publisher(std::move(mpc), c.memory_stream_topic,
+                                 c.memory_stream_publish_interval,
+                                 t->memory_publisher_))
+    return err;
+  if (!c.webhooks.endpoints.empty()) {
+    auto wc = c.webhooks;
+    wc.postgres_url = c.postgres_url;
+    t->webhook_dispatcher_ = sys.spawn<caf::detached>(
+      actors::webhook_dispatcher, std::move(wc));
+  }
   t->pricing_ = std::make_shared<const domain::pricing_table>(c.pricing);
   actors::ingress_config icf;
   icf.consumer.brokers = c.brokers;
@@ -540,18 +563,23 @@ caf::error topology::stop() {
     self->send_exit(retention_, caf::exit_reason::user_shutdown);
     self->wait_for(retention_);
   }
-  if (analytics_publisher_) {
-    // Publish what the drained batches closed; what is left stays in the
-    // outbox for the next start.
-    self->request(analytics_publisher_, std::chrono::seconds(10),
-                  flush_atom::value)
+  // Publish what the drained batches closed or changed; what is left
+  // stays in the outboxes for the next start.
+  for (auto* pub : {&analytics_publisher_, &memory_publisher_}) {
+    if (!*pub)
+      continue;
+    self->request(*pub, std::chrono::seconds(10), flush_atom::value)
       .receive([](uint64_t) {},
                [&](caf::error& err) {
-                 spdlog::warn("[topology] analytics outbox not drained at "
+                 spdlog::warn("[topology] outbox not drained at "
                               "shutdown: {}", sys_.render(err));
                });
-    self->send_exit(analytics_publisher_, caf::exit_reason::user_shutdown);
-    self->wait_for(analytics_publisher_);
+    self->send_exit(*pub, caf::exit_reason::user_shutdown);
+    self->wait_for(*pub);
+  }
+  if (webhook_dispatcher_) {
+    self->send_exit(webhook_dispatcher_, caf::exit_reason::user_shutdown);
+    self->wait_for(webhook_dispatcher_);
   }
   if (ingress_)
     self->wait_for(ingress_);

@@ -93,8 +93,9 @@ private:
   int64_t deletion_seq_ = 0; ///< deletions.seq applied by catch_up()
   caf::actor retention_;
   caf::actor analytics_publisher_;
+  caf::actor memory_publisher_;
+  caf::actor webhook_dispatcher_;
   std::shared_ptr<kafka::producer> dlq_producer_;
-  std::shared_ptr<kafka::producer> analytics_producer_;
   std::shared_ptr<const domain::pricing_table> pricing_;
   std::unique_ptr<api_backend> backend_;
   std::unique_ptr<api::http_server> http_;

@@ -167,56 +167,6 @@ analytics_store::connect(const std::string& url) {
   return std::unique_ptr<analytics_store>{new analytics_store(std::move(p))};
 }
 
-caf::expected<size_t> analytics_store::relay_outbox(
-  size_t limit,
-  const std::function<caf::error(const std::vector<analytics_record>&)>&
-    publish) {
-  return impl_->run<size_t>("relay_outbox", [&](pqxx::connection& c)
-                                              -> caf::expected<size_t> {
-    pqxx::work tx{c};
-    auto locked = tx.exec("SELECT pg_try_advisory_xact_lock("
-                          + std::to_string(detail::lock_class) + ", "
-                          + std::to_string(detail::lock_analytics_outbox)
-                          + ")");
-    if (!locked[0][0].as<bool>())
-      return size_t{0};
-    auto r = tx.exec_params("SELECT id, record_key, payload::text"
-                            " FROM analytics_outbox ORDER BY id LIMIT $1",
-                            static_cast<int64_t>(limit));
-    if (r.empty())
-      return size_t{0};
-    std::vector<analytics_record> records;
-    records.reserve(r.size());
-    for (const auto& row : r)
-      records.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
-                         row[2].as<std::string>()});
-    if (auto err = publish(records))
-      return err;
-    // By id, not "id <= last": a writer that took a lower id may commit
-    // after this snapshot.
-    std::string ids = "{";
-    for (auto& rec : records) {
-      if (ids.size() > 1)
-        ids += ',';
-      ids += std::to_string(rec.id);
-    }
-    ids += '}';
-    tx.exec_params("DELETE FROM analytics_outbox WHERE id = ANY($1::bigint[])",
-                   ids);
-    tx.commit();
-    return records.size();
-  });
-}
-
-caf::expected<int64_t> analytics_store::outbox_pending() {
-  return impl_->run<int64_t>("outbox_pending", [&](pqxx::connection& c)
-                                                 -> caf::expected<int64_t> {
-    pqxx::read_transaction tx{c};
-    auto r = tx.exec("SELECT count(*) FROM analytics_outbox");
-    return r[0][0].as<int64_t>();
-  });
-}
-
 caf::expected<agentmem::usage_page>
 analytics_store::usage(const agentmem::usage_query& q) {
   if (q.granularity != "hour" && q.granularity != "day")

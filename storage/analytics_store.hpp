@@ -14,15 +14,8 @@
 
 namespace agentmem::storage {
 
-/// One pending record of the topic agent.analytics.v1 (docs/events.md).
-struct analytics_record {
-  int64_t id = 0;      ///< analytics_outbox.id (commit order per writer)
-  std::string key;     ///< the window's group as a JSON array
-  std::string payload; ///< the record as JSON text
-};
-
-/// Reads of the analytics tables (storage/migrations/040_analytics.sql) and
-/// the outbox relay. Owns ONE connection: not thread-safe. Errors are
+/// Reads of the analytics tables (storage/migrations/040_analytics.sql);
+/// the outbox relay is storage::outbox_store. Owns ONE connection: not thread-safe. Errors are
 /// values (errc::postgres_error, errc::invalid_request); the connection is
 /// re-established on the next call after a failure.
 class analytics_store {
@@ -34,21 +27,6 @@ public:
 
   analytics_store(const analytics_store&) = delete;
   analytics_store& operator=(const analytics_store&) = delete;
-
-  /// One relay pass of the transactional outbox: in one transaction, takes
-  /// the relay lock (pg_try_advisory_xact_lock: when another node holds it,
-  /// returns 0 at once), reads up to `limit` records in id order, hands
-  /// them to `publish` (which must return only once every record is
-  /// acknowledged by Kafka), then deletes them and commits. A crash or a
-  /// publish error leaves them in place, so they are sent again: at least
-  /// once, in order. Returns the number published.
-  caf::expected<size_t> relay_outbox(
-    size_t limit,
-    const std::function<caf::error(const std::vector<analytics_record>&)>&
-      publish);
-
-  /// Records waiting in the outbox. Errors: errc::postgres_error.
-  caf::expected<int64_t> outbox_pending();
 
   // -- reads for the analytics API (docs/api.md "Analytics") ----------------
   // Ranges are whole hours: from rounded down, to up (whole days for

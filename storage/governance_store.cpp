@@ -15,7 +15,6 @@ namespace agentmem::storage {
 
 using detail::lock_deletions;
 using detail::lock_ingest;
-using detail::lock_memories;
 using detail::lock_sql;
 using detail::ms_of;
 
@@ -171,6 +170,7 @@ governance_store::delete_user(const std::string& user_id) {
     pqxx::work tx{c};
     // Waits for in-flight batch commits; blocks new ones until commit.
     tx.exec(lock_sql(false, lock_ingest));
+    tx.exec(detail::memory_change_sql("user_deletion"));
     auto tables = discover(tx);
     auto has = [&](const char* name) {
       for (auto& t : tables.user)
@@ -234,6 +234,17 @@ governance_store::delete_user(const std::string& user_id) {
       " timestamptz 'epoch' + $2 * interval '1 millisecond') RETURNING seq",
       user_id, out.cutoff_ms);
     out.deletion_seq = seq[0][0].as<int64_t>();
+    // The change stream's last word on the user: the memories' DELETE
+    // records came from the trigger above (content-free), the user's
+    // pending records with content went with the other user rows.
+    if (has("memory_outbox"))
+      tx.exec_params(
+        "INSERT INTO memory_outbox (user_id, record_key, payload)"
+        " VALUES (NULL, $1, jsonb_build_object('schema', 'agent.memory.v1',"
+        " 'op', 'USER_DELETED', 'user_id', $1::text, 'deletion_seq', $2::bigint,"
+        " 'changed_at', memory_change_time(now()),"
+        " 'source', 'user_deletion'))",
+        user_id, out.deletion_seq);
     tx.commit();
     return out;
   });
@@ -363,6 +374,7 @@ governance_store::apply_retention(const retention_policy& p,
         p.delete_sessions_after_ms, p.grace_ms);
       out.sessions_deleted = n.affected_rows();
       if (out.sessions_deleted > 0) {
+        tx.exec(detail::memory_change_sql("retention"));
         tx.exec("CREATE TEMP TABLE gov_ret_memories ON COMMIT DROP AS"
                 " SELECT m.memory_id, m.point_id, m.user_id, m.session_id"
                 " FROM memories m JOIN gov_ret_sessions s"
@@ -413,6 +425,9 @@ governance_store::apply_retention(const retention_policy& p,
         " ORDER BY ts LIMIT " + limit,
         p.min_importance, p.delete_memories_after_ms, p.grace_ms);
       if (n.affected_rows() > 0) {
+        // Before the deletes: commit_batch takes this lock before it locks
+        // memory rows, so taking it after them could deadlock.
+        tx.exec(detail::memory_change_sql("retention"));
         for (auto& t : tables.linked) {
           auto cond = linked_condition(t, "gov_ret_low", "");
           if (!cond.empty())
@@ -426,9 +441,9 @@ governance_store::apply_retention(const retention_policy& p,
         out.rows_deleted += r.affected_rows();
         // A deleted turn lives on as the retrieval context of the turn after
         // it (docs/retrieval.md): clear those contexts and give the rows a
-        // new seq, under the writers' memories lock, so that every node's
-        // keyword index re-indexes them without the deleted text.
-        tx.exec(lock_sql(false, lock_memories));
+        // new seq, under the writers' memories lock (taken above), so that
+        // every node's keyword index re-indexes them without the deleted
+        // text.
         auto cleared = tx.exec(
           "UPDATE memories m SET context = NULL, seq = DEFAULT"
           " FROM gov_ret_low d"

@@ -15,7 +15,6 @@
 namespace agentmem::storage {
 
 using detail::lock_deletions;
-using detail::lock_memories;
 using detail::lock_sql;
 using detail::ms_of;
 using detail::text_array_literal;
@@ -210,7 +209,7 @@ memory_catalog::update(const std::string& user_id, const std::string& id,
       [&](pqxx::connection& c)
         -> caf::expected<std::optional<memory_record>> {
         pqxx::work tx{c};
-        tx.exec(lock_sql(false, lock_memories));
+        tx.exec(detail::memory_change_sql("api"));
         auto r = tx.exec_params("SELECT version FROM memories WHERE"
                                 " user_id = $1 AND memory_id = $2 FOR UPDATE",
                                 user_id, id);
@@ -284,6 +283,7 @@ memory_catalog::remove(const std::string& user_id, const std::string& id,
     "delete memory",
     [&](pqxx::connection& c) -> caf::expected<memory_deletion> {
       pqxx::work tx{c};
+      tx.exec(detail::memory_change_sql("api"));
       auto r = tx.exec_params("SELECT point_id, version, text, importance"
                               " FROM memories WHERE user_id = $1"
                               " AND memory_id = $2 FOR UPDATE",

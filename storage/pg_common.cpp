@@ -13,6 +13,12 @@ std::string lock_sql(bool shared, int purpose) {
          + std::to_string(purpose) + ")";
 }
 
+std::string memory_change_sql(const char* source) {
+  return lock_sql(false, lock_memories)
+         + "; SELECT set_config('agentmem.change_source', '"
+         + std::string{source} + "', true)";
+}
+
 std::string ts_of(const std::string& column) {
   return "(timestamptz 'epoch' + " + column + " * interval '1 millisecond')";
 }

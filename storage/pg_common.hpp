@@ -30,9 +30,21 @@ constexpr int lock_ingest = 3;
 constexpr int lock_deletions = 4;
 /// The analytics outbox relay (one publisher at a time keeps record order).
 constexpr int lock_analytics_outbox = 40;
+/// The memory outbox relay (021_memory_change_stream).
+constexpr int lock_memory_outbox = 21;
+/// The webhook dispatcher (one at a time keeps deliveries in order).
+constexpr int lock_memory_webhooks = 22;
 
 /// "SELECT pg_advisory_xact_lock[_shared](lock_class, purpose)".
 std::string lock_sql(bool shared, int purpose);
+
+/// "SELECT set_config('agentmem.change_source', <source>, true)" preceded
+/// by the exclusive memories lock: what a transaction that changes memories
+/// outside commit_batch runs first. The memory outbox triggers
+/// (021_memory_change_stream.sql) record `source` ("api", "retention",
+/// "user_deletion"); the lock makes outbox ids follow commit order, as
+/// commit_batch's memories section does.
+std::string memory_change_sql(const char* source);
 
 /// SQL: ms since epoch -> timestamptz, exact to the millisecond.
 std::string ts_of(const std::string& column);

@@ -13,6 +13,7 @@
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
 #include "storage/analytics_store.hpp"
+#include "storage/outbox_store.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/migrated_store.hpp"
@@ -265,26 +266,27 @@ BOOST_FIXTURE_TEST_CASE(the_outbox_relay_deletes_records_only_after_a_successful
   auto store = open_migrated(url);
   commit(*store, make_batch({tool_event("a", "u1", h10, 5),
                              tool_event("b", "u1", h10 + 3 * hour_ms, 5)}));
-  auto relay = storage::analytics_store::connect(url);
+  auto relay = storage::outbox_store::connect(
+    url, storage::analytics_outbox_spec());
   BOOST_REQUIRE_MESSAGE(relay, why(relay));
-  auto pending = (*relay)->outbox_pending();
+  auto pending = (*relay)->pending();
   BOOST_REQUIRE_MESSAGE(pending, why(pending));
   BOOST_TEST(*pending == 3);
-  auto failed = (*relay)->relay_outbox(
-    10, [](const std::vector<storage::analytics_record>&) {
+  auto failed = (*relay)->relay(
+    10, [](const std::vector<storage::outbox_record>&) {
       return make_error(errc::kafka_error, "broker down");
     });
   BOOST_TEST(!failed);
-  BOOST_TEST(*(*relay)->outbox_pending() == 3);
-  std::vector<storage::analytics_record> seen;
-  auto n = (*relay)->relay_outbox(
-    2, [&](const std::vector<storage::analytics_record>& xs) -> caf::error {
+  BOOST_TEST(*(*relay)->pending() == 3);
+  std::vector<storage::outbox_record> seen;
+  auto n = (*relay)->relay(
+    2, [&](const std::vector<storage::outbox_record>& xs) -> caf::error {
       seen.insert(seen.end(), xs.begin(), xs.end());
       return caf::none;
     });
   BOOST_REQUIRE_MESSAGE(n, why(n));
   BOOST_TEST(*n == 2u);
-  BOOST_TEST(*(*relay)->outbox_pending() == 1);
+  BOOST_TEST(*(*relay)->pending() == 1);
   BOOST_REQUIRE(seen.size() == 2u);
   BOOST_TEST(seen[0].id < seen[1].id);
   BOOST_TEST(seen[0].payload.find("\"status\": \"final\"") != std::string::npos);

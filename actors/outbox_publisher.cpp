@@ -1,0 +1,109 @@
+#include "actors/outbox_publisher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "messages/atoms.hpp"
+#include "messages/errc.hpp"
+
+namespace agentmem::actors {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("obtick")>;
+
+caf::expected<size_t>
+pass(caf::stateful_actor<outbox_publisher_state>* self,
+     const outbox_publisher_config& cfg) {
+  auto& st = self->state;
+  if (!st.store) {
+    auto s = storage::outbox_store::connect(cfg.postgres_url, cfg.outbox);
+    if (!s)
+      return s.error();
+    st.store = std::move(*s);
+  }
+  auto n = st.store->relay(
+    cfg.max_records,
+    [&](const std::vector<storage::outbox_record>& xs) -> caf::error {
+      for (auto& x : xs)
+        if (auto err = cfg.producer->produce(cfg.topic, x.key, x.payload))
+          return err;
+      return cfg.producer->flush(cfg.flush_timeout);
+    });
+  if (!n) {
+    st.store.reset();
+    return n.error();
+  }
+  st.published->inc(static_cast<double>(*n));
+  if (auto pending = st.store->pending())
+    st.pending->set(static_cast<double>(*pending));
+  return n;
+}
+
+} // namespace
+
+outbox_publisher_config analytics_publisher_config() {
+  outbox_publisher_config c;
+  c.name = "analytics";
+  c.outbox = storage::analytics_outbox_spec();
+  c.topic = "agent.analytics.v1";
+  c.metrics = {"agentmem_analytics_records_published_total",
+               "agentmem_analytics_publish_errors_total",
+               "agentmem_analytics_outbox_pending"};
+  return c;
+}
+
+outbox_publisher_config memory_publisher_config() {
+  outbox_publisher_config c;
+  c.name = "memory_stream";
+  c.outbox = storage::memory_outbox_spec({});
+  c.topic = "agent.memory.v1";
+  c.metrics = {"agentmem_memory_changes_published_total",
+               "agentmem_memory_publish_errors_total",
+               "agentmem_memory_outbox_pending"};
+  return c;
+}
+
+caf::behavior outbox_publisher(
+  caf::stateful_actor<outbox_publisher_state>* self,
+  outbox_publisher_config cfg) {
+  auto& reg = metrics::global();
+  self->state.published = &reg.get_counter(
+    cfg.metrics.published,
+    "Records of " + cfg.topic + " acknowledged by Kafka.");
+  self->state.errors = &reg.get_counter(
+    cfg.metrics.errors,
+    "Failed relay passes of the " + cfg.name + " outbox (retried).");
+  self->state.pending = &reg.get_gauge(
+    cfg.metrics.pending,
+    "Records in the " + cfg.name + " outbox not yet acknowledged by Kafka.");
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      auto n = pass(self, cfg);
+      if (!n) {
+        self->state.errors->inc();
+        spdlog::warn("[{}] publishing failed, retrying: {}", cfg.name,
+                     describe(n.error()));
+      }
+      if (n && *n == cfg.max_records)
+        self->send(self, tick_atom::value);
+      else
+        self->delayed_send(self, cfg.interval, tick_atom::value);
+    },
+    [=](flush_atom) -> caf::result<uint64_t> {
+      uint64_t total = 0;
+      for (;;) {
+        auto n = pass(self, cfg);
+        if (!n) {
+          self->state.errors->inc();
+          return n.error();
+        }
+        total += *n;
+        if (*n == 0)
+          return total;
+      }
+    },
+  };
+}
+
+} // namespace agentmem::actors

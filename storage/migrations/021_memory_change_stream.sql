@@ -1,0 +1,145 @@
+-- 021_memory_change_stream: the memory change stream agent.memory.v1
+-- (docs/events.md "Output topic agent.memory.v1", docs/operations.md
+-- "Memory change stream").
+--
+-- Every change of a memory row -- ADD (insert), UPDATE (a new version: dedup
+-- near-duplicates, rolling summaries, PATCH) and DELETE (API, retention,
+-- user deletion) -- writes a record to memory_outbox in the same
+-- transaction, from statement-level triggers over the statement's
+-- transition table: set-based (one INSERT .. SELECT per statement, never a
+-- round trip per memory), and no writer of memories can forget it. The
+-- memory publisher relays the outbox to Kafka like the analytics outbox
+-- (actors/outbox_publisher.hpp).
+--
+-- Writers tell the triggers why they change memories with
+-- set_config('agentmem.change_source', 'api' | 'retention' |
+-- 'user_deletion', true); unset means 'pipeline'.
+
+-- Pending records of agent.memory.v1, relayed in id order. user_id is the
+-- user whose CONTENT the payload holds (ADD, UPDATE), so user deletion
+-- removes those rows like any user data; content-free records (DELETE,
+-- USER_DELETED) have user_id NULL and survive it. record_key (the Kafka
+-- key) is always the user_id.
+CREATE TABLE memory_outbox (
+  id         bigserial PRIMARY KEY,
+  user_id    text,
+  record_key text NOT NULL,
+  payload    jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX memory_outbox_user_idx ON memory_outbox (user_id)
+  WHERE user_id IS NOT NULL;
+
+-- Webhook deliveries (docs/operations.md "Webhooks"): the memory publisher
+-- copies each relayed record here once per endpoint whose user_id prefix
+-- matches, in the relay transaction; the webhook dispatcher POSTs them in
+-- id order per (endpoint, record_key) and deletes them once acknowledged.
+-- user_id as in memory_outbox.
+CREATE TABLE memory_webhook_queue (
+  id              bigserial PRIMARY KEY,
+  endpoint        text NOT NULL,
+  user_id         text,
+  record_key      text NOT NULL,
+  payload         jsonb NOT NULL,
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  last_error      text,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX memory_webhook_queue_key_idx
+  ON memory_webhook_queue (endpoint, record_key, id);
+CREATE INDEX memory_webhook_queue_user_idx ON memory_webhook_queue (user_id)
+  WHERE user_id IS NOT NULL;
+
+-- Records a webhook endpoint still refused after its last attempt, with the
+-- reason; user deletion removes those with the user's content.
+CREATE TABLE memory_webhook_dead_letters (
+  id           bigserial PRIMARY KEY,
+  endpoint     text NOT NULL,
+  user_id      text,
+  record_key   text NOT NULL,
+  payload      jsonb NOT NULL,
+  attempts     integer NOT NULL,
+  reason       text NOT NULL,
+  dead_at      timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION memory_change_time(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+CREATE FUNCTION memory_change_source() RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('agentmem.change_source', true), ''),
+                  'pipeline')
+$$;
+
+-- The record of an ADD or UPDATE: the memory's state after the change.
+CREATE FUNCTION memory_change_record(op text, memory_id text, user_id text,
+  session_id text, memory_type text, version integer, text text,
+  importance real, tags text[], role text, speaker text, event_id text,
+  ts timestamptz) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object(
+    'schema', 'agent.memory.v1', 'op', op, 'memory_id', memory_id,
+    'user_id', user_id, 'session_id', session_id, 'memory_type', memory_type,
+    'version', version, 'text', text, 'importance', importance,
+    'tags', coalesce(to_jsonb(tags), '[]'::jsonb), 'role', role,
+    'speaker', speaker, 'event_id', event_id,
+    'ts', memory_change_time(ts), 'changed_at', memory_change_time(now()),
+    'source', memory_change_source())
+$$;
+
+CREATE FUNCTION memory_outbox_added() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO memory_outbox (user_id, record_key, payload)
+  SELECT n.user_id, n.user_id,
+         memory_change_record('ADD', n.memory_id, n.user_id, n.session_id,
+           n.memory_type, n.version, n.text, n.importance, n.tags, n.role,
+           n.speaker, n.event_id, n.ts)
+  FROM memory_outbox_new n ORDER BY n.seq;
+  RETURN NULL;
+END $$;
+
+-- A new version only: rows rewritten without one (a cleared retrieval
+-- context, a recomputed vector) change nothing a consumer sees.
+CREATE FUNCTION memory_outbox_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO memory_outbox (user_id, record_key, payload)
+  SELECT n.user_id, n.user_id,
+         memory_change_record('UPDATE', n.memory_id, n.user_id, n.session_id,
+           n.memory_type, n.version, n.text, n.importance, n.tags, n.role,
+           n.speaker, n.event_id, n.ts)
+  FROM memory_outbox_new n JOIN memory_outbox_old o USING (memory_id)
+  WHERE n.version <> o.version ORDER BY n.seq;
+  RETURN NULL;
+END $$;
+
+-- Content-free: ids, the version the deletion is (the last one + 1, as in
+-- memory_history) and why.
+CREATE FUNCTION memory_outbox_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO memory_outbox (user_id, record_key, payload)
+  SELECT NULL, o.user_id, jsonb_build_object(
+    'schema', 'agent.memory.v1', 'op', 'DELETE', 'memory_id', o.memory_id,
+    'user_id', o.user_id, 'session_id', o.session_id,
+    'memory_type', o.memory_type, 'version', o.version + 1,
+    'changed_at', memory_change_time(now()),
+    'source', memory_change_source())
+  FROM memory_outbox_old o ORDER BY o.seq;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER memories_outbox_insert AFTER INSERT ON memories
+  REFERENCING NEW TABLE AS memory_outbox_new
+  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_added();
+CREATE TRIGGER memories_outbox_update AFTER UPDATE ON memories
+  REFERENCING OLD TABLE AS memory_outbox_old NEW TABLE AS memory_outbox_new
+  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_updated();
+CREATE TRIGGER memories_outbox_delete AFTER DELETE ON memories
+  REFERENCING OLD TABLE AS memory_outbox_old
+  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_deleted();
