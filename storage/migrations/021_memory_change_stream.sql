@@ -29,6 +29,8 @@ CREATE TABLE memory_outbox (
 );
 CREATE INDEX memory_outbox_user_idx ON memory_outbox (user_id)
   WHERE user_id IS NOT NULL;
+CREATE INDEX memory_outbox_memory_idx ON memory_outbox ((payload->>'memory_id'))
+  WHERE user_id IS NOT NULL;
 
 -- Webhook deliveries (docs/operations.md "Webhooks"): the memory publisher
 -- copies each relayed record here once per endpoint whose user_id prefix
@@ -50,6 +52,8 @@ CREATE INDEX memory_webhook_queue_key_idx
   ON memory_webhook_queue (endpoint, record_key, id);
 CREATE INDEX memory_webhook_queue_user_idx ON memory_webhook_queue (user_id)
   WHERE user_id IS NOT NULL;
+CREATE INDEX memory_webhook_queue_memory_idx
+  ON memory_webhook_queue ((payload->>'memory_id')) WHERE user_id IS NOT NULL;
 
 -- Records a webhook endpoint still refused after its last attempt, with the
 -- reason; user deletion removes those with the user's content.
@@ -119,10 +123,18 @@ BEGIN
 END $$;
 
 -- Content-free: ids, the version the deletion is (the last one + 1, as in
--- memory_history) and why.
+-- memory_history) and why. The deleted memories' records that still hold
+-- their content (not yet published, queued for a webhook, dead-lettered)
+-- go first: no content outlives its memory; consumers get the DELETE.
 CREATE FUNCTION memory_outbox_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  DELETE FROM memory_outbox b USING memory_outbox_old o
+   WHERE b.user_id IS NOT NULL AND b.payload->>'memory_id' = o.memory_id;
+  DELETE FROM memory_webhook_queue b USING memory_outbox_old o
+   WHERE b.user_id IS NOT NULL AND b.payload->>'memory_id' = o.memory_id;
+  DELETE FROM memory_webhook_dead_letters b USING memory_outbox_old o
+   WHERE b.user_id IS NOT NULL AND b.payload->>'memory_id' = o.memory_id;
   INSERT INTO memory_outbox (user_id, record_key, payload)
   SELECT NULL, o.user_id, jsonb_build_object(
     'schema', 'agent.memory.v1', 'op', 'DELETE', 'memory_id', o.memory_id,
