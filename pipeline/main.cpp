@@ -149,7 +149,8 @@ int cmd_dev(const dev_options& o) {
   // 1. Embedded Kafka-protocol broker (librdkafka's mock cluster).
   auto mock = kafka::mock_cluster::start(
     1, {{o.topic, o.partitions}, {o.topic + ".dlq", 4},
-        {pipeline::pipeline_config{}.analytics_topic, 4}});
+        {pipeline::pipeline_config{}.analytics_topic, 4},
+        {pipeline::pipeline_config{}.memory_stream_topic, 4}});
   if (!mock)
     return fail("embedded kafka", mock.error());
   auto bootstrap = (*mock)->bootstrap();
