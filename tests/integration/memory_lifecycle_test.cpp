@@ -1,15 +1,19 @@
 // Memory lifecycle end to end through the real binary: near-duplicate
 // documents update one memory (with its history), a long session gets its
 // rolling summary before session_end, working memory is served, and a full
-// redelivery of the same events changes none of it.
+// redelivery of the same events changes none of it; every change, the
+// API's included, reaches the memory change stream agent.memory.v1.
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "kafka/consumer.hpp"
 #include "kafka/producer.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -70,11 +74,14 @@ BOOST_FIXTURE_TEST_CASE(
   agentmem::test::pg_database) {
   temp_dir tmp{"agentmem-it-lifecycle"};
   const std::string topic = "agent.activity.lifecycle.v1";
+  const std::string changes_topic = "agent.memory.lifecycle.v1";
   test_kafka cluster{broker_from_env(),
-                     {{topic, 2}, {topic + ".dlq", 1}},
+                     {{topic, 2}, {topic + ".dlq", 1}, {changes_topic, 2}},
                      tmp.path()};
   node_options o{cluster, topic, "agentmem-lifecycle", url, tmp / "data"};
-  o.extra_toml = "[memory]\nsummary_every_messages = 3\n";
+  o.extra_toml = "[memory]\nsummary_every_messages = 3\n"
+                 "[memory_stream]\ntopic = " + toml_str(changes_topic)
+                 + "\npublish_interval_ms = 100\n";
   agentmem_node node{o, tmp.path()};
   auto started = node.start();
   BOOST_TEST_REQUIRE(started.empty(), started);
@@ -221,6 +228,90 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_TEST(pg.scalar("SELECT count(*) FROM memory_history WHERE event ="
                        " 'DELETE' AND memory_id = " + sql_quote(doc_id))
              == 1);
+
+  // The change stream: every change above, keyed by user, in version
+  // order per memory, once (nothing crashed), ending with the DELETE.
+  kafka::consumer_config cc;
+  cc.brokers = o.brokers;
+  cc.group_id = "memory-stream-reader";
+  cc.topics = {changes_topic};
+  cc.properties = {{"auto.offset.reset", "earliest"}};
+  auto reader = kafka::consumer::create(cc);
+  BOOST_TEST_REQUIRE(!!reader, error_of(reader));
+  std::vector<json> changes;
+  auto deleted = [&] {
+    for (auto& c : changes)
+      if (c.value("memory_id", "") == doc_id && c["op"] == "DELETE")
+        return true;
+    return false;
+  };
+  for (auto deadline = steady::now() + 30s;
+       !deleted() && steady::now() < deadline;)
+    for (auto& r : (*reader)->poll_batch(100, 200ms)) {
+      BOOST_TEST(r.key == "ann");
+      changes.push_back(json::parse(r.value));
+    }
+  BOOST_TEST_REQUIRE(deleted(), changes.size() << " records, no DELETE");
+  std::map<std::string, std::vector<json>> by_memory;
+  std::set<std::pair<std::string, int>> seen;
+  for (auto& c : changes) {
+    auto id = c.at("memory_id").get<std::string>();
+    auto v = c.at("version").get<int>();
+    BOOST_TEST(seen.insert({id, v}).second, "repeated " << id << " v" << v);
+    if (!by_memory[id].empty())
+      BOOST_TEST(by_memory[id].back().at("version").get<int>() < v, id);
+    by_memory[id].push_back(c);
+  }
+  // Every stored memory was added (the first record of each memory a
+  // consumer sees is its ADD), and the rolling summary was updated.
+  BOOST_TEST(by_memory.size()
+             == static_cast<size_t>(pg.scalar("SELECT count(*) FROM memories")) + 1);
+  // (An ADD's version is above 1 when the memory changed again inside the
+  // batch that added it: one row written, one record.)
+  for (auto& [id, cs] : by_memory) {
+    BOOST_TEST(cs.front().at("op") == "ADD", id);
+    BOOST_TEST(cs.front().at("source") == "pipeline", id);
+  }
+  // The stream converges to the table: each live memory's last record is
+  // its stored version and text (the session summary's included).
+  bool summary_seen = false;
+  for (auto& [id, cs] : by_memory) {
+    if (id == doc_id)
+      continue;
+    auto& last = cs.back();
+    summary_seen = summary_seen || last.at("memory_type") == "session_summary";
+    BOOST_TEST(pg.scalar("SELECT version FROM memories WHERE memory_id = "
+                         + sql_quote(id))
+                 == last.at("version").get<int64_t>(),
+               id);
+    BOOST_TEST(pg.scalar("SELECT (text = " + sql_quote(last.at("text"))
+                         + ")::int FROM memories WHERE memory_id = "
+                         + sql_quote(id))
+                 == 1,
+               id);
+  }
+  BOOST_TEST(summary_seen);
+  std::map<int, json> doc;
+  for (auto& c : by_memory[doc_id])
+    doc[c.at("version").get<int>()] = c;
+  BOOST_TEST_REQUIRE(doc.count(2) == 1u); // the near-duplicate upload
+  BOOST_TEST(doc[2].at("text") == report_v2);
+  BOOST_TEST(doc[2].at("source") == "pipeline");
+  BOOST_TEST_REQUIRE(doc.count(4) == 1u);
+  BOOST_TEST(doc[4].at("op") == "DELETE");
+  BOOST_TEST(doc[4].at("source") == "api");
+  BOOST_TEST(!doc[4].contains("text"));
+  BOOST_TEST(by_memory[doc_id].back().at("version") == 4);
+  // The PATCH's record, unless the DELETE came before it was published
+  // (a deleted memory's unpublished content is dropped).
+  if (doc.count(3)) {
+    BOOST_TEST(doc[3].at("op") == "UPDATE");
+    BOOST_TEST(doc[3].at("source") == "api");
+    BOOST_TEST(doc[3].at("text") == "Zanzibar vanilla exports doubled.");
+  }
+  auto metrics = node.metrics();
+  BOOST_TEST(metric_value(metrics, "agentmem_memory_changes_published_total")
+               .value_or(0) >= static_cast<double>(changes.size()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
