@@ -79,19 +79,18 @@ LANGUAGE sql STABLE AS $$
                   'pipeline')
 $$;
 
--- The record of an ADD or UPDATE: the memory's state after the change.
-CREATE FUNCTION memory_change_record(op text, memory_id text, user_id text,
-  session_id text, memory_type text, version integer, text text,
-  importance real, tags text[], role text, speaker text, event_id text,
-  ts timestamptz) RETURNS jsonb
+-- The record of an ADD or UPDATE: the memory's state after the change
+-- (what a consumer needs of the row; no vector, no retrieval context).
+CREATE FUNCTION memory_change_record(op text, m memories) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
-    'schema', 'agent.memory.v1', 'op', op, 'memory_id', memory_id,
-    'user_id', user_id, 'session_id', session_id, 'memory_type', memory_type,
-    'version', version, 'text', text, 'importance', importance,
-    'tags', coalesce(to_jsonb(tags), '[]'::jsonb), 'role', role,
-    'speaker', speaker, 'event_id', event_id,
-    'ts', memory_change_time(ts), 'changed_at', memory_change_time(now()),
+    'schema', 'agent.memory.v1', 'op', op, 'memory_id', m.memory_id,
+    'user_id', m.user_id, 'session_id', m.session_id,
+    'memory_type', m.memory_type, 'version', m.version, 'text', m.text,
+    'importance', m.importance,
+    'tags', coalesce(to_jsonb(m.tags), '[]'::jsonb), 'role', m.role,
+    'speaker', m.speaker, 'event_id', m.event_id,
+    'ts', memory_change_time(m.ts), 'changed_at', memory_change_time(now()),
     'source', memory_change_source())
 $$;
 
@@ -99,10 +98,7 @@ CREATE FUNCTION memory_outbox_added() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO memory_outbox (user_id, record_key, payload)
-  SELECT n.user_id, n.user_id,
-         memory_change_record('ADD', n.memory_id, n.user_id, n.session_id,
-           n.memory_type, n.version, n.text, n.importance, n.tags, n.role,
-           n.speaker, n.event_id, n.ts)
+  SELECT n.user_id, n.user_id, memory_change_record('ADD', n)
   FROM memory_outbox_new n ORDER BY n.seq;
   RETURN NULL;
 END $$;
@@ -113,10 +109,7 @@ CREATE FUNCTION memory_outbox_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO memory_outbox (user_id, record_key, payload)
-  SELECT n.user_id, n.user_id,
-         memory_change_record('UPDATE', n.memory_id, n.user_id, n.session_id,
-           n.memory_type, n.version, n.text, n.importance, n.tags, n.role,
-           n.speaker, n.event_id, n.ts)
+  SELECT n.user_id, n.user_id, memory_change_record('UPDATE', n)
   FROM memory_outbox_new n JOIN memory_outbox_old o USING (memory_id)
   WHERE n.version <> o.version ORDER BY n.seq;
   RETURN NULL;

@@ -36,6 +36,7 @@
 #include "storage/outbox_store.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/kafka/test_util.hpp"
+#include "tests/storage/change_records.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
@@ -249,11 +250,7 @@ BOOST_FIXTURE_TEST_CASE(changes_reach_the_topic_in_order_per_user_and_a_deleted_
     if (partition_of.count(r.key))
       BOOST_TEST(partition_of[r.key] == r.source.partition);
     partition_of[r.key] = r.source.partition;
-    by_key[r.key].push_back(v["op"].get<std::string>() + " "
-                            + v.value("memory_id", std::string{"-"}) + " "
-                            + (v.contains("version")
-                                 ? std::to_string(v["version"].get<int>())
-                                 : std::string{"-"}));
+    by_key[r.key].push_back(test::change_summary(v));
   }
   BOOST_TEST(by_key["bob"] == (std::vector<std::string>{"ADD b1 1", "ADD b2 1",
                                                          "UPDATE b1 2",

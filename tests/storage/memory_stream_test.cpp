@@ -18,6 +18,7 @@
 #include "storage/memory_catalog.hpp"
 #include "storage/outbox_store.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/change_records.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_exec.hpp"
@@ -80,12 +81,7 @@ std::vector<outbox_row> outbox(const std::string& url) {
 std::vector<std::string> ops(const std::vector<outbox_row>& rows) {
   std::vector<std::string> out;
   for (auto& r : rows)
-    out.push_back(r.payload["op"].get<std::string>() + " "
-                  + r.payload.value("memory_id", std::string{"-"}) + " "
-                  + (r.payload.contains("version")
-                       ? std::to_string(r.payload["version"].get<int>())
-                       : std::string{"-"})
-                  + " " + r.payload["source"].get<std::string>());
+    out.push_back(test::change_summary(r.payload, true));
   return out;
 }
 
