@@ -38,6 +38,7 @@
 #include "tests/kafka/test_util.hpp"
 #include "tests/storage/change_records.hpp"
 #include "tests/storage/fixtures.hpp"
+#include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -69,12 +70,7 @@ struct fixture : test::pg_database {
   caf::actor_system sys{cfg};
   std::unique_ptr<storage::postgres_store> store;
 
-  fixture() {
-    auto s = storage::postgres_store::connect(url);
-    BOOST_REQUIRE_MESSAGE(s, why(s));
-    store = std::move(*s);
-    auto applied = store->migrate();
-    BOOST_REQUIRE_MESSAGE(applied, why(applied));
+  fixture() : store(test::open_migrated(url)) {
   }
 
   void commit(std::vector<memory> ms) {
