@@ -31,7 +31,7 @@ struct webhook_dispatcher_config {
   std::chrono::milliseconds backoff_max{300000};
   std::chrono::milliseconds timeout{5000};    ///< connect and read, per POST
   std::chrono::milliseconds interval{1000};   ///< poll period when idle
-  std::chrono::milliseconds pass_budget{30000}; ///< no new POST after it
+  std::chrono::milliseconds pass_budget{10000}; ///< no new POST after it (bounds shutdown)
   size_t per_key = 20;      ///< records of one user per pass
   size_t max_records = 500; ///< records per pass
 };
