@@ -75,7 +75,8 @@ caf::expected<size_t> outbox_store::relay(
       }
       tx.exec_params(
         "INSERT INTO memory_webhook_queue (endpoint, user_id, record_key,"
-        " payload) SELECT w.endpoint, o.user_id, o.record_key, o.payload"
+        " memory_id, payload) SELECT w.endpoint, o.user_id, o.record_key,"
+        " o.memory_id, o.payload"
         " FROM " + table + " o JOIN unnest($2::text[], $3::text[])"
         " AS w(endpoint, prefix) ON starts_with(o.record_key, w.prefix)"
         " WHERE o.id = ANY($1::bigint[]) ORDER BY o.id, w.endpoint",

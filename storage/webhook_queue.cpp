@@ -92,11 +92,12 @@ caf::expected<webhook_pass> webhook_queue::dispatch(
         "WITH gone AS (DELETE FROM memory_webhook_queue q"
         "  USING unnest($1::bigint[], $2::text[]) AS v(id, reason)"
         "  WHERE q.id = v.id"
-        "  RETURNING q.id, q.endpoint, q.user_id, q.record_key, q.payload,"
-        "  q.attempts + 1 AS attempts, v.reason)"
+        "  RETURNING q.id, q.endpoint, q.user_id, q.record_key, q.memory_id,"
+        "  q.payload, q.attempts + 1 AS attempts, v.reason)"
         " INSERT INTO memory_webhook_dead_letters (endpoint, user_id,"
-        " record_key, payload, attempts, reason)"
-        " SELECT endpoint, user_id, record_key, payload, attempts, reason"
+        " record_key, memory_id, payload, attempts, reason)"
+        " SELECT endpoint, user_id, record_key, memory_id, payload, attempts,"
+        " reason"
         " FROM gone ORDER BY id",
         detail::int_array_literal(dead_ids),
         detail::text_array_literal(dead_reasons));

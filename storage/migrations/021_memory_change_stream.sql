@@ -20,16 +20,19 @@
 -- removes those rows like any user data; content-free records (DELETE,
 -- USER_DELETED) have user_id NULL and survive it. record_key (the Kafka
 -- key) is always the user_id.
+-- memory_id: the memory the record is about (NULL for USER_DELETED); its
+-- pending records with content go when it is deleted. The outbox holds
+-- only what is not yet published: small, so user deletion's
+-- "WHERE user_id = $1" needs no index of its own.
 CREATE TABLE memory_outbox (
   id         bigserial PRIMARY KEY,
   user_id    text,
   record_key text NOT NULL,
+  memory_id  text,
   payload    jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX memory_outbox_user_idx ON memory_outbox (user_id)
-  WHERE user_id IS NOT NULL;
-CREATE INDEX memory_outbox_memory_idx ON memory_outbox ((payload->>'memory_id'))
+CREATE INDEX memory_outbox_memory_idx ON memory_outbox (memory_id)
   WHERE user_id IS NOT NULL;
 
 -- Webhook deliveries (docs/operations.md "Webhooks"): the memory publisher
@@ -42,6 +45,7 @@ CREATE TABLE memory_webhook_queue (
   endpoint        text NOT NULL,
   user_id         text,
   record_key      text NOT NULL,
+  memory_id       text,
   payload         jsonb NOT NULL,
   attempts        integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
@@ -50,10 +54,8 @@ CREATE TABLE memory_webhook_queue (
 );
 CREATE INDEX memory_webhook_queue_key_idx
   ON memory_webhook_queue (endpoint, record_key, id);
-CREATE INDEX memory_webhook_queue_user_idx ON memory_webhook_queue (user_id)
+CREATE INDEX memory_webhook_queue_memory_idx ON memory_webhook_queue (memory_id)
   WHERE user_id IS NOT NULL;
-CREATE INDEX memory_webhook_queue_memory_idx
-  ON memory_webhook_queue ((payload->>'memory_id')) WHERE user_id IS NOT NULL;
 
 -- Records a webhook endpoint still refused after its last attempt, with the
 -- reason; user deletion removes those with the user's content.
@@ -62,6 +64,7 @@ CREATE TABLE memory_webhook_dead_letters (
   endpoint     text NOT NULL,
   user_id      text,
   record_key   text NOT NULL,
+  memory_id    text,
   payload      jsonb NOT NULL,
   attempts     integer NOT NULL,
   reason       text NOT NULL,
@@ -81,7 +84,8 @@ $$;
 
 -- The record of an ADD or UPDATE: the memory's state after the change
 -- (what a consumer needs of the row; no vector, no retrieval context).
-CREATE FUNCTION memory_change_record(op text, m memories) RETURNS jsonb
+CREATE FUNCTION memory_change_record(op text, m memories, changed_at text,
+  source text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'schema', 'agent.memory.v1', 'op', op, 'memory_id', m.memory_id,
@@ -90,15 +94,20 @@ LANGUAGE sql STABLE AS $$
     'importance', m.importance,
     'tags', coalesce(to_jsonb(m.tags), '[]'::jsonb), 'role', m.role,
     'speaker', m.speaker, 'event_id', m.event_id,
-    'ts', memory_change_time(m.ts), 'changed_at', memory_change_time(now()),
-    'source', memory_change_source())
+    'ts', memory_change_time(m.ts), 'changed_at', changed_at,
+    'source', source)
 $$;
 
+-- changed_at and source are the same for every row of a statement.
 CREATE FUNCTION memory_outbox_added() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  changed_at text := memory_change_time(now());
+  source text := memory_change_source();
 BEGIN
-  INSERT INTO memory_outbox (user_id, record_key, payload)
-  SELECT n.user_id, n.user_id, memory_change_record('ADD', n)
+  INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
+  SELECT n.user_id, n.user_id, n.memory_id,
+         memory_change_record('ADD', n, changed_at, source)
   FROM memory_outbox_new n ORDER BY n.seq;
   RETURN NULL;
 END $$;
@@ -107,9 +116,13 @@ END $$;
 -- context, a recomputed vector) change nothing a consumer sees.
 CREATE FUNCTION memory_outbox_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  changed_at text := memory_change_time(now());
+  source text := memory_change_source();
 BEGIN
-  INSERT INTO memory_outbox (user_id, record_key, payload)
-  SELECT n.user_id, n.user_id, memory_change_record('UPDATE', n)
+  INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
+  SELECT n.user_id, n.user_id, n.memory_id,
+         memory_change_record('UPDATE', n, changed_at, source)
   FROM memory_outbox_new n JOIN memory_outbox_old o USING (memory_id)
   WHERE n.version <> o.version ORDER BY n.seq;
   RETURN NULL;
@@ -123,13 +136,13 @@ CREATE FUNCTION memory_outbox_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM memory_outbox b USING memory_outbox_old o
-   WHERE b.user_id IS NOT NULL AND b.payload->>'memory_id' = o.memory_id;
+   WHERE b.user_id IS NOT NULL AND b.memory_id = o.memory_id;
   DELETE FROM memory_webhook_queue b USING memory_outbox_old o
-   WHERE b.user_id IS NOT NULL AND b.payload->>'memory_id' = o.memory_id;
+   WHERE b.user_id IS NOT NULL AND b.memory_id = o.memory_id;
   DELETE FROM memory_webhook_dead_letters b USING memory_outbox_old o
-   WHERE b.user_id IS NOT NULL AND b.payload->>'memory_id' = o.memory_id;
-  INSERT INTO memory_outbox (user_id, record_key, payload)
-  SELECT NULL, o.user_id, jsonb_build_object(
+   WHERE b.user_id IS NOT NULL AND b.memory_id = o.memory_id;
+  INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
+  SELECT NULL, o.user_id, o.memory_id, jsonb_build_object(
     'schema', 'agent.memory.v1', 'op', 'DELETE', 'memory_id', o.memory_id,
     'user_id', o.user_id, 'session_id', o.session_id,
     'memory_type', o.memory_type, 'version', o.version + 1,

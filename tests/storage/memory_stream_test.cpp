@@ -243,12 +243,12 @@ BOOST_FIXTURE_TEST_CASE(user_deletion_removes_pending_content_and_records_conten
   // Alice's webhook copies and dead letters hold her content too.
   test::exec_sql(url,
                  "INSERT INTO memory_webhook_queue (endpoint, user_id,"
-                 " record_key, payload) SELECT 'ep', user_id, record_key,"
-                 " payload FROM memory_outbox;"
+                 " record_key, memory_id, payload) SELECT 'ep', user_id,"
+                 " record_key, memory_id, payload FROM memory_outbox;"
                  " INSERT INTO memory_webhook_dead_letters (endpoint, user_id,"
-                 " record_key, payload, attempts, reason) SELECT 'ep',"
-                 " user_id, record_key, payload, 8, 'HTTP 500'"
-                 " FROM memory_outbox");
+                 " record_key, memory_id, payload, attempts, reason) SELECT"
+                 " 'ep', user_id, record_key, memory_id, payload, 8,"
+                 " 'HTTP 500' FROM memory_outbox");
   auto gov = storage::governance_store::connect(url);
   BOOST_REQUIRE_MESSAGE(gov, why(gov));
   auto del = (*gov)->delete_user("alice");
