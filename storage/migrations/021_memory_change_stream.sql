@@ -98,33 +98,28 @@ LANGUAGE sql STABLE AS $$
     'source', source)
 $$;
 
--- changed_at and source are the same for every row of a statement.
-CREATE FUNCTION memory_outbox_added() RETURNS trigger
+-- ADD for inserted rows; UPDATE for updated rows with a new version only
+-- (rows rewritten without one -- a cleared retrieval context, a recomputed
+-- vector -- change nothing a consumer sees). changed_at and source are the
+-- same for every row of a statement.
+CREATE FUNCTION memory_outbox_written() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   changed_at text := memory_change_time(now());
   source text := memory_change_source();
 BEGIN
-  INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
-  SELECT n.user_id, n.user_id, n.memory_id,
-         memory_change_record('ADD', n, changed_at, source)
-  FROM memory_outbox_new n ORDER BY n.seq;
-  RETURN NULL;
-END $$;
-
--- A new version only: rows rewritten without one (a cleared retrieval
--- context, a recomputed vector) change nothing a consumer sees.
-CREATE FUNCTION memory_outbox_updated() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  changed_at text := memory_change_time(now());
-  source text := memory_change_source();
-BEGIN
-  INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
-  SELECT n.user_id, n.user_id, n.memory_id,
-         memory_change_record('UPDATE', n, changed_at, source)
-  FROM memory_outbox_new n JOIN memory_outbox_old o USING (memory_id)
-  WHERE n.version <> o.version ORDER BY n.seq;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
+    SELECT n.user_id, n.user_id, n.memory_id,
+           memory_change_record('ADD', n, changed_at, source)
+    FROM memory_outbox_new n ORDER BY n.seq;
+  ELSE
+    INSERT INTO memory_outbox (user_id, record_key, memory_id, payload)
+    SELECT n.user_id, n.user_id, n.memory_id,
+           memory_change_record('UPDATE', n, changed_at, source)
+    FROM memory_outbox_new n JOIN memory_outbox_old o USING (memory_id)
+    WHERE n.version <> o.version ORDER BY n.seq;
+  END IF;
   RETURN NULL;
 END $$;
 
@@ -154,10 +149,10 @@ END $$;
 
 CREATE TRIGGER memories_outbox_insert AFTER INSERT ON memories
   REFERENCING NEW TABLE AS memory_outbox_new
-  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_added();
+  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_written();
 CREATE TRIGGER memories_outbox_update AFTER UPDATE ON memories
   REFERENCING OLD TABLE AS memory_outbox_old NEW TABLE AS memory_outbox_new
-  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_updated();
+  FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_written();
 CREATE TRIGGER memories_outbox_delete AFTER DELETE ON memories
   REFERENCING OLD TABLE AS memory_outbox_old
   FOR EACH STATEMENT EXECUTE FUNCTION memory_outbox_deleted();
