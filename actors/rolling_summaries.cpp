@@ -1,5 +1,6 @@
 #include "actors/rolling_summaries.hpp"
 
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -15,10 +16,16 @@ size_t add_rolling_summaries(batch& b, const extraction_config& cfg,
     return 0;
   using key = std::pair<std::string, std::string>;
   std::set<key> touched, ended;
+  // The session's newest message of the batch: its agent and project
+  // scope the summary (payload filters).
+  std::map<key, const activity*> newest_message;
   for (auto& a : b.activities) {
-    if (a.activity_class == "message")
+    if (a.activity_class == "message") {
       touched.insert({a.user_id, a.session_id});
-    else if (a.activity_class == "session_end")
+      auto& n = newest_message[{a.user_id, a.session_id}];
+      if (!n || a.ts_ms >= n->ts_ms)
+        n = &a;
+    } else if (a.activity_class == "session_end")
       ended.insert({a.user_id, a.session_id});
   }
   for (auto& k : ended)
@@ -60,6 +67,12 @@ size_t add_rolling_summaries(batch& b, const extraction_config& cfg,
                                      newest.event_id,
                                      cfg.rules.summary_sentences,
                                      cfg.rules.summary_chars, b.memories)) {
+      if (auto* a = newest_message[sessions[i]]) {
+        auto& m = b.memories.back();
+        m.agent_type = a->agent_type;
+        m.agent_name = a->agent_name;
+        m.project_id = a->project_id;
+      }
       marks[sessions[i]] = newest.ts_ms;
       ++added;
     }

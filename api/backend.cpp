@@ -101,6 +101,11 @@ backend::list_sessions(const session_list_query& q) {
   return no_memories(q.user_id);
 }
 
+caf::expected<project_page>
+backend::list_projects(const project_list_query& q) {
+  return no_memories(q.user_id);
+}
+
 caf::expected<deletion_report> backend::delete_user(const std::string&) {
   return make_error(errc::invalid_config,
                     "user deletion is not available on this node");

@@ -25,6 +25,12 @@ struct search_filter {
   /// carry every listed tag, otherwise at least one of them.
   std::vector<std::string> tags;
   bool tags_all = false;
+  /// Scope of the source event (exact; empty: any): the agent that
+  /// produced it and its project.
+  std::string agent_type;
+  std::string agent_name;
+  std::string project_id;
+  std::optional<double> min_importance; ///< importance >= this (0..1)
 };
 
 /// A validated `POST /v1/memories/search` request.
@@ -60,6 +66,10 @@ struct search_hit {
   std::string event_id;
   int64_t ts_ms = 0;
   std::string metadata_json;
+  double importance = 0;  ///< 0..1, as stored (float precision)
+  std::string agent_type; ///< scope of the source event, "" when absent
+  std::string agent_name;
+  std::string project_id;
   /// With `neighbors` n > 0: up to n turns before / after the hit, oldest
   /// first, by turn time.
   std::vector<context_turn> context_before;
@@ -87,6 +97,9 @@ using ::agentmem::memory_page;
 using ::agentmem::memory_patch;
 using ::agentmem::memory_record;
 using ::agentmem::memory_version;
+using ::agentmem::project_list_query;
+using ::agentmem::project_page;
+using ::agentmem::project_row;
 using ::agentmem::session_list_query;
 using ::agentmem::session_page;
 using ::agentmem::session_row;
@@ -276,6 +289,9 @@ public:
   /// One page of a user's sessions, newest first (session_list_query).
   virtual caf::expected<session_page>
   list_sessions(const session_list_query& q);
+  /// One page of a user's projects (project_list_query).
+  virtual caf::expected<project_page>
+  list_projects(const project_list_query& q);
   /// Readiness: empty string when ready, else the reason it is not.
   virtual std::string not_ready_reason() = 0;
 

@@ -15,7 +15,8 @@ namespace agentmem::api {
 /// Opaque page cursors of the list routes (docs/api.md, "Pagination"):
 /// base64url (RFC 4648 section 5, no padding) of "<kind>:<ts_ms>:<id>",
 /// the sort key of the last item of the previous page. `kind` ("m" for
-/// memories, "s" for sessions, "u" for analytics usage rows) keeps a
+/// memories, "s" for sessions, "p" for projects (ts 0), "u" for analytics
+/// usage rows) keeps a
 /// cursor from being used on another listing. Clients must treat cursors
 /// as opaque.
 std::string encode_cursor(char kind, const list_position& pos);

@@ -64,6 +64,11 @@ ojson turns_json(const std::vector<context_turn>& ts) {
   return a;
 }
 
+// A string that may be absent ("") as JSON: null when absent.
+ojson or_null(const std::string& s) {
+  return s.empty() ? ojson(nullptr) : ojson(s);
+}
+
 ojson hit_json(const search_hit& h, bool with_context) {
   ojson r = ojson::object();
   r["memory_id"] = h.memory_id;
@@ -74,6 +79,10 @@ ojson hit_json(const search_hit& h, bool with_context) {
   r["session_id"] = h.session_id;
   r["event_id"] = h.event_id;
   r["ts"] = domain::format_rfc3339_ms(h.ts_ms);
+  r["importance"] = h.importance;
+  r["agent_type"] = or_null(h.agent_type);
+  r["agent_name"] = or_null(h.agent_name);
+  r["project_id"] = or_null(h.project_id);
   r["metadata"] = metadata_object(h.metadata_json);
   if (with_context) {
     ojson ctx = ojson::object();
@@ -139,10 +148,25 @@ ojson memory_json(const memory_record& m) {
   j["role"] = m.role.empty() ? ojson(nullptr) : ojson(m.role);
   j["speaker"] = m.speaker.empty() ? ojson(nullptr) : ojson(m.speaker);
   j["tags"] = m.tags;
+  j["agent_type"] = or_null(m.agent_type);
+  j["agent_name"] = or_null(m.agent_name);
+  j["project_id"] = or_null(m.project_id);
   j["metadata"] = metadata_object(m.metadata_json);
   j["created_at"] = domain::format_rfc3339_ms(m.created_at_ms);
   j["updated_at"] = time_or_null(m.updated_at_ms);
   return j;
+}
+
+// An optional identifier parameter (1-128 characters) into `dst`.
+caf::error id_param(const http::query_params& q, const char* key,
+                    std::string& dst) {
+  auto v = q.find(key);
+  if (v == q.end())
+    return {};
+  if (auto err = check_id(key, v->second))
+    return err;
+  dst = v->second;
+  return {};
 }
 
 // A comma-separated list parameter: non-empty entries, each an identifier,
@@ -304,7 +328,8 @@ void list_memories(call& c) {
     return;
   auto q = parse_query(c.req.target,
                        {"memory_type", "session_id", "since", "until", "tags",
-                        "tags_match", "min_importance", "limit", "cursor"});
+                        "tags_match", "min_importance", "agent_type",
+                        "agent_name", "project_id", "limit", "cursor"});
   if (!q)
     return send_bad_request(c.res, q.error());
   memory_list_query lq;
@@ -321,11 +346,12 @@ void list_memories(call& c) {
                           + "\"; allowed: conversation, episodic, document, "
                             "session_summary");
   lq.memory_types = std::move(*types);
-  if (auto s = q->find("session_id"); s != q->end()) {
-    if (auto err = check_id("session_id", s->second))
+  for (auto [key, dst] : {std::pair{"session_id", &lq.session_id},
+                          std::pair{"agent_type", &lq.agent_type},
+                          std::pair{"agent_name", &lq.agent_name},
+                          std::pair{"project_id", &lq.project_id}})
+    if (auto err = id_param(*q, key, *dst))
       return send_bad_request(c.res, err);
-    lq.session_id = s->second;
-  }
   if (auto err = time_range(*q, lq.since_ms, lq.until_ms))
     return send_bad_request(c.res, err);
   auto tags = list_param(*q, "tags", 16);
@@ -368,16 +394,16 @@ void list_sessions(call& c) {
   if (!uid)
     return;
   auto q = parse_query(c.req.target,
-                       {"agent_type", "since", "until", "limit", "cursor"});
+                       {"agent_type", "project_id", "since", "until",
+                        "limit", "cursor"});
   if (!q)
     return send_bad_request(c.res, q.error());
   session_list_query sq;
   sq.user_id = *uid;
-  if (auto a = q->find("agent_type"); a != q->end()) {
-    if (auto err = check_id("agent_type", a->second))
+  for (auto [key, dst] : {std::pair{"agent_type", &sq.agent_type},
+                          std::pair{"project_id", &sq.project_id}})
+    if (auto err = id_param(*q, key, *dst))
       return send_bad_request(c.res, err);
-    sq.agent_type = a->second;
-  }
   if (auto err = time_range(*q, sq.since_ms, sq.until_ms))
     return send_bad_request(c.res, err);
   auto limit = int_param(*q, "limit", 1, max_list_limit, default_list_limit);
@@ -394,6 +420,7 @@ void list_sessions(call& c) {
     ojson j = ojson::object();
     j["session_id"] = s.session_id;
     j["agent_type"] = s.agent_type;
+    j["project_id"] = or_null(s.project_id);
     j["started_at"] = domain::format_rfc3339_ms(s.started_at_ms);
     j["last_activity_at"] = domain::format_rfc3339_ms(s.last_activity_at_ms);
     j["ended_at"] = time_or_null(s.ended_at_ms);
@@ -405,6 +432,41 @@ void list_sessions(call& c) {
   out["user_id"] = *uid;
   out["sessions"] = std::move(items);
   out["next_cursor"] = next_cursor_json('s', page->next);
+  send_json(c.res, 200, out);
+}
+
+void list_projects(call& c) {
+  auto uid = c.user();
+  if (!uid)
+    return;
+  auto q = parse_query(c.req.target, {"limit", "cursor"});
+  if (!q)
+    return send_bad_request(c.res, q.error());
+  project_list_query pq;
+  pq.user_id = *uid;
+  auto limit = int_param(*q, "limit", 1, max_list_limit, default_list_limit);
+  if (!limit)
+    return send_bad_request(c.res, limit.error());
+  pq.limit = *limit;
+  if (auto err = cursor_param(*q, 'p', pq.after))
+    return send_bad_request(c.res, err);
+  auto page = c.be().list_projects(pq);
+  if (!page)
+    return send_backend_error(c.res, page.error());
+  ojson items = ojson::array();
+  for (auto& p : page->items) {
+    ojson j = ojson::object();
+    j["project_id"] = p.project_id;
+    j["sessions"] = p.sessions;
+    j["memories"] = p.memories;
+    j["uploads"] = p.uploads;
+    j["last_activity_at"] = domain::format_rfc3339_ms(p.last_activity_ms);
+    items.push_back(std::move(j));
+  }
+  ojson out = ojson::object();
+  out["user_id"] = *uid;
+  out["projects"] = std::move(items);
+  out["next_cursor"] = next_cursor_json('p', page->next);
   send_json(c.res, 200, out);
 }
 

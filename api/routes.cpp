@@ -36,6 +36,8 @@ const std::vector<route> table = {
    listener::main, handlers::list_memories},
   {"/v1/users/{user_id}/sessions", get_head, access::user, user_source::path,
    listener::main, handlers::list_sessions},
+  {"/v1/users/{user_id}/projects", get_head, access::user, user_source::path,
+   listener::main, handlers::list_projects},
   // analytics
   {"/v1/users/{user_id}/usage", get_head, access::user, user_source::path,
    listener::main, handlers::usage},

@@ -167,6 +167,7 @@ void patch_memory(call& c);
 void delete_memory(call& c);
 void list_memories(call& c);
 void list_sessions(call& c);
+void list_projects(call& c);
 // analytics: usage rollups, event-time reports, skills, status page
 void usage(call& c);
 void analytics_usage(call& c);

@@ -91,10 +91,34 @@ caf::expected<search_filter> parse_filter(const json& j) {
     return bad("filter must be an object, got " + describe_type(j));
   for (auto& [k, v] : j.items()) {
     if (k != "memory_types" && k != "session_id" && k != "since"
-        && k != "until" && k != "tags" && k != "tags_match")
+        && k != "until" && k != "tags" && k != "tags_match"
+        && k != "agent_type" && k != "agent_name" && k != "project_id"
+        && k != "min_importance")
       return bad("unknown field 'filter." + clip(k)
                  + "'; allowed: memory_types, session_id, since, until, "
-                   "tags, tags_match");
+                   "tags, tags_match, agent_type, agent_name, project_id, "
+                   "min_importance");
+  }
+  // Scope of the source event: exact identifiers.
+  for (auto [key, dst] : {std::pair{"agent_type", &f.agent_type},
+                          std::pair{"agent_name", &f.agent_name},
+                          std::pair{"project_id", &f.project_id}}) {
+    auto* v = member(j, key);
+    if (!v)
+      continue;
+    std::string field = std::string{"filter."} + key;
+    if (!v->is_string())
+      return bad(field + " must be a string, got " + describe_type(*v));
+    auto& s = v->get_ref<const std::string&>();
+    if (auto err = check_id(field.c_str(), s))
+      return err;
+    *dst = s;
+  }
+  if (auto* mi = member(j, "min_importance")) {
+    if (!mi->is_number() || mi->get<double>() < 0 || mi->get<double>() > 1)
+      return bad("filter.min_importance must be a number between 0 and 1, "
+                 "got " + describe_type(*mi));
+    f.min_importance = mi->get<double>();
   }
   if (auto* mt = member(j, "memory_types")) {
     if (!mt->is_array())

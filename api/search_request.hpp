@@ -42,7 +42,10 @@ constexpr size_t max_json_depth = 16;
 ///                 "since": RFC 3339 string | epoch ms int,
 ///                 "until": RFC 3339 string | epoch ms int,
 ///                 "tags": [string 1-128] (at most 16),
-///                 "tags_match": "any" | "all" (default "any")}}
+///                 "tags_match": "any" | "all" (default "any"),
+///                 "agent_type": string 1-128, "agent_name": string 1-128,
+///                 "project_id": string 1-128,
+///                 "min_importance": number 0-1}}
 ///
 /// Strict: unknown or duplicate fields, wrong JSON types, non-integer
 /// numbers, unknown memory types, `since` after `until`, NUL bytes, invalid

@@ -45,6 +45,7 @@ enum field_id : uint8_t {
   f_tags,
   f_metadata,
   f_cost_usd,
+  f_project_id,
   f_unknown,
 };
 
@@ -56,7 +57,7 @@ constexpr const char* field_names[] = {
   "file",        "model",       "tokens_used",
   "processing_time_ms", "success", "error_message",
   "importance",  "tags",        "metadata",
-  "cost_usd",
+  "cost_usd",    "project_id",
 };
 
 constexpr uint32_t bit(field_id id) {
@@ -114,6 +115,8 @@ field_id lookup_field(std::string_view k) {
         return f_agent_name;
       if (k == "importance")
         return f_importance;
+      if (k == "project_id")
+        return f_project_id;
       return f_unknown;
     case 11:
       return k == "tokens_used" ? f_tokens_used : f_unknown;
@@ -889,6 +892,8 @@ struct event_decoder::impl {
         return read_json_object(v, "metadata", out->metadata_json);
       case f_cost_usd:
         return read_cost(v);
+      case f_project_id:
+        return read_id(v, "project_id", id_chars, out->project_id);
       case f_unknown:
         break;
     }

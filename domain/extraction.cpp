@@ -26,6 +26,9 @@ memory base_memory(const activity& a, const char* type, int32_t chunk) {
   m.chunk_index = chunk;
   m.metadata_json = a.metadata_json;
   m.tags = a.tags;
+  m.agent_type = a.agent_type;
+  m.agent_name = a.agent_name;
+  m.project_id = a.project_id;
   m.importance = a.importance >= 0 ? a.importance
                                    : importance_heuristic(a, type);
   return m;

@@ -59,6 +59,11 @@ std::vector<session_delta> session_deltas(const std::vector<activity>& xs) {
     if (a.activity_class == "session_end")
       d.ended_at_ms = std::max(d.ended_at_ms, a.ts_ms);
     d.interactions += 1;
+    if (!a.project_id.empty()
+        && (d.project_id.empty() || a.ts_ms >= d.project_ts_ms)) {
+      d.project_id = a.project_id;
+      d.project_ts_ms = a.ts_ms;
+    }
   }
   return out;
 }

@@ -22,7 +22,8 @@ std::vector<usage_delta> usage_deltas(const std::vector<activity>& xs);
 
 /// Folds activities into `agent_sessions` increments, one per
 /// (user_id, session_id): started_at = min ts, last_activity = max ts,
-/// ended_at = ts of the last `session_end`, interactions = event count.
+/// ended_at = ts of the last `session_end`, interactions = event count,
+/// project_id = that of the latest event (by ts) that names one.
 std::vector<session_delta> session_deltas(const std::vector<activity>& xs);
 
 /// Start of the UTC window of width `width_ms` (an hour: 3,600,000; a

@@ -47,6 +47,7 @@ struct activity {
   std::string event_type;     ///< as sent (lowercase word)
   std::string activity_class; ///< a known event_type, or "custom"
   std::string agent_name;
+  std::string project_id; ///< optional project the event belongs to, or empty
   std::string role; ///< user|assistant|system|tool, or empty
   std::string content;
   std::string input_json;
@@ -74,7 +75,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, activity& x) {
   return f(caf::meta::type_name("agentmem::activity"), x.event_id, x.ts_ms,
            x.user_id, x.session_id, x.agent_type, x.event_type,
-           x.activity_class, x.agent_name, x.role, x.content, x.input_json,
+           x.activity_class, x.agent_name, x.project_id, x.role, x.content, x.input_json,
            x.output_json, x.tool_name, x.tool_category, x.has_file, x.file,
            x.model, x.tokens_used, x.processing_time_ms, x.success,
            x.error_message, x.importance, x.cost_nanousd, x.tags, x.metadata_json,

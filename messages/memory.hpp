@@ -40,6 +40,11 @@ struct memory {
   std::string context;
   std::string metadata_json; ///< source event's `metadata`, or empty
   std::vector<std::string> tags; ///< source event's `tags` (payload filter)
+  /// Scope of the source event (payload filters; empty when absent): the
+  /// agent that produced it and the project it belongs to.
+  std::string agent_type;
+  std::string agent_name;
+  std::string project_id;
   std::vector<float> vector; ///< filled by the embedding stage
   /// Set by the embedding stage's dedup (domain/dedup.hpp): memory_id of an
   /// existing memory of the same user that this one nearly duplicates, so
@@ -63,7 +68,7 @@ typename Inspector::result_type inspect(Inspector& f, memory& x) {
            x.memory_type, x.user_id, x.session_id, x.event_id, x.ts_ms,
            x.importance, x.chunk_index, x.turn_ts_ms, x.role, x.speaker,
            x.text, x.context, x.metadata_json, x.vector, x.update_of, x.tags,
-           x.partition);
+           x.agent_type, x.agent_name, x.project_id, x.partition);
 }
 
 } // namespace agentmem

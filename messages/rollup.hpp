@@ -31,6 +31,8 @@ struct session_delta {
   std::string user_id;
   std::string session_id;
   std::string agent_type;
+  std::string project_id;     ///< latest project_id seen, or empty
+  int64_t project_ts_ms = 0;  ///< ts of the event that named it
   int64_t started_at_ms = 0;  ///< min ts seen (or session_start ts)
   int64_t ended_at_ms = -1;   ///< ts of session_end, -1 if none in batch
   int64_t last_activity_ms = 0;
@@ -40,7 +42,8 @@ struct session_delta {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_delta& x) {
   return f(caf::meta::type_name("agentmem::session_delta"), x.user_id,
-           x.session_id, x.agent_type, x.started_at_ms, x.ended_at_ms,
+           x.session_id, x.agent_type, x.project_id, x.project_ts_ms,
+           x.started_at_ms, x.ended_at_ms,
            x.last_activity_ms, x.interactions);
 }
 

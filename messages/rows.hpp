@@ -105,6 +105,9 @@ struct memory_record {
   std::string speaker;    ///< conversation memories: agent_name, or ""
   std::string metadata_json; ///< source event's metadata, or ""
   std::vector<std::string> tags;
+  std::string agent_type; ///< agent of the source event, or ""
+  std::string agent_name; ///< or ""
+  std::string project_id; ///< project of the source event, or ""
   int64_t created_at_ms = 0;            ///< commit time of the ADD
   std::optional<int64_t> updated_at_ms; ///< last change in place, if any
 };
@@ -135,6 +138,9 @@ struct memory_list_query {
   std::vector<std::string> tags;         ///< empty: any
   bool tags_all = false;                 ///< all tags instead of any
   std::optional<double> min_importance;  ///< importance >= this
+  std::string agent_type;                ///< empty: any
+  std::string agent_name;                ///< empty: any
+  std::string project_id;                ///< empty: any
   int limit = 50;                        ///< 1..1000
   std::optional<list_position> after;
 };
@@ -149,6 +155,7 @@ struct memory_page {
 struct session_row {
   std::string session_id;
   std::string agent_type;
+  std::string project_id; ///< latest project of its events, or ""
   int64_t started_at_ms = 0;
   int64_t last_activity_at_ms = 0;
   std::optional<int64_t> ended_at_ms;
@@ -161,6 +168,7 @@ struct session_row {
 struct session_list_query {
   std::string user_id;
   std::string agent_type;          ///< empty: any
+  std::string project_id;          ///< empty: any
   std::optional<int64_t> since_ms; ///< last activity >= this
   std::optional<int64_t> until_ms; ///< started at <= this
   int limit = 50;                  ///< 1..1000
@@ -171,6 +179,31 @@ struct session_list_query {
 struct session_page {
   std::vector<session_row> items;
   std::optional<list_position> next;
+};
+
+/// One project of a user (`GET /v1/users/{user_id}/projects`): what
+/// carries its project_id, and when it was last active.
+struct project_row {
+  std::string project_id;
+  int64_t sessions = 0;          ///< agent_sessions rows
+  int64_t memories = 0;          ///< memories rows
+  int64_t uploads = 0;           ///< file_uploads rows
+  int64_t last_activity_ms = 0;  ///< newest last_activity_at of a session
+};
+
+/// A validated `GET /v1/users/{user_id}/projects` request: ordered by
+/// project_id ascending, keyset-paginated after `after`.
+struct project_list_query {
+  std::string user_id;
+  int limit = 50; ///< 1..1000
+  /// Continue after this project_id (`id`; `ts_ms` unused, 0).
+  std::optional<list_position> after;
+};
+
+/// A page of projects.
+struct project_page {
+  std::vector<project_row> items;
+  std::optional<list_position> next; ///< {0, last project_id}
 };
 
 /// What `DELETE /v1/memories/{memory_id}` removed.

@@ -1,6 +1,9 @@
 #include "pipeline/api_backend.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <unordered_map>
 
@@ -46,6 +49,15 @@ retriever::text_lookup texts_of(api_backend::doc_lookup docs_of) {
   };
 }
 
+// A stored float importance as the double that prints like it (0.55f ->
+// 0.55, not 0.550000011920929), as Postgres prints a real.
+double shortest_double(float f) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  *r.ptr = '\0';
+  return std::strtod(buf, nullptr);
+}
+
 storage::vector_filter filter_of(const api::search_request& req) {
   storage::vector_filter f;
   f.user_id = req.user_id;
@@ -55,6 +67,15 @@ storage::vector_filter filter_of(const api::search_request& req) {
   f.until_ms = req.filter.until_ms;
   f.tags = req.filter.tags;
   f.tags_all = req.filter.tags_all;
+  f.agent_type = req.filter.agent_type;
+  f.agent_name = req.filter.agent_name;
+  f.project_id = req.filter.project_id;
+  if (req.filter.min_importance) {
+    // Importance is stored as float (Postgres real; subnormals as 0, like
+    // the memory list's min_importance): compare at that precision.
+    auto m = static_cast<float>(*req.filter.min_importance);
+    f.min_importance = std::fpclassify(m) == FP_SUBNORMAL ? 0.0f : m;
+  }
   return f;
 }
 
@@ -118,6 +139,14 @@ api_backend::search_shards(
     h.event_id = d->event_id;
     h.ts_ms = d->ts_ms;
     h.metadata_json = d->metadata_json;
+    for (auto& s : shards) // the shard holding the point has its payload
+      if (auto scope = s->vectors->scope_of(points[i].point_id)) {
+        h.importance = shortest_double(scope->importance);
+        h.agent_type = std::move(scope->agent_type);
+        h.agent_name = std::move(scope->agent_name);
+        h.project_id = std::move(scope->project_id);
+        break;
+      }
     out.push_back(std::move(h));
     hit_points.push_back(points[i].point_id);
   }
@@ -520,7 +549,7 @@ api_backend::update_memory(const std::string& user_id,
   std::vector<memory> one{std::move(stored)};
   if (auto added = shards_->upsert(one); !added)
     return added.error();
-  shards_->sync_tags(one);
+  shards_->sync_labels(one);
   if (auto err = hot_->put_docs(one))
     return err;
   return rec;
@@ -560,6 +589,12 @@ caf::expected<api::session_page>
 api_backend::list_sessions(const api::session_list_query& q) {
   return with_catalog(
     [&](storage::memory_catalog& c) { return c.sessions(q); });
+}
+
+caf::expected<api::project_page>
+api_backend::list_projects(const api::project_list_query& q) {
+  return with_catalog(
+    [&](storage::memory_catalog& c) { return c.projects(q); });
 }
 
 std::string api_backend::not_ready_reason() {

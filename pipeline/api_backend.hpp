@@ -90,6 +90,8 @@ public:
   list_memories(const api::memory_list_query& q) override;
   caf::expected<api::session_page>
   list_sessions(const api::session_list_query& q) override;
+  caf::expected<api::project_page>
+  list_projects(const api::project_list_query& q) override;
   std::string not_ready_reason() override;
   /// User deletion and export go to `g` (docs/data-governance.md).
   void set_governance(std::shared_ptr<governance_service> g) {

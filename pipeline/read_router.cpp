@@ -186,6 +186,11 @@ caf::expected<api::search_answer> parse_search_reply(const std::string& body) {
     h.session_id = str(r, "session_id");
     h.event_id = str(r, "event_id");
     h.ts_ms = ts_ms(r);
+    if (auto i = r.find("importance"); i != r.end() && i->is_number())
+      h.importance = i->get<double>();
+    h.agent_type = str(r, "agent_type");
+    h.agent_name = str(r, "agent_name");
+    h.project_id = str(r, "project_id");
     if (auto m = r.find("metadata"); m != r.end() && m->is_object())
       h.metadata_json = m->dump();
     if (auto c = r.find("context"); c != r.end() && c->is_object()) {

@@ -61,7 +61,7 @@ sync_shards(postgres_store& pg, shard_set& shards, hot_state& hot,
     auto added = shards.upsert(ms);
     if (!added)
       return added.error();
-    shards.sync_tags(ms);
+    shards.sync_labels(ms);
     if (auto err = hot.append_messages(msgs, true))
       return err;
     if (auto err = hot.put_docs(ms))

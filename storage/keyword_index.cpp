@@ -16,9 +16,9 @@ namespace agentmem::storage {
 
 namespace {
 
-// "AMK4": term frequencies in half units, payloads with tags, speaker
-// terms (older snapshots are rebuilt from Postgres).
-constexpr uint32_t keyword_magic = 0x414D4B34;
+// "AMK5": term frequencies in half units, payloads with tags, scope and
+// importance, speaker terms (older snapshots are rebuilt from Postgres).
+constexpr uint32_t keyword_magic = 0x414D4B35;
 
 // Speaker name tokens are terms of their own field: the prefix keeps them
 // apart from text terms (the tokenizer never emits a byte below 0x20), and
@@ -125,11 +125,12 @@ struct keyword_index::impl {
         tfs.emplace_back(term_id(speaker_prefix + n), 0);
     }
     if (payloads.contains(m.point_id)) {
+      payloads.set_importance(m.point_id, static_cast<float>(m.importance));
       replace(m, static_cast<uint32_t>(length), std::move(tfs));
       return false;
     }
     payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type, m.ts_ms,
-                 static_cast<uint32_t>(length), m.tags);
+                 static_cast<uint32_t>(length), m.tags, point_scope_of(m));
     index_point(m.point_id, std::move(tfs));
     return true;
   }
@@ -281,11 +282,14 @@ size_t keyword_index::upsert(const std::vector<memory>& memories) {
   return added;
 }
 
-size_t keyword_index::sync_tags(const std::vector<memory>& ms) {
+size_t keyword_index::sync_labels(const std::vector<memory>& ms) {
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   size_t changed = 0;
   for (auto& m : ms)
-    changed += impl_->payloads.set_tags(m.point_id, m.tags) ? 1 : 0;
+    changed += impl_->payloads.set_labels(m.point_id, m.tags,
+                                          static_cast<float>(m.importance))
+                 ? 1
+                 : 0;
   return changed;
 }
 

@@ -71,9 +71,9 @@ public:
   /// Returns how many points were added (replacements not counted).
   size_t upsert(const std::vector<memory>& memories);
 
-  /// Sets the payload tags of present points, like
-  /// vector_index::sync_tags. Returns how many points changed.
-  size_t sync_tags(const std::vector<memory>& memories);
+  /// Sets the payload tags and importance of present points, like
+  /// vector_index::sync_labels. Returns how many points changed.
+  size_t sync_labels(const std::vector<memory>& memories);
 
   /// Removes points (their postings and statistics). Returns how many
   /// were present.

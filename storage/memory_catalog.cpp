@@ -30,7 +30,9 @@ const std::string record_columns =
     " coalesce(speaker, ''), coalesce(metadata::text, ''),"
     " coalesce(array_to_json(tags)::text, '[]'), "
   + ms_of("created_at") + ", " + ms_of("updated_at")
-  + ", point_id, coalesce(context, ''), coalesce(source_partition, -1)";
+  + ", point_id, coalesce(context, ''), coalesce(source_partition, -1),"
+    " coalesce(agent_type, ''), coalesce(agent_name, ''),"
+    " coalesce(project_id, '')";
 
 struct stored {
   memory_record rec;
@@ -65,6 +67,9 @@ stored read_record(const pqxx::row& row) {
   s.point_id = static_cast<uint64_t>(row[15].as<int64_t>());
   s.context = row[16].as<std::string>();
   s.partition = row[17].as<int32_t>();
+  r.agent_type = row[18].as<std::string>();
+  r.agent_name = row[19].as<std::string>();
+  r.project_id = row[20].as<std::string>();
   return s;
 }
 
@@ -265,6 +270,9 @@ memory_catalog::update(const std::string& user_id, const std::string& id,
       stored_now.context = cur->context;
       stored_now.metadata_json = r.metadata_json;
       stored_now.tags = r.tags;
+      stored_now.agent_type = r.agent_type;
+      stored_now.agent_name = r.agent_name;
+      stored_now.project_id = r.project_id;
       stored_now.vector = std::move(vec);
       stored_now.partition = cur->partition;
       return std::move(r);
@@ -341,6 +349,12 @@ memory_catalog::list(const memory_list_query& q) {
       if (q.min_importance)
         sql += " AND importance >= " + sql_number(as_real(*q.min_importance))
                + "::real";
+      if (!q.agent_type.empty())
+        sql += " AND agent_type = " + tx.quote(q.agent_type);
+      if (!q.agent_name.empty())
+        sql += " AND agent_name = " + tx.quote(q.agent_name);
+      if (!q.project_id.empty())
+        sql += " AND project_id = " + tx.quote(q.project_id);
       sql += keyset_tail(tx, "ts", "memory_id", q.after, q.limit);
       memory_page page;
       fill_page(
@@ -360,7 +374,8 @@ memory_catalog::sessions(const session_list_query& q) {
     [&](pqxx::connection& c) -> caf::expected<session_page> {
       pqxx::read_transaction tx{c};
       std::string sql =
-        "SELECT s.session_id, s.agent_type, " + ms_of("s.started_at") + ", "
+        "SELECT s.session_id, s.agent_type, coalesce(s.project_id, ''), "
+        + ms_of("s.started_at") + ", "
         + ms_of("s.last_activity_at") + ", " + ms_of("s.ended_at")
         + ", s.total_interactions, (SELECT count(*) FROM memories m"
           " WHERE m.user_id = s.user_id AND m.session_id = s.session_id)"
@@ -368,6 +383,8 @@ memory_catalog::sessions(const session_list_query& q) {
         + tx.quote(q.user_id);
       if (!q.agent_type.empty())
         sql += " AND s.agent_type = " + tx.quote(q.agent_type);
+      if (!q.project_id.empty())
+        sql += " AND s.project_id = " + tx.quote(q.project_id);
       if (q.since_ms)
         sql += " AND s.last_activity_at >= "
                + ts_of(std::to_string(*q.since_ms));
@@ -382,17 +399,66 @@ memory_catalog::sessions(const session_list_query& q) {
           session_row s;
           s.session_id = row[0].as<std::string>();
           s.agent_type = row[1].as<std::string>();
-          s.started_at_ms = row[2].as<int64_t>();
-          s.last_activity_at_ms = row[3].as<int64_t>();
-          if (!row[4].is_null())
-            s.ended_at_ms = row[4].as<int64_t>();
-          s.total_interactions = row[5].as<int64_t>();
-          s.memory_count = row[6].as<int64_t>();
+          s.project_id = row[2].as<std::string>();
+          s.started_at_ms = row[3].as<int64_t>();
+          s.last_activity_at_ms = row[4].as<int64_t>();
+          if (!row[5].is_null())
+            s.ended_at_ms = row[5].as<int64_t>();
+          s.total_interactions = row[6].as<int64_t>();
+          s.memory_count = row[7].as<int64_t>();
           return s;
         },
         [](const session_row& s) {
           return list_position{s.started_at_ms, s.session_id};
         });
+      return page;
+    });
+}
+
+caf::expected<project_page>
+memory_catalog::projects(const project_list_query& q) {
+  return impl_->run<project_page>(
+    "list projects",
+    [&](pqxx::connection& c) -> caf::expected<project_page> {
+      pqxx::read_transaction tx{c};
+      // Every project named by the user's sessions, memories or uploads
+      // (the partial indexes on (user_id, project_id) serve each part).
+      std::string after =
+        q.after ? " AND project_id > " + tx.quote(q.after->id) : "";
+      std::string uid = tx.quote(q.user_id);
+      auto part = [&](const char* table, const char* what,
+                      const std::string& last) {
+        return std::string{"SELECT project_id, "} + what + ", " + last
+               + " FROM " + table + " WHERE user_id = " + uid
+               + " AND project_id IS NOT NULL" + after
+               + " GROUP BY project_id";
+      };
+      std::string sql =
+        "SELECT project_id, sum(s)::bigint, sum(m)::bigint, sum(u)::bigint, "
+        + ms_of("max(last)") + " FROM ("
+        + part("agent_sessions", "count(*) AS s, 0 AS m, 0 AS u",
+               "max(last_activity_at) AS last")
+        + " UNION ALL "
+        + part("memories", "0, count(*), 0", "max(ts)")
+        + " UNION ALL "
+        + part("file_uploads", "0, 0, count(*)", "max(uploaded_at)")
+        + ") p GROUP BY project_id ORDER BY project_id LIMIT "
+        + std::to_string(q.limit + 1);
+      project_page page;
+      auto r = tx.exec(sql);
+      for (const auto& row : r) {
+        if (page.items.size() == static_cast<size_t>(q.limit)) {
+          page.next = list_position{0, page.items.back().project_id};
+          break;
+        }
+        project_row p;
+        p.project_id = row[0].as<std::string>();
+        p.sessions = row[1].as<int64_t>();
+        p.memories = row[2].as<int64_t>();
+        p.uploads = row[3].as<int64_t>();
+        p.last_activity_ms = row[4].as<int64_t>();
+        page.items.push_back(std::move(p));
+      }
       return page;
     });
 }

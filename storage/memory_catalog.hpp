@@ -69,6 +69,12 @@ public:
   /// session_id descending).
   caf::expected<session_page> sessions(const session_list_query& q);
 
+  /// One page of q.user_id's projects (every project_id its sessions,
+  /// memories or uploads carry), by project_id ascending, with the count
+  /// of each and the newest activity (a session's last activity, a
+  /// memory's or upload's time). Errors: errc::postgres_error.
+  caf::expected<project_page> projects(const project_list_query& q);
+
 private:
   struct impl;
   explicit memory_catalog(std::unique_ptr<impl> p);

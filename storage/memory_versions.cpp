@@ -53,7 +53,8 @@ const char* const versioned_temp_tables_sql =
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " version integer, tags text[], source_partition integer)"
+  " version integer, tags text[], source_partition integer,"
+  " agent_type text, agent_name text, project_id text)"
   " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_update ("
   " memory_id text, text text, importance real, ts_ms bigint,"
@@ -126,7 +127,9 @@ void apply_versioned_memories(pqxx::work& tx,
     "SELECT memory_id, point_id, memory_type, user_id, session_id, event_id,"
     " (extract(epoch FROM ts) * 1000)::bigint, importance, chunk_index,"
     " coalesce(role, ''), coalesce(speaker, ''), text,"
-    " coalesce(metadata::text, ''), version, coalesce(source_partition, -1)"
+    " coalesce(metadata::text, ''), version, coalesce(source_partition, -1),"
+    " coalesce(agent_type, ''), coalesce(agent_name, ''),"
+    " coalesce(project_id, '')"
     " FROM memories WHERE memory_id = ANY($1::text[])"
     " ORDER BY memory_id FOR UPDATE",
     text_array_literal({ids.begin(), ids.end()}));
@@ -149,6 +152,9 @@ void apply_versioned_memories(pqxx::work& tx,
     m.metadata_json = row[12].as<std::string>();
     s.version = row[13].as<int32_t>();
     m.partition = row[14].as<int32_t>(); // an update keeps its shard
+    m.agent_type = row[15].as<std::string>(); // and its scope
+    m.agent_name = row[16].as<std::string>();
+    m.project_id = row[17].as<std::string>();
     rows.emplace(m.memory_id, std::move(s));
   }
   std::set<std::string> applied;
@@ -231,7 +237,8 @@ void apply_versioned_memories(pqxx::work& tx,
                         "user_id", "session_id", "event_id", "ts_ms",
                         "importance", "chunk_index", "role", "speaker", "text",
                         "metadata", "embedding", "dims", "version", "tags",
-                        "source_partition"}};
+                        "source_partition", "agent_type", "agent_name",
+                        "project_id"}};
     int32_t ord = 0;
     for (auto* row : adds) {
       auto* m = &row->m;
@@ -245,19 +252,21 @@ void apply_versioned_memories(pqxx::work& tx,
         m->vector.empty() ? nullptr : blob.c_str(),
         static_cast<int32_t>(m->vector.size()), row->version, tags.c_str(),
         m->partition < 0 ? std::optional<int32_t>{}
-                         : std::optional<int32_t>{m->partition});
+                         : std::optional<int32_t>{m->partition},
+        nz(m->agent_type), nz(m->agent_name), nz(m->project_id));
     }
     s.complete();
     tx.exec("INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
             " session_id, event_id, ts, importance, chunk_index, role,"
             " speaker, text, metadata, embedding, embedding_model, dims,"
-            " version, tags, source_partition) "
+            " version, tags, source_partition, agent_type, agent_name,"
+            " project_id) "
             "SELECT memory_id, point_id, memory_type, user_id, session_id,"
             " event_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond',"
             " importance, chunk_index, role, speaker, text, metadata,"
             " embedding, CASE WHEN embedding IS NULL THEN NULL ELSE "
-            + quoted_model + " END, dims, version, tags, source_partition"
-              " FROM tmp_mv_add"
+            + quoted_model + " END, dims, version, tags, source_partition,"
+              " agent_type, agent_name, project_id FROM tmp_mv_add"
               " ORDER BY ord "
             "ON CONFLICT DO NOTHING");
     tx.exec("INSERT INTO memory_links (collection, point_id, memory_id,"

@@ -130,19 +130,35 @@ size_t payload_store::ts_index::count(std::optional<int64_t> since,
 bool payload_store::add(uint64_t id, const std::string& user,
                         const std::string& session, const std::string& type,
                         int64_t ts_ms, uint32_t length,
-                        const std::vector<std::string>& tags) {
+                        const std::vector<std::string>& tags,
+                        const point_scope& scope) {
   if (slot_of_.count(id))
     return false;
   auto slot = static_cast<uint32_t>(slots_.size());
-  payload p{users_.get_or_add(user), sessions_.get_or_add(session),
-            types_.get_or_add(type), length, ts_ms,
-            static_cast<uint32_t>(tag_pool_.size()), 0};
+  payload p{users_.get_or_add(user),
+            sessions_.get_or_add(session),
+            types_.get_or_add(type),
+            length,
+            ts_ms,
+            static_cast<uint32_t>(tag_pool_.size()),
+            0,
+            scopes_.get_or_add(scope.agent_type),
+            scopes_.get_or_add(scope.agent_name),
+            scopes_.get_or_add(scope.project_id),
+            scope.importance};
   if (p.user >= users_idx_.size())
     users_idx_.resize(p.user + 1);
   auto& u = users_idx_[p.user];
   u.points.push_back(slot);
   u.sessions[p.session].push_back(slot);
   u.types[p.type].push_back(slot);
+  // Absent scope values ("") get no posting list: nobody filters on them.
+  if (!scope.agent_type.empty())
+    u.agent_types[p.agent_type].push_back(slot);
+  if (!scope.agent_name.empty())
+    u.agent_names[p.agent_name].push_back(slot);
+  if (!scope.project_id.empty())
+    u.projects[p.project].push_back(slot);
   u.ts.add(ts_ms, slot);
   for (auto& t : tags) {
     auto tid = tags_.get_or_add(t);
@@ -176,13 +192,16 @@ bool payload_store::update(uint64_t id, int64_t ts_ms, uint32_t length) {
   return true;
 }
 
-bool payload_store::set_tags(uint64_t id,
-                             const std::vector<std::string>& tags) {
+bool payload_store::set_labels(uint64_t id,
+                               const std::vector<std::string>& tags,
+                               float importance) {
   auto it = slot_of_.find(id);
   if (it == slot_of_.end())
     return false;
   auto slot = it->second;
   auto& p = slots_[slot];
+  bool importance_changed = p.importance != importance;
+  p.importance = importance;
   std::vector<uint32_t> old(tag_pool_.begin() + p.tags_at,
                             tag_pool_.begin() + p.tags_at + p.tags_count);
   std::vector<uint32_t> now;
@@ -196,7 +215,7 @@ bool payload_store::set_tags(uint64_t id,
     return v;
   };
   if (sorted(old) == sorted(now))
-    return false;
+    return importance_changed;
   auto& u = users_idx_[p.user];
   for (auto tid : old) {
     auto list = u.tags.find(tid);
@@ -216,6 +235,15 @@ bool payload_store::set_tags(uint64_t id,
     v.insert(std::lower_bound(v.begin(), v.end(), slot), slot);
   }
   return true;
+}
+
+std::optional<point_scope> payload_store::scope_of(uint64_t id) const {
+  auto it = slot_of_.find(id);
+  if (it == slot_of_.end())
+    return std::nullopt;
+  auto& p = slots_[it->second];
+  return point_scope{scopes_.names[p.agent_type], scopes_.names[p.agent_name],
+                     scopes_.names[p.project], p.importance};
 }
 
 const payload_store::payload* payload_store::find(uint64_t id) const {
@@ -285,6 +313,17 @@ payload_store::compile(const vector_filter& f) const {
   if (!f.tags.empty() && c.tags.empty())
     return c;
   c.tags_all = f.tags_all;
+  // A scope value nobody carries matches nothing.
+  for (auto [value, dst] : {std::pair{&f.agent_type, &c.agent_type},
+                            std::pair{&f.agent_name, &c.agent_name},
+                            std::pair{&f.project_id, &c.project}}) {
+    if (value->empty())
+      continue;
+    *dst = scopes_.find(*value);
+    if (!*dst)
+      return c;
+  }
+  c.min_importance = f.min_importance;
   c.since_ms = f.since_ms;
   c.until_ms = f.until_ms;
   if (c.since_ms && c.until_ms && *c.since_ms > *c.until_ms)
@@ -302,6 +341,11 @@ bool payload_store::matches(const payload& p, const compiled_filter& f) const {
       && std::find(f.types.begin(), f.types.end(), p.type) == f.types.end())
     return false;
   if (!in_range(p.ts_ms, f.since_ms, f.until_ms))
+    return false;
+  if ((f.agent_type && p.agent_type != *f.agent_type)
+      || (f.agent_name && p.agent_name != *f.agent_name)
+      || (f.project && p.project != *f.project)
+      || (f.min_importance && !(p.importance >= *f.min_importance)))
     return false;
   if (!f.tags.empty()) {
     auto first = tag_pool_.begin() + p.tags_at;
@@ -372,6 +416,13 @@ payload_store::plan(const compiled_filter& f) const {
                nullptr);
     }
   }
+  for (auto [key, map] : {std::pair{&f.agent_type, &u.agent_types},
+                          std::pair{&f.agent_name, &u.agent_names},
+                          std::pair{&f.project, &u.projects}})
+    if (*key) {
+      auto* l = posting(*map, **key);
+      consider(l->size(), kind::posting, l);
+    }
   if (f.since_ms || f.until_ms)
     consider(u.ts.count(f.since_ms, f.until_ms), kind::time, nullptr);
   if (cands.empty())
@@ -494,6 +545,10 @@ void payload_store::write_point(std::ofstream& out, uint64_t id) const {
   io::write_pod(out, p.tags_count);
   for (uint32_t i = 0; i < p.tags_count; ++i)
     io::write_str(out, tags_.names[tag_pool_[p.tags_at + i]]);
+  io::write_str(out, scopes_.names[p.agent_type]);
+  io::write_str(out, scopes_.names[p.agent_name]);
+  io::write_str(out, scopes_.names[p.project]);
+  io::write_pod(out, p.importance);
 }
 
 std::optional<uint64_t> payload_store::read_point(std::ifstream& in) {
@@ -510,7 +565,12 @@ std::optional<uint64_t> payload_store::read_point(std::ifstream& in) {
   for (auto& tag : tags)
     if (!io::read_str(in, tag))
       return std::nullopt;
-  add(id, u, s, t, ts, length, tags);
+  point_scope scope;
+  if (!io::read_str(in, scope.agent_type) || !io::read_str(in, scope.agent_name)
+      || !io::read_str(in, scope.project_id)
+      || !io::read_pod(in, scope.importance))
+    return std::nullopt;
+  add(id, u, s, t, ts, length, tags, scope);
   return id;
 }
 
@@ -554,7 +614,8 @@ payload_store::remove(const std::vector<uint64_t>& ids) {
     };
     auto& u = users_idx_[user];
     drop(u.points);
-    for (auto* m : {&u.sessions, &u.types, &u.tags})
+    for (auto* m : {&u.sessions, &u.types, &u.tags, &u.agent_types,
+                    &u.agent_names, &u.projects})
       for (auto it = m->begin(); it != m->end();) {
         drop(it->second);
         it = it->second.empty() ? m->erase(it) : std::next(it);
@@ -587,6 +648,7 @@ void payload_store::clear() {
   sessions_ = {};
   types_ = {};
   tags_ = {};
+  scopes_ = {};
   slots_.clear();
   ids_.clear();
   tag_pool_.clear();

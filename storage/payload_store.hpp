@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "messages/memory.hpp"
+
 namespace agentmem::storage {
 
 /// Payload filter of a search (all conditions ANDed). `user_id` is
@@ -22,7 +24,28 @@ struct vector_filter {
   /// every one of them (`tags_all` true).
   std::vector<std::string> tags;
   bool tags_all = false;
+  /// Scope of the source event: exact matches, empty = any.
+  std::string agent_type;
+  std::string agent_name;
+  std::string project_id;
+  /// importance >= this (compared at float precision, as stored).
+  std::optional<float> min_importance;
 };
+
+/// The scope and importance of a point (memory::agent_type, agent_name,
+/// project_id, importance); empty strings when absent.
+struct point_scope {
+  std::string agent_type;
+  std::string agent_name;
+  std::string project_id;
+  float importance = 0; ///< 0..1
+};
+
+/// The scope of a memory's point.
+inline point_scope point_scope_of(const memory& m) {
+  return {m.agent_type, m.agent_name, m.project_id,
+          static_cast<float>(m.importance)};
+}
 
 /// A search hit: point id and score (higher is better).
 struct scored_point {
@@ -34,7 +57,8 @@ struct scored_point {
 /// (https://qdrant.tech/documentation/concepts/indexing/), kept per user
 /// because every search is scoped to one user:
 ///   - keyword indexes (posting lists of point slots per value) for
-///     `session_id`, `memory_type` and `tags`, plus the user's own list;
+///     `session_id`, `memory_type`, `tags`, `agent_type`, `agent_name` and
+///     `project_id`, plus the user's own list;
 ///   - a range index for `ts` (points sorted by time, with a small
 ///     unsorted tail merged in when it grows past sqrt of the sorted part).
 /// Strings are interned to dense ids; points get dense slots in insertion
@@ -51,6 +75,10 @@ public:
     int64_t ts_ms;
     uint32_t tags_at;   ///< first tag id in the tag pool
     uint32_t tags_count;
+    uint32_t agent_type; ///< interned scope values ("" when absent)
+    uint32_t agent_name;
+    uint32_t project;
+    float importance;
   };
 
   /// A filter resolved to interned ids; `empty` when it can match nothing.
@@ -63,6 +91,8 @@ public:
     std::optional<int64_t> until_ms;
     std::vector<uint32_t> tags; ///< resolved tags (unknown ones dropped)
     bool tags_all = false;
+    std::optional<uint32_t> agent_type, agent_name, project;
+    std::optional<float> min_importance;
   };
 
   /// Which index a query plan iterates and what it expects to find.
@@ -85,15 +115,31 @@ public:
   /// Adds a point; false (nothing changed) when the id is already present.
   bool add(uint64_t id, const std::string& user, const std::string& session,
            const std::string& type, int64_t ts_ms, uint32_t length = 0,
-           const std::vector<std::string>& tags = {});
+           const std::vector<std::string>& tags = {},
+           const point_scope& scope = {});
 
   /// Changes the ts and length of a point in place (a memory updated in
   /// place keeps its id, user, session and type); false when absent.
   bool update(uint64_t id, int64_t ts_ms, uint32_t length = 0);
 
-  /// Replaces the tags of a point (a memory whose tags were changed
-  /// through the API); false when absent or the tags are the same set.
-  bool set_tags(uint64_t id, const std::vector<std::string>& tags);
+  /// Replaces the tags and importance of a point (a memory changed in
+  /// place: through the API, a near duplicate); false when absent or
+  /// nothing changed.
+  bool set_labels(uint64_t id, const std::vector<std::string>& tags,
+                  float importance);
+
+  /// Sets the importance of a point (a memory changed in place); false
+  /// when absent.
+  bool set_importance(uint64_t id, float importance) {
+    auto it = slot_of_.find(id);
+    if (it == slot_of_.end())
+      return false;
+    slots_[it->second].importance = importance;
+    return true;
+  }
+
+  /// The scope and importance of a point; nullopt when absent.
+  std::optional<point_scope> scope_of(uint64_t id) const;
 
   bool contains(uint64_t id) const {
     return slot_of_.count(id) > 0;
@@ -153,7 +199,8 @@ public:
   std::vector<adjacent> adjacent_turns(const std::vector<uint64_t>& ids,
                                        const std::string& turn_type) const;
 
-  /// Binary (de)serialisation of one point: id, strings, ts, length, tags.
+  /// Binary (de)serialisation of one point: id, strings, ts, length, tags,
+  /// scope strings, importance.
   void write_point(std::ofstream& out, uint64_t id) const;
   /// Reads one point written by write_point and adds it; returns its id.
   std::optional<uint64_t> read_point(std::ifstream& in);
@@ -197,9 +244,13 @@ private:
     std::unordered_map<uint32_t, std::vector<uint32_t>> sessions;
     std::unordered_map<uint32_t, std::vector<uint32_t>> types;
     std::unordered_map<uint32_t, std::vector<uint32_t>> tags;
+    std::unordered_map<uint32_t, std::vector<uint32_t>> agent_types;
+    std::unordered_map<uint32_t, std::vector<uint32_t>> agent_names;
+    std::unordered_map<uint32_t, std::vector<uint32_t>> projects;
     ts_index ts;
   };
   interner users_, sessions_, types_, tags_;
+  interner scopes_; ///< agent types, agent names and projects
   std::vector<payload> slots_;
   std::vector<uint64_t> ids_;
   std::vector<uint32_t> tag_pool_;

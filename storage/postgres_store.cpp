@@ -152,6 +152,7 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
       {"event_type", &a.event_type},
       {"activity_class", &a.activity_class},
       {"agent_name", &a.agent_name},
+      {"project_id", &a.project_id},
       {"role", &a.role},
       {"content", &a.content},
       {"input", &a.input_json},
@@ -177,7 +178,8 @@ std::optional<std::string> find_nul(const batch& b, const std::string& group,
   for (auto& m : b.memories) {
     for (auto* s : {&m.memory_id, &m.memory_type, &m.user_id, &m.session_id,
                     &m.event_id, &m.role, &m.speaker, &m.text,
-                    &m.context, &m.metadata_json, &m.update_of})
+                    &m.context, &m.metadata_json, &m.update_of,
+                    &m.agent_type, &m.agent_name, &m.project_id})
       if (bad(*s))
         return "memory " + std::string{m.memory_id.c_str()};
     for (auto& t : m.tags)
@@ -215,7 +217,7 @@ const char* const activity_columns[] = {
   "tool_name", "tool_category", "model", "tokens_used",
   "processing_time_ms", "success", "error_message", "importance", "tags",
   "metadata", "raw", "source_topic", "source_partition", "source_offset",
-  "filename", "mime_type", "size_bytes", "text_chars"};
+  "filename", "mime_type", "size_bytes", "text_chars", "project_id"};
 
 constexpr const char* create_tmp_activities =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_activities ("
@@ -226,17 +228,19 @@ constexpr const char* create_tmp_activities =
   " processing_time_ms bigint, success boolean, error_message text,"
   " importance real, tags text[], metadata jsonb, raw jsonb,"
   " source_topic text, source_partition integer, source_offset bigint,"
-  " filename text, mime_type text, size_bytes bigint, text_chars integer"
+  " filename text, mime_type text, size_bytes bigint, text_chars integer,"
+  " project_id text"
   ") ON COMMIT DELETE ROWS;";
 
-const char* const session_columns[] = {"user_id",   "session_id", "agent_type",
-                                       "started_ms", "ended_ms",  "last_ms",
-                                       "interactions"};
+const char* const session_columns[] = {
+  "user_id", "session_id", "agent_type", "started_ms",  "ended_ms",
+  "last_ms", "interactions", "project_id", "project_ms"};
 
 constexpr const char* create_tmp_sessions =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_sessions ("
   " user_id text, session_id text, agent_type text, started_ms bigint,"
-  " ended_ms bigint, last_ms bigint, interactions bigint"
+  " ended_ms bigint, last_ms bigint, interactions bigint, project_id text,"
+  " project_ms bigint"
   ") ON COMMIT DELETE ROWS;";
 
 const char* const usage_columns[] = {
@@ -254,7 +258,8 @@ const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
-  "dims",        "context",   "tags",     "source_partition"};
+  "dims",        "context",   "tags",     "source_partition", "agent_type",
+  "agent_name",  "project_id"};
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_memories ("
@@ -262,7 +267,8 @@ constexpr const char* create_tmp_memories =
   " user_id text, session_id text, event_id text, ts_ms bigint,"
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
-  " context text, tags text[], source_partition integer"
+  " context text, tags text[], source_partition integer, agent_type text,"
+  " agent_name text, project_id text"
   ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
 
 template <size_t N>
@@ -277,12 +283,14 @@ std::string insert_activities_sql() {
          " agent_type, agent_name, event_type, activity_class, role, content,"
          " input, output, tool_name, tool_category, model, tokens_used,"
          " processing_time_ms, success, error_message, importance, tags,"
-         " metadata, raw, source_topic, source_partition, source_offset) "
+         " metadata, raw, source_topic, source_partition, source_offset,"
+         " project_id) "
          "SELECT event_id, " + ts_of("ts_ms") + ", user_id, session_id,"
          " agent_type, agent_name, event_type, activity_class, role, content,"
          " input, output, tool_name, tool_category, model, tokens_used,"
          " processing_time_ms, success, error_message, importance, tags,"
-         " metadata, raw, source_topic, source_partition, source_offset "
+         " metadata, raw, source_topic, source_partition, source_offset,"
+         " project_id "
          "FROM tmp_activities ORDER BY event_id "
          "ON CONFLICT (event_id) DO NOTHING RETURNING event_id";
 }
@@ -291,22 +299,28 @@ std::string insert_activities_sql() {
 // (same transaction as the activity), so DO NOTHING keeps it exact.
 constexpr const char* insert_file_uploads_sql =
   "INSERT INTO file_uploads (event_id, activity_id, user_id, session_id,"
-  " filename, mime_type, size_bytes, text_chars, uploaded_at) "
+  " filename, mime_type, size_bytes, text_chars, uploaded_at, project_id) "
   "SELECT t.event_id, a.activity_id, t.user_id, t.session_id, t.filename,"
-  " t.mime_type, t.size_bytes, t.text_chars, a.ts "
+  " t.mime_type, t.size_bytes, t.text_chars, a.ts, t.project_id "
   "FROM tmp_activities t JOIN user_activities a ON a.event_id = t.event_id "
   "WHERE t.activity_class = 'file_upload' ORDER BY t.event_id "
   "ON CONFLICT (event_id) DO NOTHING";
 
 std::string upsert_sessions_sql() {
+  // project_id: the latest (by event time) of the batch; a later batch's
+  // wins over the stored one (docs/api.md, "Projects").
   return "INSERT INTO agent_sessions AS s (user_id, session_id, agent_type,"
-         " started_at, ended_at, total_interactions, last_activity_at) "
+         " started_at, ended_at, total_interactions, last_activity_at,"
+         " project_id) "
          "SELECT user_id, session_id, min(agent_type), "
          + ts_of("min(started_ms)") + ", " + ts_of("max(ended_ms)")
          + ", sum(interactions)::bigint, " + ts_of("max(last_ms)")
-         + " FROM tmp_sessions GROUP BY user_id, session_id"
+         + ", (array_agg(project_id ORDER BY project_ms DESC)"
+           " FILTER (WHERE project_id IS NOT NULL))[1]"
+           " FROM tmp_sessions GROUP BY user_id, session_id"
            " ORDER BY user_id, session_id "
            "ON CONFLICT (user_id, session_id) DO UPDATE SET"
+           " project_id = coalesce(EXCLUDED.project_id, s.project_id),"
            " started_at = LEAST(s.started_at, EXCLUDED.started_at),"
            " ended_at = GREATEST(s.ended_at, EXCLUDED.ended_at),"
            " last_activity_at = GREATEST(s.last_activity_at,"
@@ -337,12 +351,13 @@ std::string insert_memories_sql(const std::string& quoted_model) {
   return "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
          " session_id, event_id, ts, importance, chunk_index, role, speaker,"
          " text, metadata, embedding, embedding_model, dims, context, tags,"
-         " source_partition) "
+         " source_partition, agent_type, agent_name, project_id) "
          "SELECT memory_id, point_id, memory_type, user_id, session_id,"
          " event_id, " + ts_of("ts_ms") + ", importance, chunk_index, role,"
          " speaker, text, metadata, embedding,"
          " CASE WHEN embedding IS NULL THEN NULL ELSE " + quoted_model
-         + " END, dims, context, tags, source_partition FROM tmp_memories"
+         + " END, dims, context, tags, source_partition, agent_type,"
+           " agent_name, project_id FROM tmp_memories"
            " ORDER BY ord "
            "ON CONFLICT DO NOTHING RETURNING 1";
 }
@@ -579,7 +594,7 @@ postgres_store::commit_batch(const batch& input,
           is_file && a.file.size_bytes >= 0
             ? std::optional<int64_t>{a.file.size_bytes}
             : std::optional<int64_t>{},
-          is_file ? utf8_chars(a.file.text) : 0);
+          is_file ? utf8_chars(a.file.text) : 0, nz(a.project_id));
       }
       out.complete();
       auto inserted = tx.exec(insert_activities_sql());
@@ -626,7 +641,9 @@ postgres_store::commit_batch(const batch& input,
           s.started_at_ms,
           s.ended_at_ms < 0 ? std::optional<int64_t>{}
                             : std::optional<int64_t>{s.ended_at_ms},
-          s.last_activity_ms, s.interactions);
+          s.last_activity_ms, s.interactions, nz(s.project_id),
+          s.project_id.empty() ? std::optional<int64_t>{}
+                               : std::optional<int64_t>{s.project_ts_ms});
       out.complete();
       tx.exec(upsert_sessions_sql());
     }
@@ -701,7 +718,8 @@ postgres_store::commit_batch(const batch& input,
           m.vector.empty() ? nullptr : blob.c_str(),
           static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
           m.partition < 0 ? std::optional<int32_t>{}
-                          : std::optional<int32_t>{m.partition});
+                          : std::optional<int32_t>{m.partition},
+          nz(m.agent_type), nz(m.agent_name), nz(m.project_id));
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
@@ -803,7 +821,9 @@ constexpr const char* stored_memory_columns =
   " event_id, (extract(epoch FROM ts) * 1000)::bigint, importance,"
   " chunk_index, coalesce(role, ''), coalesce(speaker, ''), text,"
   " coalesce(metadata::text, ''), encode(embedding, 'hex'), tags,"
-  " coalesce(context, ''), coalesce(source_partition, -1)";
+  " coalesce(context, ''), coalesce(source_partition, -1),"
+  " coalesce(agent_type, ''), coalesce(agent_name, ''),"
+  " coalesce(project_id, '')";
 
 // Rows of stored_memory_columns, vectors decoded.
 caf::expected<std::vector<stored_memory>>
@@ -830,6 +850,9 @@ decode_memories(const pqxx::result& r) {
     m.metadata_json = row[13].as<std::string>();
     m.context = row[16].as<std::string>();
     m.partition = row[17].as<int32_t>();
+    m.agent_type = row[18].as<std::string>();
+    m.agent_name = row[19].as<std::string>();
+    m.project_id = row[20].as<std::string>();
     if (!row[14].is_null()
         && !vector_from_hex(row[14].c_str(), row[14].size(), m.vector))
       return make_error(errc::postgres_error,

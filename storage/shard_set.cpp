@@ -144,11 +144,11 @@ caf::expected<size_t> shard_set::upsert(const std::vector<memory>& ms,
   return added;
 }
 
-size_t shard_set::sync_tags(const std::vector<memory>& ms) {
+size_t shard_set::sync_labels(const std::vector<memory>& ms) {
   size_t changed = 0;
   for (auto& [s, group] : group_held(ms)) {
-    changed += s->vectors->sync_tags(group);
-    s->keywords->sync_tags(group);
+    changed += s->vectors->sync_labels(group);
+    s->keywords->sync_labels(group);
   }
   return changed;
 }

@@ -111,10 +111,10 @@ public:
   caf::expected<size_t> upsert(const std::vector<memory>& memories,
                                double* helper_cpu_seconds = nullptr);
 
-  /// Sets the tags of points already present in held shards to those of
-  /// `memories` (vector_index::sync_tags, keyword_index::sync_tags).
-  /// Returns how many points changed.
-  size_t sync_tags(const std::vector<memory>& memories);
+  /// Sets the tags and importance of points already present in held
+  /// shards to those of `memories` (vector_index::sync_labels,
+  /// keyword_index::sync_labels). Returns how many points changed.
+  size_t sync_labels(const std::vector<memory>& memories);
 
   /// What a removal took out of the shards.
   struct removed_counts {

@@ -26,7 +26,9 @@ namespace agentmem::storage {
 
 namespace {
 
-constexpr uint32_t payload_magic = 0x414D5033; // "AMP3" (payloads with tags)
+// "AMP4": payloads with tags, scope and importance. A snapshot of an
+// older layout is not read: the shard is rebuilt from Postgres.
+constexpr uint32_t payload_magic = 0x414D5034;
 
 using io::read_pod;
 using io::read_str;
@@ -315,7 +317,7 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
         if (!d.hnsw->label_lookup_.count(m.point_id))
           continue; // not inserted: a thread failed (rethrown below)
         d.payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
-                       m.ts_ms, 0, m.tags);
+                       m.ts_ms, 0, m.tags, point_scope_of(m));
         d.note_internal(m.point_id);
         ++added;
       }
@@ -328,6 +330,9 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
     for (auto i : rest) {
       auto& m = ms[i];
       bool present = d.payloads.contains(m.point_id);
+      if (present) // a memory changed in place (its tags: sync_labels)
+        d.payloads.set_importance(m.point_id,
+                                  static_cast<float>(m.importance));
       if (present && (m.vector.empty() || d.same_point(m)))
         continue; // ids are deterministic: usually the very same point
       if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
@@ -340,7 +345,7 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
         continue;
       }
       d.payloads.add(m.point_id, m.user_id, m.session_id, m.memory_type,
-                     m.ts_ms, 0, m.tags);
+                     m.ts_ms, 0, m.tags, point_scope_of(m));
       d.note_internal(m.point_id);
       ++added;
     }
@@ -350,12 +355,20 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
   return added;
 }
 
-size_t vector_index::sync_tags(const std::vector<memory>& ms) {
+size_t vector_index::sync_labels(const std::vector<memory>& ms) {
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   size_t changed = 0;
   for (auto& m : ms)
-    changed += impl_->payloads.set_tags(m.point_id, m.tags) ? 1 : 0;
+    changed += impl_->payloads.set_labels(m.point_id, m.tags,
+                                          static_cast<float>(m.importance))
+                 ? 1
+                 : 0;
   return changed;
+}
+
+std::optional<point_scope> vector_index::scope_of(uint64_t point_id) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  return impl_->payloads.scope_of(point_id);
 }
 
 namespace {

@@ -108,11 +108,16 @@ public:
   caf::expected<size_t> upsert(const std::vector<memory>& memories,
                                double* helper_cpu_s = nullptr);
 
-  /// Sets the payload tags of the memories' points that are present to
-  /// the memories' tags (a change through the API; upsert() leaves the
-  /// tags of a present point alone because the pipeline's in-place
-  /// updates do not carry them). Returns how many points changed.
-  size_t sync_tags(const std::vector<memory>& memories);
+  /// Sets the payload tags and importance of the memories' points that
+  /// are present to the memories' (a change through the API, rows read
+  /// back from Postgres; upsert() sets a present point's importance but
+  /// leaves its tags alone because the pipeline's in-place updates do not
+  /// carry them). Returns how many points changed.
+  size_t sync_labels(const std::vector<memory>& memories);
+
+  /// The scope (agent, project) and importance of a point's payload;
+  /// nullopt when the point is absent.
+  std::optional<point_scope> scope_of(uint64_t point_id) const;
 
   /// Removes points (hnswlib markDelete; the stored vector is zeroed so
   /// that neither memory nor the next snapshot keeps it). Returns the ids

@@ -92,6 +92,12 @@ struct search_env {
     m.turn_ts_ms = m.ts_ms;
     m.text = text;
     m.tags = std::move(tags);
+    // Scope: even turns by agent "coach" in project "p-run", odd ones by
+    // "doc" without a project; importance grows with n.
+    m.agent_type = "assistant";
+    m.agent_name = n % 2 ? "doc" : "coach";
+    m.project_id = n % 2 ? "" : "p-run";
+    m.importance = n < 100 ? 0.05 * n : 0.9;
     ms.push_back(std::move(m));
   }
 
@@ -179,6 +185,68 @@ BOOST_AUTO_TEST_CASE(tag_filters_apply_in_every_mode) {
       BOOST_TEST(search(req).empty());
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(scope_and_importance_filters_apply_in_every_mode) {
+  std::map<std::string, const memory*> by_id;
+  for (auto& m : ms)
+    by_id[m.memory_id] = &m;
+  for (const char* mode : {"vector", "keyword", "hybrid"}) {
+    BOOST_TEST_CONTEXT("mode " << mode) {
+      api::search_request req;
+      req.query = "a marathon in Berlin and the weather in Lisbon";
+      req.mode = mode;
+      req.top_k = 20;
+      auto all = search(req);
+      BOOST_TEST(all.size() == ms.size());
+      for (auto& h : all) { // every hit carries its stored scope
+        auto& m = *by_id.at(h.memory_id);
+        BOOST_TEST(h.importance == static_cast<double>(
+                                     static_cast<float>(m.importance)),
+                   boost::test_tools::tolerance(1e-6));
+        BOOST_TEST(h.agent_name == m.agent_name);
+        BOOST_TEST(h.project_id == m.project_id);
+      }
+      req.filter.project_id = "p-run";
+      auto in_project = search(req);
+      BOOST_TEST(in_project.size() == 8u); // turns 0, 2, ..., 10, m100, m200
+      for (auto& h : in_project)
+        BOOST_TEST(by_id.at(h.memory_id)->project_id == "p-run");
+      req.filter = {};
+      req.filter.agent_name = "doc";
+      req.filter.min_importance = 0.25; // n >= 5, odd: 5, 7, 9, 11
+      req.query = "the dentist, a wedding, tomatoes and the chess club";
+      auto doc = search(req);
+      BOOST_TEST(doc.size() == 4u);
+      for (auto& h : doc) {
+        BOOST_TEST(by_id.at(h.memory_id)->agent_name == "doc");
+        BOOST_TEST(h.importance >= 0.25);
+      }
+      req.filter = {};
+      req.filter.agent_type = "no-such-agent";
+      BOOST_TEST(search(req).empty());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_changed_importance_is_filtered_at_once) {
+  // An in-place change (dedup, PATCH) re-upserts the memory: the payload's
+  // importance follows, so min_importance sees the new value.
+  api::search_request req;
+  req.query = "tax forms";
+  req.mode = "keyword";
+  req.filter.min_importance = 0.5;
+  auto before = search(req);
+  for (auto& h : before)
+    BOOST_TEST(h.memory_id != "m3");
+  auto m3 = *std::find_if(ms.begin(), ms.end(),
+                          [](auto& m) { return m.memory_id == "m3"; });
+  m3.importance = 0.8;
+  BOOST_REQUIRE(shards->upsert({m3}));
+  auto after = search(req);
+  BOOST_REQUIRE(!after.empty());
+  BOOST_TEST(after[0].memory_id == "m3");
+  BOOST_TEST(after[0].importance == 0.8);
 }
 
 BOOST_AUTO_TEST_CASE(vector_searches_count_their_query_plan) {

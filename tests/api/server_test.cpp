@@ -340,7 +340,10 @@ BOOST_AUTO_TEST_CASE(search_returns_hits_in_the_documented_shape) {
   // The backend sent 3; top_k is 2.
   BOOST_TEST_REQUIRE(results.size() == 2u);
   auto& hit = results[0];
-  BOOST_TEST(hit.size() == 9u);
+  BOOST_TEST(hit.size() == 13u);
+  BOOST_TEST(hit.at("importance").is_number());
+  BOOST_TEST(hit.at("project_id").is_null()); // absent scope: null
+  BOOST_TEST(hit.at("agent_type").is_null());
   BOOST_TEST(hit.at("memory_id") == "m0");
   BOOST_TEST(hit.at("score").get<double>() == 0.9);
   BOOST_TEST(hit.at("memory_type") == "episodic");
@@ -372,7 +375,7 @@ BOOST_AUTO_TEST_CASE(search_with_neighbors_returns_each_hits_context) {
   auto j = body_of(r);
   auto& results = j.at("results");
   BOOST_TEST_REQUIRE(results.size() == 2u);
-  BOOST_TEST(results[0].size() == 10u);
+  BOOST_TEST(results[0].size() == 14u);
   BOOST_TEST(results[0].at("context") == json::parse(R"({
     "before": [{"memory_id":"m-1","event_id":"e-1",
                 "ts":"2023-05-08T13:55:00.000Z","text":"before"}],

@@ -194,6 +194,22 @@ BOOST_AUTO_TEST_CASE(cost_usd_is_optional_and_kept_in_nano_dollars) {
   }
 }
 
+// project_id (optional): 1-128 characters; empty strings and other
+// types are rejected with the field named, null is absent.
+BOOST_AUTO_TEST_CASE(project_id_is_optional_and_an_identifier) {
+  BOOST_REQUIRE(!decode(message_with({{"project_id", "\"apollo-7\""}})));
+  BOOST_TEST(out.project_id == "apollo-7");
+  BOOST_REQUIRE(!decode(message_with({{"project_id", "null"}})));
+  BOOST_TEST(out.project_id.empty());
+  std::string too_long = "\"" + std::string(129, 'p') + "\"";
+  for (std::string bad : {std::string{"\"\""}, std::string{"7"}, too_long}) {
+    auto err = decode(message_with({{"project_id", bad}}));
+    BOOST_REQUIRE_MESSAGE(err, bad);
+    BOOST_TEST(err->detail.find("project_id") != std::string::npos,
+               err->detail);
+  }
+}
+
 // Postgres sums both into bigint usage_analytics counters (SQLSTATE 22003
 // on overflow), so one event may carry at most 2^32-1 of each.
 BOOST_AUTO_TEST_CASE(usage_counts_up_to_2_pow_32_minus_1_are_accepted_and_larger_ones_rejected) {

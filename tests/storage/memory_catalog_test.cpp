@@ -266,4 +266,104 @@ BOOST_FIXTURE_TEST_CASE(sessions_are_listed_newest_first_in_pages,
   BOOST_TEST((ids == std::vector<std::string>{"s4", "s3", "s2", "s1", "s0"}));
 }
 
+BOOST_FIXTURE_TEST_CASE(projects_and_agents_scope_sessions_memories_and_lists,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  // Session s0 in project "alpha" (agent "coach"); s1 first without a
+  // project, then in "beta"; s2 never names one. An upload in "alpha".
+  batch b;
+  auto ev = [&](const std::string& id, const std::string& session,
+                int64_t ts, const std::string& project,
+                const std::string& agent) {
+    auto a = test::chat_activity(id, "u1", session, ts, "message");
+    a.raw_json = "{}";
+    a.project_id = project;
+    a.agent_name = agent;
+    b.activities.push_back(a);
+    auto m = mem(id, 100 + b.activities.size(), ts);
+    m.session_id = session;
+    m.event_id = id;
+    m.agent_type = a.agent_type;
+    m.agent_name = agent;
+    m.project_id = project;
+    b.memories.push_back(std::move(m));
+  };
+  ev("e0", "s0", t0, "alpha", "coach");
+  ev("e1", "s0", t0 + 1000, "alpha", "coach");
+  ev("e2", "s1", t0 + 2000, "", "doc");
+  ev("e3", "s1", t0 + 3000, "beta", "doc");
+  ev("e4", "s2", t0 + 4000, "", "doc");
+  auto up = test::chat_activity("up", "u1", "s0", t0 + 5000, "file_upload");
+  up.activity_class = "file_upload";
+  up.raw_json = "{}";
+  up.project_id = "alpha";
+  up.has_file = true;
+  up.file.filename = "plan.txt";
+  b.activities.push_back(up);
+  b.sessions = domain::session_deltas(b.activities);
+  auto r = s->commit_batch(b, "g", embedder.model());
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  auto c = catalog(url);
+
+  project_list_query pq;
+  pq.user_id = "u1";
+  auto page = c->projects(pq);
+  BOOST_REQUIRE_MESSAGE(page, why(page));
+  BOOST_REQUIRE(page->items.size() == 2u);
+  auto& alpha = page->items[0];
+  BOOST_TEST(alpha.project_id == "alpha");
+  BOOST_TEST(alpha.sessions == 1);
+  BOOST_TEST(alpha.memories == 2);
+  BOOST_TEST(alpha.uploads == 1);
+  BOOST_TEST(alpha.last_activity_ms == t0 + 5000);
+  BOOST_TEST(page->items[1].project_id == "beta");
+  BOOST_TEST(page->items[1].sessions == 1); // s1 took its latest project
+  BOOST_TEST(page->items[1].memories == 1);
+  BOOST_TEST(!page->next);
+  pq.limit = 1; // keyset pages
+  page = c->projects(pq);
+  BOOST_REQUIRE(page && page->next);
+  pq.after = page->next;
+  page = c->projects(pq);
+  BOOST_REQUIRE(page && page->items.size() == 1u);
+  BOOST_TEST(page->items[0].project_id == "beta");
+  BOOST_TEST(!page->next);
+
+  session_list_query sq;
+  sq.user_id = "u1";
+  sq.project_id = "alpha";
+  auto sessions = c->sessions(sq);
+  BOOST_REQUIRE(sessions && sessions->items.size() == 1u);
+  BOOST_TEST(sessions->items[0].session_id == "s0");
+  BOOST_TEST(sessions->items[0].project_id == "alpha");
+
+  memory_list_query lq;
+  lq.user_id = "u1";
+  lq.agent_name = "doc";
+  auto mems = c->list(lq);
+  BOOST_REQUIRE(mems && mems->items.size() == 3u);
+  for (auto& m : mems->items)
+    BOOST_TEST(m.agent_name == "doc");
+  lq.project_id = "beta";
+  mems = c->list(lq);
+  BOOST_REQUIRE(mems && mems->items.size() == 1u);
+  BOOST_TEST(mems->items[0].memory_id == "e3");
+  BOOST_TEST(mems->items[0].project_id == "beta");
+  auto one = c->get("u1", "e0");
+  BOOST_REQUIRE(one);
+  BOOST_TEST(one->project_id == "alpha");
+  BOOST_TEST(one->agent_name == "coach");
+  // The index rebuild reads the scope back from Postgres.
+  auto stored = s->memories_after(0, 100);
+  BOOST_REQUIRE(stored);
+  bool seen = false;
+  for (auto& sm : *stored)
+    if (sm.m.memory_id == "e0") {
+      seen = true;
+      BOOST_TEST(sm.m.project_id == "alpha");
+      BOOST_TEST(sm.m.agent_name == "coach");
+    }
+  BOOST_TEST(seen);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
