@@ -94,6 +94,8 @@ LANGUAGE sql STABLE AS $$
     'importance', m.importance,
     'tags', coalesce(to_jsonb(m.tags), '[]'::jsonb), 'role', m.role,
     'speaker', m.speaker, 'event_id', m.event_id,
+    'agent_type', m.agent_type, 'agent_name', m.agent_name,
+    'project_id', m.project_id,
     'ts', memory_change_time(m.ts), 'changed_at', changed_at,
     'source', source)
 $$;

@@ -96,8 +96,10 @@ BOOST_AUTO_TEST_SUITE(memory_change_stream)
 BOOST_FIXTURE_TEST_CASE(pipeline_adds_dedup_updates_and_summaries_are_recorded_with_their_version,
                         test::pg_database) {
   auto s = open_migrated(url);
-  auto r = commit(*s, {mem("a", 1, "episodic", "alice likes green tea"),
-                       mem("c", 3, "conversation", "hi there")});
+  auto a = mem("a", 1, "episodic", "alice likes green tea");
+  a.agent_name = "Penny";
+  a.project_id = "p1";
+  auto r = commit(*s, {a, mem("c", 3, "conversation", "hi there")});
   BOOST_REQUIRE_MESSAGE(r, why(r));
   auto near = mem("b", 2, "episodic", "alice likes green tea a lot");
   near.update_of = "a";
@@ -133,6 +135,10 @@ BOOST_FIXTURE_TEST_CASE(pipeline_adds_dedup_updates_and_summaries_are_recorded_w
   BOOST_TEST(rows[4].payload["text"] == "Summary: tea, coffee");
   BOOST_TEST(rows[4].payload["ts"] == "2024-05-01T10:01:00.000Z");
   BOOST_TEST(rows[0].payload["memory_type"] == "episodic");
+  BOOST_TEST(rows[0].payload["project_id"] == "p1"); // the memory's scope
+  BOOST_TEST(rows[0].payload["agent_name"] == "Penny");
+  BOOST_TEST(rows[1].payload["project_id"].is_null());
+  BOOST_TEST(rows[3].payload["project_id"] == "p1"); // an update keeps it
   BOOST_TEST(std::abs(rows[0].payload["importance"].get<double>() - 0.4)
              < 1e-6);
 }
