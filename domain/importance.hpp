@@ -1,10 +1,20 @@
 #pragma once
 
+#include <cmath>
 #include <string_view>
 
 #include "messages/activity.hpp"
 
 namespace agentmem::domain {
+
+/// An importance (0..1) as PostgreSQL's `real` column holds it: rounded to
+/// float, and 0 below float's normal range (about 1.2e-38), where
+/// PostgreSQL refuses the text as "out of range for type real". Filters
+/// on importance (`min_importance`) compare at this precision.
+inline float stored_importance(double x) {
+  auto f = static_cast<float>(x);
+  return std::fpclassify(f) == FP_SUBNORMAL ? 0.0f : f;
+}
 
 /// Weights of the importance formula (docs/memory.md, "Importance").
 /// Every signal is additive; the sum is clamped to [0, 1].

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <unordered_map>
 
+#include "domain/importance.hpp"
 #include "messages/errc.hpp"
 #include "metrics/registry.hpp"
 #include "storage/deletion_sync.hpp"
@@ -70,12 +70,8 @@ storage::vector_filter filter_of(const api::search_request& req) {
   f.agent_type = req.filter.agent_type;
   f.agent_name = req.filter.agent_name;
   f.project_id = req.filter.project_id;
-  if (req.filter.min_importance) {
-    // Importance is stored as float (Postgres real; subnormals as 0, like
-    // the memory list's min_importance): compare at that precision.
-    auto m = static_cast<float>(*req.filter.min_importance);
-    f.min_importance = std::fpclassify(m) == FP_SUBNORMAL ? 0.0f : m;
-  }
+  if (req.filter.min_importance) // compared as stored, like the list's
+    f.min_importance = domain::stored_importance(*req.filter.min_importance);
   return f;
 }
 

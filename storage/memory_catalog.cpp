@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "domain/importance.hpp"
 #include "domain/strict_input.hpp"
 #include "messages/errc.hpp"
 #include "storage/memory_versions.hpp"
@@ -103,8 +104,7 @@ std::string sql_number(double x) {
 // type real" (an importance of 1e-311 passed the API's 0..1 check and
 // came back as a 503; found by Schemathesis, tests/contract/).
 double as_real(double x) {
-  auto f = static_cast<float>(x);
-  return std::fpclassify(f) == FP_SUBNORMAL ? 0.0 : static_cast<double>(f);
+  return static_cast<double>(domain::stored_importance(x));
 }
 
 // The keyset tail of a list query ordered by (ts_col, id_col) descending:
