@@ -445,20 +445,18 @@ memory_catalog::projects(const project_list_query& q) {
         + ") p GROUP BY project_id ORDER BY project_id LIMIT "
         + std::to_string(q.limit + 1);
       project_page page;
-      auto r = tx.exec(sql);
-      for (const auto& row : r) {
-        if (page.items.size() == static_cast<size_t>(q.limit)) {
-          page.next = list_position{0, page.items.back().project_id};
-          break;
-        }
-        project_row p;
-        p.project_id = row[0].as<std::string>();
-        p.sessions = row[1].as<int64_t>();
-        p.memories = row[2].as<int64_t>();
-        p.uploads = row[3].as<int64_t>();
-        p.last_activity_ms = row[4].as<int64_t>();
-        page.items.push_back(std::move(p));
-      }
+      fill_page(
+        tx.exec(sql), q.limit, page,
+        [](const pqxx::row& row) {
+          project_row p;
+          p.project_id = row[0].as<std::string>();
+          p.sessions = row[1].as<int64_t>();
+          p.memories = row[2].as<int64_t>();
+          p.uploads = row[3].as<int64_t>();
+          p.last_activity_ms = row[4].as<int64_t>();
+          return p;
+        },
+        [](const project_row& p) { return list_position{0, p.project_id}; });
       return page;
     });
 }
