@@ -4,6 +4,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "domain/extraction.hpp"
 #include "domain/rolling_summary.hpp"
 #include "messages/errc.hpp"
 
@@ -67,12 +68,8 @@ size_t add_rolling_summaries(batch& b, const extraction_config& cfg,
                                      newest.event_id,
                                      cfg.rules.summary_sentences,
                                      cfg.rules.summary_chars, b.memories)) {
-      if (auto* a = newest_message[sessions[i]]) {
-        auto& m = b.memories.back();
-        m.agent_type = a->agent_type;
-        m.agent_name = a->agent_name;
-        m.project_id = a->project_id;
-      }
+      if (auto* a = newest_message[sessions[i]])
+        domain::copy_scope(*a, b.memories.back());
       marks[sessions[i]] = newest.ts_ms;
       ++added;
     }

@@ -26,9 +26,7 @@ memory base_memory(const activity& a, const char* type, int32_t chunk) {
   m.chunk_index = chunk;
   m.metadata_json = a.metadata_json;
   m.tags = a.tags;
-  m.agent_type = a.agent_type;
-  m.agent_name = a.agent_name;
-  m.project_id = a.project_id;
+  copy_scope(a, m);
   m.importance = a.importance >= 0 ? a.importance
                                    : importance_heuristic(a, type);
   return m;

@@ -18,6 +18,14 @@ struct extraction_config {
   size_t episodic_field_chars = 600; ///< input/output shown per field
 };
 
+/// Copies the scope of the event a memory comes from (agent_type,
+/// agent_name, project_id) onto it: the payload filters of search.
+inline void copy_scope(const activity& a, memory& m) {
+  m.agent_type = a.agent_type;
+  m.agent_name = a.agent_name;
+  m.project_id = a.project_id;
+}
+
 /// Derives the memories of one activity (rules in docs/memory.md):
 /// `message` -> one conversation memory ("<agent_name>: <content>");
 /// `tool_call`/`task` -> one episodic memory naming the tool/task, input,
