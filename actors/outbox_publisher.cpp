@@ -34,8 +34,20 @@ pass(caf::stateful_actor<outbox_publisher_state>* self,
     return n.error();
   }
   st.published->inc(static_cast<double>(*n));
-  if (auto pending = st.store->pending())
-    st.pending->set(static_cast<double>(*pending));
+  // A short pass drained everything its snapshot saw: nothing is pending
+  // as of that snapshot, and the gauge needs no query. Only a full pass
+  // (a backlog) counts the rest, at most every pending_interval: the
+  // count reads the whole outbox (200 counts per pass were 12 % of
+  // PostgreSQL's statement time in a 100,000-event benchmark).
+  auto now = std::chrono::steady_clock::now();
+  if (*n < cfg.max_records) {
+    st.pending->set(0);
+  } else if (now - st.counted >= cfg.pending_interval) {
+    if (auto pending = st.store->pending()) {
+      st.pending->set(static_cast<double>(*pending));
+      st.counted = now;
+    }
+  }
   return n;
 }
 

@@ -31,6 +31,9 @@ struct outbox_publisher_config {
   std::chrono::milliseconds interval{1000}; ///< poll period when idle
   size_t max_records = 500;                 ///< per relay pass
   std::chrono::milliseconds flush_timeout{10000};
+  /// Least time between two counts of a backlogged outbox for the pending
+  /// gauge (a count reads every row).
+  std::chrono::milliseconds pending_interval{5000};
 };
 
 /// The publisher of the analytics outbox (agent.analytics.v1).
@@ -46,6 +49,8 @@ struct outbox_publisher_state {
   metrics::counter* published = nullptr;
   metrics::counter* errors = nullptr;
   metrics::gauge* pending = nullptr;
+  /// When the pending gauge last counted the outbox.
+  std::chrono::steady_clock::time_point counted{};
 };
 
 /// Outbox publisher (spawn detached: it blocks on Postgres and Kafka):
@@ -55,7 +60,9 @@ struct outbox_publisher_state {
 /// transaction: at least once across crashes, in order (one relay at a
 /// time, by advisory lock); duplicates carry the same revision / version.
 /// A full pass is followed at once by the next; otherwise it waits
-/// `interval`. Failures are logged, counted in metrics.errors and retried
+/// `interval`. metrics.pending is 0 after a pass that drained the outbox
+/// as of its snapshot, else a count taken at most every pending_interval.
+/// Failures are logged, counted in metrics.errors and retried
 /// next interval. `flush_atom` (request) runs passes until the outbox is
 /// empty and replies with the number published.
 caf::behavior outbox_publisher(

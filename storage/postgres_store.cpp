@@ -970,8 +970,9 @@ postgres_store::session_memories(const std::string& user_id,
 }
 
 caf::expected<std::vector<stored_activity>>
-postgres_store::recent_activities(int32_t partition, int64_t since_ms,
-                                  size_t per_session, size_t limit) {
+postgres_store::recent_activities(const std::vector<int32_t>& partitions,
+                                  int64_t since_ms, size_t per_session,
+                                  size_t limit) {
   using result_t = std::vector<stored_activity>;
   return impl_->run<result_t>("recent_activities", [&](pqxx::connection& c)
                                                      -> caf::expected<result_t> {
@@ -982,14 +983,16 @@ postgres_store::recent_activities(int32_t partition, int64_t since_ms,
       " coalesce(role, ''), coalesce(content, ''),"
       " coalesce(output::text, ''), coalesce(tool_name, ''), success,"
       " coalesce(error_message, ''), " + ms_of("ingested_at")
-        + " FROM (SELECT *, row_number() OVER (PARTITION BY user_id,"
+        + ", source_partition"
+          " FROM (SELECT *, row_number() OVER (PARTITION BY user_id,"
           " session_id ORDER BY ts DESC, event_id DESC) AS newest"
           " FROM user_activities WHERE ingested_at >= "
         + ts_of("$2::bigint")
-        + " AND source_partition = $1"
+        + " AND source_partition = ANY($1::int[])"
           " AND activity_class IN ('message', 'tool_call', 'task')) a"
           " WHERE newest <= $3 ORDER BY ingested_at, event_id LIMIT $4",
-      partition, since_ms, row_limit(per_session), row_limit(limit));
+      int_array_literal(partitions), since_ms, row_limit(per_session),
+      row_limit(limit));
     tx.commit();
     result_t out;
     out.reserve(r.size());
@@ -1015,8 +1018,8 @@ postgres_store::recent_activities(int32_t partition, int64_t since_ms,
       a.tool_name = row[11].as<std::string>();
       a.success = row[12].as<bool>();
       a.error_message = row[13].as<std::string>();
-      a.source.partition = partition;
       s.ingested_at_ms = row[14].as<int64_t>();
+      a.source.partition = row[15].as<int32_t>();
       out.push_back(std::move(s));
     }
     return out;

@@ -244,16 +244,18 @@ public:
   session_memories(const std::string& user_id, const std::string& session_id,
                    const std::string& memory_type, size_t limit);
 
-  /// Up to `limit` activities of `partition` (source_partition) stored at
-  /// or after `since_ms` (ingestion time) whose class feeds working memory
-  /// (message, tool_call, task), at most the newest `per_session` (by event
-  /// time) of each session, oldest first, with event_id, ts, user,
-  /// session, agent type and name, class, role, content, output (jsonb
-  /// text), tool name, success and error message set. Errors:
-  /// postgres_error.
+  /// Up to `limit` activities of `partitions` (source_partition) stored
+  /// at or after `since_ms` (ingestion time) whose class feeds working
+  /// memory (message, tool_call, task), at most the newest `per_session`
+  /// (by event time) of each session, oldest first, with event_id, ts,
+  /// user, session, agent type and name, class, role, content, output
+  /// (jsonb text), tool name, success, error message and source partition
+  /// set. One statement for all the partitions: the scan of the recent
+  /// rows (BRIN on ingested_at) is shared by every shard that finished
+  /// warming in the same tick. Errors: postgres_error.
   caf::expected<std::vector<stored_activity>>
-  recent_activities(int32_t partition, int64_t since_ms, size_t per_session,
-                    size_t limit);
+  recent_activities(const std::vector<int32_t>& partitions, int64_t since_ms,
+                    size_t per_session, size_t limit);
 
   /// Up to `limit` memories of `user_id` held by the shards of
   /// `partitions`, in seq order, vectors decoded: the input of an exact

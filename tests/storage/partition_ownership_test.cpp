@@ -108,18 +108,27 @@ BOOST_FIXTURE_TEST_CASE(the_partition_each_event_arrived_on_is_recorded_per_user
   BOOST_TEST((*rs)->user_partitions("nobody")->empty());
 
   // Working memory's source: the newest activities of a partition.
-  auto recent = store->recent_activities(5, 0, 20, 100);
+  auto recent = store->recent_activities({5}, 0, 20, 100);
   BOOST_REQUIRE_MESSAGE(recent, test::why(recent));
   BOOST_REQUIRE_EQUAL(recent->size(), 2u);
   BOOST_TEST(recent->at(0).a.event_id == "e2");
   BOOST_TEST(recent->at(0).a.content == "turn e2");
   BOOST_TEST(recent->at(0).ingested_at_ms > 0);
-  BOOST_TEST(store->recent_activities(5, 0, 1, 100)->size() == 2u);
+  BOOST_TEST(recent->at(0).a.source.partition == 5);
+  // Several shards in one read, each activity with its own partition.
+  auto both = store->recent_activities({3, 5}, 0, 20, 100);
+  BOOST_REQUIRE_MESSAGE(both, test::why(both));
+  std::set<std::pair<std::string, int32_t>> got;
+  for (auto& s : *both)
+    got.insert({s.a.event_id, s.a.source.partition});
+  BOOST_TEST((got == std::set<std::pair<std::string, int32_t>>{
+                {"e1", 3}, {"e2", 5}, {"e3", 5}}));
+  BOOST_TEST(store->recent_activities({5}, 0, 1, 100)->size() == 2u);
   const int64_t later = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count()
                         + 60'000;
-  BOOST_TEST(store->recent_activities(5, later, 20, 100)->empty());
+  BOOST_TEST(store->recent_activities({5}, later, 20, 100)->empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_new_owner_bumps_the_generation_which_fences_the_old_owner,

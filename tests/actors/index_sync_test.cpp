@@ -1,0 +1,134 @@
+// index_sync taking shards over (docs/operations.md "Scaling out"): the
+// partitions assigned to this node warm up from PostgreSQL, turn serving,
+// and the sessions of those partitions get their working memory back from
+// the activities within the TTL — those of partitions not assigned here do
+// not. A real PostgreSQL (pg_fixture.hpp), RocksDB and HNSW shards in a
+// temporary directory.
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/index_sync.hpp"
+#include "actors/membership.hpp"
+#include "messages/atoms.hpp"
+#include "messages/batch.hpp"
+#include "storage/hot_state.hpp"
+#include "storage/shard_set.hpp"
+#include "storage/working_memory.hpp"
+#include "tests/storage/fixtures.hpp"
+#include "tests/storage/migrated_store.hpp"
+#include "tests/storage/pg_fixture.hpp"
+
+using namespace agentmem;
+using agentmem::test::why;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A user turn of `user`'s session "s1" that arrived on `partition`, with
+// its conversation memory.
+void add_turn(batch& b, const std::string& id, const std::string& user,
+              int32_t partition, int64_t ts, uint64_t point) {
+  auto a = test::chat_activity(id, user, "s1", ts, "message");
+  a.content = "turn " + id;
+  a.raw_json = "{}";
+  a.source = {"agent.activity.v1", partition, ts};
+  auto m = test::s1_memory("m-" + id, point, "conversation", user, a.content);
+  m.event_id = id;
+  m.ts_ms = m.turn_ts_ms = ts;
+  m.partition = partition;
+  m.vector = {1.0f, 0.0f, 0.0f, static_cast<float>(point)};
+  b.activities.push_back(std::move(a));
+  b.memories.push_back(std::move(m));
+}
+
+std::vector<std::string>
+contents(storage::working_memory& wm, const std::string& user) {
+  std::vector<std::string> out;
+  auto v = wm.get(user, "s1");
+  BOOST_REQUIRE_MESSAGE(v, why(v));
+  if (*v)
+    for (auto& it : (*v)->items)
+      out.push_back(it.content);
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(index_sync_suite)
+
+BOOST_FIXTURE_TEST_CASE(assigned_shards_serve_with_their_sessions_working_memory_rebuilt,
+                        test::pg_database) {
+  auto store = test::open_migrated(url);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  batch b;
+  add_turn(b, "e1", "u1", 3, now - 3000, 1);
+  add_turn(b, "e2", "u1", 3, now - 2000, 2);
+  add_turn(b, "e3", "u2", 5, now - 1000, 3);
+  add_turn(b, "e4", "u4", 7, now - 500, 4); // a partition not assigned
+  auto committed = store->commit_batch(b, "g", "m");
+  BOOST_REQUIRE_MESSAGE(committed, why(committed));
+
+  test::temp_dir dir;
+  storage::shard_set_config sc;
+  sc.dir = (dir.path / "shards").string();
+  sc.vectors.dims = 4;
+  sc.vectors.model = "test";
+  auto hot = storage::hot_state::open((dir.path / "rocksdb").string());
+  BOOST_REQUIRE_MESSAGE(hot, why(hot));
+  auto wm = storage::working_memory::open(
+    (dir.path / "working_memory").string(), storage::working_memory_config{});
+  BOOST_REQUIRE_MESSAGE(wm, why(wm));
+  std::shared_ptr<storage::working_memory> working = std::move(*wm);
+
+  actors::index_sync_config cfg;
+  cfg.postgres_url = url;
+  cfg.shards = std::make_shared<storage::shard_set>(sc);
+  cfg.hot = std::move(*hot);
+  cfg.working = working;
+  cfg.interval = 50ms;
+  cfg.group = "g";
+  cfg.topic = "agent.activity.v1";
+  cfg.node_id = "n1";
+  cfg.view = std::make_shared<actors::cluster_view>(2000ms);
+
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  auto sync = sys.spawn<caf::detached>(actors::index_sync, cfg);
+  caf::anon_send(sync, assign_atom::value, std::vector<int32_t>{3, 5},
+                 std::vector<int64_t>{1, 1});
+  auto serving = [&](int32_t p) {
+    return cfg.shards->phase(p) == storage::shard_phase::serving;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!(serving(3) && serving(5))
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  caf::anon_send_exit(sync, caf::exit_reason::user_shutdown);
+  BOOST_REQUIRE(serving(3));
+  BOOST_REQUIRE(serving(5));
+  BOOST_TEST(!cfg.shards->phase(7));
+
+  // The shards hold their partitions' points only.
+  BOOST_TEST(cfg.shards->find(3)->vectors->size() == 2u);
+  BOOST_TEST(cfg.shards->find(5)->vectors->size() == 1u);
+  // Working memory of the assigned partitions' sessions, oldest first; the
+  // session on partition 7 stays with its owner.
+  BOOST_TEST(contents(*working, "u1")
+               == (std::vector<std::string>{"turn e1", "turn e2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(contents(*working, "u2")
+               == (std::vector<std::string>{"turn e3"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(contents(*working, "u4").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
