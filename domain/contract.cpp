@@ -11,6 +11,7 @@
 
 #include <simdjson.h>
 
+#include "domain/importance.hpp"
 #include "domain/strict_input.hpp"
 #include "domain/timestamp.hpp"
 
@@ -599,8 +600,14 @@ struct event_decoder::impl {
     return got::value;
   }
 
+  // At the precision PostgreSQL's `real` column stores: a value below
+  // float's normal range (1e-311 is valid JSON and within 0..1) is 0, not
+  // a batch PostgreSQL refuses ("out of range for type real").
   got read_importance(od::value& v, std::string_view field, double& dst) {
-    return read_number_in(v, field, 0.0, 1.0, "0..1", dst);
+    auto g = read_number_in(v, field, 0.0, 1.0, "0..1", dst);
+    if (g == got::value)
+      dst = domain::stored_importance(dst);
+    return g;
   }
 
   // cost_usd: kept in 1e-9 USD so that rollup sums are exact integers.

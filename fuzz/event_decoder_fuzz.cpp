@@ -59,6 +59,7 @@
 #include <simdjson.h>
 
 #include "domain/contract.hpp"
+#include "domain/importance.hpp"
 #include "domain/timestamp.hpp"
 
 using agentmem::activity;
@@ -314,7 +315,10 @@ void compare_with_nlohmann(const activity& a, const std::string& value,
   }
   {
     auto it = doc.find("importance");
-    double imp = it == doc.end() || it->is_null() ? -1.0 : it->get<double>();
+    double imp = it == doc.end() || it->is_null()
+                   ? -1.0
+                   : static_cast<double>(
+                       agentmem::domain::stored_importance(it->get<double>()));
     CHECK(imp == a.importance);
   }
   {

@@ -224,6 +224,18 @@ BOOST_AUTO_TEST_CASE(usage_counts_up_to_2_pow_32_minus_1_are_accepted_and_larger
              err->detail);
 }
 
+BOOST_AUTO_TEST_CASE(importance_is_kept_at_the_precision_postgres_stores) {
+  // Below float's normal range: 0, not a value PostgreSQL's real refuses.
+  BOOST_REQUIRE(!decode(message_with({{"importance", "1e-311"}})));
+  BOOST_TEST(out.importance == 0.0);
+  BOOST_REQUIRE(!decode(message_with({{"importance", "1e-40"}})));
+  BOOST_TEST(out.importance == 0.0);
+  BOOST_REQUIRE(!decode(message_with({{"importance", "0.1"}})));
+  BOOST_TEST(out.importance == static_cast<double>(0.1f));
+  BOOST_REQUIRE(!decode(message_with({{"importance", "1"}})));
+  BOOST_TEST(out.importance == 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(a_tool_call_event_maps_the_tool_object) {
   std::string value = R"({"event_id":"e-2","ts":"2024-05-31T12:00:01Z",
     "user_id":"u-1","session_id":"s-1","agent_type":"coder",
