@@ -86,7 +86,8 @@ producer::create(const std::string& brokers,
 
 caf::error producer::produce(
   const std::string& topic, const std::string& key, const std::string& value,
-  const std::vector<std::pair<std::string, std::string>>& headers) {
+  const std::vector<std::pair<std::string, std::string>>& headers,
+  int32_t partition) {
   auto* rk = impl_->rk;
   rd_kafka_headers_t* hdrs = nullptr;
   if (!headers.empty()) {
@@ -101,6 +102,7 @@ caf::error producer::produce(
   for (;;) {
     auto err = rd_kafka_producev(
       rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
       RD_KAFKA_V_KEY(const_cast<void*>(key_ptr), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),

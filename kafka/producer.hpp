@@ -36,7 +36,8 @@ public:
 
   /// Enqueues one record (bytes are copied). An empty `key` sends a null
   /// key (partitioner picks any partition). `headers` are (name, value)
-  /// pairs, order and duplicates kept. When the local queue is full it
+  /// pairs, order and duplicates kept. `partition` >= 0 sends the record
+  /// to that partition; -1 lets the partitioner choose (by key). When the local queue is full it
   /// serves delivery reports and retries for up to 60 s.
   /// Errors: timeout when the queue stayed full, kafka_error otherwise
   /// (unknown topic, record too large, fatal idempotence error, ...).
@@ -44,7 +45,8 @@ public:
   caf::error
   produce(const std::string& topic, const std::string& key,
           const std::string& value,
-          const std::vector<std::pair<std::string, std::string>>& headers = {});
+          const std::vector<std::pair<std::string, std::string>>& headers = {},
+          int32_t partition = -1);
 
   /// Waits up to `timeout` for every enqueued record to be delivered.
   /// Errors: kafka_error when any delivery failed since the previous

@@ -63,10 +63,11 @@ public:
     return shards_->size();
   }
 
-  /// Whether a point is in one of this node's shards, i.e. searchable on
-  /// this node.
-  bool index_contains(uint64_t point_id) const {
-    return shards_->contains(point_id);
+  /// Whether a point is in the shard of `partition` on this node, i.e.
+  /// searchable here (one hash lookup; the benchmark polls it).
+  bool index_contains(int32_t partition, uint64_t point_id) const {
+    auto s = shards_->find(partition);
+    return s && s->vectors->contains(point_id);
   }
 
 private:

@@ -194,14 +194,6 @@ caf::error shard_set::save(int32_t partition, int64_t watermark) {
   return s->keywords->save(watermark);
 }
 
-bool shard_set::contains(uint64_t point_id) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
-  for (auto& [p, e] : shards_)
-    if (e.s->vectors->contains(point_id))
-      return true;
-  return false;
-}
-
 size_t shard_set::size() const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   size_t n = 0;

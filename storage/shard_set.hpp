@@ -135,9 +135,6 @@ public:
   /// Points held, over every shard.
   size_t size() const;
 
-  /// Whether a held shard has the point.
-  bool contains(uint64_t point_id) const;
-
   /// Vector dims of every shard.
   size_t dims() const {
     return cfg_.vectors.dims;
