@@ -201,6 +201,42 @@ const std::string binding_columns =
   "agent_name, skill, enabled, priority, config::text, "
   + detail::ms_of("updated_at");
 
+// One keyset page of a listing ordered by `cols` (ascending; descending
+// ones negated, detail::keyset_tail): `select(tx)` is the query up to its
+// WHERE conditions, `after(tx)` the previous page's position as SQL
+// literals ({} for the first page) or an error, read(row) a row, key(row)
+// its position.
+template <class T, class After, class Select, class Read, class Key>
+caf::expected<agentmem::keyset_page<T>>
+read_page(detail::pg_session& pg, const char* what,
+          const agentmem::page_request& p,
+          const std::vector<std::string>& cols, After after, Select select,
+          Read read, Key key) {
+  using result_t = agentmem::keyset_page<T>;
+  return pg.run<result_t>(what, [&](pqxx::connection& c)
+                                  -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    caf::expected<std::vector<std::string>> pos = after(tx);
+    if (!pos)
+      return pos.error();
+    result_t page;
+    detail::fill_page(
+      tx.exec(select(tx) + detail::keyset_tail(cols, *pos, false, p.limit)),
+      p.limit, page, read, key);
+    return page;
+  });
+}
+
+// The position of a listing ordered by a number descending, then a unique
+// name: {-ts_ms, id}.
+auto number_then_name(const std::optional<list_position>& pos) {
+  return [&pos](pqxx::transaction_base& tx) {
+    return pos ? std::vector<std::string>{negated(pos->ts_ms),
+                                          tx.quote(pos->id)}
+               : std::vector<std::string>{};
+  };
+}
+
 } // namespace
 
 analytics_store::analytics_store(std::unique_ptr<impl> p)
@@ -280,178 +316,144 @@ analytics_store::usage(const agentmem::usage_query& q) {
 caf::expected<agentmem::keyset_page<agentmem::agent_summary>>
 analytics_store::agents(const agentmem::analytics_range& r,
                         const agentmem::page_request& p) {
-  using result_t = agentmem::keyset_page<agentmem::agent_summary>;
-  return impl_->run<result_t>("analytics agents", [&](pqxx::connection& c)
-                                                    -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    auto after = count_then_pair(tx, p.after);
-    if (!after)
-      return after.error();
-    auto rows = tx.exec(
-      "SELECT m.agent_type, m.agent_name, " + measures_out("m")
-      + " FROM (SELECT agent_type, agent_name, " + measures_sql
-      + " FROM analytics_rollups WHERE " + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'agent' GROUP BY 1, 2) m WHERE true"
-      + detail::keyset_tail({"-m.events", "m.agent_type", "m.agent_name"},
-                            *after, false, p.limit));
-    result_t page;
-    detail::fill_page(
-      rows, p.limit, page,
-      [](const pqxx::row& row) {
-        agentmem::agent_summary a;
-        a.agent_type = row[0].as<std::string>();
-        a.agent_name = row[1].as<std::string>();
-        a.m = read_measures(row, 2);
-        if (a.m.sessions_started > 0)
-          a.mean_events_per_session =
-            static_cast<double>(a.m.events)
-            / static_cast<double>(a.m.sessions_started);
-        return a;
-      },
-      [](const agentmem::agent_summary& a) {
-        return list_position{a.m.events, joined(a.agent_type, a.agent_name)};
-      });
-    return page;
-  });
+  return read_page<agentmem::agent_summary>(
+    *impl_, "analytics agents", p,
+    {"-m.events", "m.agent_type", "m.agent_name"},
+    [&](pqxx::transaction_base& tx) { return count_then_pair(tx, p.after); },
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT m.agent_type, m.agent_name, " + measures_out("m")
+             + " FROM (SELECT agent_type, agent_name, " + measures_sql
+             + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'agent' GROUP BY 1, 2) m WHERE true";
+    },
+    [](const pqxx::row& row) {
+      agentmem::agent_summary a;
+      a.agent_type = row[0].as<std::string>();
+      a.agent_name = row[1].as<std::string>();
+      a.m = read_measures(row, 2);
+      if (a.m.sessions_started > 0)
+        a.mean_events_per_session = static_cast<double>(a.m.events)
+                                    / static_cast<double>(a.m.sessions_started);
+      return a;
+    },
+    [](const agentmem::agent_summary& a) {
+      return list_position{a.m.events, joined(a.agent_type, a.agent_name)};
+    });
 }
 
 caf::expected<agentmem::keyset_page<agentmem::tool_summary>>
 analytics_store::tools(const agentmem::analytics_range& r,
                        const agentmem::page_request& p) {
-  using result_t = agentmem::keyset_page<agentmem::tool_summary>;
-  return impl_->run<result_t>("analytics tools", [&](pqxx::connection& c)
-                                                   -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    auto after = count_then_pair(tx, p.after);
-    if (!after)
-      return after.error();
-    auto rows = tx.exec(
-      "SELECT m.tool_name, m.tool_category, m.agents, " + measures_out("m")
-      + " FROM (SELECT tool_name, tool_category, count(DISTINCT (agent_type,"
-        " agent_name)) AS agents, " + measures_sql
-      + " FROM analytics_rollups WHERE " + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'tool' GROUP BY 1, 2) m WHERE true"
-      + detail::keyset_tail({"-m.events", "m.tool_name", "m.tool_category"},
-                            *after, false, p.limit));
-    result_t page;
-    detail::fill_page(
-      rows, p.limit, page,
-      [](const pqxx::row& row) {
-        agentmem::tool_summary t;
-        t.tool_name = row[0].as<std::string>();
-        t.tool_category = row[1].as<std::string>();
-        t.agents = row[2].as<int64_t>();
-        t.m = read_measures(row, 3);
-        return t;
-      },
-      [](const agentmem::tool_summary& t) {
-        return list_position{t.m.events, joined(t.tool_name, t.tool_category)};
-      });
-    return page;
-  });
+  return read_page<agentmem::tool_summary>(
+    *impl_, "analytics tools", p,
+    {"-m.events", "m.tool_name", "m.tool_category"},
+    [&](pqxx::transaction_base& tx) { return count_then_pair(tx, p.after); },
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT m.tool_name, m.tool_category, m.agents, "
+             + measures_out("m")
+             + " FROM (SELECT tool_name, tool_category, count(DISTINCT"
+               " (agent_type, agent_name)) AS agents, " + measures_sql
+             + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'tool' GROUP BY 1, 2) m WHERE true";
+    },
+    [](const pqxx::row& row) {
+      agentmem::tool_summary t;
+      t.tool_name = row[0].as<std::string>();
+      t.tool_category = row[1].as<std::string>();
+      t.agents = row[2].as<int64_t>();
+      t.m = read_measures(row, 3);
+      return t;
+    },
+    [](const agentmem::tool_summary& t) {
+      return list_position{t.m.events, joined(t.tool_name, t.tool_category)};
+    });
 }
 
 caf::expected<agentmem::keyset_page<agentmem::model_cost>>
 analytics_store::costs(const agentmem::analytics_range& r,
                        const agentmem::page_request& p) {
-  using result_t = agentmem::keyset_page<agentmem::model_cost>;
-  return impl_->run<result_t>("analytics costs", [&](pqxx::connection& c)
-                                                   -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    std::vector<std::string> after;
-    if (p.after) {
+  return read_page<agentmem::model_cost>(
+    *impl_, "analytics costs", p, {"-m.cost_usd", "-m.tokens", "m.model"},
+    [&](pqxx::transaction_base& tx)
+      -> caf::expected<std::vector<std::string>> {
+      if (!p.after)
+        return std::vector<std::string>{};
       auto parts = id_pair(*p.after);
       if (!parts)
         return parts.error();
       if (!is_decimal(parts->first))
         return invalid("page position: the cost is not a decimal number");
-      after = {"(-" + tx.quote(parts->first) + "::numeric)",
-               negated(p.after->ts_ms), tx.quote(parts->second)};
-    }
-    auto rows = tx.exec(
-      "SELECT m.model, " + measures_out("m") + " FROM (SELECT model, "
-      + measures_sql + " FROM analytics_rollups WHERE "
-      + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'model' GROUP BY 1) m WHERE true"
-      + detail::keyset_tail({"-m.cost_usd", "-m.tokens", "m.model"}, after,
-                            false, p.limit));
-    result_t page;
-    detail::fill_page(
-      rows, p.limit, page,
-      [](const pqxx::row& row) {
-        agentmem::model_cost m;
-        m.model = row[0].as<std::string>();
-        m.m = read_measures(row, 1);
-        return m;
-      },
-      [](const agentmem::model_cost& m) {
-        return list_position{m.m.tokens, joined(m.m.cost_usd, m.model)};
-      });
-    return page;
-  });
+      return std::vector<std::string>{
+        "(-" + tx.quote(parts->first) + "::numeric)",
+        negated(p.after->ts_ms), tx.quote(parts->second)};
+    },
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT m.model, " + measures_out("m") + " FROM (SELECT model, "
+             + measures_sql + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'model' GROUP BY 1) m WHERE true";
+    },
+    [](const pqxx::row& row) {
+      agentmem::model_cost m;
+      m.model = row[0].as<std::string>();
+      m.m = read_measures(row, 1);
+      return m;
+    },
+    [](const agentmem::model_cost& m) {
+      return list_position{m.m.tokens, joined(m.m.cost_usd, m.model)};
+    });
 }
 
 caf::expected<agentmem::keyset_page<agentmem::skill_usage>>
 analytics_store::skill_usage(const agentmem::analytics_range& r,
                              const agentmem::page_request& p) {
-  using result_t = agentmem::keyset_page<agentmem::skill_usage>;
-  return impl_->run<result_t>("skill usage", [&](pqxx::connection& c)
-                                               -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    std::vector<std::string> after;
-    if (p.after)
-      after = {negated(p.after->ts_ms), tx.quote(p.after->id)};
-    auto rows = tx.exec(
-      "SELECT s.name, s.category, s.active, coalesce((SELECT"
-      " array_agg(b.agent_name ORDER BY b.priority DESC, b.agent_name) FROM"
-      " agent_skill_bindings b WHERE b.skill = s.name AND b.enabled),"
-      " '{}'::text[]), " + measures_out("m") + " FROM skills s CROSS JOIN"
-        " LATERAL (SELECT " + measures_sql + " FROM analytics_rollups WHERE "
-      + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'tool' AND tool_name = s.name) m WHERE true"
-      + detail::keyset_tail({"-coalesce(m.events, 0)", "s.name"}, after,
-                            false, p.limit));
-    result_t page;
-    detail::fill_page(
-      rows, p.limit, page,
-      [](const pqxx::row& row) {
-        agentmem::skill_usage u;
-        u.skill = row[0].as<std::string>();
-        u.category = row[1].as<std::string>();
-        u.active = row[2].as<bool>();
-        pqxx::array_parser parser{row[3].c_str()};
-        for (auto [j, v] = parser.get_next(); j != pqxx::array_parser::done;
-             std::tie(j, v) = parser.get_next())
-          if (j == pqxx::array_parser::string_value)
-            u.bound_agents.push_back(std::move(v));
-        if (!row[4].is_null())
-          u.m = read_measures(row, 4);
-        return u;
-      },
-      [](const agentmem::skill_usage& u) {
-        return list_position{u.m.events, u.skill};
-      });
-    return page;
-  });
+  return read_page<agentmem::skill_usage>(
+    *impl_, "skill usage", p, {"-coalesce(m.events, 0)", "s.name"},
+    number_then_name(p.after),
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT s.name, s.category, s.active, coalesce((SELECT"
+             " array_agg(b.agent_name ORDER BY b.priority DESC, b.agent_name)"
+             " FROM agent_skill_bindings b WHERE b.skill = s.name AND"
+             " b.enabled), '{}'::text[]), " + measures_out("m")
+             + " FROM skills s CROSS JOIN LATERAL (SELECT " + measures_sql
+             + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'tool' AND tool_name = s.name) m WHERE true";
+    },
+    [](const pqxx::row& row) {
+      agentmem::skill_usage u;
+      u.skill = row[0].as<std::string>();
+      u.category = row[1].as<std::string>();
+      u.active = row[2].as<bool>();
+      pqxx::array_parser parser{row[3].c_str()};
+      for (auto [j, v] = parser.get_next(); j != pqxx::array_parser::done;
+           std::tie(j, v) = parser.get_next())
+        if (j == pqxx::array_parser::string_value)
+          u.bound_agents.push_back(std::move(v));
+      if (!row[4].is_null())
+        u.m = read_measures(row, 4);
+      return u;
+    },
+    [](const agentmem::skill_usage& u) {
+      return list_position{u.m.events, u.skill};
+    });
 }
 
 caf::expected<agentmem::keyset_page<agentmem::skill>>
 analytics_store::skills(const agentmem::page_request& p) {
-  using result_t = agentmem::keyset_page<agentmem::skill>;
-  return impl_->run<result_t>("skills", [&](pqxx::connection& c)
-                                          -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    std::vector<std::string> after;
-    if (p.after)
-      after = {tx.quote(p.after->id)};
-    result_t page;
-    detail::fill_page(
-      tx.exec("SELECT " + skill_columns + " FROM skills WHERE true"
-              + detail::keyset_tail({"name"}, after, false, p.limit)),
-      p.limit, page, read_skill,
-      [](const agentmem::skill& s) { return list_position{0, s.name}; });
-    return page;
-  });
+  return read_page<agentmem::skill>(
+    *impl_, "skills", p, {"name"},
+    [&](pqxx::transaction_base& tx) {
+      return p.after ? std::vector<std::string>{tx.quote(p.after->id)}
+                     : std::vector<std::string>{};
+    },
+    [](pqxx::transaction_base&) {
+      return "SELECT " + skill_columns + " FROM skills WHERE true";
+    },
+    read_skill,
+    [](const agentmem::skill& s) { return list_position{0, s.name}; });
 }
 
 caf::expected<agentmem::skill> analytics_store::get_skill(const std::string& name) {
@@ -504,26 +506,18 @@ caf::error analytics_store::delete_skill(const std::string& name) {
 caf::expected<agentmem::keyset_page<agentmem::skill_binding>>
 analytics_store::bindings(const std::string& agent_name,
                           const agentmem::page_request& p) {
-  using result_t = agentmem::keyset_page<agentmem::skill_binding>;
-  return impl_->run<result_t>("skill bindings", [&](pqxx::connection& c)
-                                                  -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    std::vector<std::string> after;
-    if (p.after)
-      after = {negated(p.after->ts_ms), tx.quote(p.after->id)};
-    result_t page;
-    detail::fill_page(
-      tx.exec("SELECT " + binding_columns
-              + " FROM agent_skill_bindings WHERE agent_name = "
-              + tx.quote(agent_name)
-              + detail::keyset_tail({"-priority", "skill"}, after, false,
-                                    p.limit)),
-      p.limit, page, read_binding,
-      [](const agentmem::skill_binding& b) {
-        return list_position{b.priority, b.skill};
-      });
-    return page;
-  });
+  return read_page<agentmem::skill_binding>(
+    *impl_, "skill bindings", p, {"-priority", "skill"},
+    number_then_name(p.after),
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT " + binding_columns
+             + " FROM agent_skill_bindings WHERE agent_name = "
+             + tx.quote(agent_name);
+    },
+    read_binding,
+    [](const agentmem::skill_binding& b) {
+      return list_position{b.priority, b.skill};
+    });
 }
 
 caf::expected<agentmem::skill_binding>
