@@ -106,7 +106,7 @@ ojson measures_json(const analytics_measures& m) {
 
 ojson usage_json(const usage_query& q, const usage_page& p) {
   ojson rows = ojson::array();
-  for (auto& b : p.rows) {
+  for (auto& b : p.items) {
     ojson r = ojson::object();
     r["bucket_start"] = domain::format_rfc3339_ms(b.bucket_start_ms);
     if (q.group_by == "tool") {

@@ -20,8 +20,15 @@ namespace agentmem::api {
 /// unpriced_events, last_event_at (RFC 3339 or null)).
 nlohmann::ordered_json measures_json(const analytics_measures& m);
 
-/// Cursor kind of /v1/analytics/usage pages (api/cursor.hpp).
-constexpr char usage_cursor_kind = 'u';
+/// Cursor kinds of the analytics and skills listings (api/cursor.hpp;
+/// the positions they hold: api/analytics.hpp).
+constexpr char usage_cursor_kind = 'u';       ///< /v1/analytics/usage
+constexpr char agents_cursor_kind = 'a';      ///< /v1/analytics/agents
+constexpr char tools_cursor_kind = 't';       ///< /v1/analytics/tools
+constexpr char costs_cursor_kind = 'c';       ///< /v1/analytics/costs
+constexpr char skill_usage_cursor_kind = 'k'; ///< /v1/analytics/skills
+constexpr char skills_cursor_kind = 'r';      ///< /v1/skills (registry)
+constexpr char bindings_cursor_kind = 'b';    ///< /v1/agents/{a}/skills
 
 /// A usage page; `next_cursor` encodes p.next (null on the last page).
 nlohmann::ordered_json usage_json(const usage_query& q, const usage_page& p);

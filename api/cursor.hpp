@@ -15,10 +15,10 @@ namespace agentmem::api {
 /// Opaque page cursors of the list routes (docs/api.md, "Pagination"):
 /// base64url (RFC 4648 section 5, no padding) of "<kind>:<ts_ms>:<id>",
 /// the sort key of the last item of the previous page. `kind` ("m" for
-/// memories, "s" for sessions, "p" for projects (ts 0), "u" for analytics
-/// usage rows) keeps a
-/// cursor from being used on another listing. Clients must treat cursors
-/// as opaque.
+/// memories, "s" for sessions, "p" for projects (ts 0); the analytics and
+/// skills listings' kinds are in api/analytics_codec.hpp) keeps a cursor
+/// from being used on another listing. Clients must treat cursors as
+/// opaque.
 std::string encode_cursor(char kind, const list_position& pos);
 
 /// What the id of a cursor's position is, and so how it is checked.

@@ -90,6 +90,9 @@ constexpr int64_t max_hourly_range_ms = 31 * day_ms;
 constexpr int64_t max_range_ms = 366 * day_ms;
 constexpr int max_usage_limit = 10000;
 constexpr int default_usage_limit = 1000;
+/// `limit` of the other analytics reports and of the skills listings.
+constexpr int max_list_limit = 1000;
+constexpr int default_list_limit = 100;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -162,39 +165,62 @@ bool read_range(call& c, const query_params& q, int64_t max_ms,
   return true;
 }
 
-// A summary report over a range: `fetch(backend, range)` and its JSON.
+// `limit` (1..max, default `def`) and `cursor` (a cursor of `kind`) into
+// `p`. False once the 400 is sent.
+bool read_page(call& c, const query_params& q, char kind, cursor_id id,
+               int def, int max, page_request& p) {
+  auto limit = int_param(q, "limit", 1, max, def);
+  if (!limit)
+    return send_bad_request(c.res, limit.error()), false;
+  p.limit = *limit;
+  if (auto err = cursor_param(q, kind, p.after, id))
+    return send_bad_request(c.res, err), false;
+  return true;
+}
+
+// A page of a summary report over a range (cursor kind `kind`, whose
+// positions' ids are `id`): `fetch(backend, range, page)` and its JSON
+// with from, to and next_cursor.
 template <class Fetch, class ToJson>
-void summary(call& c, Fetch fetch, ToJson to_json) {
-  auto q = parse_query(c.req.target, {"from", "to", "user_id"});
+void summary(call& c, char kind, cursor_id id, Fetch fetch, ToJson to_json) {
+  auto q = parse_query(c.req.target,
+                       {"from", "to", "user_id", "cursor", "limit"});
   if (!q)
     return send_bad_request(c.res, q.error());
   analytics_range r;
-  if (!read_range(c, *q, max_range_ms, r))
+  page_request p;
+  if (!read_range(c, *q, max_range_ms, r)
+      || !read_page(c, *q, kind, id, default_list_limit, max_list_limit, p))
     return;
   auto* be = analytics_of(c);
   if (!be)
     return;
-  auto rows = fetch(*be, r);
-  if (!rows)
-    return send_backend_error(c.res, rows.error());
-  ojson out = to_json(*rows);
+  auto page = fetch(*be, r, p);
+  if (!page)
+    return send_backend_error(c.res, page.error());
+  ojson out = to_json(page->items);
   out["from"] = domain::format_rfc3339_ms(r.from_ms);
   out["to"] = domain::format_rfc3339_ms(r.to_ms);
+  out["next_cursor"] = next_cursor_json(kind, page->next);
   send_json(c.res, 200, out);
 }
 
 // A request of the skills registry: its path names decoded as
-// identifiers ("" when the route has none) and the backend.
+// identifiers ("" when the route has none), the page it asks for (listings
+// only) and the backend.
 struct registry_call {
   analytics_backend* be = nullptr;
   std::string first, second;
+  page_request page;
 };
 
-// Reads path parameters `first` and `second` (either may be nullptr),
-// refuses any query parameter and finds the backend; nullopt once the 400
-// or 503 is sent.
+// Reads path parameters `first` and `second` (either may be nullptr);
+// refuses any query parameter, except `limit` and `cursor` (of `kind`)
+// when `kind` is not 0; finds the backend. Nullopt once the 400 or 503 is
+// sent.
 std::optional<registry_call> registry(call& c, const char* first,
-                                      const char* second = nullptr) {
+                                      const char* second = nullptr,
+                                      char kind = 0) {
   registry_call r;
   for (auto [name, out] : {std::pair{first, &r.first},
                            std::pair{second, &r.second}}) {
@@ -205,8 +231,14 @@ std::optional<registry_call> registry(call& c, const char* first,
       return send_bad_request(c.res, id.error()), std::nullopt;
     *out = std::move(*id);
   }
-  if (auto q = parse_query(c.req.target, {}); !q)
+  auto q = kind ? parse_query(c.req.target, {"limit", "cursor"})
+                : parse_query(c.req.target, {});
+  if (!q)
     return send_bad_request(c.res, q.error()), std::nullopt;
+  if (kind
+      && !read_page(c, *q, kind, cursor_id::identifier, default_list_limit,
+                    max_list_limit, r.page))
+    return std::nullopt;
   r.be = analytics_of(c);
   if (!r.be)
     return std::nullopt;
@@ -254,13 +286,9 @@ void analytics_usage(call& c) {
                                            : max_range_ms,
                   uq.range))
     return;
-  auto limit = int_param(*q, "limit", 1, max_usage_limit, default_usage_limit);
-  if (!limit)
-    return send_bad_request(c.res, limit.error());
-  uq.limit = *limit;
-  if (auto err = cursor_param(*q, usage_cursor_kind, uq.after,
-                              cursor_id::group_key))
-    return send_bad_request(c.res, err);
+  if (!read_page(c, *q, usage_cursor_kind, cursor_id::group_key,
+                 default_usage_limit, max_usage_limit, uq.page))
+    return;
   auto* be = analytics_of(c);
   if (!be)
     return;
@@ -271,40 +299,47 @@ void analytics_usage(call& c) {
 }
 
 void analytics_agents(call& c) {
-  summary(c, [](analytics_backend& be, const analytics_range& r) {
-    return be.agents(r);
-  }, agents_json);
+  summary(c, agents_cursor_kind, cursor_id::group_key,
+          [](analytics_backend& be, const analytics_range& r,
+             const page_request& p) { return be.agents(r, p); },
+          agents_json);
 }
 
 void analytics_tools(call& c) {
-  summary(c, [](analytics_backend& be, const analytics_range& r) {
-    return be.tools(r);
-  }, tools_json);
+  summary(c, tools_cursor_kind, cursor_id::group_key,
+          [](analytics_backend& be, const analytics_range& r,
+             const page_request& p) { return be.tools(r, p); },
+          tools_json);
 }
 
 void analytics_costs(call& c) {
-  summary(c, [](analytics_backend& be, const analytics_range& r) {
-    return be.costs(r);
-  }, costs_json);
+  summary(c, costs_cursor_kind, cursor_id::group_key,
+          [](analytics_backend& be, const analytics_range& r,
+             const page_request& p) { return be.costs(r, p); },
+          costs_json);
 }
 
 void analytics_skills(call& c) {
-  summary(c, [](analytics_backend& be, const analytics_range& r) {
-    return be.skill_usage_summary(r);
-  }, skill_usage_json);
+  summary(c, skill_usage_cursor_kind, cursor_id::identifier,
+          [](analytics_backend& be, const analytics_range& r,
+             const page_request& p) { return be.skill_usage_summary(r, p); },
+          skill_usage_json);
 }
 
 void list_skills(call& c) {
-  auto r = registry(c, nullptr);
+  auto r = registry(c, nullptr, nullptr, skills_cursor_kind);
   if (!r)
     return;
-  auto xs = r->be->skills();
-  if (!xs)
-    return send_backend_error(c.res, xs.error());
+  auto page = r->be->skills(r->page);
+  if (!page)
+    return send_backend_error(c.res, page.error());
   ojson arr = ojson::array();
-  for (auto& s : *xs)
+  for (auto& s : page->items)
     arr.push_back(skill_json(s));
-  send_json(c.res, 200, ojson{{"skills", std::move(arr)}});
+  send_json(c.res, 200,
+            ojson{{"skills", std::move(arr)},
+                  {"next_cursor",
+                   next_cursor_json(skills_cursor_kind, page->next)}});
 }
 
 void get_skill(call& c) {
@@ -339,31 +374,30 @@ void delete_skill(call& c) {
 }
 
 void list_agent_skills(call& c) {
-  auto r = registry(c, "agent_name");
+  auto r = registry(c, "agent_name", nullptr, bindings_cursor_kind);
   if (!r)
     return;
-  auto xs = r->be->bindings(r->first);
-  if (!xs)
-    return send_backend_error(c.res, xs.error());
+  auto page = r->be->bindings(r->first, r->page);
+  if (!page)
+    return send_backend_error(c.res, page.error());
   ojson arr = ojson::array();
-  for (auto& b : *xs)
+  for (auto& b : page->items)
     arr.push_back(binding_json(b));
   send_json(c.res, 200,
-            ojson{{"agent_name", r->first}, {"skills", std::move(arr)}});
+            ojson{{"agent_name", r->first},
+                  {"skills", std::move(arr)},
+                  {"next_cursor",
+                   next_cursor_json(bindings_cursor_kind, page->next)}});
 }
 
 void get_agent_skill(call& c) {
   auto r = registry(c, "agent_name", "skill");
   if (!r)
     return;
-  auto xs = r->be->bindings(r->first);
-  if (!xs)
-    return send_backend_error(c.res, xs.error());
-  for (auto& b : *xs)
-    if (b.skill == r->second)
-      return send_json(c.res, 200, binding_json(b));
-  send_error(c.res, 404, "not_found",
-             "no binding of skill " + r->second + " to " + r->first);
+  auto b = r->be->get_binding(r->first, r->second);
+  if (!b)
+    return send_backend_error(c.res, b.error());
+  send_json(c.res, 200, binding_json(*b));
 }
 
 void put_agent_skill(call& c) {

@@ -26,10 +26,11 @@ struct ui_asset {
 /// time (see ui/CMakeLists.txt).
 std::optional<ui_asset> find_ui_asset(std::string_view name);
 
-/// GET /ui/api/today: today's (UTC midnight to `now_ms`) agents, tools and
-/// models summaries (the same JSON as /v1/analytics/agents, /tools,
-/// /costs) and events per hour by agent type, for every user (the caller
-/// checks that the token is an admin's). Errors: the backend's.
+/// GET /ui/api/today: today's (UTC midnight to `now_ms`) summaries in the
+/// rows of /v1/analytics/agents (every agent, all pages), /tools (the
+/// first page of 20: the page shows the top 20) and /costs (every model),
+/// and events per hour by agent type (every row), for every user (the
+/// caller checks that the token is an admin's). Errors: the backend's.
 caf::expected<nlohmann::ordered_json> today_analytics(analytics_backend& be,
                                                       int64_t now_ms);
 

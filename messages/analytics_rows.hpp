@@ -47,17 +47,32 @@ struct analytics_measures {
   int64_t last_event_ms = 0; ///< greatest event time, 0 if none
 };
 
+/// Which keyset page of a listing to read: the rows after `after`, at most
+/// `limit` of them. `after` is the sort key of the previous page's last row
+/// (keyset_page::next; the API carries it as an opaque cursor,
+/// api/cursor.hpp); each listing documents what its ts_ms and id hold.
+struct page_request {
+  std::optional<list_position> after; ///< none: the first page
+  int limit = 100;                    ///< rows per page, >= 1
+};
+
+/// A page of rows in the listing's order and where the next page starts.
+template <class T>
+struct keyset_page {
+  std::vector<T> items;
+  /// Sort key of the last item when more rows follow; none on the last page.
+  std::optional<list_position> next;
+};
+
 /// GET /v1/analytics/usage: one time bucket of one group.
 struct usage_query {
   analytics_range range;
   std::string granularity = "hour"; ///< "hour" | "day"
   /// "user" | "agent_type" | "agent_name" | "model" | "tool"
   std::string group_by = "agent_type";
-  /// Continue after this (bucket_start ms, group key) position, from the
-  /// previous page's `next` (the API carries it as an opaque cursor,
-  /// api/cursor.hpp); none: first page.
-  std::optional<list_position> after;
-  int limit = 1000;   ///< rows per page
+  /// Position (bucket_start ms, group key; tool: name U+001F category)
+  /// and length of the page.
+  page_request page{std::nullopt, 1000};
 };
 
 /// One row of a usage page.
@@ -69,11 +84,7 @@ struct usage_bucket {
 };
 
 /// A page of usage rows in (bucket_start, group) order.
-struct usage_page {
-  std::vector<usage_bucket> rows;
-  /// Position of the last row when more rows follow; none on the last page.
-  std::optional<list_position> next;
-};
+using usage_page = keyset_page<usage_bucket>;
 
 /// GET /v1/analytics/agents: the agent performance summary.
 struct agent_summary {

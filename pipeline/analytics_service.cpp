@@ -84,29 +84,35 @@ analytics_service::usage(const api::usage_query& q) {
   return with_store([&](storage::analytics_store& s) { return s.usage(q); });
 }
 
-caf::expected<std::vector<api::agent_summary>>
-analytics_service::agents(const api::analytics_range& r) {
-  return with_store([&](storage::analytics_store& s) { return s.agents(r); });
-}
-
-caf::expected<std::vector<api::tool_summary>>
-analytics_service::tools(const api::analytics_range& r) {
-  return with_store([&](storage::analytics_store& s) { return s.tools(r); });
-}
-
-caf::expected<std::vector<api::model_cost>>
-analytics_service::costs(const api::analytics_range& r) {
-  return with_store([&](storage::analytics_store& s) { return s.costs(r); });
-}
-
-caf::expected<std::vector<api::skill_usage>>
-analytics_service::skill_usage_summary(const api::analytics_range& r) {
+caf::expected<api::keyset_page<api::agent_summary>>
+analytics_service::agents(const api::analytics_range& r,
+                          const api::page_request& p) {
   return with_store(
-    [&](storage::analytics_store& s) { return s.skill_usage(r); });
+    [&](storage::analytics_store& s) { return s.agents(r, p); });
 }
 
-caf::expected<std::vector<api::skill>> analytics_service::skills() {
-  return with_store([&](storage::analytics_store& s) { return s.skills(); });
+caf::expected<api::keyset_page<api::tool_summary>>
+analytics_service::tools(const api::analytics_range& r,
+                         const api::page_request& p) {
+  return with_store([&](storage::analytics_store& s) { return s.tools(r, p); });
+}
+
+caf::expected<api::keyset_page<api::model_cost>>
+analytics_service::costs(const api::analytics_range& r,
+                         const api::page_request& p) {
+  return with_store([&](storage::analytics_store& s) { return s.costs(r, p); });
+}
+
+caf::expected<api::keyset_page<api::skill_usage>>
+analytics_service::skill_usage_summary(const api::analytics_range& r,
+                                       const api::page_request& p) {
+  return with_store(
+    [&](storage::analytics_store& s) { return s.skill_usage(r, p); });
+}
+
+caf::expected<api::keyset_page<api::skill>>
+analytics_service::skills(const api::page_request& p) {
+  return with_store([&](storage::analytics_store& s) { return s.skills(p); });
 }
 
 caf::expected<api::skill>
@@ -125,10 +131,19 @@ caf::error analytics_service::delete_skill(const std::string& name) {
     [&](storage::analytics_store& s) { return s.delete_skill(name); });
 }
 
-caf::expected<std::vector<api::skill_binding>>
-analytics_service::bindings(const std::string& agent_name) {
+caf::expected<api::keyset_page<api::skill_binding>>
+analytics_service::bindings(const std::string& agent_name,
+                            const api::page_request& p) {
   return with_store(
-    [&](storage::analytics_store& s) { return s.bindings(agent_name); });
+    [&](storage::analytics_store& s) { return s.bindings(agent_name, p); });
+}
+
+caf::expected<api::skill_binding>
+analytics_service::get_binding(const std::string& agent_name,
+                               const std::string& skill) {
+  return with_store([&](storage::analytics_store& s) {
+    return s.get_binding(agent_name, skill);
+  });
 }
 
 caf::expected<api::skill_binding>

@@ -25,20 +25,24 @@ public:
   caf::error seed_skills(const std::string& path);
 
   caf::expected<api::usage_page> usage(const api::usage_query& q) override;
-  caf::expected<std::vector<api::agent_summary>>
-  agents(const api::analytics_range& r) override;
-  caf::expected<std::vector<api::tool_summary>>
-  tools(const api::analytics_range& r) override;
-  caf::expected<std::vector<api::model_cost>>
-  costs(const api::analytics_range& r) override;
-  caf::expected<std::vector<api::skill_usage>>
-  skill_usage_summary(const api::analytics_range& r) override;
-  caf::expected<std::vector<api::skill>> skills() override;
+  caf::expected<api::keyset_page<api::agent_summary>>
+  agents(const api::analytics_range& r, const api::page_request& p) override;
+  caf::expected<api::keyset_page<api::tool_summary>>
+  tools(const api::analytics_range& r, const api::page_request& p) override;
+  caf::expected<api::keyset_page<api::model_cost>>
+  costs(const api::analytics_range& r, const api::page_request& p) override;
+  caf::expected<api::keyset_page<api::skill_usage>>
+  skill_usage_summary(const api::analytics_range& r,
+                      const api::page_request& p) override;
+  caf::expected<api::keyset_page<api::skill>>
+  skills(const api::page_request& p) override;
   caf::expected<api::skill> get_skill(const std::string& name) override;
   caf::expected<api::skill> put_skill(const api::skill& s) override;
   caf::error delete_skill(const std::string& name) override;
-  caf::expected<std::vector<api::skill_binding>>
-  bindings(const std::string& agent_name) override;
+  caf::expected<api::keyset_page<api::skill_binding>>
+  bindings(const std::string& agent_name, const api::page_request& p) override;
+  caf::expected<api::skill_binding>
+  get_binding(const std::string& agent_name, const std::string& skill) override;
   caf::expected<api::skill_binding>
   put_binding(const api::skill_binding& b) override;
   caf::error delete_binding(const std::string& agent_name,

@@ -114,6 +114,57 @@ caf::error invalid(std::string what) {
   return make_error(errc::invalid_request, std::move(what));
 }
 
+// The two parts of a position's id, split at its first U+001F (the first
+// part, an identifier or a number, never holds one; api/analytics.hpp);
+// errc::invalid_request without a separator.
+caf::expected<std::pair<std::string, std::string>>
+id_pair(const list_position& pos) {
+  auto sep = pos.id.find('\x1f');
+  if (sep == std::string::npos)
+    return invalid("page position: expected two parts separated by U+001F");
+  return std::pair{pos.id.substr(0, sep), pos.id.substr(sep + 1)};
+}
+
+std::string joined(const std::string& a, const std::string& b) {
+  return a + '\x1f' + b;
+}
+
+// SQL literal of -v (the position of a column sorted descending,
+// detail::keyset_tail).
+std::string negated(int64_t v) {
+  return "(" + std::to_string(-v) + ")::bigint";
+}
+
+// Literals of the position of a report ordered by a count descending, then
+// a two-part key (agents, tools): {-count, part 1, part 2}; {} for the
+// first page.
+caf::expected<std::vector<std::string>>
+count_then_pair(pqxx::transaction_base& tx,
+                const std::optional<list_position>& pos) {
+  if (!pos)
+    return std::vector<std::string>{};
+  auto parts = id_pair(*pos);
+  if (!parts)
+    return parts.error();
+  return std::vector<std::string>{negated(pos->ts_ms), tx.quote(parts->first),
+                                  tx.quote(parts->second)};
+}
+
+// A numeric's text as PostgreSQL writes it: [-]digits[.digits].
+bool is_decimal(const std::string& s) {
+  size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
+  size_t digits = 0, dots = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] == '.' && digits > 0 && dots == 0)
+      ++dots;
+    else if (s[i] >= '0' && s[i] <= '9')
+      ++digits;
+    else
+      return false;
+  }
+  return digits > 0 && s.size() <= 64 && s.back() != '.';
+}
+
 agentmem::skill read_skill(const pqxx::row& row) {
   agentmem::skill s;
   s.name = row[0].as<std::string>();
@@ -149,6 +200,42 @@ agentmem::skill_binding read_binding(const pqxx::row& row) {
 const std::string binding_columns =
   "agent_name, skill, enabled, priority, config::text, "
   + detail::ms_of("updated_at");
+
+// One keyset page of a listing ordered by `cols` (ascending; descending
+// ones negated, detail::keyset_tail): `select(tx)` is the query up to its
+// WHERE conditions, `after(tx)` the previous page's position as SQL
+// literals ({} for the first page) or an error, read(row) a row, key(row)
+// its position.
+template <class T, class After, class Select, class Read, class Key>
+caf::expected<agentmem::keyset_page<T>>
+read_page(detail::pg_session& pg, const char* what,
+          const agentmem::page_request& p,
+          const std::vector<std::string>& cols, After after, Select select,
+          Read read, Key key) {
+  using result_t = agentmem::keyset_page<T>;
+  return pg.run<result_t>(what, [&](pqxx::connection& c)
+                                  -> caf::expected<result_t> {
+    pqxx::read_transaction tx{c};
+    caf::expected<std::vector<std::string>> pos = after(tx);
+    if (!pos)
+      return pos.error();
+    result_t page;
+    detail::fill_page(
+      tx.exec(select(tx) + detail::keyset_tail(cols, *pos, false, p.limit)),
+      p.limit, page, read, key);
+    return page;
+  });
+}
+
+// The position of a listing ordered by a number descending, then a unique
+// name: {-ts_ms, id}.
+auto number_then_name(const std::optional<list_position>& pos) {
+  return [&pos](pqxx::transaction_base& tx) {
+    return pos ? std::vector<std::string>{negated(pos->ts_ms),
+                                          tx.quote(pos->id)}
+               : std::vector<std::string>{};
+  };
+}
 
 } // namespace
 
@@ -191,55 +278,56 @@ analytics_store::usage(const agentmem::usage_query& q) {
     pqxx::read_transaction tx{c};
     std::string where = range_where(tx, q.range, q.granularity)
                         + " AND kind = " + tx.quote(kind);
-    if (q.after)
+    if (auto& after = q.page.after)
       where += " AND (bucket_start, " + key_expr + ") > ("
-               + detail::ts_of(std::to_string(q.after->ts_ms)) + ", "
-               + tx.quote(q.after->id) + ")";
+               + detail::ts_of(std::to_string(after->ts_ms)) + ", "
+               + tx.quote(after->id) + ")";
     auto r = tx.exec(
       "SELECT " + detail::ms_of("m.bucket_start") + ", m.k, "
       + measures_out("m") + " FROM (SELECT bucket_start, " + key_expr
       + " AS k, " + measures_sql + " FROM analytics_rollups WHERE " + where
       + " GROUP BY 1, 2 ORDER BY 1, 2 LIMIT "
-      + std::to_string(q.limit + 1) + ") m ORDER BY 1, 2");
+      + std::to_string(q.page.limit + 1) + ") m ORDER BY 1, 2");
     result_t page;
-    for (const auto& row : r) {
-      if (static_cast<int>(page.rows.size()) == q.limit) {
-        auto& last = page.rows.back();
-        std::string key = last.group;
-        if (q.group_by == "tool")
-          key += '\x1f' + last.tool_category;
-        page.next = list_position{last.bucket_start_ms, std::move(key)};
-        break;
-      }
-      agentmem::usage_bucket b;
-      b.bucket_start_ms = row[0].as<int64_t>();
-      b.group = row[1].as<std::string>();
-      if (q.group_by == "tool") {
-        auto sep = b.group.find('\x1f');
-        b.tool_category = b.group.substr(sep + 1);
-        b.group.resize(sep);
-      }
-      b.m = read_measures(row, 2);
-      page.rows.push_back(std::move(b));
-    }
+    const bool tool = q.group_by == "tool";
+    detail::fill_page(
+      r, q.page.limit, page,
+      [&](const pqxx::row& row) {
+        agentmem::usage_bucket b;
+        b.bucket_start_ms = row[0].as<int64_t>();
+        b.group = row[1].as<std::string>();
+        if (tool) {
+          auto sep = b.group.find('\x1f');
+          b.tool_category = b.group.substr(sep + 1);
+          b.group.resize(sep);
+        }
+        b.m = read_measures(row, 2);
+        return b;
+      },
+      [&](const agentmem::usage_bucket& b) {
+        return list_position{b.bucket_start_ms,
+                             tool ? joined(b.group, b.tool_category)
+                                  : b.group};
+      });
     return page;
   });
 }
 
-caf::expected<std::vector<agentmem::agent_summary>>
-analytics_store::agents(const agentmem::analytics_range& r) {
-  using result_t = std::vector<agentmem::agent_summary>;
-  return impl_->run<result_t>("analytics agents", [&](pqxx::connection& c)
-                                                    -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    auto rows = tx.exec(
-      "SELECT m.agent_type, m.agent_name, " + measures_out("m")
-      + " FROM (SELECT agent_type, agent_name, " + measures_sql
-      + " FROM analytics_rollups WHERE " + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'agent' GROUP BY 1, 2) m"
-        " ORDER BY m.events DESC, 1, 2");
-    result_t out;
-    for (const auto& row : rows) {
+caf::expected<agentmem::keyset_page<agentmem::agent_summary>>
+analytics_store::agents(const agentmem::analytics_range& r,
+                        const agentmem::page_request& p) {
+  return read_page<agentmem::agent_summary>(
+    *impl_, "analytics agents", p,
+    {"-m.events", "m.agent_type", "m.agent_name"},
+    [&](pqxx::transaction_base& tx) { return count_then_pair(tx, p.after); },
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT m.agent_type, m.agent_name, " + measures_out("m")
+             + " FROM (SELECT agent_type, agent_name, " + measures_sql
+             + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'agent' GROUP BY 1, 2) m WHERE true";
+    },
+    [](const pqxx::row& row) {
       agentmem::agent_summary a;
       a.agent_type = row[0].as<std::string>();
       a.agent_name = row[1].as<std::string>();
@@ -247,77 +335,94 @@ analytics_store::agents(const agentmem::analytics_range& r) {
       if (a.m.sessions_started > 0)
         a.mean_events_per_session = static_cast<double>(a.m.events)
                                     / static_cast<double>(a.m.sessions_started);
-      out.push_back(std::move(a));
-    }
-    return out;
-  });
+      return a;
+    },
+    [](const agentmem::agent_summary& a) {
+      return list_position{a.m.events, joined(a.agent_type, a.agent_name)};
+    });
 }
 
-caf::expected<std::vector<agentmem::tool_summary>>
-analytics_store::tools(const agentmem::analytics_range& r) {
-  using result_t = std::vector<agentmem::tool_summary>;
-  return impl_->run<result_t>("analytics tools", [&](pqxx::connection& c)
-                                                   -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    auto rows = tx.exec(
-      "SELECT m.tool_name, m.tool_category, m.agents, " + measures_out("m")
-      + " FROM (SELECT tool_name, tool_category, count(DISTINCT (agent_type,"
-        " agent_name)) AS agents, " + measures_sql
-      + " FROM analytics_rollups WHERE " + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'tool' GROUP BY 1, 2) m ORDER BY m.events DESC, 1, 2");
-    result_t out;
-    for (const auto& row : rows) {
+caf::expected<agentmem::keyset_page<agentmem::tool_summary>>
+analytics_store::tools(const agentmem::analytics_range& r,
+                       const agentmem::page_request& p) {
+  return read_page<agentmem::tool_summary>(
+    *impl_, "analytics tools", p,
+    {"-m.events", "m.tool_name", "m.tool_category"},
+    [&](pqxx::transaction_base& tx) { return count_then_pair(tx, p.after); },
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT m.tool_name, m.tool_category, m.agents, "
+             + measures_out("m")
+             + " FROM (SELECT tool_name, tool_category, count(DISTINCT"
+               " (agent_type, agent_name)) AS agents, " + measures_sql
+             + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'tool' GROUP BY 1, 2) m WHERE true";
+    },
+    [](const pqxx::row& row) {
       agentmem::tool_summary t;
       t.tool_name = row[0].as<std::string>();
       t.tool_category = row[1].as<std::string>();
       t.agents = row[2].as<int64_t>();
       t.m = read_measures(row, 3);
-      out.push_back(std::move(t));
-    }
-    return out;
-  });
+      return t;
+    },
+    [](const agentmem::tool_summary& t) {
+      return list_position{t.m.events, joined(t.tool_name, t.tool_category)};
+    });
 }
 
-caf::expected<std::vector<agentmem::model_cost>>
-analytics_store::costs(const agentmem::analytics_range& r) {
-  using result_t = std::vector<agentmem::model_cost>;
-  return impl_->run<result_t>("analytics costs", [&](pqxx::connection& c)
-                                                   -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    auto rows = tx.exec(
-      "SELECT m.model, " + measures_out("m") + " FROM (SELECT model, "
-      + measures_sql + " FROM analytics_rollups WHERE "
-      + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'model' GROUP BY 1) m"
-        " ORDER BY m.cost_usd DESC, m.tokens DESC, 1");
-    result_t out;
-    for (const auto& row : rows) {
+caf::expected<agentmem::keyset_page<agentmem::model_cost>>
+analytics_store::costs(const agentmem::analytics_range& r,
+                       const agentmem::page_request& p) {
+  return read_page<agentmem::model_cost>(
+    *impl_, "analytics costs", p, {"-m.cost_usd", "-m.tokens", "m.model"},
+    [&](pqxx::transaction_base& tx)
+      -> caf::expected<std::vector<std::string>> {
+      if (!p.after)
+        return std::vector<std::string>{};
+      auto parts = id_pair(*p.after);
+      if (!parts)
+        return parts.error();
+      if (!is_decimal(parts->first))
+        return invalid("page position: the cost is not a decimal number");
+      return std::vector<std::string>{
+        "(-" + tx.quote(parts->first) + "::numeric)",
+        negated(p.after->ts_ms), tx.quote(parts->second)};
+    },
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT m.model, " + measures_out("m") + " FROM (SELECT model, "
+             + measures_sql + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'model' GROUP BY 1) m WHERE true";
+    },
+    [](const pqxx::row& row) {
       agentmem::model_cost m;
       m.model = row[0].as<std::string>();
       m.m = read_measures(row, 1);
-      out.push_back(std::move(m));
-    }
-    return out;
-  });
+      return m;
+    },
+    [](const agentmem::model_cost& m) {
+      return list_position{m.m.tokens, joined(m.m.cost_usd, m.model)};
+    });
 }
 
-caf::expected<std::vector<agentmem::skill_usage>>
-analytics_store::skill_usage(const agentmem::analytics_range& r) {
-  using result_t = std::vector<agentmem::skill_usage>;
-  return impl_->run<result_t>("skill usage", [&](pqxx::connection& c)
-                                               -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    auto rows = tx.exec(
-      "SELECT s.name, s.category, s.active, coalesce((SELECT"
-      " array_agg(b.agent_name ORDER BY b.priority DESC, b.agent_name) FROM"
-      " agent_skill_bindings b WHERE b.skill = s.name AND b.enabled),"
-      " '{}'::text[]), " + measures_out("m") + " FROM skills s CROSS JOIN"
-        " LATERAL (SELECT " + measures_sql + " FROM analytics_rollups WHERE "
-      + range_where(tx, r, summary_grain(r))
-      + " AND kind = 'tool' AND tool_name = s.name) m"
-        " ORDER BY coalesce(m.events, 0) DESC, s.name");
-    result_t out;
-    for (const auto& row : rows) {
+caf::expected<agentmem::keyset_page<agentmem::skill_usage>>
+analytics_store::skill_usage(const agentmem::analytics_range& r,
+                             const agentmem::page_request& p) {
+  return read_page<agentmem::skill_usage>(
+    *impl_, "skill usage", p, {"-coalesce(m.events, 0)", "s.name"},
+    number_then_name(p.after),
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT s.name, s.category, s.active, coalesce((SELECT"
+             " array_agg(b.agent_name ORDER BY b.priority DESC, b.agent_name)"
+             " FROM agent_skill_bindings b WHERE b.skill = s.name AND"
+             " b.enabled), '{}'::text[]), " + measures_out("m")
+             + " FROM skills s CROSS JOIN LATERAL (SELECT " + measures_sql
+             + " FROM analytics_rollups WHERE "
+             + range_where(tx, r, summary_grain(r))
+             + " AND kind = 'tool' AND tool_name = s.name) m WHERE true";
+    },
+    [](const pqxx::row& row) {
       agentmem::skill_usage u;
       u.skill = row[0].as<std::string>();
       u.category = row[1].as<std::string>();
@@ -329,23 +434,26 @@ analytics_store::skill_usage(const agentmem::analytics_range& r) {
           u.bound_agents.push_back(std::move(v));
       if (!row[4].is_null())
         u.m = read_measures(row, 4);
-      out.push_back(std::move(u));
-    }
-    return out;
-  });
+      return u;
+    },
+    [](const agentmem::skill_usage& u) {
+      return list_position{u.m.events, u.skill};
+    });
 }
 
-caf::expected<std::vector<agentmem::skill>> analytics_store::skills() {
-  using result_t = std::vector<agentmem::skill>;
-  return impl_->run<result_t>("skills", [&](pqxx::connection& c)
-                                          -> caf::expected<result_t> {
-    pqxx::read_transaction tx{c};
-    result_t out;
-    for (const auto& row :
-         tx.exec("SELECT " + skill_columns + " FROM skills ORDER BY name"))
-      out.push_back(read_skill(row));
-    return out;
-  });
+caf::expected<agentmem::keyset_page<agentmem::skill>>
+analytics_store::skills(const agentmem::page_request& p) {
+  return read_page<agentmem::skill>(
+    *impl_, "skills", p, {"name"},
+    [&](pqxx::transaction_base& tx) {
+      return p.after ? std::vector<std::string>{tx.quote(p.after->id)}
+                     : std::vector<std::string>{};
+    },
+    [](pqxx::transaction_base&) {
+      return "SELECT " + skill_columns + " FROM skills WHERE true";
+    },
+    read_skill,
+    [](const agentmem::skill& s) { return list_position{0, s.name}; });
 }
 
 caf::expected<agentmem::skill> analytics_store::get_skill(const std::string& name) {
@@ -395,20 +503,38 @@ caf::error analytics_store::delete_skill(const std::string& name) {
   return caf::none;
 }
 
-caf::expected<std::vector<agentmem::skill_binding>>
-analytics_store::bindings(const std::string& agent_name) {
-  using result_t = std::vector<agentmem::skill_binding>;
-  return impl_->run<result_t>("skill bindings", [&](pqxx::connection& c)
-                                                  -> caf::expected<result_t> {
+caf::expected<agentmem::keyset_page<agentmem::skill_binding>>
+analytics_store::bindings(const std::string& agent_name,
+                          const agentmem::page_request& p) {
+  return read_page<agentmem::skill_binding>(
+    *impl_, "skill bindings", p, {"-priority", "skill"},
+    number_then_name(p.after),
+    [&](pqxx::transaction_base& tx) {
+      return "SELECT " + binding_columns
+             + " FROM agent_skill_bindings WHERE agent_name = "
+             + tx.quote(agent_name);
+    },
+    read_binding,
+    [](const agentmem::skill_binding& b) {
+      return list_position{b.priority, b.skill};
+    });
+}
+
+caf::expected<agentmem::skill_binding>
+analytics_store::get_binding(const std::string& agent_name,
+                             const std::string& skill) {
+  using result_t = agentmem::skill_binding;
+  return impl_->run<result_t>("get skill binding", [&](pqxx::connection& c)
+                                                     -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
-    auto r = tx.exec_params(
-      "SELECT " + binding_columns + " FROM agent_skill_bindings WHERE $1 = ''"
-      " OR agent_name = $1 ORDER BY agent_name, priority DESC, skill",
-      agent_name);
-    result_t out;
-    for (const auto& row : r)
-      out.push_back(read_binding(row));
-    return out;
+    auto r = tx.exec_params("SELECT " + binding_columns
+                              + " FROM agent_skill_bindings WHERE"
+                                " agent_name = $1 AND skill = $2",
+                            agent_name, skill);
+    if (r.empty())
+      return make_error(errc::not_found,
+                        "no binding of skill " + skill + " to " + agent_name);
+    return read_binding(r[0]);
   });
 }
 

@@ -36,24 +36,31 @@ public:
   // errc::invalid_request (bad group_by, granularity),
   // errc::postgres_error.
 
-  /// One page of (bucket, group) rows, keyset-paginated by q.after (page.next).
+  // The listings are keyset pages in a total order (sort values, then a
+  // unique key); positions as api/analytics.hpp lists them. A position
+  // that does not parse is errc::invalid_request.
+
+  /// One page of (bucket, group) rows in (bucket_start, group) order.
   caf::expected<agentmem::usage_page> usage(const agentmem::usage_query& q);
   /// Per (agent_type, agent_name), most events first.
-  caf::expected<std::vector<agentmem::agent_summary>>
-  agents(const agentmem::analytics_range& r);
+  caf::expected<agentmem::keyset_page<agentmem::agent_summary>>
+  agents(const agentmem::analytics_range& r, const agentmem::page_request& p);
   /// Per (tool_name, tool_category), most calls first.
-  caf::expected<std::vector<agentmem::tool_summary>>
-  tools(const agentmem::analytics_range& r);
-  /// Per model, highest cost first.
-  caf::expected<std::vector<agentmem::model_cost>>
-  costs(const agentmem::analytics_range& r);
+  caf::expected<agentmem::keyset_page<agentmem::tool_summary>>
+  tools(const agentmem::analytics_range& r, const agentmem::page_request& p);
+  /// Per model, highest cost first, then most tokens, then by model.
+  caf::expected<agentmem::keyset_page<agentmem::model_cost>>
+  costs(const agentmem::analytics_range& r, const agentmem::page_request& p);
   /// Every skill with its enabled bindings and the calls of tools named
-  /// like it in the range.
-  caf::expected<std::vector<agentmem::skill_usage>>
-  skill_usage(const agentmem::analytics_range& r);
+  /// like it in the range; most calls first, then by name.
+  caf::expected<agentmem::keyset_page<agentmem::skill_usage>>
+  skill_usage(const agentmem::analytics_range& r,
+              const agentmem::page_request& p);
 
   // -- skills registry (migration 041) --------------------------------------
-  caf::expected<std::vector<agentmem::skill>> skills();
+  /// By name.
+  caf::expected<agentmem::keyset_page<agentmem::skill>>
+  skills(const agentmem::page_request& p);
   /// errc::not_found when absent.
   caf::expected<agentmem::skill> get_skill(const std::string& name);
   /// Upsert (updated_at = now()). errc::invalid_request for a malformed
@@ -61,8 +68,12 @@ public:
   caf::expected<agentmem::skill> put_skill(const agentmem::skill& s);
   /// errc::not_found when absent; its bindings are deleted with it.
   caf::error delete_skill(const std::string& name);
-  caf::expected<std::vector<agentmem::skill_binding>>
-  bindings(const std::string& agent_name);
+  /// One agent's bindings, highest priority first, then by skill.
+  caf::expected<agentmem::keyset_page<agentmem::skill_binding>>
+  bindings(const std::string& agent_name, const agentmem::page_request& p);
+  /// errc::not_found when absent.
+  caf::expected<agentmem::skill_binding>
+  get_binding(const std::string& agent_name, const std::string& skill);
   /// Upsert; errc::not_found when the skill does not exist.
   caf::expected<agentmem::skill_binding> put_binding(const agentmem::skill_binding& b);
   /// errc::not_found when absent.

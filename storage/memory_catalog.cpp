@@ -107,34 +107,17 @@ double as_real(double x) {
   return static_cast<double>(domain::stored_importance(x));
 }
 
-// The keyset tail of a list query ordered by (ts_col, id_col) descending:
-// rows after `after`, one more than `limit` (it tells whether a next page
-// exists).
-std::string keyset_tail(pqxx::transaction_base& tx, const std::string& ts_col,
-                        const std::string& id_col,
-                        const std::optional<list_position>& after,
-                        int limit) {
-  std::string sql;
+// The keyset tail of a list query ordered by (ts_col, id_col) descending
+// (detail::keyset_tail).
+std::string newest_first_tail(pqxx::transaction_base& tx,
+                              const std::string& ts_col,
+                              const std::string& id_col,
+                              const std::optional<list_position>& after,
+                              int limit) {
+  std::vector<std::string> pos;
   if (after)
-    sql += " AND (" + ts_col + ", " + id_col + ") < ("
-           + ts_of(std::to_string(after->ts_ms)) + ", " + tx.quote(after->id)
-           + ")";
-  return sql + " ORDER BY " + ts_col + " DESC, " + id_col + " DESC LIMIT "
-         + std::to_string(limit + 1);
-}
-
-// Fills `page` from the rows of a keyset query: at most `limit` items
-// (read(row)); when there were more, `next` is key(last item).
-template <class Page, class Read, class Key>
-void fill_page(const pqxx::result& r, int limit, Page& page, Read read,
-               Key key) {
-  for (const auto& row : r) {
-    if (page.items.size() == static_cast<size_t>(limit)) {
-      page.next = key(page.items.back());
-      break;
-    }
-    page.items.push_back(read(row));
-  }
+    pos = {ts_of(std::to_string(after->ts_ms)), tx.quote(after->id)};
+  return detail::keyset_tail({ts_col, id_col}, pos, true, limit);
 }
 
 } // namespace
@@ -355,9 +338,9 @@ memory_catalog::list(const memory_list_query& q) {
         sql += " AND agent_name = " + tx.quote(q.agent_name);
       if (!q.project_id.empty())
         sql += " AND project_id = " + tx.quote(q.project_id);
-      sql += keyset_tail(tx, "ts", "memory_id", q.after, q.limit);
+      sql += newest_first_tail(tx, "ts", "memory_id", q.after, q.limit);
       memory_page page;
-      fill_page(
+      detail::fill_page(
         tx.exec(sql), q.limit, page,
         [](const pqxx::row& row) { return read_record(row).rec; },
         [](const memory_record& m) {
@@ -390,10 +373,10 @@ memory_catalog::sessions(const session_list_query& q) {
                + ts_of(std::to_string(*q.since_ms));
       if (q.until_ms)
         sql += " AND s.started_at <= " + ts_of(std::to_string(*q.until_ms));
-      sql += keyset_tail(tx, "s.started_at", "s.session_id", q.after,
+      sql += newest_first_tail(tx, "s.started_at", "s.session_id", q.after,
                          q.limit);
       session_page page;
-      fill_page(
+      detail::fill_page(
         tx.exec(sql), q.limit, page,
         [](const pqxx::row& row) {
           session_row s;
@@ -445,7 +428,7 @@ memory_catalog::projects(const project_list_query& q) {
         + ") p GROUP BY project_id ORDER BY project_id LIMIT "
         + std::to_string(q.limit + 1);
       project_page page;
-      fill_page(
+      detail::fill_page(
         tx.exec(sql), q.limit, page,
         [](const pqxx::row& row) {
           project_row p;

@@ -47,6 +47,24 @@ std::string int_array_literal(const std::vector<int64_t>& xs) {
   return array_literal(xs);
 }
 
+std::string keyset_tail(const std::vector<std::string>& cols,
+                        const std::vector<std::string>& after,
+                        bool descending, int limit) {
+  auto tuple = [](const std::vector<std::string>& xs) {
+    std::string out = "(";
+    for (size_t i = 0; i < xs.size(); ++i)
+      out += (i ? ", " : "") + xs[i];
+    return out + ")";
+  };
+  std::string sql;
+  if (!after.empty())
+    sql += " AND " + tuple(cols) + (descending ? " < " : " > ") + tuple(after);
+  sql += " ORDER BY ";
+  for (size_t i = 0; i < cols.size(); ++i)
+    sql += (i ? ", " : "") + cols[i] + (descending ? " DESC" : "");
+  return sql + " LIMIT " + std::to_string(limit + 1);
+}
+
 std::string trimmed_what(const std::exception& e) {
   std::string s = e.what();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' '))

@@ -57,6 +57,33 @@ std::string int_array_literal(const std::vector<int32_t>& xs);
 /// Postgres array literal of a bigint[]: "{1,2,3}".
 std::string int_array_literal(const std::vector<int64_t>& xs);
 
+/// The keyset tail of a list query ordered by the SQL expressions `cols`,
+/// all ascending (all descending when `descending`): when `after` is not
+/// empty (SQL literals, one per column: the previous page's last row),
+/// " AND (cols) > (after)" (< when descending), then " ORDER BY cols LIMIT
+/// limit + 1" (the extra row tells whether a next page exists; fill_page).
+/// Appended to a WHERE clause. A DESC column in an ascending order is
+/// passed negated ("-events", its literal too), so that one row comparison
+/// serves mixed directions.
+std::string keyset_tail(const std::vector<std::string>& cols,
+                        const std::vector<std::string>& after,
+                        bool descending, int limit);
+
+/// Fills `page` (a keyset_page-like {items, next}) from the rows of a
+/// keyset query (keyset_tail): at most `limit` items (read(row)); when
+/// there were more, `next` is key(last item).
+template <class Page, class Read, class Key>
+void fill_page(const pqxx::result& r, int limit, Page& page, Read read,
+               Key key) {
+  for (const auto& row : r) {
+    if (page.items.size() == static_cast<size_t>(limit)) {
+      page.next = key(page.items.back());
+      break;
+    }
+    page.items.push_back(read(row));
+  }
+}
+
 /// `e.what()` without trailing newlines and blanks (libpq ends with "\n").
 std::string trimmed_what(const std::exception& e);
 

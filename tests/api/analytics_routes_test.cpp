@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/rollup.hpp"
+#include "api/cursor.hpp"
 #include "pipeline/analytics_service.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/api/route_fixture.hpp"
@@ -60,6 +61,37 @@ void commit_events(const std::string& url) {
   BOOST_REQUIRE_MESSAGE(r, test::why(r));
 }
 
+// 60 events of users acme-3 and other-2 in the 10:00 hour that tie on
+// every ranked measure: 6 agents (t0|t1 x a0|a1|a2) and 6 tools of 10
+// events each, models m0 and m1 with equal cost and tokens (m2 the same
+// cost, more tokens), m3 and m4 unpriced with equal tokens.
+void commit_tied_events(const std::string& url) {
+  auto store = storage::postgres_store::connect(url);
+  BOOST_REQUIRE(store);
+  batch b;
+  for (int i = 0; i < 60; ++i) {
+    activity a;
+    a.event_id = "tie" + std::to_string(i);
+    a.ts_ms = h10 + i * 1000;
+    a.user_id = i % 4 ? "acme-3" : "other-2";
+    a.session_id = a.user_id + "-s";
+    a.agent_type = "t" + std::to_string(i % 2);
+    a.agent_name = "a" + std::to_string(i % 3);
+    a.event_type = a.activity_class = "tool_call";
+    a.tool_name = "tool" + std::to_string(i % 6);
+    a.tool_category = "c";
+    a.model = "m" + std::to_string(i % 5);
+    a.tokens_used = i % 5 == 2 ? 20 : 10;
+    a.cost_nanousd = i % 5 < 3 ? 1'000'000 : -1;
+    a.processing_time_ms = 50;
+    a.success = true;
+    b.activities.push_back(a);
+  }
+  domain::fold_rollups(b);
+  auto r = (*store)->commit_batch(b, "g", "hash");
+  BOOST_REQUIRE_MESSAGE(r, test::why(r));
+}
+
 struct analytics_fixture : test::pg_database {
   analytics_fixture() {
     commit_events(url);
@@ -83,6 +115,31 @@ struct analytics_fixture : test::pg_database {
     BOOST_REQUIRE(r);
     BOOST_TEST(r->status == expect, path << ": " << r->status << " " << r->body);
     return json::parse(r->body, nullptr, false);
+  }
+
+  // Every row of the listing at `path` (with its query, if any), read
+  // `limit` rows per page by following next_cursor; checks that each page
+  // but the last is full and that the last one says so.
+  json walk(const std::string& path, const std::string& rows, int limit,
+            const std::string& token = test::route_test_token) {
+    json all = json::array();
+    std::string cursor;
+    for (int pages = 0; pages < 100; ++pages) {
+      auto sep = path.find('?') == std::string::npos ? "?" : "&";
+      auto j = get(path + sep + "limit=" + std::to_string(limit)
+                     + (cursor.empty() ? "" : "&cursor=" + cursor),
+                   200, token);
+      for (auto& r : j[rows])
+        all.push_back(r);
+      if (j["next_cursor"].is_null()) {
+        BOOST_TEST(j[rows].size() <= static_cast<size_t>(limit));
+        return all;
+      }
+      BOOST_TEST(j[rows].size() == static_cast<size_t>(limit), path);
+      cursor = j["next_cursor"].get<std::string>();
+    }
+    BOOST_FAIL(path << ": more than 100 pages");
+    return all;
   }
 
   test::empty_backend be;
@@ -222,6 +279,125 @@ BOOST_FIXTURE_TEST_CASE(skills_are_admin_managed_and_their_usage_is_the_tool_cal
   BOOST_TEST(cli->Delete("/v1/agents/bot/skills/search")->status == 204);
   BOOST_TEST(cli->Delete("/v1/skills/search")->status == 204);
   BOOST_TEST(cli->Delete("/v1/skills/search")->status == 404);
+}
+
+BOOST_FIXTURE_TEST_CASE(every_report_and_listing_pages_through_ties_without_repeating_or_skipping,
+                        analytics_fixture) {
+  commit_tied_events(url);
+  auto put = [&](const std::string& path, const std::string& body) {
+    cli->set_bearer_token_auth(test::route_test_token);
+    auto r = cli->Put(path.c_str(), body, "application/json");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->status == 200, path << ": " << r->body);
+  };
+  // Skills named like the tools (equal calls) plus unused ones (0 calls);
+  // bindings of "bot" with tied priorities.
+  for (const char* name : {"tool0", "tool1", "tool2", "tool3", "tool4",
+                           "tool5", "search", "unused-a", "unused-b"}) {
+    put(std::string{"/v1/skills/"} + name, "{}");
+    put(std::string{"/v1/agents/bot/skills/"} + name,
+        std::string{R"({"priority":)"} + (name[0] == 't' ? "1" : "0") + "}");
+  }
+  const std::string admin = test::route_test_token;
+  // (path, rows, token, the key that identifies a row)
+  struct listing {
+    std::string path, rows, token;
+    std::vector<std::string> key;
+  };
+  const std::vector<listing> listings = {
+    {"/v1/analytics/agents?" + range, "agents", admin, {"agent_type", "agent_name"}},
+    {"/v1/analytics/agents?" + range, "agents", user_token, {"agent_type", "agent_name"}},
+    {"/v1/analytics/tools?" + range, "tools", admin, {"tool_name", "tool_category"}},
+    {"/v1/analytics/tools?" + range, "tools", user_token, {"tool_name", "tool_category"}},
+    {"/v1/analytics/costs?" + range, "models", admin, {"model"}},
+    {"/v1/analytics/costs?" + range, "models", user_token, {"model"}},
+    {"/v1/analytics/skills?" + range, "skills", admin, {"skill"}},
+    {"/v1/analytics/skills?" + range, "skills", user_token, {"skill"}},
+    {"/v1/skills", "skills", user_token, {"name"}},
+    {"/v1/agents/bot/skills", "skills", user_token, {"skill"}},
+  };
+  for (auto& l : listings) {
+    auto whole = get(l.path, 200, l.token)[l.rows];
+    BOOST_TEST_CONTEXT(l.path << (l.token == admin ? " (admin)" : " (acme-)")) {
+      BOOST_TEST(whole.size() >= 5u);
+      for (int limit : {1, 2, 4}) {
+        auto paged = walk(l.path, l.rows, limit, l.token);
+        BOOST_TEST(paged == whole, "limit " << limit);
+        std::set<std::string> keys;
+        for (auto& r : paged) {
+          std::string k;
+          for (auto& f : l.key)
+            k += r[f].get<std::string>() + '|';
+          keys.insert(k);
+        }
+        BOOST_TEST(keys.size() == paged.size(), "a row repeated");
+      }
+    }
+  }
+  // The ties are there, and broken by the key.
+  auto tools = get("/v1/analytics/tools?" + range)["tools"];
+  BOOST_TEST(tools[0]["events"] == tools[1]["events"]);
+  BOOST_TEST(tools[0]["tool_name"] < tools[1]["tool_name"]);
+  auto costs = get("/v1/analytics/costs?" + range)["models"];
+  std::vector<std::string> models;
+  for (auto& m : costs)
+    models.push_back(m["model"]);
+  // m1 also has the fixture's tokens; m0 ties m2 on cost, fewer tokens;
+  // m3 and m4 tie on everything.
+  BOOST_TEST((models == std::vector<std::string>{"m1", "m2", "m0", "m3", "m4"}));
+  // Scoped: the fixture's search calls of acme-1 and acme-2 only.
+  auto scoped = walk("/v1/analytics/tools?" + range, "tools", 2, user_token);
+  for (auto& t : scoped)
+    if (t["tool_name"] == "search")
+      BOOST_TEST(t["events"] == 6);
+  auto skills = walk("/v1/analytics/skills?" + range, "skills", 3, user_token);
+  BOOST_TEST(skills.size() == 9u);
+  BOOST_TEST(skills.back()["events"] == 0);
+  auto binds = get("/v1/agents/bot/skills?limit=6")["skills"];
+  BOOST_TEST(binds[5]["priority"] == 1);
+  BOOST_TEST(binds[5]["skill"] == "tool5");
+  BOOST_TEST(get("/v1/agents/bot/skills/unused-a")["priority"] == 0);
+  get("/v1/agents/bot/skills/nothing", 404);
+}
+
+BOOST_FIXTURE_TEST_CASE(list_parameters_and_foreign_cursors_are_400,
+                        analytics_fixture) {
+  auto tools = get("/v1/analytics/tools?" + range + "&limit=1");
+  auto usage = get("/v1/analytics/usage?" + range + "&limit=1");
+  BOOST_REQUIRE(usage["next_cursor"].is_string());
+  const std::string usage_cursor = usage["next_cursor"];
+  const std::vector<std::string> lists = {
+    "/v1/analytics/agents?" + range + "&", "/v1/analytics/tools?" + range + "&",
+    "/v1/analytics/costs?" + range + "&", "/v1/analytics/skills?" + range + "&",
+    "/v1/skills?", "/v1/agents/bot/skills?"};
+  for (auto& l : lists) {
+    for (const std::string& q : std::vector<std::string>{
+           "limit=0", "limit=1001", "limit=x", "cursor=zz", "cursor=",
+          "cursor=" + usage_cursor, "color=blue"})
+      get(l + q, 400);
+    get(l + "limit=1000");
+  }
+  // A cursor of one report on another; a forged cost position.
+  get("/v1/analytics/agents?" + range + "&cursor=" + usage_cursor, 400);
+  get("/v1/analytics/costs?" + range + "&cursor="
+        + api::encode_cursor('c', list_position{10, "1e5\x1fm1"}),
+      400);
+  get("/v1/analytics/agents?" + range + "&cursor="
+        + api::encode_cursor('a', list_position{10, "no-separator"}),
+      400);
+  // The range rules of usage hold for every report.
+  for (const char* r : {"/v1/analytics/agents", "/v1/analytics/tools",
+                        "/v1/analytics/costs", "/v1/analytics/skills"}) {
+    for (const char* q :
+         {"from=yesterday", "to=2024-05-01T25:00:00Z",
+          "from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z",
+          "from=2024-05-01T00:00:00Z&to=2024-05-01T00:00:00Z",
+          "from=2020-01-01T00:00:00Z&to=2024-01-01T00:00:00Z",
+          "granularity=hour", "group_by=user"})
+      get(std::string{r} + "?" + q, 400);
+    get(std::string{r} + "?" + range + "&user_id=other-1", 403, user_token);
+  }
+  BOOST_TEST(tools["next_cursor"].is_null()); // one tool in the fixture
 }
 
 BOOST_FIXTURE_TEST_CASE(the_status_page_is_served_with_its_files_and_its_data_needs_an_admin,
