@@ -198,6 +198,7 @@ caf::error topology::start_components(api::auth_config auth) {
   // One HNSW graph per partition, grown by doubling.
   scfg_shards.vectors.initial_capacity = 16384;
   shards_ = std::make_shared<storage::shard_set>(scfg_shards);
+  status_->shards = shards_; // readiness: one of them serving
   node_id_ = effective_node_id(c);
   view_ = std::make_shared<actors::cluster_view>(c.node_timeout);
   auto working = storage::working_memory::open(
