@@ -1,39 +1,33 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
+#include <memory>
 #include <string>
+
+namespace agentmem::storage {
+class shard_set;
+} // namespace agentmem::storage
 
 namespace agentmem::actors {
 
-/// Liveness facts the actors publish and `/readyz` reads. Thread-safe.
+/// Liveness facts the actors publish and `/readyz` reads. Thread-safe once
+/// `shards` is set (before any reader starts).
 struct health {
   std::atomic<bool> migrated{false};    ///< migrations applied
   std::atomic<bool> postgres_ok{false}; ///< last Postgres commit succeeded
   std::atomic<bool> kafka_ok{false};    ///< consumer created and polling
   std::atomic<bool> stopping{false};    ///< shutdown under way
-  /// At least one shard this node owns serves (index_sync); a node is not
-  /// ready to take client reads before (docs/operations.md).
-  std::atomic<bool> shard_serving{false};
   /// This process committed its first batch (ingress). Shard warm-up
   /// waits for it (actors/index_sync.hpp), so that a restarted node's
   /// first commit does not queue behind its catch-up from Postgres.
   std::atomic<bool> first_commit{false};
+  /// The node's shards (may be null: none). A node is not ready to take
+  /// client reads before one of them is in phase serving
+  /// (docs/operations.md); the phase is read from the shard set itself.
+  std::shared_ptr<const storage::shard_set> shards;
 
   /// Empty when ready, else why not.
-  std::string not_ready_reason() const {
-    if (stopping)
-      return "shutting down";
-    if (!migrated)
-      return "migrations not applied";
-    if (!postgres_ok)
-      return "postgres unreachable";
-    if (!kafka_ok)
-      return "kafka consumer not running";
-    if (!shard_serving)
-      return "no owned shard is serving yet";
-    return {};
-  }
+  std::string not_ready_reason() const;
 };
 
 } // namespace agentmem::actors

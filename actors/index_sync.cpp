@@ -130,8 +130,6 @@ void update_metrics(self_ptr self, const index_sync_config& cfg) {
                  {{"phase", storage::to_string(phase)}})
       .set(static_cast<double>(by_phase[static_cast<int>(phase)]));
   st.vectors_gauge->set(static_cast<double>(points));
-  if (cfg.status)
-    cfg.status->shard_serving = by_phase[1] > 0;
   st.watermark_gauge->set(
     static_cast<double>(low >= 0 ? low : st.committed_seq));
 }

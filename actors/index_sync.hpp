@@ -45,7 +45,8 @@ struct index_sync_config {
   std::string topic;
   std::string node_id;
   std::shared_ptr<cluster_view> view;
-  /// Readiness: shard_serving is set while a shard serves (may be null).
+  /// The process's first commit (may be null: no hold, see
+  /// warm_after_first_commit).
   std::shared_ptr<health> status;
   /// Memories read per catch-up page, and pages per tick for all warming
   /// shards together (bounds a tick, so the tail keeps its pace). A page

@@ -24,10 +24,18 @@ struct supervisor_config {
 /// State of the supervisor.
 struct supervisor_state {
   static inline const char* name = "supervisor";
-  std::vector<caf::actor> chain;
+  std::vector<caf::actor> chain; ///< the current chain, head first
+  /// Every stage spawned and not down yet: the current chain and stages of
+  /// a failed one still exiting.
+  std::vector<caf::actor_addr> live;
   std::deque<std::chrono::steady_clock::time_point> restarts;
   std::chrono::milliseconds backoff{0};
   bool restarting = false;
+  /// Winding down: every live stage was told to exit; the supervisor
+  /// quits with `stop_reason` once the last one is down.
+  bool stopping = false;
+  caf::error stop_reason;
+  std::vector<caf::response_promise> stop_promises; ///< stop_atom requests
 };
 
 /// Supervisor: owns the stage chain (capture -> extraction -> embedding ->
@@ -39,6 +47,12 @@ struct supervisor_state {
 /// restarts within `window` escalate: the supervisor quits with the stage's
 /// error and the process exits non-zero instead of spinning. It also dies
 /// with ingress.
+///
+/// It is the only owner of the chain: `stop_atom` (request) tells every
+/// stage to exit and replies `ok_atom` once all of them are down, then the
+/// supervisor quits (exit_reason::user_shutdown). Whatever ends it (stop,
+/// ingress down, escalation, an exit message) it quits only after its last
+/// stage is down, so waiting for the supervisor waits for the whole chain.
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
                          supervisor_config cfg);
 

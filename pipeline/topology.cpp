@@ -95,8 +95,7 @@ topology::topology(caf::actor_system& sys, pipeline_config cfg)
 }
 
 topology::~topology() {
-  if (!stopped_)
-    stop();
+  stop();
 }
 
 caf::error topology::catch_up() {
@@ -132,7 +131,16 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   if (!auth)
     return auth.error();
   std::unique_ptr<topology> t{new topology(sys, cfg)};
-  auto& c = t->cfg_;
+  auto* raw = t.get();
+  if (auto err = t->lifecycle_.start(
+        [&] { return raw->start_components(std::move(*auth)); }))
+    return err;
+  return t;
+}
+
+caf::error topology::start_components(api::auth_config auth) {
+  auto& c = cfg_;
+  auto& sys = sys_;
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
   if (ec)
@@ -148,8 +156,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
       return n.error();
     if (*n > 0)
       spdlog::info("[topology] applied {} migration(s)", *n);
-    t->status_->migrated = true;
-    t->status_->postgres_ok = true;
+    status_->migrated = true;
+    status_->postgres_ok = true;
   }
   // 2. Derived storage and the embedder.
   auto http_cfg = c.embedding_http;
@@ -164,55 +172,65 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
                                    http_cfg);
   if (!emb)
     return emb.error();
-  t->embedder_ = *emb;
+  embedder_ = *emb;
   if (auto err = storage::check_collection(c.postgres_url,
                                            storage::memories_collection,
-                                           t->embedder_->model(),
-                                           t->embedder_->dims(),
-                                           t->embedder_->instructions()))
+                                           embedder_->model(),
+                                           embedder_->dims(),
+                                           embedder_->instructions()))
     return err;
   auto hot = storage::hot_state::open((fs::path{c.data_dir} / "rocksdb").string(),
                                       c.buffer_messages);
   if (!hot)
     return hot.error();
-  t->hot_ = std::move(*hot);
+  hot_ = std::move(*hot);
+  // Flushed last: every component that writes RocksDB is down by then.
+  lifecycle_.push("rocksdb", [this] {
+    if (auto err = hot_->flush())
+      spdlog::warn("[topology] RocksDB flush at shutdown failed: {}",
+                   describe(err));
+    return caf::error{};
+  });
   storage::shard_set_config scfg_shards;
   scfg_shards.dir = (fs::path{c.data_dir} / "shards").string();
-  scfg_shards.vectors.dims = t->embedder_->dims();
-  scfg_shards.vectors.model = t->embedder_->model();
+  scfg_shards.vectors.dims = embedder_->dims();
+  scfg_shards.vectors.model = embedder_->model();
   // One HNSW graph per partition, grown by doubling.
   scfg_shards.vectors.initial_capacity = 16384;
-  t->shards_ = std::make_shared<storage::shard_set>(scfg_shards);
-  t->node_id_ = effective_node_id(c);
-  t->view_ = std::make_shared<actors::cluster_view>(c.node_timeout);
+  shards_ = std::make_shared<storage::shard_set>(scfg_shards);
+  status_->shards = shards_; // readiness: one of them serving
+  node_id_ = effective_node_id(c);
+  view_ = std::make_shared<actors::cluster_view>(c.node_timeout);
   auto working = storage::working_memory::open(
     (fs::path{c.data_dir} / "working_memory").string(), c.memory.working);
   if (!working)
     return working.error();
-  t->working_ = std::move(*working);
-  t->working_sweeper_ = sys.spawn(
+  working_ = std::move(*working);
+  working_sweeper_ = sys.spawn(
     actors::working_memory_sweeper,
-    actors::working_memory_sweeper_config{t->working_, c.memory.working_sweep});
-  if (auto err = t->catch_up())
+    actors::working_memory_sweeper_config{working_, c.memory.working_sweep});
+  push_actor("working_memory_sweeper", working_sweeper_);
+  if (auto err = catch_up())
     return err;
   // index_sync owns the shards' life: warm-up on assignment, tailing,
   // hand-off on revoke (docs/operations.md, "Scaling out").
   actors::index_sync_config xs;
   xs.postgres_url = c.postgres_url;
-  xs.shards = t->shards_;
-  xs.hot = t->hot_;
-  xs.working = t->working_;
-  xs.embedder = t->embedder_;
+  xs.shards = shards_;
+  xs.hot = hot_;
+  xs.working = working_;
+  xs.embedder = embedder_;
   xs.snapshot_interval = c.snapshot_interval;
-  xs.tombstones = t->tombstones_;
-  xs.deletion_seq = t->deletion_seq_;
-  xs.applied = t->applied_;
+  xs.tombstones = tombstones_;
+  xs.deletion_seq = deletion_seq_;
+  xs.applied = applied_;
   xs.group = c.group_id;
   xs.topic = c.topic;
-  xs.node_id = t->node_id_;
-  xs.view = t->view_;
-  xs.status = t->status_;
-  t->index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
+  xs.node_id = node_id_;
+  xs.view = view_;
+  xs.status = status_;
+  index_sync_ = sys.spawn<caf::detached>(actors::index_sync, xs);
+  push_actor("index_sync", index_sync_);
   if (c.retention_enabled) {
     actors::retention_config rc;
     rc.postgres_url = c.postgres_url;
@@ -223,8 +241,9 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     rc.policy.delete_memories_after_ms = c.retention_memory_days * 86400000;
     rc.policy.max_rows_per_pass = c.retention_max_rows;
     rc.policy.grace_ms = c.retention_grace_s * 1000;
-    rc.embedder = t->embedder_;
-    t->retention_ = sys.spawn<caf::detached>(actors::retention, rc);
+    rc.embedder = embedder_;
+    retention_ = sys.spawn<caf::detached>(actors::retention, rc);
+    push_actor("retention", retention_);
   }
   if (!c.fault_stage.empty()) {
     spdlog::warn("[topology] TEST-ONLY fault injection armed: stage {} fails "
@@ -232,7 +251,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
                  c.fault_stage, c.fault_at_batch, c.fault_times);
     actors::arm_fault(c.fault_stage, c.fault_at_batch, c.fault_times);
   }
-  // 3. Kafka: topics (when asked to), DLQ producer, ingress.
+  // 3. Kafka: topics (when asked to), DLQ producer, outbox relays.
   if (c.create_topics) {
     if (auto err = kafka::create_topics(
           c.brokers,
@@ -246,10 +265,16 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
                                       producer_properties(c.kafka_properties));
   if (!prod)
     return prod.error();
-  t->dlq_producer_ = std::move(*prod);
+  dlq_producer_ = std::move(*prod);
+  // Flushed once the writer, which dead-letters, is down.
+  lifecycle_.push("dlq_producer", [this] {
+    dlq_producer_->flush(std::chrono::seconds(5));
+    return caf::error{};
+  });
   // Each outbox relay has its own producer: its flush() waits for its
   // records only.
-  auto spawn_publisher = [&](actors::outbox_publisher_config pc,
+  auto spawn_publisher = [&](const char* name,
+                             actors::outbox_publisher_config pc,
                              const std::string& topic,
                              std::chrono::milliseconds interval,
                              caf::actor& out) -> caf::error {
@@ -262,27 +287,196 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     pc.producer = std::move(*p);
     pc.interval = interval;
     out = sys.spawn<caf::detached>(actors::outbox_publisher, std::move(pc));
+    // Stopped after the stage chain: publishes what the drained batches
+    // closed or changed; what is left stays in the outbox for the next
+    // start.
+    lifecycle_.push(name, [this, hdl = out] {
+      caf::scoped_actor self{sys_};
+      self->request(hdl, std::chrono::seconds(10), flush_atom::value)
+        .receive([](uint64_t) {},
+                 [&](caf::error& err) {
+                   spdlog::warn("[topology] outbox not drained at "
+                                "shutdown: {}", sys_.render(err));
+                 });
+      self->send_exit(hdl, caf::exit_reason::user_shutdown);
+      self->wait_for(hdl);
+      return caf::error{};
+    });
     return caf::none;
   };
-  if (auto err = spawn_publisher(actors::analytics_publisher_config(),
+  if (auto err = spawn_publisher("analytics_publisher",
+                                 actors::analytics_publisher_config(),
                                  c.analytics_topic,
                                  c.analytics_publish_interval,
-                                 t->analytics_publisher_))
+                                 analytics_publisher_))
     return err;
   auto mpc = actors::memory_publisher_config();
   for (auto& w : c.webhooks.endpoints)
     mpc.outbox.webhooks.push_back({w.name, w.user_id_prefix});
-  if (auto err = spawn_publisher(std::move(mpc), c.memory_stream_topic,
+  if (auto err = spawn_publisher("memory_publisher", std::move(mpc),
+                                 c.memory_stream_topic,
                                  c.memory_stream_publish_interval,
-                                 t->memory_publisher_))
+                                 memory_publisher_))
     return err;
   if (!c.webhooks.endpoints.empty()) {
     auto wc = c.webhooks;
     wc.postgres_url = c.postgres_url;
-    t->webhook_dispatcher_ = sys.spawn<caf::detached>(
+    webhook_dispatcher_ = sys.spawn<caf::detached>(
       actors::webhook_dispatcher, std::move(wc));
+    push_actor("webhook_dispatcher", webhook_dispatcher_);
   }
-  t->pricing_ = std::make_shared<const domain::pricing_table>(c.pricing);
+  pricing_ = std::make_shared<const domain::pricing_table>(c.pricing);
+  domain::embedding_errors_counter(); // the series exists with any provider
+  // /readyz as a metric, for alerting (deploy/prometheus/alerts.yml).
+  metrics::global().set_gauge_function(
+    "agentmem_ready", "1 while GET /readyz answers ready, else 0.",
+    [status = status_] {
+      return status->not_ready_reason().empty() ? 1.0 : 0.0;
+    });
+  // 4. HTTP, before consuming starts: it stops after the stage chain, so
+  // that reads are served and /readyz says "shutting down" while the node
+  // drains.
+  if (auto err = start_http(std::move(auth)))
+    return err;
+  // 5. Ingress and the supervised stage chain: consuming starts.
+  start_ingress();
+  start_stage_chain();
+  // Shutdown begins below (last pushed, first run). After the drain the
+  // shards are brought to the end of Postgres and snapshotted, before the
+  // stage chain goes down.
+  lifecycle_.push("index_snapshot", [this] {
+    caf::scoped_actor self{sys_};
+    self->request(index_sync_, shutdown_deadline(), flush_atom::value)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) {
+                 spdlog::warn("[topology] index snapshot at shutdown failed: {}",
+                              sys_.render(err));
+               });
+    return caf::error{};
+  });
+  // 6. Membership: heartbeat with the advertised address, routing table.
+  actors::membership_config mc;
+  mc.postgres_url = c.postgres_url;
+  mc.node_id = node_id_;
+  mc.http_address = advertised_address(c, http_port_);
+  mc.group = c.group_id;
+  mc.topic = c.topic;
+  mc.interval = c.heartbeat_interval;
+  mc.shards = shards_;
+  mc.view = view_;
+  membership_ = sys.spawn<caf::detached>(actors::membership, mc);
+  // Leaving the routing table right after the drain: routers skip this
+  // node at once.
+  lifecycle_.push("membership", [this] {
+    caf::scoped_actor self{sys_};
+    self->request(membership_, shutdown_deadline(), stop_atom::value)
+      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+    self->send_exit(membership_, caf::exit_reason::user_shutdown);
+    self->wait_for(membership_);
+    return caf::error{};
+  });
+  // First at shutdown: stop fetching, drain the in-flight batches, commit,
+  // leave the group. The only step whose failure fails the stop.
+  lifecycle_.push("ingress_drain", [this] {
+    caf::error result;
+    caf::scoped_actor self{sys_};
+    self->request(ingress_, shutdown_deadline(), stop_atom::value)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) {
+                 result = make_error(errc::timeout,
+                                     "draining in-flight batches: "
+                                       + sys_.render(err));
+               });
+    return result;
+  });
+  spdlog::info("[topology] node {} (advertised at {}), assignment {}{}",
+               node_id_, mc.http_address, c.assignment,
+               c.static_membership ? ", static membership" : "");
+  return caf::none;
+}
+
+std::chrono::milliseconds topology::shutdown_deadline() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+    cfg_.shutdown_timeout);
+}
+
+void topology::push_actor(std::string name, caf::actor hdl) {
+  lifecycle_.push(std::move(name), [this, hdl] {
+    caf::scoped_actor self{sys_};
+    self->send_exit(hdl, caf::exit_reason::user_shutdown);
+    self->wait_for(hdl);
+    return caf::error{};
+  });
+}
+
+caf::error topology::start_http(api::auth_config auth) {
+  auto& c = cfg_;
+  fusion_params fusion;
+  fusion.rrf_k = c.rrf_k;
+  fusion.keyword_weight = c.keyword_weight;
+  fusion.neighbor_weight = c.neighbor_weight;
+  fusion.prf = {c.prf_docs, c.prf_terms, c.prf_weight};
+  fusion.temporal_weight = c.temporal_weight;
+  fusion.speaker_weight = c.speaker_weight;
+  fusion.vector_weight = c.vector_weight >= 0
+                           ? c.vector_weight
+                           : default_vector_weight(*embedder_);
+  std::shared_ptr<domain::reranker> reranker;
+  if (!c.rerank_http.base_url.empty()) {
+    auto r = domain::http_reranker::make(c.rerank_http);
+    if (!r)
+      return r.error();
+    reranker = *r;
+    fusion.rerank_depth = c.rerank_depth;
+    fusion.rerank_weight = c.rerank_weight;
+  }
+  backend_ = std::make_unique<api_backend>(embedder_, shards_, hot_,
+                                           c.postgres_url, status_, working_,
+                                           fusion, std::move(reranker));
+  backend_->set_governance(std::make_shared<governance_service>(
+    c.postgres_url, shards_, hot_, tombstones_, working_, embedder_));
+  read_router_config route_cfg;
+  route_cfg.postgres_url = c.postgres_url;
+  route_cfg.group = c.group_id;
+  route_cfg.topic = c.topic;
+  route_cfg.node_id = node_id_;
+  route_cfg.secret = c.cluster_secret;
+  route_cfg.forward_timeout = c.forward_timeout;
+  route_cfg.view = view_;
+  route_cfg.shards = shards_;
+  backend_->set_router(std::make_shared<read_router>(route_cfg));
+  api::server_config hcfg;
+  hcfg.host = c.http_host;
+  hcfg.port = c.http_port;
+  hcfg.auth = std::move(auth);
+  hcfg.rate_limit_per_s = c.rate_limit_per_s;
+  hcfg.rate_limit_burst = c.rate_limit_burst;
+  hcfg.max_body_bytes = c.max_body_bytes;
+  hcfg.max_response_bytes = c.max_response_bytes;
+  hcfg.ops_listener = c.http_ops_listener;
+  hcfg.ops_host = c.http_ops_host;
+  hcfg.ops_port = c.http_ops_port;
+  auto analytics = std::make_shared<analytics_service>(c.postgres_url);
+  if (!c.skills_file.empty())
+    if (auto err = analytics->seed_skills(c.skills_file))
+      return err;
+  hcfg.analytics = std::move(analytics);
+  hcfg.node_secret = c.cluster_secret;
+  http_ = std::make_unique<api::http_server>(hcfg, *backend_,
+                                             metrics::global());
+  auto port = http_->start();
+  if (!port)
+    return port.error();
+  http_port_ = *port;
+  lifecycle_.push("http", [this] {
+    http_->stop();
+    return caf::error{};
+  });
+  return caf::none;
+}
+
+void topology::start_ingress() {
+  auto& c = cfg_;
   actors::ingress_config icf;
   icf.consumer.brokers = c.brokers;
   icf.consumer.group_id = c.group_id;
@@ -291,7 +485,7 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   // Static membership and incremental rebalancing unless [kafka.properties]
   // say otherwise (docs/operations.md, "Scaling out").
   if (c.static_membership)
-    icf.consumer.properties.emplace("group.instance.id", t->node_id_);
+    icf.consumer.properties.emplace("group.instance.id", node_id_);
   icf.consumer.properties.emplace("partition.assignment.strategy",
                                   c.assignment == "eager"
                                     ? "range,roundrobin"
@@ -300,8 +494,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   icf.max_batch_records = c.max_batch_records;
   icf.max_batch_wait = c.max_batch_wait;
   icf.max_in_flight = c.max_in_flight;
-  icf.status = t->status_;
-  icf.acks = t->acks_;
+  icf.status = status_;
+  icf.acks = acks_;
   auto url = c.postgres_url;
   auto group = c.group_id;
   auto topic = c.topic;
@@ -330,8 +524,8 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
   };
   // The routing table is written from the rebalance callback: this node
   // owns the assigned partitions now (warming until index_sync serves).
-  auto sync = t->index_sync_;
-  auto node_id = t->node_id_;
+  auto sync = index_sync_;
+  auto node_id = node_id_;
   icf.on_assigned = [url, group, topic, node_id,
                      sync](const std::vector<partition_offset>& assigned) {
     std::vector<int32_t> parts;
@@ -359,58 +553,58 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
       parts.push_back(r.partition);
     caf::anon_send(sync, revoke_atom::value, parts);
   };
-  t->ingress_ = sys.spawn<caf::detached>(actors::ingress, icf);
-  // 4. The supervised stage chain, spawned back to front.
+  ingress_ = sys_.spawn<caf::detached>(actors::ingress, icf);
+  // After the drain (ingress_drain) and the stage chain: closes what is
+  // left of the consumer when draining timed out.
+  push_actor("ingress", ingress_);
+}
+
+void topology::start_stage_chain() {
   actors::supervisor_config scfg;
-  scfg.ingress = t->ingress_;
-  scfg.max_restarts = c.max_restarts;
-  scfg.window = c.restart_window;
-  auto* raw = t.get();
-  scfg.spawn_chain = [raw](caf::local_actor* self) {
-    auto& c = raw->cfg_;
-    actors::vector_linking_config vcfg{raw->ingress_, raw->shards_,
-                                       raw->hot_, raw->acks_,
-                                       raw->tombstones_, raw->applied_};
+  scfg.ingress = ingress_;
+  scfg.max_restarts = cfg_.max_restarts;
+  scfg.window = cfg_.restart_window;
+  // The chain, spawned back to front; the supervisor alone holds it.
+  scfg.spawn_chain = [this](caf::local_actor* self) {
+    auto& c = cfg_;
+    actors::vector_linking_config vcfg{ingress_, shards_, hot_, acks_,
+                                       tombstones_, applied_};
     auto linker = self->spawn(actors::vector_linking, vcfg);
     actors::writer_config wcfg;
     wcfg.next = linker;
     wcfg.postgres_url = c.postgres_url;
     wcfg.consumer_group = c.group_id;
-    wcfg.embedding_model = raw->embedder_->model();
+    wcfg.embedding_model = embedder_->model();
     wcfg.dlq_topic = c.dlq_topic;
-    wcfg.dlq_producer = raw->dlq_producer_;
-    wcfg.status = raw->status_;
-    wcfg.tombstones = raw->tombstones_;
-    wcfg.hot = raw->hot_;
-    wcfg.working = raw->working_;
-    wcfg.embedder = raw->embedder_;
-    wcfg.applied = raw->applied_;
+    wcfg.dlq_producer = dlq_producer_;
+    wcfg.status = status_;
+    wcfg.tombstones = tombstones_;
+    wcfg.hot = hot_;
+    wcfg.working = working_;
+    wcfg.embedder = embedder_;
+    wcfg.applied = applied_;
     wcfg.analytics.grace_ms = c.analytics_grace_s * 1000;
     wcfg.analytics.idle_partition_ms = c.analytics_idle_partition_s * 1000;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation,
-                           actors::aggregation_config{writer, raw->pricing_});
+                           actors::aggregation_config{writer, pricing_});
     // Detached: an HTTP provider blocks on network I/O (seconds per batch,
     // more while retrying), which must not hold a scheduler thread.
     auto emb = self->spawn<caf::detached>(
       actors::embedding,
-      actors::embedding_config{agg, raw->embedder_, raw->shards_, raw->hot_,
+      actors::embedding_config{agg, embedder_, shards_, hot_,
                                c.memory.dedup});
-    actors::extraction_config xcfg{emb, raw->hot_, {}, c.memory.rolling,
-                                   raw->working_};
+    actors::extraction_config xcfg{emb, hot_, {}, c.memory.rolling, working_};
     auto ext = self->spawn(actors::extraction, xcfg);
-    actors::capture_config ccfg{ext, {}, raw->tombstones_};
+    actors::capture_config ccfg{ext, {}, tombstones_};
     auto cap = self->spawn(actors::capture, ccfg);
-    std::vector<caf::actor> chain{cap, ext, emb, agg, writer, linker};
-    std::lock_guard<std::mutex> guard{raw->chain_mtx_};
-    raw->chain_ = chain;
-    return chain;
+    return std::vector<caf::actor>{cap, ext, emb, agg, writer, linker};
   };
-  t->supervisor_ = sys.spawn(actors::supervisor, scfg);
+  supervisor_ = sys_.spawn(actors::supervisor, scfg);
   // A watcher turns the supervisor's death into `failed()`.
-  auto* failed = &t->failed_;
-  t->watcher_ = sys.spawn([failed, sup = t->supervisor_](
-                            caf::event_based_actor* self) -> caf::behavior {
+  auto* failed = &failed_;
+  watcher_ = sys_.spawn([failed, sup = supervisor_](
+                          caf::event_based_actor* self) -> caf::behavior {
     self->monitor(sup);
     self->set_down_handler([=](caf::down_msg& dm) {
       if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
@@ -419,178 +613,22 @@ topology::start(caf::actor_system& sys, const pipeline_config& cfg) {
     });
     return {[](int) {}};
   });
-  domain::embedding_errors_counter(); // the series exists with any provider
-  // /readyz as a metric, for alerting (deploy/prometheus/alerts.yml).
-  metrics::global().set_gauge_function(
-    "agentmem_ready", "1 while GET /readyz answers ready, else 0.",
-    [status = t->status_] {
-      return status->not_ready_reason().empty() ? 1.0 : 0.0;
-    });
-  // 5. HTTP.
-  fusion_params fusion;
-  fusion.rrf_k = c.rrf_k;
-  fusion.keyword_weight = c.keyword_weight;
-  fusion.neighbor_weight = c.neighbor_weight;
-  fusion.prf = {c.prf_docs, c.prf_terms, c.prf_weight};
-  fusion.temporal_weight = c.temporal_weight;
-  fusion.speaker_weight = c.speaker_weight;
-  fusion.vector_weight = c.vector_weight >= 0
-                           ? c.vector_weight
-                           : default_vector_weight(*t->embedder_);
-  std::shared_ptr<domain::reranker> reranker;
-  if (!c.rerank_http.base_url.empty()) {
-    auto r = domain::http_reranker::make(c.rerank_http);
-    if (!r)
-      return r.error();
-    reranker = *r;
-    fusion.rerank_depth = c.rerank_depth;
-    fusion.rerank_weight = c.rerank_weight;
-  }
-  t->backend_ = std::make_unique<api_backend>(t->embedder_, t->shards_,
-                                              t->hot_, c.postgres_url,
-                                              t->status_, t->working_, fusion,
-                                              std::move(reranker));
-  t->backend_->set_governance(std::make_shared<governance_service>(
-    c.postgres_url, t->shards_, t->hot_, t->tombstones_, t->working_,
-    t->embedder_));
-  read_router_config route_cfg;
-  route_cfg.postgres_url = c.postgres_url;
-  route_cfg.group = c.group_id;
-  route_cfg.topic = c.topic;
-  route_cfg.node_id = t->node_id_;
-  route_cfg.secret = c.cluster_secret;
-  route_cfg.forward_timeout = c.forward_timeout;
-  route_cfg.view = t->view_;
-  route_cfg.shards = t->shards_;
-  t->backend_->set_router(std::make_shared<read_router>(route_cfg));
-  api::server_config hcfg;
-  hcfg.host = c.http_host;
-  hcfg.port = c.http_port;
-  hcfg.auth = std::move(*auth);
-  hcfg.rate_limit_per_s = c.rate_limit_per_s;
-  hcfg.rate_limit_burst = c.rate_limit_burst;
-  hcfg.max_body_bytes = c.max_body_bytes;
-  hcfg.max_response_bytes = c.max_response_bytes;
-  hcfg.ops_listener = c.http_ops_listener;
-  hcfg.ops_host = c.http_ops_host;
-  hcfg.ops_port = c.http_ops_port;
-  auto analytics = std::make_shared<analytics_service>(c.postgres_url);
-  if (!c.skills_file.empty())
-    if (auto err = analytics->seed_skills(c.skills_file))
-      return err;
-  hcfg.analytics = std::move(analytics);
-  hcfg.node_secret = c.cluster_secret;
-  t->http_ = std::make_unique<api::http_server>(hcfg, *t->backend_,
-                                                metrics::global());
-  auto port = t->http_->start();
-  if (!port)
-    return port.error();
-  t->http_port_ = *port;
-  // 6. Membership: heartbeat with the advertised address, routing table.
-  actors::membership_config mc;
-  mc.postgres_url = c.postgres_url;
-  mc.node_id = t->node_id_;
-  mc.http_address = advertised_address(c, t->http_port_);
-  mc.group = c.group_id;
-  mc.topic = c.topic;
-  mc.interval = c.heartbeat_interval;
-  mc.shards = t->shards_;
-  mc.view = t->view_;
-  t->membership_ = sys.spawn<caf::detached>(actors::membership, mc);
-  spdlog::info("[topology] node {} (advertised at {}), assignment {}{}",
-               t->node_id_, mc.http_address, c.assignment,
-               c.static_membership ? ", static membership" : "");
-  return t;
+  // The supervisor replies once every stage is down; when ingress ended
+  // first (drained) it is winding down or gone already, and waiting for it
+  // is waiting for its last stage.
+  lifecycle_.push("stage_chain", [this] {
+    caf::scoped_actor self{sys_};
+    self->request(supervisor_, caf::infinite, stop_atom::value)
+      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+    self->wait_for(supervisor_);
+    self->wait_for(watcher_);
+    return caf::error{};
+  });
 }
 
 caf::error topology::stop() {
-  if (stopped_)
-    return caf::none;
-  stopped_ = true;
   status_->stopping = true;
-  caf::error result;
-  caf::scoped_actor self{sys_};
-  auto deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
-    cfg_.shutdown_timeout);
-  // 1. Ingress: stop fetching, drain, commit, leave the group.
-  if (ingress_) {
-    self->request(ingress_, deadline, stop_atom::value)
-      .receive([](caf::ok_atom) {},
-               [&](caf::error& err) {
-                 result = make_error(errc::timeout,
-                                     "draining in-flight batches: "
-                                       + sys_.render(err));
-               });
-  }
-  // 1b. Leave the routing table: routers skip this node at once.
-  if (membership_) {
-    self->request(membership_, deadline, stop_atom::value)
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
-  }
-  // 2. Bring the shards to the end of Postgres and snapshot them.
-  if (index_sync_) {
-    self->request(index_sync_, deadline, flush_atom::value)
-      .receive([](caf::ok_atom) {},
-               [&](caf::error& err) {
-                 spdlog::warn("[topology] index snapshot at shutdown failed: {}",
-                              sys_.render(err));
-               });
-  }
-  // 3. Actors down, in reverse order of start.
-  if (supervisor_)
-    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
-  if (ingress_)
-    self->send_exit(ingress_, caf::exit_reason::user_shutdown);
-  {
-    std::lock_guard<std::mutex> guard{chain_mtx_};
-    for (auto& a : chain_)
-      self->send_exit(a, caf::exit_reason::user_shutdown);
-    for (auto& a : chain_)
-      self->wait_for(a);
-    chain_.clear();
-  }
-  if (supervisor_)
-    self->wait_for(supervisor_);
-  if (index_sync_) {
-    self->send_exit(index_sync_, caf::exit_reason::user_shutdown);
-    self->wait_for(index_sync_);
-  }
-  if (working_sweeper_) {
-    self->send_exit(working_sweeper_, caf::exit_reason::user_shutdown);
-    self->wait_for(working_sweeper_);
-  }
-  if (retention_) {
-    self->send_exit(retention_, caf::exit_reason::user_shutdown);
-    self->wait_for(retention_);
-  }
-  // Publish what the drained batches closed or changed; what is left
-  // stays in the outboxes for the next start.
-  for (auto* pub : {&analytics_publisher_, &memory_publisher_}) {
-    if (!*pub)
-      continue;
-    self->request(*pub, std::chrono::seconds(10), flush_atom::value)
-      .receive([](uint64_t) {},
-               [&](caf::error& err) {
-                 spdlog::warn("[topology] outbox not drained at "
-                              "shutdown: {}", sys_.render(err));
-               });
-    self->send_exit(*pub, caf::exit_reason::user_shutdown);
-    self->wait_for(*pub);
-  }
-  if (webhook_dispatcher_) {
-    self->send_exit(webhook_dispatcher_, caf::exit_reason::user_shutdown);
-    self->wait_for(webhook_dispatcher_);
-  }
-  if (ingress_)
-    self->wait_for(ingress_);
-  // 4. HTTP, then the derived stores.
-  if (http_)
-    http_->stop();
-  if (dlq_producer_)
-    dlq_producer_->flush(std::chrono::seconds(5));
-  if (hot_)
-    hot_->flush();
-  return result;
+  return lifecycle_.stop();
 }
 
 } // namespace agentmem::pipeline

@@ -3,8 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
-#include <vector>
 
 #include <caf/all.hpp>
 
@@ -17,6 +15,7 @@
 #include "kafka/producer.hpp"
 #include "pipeline/api_backend.hpp"
 #include "pipeline/config.hpp"
+#include "pipeline/lifecycle.hpp"
 #include "actors/membership.hpp"
 #include "storage/applied_seqs.hpp"
 #include "storage/hot_state.hpp"
@@ -26,20 +25,24 @@ namespace agentmem::pipeline {
 
 /// One running agentmem node: storage facades, the actor tree and the HTTP
 /// server, wired in dependency order (storage -> catch-up of derived state
-/// -> writer-side actors -> ingress -> HTTP) and stopped in reverse.
+/// -> writer-side actors -> HTTP -> ingress and the supervised stage chain
+/// -> membership) and stopped in reverse by one lifecycle stack
+/// (pipeline/lifecycle.hpp; the order is in docs/architecture.md).
 class topology {
 public:
   /// Starts a node. Applies migrations, catches the vector index and
   /// RocksDB up with Postgres (memories after the snapshot watermark), then
-  /// starts consuming. Errors name the component that failed.
+  /// starts consuming. Errors name the component that failed; what had
+  /// started by then is stopped again, in reverse order.
   static caf::expected<std::unique_ptr<topology>>
   start(caf::actor_system& sys, const pipeline_config& cfg);
 
   ~topology();
 
   /// Graceful stop: stop fetching, drain in-flight batches, commit, snapshot
-  /// the index, flush RocksDB, stop HTTP. Bounded by cfg.shutdown_timeout;
-  /// returns an error if draining did not finish in time.
+  /// the index, stop the actors, stop HTTP, flush RocksDB. Draining is
+  /// bounded by cfg.shutdown_timeout; returns an error if it did not finish
+  /// in time. Later calls do nothing.
   caf::error stop();
 
   /// True once the supervisor gave up (restart intensity exceeded) or
@@ -73,6 +76,20 @@ public:
 private:
   topology(caf::actor_system& sys, pipeline_config cfg);
   caf::error catch_up();
+  /// Starts the components in order, each pushing its stop on lifecycle_.
+  caf::error start_components(api::auth_config auth);
+  /// Starts the HTTP server (API backend, router) and pushes its stop.
+  caf::error start_http(api::auth_config auth);
+  /// Spawns the ingress actor (the consumer) and pushes its stop.
+  void start_ingress();
+  /// Spawns the supervisor (which owns the stage chain) and its watcher,
+  /// and pushes their stop.
+  void start_stage_chain();
+  /// Pushes the stop of an actor that only needs to exit: exit message,
+  /// then wait until it is gone.
+  void push_actor(std::string name, caf::actor hdl);
+  /// cfg.shutdown_timeout, bounding each shutdown request.
+  std::chrono::milliseconds shutdown_deadline() const;
 
   caf::actor_system& sys_;
   pipeline_config cfg_;
@@ -105,11 +122,10 @@ private:
   caf::actor watcher_;
   caf::actor index_sync_;
   caf::actor working_sweeper_;
-  std::mutex chain_mtx_;
-  std::vector<caf::actor> chain_;
   std::atomic<bool> failed_{false};
-  bool stopped_ = false;
   uint16_t http_port_ = 0;
+  /// Declared last: destroyed first, after stop() ran every step.
+  lifecycle lifecycle_;
 };
 
 } // namespace agentmem::pipeline

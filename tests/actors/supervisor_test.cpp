@@ -50,6 +50,19 @@ caf::behavior stage() {
   };
 }
 
+// A stage that, told to exit, finishes what it is doing first: it quits
+// only at its next message (like the writer finishing a commit).
+caf::behavior slow_stage(caf::event_based_actor* self) {
+  auto exiting = std::make_shared<bool>(false);
+  self->set_exit_handler([=](caf::exit_msg&) { *exiting = true; });
+  return {
+    [=](int) {
+      if (*exiting)
+        self->quit();
+    },
+  };
+}
+
 struct down_log {
   bool down = false;
   caf::error reason;
@@ -74,8 +87,10 @@ struct fixture {
   std::shared_ptr<std::vector<caf::actor>> chain
     = std::make_shared<std::vector<caf::actor>>();
   int spawned_chains = 0;
+  bool slow_tail = false; ///< the chain's last stage is a slow_stage
   caf::actor ingress_hdl;
   caf::actor sup;
+  caf::scoped_actor self{sys, true};
 
   caf::actor start(size_t max_restarts) {
     ingress_hdl = sys.spawn(ingress_probe, ingress);
@@ -87,9 +102,11 @@ struct fixture {
     scfg.max_backoff = 1s;
     auto chain_ptr = chain;
     auto* count = &spawned_chains;
-    scfg.spawn_chain = [chain_ptr, count](caf::local_actor* self) {
+    bool slow = slow_tail;
+    scfg.spawn_chain = [chain_ptr, count, slow](caf::local_actor* self) {
       ++*count;
-      *chain_ptr = {self->spawn(stage), self->spawn(stage)};
+      *chain_ptr = {self->spawn(stage), slow ? self->spawn(slow_stage)
+                                             : self->spawn(stage)};
       return *chain_ptr;
     };
     sup = sys.spawn(actors::supervisor, scfg);
@@ -102,11 +119,31 @@ struct fixture {
     sched.run();
   }
 
+  std::shared_ptr<down_log> watch(caf::actor target) {
+    auto log = std::make_shared<down_log>();
+    watchers.push_back(sys.spawn(watcher, target, log));
+    sched.run();
+    return log;
+  }
+
+  // A reply waiting in the mailbox of `self`, without blocking.
+  bool replied() {
+    bool got = false;
+    self->receive([&](caf::ok_atom) { got = true; },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    return got;
+  }
+
+  // Watchers keep their handles: unreferenced actors die.
+  std::vector<caf::actor> watchers;
+
   ~fixture() {
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ingress_hdl, caf::exit_reason::user_shutdown);
     for (auto& a : *chain)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+    for (auto& w : watchers)
+      caf::anon_send_exit(w, caf::exit_reason::kill);
     sched.run();
     sched.advance_time(10s);
     sched.run();
@@ -181,6 +218,67 @@ BOOST_AUTO_TEST_CASE(the_supervisor_stops_with_ingress) {
   caf::anon_send_exit(ingress_hdl, caf::exit_reason::kill);
   sched.run();
   BOOST_CHECK(log->down);
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_request_is_answered_once_every_stage_is_down) {
+  slow_tail = true;
+  auto s = start(3);
+  auto sup_down = watch(s);
+  auto head_down = watch((*chain)[0]);
+  auto tail_down = watch((*chain)[1]);
+  self->send(s, stop_atom::value);
+  sched.run();
+  // The head quit; the tail is still finishing: no answer, no quit yet.
+  BOOST_CHECK(head_down->down);
+  BOOST_CHECK(!tail_down->down);
+  BOOST_CHECK(!sup_down->down);
+  BOOST_CHECK(!replied());
+  caf::anon_send((*chain)[1], 0); // the tail finishes and quits
+  sched.run();
+  BOOST_CHECK(tail_down->down);
+  BOOST_CHECK(replied());
+  BOOST_CHECK(sup_down->down);
+  BOOST_CHECK(sup_down->reason == caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_during_the_restart_backoff_spawns_no_new_chain) {
+  auto s = start(3);
+  auto sup_down = watch(s);
+  crash_stage(0);
+  self->send(s, stop_atom::value);
+  sched.run();
+  BOOST_CHECK(replied());
+  BOOST_CHECK(sup_down->down);
+  sched.advance_time(10s);
+  sched.run();
+  BOOST_CHECK_EQUAL(spawned_chains, 1);
+  BOOST_CHECK_EQUAL(ingress->replays, 0);
+}
+
+BOOST_AUTO_TEST_CASE(when_ingress_ends_the_supervisor_quits_after_its_last_stage) {
+  slow_tail = true;
+  auto s = start(3);
+  auto sup_down = watch(s);
+  auto tail_down = watch((*chain)[1]);
+  caf::anon_send_exit(ingress_hdl, caf::exit_reason::user_shutdown);
+  sched.run();
+  BOOST_CHECK(!sup_down->down);
+  caf::anon_send((*chain)[1], 0);
+  sched.run();
+  BOOST_CHECK(tail_down->down);
+  BOOST_CHECK(sup_down->down);
+}
+
+BOOST_AUTO_TEST_CASE(an_exit_message_takes_the_chain_down_with_the_supervisor) {
+  auto s = start(3);
+  auto sup_down = watch(s);
+  auto head_down = watch((*chain)[0]);
+  auto tail_down = watch((*chain)[1]);
+  caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  sched.run();
+  BOOST_CHECK(head_down->down);
+  BOOST_CHECK(tail_down->down);
+  BOOST_CHECK(sup_down->down);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
