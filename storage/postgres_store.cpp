@@ -377,14 +377,14 @@ constexpr const char* insert_unpartitioned_users_sql =
   "SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY 1 "
   "ON CONFLICT DO NOTHING";
 
-constexpr const char* insert_links_sql =
-  "INSERT INTO memory_links (collection, point_id, memory_id, activity_id,"
-  " memory_type) "
-  "SELECT 'memories', t.point_id, t.memory_id, a.activity_id,"
-  " t.memory_type "
-  "FROM tmp_memories t LEFT JOIN user_activities a"
-  " ON a.event_id = t.event_id ORDER BY t.ord "
-  "ON CONFLICT (collection, point_id) DO NOTHING";
+std::string insert_links_sql() {
+  return "INSERT INTO memory_links (collection, point_id, memory_id,"
+         " activity_id, memory_type) "
+         "SELECT 'memories', t.point_id, t.memory_id, "
+         + detail::activity_id_of("t.event_id")
+         + ", t.memory_type FROM tmp_memories t ORDER BY t.ord "
+           "ON CONFLICT (collection, point_id) DO NOTHING";
+}
 
 } // namespace
 
@@ -724,7 +724,7 @@ postgres_store::commit_batch(const batch& input,
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
       result.memories_written = written.size();
-      tx.exec(insert_links_sql);
+      tx.exec(insert_links_sql());
       if (!unpartitioned.empty())
         tx.exec_params(insert_unpartitioned_users_sql,
                        text_array_literal({unpartitioned.begin(),
