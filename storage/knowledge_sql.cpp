@@ -41,10 +41,9 @@ std::string insert_facts_sql() {
          "SELECT DISTINCT ON (t.fact_id) t.fact_id, t.user_id, t.subject,"
          " t.predicate, t.object, t.object_key, t.kind, t.polarity,"
          " t.slot_group, t.slot_object, t.confidence, t.session_id,"
-         " t.event_id, a.activity_id, t.ordinal, t.source_text, "
-         + ts_of("t.valid_ms")
-         + " FROM tmp_facts t LEFT JOIN user_activities a"
-           " ON a.event_id = t.event_id ORDER BY t.fact_id "
+         " t.event_id, " + detail::activity_id_of("t.event_id")
+         + ", t.ordinal, t.source_text, " + ts_of("t.valid_ms")
+         + " FROM tmp_facts t ORDER BY t.fact_id "
            "ON CONFLICT (fact_id) DO NOTHING";
 }
 

@@ -7,6 +7,8 @@
 #include <set>
 #include <tuple>
 
+#include "storage/pg_common.hpp"
+
 namespace agentmem::storage {
 
 const char* to_string(memory_event e) {
@@ -271,9 +273,9 @@ void apply_versioned_memories(pqxx::work& tx,
             "ON CONFLICT DO NOTHING");
     tx.exec("INSERT INTO memory_links (collection, point_id, memory_id,"
             " activity_id, memory_type) "
-            "SELECT 'memories', t.point_id, t.memory_id, a.activity_id,"
-            " t.memory_type FROM tmp_mv_add t LEFT JOIN user_activities a"
-            " ON a.event_id = t.event_id ORDER BY t.ord "
+            "SELECT 'memories', t.point_id, t.memory_id, "
+            + activity_id_of("t.event_id")
+            + ", t.memory_type FROM tmp_mv_add t ORDER BY t.ord "
             "ON CONFLICT (collection, point_id) DO NOTHING");
   }
   if (!updates.empty()) {

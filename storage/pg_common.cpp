@@ -27,6 +27,11 @@ std::string ms_of(const std::string& column) {
   return "(extract(epoch FROM " + column + ") * 1000)::bigint";
 }
 
+std::string activity_id_of(const std::string& event_id_column) {
+  return "(SELECT a.activity_id FROM user_activities a WHERE a.event_id = "
+         + event_id_column + ")";
+}
+
 namespace {
 
 template <class Int>

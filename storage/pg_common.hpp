@@ -52,6 +52,13 @@ std::string ts_of(const std::string& column);
 /// SQL: timestamptz -> ms since epoch (extract returns numeric: exact).
 std::string ms_of(const std::string& column);
 
+/// SQL: the activity_id of the stored activity `event_id_column` names
+/// (NULL when there is none), as a scalar subquery. A staged batch (a temp
+/// table without statistics) joined to user_activities got a hash join
+/// over the whole table, O(activities stored) per batch; the subquery is
+/// one probe of the event_id index per row.
+std::string activity_id_of(const std::string& event_id_column);
+
 /// Postgres array literal of an int[]: "{1,2,3}".
 std::string int_array_literal(const std::vector<int32_t>& xs);
 /// Postgres array literal of a bigint[]: "{1,2,3}".

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -259,7 +260,7 @@ const char* const memory_columns[] = {
   "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
   "role",        "speaker",   "text",     "metadata",    "embedding",
   "dims",        "context",   "tags",     "source_partition", "agent_type",
-  "agent_name",  "project_id"};
+  "agent_name",  "project_id", "activity_id"};
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_memories ("
@@ -268,7 +269,7 @@ constexpr const char* create_tmp_memories =
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
   " context text, tags text[], source_partition integer, agent_type text,"
-  " agent_name text, project_id text"
+  " agent_name text, project_id text, activity_id bigint"
   ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
 
 template <size_t N>
@@ -292,7 +293,7 @@ std::string insert_activities_sql() {
          " metadata, raw, source_topic, source_partition, source_offset,"
          " project_id "
          "FROM tmp_activities ORDER BY event_id "
-         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id";
+         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, activity_id";
 }
 
 // Also for redelivered file_upload events: their row already exists then
@@ -377,14 +378,14 @@ constexpr const char* insert_unpartitioned_users_sql =
   "SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY 1 "
   "ON CONFLICT DO NOTHING";
 
-constexpr const char* insert_links_sql =
-  "INSERT INTO memory_links (collection, point_id, memory_id, activity_id,"
-  " memory_type) "
-  "SELECT 'memories', t.point_id, t.memory_id, a.activity_id,"
-  " t.memory_type "
-  "FROM tmp_memories t LEFT JOIN user_activities a"
-  " ON a.event_id = t.event_id ORDER BY t.ord "
-  "ON CONFLICT (collection, point_id) DO NOTHING";
+std::string insert_links_sql() {
+  return "INSERT INTO memory_links (collection, point_id, memory_id,"
+         " activity_id, memory_type) "
+         "SELECT 'memories', t.point_id, t.memory_id, coalesce(t.activity_id, "
+         + detail::activity_id_of("t.event_id")
+         + "), t.memory_type FROM tmp_memories t ORDER BY t.ord "
+           "ON CONFLICT (collection, point_id) DO NOTHING";
+}
 
 } // namespace
 
@@ -565,6 +566,9 @@ postgres_store::commit_batch(const batch& input,
     }
     // 1. activities
     std::unordered_set<std::string> fresh;
+    // activity_id of each fresh event: staged with the memories of this
+    // batch's events, so that memory_links looks up only the others.
+    std::unordered_map<std::string_view, int64_t> fresh_ids;
     if (!firsts.empty()) {
       pqxx::stream_to out{tx, "tmp_activities", columns(activity_columns)};
       bool any_file = false;
@@ -599,8 +603,11 @@ postgres_store::commit_batch(const batch& input,
       out.complete();
       auto inserted = tx.exec(insert_activities_sql());
       fresh.reserve(inserted.size() * 2);
-      for (const auto& row : inserted)
-        fresh.emplace(row[0].c_str(), row[0].size());
+      fresh_ids.reserve(inserted.size() * 2);
+      for (const auto& row : inserted) {
+        auto id = fresh.emplace(row[0].c_str(), row[0].size()).first;
+        fresh_ids.emplace(*id, row[1].as<int64_t>());
+      }
       if (any_file)
         tx.exec(insert_file_uploads_sql);
       tx.exec(insert_user_partitions_sql);
@@ -710,6 +717,7 @@ postgres_store::commit_batch(const batch& input,
         }
         auto blob = vector_to_bytea_hex(m.vector);
         auto tags = text_array_literal(m.tags);
+        auto activity = fresh_ids.find(m.event_id);
         out << std::make_tuple(
           ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
           m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
@@ -719,12 +727,15 @@ postgres_store::commit_batch(const batch& input,
           static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
           m.partition < 0 ? std::optional<int32_t>{}
                           : std::optional<int32_t>{m.partition},
-          nz(m.agent_type), nz(m.agent_name), nz(m.project_id));
+          nz(m.agent_type), nz(m.agent_name), nz(m.project_id),
+          activity == fresh_ids.end()
+            ? std::optional<int64_t>{}
+            : std::optional<int64_t>{activity->second});
       }
       out.complete();
       auto written = tx.exec(insert_memories_sql(tx.quote(embedding_model)));
       result.memories_written = written.size();
-      tx.exec(insert_links_sql);
+      tx.exec(insert_links_sql());
       if (!unpartitioned.empty())
         tx.exec_params(insert_unpartitioned_users_sql,
                        text_array_literal({unpartitioned.begin(),

@@ -244,6 +244,13 @@ inline void check_exactly_once(pg_probe& pg, const event_set& ev) {
   BOOST_TEST(links == memories, fmt_count(links) << " memory_links for "
                                                  << fmt_count(memories)
                                                  << " memories");
+  // Replayed batches link memories of events stored before the crash.
+  const auto misdirected = pg.scalar(
+    "SELECT count(*) FROM memory_links l JOIN memories m USING (memory_id)"
+    " JOIN user_activities a ON a.event_id = m.event_id"
+    " WHERE l.activity_id IS DISTINCT FROM a.activity_id");
+  BOOST_TEST(misdirected == 0, misdirected << " memory_links do not name "
+                                              "their memory's activity");
   BOOST_TEST(memories > 0, "no memories at all");
 }
 

@@ -419,6 +419,28 @@ BOOST_FIXTURE_TEST_CASE(memories_links_and_vectors_round_trip_through_memories_a
   BOOST_TEST(*max_again == *max_seq);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_link_of_a_memory_whose_event_came_in_an_earlier_batch_points_at_that_activity,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto a1 = make_activity("ev-1", "u1", "s1", t0);
+  auto a2 = make_activity("ev-2", "u1", "s1", t0 + 500);
+  commit(*store, make_batch({a1}));
+  // ev-1 is redelivered (not new) and its memory arrives now, next to a
+  // memory of the new ev-2: each link names its own event's activity.
+  auto b = make_batch({a1, a2});
+  b.memories = {make_memory("m-1", 1, a1, 0, {0.5f}),
+                make_memory("m-2", 2, a2, 0, {0.25f})};
+  auto r = commit(*store, b);
+  BOOST_TEST(r.new_activities == 1u);
+  BOOST_TEST(r.memories_written == 2u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memory_links l"
+                           " JOIN memories m USING (memory_id)"
+                           " JOIN user_activities a"
+                           " ON a.activity_id = l.activity_id"
+                           " WHERE a.event_id = m.event_id")
+             == 2);
+}
+
 BOOST_FIXTURE_TEST_CASE(stored_offsets_reload_and_the_highest_offset_wins,
                         test::pg_database) {
   auto store = open_migrated(url);
