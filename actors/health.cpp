@@ -13,7 +13,8 @@ std::string health::not_ready_reason() const {
     return "postgres unreachable";
   if (!kafka_ok)
     return "kafka consumer not running";
-  if (!shards || shards->partitions(storage::shard_phase::serving).empty())
+  auto held = shards.lock();
+  if (!held || held->partitions(storage::shard_phase::serving).empty())
     return "no owned shard is serving yet";
   return {};
 }

@@ -21,10 +21,12 @@ struct health {
   /// waits for it (actors/index_sync.hpp), so that a restarted node's
   /// first commit does not queue behind its catch-up from Postgres.
   std::atomic<bool> first_commit{false};
-  /// The node's shards (may be null: none). A node is not ready to take
-  /// client reads before one of them is in phase serving
+  /// The node's shards (none when unset or gone). A node is not ready to
+  /// take client reads before one of them is in phase serving
   /// (docs/operations.md); the phase is read from the shard set itself.
-  std::shared_ptr<const storage::shard_set> shards;
+  /// Weak: the health object outlives the node in the metrics registry's
+  /// agentmem_ready function, and must not keep the index alive there.
+  std::weak_ptr<const storage::shard_set> shards;
 
   /// Empty when ready, else why not.
   std::string not_ready_reason() const;

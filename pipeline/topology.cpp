@@ -330,8 +330,10 @@ caf::error topology::start_components(api::auth_config auth) {
   // /readyz as a metric, for alerting (deploy/prometheus/alerts.yml).
   metrics::global().set_gauge_function(
     "agentmem_ready", "1 while GET /readyz answers ready, else 0.",
-    [status = status_] {
-      return status->not_ready_reason().empty() ? 1.0 : 0.0;
+    [status = std::weak_ptr<const actors::health>{status_}] {
+      // Weak: the registry is global and outlives this node.
+      auto s = status.lock();
+      return s && s->not_ready_reason().empty() ? 1.0 : 0.0;
     });
   // 4. HTTP, before consuming starts: it stops after the stage chain, so
   // that reads are served and /readyz says "shutting down" while the node
