@@ -51,7 +51,8 @@ const char* const temp_tables_sql =
 
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::vector<const activity*>& seen,
-           const std::unordered_set<std::string>& fresh, bool all_fresh,
+           const std::unordered_map<std::string, int64_t>& fresh,
+           bool all_fresh,
            const std::string& consumer_group,
            const analytics_window_options& opt, commit_result& late) {
   if (seen.empty())

@@ -5,7 +5,7 @@
 // must not be included outside storage/.
 
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -35,14 +35,15 @@ extern const char* const temp_tables_sql;
 ///      and its `final` record written to analytics_outbox. Watermark =
 ///      min over the group's partitions that had a batch within
 ///      `opt.idle_partition_ms` of their stream time, minus `opt.grace_ms`.
-/// `fresh` names the event_ids of `seen` inserted by this transaction (all
-/// of them when `all_fresh`): those are classified into `late` (an event
+/// `fresh` holds the event_ids of `seen` inserted by this transaction, with
+/// their activity_id (all of them when `all_fresh`): those are classified into `late` (an event
 /// whose hour had closed before this batch is after_grace; one older than
 /// its partition's stream time otherwise within_grace). Throws pqxx
 /// exceptions (the caller's run() turns them into errors).
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::vector<const activity*>& seen,
-           const std::unordered_set<std::string>& fresh, bool all_fresh,
+           const std::unordered_map<std::string, int64_t>& fresh,
+           bool all_fresh,
            const std::string& consumer_group,
            const analytics_window_options& opt, commit_result& late);
 

@@ -565,10 +565,10 @@ postgres_store::commit_batch(const batch& input,
           firsts.push_back(&a);
     }
     // 1. activities
-    std::unordered_set<std::string> fresh;
-    // activity_id of each fresh event: staged with the memories of this
-    // batch's events, so that memory_links looks up only the others.
-    std::unordered_map<std::string_view, int64_t> fresh_ids;
+    // The events this transaction inserted, with their activity_id:
+    // staged with the memories of those events, so that memory_links looks
+    // up only the others.
+    std::unordered_map<std::string, int64_t> fresh;
     if (!firsts.empty()) {
       pqxx::stream_to out{tx, "tmp_activities", columns(activity_columns)};
       bool any_file = false;
@@ -603,11 +603,9 @@ postgres_store::commit_batch(const batch& input,
       out.complete();
       auto inserted = tx.exec(insert_activities_sql());
       fresh.reserve(inserted.size() * 2);
-      fresh_ids.reserve(inserted.size() * 2);
-      for (const auto& row : inserted) {
-        auto id = fresh.emplace(row[0].c_str(), row[0].size()).first;
-        fresh_ids.emplace(*id, row[1].as<int64_t>());
-      }
+      for (const auto& row : inserted)
+        fresh.emplace(std::string{row[0].c_str(), row[0].size()},
+                      row[1].as<int64_t>());
       if (any_file)
         tx.exec(insert_file_uploads_sql);
       tx.exec(insert_user_partitions_sql);
@@ -717,7 +715,7 @@ postgres_store::commit_batch(const batch& input,
         }
         auto blob = vector_to_bytea_hex(m.vector);
         auto tags = text_array_literal(m.tags);
-        auto activity = fresh_ids.find(m.event_id);
+        auto activity = fresh.find(m.event_id);
         out << std::make_tuple(
           ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
           m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
@@ -728,7 +726,7 @@ postgres_store::commit_batch(const batch& input,
           m.partition < 0 ? std::optional<int32_t>{}
                           : std::optional<int32_t>{m.partition},
           nz(m.agent_type), nz(m.agent_name), nz(m.project_id),
-          activity == fresh_ids.end()
+          activity == fresh.end()
             ? std::optional<int64_t>{}
             : std::optional<int64_t>{activity->second});
       }
