@@ -35,10 +35,7 @@ namespace {
 // its conversation memory.
 void add_turn(batch& b, const std::string& id, const std::string& user,
               int32_t partition, int64_t ts, uint64_t point) {
-  auto a = test::chat_activity(id, user, "s1", ts, "message");
-  a.content = "turn " + id;
-  a.raw_json = "{}";
-  a.source = {"agent.activity.v1", partition, ts};
+  auto a = test::partition_turn(id, user, partition, ts);
   auto m = test::s1_memory("m-" + id, point, "conversation", user, a.content);
   m.event_id = id;
   m.ts_ms = m.turn_ts_ms = ts;

@@ -101,6 +101,16 @@ struct search_env {
     ms.push_back(std::move(m));
   }
 
+  // A query that every memory matches somewhat, in `mode`, top 20: the
+  // filter tests see each filter's whole effect.
+  static api::search_request broad_request(const char* mode) {
+    api::search_request req;
+    req.query = "a marathon in Berlin and the weather in Lisbon";
+    req.mode = mode;
+    req.top_k = 20;
+    return req;
+  }
+
   std::vector<api::search_hit> search(api::search_request req) {
     req.user_id = "ann";
     auto r = be->search(req);
@@ -166,10 +176,7 @@ BOOST_AUTO_TEST_CASE(tag_filters_apply_in_every_mode) {
   };
   for (const char* mode : {"vector", "keyword", "hybrid"}) {
     BOOST_TEST_CONTEXT("mode " << mode) {
-      api::search_request req;
-      req.query = "a marathon in Berlin and the weather in Lisbon";
-      req.mode = mode;
-      req.top_k = 20;
+      auto req = broad_request(mode);
       req.filter.tags = {"travel", "health"};
       auto any = search(req);
       BOOST_TEST(!any.empty());
@@ -193,10 +200,7 @@ BOOST_AUTO_TEST_CASE(scope_and_importance_filters_apply_in_every_mode) {
     by_id[m.memory_id] = &m;
   for (const char* mode : {"vector", "keyword", "hybrid"}) {
     BOOST_TEST_CONTEXT("mode " << mode) {
-      api::search_request req;
-      req.query = "a marathon in Berlin and the weather in Lisbon";
-      req.mode = mode;
-      req.top_k = 20;
+      auto req = broad_request(mode);
       auto all = search(req);
       BOOST_TEST(all.size() == ms.size());
       for (auto& h : all) { // every hit carries its stored scope

@@ -59,6 +59,17 @@ inline activity chat_activity(const std::string& id, const std::string& user,
   return a;
 }
 
+/// A user message `id` ("turn <id>") of `user` in session "s1" at `ts_ms`
+/// that arrived on `partition` of agent.activity.v1 (offset ts_ms).
+inline activity partition_turn(const std::string& id, const std::string& user,
+                               int32_t partition, int64_t ts_ms) {
+  auto a = chat_activity(id, user, "s1", ts_ms, "message");
+  a.content = "turn " + id;
+  a.raw_json = "{}";
+  a.source = {"agent.activity.v1", partition, ts_ms};
+  return a;
+}
+
 /// A memory `id` with point id `point` and memory_type `type` of `user` in
 /// session "s1", taken from event "ev-<id>", holding `text`. Timestamps,
 /// importance and vector are left for the caller.

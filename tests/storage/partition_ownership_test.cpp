@@ -17,15 +17,6 @@ using namespace agentmem;
 
 namespace {
 
-activity on_partition(const std::string& id, const std::string& user,
-                      int32_t partition, int64_t ts) {
-  auto a = test::chat_activity(id, user, "s1", ts, "message");
-  a.content = "turn " + id;
-  a.raw_json = "{}";
-  a.source = {"agent.activity.v1", partition, ts};
-  return a;
-}
-
 memory memory_of(const activity& a, uint64_t point) {
   auto m = test::s1_memory("m-" + a.event_id, point, "conversation",
                            a.user_id, a.content);
@@ -57,9 +48,9 @@ BOOST_FIXTURE_TEST_CASE(the_partition_each_event_arrived_on_is_recorded_per_user
   // u1's events arrived on partitions 3 and 5 (another partitioner, or a
   // partition count change), u2's on 5; u3's memory has no Kafka source.
   batch b;
-  b.activities = {on_partition("e1", "u1", 3, t),
-                  on_partition("e2", "u1", 5, t + 1),
-                  on_partition("e3", "u2", 5, t + 2)};
+  b.activities = {test::partition_turn("e1", "u1", 3, t),
+                  test::partition_turn("e2", "u1", 5, t + 1),
+                  test::partition_turn("e3", "u2", 5, t + 2)};
   b.memories = {memory_of(b.activities[0], 1), memory_of(b.activities[1], 2),
                 memory_of(b.activities[2], 3)};
   auto orphan = test::s1_memory("m-x", 4, "conversation", "u3", "no source");
