@@ -34,6 +34,18 @@ std::string watermark_sql(const std::string& quoted_group,
          + " * interval '1 millisecond'";
 }
 
+// analytics_sketch_add(r.latency_sketch, EXCLUDED.latency_sketch) written
+// out: the same bucket-wise sum (migration 042), without a SQL function
+// call per updated row. In a steady stream nearly every delta row updates
+// an existing window (2 rows per event in pipeline_bench's steady run), and
+// the call's overhead was a third of the upsert's time per row (a
+// 2,100-row upsert into hot windows: 35-45 -> 28-31 µs per row;
+// docs/performance.md, "The analytics upsert in a steady stream").
+constexpr const char* sketch_add_inline =
+  "r.latency_sketch || coalesce((SELECT jsonb_object_agg(key,"
+  " coalesce((r.latency_sketch ->> key)::bigint, 0) + value::bigint)"
+  " FROM jsonb_each_text(EXCLUDED.latency_sketch)), '{}')";
+
 constexpr const char* key_columns =
   "grain, bucket_start, kind, user_id, agent_type, agent_name, tool_name,"
   " tool_category, model";
@@ -85,6 +97,8 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
           d.last_ts_ms);
       out.complete();
     }
+    // `up` returns the whole row only for closed windows (the corrections
+    // it feeds): RETURNING r.* copied every updated row, sketch included.
     auto r = tx.exec(
       "WITH st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
       + " AS ms FROM analytics_stream_time WHERE consumer_group = " + group
@@ -103,8 +117,7 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
         " errors = r.errors + EXCLUDED.errors,"
         " processing_time_ms = r.processing_time_ms"
         " + EXCLUDED.processing_time_ms,"
-        " latency_sketch = analytics_sketch_add(r.latency_sketch,"
-        " EXCLUDED.latency_sketch),"
+        " latency_sketch = " + std::string{sketch_add_inline} + ","
         " tokens = r.tokens + EXCLUDED.tokens,"
         " files = r.files + EXCLUDED.files,"
         " sessions_started = r.sessions_started + EXCLUDED.sessions_started,"
@@ -114,11 +127,12 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
         " unpriced_events = r.unpriced_events + EXCLUDED.unpriced_events,"
         " last_event_at = GREATEST(r.last_event_at, EXCLUDED.last_event_at),"
         " revision = r.revision + r.closed::integer, updated_at = now()"
-        " RETURNING r.*),"
+        " RETURNING CASE WHEN r.closed THEN r END AS c),"
         " corr AS (INSERT INTO analytics_outbox (user_id, record_key, payload)"
-        " SELECT up.user_id, analytics_record_key(up::analytics_rollups),"
-        " analytics_window_record(up::analytics_rollups, 'correction')"
-        " FROM up WHERE up.closed ORDER BY up.bucket_start RETURNING 1)"
+        " SELECT (up.c).user_id, analytics_record_key(up.c),"
+        " analytics_window_record(up.c, 'correction')"
+        " FROM up WHERE up.c IS NOT NULL ORDER BY (up.c).bucket_start"
+        " RETURNING 1)"
         " SELECT 'st', topic, partition, ms FROM st"
         " UNION ALL SELECT 'wm', NULL, NULL, " + detail::ms_of("wm")
       + " FROM wm UNION ALL SELECT 'corr', NULL, NULL, count(*) FROM corr");
