@@ -13,7 +13,7 @@
 //      decode them, derive their memories (as the extraction actor does,
 //      with an in-memory conversation buffer) and embed them;
 //   2. standalone rates on the same data: (a) kafka::consumer in a fresh
-//      group reading the pre-produced topic, (b) COPY (pqxx::stream_to) of
+//      group reading the pre-produced topic, (b) COPY (storage::detail::copy_writer) of
 //      the activity rows, (c) storage::vector_index::upsert (hnswlib,
 //      M=16, ef_construction=100) of the memories;
 //   3. the pipeline, scenario "backlog": drain the pre-produced topic
@@ -86,6 +86,7 @@
 #include "metrics/registry.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/topology.hpp"
+#include "storage/copy_writer.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
@@ -657,14 +658,13 @@ double copy_rows(const std::string& url, const std::vector<activity>& acts,
   auto t0 = clk::now();
   for (size_t i = 0; i < acts.size(); i += per) {
     pqxx::work w{conn};
-    pqxx::stream_to s{w, table, cols};
+    storage::detail::copy_writer s{w, table, cols};
     for (size_t j = i; j < std::min(acts.size(), i + per); ++j) {
       auto& a = acts[j];
       // The timestamp is formatted per row, as a writer would have to.
-      s << std::make_tuple(a.event_id, pg_timestamp(a.ts_ms), a.user_id,
-                           a.session_id, a.agent_type, a.event_type,
-                           a.content.empty() ? nullptr : a.content.c_str(),
-                           a.raw_json);
+      s.row(a.event_id, pg_timestamp(a.ts_ms), a.user_id, a.session_id,
+            a.agent_type, a.event_type,
+            a.content.empty() ? nullptr : a.content.c_str(), a.raw_json);
     }
     s.complete();
     w.commit();
@@ -758,12 +758,12 @@ double copy_memories(const std::string& url, const std::vector<memory>& ms,
   auto t0 = clk::now();
   for (size_t i = 0; i < ms.size(); i += rows_per_txn) {
     pqxx::work w{conn};
-    pqxx::stream_to s{w, "copy_memories", cols};
+    storage::detail::copy_writer s{w, "copy_memories", cols};
     for (size_t j = i; j < std::min(ms.size(), i + rows_per_txn); ++j) {
       auto& m = ms[j];
-      s << std::make_tuple(m.memory_id, static_cast<int64_t>(m.point_id),
-                           m.user_id, m.session_id, pg_timestamp(m.ts_ms),
-                           m.text, storage::detail::vector_to_bytea_hex(m.vector));
+      s.row(m.memory_id, static_cast<int64_t>(m.point_id), m.user_id,
+            m.session_id, pg_timestamp(m.ts_ms), m.text,
+            storage::detail::bytea_floats{m.vector});
     }
     s.complete();
     w.commit();
@@ -2087,7 +2087,7 @@ int main(int argc, char** argv) {
     trim_heap();
 
     // ---- 2b. COPY ----------------------------------------------------------------------
-    rate_row copy_row = row_of("PostgreSQL COPY (pqxx::stream_to), 1 transaction", "rows");
+    rate_row copy_row = row_of("PostgreSQL COPY (storage::detail::copy_writer, as the writer), 1 transaction", "rows");
     rate_row copy_batched = row_of("PostgreSQL COPY, 1 transaction per 2,000 rows", "rows");
     {
       auto url = must(storage::pg_cluster::recreate_database(env.admin_url,

@@ -6,6 +6,7 @@
 
 #include "domain/rollup.hpp"
 #include "storage/memory_versions.hpp"
+#include "storage/copy_writer.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage::analytics_sql {
@@ -83,12 +84,12 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
   // 1. rollups, corrections, and the stream times before this batch.
   if (!deltas.empty()) {
     {
-      pqxx::stream_to out{
+      detail::copy_writer out{
         tx, "tmp_analytics",
         std::vector<std::string>(std::begin(delta_columns),
                                  std::end(delta_columns))};
       for (auto& d : deltas)
-        out << std::make_tuple(
+        out.row(
           d.grain, d.bucket_start_ms, d.kind, d.user_id, d.agent_type,
           d.agent_name, d.tool_name, d.tool_category, d.model, d.events,
           d.errors, d.processing_time_ms, d.tokens, d.files,

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "messages/errc.hpp"
+#include "storage/copy_writer.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage::knowledge_sql {
@@ -159,7 +160,7 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
   if (k.empty())
     return;
   if (!k.facts.empty()) {
-    pqxx::stream_to out{tx, "tmp_facts",
+    detail::copy_writer out{tx, "tmp_facts",
                         std::vector<std::string>{
                           "fact_id", "user_id", "subject", "predicate",
                           "object", "object_key", "kind", "polarity",
@@ -167,7 +168,7 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
                           "session_id", "event_id", "ordinal", "source_text",
                           "valid_ms"}};
     for (auto& f : k.facts)
-      out << std::make_tuple(
+      out.row(
         f.fact_id.c_str(), f.user_id.c_str(), f.subject.c_str(),
         f.predicate.c_str(), f.object.c_str(), f.object_key.c_str(),
         f.kind.c_str(), f.polarity, f.slot_group.c_str(),
@@ -179,24 +180,24 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
     tx.exec(close_facts_sql);
   }
   if (!k.mentions.empty()) {
-    pqxx::stream_to out{tx, "tmp_mentions",
+    detail::copy_writer out{tx, "tmp_mentions",
                         std::vector<std::string>{"user_id", "entity_id",
                                                  "name", "type", "event_id",
                                                  "ts_ms"}};
     for (auto& m : k.mentions)
-      out << std::make_tuple(m.user_id.c_str(), m.entity_id.c_str(),
+      out.row(m.user_id.c_str(), m.entity_id.c_str(),
                              m.name.c_str(), m.type.c_str(),
                              m.event_id.c_str(), m.ts_ms);
     out.complete();
     tx.exec(upsert_entities_sql());
   }
   if (!k.relations.empty()) {
-    pqxx::stream_to out{tx, "tmp_relations",
+    detail::copy_writer out{tx, "tmp_relations",
                         std::vector<std::string>{"user_id", "src_id",
                                                  "dst_id", "relation",
                                                  "event_id", "ts_ms"}};
     for (auto& r : k.relations)
-      out << std::make_tuple(r.user_id.c_str(), r.src_id.c_str(),
+      out.row(r.user_id.c_str(), r.src_id.c_str(),
                              r.dst_id.c_str(), r.relation.c_str(),
                              r.event_id.c_str(), r.ts_ms);
     out.complete();

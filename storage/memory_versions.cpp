@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "storage/copy_writer.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage {
@@ -233,7 +234,7 @@ void apply_versioned_memories(pqxx::work& tx,
     return;
   // 3. Write adds, updates and history: three COPYs, four statements.
   if (!adds.empty()) {
-    pqxx::stream_to s{tx, "tmp_mv_add",
+    detail::copy_writer s{tx, "tmp_mv_add",
                       std::vector<std::string>{
                         "ord", "memory_id", "point_id", "memory_type",
                         "user_id", "session_id", "event_id", "ts_ms",
@@ -244,14 +245,13 @@ void apply_versioned_memories(pqxx::work& tx,
     int32_t ord = 0;
     for (auto* row : adds) {
       auto* m = &row->m;
-      auto blob = vector_to_bytea_hex(m->vector);
       auto tags = text_array_literal(m->tags);
-      s << std::make_tuple(
+      s.row(
         ord++, m->memory_id.c_str(), static_cast<int64_t>(m->point_id),
         m->memory_type.c_str(), m->user_id.c_str(), m->session_id.c_str(),
         m->event_id.c_str(), m->ts_ms, m->importance, m->chunk_index,
         nz(m->role), nz(m->speaker), m->text.c_str(), nz(m->metadata_json),
-        m->vector.empty() ? nullptr : blob.c_str(),
+        detail::bytea_floats{m->vector},
         static_cast<int32_t>(m->vector.size()), row->version, tags.c_str(),
         m->partition < 0 ? std::optional<int32_t>{}
                          : std::optional<int32_t>{m->partition},
@@ -279,17 +279,16 @@ void apply_versioned_memories(pqxx::work& tx,
             "ON CONFLICT (collection, point_id) DO NOTHING");
   }
   if (!updates.empty()) {
-    pqxx::stream_to s{tx, "tmp_mv_update",
+    detail::copy_writer s{tx, "tmp_mv_update",
                       std::vector<std::string>{"memory_id", "text",
                                                "importance", "ts_ms",
                                                "embedding", "dims",
                                                "version"}};
     for (auto& [id, u] : updates) {
       auto& st = *u.second;
-      auto blob = vector_to_bytea_hex(st.m.vector);
-      s << std::make_tuple(id.c_str(), st.m.text.c_str(), st.m.importance,
+      s.row(id.c_str(), st.m.text.c_str(), st.m.importance,
                            st.m.ts_ms,
-                           st.m.vector.empty() ? nullptr : blob.c_str(),
+                           detail::bytea_floats{st.m.vector},
                            static_cast<int32_t>(st.m.vector.size()),
                            st.version);
     }
@@ -305,13 +304,13 @@ void apply_versioned_memories(pqxx::work& tx,
               "FROM tmp_mv_update u WHERE m.memory_id = u.memory_id");
   }
   {
-    pqxx::stream_to s{tx, "tmp_mv_history",
+    detail::copy_writer s{tx, "tmp_mv_history",
                       std::vector<std::string>{
                         "memory_id", "version", "event", "user_id", "old_text",
                         "new_text", "old_importance", "new_importance",
                         "event_id", "source_memory_id"}};
     for (auto& h : history)
-      s << std::make_tuple(h.memory_id.c_str(), h.version, h.event,
+      s.row(h.memory_id.c_str(), h.version, h.event,
                            h.user_id.c_str(),
                            h.old_text ? h.old_text->c_str() : nullptr,
                            h.new_text.c_str(), h.old_importance,

@@ -24,6 +24,7 @@
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
 #include "storage/pg_cluster.hpp"
+#include "storage/copy_writer.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage {
@@ -570,7 +571,7 @@ postgres_store::commit_batch(const batch& input,
     // up only the others.
     std::unordered_map<std::string, int64_t> fresh;
     if (!firsts.empty()) {
-      pqxx::stream_to out{tx, "tmp_activities", columns(activity_columns)};
+      detail::copy_writer out{tx, "tmp_activities", columns(activity_columns)};
       bool any_file = false;
       for (auto* ap : firsts) {
         auto& a = *ap;
@@ -578,7 +579,7 @@ postgres_store::commit_batch(const batch& input,
         any_file = any_file || is_file;
         auto tags = text_array_literal(a.tags);
         const char* raw = a.raw_json.empty() ? "{}" : a.raw_json.c_str();
-        out << std::make_tuple(
+        out.row(
           a.event_id.c_str(), a.ts_ms, a.user_id.c_str(),
           a.session_id.c_str(), a.agent_type.c_str(), nz(a.agent_name),
           a.event_type.c_str(), a.activity_class.c_str(), nz(a.role),
@@ -639,9 +640,9 @@ postgres_store::commit_batch(const batch& input,
       analytics = &recomputed_analytics;
     }
     if (!sessions->empty()) {
-      pqxx::stream_to out{tx, "tmp_sessions", columns(session_columns)};
+      detail::copy_writer out{tx, "tmp_sessions", columns(session_columns)};
       for (auto& s : *sessions)
-        out << std::make_tuple(
+        out.row(
           s.user_id.c_str(), s.session_id.c_str(), s.agent_type.c_str(),
           s.started_at_ms,
           s.ended_at_ms < 0 ? std::optional<int64_t>{}
@@ -653,9 +654,9 @@ postgres_store::commit_batch(const batch& input,
       tx.exec(upsert_sessions_sql());
     }
     if (!usage->empty()) {
-      pqxx::stream_to out{tx, "tmp_usage", columns(usage_columns)};
+      detail::copy_writer out{tx, "tmp_usage", columns(usage_columns)};
       for (auto& u : *usage)
-        out << std::make_tuple(u.user_id.c_str(), u.day.c_str(),
+        out.row(u.user_id.c_str(), u.day.c_str(),
                                u.agent_type.c_str(), u.activity_count,
                                u.error_count, u.total_processing_time_ms,
                                u.tokens_used, u.files_uploaded);
@@ -700,7 +701,7 @@ postgres_store::commit_batch(const batch& input,
       auto seq_before =
         tx.exec(lock_sql(false, lock_memories) + "; " + last_seq)[0][0]
           .as<int64_t>();
-      pqxx::stream_to out{tx, "tmp_memories", columns(memory_columns)};
+      detail::copy_writer out{tx, "tmp_memories", columns(memory_columns)};
       int32_t ord = 0;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp
       std::vector<size_t> versioned_at;
@@ -713,15 +714,14 @@ postgres_store::commit_batch(const batch& input,
           versioned_at.push_back(static_cast<size_t>(&m - b.memories.data()));
           continue;
         }
-        auto blob = vector_to_bytea_hex(m.vector);
         auto tags = text_array_literal(m.tags);
         auto activity = fresh.find(m.event_id);
-        out << std::make_tuple(
+        out.row(
           ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
           m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
           m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
           nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
-          m.vector.empty() ? nullptr : blob.c_str(),
+          detail::bytea_floats{m.vector},
           static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
           m.partition < 0 ? std::optional<int32_t>{}
                           : std::optional<int32_t>{m.partition},
