@@ -15,7 +15,7 @@ caf::behavior aggregation(caf::stateful_actor<aggregation_state>* self,
       fault_point("aggregation");
       if (cfg.pricing)
         domain::price_activities(b.activities, *cfg.pricing);
-      domain::fold_rollups(b);
+      domain::fold_rollups(b, cfg.analytics);
       domain::assign_partitions(b);
       self->state.metrics.done(start);
       self->send(cfg.next, std::move(b));

@@ -14,6 +14,8 @@ struct aggregation_config {
   caf::actor next; ///< writer
   /// `[pricing]`: model -> USD per 1000 tokens (may be null or empty).
   std::shared_ptr<const domain::pricing_table> pricing;
+  /// `[analytics] enabled`: false computes no analytics_rollups deltas.
+  bool analytics = true;
 };
 
 /// State of the aggregation stage.

@@ -833,6 +833,9 @@ struct bench_env {
   int max_batch_wait_ms = 50;
   size_t max_in_flight = 4;
   size_t max_batch_records = 2000;
+  // `[analytics] enabled` (issue #10's A/B: the pipeline with and without
+  // the event-time rollups).
+  bool analytics = true;
 };
 
 pipeline::pipeline_config node_config(const bench_env& env,
@@ -855,6 +858,7 @@ pipeline::pipeline_config node_config(const bench_env& env,
   cfg.max_in_flight = env.max_in_flight;
   cfg.max_batch_wait = std::chrono::milliseconds{env.max_batch_wait_ms};
   cfg.max_batch_records = env.max_batch_records;
+  cfg.analytics_enabled = env.analytics;
   return cfg;
 }
 
@@ -1753,6 +1757,12 @@ int main(int argc, char** argv) {
                  "Node: records per batch (default 2000)")
     ->capture_default_str()
     ->check(CLI::Range(1, 100000));
+  std::string analytics = "on";
+  app.add_option("--analytics", analytics,
+                 "Node: [analytics] enabled; off measures the pipeline "
+                 "without the event-time rollups (issue #10's A/B)")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--broker", broker,
                  "mock: librdkafka's mock cluster in this process; real: an "
                  "Apache Kafka broker started with scripts/kafka-broker.sh")
@@ -1811,12 +1821,13 @@ int main(int argc, char** argv) {
   const double own_cpu0 = process_cpu() + process_cpu(RUSAGE_CHILDREN);
   rep.partitions = partitions;
   rep.users = users;
+  env.analytics = analytics == "on";
   rep.node_settings =
     "snapshot_interval " + std::to_string(env.snapshot_interval_ms)
     + " ms, max_batch_records " + std::to_string(env.max_batch_records)
     + ", max_batch_wait " + std::to_string(env.max_batch_wait_ms)
     + " ms, max_in_flight " + std::to_string(env.max_in_flight)
-    + ", embedding hashing 384-d";
+    + ", embedding hashing 384-d, analytics rollups " + analytics;
   std::unique_ptr<storage::pg_cluster> pg;
   std::string kafka_dir; // --broker real: the broker's directory
   int rc = 0;

@@ -166,10 +166,13 @@ std::vector<analytics_delta> analytics_deltas(const std::vector<activity>& xs) {
   return out;
 }
 
-void fold_rollups(batch& b) {
+void fold_rollups(batch& b, bool analytics) {
   b.usage = usage_deltas(b.activities);
   b.sessions = session_deltas(b.activities);
-  b.analytics = analytics_deltas(b.activities);
+  if (analytics)
+    b.analytics = analytics_deltas(b.activities);
+  else
+    b.analytics.clear();
 }
 
 } // namespace agentmem::domain

@@ -54,7 +54,9 @@ std::vector<analytics_delta> analytics_deltas(const std::vector<activity>& xs);
 
 /// Sets b.usage, b.sessions and b.analytics from b.activities (the three
 /// folds above): every place that changes a batch's activities calls it so
-/// that the rollups always describe exactly those activities.
-void fold_rollups(batch& b);
+/// that the rollups always describe exactly those activities. With
+/// `analytics` false (`[analytics] enabled = false`) b.analytics is left
+/// empty (the store writes no analytics rollups then either).
+void fold_rollups(batch& b, bool analytics = true);
 
 } // namespace agentmem::domain

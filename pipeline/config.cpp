@@ -60,6 +60,21 @@ caf::error read_num(const toml::table& t, const char* sect, const char* key,
   return caf::none;
 }
 
+// true or false.
+caf::error read_bool(const toml::table& t, const char* sect, const char* key,
+                     bool& out) {
+  auto node = t[sect][key];
+  if (!node)
+    return caf::none;
+  // value_exact: toml++'s value<bool>() would take an integer 1 as true.
+  auto v = node.value_exact<bool>();
+  if (!v)
+    return make_error(errc::invalid_config, std::string{sect} + "." + key
+                                              + " must be true or false");
+  out = *v;
+  return caf::none;
+}
+
 caf::error read_str(const toml::table& t, const char* sect, const char* key,
                     std::string& out) {
   auto node = t[sect][key];
@@ -174,13 +189,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
         cfg.kafka_properties[key] = *r;
     }
   }
-  if (auto node = t["kafka"]["create_topics"]) {
-    if (auto b = node.value<bool>())
-      cfg.create_topics = *b;
-    else
-      chk(make_error(errc::invalid_config,
-                     "kafka.create_topics must be true or false"));
-  }
+  chk(read_bool(t, "kafka", "create_topics", cfg.create_topics));
   chk(read_int(t, "kafka", "topic_partitions", cfg.topic_partitions, 1, 10000));
   chk(read_str(t, "postgres", "url", cfg.postgres_url));
   chk(read_str(t, "storage", "data_dir", cfg.data_dir));
@@ -193,13 +202,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
     chk(read_int(t, "http", "ops_port", cfg.http_ops_port, 0, 65535));
   }
   chk(read_str(t, "auth", "tokens_file", cfg.auth_tokens_file));
-  if (auto node = t["auth"]["disabled"]) {
-    if (auto b = node.value<bool>())
-      cfg.auth_disabled = *b;
-    else
-      chk(make_error(errc::invalid_config,
-                     "auth.disabled must be true or false"));
-  }
+  chk(read_bool(t, "auth", "disabled", cfg.auth_disabled));
   for (auto [key, out] : {std::pair{"rate_per_s", &cfg.rate_limit_per_s},
                           std::pair{"burst", &cfg.rate_limit_burst}}) {
     if (auto node = t["limits"][key]) {
@@ -285,13 +288,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_int(t, "supervisor", "max_restarts", cfg.max_restarts, 0, 1000));
   chk(read_int(t, "supervisor", "window_s", window_s, 1, 86400));
   int64_t retention_s = cfg.retention_interval.count() / 1000;
-  if (auto node = t["retention"]["enabled"]) {
-    if (auto b = node.value<bool>())
-      cfg.retention_enabled = *b;
-    else
-      chk(make_error(errc::invalid_config,
-                     "retention.enabled must be true or false"));
-  }
+  chk(read_bool(t, "retention", "enabled", cfg.retention_enabled));
   chk(read_int(t, "retention", "interval_s", retention_s, 1, 86400));
   chk(read_int(t, "retention", "close_idle_sessions_after_minutes",
                cfg.retention_close_idle_minutes, 0, 5256000));
@@ -312,6 +309,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
       cfg.retention_min_importance = *v;
   }
   cfg.retention_interval = std::chrono::seconds{retention_s};
+  chk(read_bool(t, "analytics", "enabled", cfg.analytics_enabled));
   chk(read_str(t, "analytics", "topic", cfg.analytics_topic));
   chk(read_int(t, "analytics", "grace_s", cfg.analytics_grace_s, 0, 7 * 86400));
   chk(read_int(t, "analytics", "idle_partition_s",
@@ -350,17 +348,8 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
     chk(read_str(t, "cluster", "advertise_address", cfg.advertise_address));
     chk(read_str(t, "cluster", "secret", cfg.cluster_secret));
     chk(read_str(t, "cluster", "assignment", cfg.assignment));
-    for (auto [key, out] :
-         {std::pair{"static_membership", &cfg.static_membership},
-          std::pair{"leave_on_shutdown", &cfg.leave_on_shutdown}}) {
-      if (auto node = t["cluster"][key]) {
-        if (auto b = node.value<bool>())
-          *out = *b;
-        else
-          chk(make_error(errc::invalid_config, std::string{"cluster."} + key
-                                                 + " must be true or false"));
-      }
-    }
+    chk(read_bool(t, "cluster", "static_membership", cfg.static_membership));
+    chk(read_bool(t, "cluster", "leave_on_shutdown", cfg.leave_on_shutdown));
     chk(read_int(t, "cluster", "heartbeat_ms", hb_ms, 100, 60000));
     chk(read_int(t, "cluster", "node_timeout_ms", dead_ms, 500, 600000));
     chk(read_int(t, "cluster", "forward_timeout_ms", fwd_ms, 50, 600000));

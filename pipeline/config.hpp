@@ -92,6 +92,9 @@ struct pipeline_config {
   int64_t retention_grace_s = 10; ///< rows committed since are left alone
   // [analytics] — event-time rollups and agent.analytics.v1
   // (docs/operations.md "Analytics")
+  /// false: no analytics_rollups are written (no windows, no records on the
+  /// topic); usage_analytics and agent_sessions are kept either way.
+  bool analytics_enabled = true;
   std::string analytics_topic = "agent.analytics.v1";
   int64_t analytics_grace_s = 3600;          ///< watermark = stream time - grace
   int64_t analytics_idle_partition_s = 300;  ///< idle partitions stop holding it

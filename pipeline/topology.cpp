@@ -585,11 +585,13 @@ void topology::start_stage_chain() {
     wcfg.working = working_;
     wcfg.embedder = embedder_;
     wcfg.applied = applied_;
+    wcfg.analytics.enabled = c.analytics_enabled;
     wcfg.analytics.grace_ms = c.analytics_grace_s * 1000;
     wcfg.analytics.idle_partition_ms = c.analytics_idle_partition_s * 1000;
     auto writer = self->spawn<caf::detached>(actors::writer, wcfg);
     auto agg = self->spawn(actors::aggregation,
-                           actors::aggregation_config{writer, pricing_});
+                           actors::aggregation_config{writer, pricing_,
+                                                      c.analytics_enabled});
     // Detached: an HTTP provider blocks on network I/O (seconds per batch,
     // more while retrying), which must not hold a scheduler thread.
     auto emb = self->spawn<caf::detached>(

@@ -622,9 +622,10 @@ postgres_store::commit_batch(const batch& input,
     const auto* usage = &b.usage;
     const auto* analytics = &b.analytics;
     const bool all_fresh = result.duplicate_activities == 0;
+    const bool rollups = impl_->analytics.enabled;
     // A batch whose activities came without analytics deltas (an older
     // aggregator's) still gets them.
-    if (!all_fresh || (analytics->empty() && !fresh.empty())) {
+    if (!all_fresh || (rollups && analytics->empty() && !fresh.empty())) {
       std::vector<activity> news;
       news.reserve(fresh.size());
       for (auto* ap : firsts)
@@ -636,8 +637,10 @@ postgres_store::commit_batch(const batch& input,
         sessions = &recomputed_sessions;
         usage = &recomputed_usage;
       }
-      recomputed_analytics = domain::analytics_deltas(news);
-      analytics = &recomputed_analytics;
+      if (rollups) {
+        recomputed_analytics = domain::analytics_deltas(news);
+        analytics = &recomputed_analytics;
+      }
     }
     if (!sessions->empty()) {
       detail::copy_writer out{tx, "tmp_sessions", columns(session_columns)};
@@ -665,8 +668,9 @@ postgres_store::commit_batch(const batch& input,
     }
     // 2b. event-time analytics (storage/analytics_sql.cpp), over the new
     // activities only, like the rollups above.
-    analytics_sql::write(tx, *analytics, firsts, fresh, all_fresh,
-                         consumer_group, impl_->analytics, result);
+    if (rollups)
+      analytics_sql::write(tx, *analytics, firsts, fresh, all_fresh,
+                           consumer_group, impl_->analytics, result);
     // 3. offsets (a handful of partitions: one multi-row statement)
     if (!b.offsets.empty()) {
       std::string values;

@@ -82,6 +82,9 @@ struct commit_result {
 /// the consumer group's active partitions - grace; an hourly window closes
 /// once the watermark reaches its end.
 struct analytics_window_options {
+  /// `[analytics] enabled`: false skips the event-time rollups, their
+  /// stream times and window closing in commit_batch entirely.
+  bool enabled = true;
   int64_t grace_ms = 3'600'000; ///< `[analytics] grace_s`
   /// A partition without a batch for this long (wall clock) stops holding
   /// the watermark back (Flink's source idleness); `[analytics]

@@ -261,6 +261,37 @@ BOOST_FIXTURE_TEST_CASE(the_watermark_is_the_minimum_over_active_partitions,
                            " timestamptz '2024-05-01 14:00:00+00'") == 0);
 }
 
+BOOST_FIXTURE_TEST_CASE(with_analytics_disabled_a_batch_writes_its_activities_and_usage_but_no_rollups,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  storage::analytics_window_options off;
+  off.enabled = false;
+  store->set_analytics_options(off);
+  // Deltas from an aggregator that still computed them (or a split batch)
+  // are ignored as well as a batch without them.
+  commit(*store, make_batch({tool_event("a", "u1", h10, 5)}));
+  batch without;
+  without.activities = {tool_event("b", "u1", h10 + 10, 5),
+                        tool_event("c", "u1", h10 + 3 * hour_ms, 5)};
+  domain::fold_rollups(without, false);
+  BOOST_TEST(without.analytics.empty());
+  BOOST_TEST(!without.usage.empty());
+  auto r = commit(*store, without);
+  BOOST_TEST(r.windows_closed == 0u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM user_activities") == 3);
+  BOOST_TEST(count(*store, "SELECT sum(activity_count) FROM usage_analytics")
+             == 3);
+  for (auto table : {"analytics_rollups", "analytics_stream_time",
+                     "analytics_outbox"})
+    BOOST_TEST(count(*store, std::string{"SELECT count(*) FROM "} + table) == 0,
+               table);
+  // Enabled again: new events count from then on (no back-fill).
+  store->set_analytics_options(storage::analytics_window_options{});
+  commit(*store, make_batch({tool_event("d", "u1", h10 + 20, 5)}));
+  BOOST_TEST(count(*store, "SELECT events FROM analytics_rollups WHERE grain ="
+                           " 'hour' AND kind = 'agent'") == 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(the_outbox_relay_deletes_records_only_after_a_successful_publish,
                         test::pg_database) {
   auto store = open_migrated(url);
