@@ -251,6 +251,10 @@ sweep_settings(double vector_weight) {
        [](fusion_params& p, double v) { p.temporal_weight = v; });
   vary("speaker_weight", {0, 0.25, 1},
        [](fusion_params& p, double v) { p.speaker_weight = v; });
+  // Candidate depth: at top_k 50 every ranking is already cut at 5 k = 250.
+  vary("min_depth", {500}, [](fusion_params& p, double v) {
+    p.min_depth = static_cast<size_t>(v);
+  });
   return out;
 }
 
@@ -394,7 +398,7 @@ run_locomo_sweep(const locomo_sweep_options& opts) {
     auto index = storage::vector_index::open(dir + "/vectors", icfg);
     if (!index)
       return index.error();
-    auto keywords = storage::keyword_index::open(dir + "/keywords");
+    auto keywords = storage::keyword_index::open(dir + "/keywords", opts.bm25);
     if (!keywords)
       return keywords.error();
     if (auto n = (*index)->upsert(mems); !n)

@@ -75,14 +75,17 @@ struct locomo_sweep_options {
   std::vector<std::string> samples;
   bool sweep = true;        ///< also every setting of sweep_settings()
   size_t rerank_depth = 50; ///< candidates the "rerank" setting re-ranks
+  /// BM25 parameters of the keyword indexes (the product's are the
+  /// defaults; other values measure a k1/b grid, docs/retrieval.md).
+  storage::bm25_params bm25;
 };
 
 /// The settings of the sweep for a provider whose default vector weight is
 /// `vector_weight`: "defaults" (fusion_params{} with that weight),
 /// "earlier" (the ranking before issue #12: fusion only), then one knob at
 /// a time moved off its default (rrf_k, vector_weight, neighbor_weight,
-/// prf docs/terms/weight, temporal_weight, speaker_weight), each labelled
-/// "<knob>=<value>".
+/// prf docs/terms/weight, temporal_weight, speaker_weight, min_depth),
+/// each labelled "<knob>=<value>".
 std::vector<std::pair<std::string, fusion_params>>
 sweep_settings(double vector_weight);
 

@@ -565,6 +565,13 @@ int main(int argc, char** argv) {
   lb_cmd->add_option("--rerank-depth", lb_rerank_depth,
                      "Candidates re-ranked")
     ->capture_default_str();
+  storage::bm25_params lb_bm25;
+  lb_cmd->add_option("--bm25-k1", lb_bm25.k1,
+                     "--in-process: BM25 k1 of the keyword indexes")
+    ->capture_default_str();
+  lb_cmd->add_option("--bm25-b", lb_bm25.b,
+                     "--in-process: BM25 b of the keyword indexes")
+    ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -575,6 +582,7 @@ int main(int argc, char** argv) {
     so.sweep = !lb_no_sweep;
     so.samples = lb_samples;
     so.rerank_depth = lb_rerank_depth;
+    so.bm25 = lb_bm25;
     so.modes.clear();
     std::stringstream ms{lb_modes};
     for (std::string m; std::getline(ms, m, ',');)
