@@ -288,16 +288,20 @@ caf::error working_memory::append(const std::vector<activity>& acts,
     int64_t session_expires =
       alive ? std::max(expiry_of(header), expires) : expires;
     int64_t item_expires = session_expires + slack;
-    // key -> the stored value (old items, to keep) or the item (new ones),
-    // ordered like the keys (event time, then event id).
-    std::map<std::string, std::variant<std::string, const item*>> all;
+    // key -> an old item that outlives the session already (monostate),
+    // an old item's stored value to rewrite with a later expiry, or a new
+    // item; ordered like the keys (event time, then event id).
+    std::map<std::string, std::variant<std::monostate, std::string, const item*>>
+      all;
     std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
-      if (alive)
-        all.emplace(it->key().ToString(), it->value().ToString());
-      else
+      if (!alive)
         wb.Delete(it->key()); // an expired session starts afresh
+      else if (expiry_of(it->value()) >= session_expires)
+        all.emplace(it->key().ToString(), std::monostate{});
+      else
+        all.emplace(it->key().ToString(), it->value().ToString());
     }
     if (!it->status().ok())
       return to_error(it->status());
@@ -316,11 +320,10 @@ caf::error working_memory::append(const std::vector<activity>& acts,
         wb.Put(k, encode_item(**x, item_expires));
         continue;
       }
-      auto& stored = std::get<std::string>(v);
-      if (expiry_of(stored) >= session_expires)
-        continue; // outlives the session already: no write
-      set_expiry(stored, item_expires);
-      wb.Put(k, stored);
+      if (auto* stored = std::get_if<std::string>(&v)) {
+        set_expiry(*stored, item_expires);
+        wb.Put(k, *stored);
+      }
     }
     std::string h;
     put_i64(h, session_expires);
