@@ -161,8 +161,12 @@ struct hot_state::impl {
 
   // The cached buffer of the session with key prefix `prefix`, loaded from
   // RocksDB (its newest `limit` entries) on a miss; marks it most recently
-  // used. The pointer stays valid until evict() or forget*(). `mu` held.
-  caf::expected<cached*> buffer(const std::string& prefix, size_t limit) {
+  // used. The pointer stays valid until evict() or forget*(). `mu` held;
+  // `reuse` (optional) keeps one iterator for the misses of one call (no
+  // buffer write can come between them: they all hold `mu`).
+  caf::expected<cached*>
+  buffer(const std::string& prefix, size_t limit,
+         std::unique_ptr<rocksdb::Iterator>* reuse = nullptr) {
     if (auto hit = buffers.find(prefix); hit != buffers.end()) {
       lru.splice(lru.begin(), lru, hit->second.lru);
       return &hit->second;
@@ -170,7 +174,10 @@ struct hot_state::impl {
     cached c;
     std::string upper = prefix;
     upper.back() = '\x01'; // just past every key with the prefix
-    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator({})};
+    std::unique_ptr<rocksdb::Iterator> own;
+    auto& it = reuse ? *reuse : own;
+    if (!it)
+      it.reset(db->NewIterator({}));
     for (it->SeekForPrev(upper); it->Valid() && it->key().starts_with(prefix);
          it->Prev()) {
       if (c.keys.size() == limit) {
@@ -261,6 +268,7 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
   std::map<std::pair<std::string, std::string>, session_state> sessions;
   // Touched buffers (cached: the stored entries, so no scan to trim).
   std::map<std::string, impl::cached*> touched;
+  std::unique_ptr<rocksdb::Iterator> loader; // for the cache misses
   // On an error, the touched buffers may have been changed ahead of the
   // write: drop them from the cache (they reload from RocksDB).
   auto fail = [&](caf::error err) {
@@ -272,7 +280,7 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
     auto prefix = session_prefix(m.user_id, m.session_id);
     auto t = touched.find(prefix);
     if (t == touched.end()) {
-      auto c = cache.buffer(prefix, buffer_limit_);
+      auto c = cache.buffer(prefix, buffer_limit_, &loader);
       if (!c)
         return fail(c.error());
       t = touched.emplace(prefix, *c).first;
@@ -304,6 +312,7 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
     if (!fresh)
       it->second = merge(it->second, d);
   }
+  loader.reset();
   // Trim: keep the newest buffer_limit_ entries of each touched session
   // (in the same WriteBatch; a Put followed by a Delete of the same key
   // leaves nothing).

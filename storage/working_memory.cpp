@@ -276,6 +276,9 @@ caf::error working_memory::append(const std::vector<activity>& acts,
   // of on every write to its session (see the class comment).
   int64_t slack = item_slack_ms(cfg_);
   rocksdb::WriteBatch wb;
+  // One iterator for every session of the call (creating one costs more
+  // than a Seek); the writes come after all reads.
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
   for (auto& [sp, fresh] : by_session) {
     auto prefix = item_prefix(sp);
     std::string header;
@@ -293,7 +296,6 @@ caf::error working_memory::append(const std::vector<activity>& acts,
     // item; ordered like the keys (event time, then event id).
     std::map<std::string, std::variant<std::monostate, std::string, const item*>>
       all;
-    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
       if (!alive)
@@ -305,7 +307,6 @@ caf::error working_memory::append(const std::vector<activity>& acts,
     }
     if (!it->status().ok())
       return to_error(it->status());
-    it.reset();
     for (auto& x : fresh)
       all[item_key(prefix, x)] = &x;
     size_t drop = all.size() > cfg_.max_items ? all.size() - cfg_.max_items
@@ -330,6 +331,7 @@ caf::error working_memory::append(const std::vector<activity>& acts,
     put_i64(h, std::max(written_at_ms, session_expires - cfg_.ttl_ms));
     wb.Put(header_key(sp), h);
   }
+  it.reset();
   auto st = db.Write(rocksdb::WriteOptions{}, &wb);
   if (!st.ok())
     return to_error(st);
