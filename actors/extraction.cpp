@@ -34,24 +34,28 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
           throw std::runtime_error(describe(err));
       // 2. Memories. Conversation memories get the preceding turn of their
       // session as retrieval context; each session's buffer is read once
-      // per batch (after step 1, so it holds this batch's turns too).
-      std::map<std::pair<std::string, std::string>,
-               std::vector<storage::buffer_entry>> buffers;
+      // per batch (after step 1, so it holds this batch's turns too) as a
+      // shared snapshot, and its turns are listed once.
+      struct session_turns {
+        storage::hot_state::buffer_snapshot buffer;
+        std::vector<domain::prior_turn> turns; // views into `buffer`
+      };
+      std::map<std::pair<std::string, std::string>, session_turns> buffers;
       auto add_context = [&](const activity& a, size_t first) {
         auto key = std::make_pair(a.user_id, a.session_id);
         auto it = buffers.find(key);
         if (it == buffers.end()) {
-          auto msgs = cfg.hot->session_messages(a.user_id, a.session_id,
-                                                cfg.hot->buffer_limit());
-          if (!msgs)
-            throw std::runtime_error("hot state: " + describe(msgs.error()));
-          it = buffers.emplace(std::move(key), std::move(*msgs)).first;
+          auto buf = cfg.hot->session_buffer(a.user_id, a.session_id);
+          if (!buf)
+            throw std::runtime_error("hot state: " + describe(buf.error()));
+          session_turns st{std::move(*buf), {}};
+          st.turns.reserve(st.buffer->size());
+          for (auto& e : *st.buffer)
+            st.turns.push_back({e.ts_ms, e.event_id, e.agent_name, e.content});
+          it = buffers.emplace(std::move(key), std::move(st)).first;
         }
-        std::vector<domain::prior_turn> turns;
-        turns.reserve(it->second.size());
-        for (auto& e : it->second)
-          turns.push_back({e.ts_ms, e.event_id, e.agent_name, e.content});
-        auto ctx = domain::conversation_context(turns, a.ts_ms, a.event_id,
+        auto ctx = domain::conversation_context(it->second.turns, a.ts_ms,
+                                                a.event_id,
                                                 cfg.rules.max_chunk_chars);
         for (auto i = first; i < b.memories.size(); ++i)
           if (b.memories[i].memory_type == memory_types::conversation)
@@ -60,13 +64,12 @@ caf::behavior extraction(caf::stateful_actor<extraction_state>* self,
       b.memories.clear();
       for (auto& a : b.activities) {
         if (a.activity_class == "session_end") {
-          auto msgs = cfg.hot->session_messages(a.user_id, a.session_id,
-                                                cfg.hot->buffer_limit());
+          auto msgs = cfg.hot->session_buffer(a.user_id, a.session_id);
           if (!msgs)
             throw std::runtime_error("hot state: " + describe(msgs.error()));
           std::vector<domain::utterance> us;
-          us.reserve(msgs->size());
-          for (auto& m : *msgs)
+          us.reserve((*msgs)->size());
+          for (auto& m : **msgs)
             us.push_back({m.agent_name.empty() ? m.role : m.agent_name,
                           m.content});
           domain::make_session_summary(a, us, cfg.rules, b.memories);

@@ -49,10 +49,10 @@ size_t add_rolling_summaries(batch& b, const extraction_config& cfg,
       covered = (*docs)[i]->ts_ms;
     if (auto it = marks.find(sessions[i]); it != marks.end())
       covered = covered ? std::max(*covered, it->second) : it->second;
-    auto msgs = cfg.hot->session_messages(user, session,
-                                          cfg.hot->buffer_limit());
-    if (!msgs)
-      throw std::runtime_error("hot state: " + describe(msgs.error()));
+    auto buf = cfg.hot->session_buffer(user, session);
+    if (!buf)
+      throw std::runtime_error("hot state: " + describe(buf.error()));
+    auto& msgs = *buf; // shared snapshot: no copy of the messages
     std::vector<int64_t> ts;
     ts.reserve(msgs->size());
     for (auto& m : *msgs)

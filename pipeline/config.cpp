@@ -194,6 +194,7 @@ caf::expected<pipeline_config> load_config(const std::string& path) {
   chk(read_str(t, "postgres", "url", cfg.postgres_url));
   chk(read_str(t, "storage", "data_dir", cfg.data_dir));
   chk(read_int(t, "storage", "buffer_messages", cfg.buffer_messages, 1, 10000));
+  chk(read_int(t, "storage", "buffer_cache_mb", cfg.buffer_cache_mb, 0, 1 << 20));
   chk(read_str(t, "http", "host", cfg.http_host));
   chk(read_int(t, "http", "port", cfg.http_port, 0, 65535));
   chk(read_str(t, "http", "ops_host", cfg.http_ops_host));

@@ -32,6 +32,8 @@ struct pipeline_config {
   // [storage]
   std::string data_dir = "./data";
   size_t buffer_messages = 50; ///< conversation buffer per session
+  /// Bound of the in-memory cache of conversation buffers, MiB (0: off).
+  size_t buffer_cache_mb = 64;
   // [http]
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 8080; ///< 0 = ephemeral

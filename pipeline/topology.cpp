@@ -180,7 +180,8 @@ caf::error topology::start_components(api::auth_config auth) {
                                            embedder_->instructions()))
     return err;
   auto hot = storage::hot_state::open((fs::path{c.data_dir} / "rocksdb").string(),
-                                      c.buffer_messages);
+                                      c.buffer_messages,
+                                      c.buffer_cache_mb << 20);
   if (!hot)
     return hot.error();
   hot_ = std::move(*hot);

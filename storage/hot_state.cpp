@@ -1,7 +1,9 @@
 #include "storage/hot_state.hpp"
 
 #include <algorithm>
+#include <list>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string_view>
 
@@ -108,10 +110,124 @@ caf::error to_error(const rocksdb::Status& st) {
   return make_error(errc::rocksdb_error, st.ToString());
 }
 
+
+// Bytes a cached buffer entry holds, roughly (strings, key, bookkeeping).
+size_t entry_bytes(const std::string& key, const buffer_entry& e) {
+  return key.size() + e.event_id.size() + e.role.size() + e.agent_name.size()
+         + e.content.size() + sizeof(buffer_entry) + sizeof(std::string);
+}
+
+// The key of a buffered message: session prefix, event time (BE, sign
+// flipped so that negative times order first), event id.
+std::string message_key(const std::string& prefix, const buffer_entry& e) {
+  std::string key = prefix;
+  put_be64(key, static_cast<uint64_t>(e.ts_ms) ^ 0x8000000000000000ULL);
+  key += e.event_id;
+  return key;
+}
+
+std::string encode_entry(const buffer_entry& e) {
+  std::string val;
+  put_i64(val, e.ts_ms);
+  put_str(val, e.event_id);
+  put_str(val, e.role);
+  put_str(val, e.agent_name);
+  put_str(val, e.content);
+  return val;
+}
+
 } // namespace
 
 struct hot_state::impl {
   std::unique_ptr<rocksdb::DB> db;
+
+  // The conversation-buffer cache (see the class comment). Everything
+  // below is guarded by `mu`; a cached buffer equals the stored one.
+  struct cached {
+    // Oldest first; shared with readers' snapshots, so it is copied before
+    // a change when a snapshot is still held (copy on write).
+    std::shared_ptr<std::vector<buffer_entry>> entries =
+      std::make_shared<std::vector<buffer_entry>>();
+    std::vector<std::string> keys; // the entries' keys, same order
+    bool excess = false; // RocksDB holds older entries beyond the limit
+    size_t bytes = 0;
+    std::list<std::string>::iterator lru;
+  };
+  std::mutex mu;
+  size_t budget = 0;
+  size_t bytes = 0;
+  std::map<std::string, cached> buffers; // by session prefix
+  std::list<std::string> lru;            // session prefixes, newest first
+
+  // The cached buffer of the session with key prefix `prefix`, loaded from
+  // RocksDB (its newest `limit` entries) on a miss; marks it most recently
+  // used. The pointer stays valid until evict() or forget*(). `mu` held;
+  // `reuse` (optional) keeps one iterator for the misses of one call (no
+  // buffer write can come between them: they all hold `mu`).
+  caf::expected<cached*>
+  buffer(const std::string& prefix, size_t limit,
+         std::unique_ptr<rocksdb::Iterator>* reuse = nullptr) {
+    if (auto hit = buffers.find(prefix); hit != buffers.end()) {
+      lru.splice(lru.begin(), lru, hit->second.lru);
+      return &hit->second;
+    }
+    cached c;
+    std::string upper = prefix;
+    upper.back() = '\x01'; // just past every key with the prefix
+    std::unique_ptr<rocksdb::Iterator> own;
+    auto& it = reuse ? *reuse : own;
+    if (!it)
+      it.reset(db->NewIterator({}));
+    for (it->SeekForPrev(upper); it->Valid() && it->key().starts_with(prefix);
+         it->Prev()) {
+      if (c.keys.size() == limit) {
+        c.excess = true;
+        break;
+      }
+      auto e = decode_entry(it->value());
+      if (!e)
+        return make_error(errc::rocksdb_error, "corrupt buffer entry");
+      c.keys.push_back(it->key().ToString());
+      c.bytes += entry_bytes(c.keys.back(), *e);
+      c.entries->push_back(std::move(*e));
+    }
+    if (!it->status().ok())
+      return to_error(it->status());
+    std::reverse(c.keys.begin(), c.keys.end());
+    std::reverse(c.entries->begin(), c.entries->end());
+    c.bytes += 2 * prefix.size() + sizeof(cached) + 64;
+    lru.push_front(prefix);
+    c.lru = lru.begin();
+    bytes += c.bytes;
+    return &buffers.emplace(prefix, std::move(c)).first->second;
+  }
+
+  // Drops least recently used buffers until the cache fits its budget.
+  void evict() {
+    while (bytes > budget && !lru.empty())
+      forget(buffers.find(lru.back()));
+  }
+
+  void forget(std::map<std::string, cached>::iterator i) {
+    if (i == buffers.end())
+      return;
+    bytes -= i->second.bytes;
+    lru.erase(i->second.lru);
+    buffers.erase(i);
+  }
+
+  // Drops every cached buffer of `user` (with a write that deletes some
+  // of its stored entries; they reload from RocksDB). `mu` held, across
+  // the write too, so that no append trims by the entries deleted.
+  void forget_user(const std::string& user) {
+    std::string from = "m|" + user;
+    from.push_back('\0');
+    std::string to = from;
+    to.back() = '\1'; // just past every prefix of the user
+    auto i = buffers.lower_bound(from);
+    while (i != buffers.end() && i->first < to)
+      forget(i++);
+  }
 };
 
 hot_state::hot_state(std::unique_ptr<impl> p, size_t limit)
@@ -124,7 +240,8 @@ hot_state::~hot_state() {
 }
 
 caf::expected<std::unique_ptr<hot_state>>
-hot_state::open(const std::string& dir, size_t buffer_limit) {
+hot_state::open(const std::string& dir, size_t buffer_limit,
+                size_t buffer_cache_bytes) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.IncreaseParallelism(2);
@@ -135,6 +252,7 @@ hot_state::open(const std::string& dir, size_t buffer_limit) {
     return to_error(st);
   auto p = std::make_unique<impl>();
   p->db.reset(raw);
+  p->budget = buffer_cache_bytes;
   return std::unique_ptr<hot_state>{new hot_state(std::move(p), buffer_limit)};
 }
 
@@ -143,33 +261,81 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
   if (msgs.empty())
     return caf::none;
   auto& db = *impl_->db;
+  auto& cache = *impl_;
+  std::lock_guard<std::mutex> guard{cache.mu};
   rocksdb::WriteBatch wb;
   // Session states merged in memory first: one read per touched session.
   std::map<std::pair<std::string, std::string>, session_state> sessions;
+  // Touched buffers (cached: the stored entries, so no scan to trim).
+  std::map<std::string, impl::cached*> touched;
+  std::unique_ptr<rocksdb::Iterator> loader; // for the cache misses
+  // On an error, the touched buffers may have been changed ahead of the
+  // write: drop them from the cache (they reload from RocksDB).
+  auto fail = [&](caf::error err) {
+    for (auto& kv : touched)
+      cache.forget(cache.buffers.find(kv.first));
+    return err;
+  };
   for (auto& m : msgs) {
-    std::string key = session_prefix(m.user_id, m.session_id);
-    put_be64(key, static_cast<uint64_t>(m.entry.ts_ms)
-                    ^ 0x8000000000000000ULL); // order negative ts correctly
-    key += m.entry.event_id;
-    if (keep_existing) {
-      std::string existing;
-      auto st = db.Get(rocksdb::ReadOptions{}, key, &existing);
-      if (st.ok())
-        continue;
-      if (!st.IsNotFound())
-        return to_error(st);
+    auto prefix = session_prefix(m.user_id, m.session_id);
+    auto t = touched.find(prefix);
+    if (t == touched.end()) {
+      auto c = cache.buffer(prefix, buffer_limit_, &loader);
+      if (!c)
+        return fail(c.error());
+      t = touched.emplace(prefix, *c).first;
     }
-    std::string val;
-    put_i64(val, m.entry.ts_ms);
-    put_str(val, m.entry.event_id);
-    put_str(val, m.entry.role);
-    put_str(val, m.entry.agent_name);
-    put_str(val, m.entry.content);
-    wb.Put(key, val);
+    auto& c = *t->second;
+    auto key = message_key(prefix, m.entry);
+    auto pos = std::lower_bound(c.keys.begin(), c.keys.end(), key);
+    bool exists = pos != c.keys.end() && *pos == key;
+    if (keep_existing && exists)
+      continue;
+    if (c.entries.use_count() > 1) // a reader holds a snapshot
+      c.entries = std::make_shared<std::vector<buffer_entry>>(*c.entries);
+    auto at = c.entries->begin() + (pos - c.keys.begin());
+    auto added = entry_bytes(key, m.entry);
+    if (exists) {
+      auto replaced = entry_bytes(key, *at);
+      c.bytes -= replaced;
+      cache.bytes -= replaced;
+      *at = m.entry;
+    } else {
+      c.entries->insert(at, m.entry);
+      pos = c.keys.insert(pos, key);
+    }
+    c.bytes += added;
+    cache.bytes += added;
+    wb.Put(key, encode_entry(m.entry));
     session_state d{m.entry.ts_ms, m.entry.ts_ms, -1};
-    auto [it, added] = sessions.try_emplace({m.user_id, m.session_id}, d);
-    if (!added)
+    auto [it, fresh] = sessions.try_emplace({m.user_id, m.session_id}, d);
+    if (!fresh)
       it->second = merge(it->second, d);
+  }
+  loader.reset();
+  // Trim: keep the newest buffer_limit_ entries of each touched session
+  // (in the same WriteBatch; a Put followed by a Delete of the same key
+  // leaves nothing).
+  for (auto& [prefix, c] : touched) {
+    if (c->keys.size() > buffer_limit_) {
+      size_t drop = c->keys.size() - buffer_limit_;
+      if (c->entries.use_count() > 1)
+        c->entries = std::make_shared<std::vector<buffer_entry>>(*c->entries);
+      for (size_t i = 0; i < drop; ++i) {
+        wb.Delete(c->keys[i]);
+        auto n = entry_bytes(c->keys[i], (*c->entries)[i]);
+        c->bytes -= n;
+        cache.bytes -= n;
+      }
+      c->keys.erase(c->keys.begin(), c->keys.begin() + drop);
+      c->entries->erase(c->entries->begin(), c->entries->begin() + drop);
+    }
+    if (c->excess && !c->keys.empty()) {
+      // Entries older than the loaded window (a larger buffer limit wrote
+      // them): every key of the session before the oldest kept one.
+      wb.DeleteRange(prefix, c->keys.front());
+      c->excess = false;
+    }
   }
   for (auto& [k, d] : sessions) {
     std::string old;
@@ -179,33 +345,14 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
     if (st.ok())
       prev = decode_session(old);
     else if (!st.IsNotFound())
-      return to_error(st);
+      return fail(to_error(st));
     wb.Put(session_key(k.first, k.second), encode_session(merge(prev, d)));
   }
-  auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+  auto st = wb.Count() == 0 ? rocksdb::Status::OK()
+                            : db.Write(rocksdb::WriteOptions{}, &wb);
   if (!st.ok())
-    return to_error(st);
-  // Trim: keep the newest buffer_limit_ entries of each touched session.
-  rocksdb::WriteBatch trim;
-  for (auto& [k, d] : sessions) {
-    auto prefix = session_prefix(k.first, k.second);
-    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
-    std::string upper = prefix;
-    upper.back() = '\x01';
-    size_t seen = 0;
-    for (it->SeekForPrev(upper); it->Valid() && it->key().starts_with(prefix);
-         it->Prev()) {
-      if (++seen > buffer_limit_)
-        trim.Delete(it->key());
-    }
-    if (!it->status().ok())
-      return to_error(it->status());
-  }
-  if (trim.Count() > 0) {
-    st = db.Write(rocksdb::WriteOptions{}, &trim);
-    if (!st.ok())
-      return to_error(st);
-  }
+    return fail(to_error(st));
+  cache.evict();
   return caf::none;
 }
 
@@ -231,23 +378,31 @@ caf::expected<std::vector<buffer_entry>>
 hot_state::session_messages(const std::string& user_id,
                             const std::string& session_id,
                             size_t limit) const {
-  auto prefix = session_prefix(user_id, session_id);
-  std::string upper = prefix;
-  upper.back() = '\x01';
-  std::vector<buffer_entry> out;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator({})};
-  for (it->SeekForPrev(upper);
-       it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
-       it->Prev()) {
-    auto e = decode_entry(it->value());
-    if (!e)
-      return make_error(errc::rocksdb_error, "corrupt buffer entry");
-    out.push_back(std::move(*e));
-  }
-  if (!it->status().ok())
-    return to_error(it->status());
-  std::reverse(out.begin(), out.end());
-  return out;
+  auto buf = session_buffer(user_id, session_id);
+  if (!buf)
+    return buf.error();
+  auto& all = **buf;
+  auto n = std::min(limit, all.size());
+  return std::vector<buffer_entry>(all.end() - static_cast<ptrdiff_t>(n),
+                                   all.end());
+}
+
+caf::expected<hot_state::buffer_snapshot>
+hot_state::session_buffer(const std::string& user_id,
+                          const std::string& session_id) const {
+  auto& cache = *impl_;
+  std::lock_guard<std::mutex> guard{cache.mu};
+  auto c = cache.buffer(session_prefix(user_id, session_id), buffer_limit_);
+  if (!c)
+    return c.error();
+  buffer_snapshot snap = (*c)->entries;
+  cache.evict();
+  return snap;
+}
+
+std::pair<size_t, size_t> hot_state::buffer_cache_usage() const {
+  std::lock_guard<std::mutex> guard{impl_->mu};
+  return {impl_->bytes, impl_->buffers.size()};
 }
 
 caf::expected<std::optional<session_state>>
@@ -370,7 +525,12 @@ hot_state::erase_user(const std::string& user_id, int64_t cutoff_ms,
   if (!it->status().ok())
     return to_error(it->status());
   it.reset();
-  auto st = db.Write(rocksdb::WriteOptions{}, &wb);
+  rocksdb::Status st;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mu};
+    st = db.Write(rocksdb::WriteOptions{}, &wb);
+    impl_->forget_user(user_id);
+  }
   if (!st.ok())
     return to_error(st);
   if (compact && wb.Count() > 0) {
@@ -428,7 +588,11 @@ hot_state::erase_session(const std::string& user_id,
   } else if (!st.IsNotFound()) {
     return to_error(st);
   }
-  st = db.Write(rocksdb::WriteOptions{}, &wb);
+  {
+    std::lock_guard<std::mutex> guard{impl_->mu};
+    st = db.Write(rocksdb::WriteOptions{}, &wb);
+    impl_->forget(impl_->buffers.find(prefix));
+  }
   if (!st.ok())
     return to_error(st);
   return n;
@@ -446,7 +610,10 @@ caf::error hot_state::erase_buffers(const std::vector<std::string>& users) {
       to.back() = '\1'; // just past every key with the prefix
       wb.DeleteRange(from, to);
     }
+  std::lock_guard<std::mutex> guard{impl_->mu};
   auto st = impl_->db->Write(rocksdb::WriteOptions{}, &wb);
+  for (auto& u : users)
+    impl_->forget_user(u);
   return st.ok() ? caf::error{} : to_error(st);
 }
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -50,12 +51,28 @@ struct memory_doc {
 /// - `s|user\0session` -> session_state (merged with min/max, idempotent);
 /// - `d|<point_id BE 8 bytes>` -> memory_doc for search results;
 /// - `w|<name>` -> watermarks (e.g. the memory seq applied).
-/// Thread-safe (RocksDB is); writes of one call are one atomic WriteBatch.
+/// Thread-safe; writes of one call are one atomic WriteBatch.
+///
+/// Conversation buffers are cached in memory in front of RocksDB (the
+/// durable copy): a write-through cache of whole session buffers, loaded
+/// from RocksDB on a miss and bounded by `buffer_cache_bytes` with LRU
+/// eviction. Every write of buffered messages goes through this class and
+/// updates the cache and RocksDB together (under the cache's mutex), so a
+/// cached buffer always equals the stored one; appends then know the keys
+/// to trim without scanning, and readers get the buffer without decoding.
+/// The cache starts empty (after a restart, buffers load from RocksDB).
 class hot_state {
 public:
-  /// Opens or creates the database in `dir`. errc::rocksdb_error on failure.
+  /// Default bound of the conversation-buffer cache: 64 MiB (~1,000
+  /// sessions of 50 messages of ~1 KB).
+  static constexpr size_t default_buffer_cache_bytes = size_t{64} << 20;
+
+  /// Opens or creates the database in `dir`; `buffer_cache_bytes` bounds
+  /// the conversation-buffer cache (0: no caching). errc::rocksdb_error on
+  /// failure.
   static caf::expected<std::unique_ptr<hot_state>>
-  open(const std::string& dir, size_t buffer_limit = 50);
+  open(const std::string& dir, size_t buffer_limit = 50,
+       size_t buffer_cache_bytes = default_buffer_cache_bytes);
   ~hot_state();
 
   /// Adds messages to their sessions' buffers, merges session states, and
@@ -80,6 +97,18 @@ public:
   caf::expected<std::vector<buffer_entry>>
   session_messages(const std::string& user_id, const std::string& session_id,
                    size_t limit) const;
+
+  /// A session's whole buffer (at most buffer_limit() messages), oldest
+  /// first, as an immutable snapshot shared with the cache (no copy of the
+  /// entries; later writes do not change it). errc::rocksdb_error.
+  using buffer_snapshot = std::shared_ptr<const std::vector<buffer_entry>>;
+  caf::expected<buffer_snapshot>
+  session_buffer(const std::string& user_id,
+                 const std::string& session_id) const;
+
+  /// Bytes the conversation-buffer cache holds (estimate) and the number of
+  /// sessions cached (tests, metrics).
+  std::pair<size_t, size_t> buffer_cache_usage() const;
 
   /// Session state, if known.
   caf::expected<std::optional<session_state>>

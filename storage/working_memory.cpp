@@ -5,6 +5,8 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
+#include <variant>
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
@@ -31,6 +33,20 @@ int64_t expiry_of(const rocksdb::Slice& v) {
   return x;
 }
 
+// Overwrites the expiry in the first 8 bytes of a stored value.
+void set_expiry(std::string& v, int64_t expires) {
+  if (v.size() >= 8)
+    std::memcpy(v.data(), &expires, 8);
+}
+
+// How much longer than its session an item is written to live: ttl / 2.
+// Larger means fewer rewrites of old items (at most one per slack) and a
+// longer stay in storage (not in reads) of an expired session's items when
+// no sweep runs; the sweep deletes them with their header.
+int64_t item_slack_ms(const working_memory_config& cfg) {
+  return cfg.ttl_ms / 2;
+}
+
 std::string session_part(const std::string& user, const std::string& sess) {
   std::string k = user;
   k.push_back('\0');
@@ -46,6 +62,17 @@ std::string item_prefix(const std::string& session_part) {
   std::string k = "i|" + session_part;
   k.push_back('\0');
   return k;
+}
+
+// The `user\0session` part of an item key `i|user\0session\0<ts><id>`
+// (ids hold no NUL: the contract rejects them).
+rocksdb::Slice item_session_part(const rocksdb::Slice& key) {
+  std::string_view k{key.data(), key.size()};
+  auto user_end = k.find('\0', 2);
+  auto end = user_end == k.npos ? k.npos : k.find('\0', user_end + 1);
+  if (end == k.npos)
+    end = k.size();
+  return {key.data() + 2, end - 2};
 }
 
 std::string item_key(const std::string& prefix, const working_memory::item& it) {
@@ -122,6 +149,19 @@ struct working_memory::impl {
     if (!st.ok())
       return to_error(st);
     return caf::none;
+  }
+
+  // Whether the session `user\0session` has a header that has not expired
+  // at `now`.
+  caf::expected<bool> header_live(const std::string& session_part,
+                                  int64_t now) const {
+    std::string h;
+    auto st = db->Get(rocksdb::ReadOptions{}, header_key(session_part), &h);
+    if (st.IsNotFound())
+      return false;
+    if (!st.ok())
+      return to_error(st);
+    return expiry_of(h) > now;
   }
 
   // Existing (key, item) pairs of a session, oldest first.
@@ -230,7 +270,15 @@ caf::error working_memory::append(const std::vector<activity>& acts,
   int64_t expires = written_at_ms + cfg_.ttl_ms;
   if (expires <= now)
     return caf::none; // would be expired at once
+  // Items are written to expire `slack` after their session, and a write
+  // rewrites only the items that would otherwise expire before the new
+  // session expiry: each item is rewritten at most once per `slack` instead
+  // of on every write to its session (see the class comment).
+  int64_t slack = item_slack_ms(cfg_);
   rocksdb::WriteBatch wb;
+  // One iterator for every session of the call (creating one costs more
+  // than a Seek); the writes come after all reads.
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
   for (auto& [sp, fresh] : by_session) {
     auto prefix = item_prefix(sp);
     std::string header;
@@ -242,34 +290,48 @@ caf::error working_memory::append(const std::vector<activity>& acts,
     // was written since.
     int64_t session_expires =
       alive ? std::max(expiry_of(header), expires) : expires;
-    std::vector<std::pair<std::string, item>> old;
-    if (auto err = impl_->items(prefix, old))
-      return err;
-    // key -> item, ordered like the keys (event time, then event id).
-    std::map<std::string, item> all;
-    for (auto& [k, it] : old) {
-      if (alive)
-        all.emplace(k, std::move(it));
+    int64_t item_expires = session_expires + slack;
+    // key -> an old item that outlives the session already (monostate),
+    // an old item's stored value to rewrite with a later expiry, or a new
+    // item; ordered like the keys (event time, then event id).
+    std::map<std::string, std::variant<std::monostate, std::string, const item*>>
+      all;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      if (!alive)
+        wb.Delete(it->key()); // an expired session starts afresh
+      else if (expiry_of(it->value()) >= session_expires)
+        all.emplace(it->key().ToString(), std::monostate{});
       else
-        wb.Delete(k); // an expired session starts afresh
+        all.emplace(it->key().ToString(), it->value().ToString());
     }
-    for (auto& it : fresh)
-      all[item_key(prefix, it)] = it;
+    if (!it->status().ok())
+      return to_error(it->status());
+    for (auto& x : fresh)
+      all[item_key(prefix, x)] = &x;
     size_t drop = all.size() > cfg_.max_items ? all.size() - cfg_.max_items
                                               : 0;
-    for (auto& [k, it] : all) {
+    for (auto& [k, v] : all) {
       if (drop > 0) {
         wb.Delete(k);
         --drop;
         continue;
       }
-      wb.Put(k, encode_item(it, session_expires));
+      if (auto* x = std::get_if<const item*>(&v)) {
+        wb.Put(k, encode_item(**x, item_expires));
+        continue;
+      }
+      if (auto* stored = std::get_if<std::string>(&v)) {
+        set_expiry(*stored, item_expires);
+        wb.Put(k, *stored);
+      }
     }
     std::string h;
     put_i64(h, session_expires);
     put_i64(h, std::max(written_at_ms, session_expires - cfg_.ttl_ms));
     wb.Put(header_key(sp), h);
   }
+  it.reset();
   auto st = db.Write(rocksdb::WriteOptions{}, &wb);
   if (!st.ok())
     return to_error(st);
@@ -311,12 +373,32 @@ caf::expected<size_t> working_memory::sweep() {
   int64_t now = impl_->now();
   rocksdb::WriteBatch wb;
   size_t sessions = 0;
+  // Items outlive their header by up to the slack: an item still within
+  // its own expiry goes too when its session is expired (or has no
+  // header). Keys are ordered by session, so the header is read once per
+  // session (the latest value, not the iterator's snapshot: a session an
+  // append revived meanwhile keeps its items).
+  std::string session;
+  bool session_live = false;
   std::unique_ptr<rocksdb::Iterator> it{db.NewIterator({})};
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (expiry_of(it->value()) > now)
+    auto key = it->key();
+    bool expired = expiry_of(it->value()) <= now;
+    if (!expired && key.starts_with("i|")) {
+      auto sp = item_session_part(key);
+      if (sp != session) {
+        session = sp.ToString();
+        auto live = impl_->header_live(session, now);
+        if (!live)
+          return live.error();
+        session_live = *live;
+      }
+      expired = !session_live;
+    }
+    if (!expired)
       continue;
-    wb.Delete(it->key());
-    if (it->key().starts_with("h|"))
+    wb.Delete(key);
+    if (key.starts_with("h|"))
       ++sessions;
   }
   if (!it->status().ok())

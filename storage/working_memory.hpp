@@ -26,14 +26,23 @@ struct working_memory_config {
 /// in Postgres, not rebuilt; it simply starts empty).
 ///
 /// Expiry is by inactivity on the node's wall clock (injectable): every
-/// write to a session sets its expiry to now + ttl_ms for the session header
-/// and all its items (at most max_items + the batch, rewritten in the same
-/// WriteBatch), so a session expires as a whole. Expired data is
-///   - invisible at once: reads compare the expiry with now (lazy expiry;
-///     an expired session found by a read is deleted);
-///   - removed by sweep() (called periodically by the sweeper actor);
+/// write to a session sets the session header's expiry to now + ttl_ms, and
+/// the header decides for the whole session (a session expires as a
+/// whole). Invariant: every item of a live session has a stored expiry >=
+/// its header's. New items are written with the header's expiry + a slack
+/// of ttl_ms / 2, and a write rewrites (in the same WriteBatch) only the
+/// old items whose stored expiry is below the new header expiry — so an
+/// item is rewritten at most once per slack, not on every write to its
+/// session. Expired data is
+///   - invisible at once: reads decide by the header's expiry (lazy expiry;
+///     an expired session found by a read is deleted, items included);
+///   - removed by sweep() (called periodically by the sweeper actor): the
+///     expired headers and every item of a session whose header is expired
+///     or missing;
 ///   - dropped by a RocksDB CompactionFilter that reads the expiry stored in
-///     the first 8 bytes of every value, so compactions never carry it on.
+///     the first 8 bytes of every value, so compactions never carry it on
+///     (an expired session's items at most a slack after its header, when
+///     no sweep or read deleted them first).
 /// RocksDB's DBWithTTL does not fit: its TTL is per key from the write time
 /// in whole seconds on the Env clock, expired keys stay readable until a
 /// compaction, and a session's items would expire one by one instead of
@@ -97,7 +106,8 @@ public:
   caf::expected<std::optional<view>> get(const std::string& user_id,
                                          const std::string& session_id);
 
-  /// Deletes every expired session; returns how many. errc::rocksdb_error.
+  /// Deletes every expired session (header and items) and items left
+  /// without a live header; returns how many sessions. errc::rocksdb_error.
   caf::expected<size_t> sweep();
 
   /// What an erase removed.

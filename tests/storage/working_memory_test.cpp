@@ -1,7 +1,9 @@
 // Working memory with TTL (storage/working_memory.hpp): an injected clock,
 // no sleeps.
 #include <atomic>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -148,7 +150,82 @@ BOOST_AUTO_TEST_CASE(compaction_drops_expired_entries) {
   BOOST_CHECK_EQUAL(wm->raw_key_count(), 4u); // live: kept
   *now += 60'000;
   BOOST_REQUIRE(!wm->compact());
+  // The headers are gone; the items outlive them by the slack (ttl / 2),
+  // invisible to reads, until a later compaction.
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 2u);
+  *now += 30'000;
+  BOOST_REQUIRE(!wm->compact());
   BOOST_CHECK_EQUAL(wm->raw_key_count(), 0u);
+}
+
+namespace {
+
+// The expiry stored in the first 8 bytes of an item's value, by event id.
+std::map<std::string, int64_t> item_expiries(working_memory& wm) {
+  std::map<std::string, int64_t> out;
+  BOOST_REQUIRE(!wm.scan([&](const std::string& k, const std::string& v) {
+    if (k.rfind("i|", 0) != 0 || v.size() < 8)
+      return;
+    int64_t x;
+    std::memcpy(&x, v.data(), 8);
+    out[k.substr(k.size() - 2)] = x; // event ids here are 2 chars
+  }));
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(old_items_are_rewritten_only_when_they_would_expire_first) {
+  const int64_t t0 = *now;
+  BOOST_REQUIRE(!wm->append({act("message", "e1", 100)}));
+  BOOST_CHECK_EQUAL(item_expiries(*wm)["e1"], t0 + 90'000); // ttl + slack
+  // Within the slack: the session's expiry moves, e1 is not rewritten.
+  *now += 25'000;
+  BOOST_REQUIRE(!wm->append({act("message", "e2", 200)}));
+  auto exp = item_expiries(*wm);
+  BOOST_CHECK_EQUAL(exp["e1"], t0 + 90'000);
+  BOOST_CHECK_EQUAL(exp["e2"], t0 + 25'000 + 90'000);
+  BOOST_CHECK_EQUAL(get()->expires_at_ms, t0 + 85'000);
+  // The newest write is more than ttl - slack after e1's: e1 would expire
+  // before the session, so this write carries it on.
+  *now = t0 + 50'000;
+  BOOST_REQUIRE(!wm->append({act("message", "e3", 300)}));
+  exp = item_expiries(*wm);
+  BOOST_CHECK_EQUAL(exp["e1"], t0 + 140'000);
+  BOOST_CHECK_EQUAL(exp["e2"], t0 + 115'000); // >= the header's: kept
+  // Past every item's first expiry, the live session keeps all of them
+  // through a compaction and a sweep.
+  *now = t0 + 100'000;
+  BOOST_REQUIRE(!wm->compact());
+  BOOST_CHECK_EQUAL(*wm->sweep(), 0u);
+  auto v = get();
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 3u);
+  BOOST_CHECK_EQUAL(v->items[0].event_id, "e1");
+  BOOST_CHECK_EQUAL(v->expires_at_ms, t0 + 110'000);
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_session_is_gone_whole_although_items_outlive_it) {
+  BOOST_REQUIRE(!wm->append({act("message", "a1", 1, "old"),
+                             act("message", "a2", 2, "old")}));
+  BOOST_REQUIRE(!wm->append({act("message", "c1", 1, "read")}));
+  *now += 30'000;
+  BOOST_REQUIRE(!wm->append({act("message", "b1", 1, "young")}));
+  *now += 30'000; // "old" and "read" expired; their items' stored expiry
+                  // is 30 s away
+  BOOST_CHECK(!get("read")); // invisible (and deleted by the read)
+  // A write after expiry starts afresh: the old items do not come back.
+  BOOST_REQUIRE(!wm->append({act("message", "a3", 3, "old")}));
+  auto v = get("old");
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 1u);
+  BOOST_CHECK_EQUAL(v->items[0].event_id, "a3");
+  // The sweep deletes an expired session's items with its header, although
+  // their own expiry has not passed.
+  *now += 59'999; // "young" expired (b1's own expiry is 1 ms away)
+  BOOST_CHECK_EQUAL(*wm->sweep(), 1u);
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 2u); // old: header + a3
+  BOOST_CHECK(get("old"));
 }
 
 BOOST_AUTO_TEST_CASE(user_deletion_erases_every_session_also_from_the_files) {
