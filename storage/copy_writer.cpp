@@ -28,23 +28,25 @@ void append_copy_text(std::string& line, std::string_view s) {
   line.append(run, end);
 }
 
-void append_copy_bytea(std::string& line, const std::vector<float>& values) {
+void append_float_hex(std::string& out, const std::vector<float>& values) {
   static constexpr char digits[] = "0123456789abcdef";
-  auto at = line.size();
-  line.resize(at + 3 + values.size() * 8);
-  char* out = line.data() + at;
-  *out++ = '\\'; // "\x", its backslash escaped for COPY
-  *out++ = '\\';
-  *out++ = 'x';
+  auto at = out.size();
+  out.resize(at + values.size() * 8);
+  char* p = out.data() + at;
   for (float f : values) {
     uint32_t bits;
     std::memcpy(&bits, &f, sizeof bits);
     for (int i = 0; i < 4; ++i) {
       auto byte = (bits >> (8 * i)) & 0xffu;
-      *out++ = digits[byte >> 4];
-      *out++ = digits[byte & 0xf];
+      *p++ = digits[byte >> 4];
+      *p++ = digits[byte & 0xf];
     }
   }
+}
+
+void append_copy_bytea(std::string& line, const std::vector<float>& values) {
+  line += "\\\\x"; // "\x", its backslash escaped for COPY
+  append_float_hex(line, values);
 }
 
 // pqxx::tablewriter is libpqxx 6.4's public way to send a preformatted

@@ -42,8 +42,12 @@ struct bytea_floats {
 /// (PostgreSQL 15 docs, COPY, "Text Format".)
 void append_copy_text(std::string& line, std::string_view s);
 
-/// Appends the bytea hex input of `values` ("\x" + 8 hex digits per
-/// float, little-endian), its backslash escaped for COPY.
+/// Appends the bytes of `values` (float32, little-endian) as lowercase hex,
+/// 8 digits per float: the digits of a bytea hex input.
+void append_float_hex(std::string& out, const std::vector<float>& values);
+
+/// Appends the bytea hex input of `values` ("\x" + append_float_hex), its
+/// backslash escaped for COPY.
 void append_copy_bytea(std::string& line, const std::vector<float>& values);
 
 /// One COPY ... FROM STDIN in text format. Field types: const char*

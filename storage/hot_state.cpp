@@ -152,6 +152,13 @@ struct hot_state::impl {
     bool excess = false; // RocksDB holds older entries beyond the limit
     size_t bytes = 0;
     std::list<std::string>::iterator lru;
+
+    // Makes `entries` this buffer's own before a change (copy on write:
+    // a reader may still hold the current vector as its snapshot).
+    void unshare() {
+      if (entries.use_count() > 1)
+        entries = std::make_shared<std::vector<buffer_entry>>(*entries);
+    }
   };
   std::mutex mu;
   size_t budget = 0;
@@ -291,8 +298,7 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
     bool exists = pos != c.keys.end() && *pos == key;
     if (keep_existing && exists)
       continue;
-    if (c.entries.use_count() > 1) // a reader holds a snapshot
-      c.entries = std::make_shared<std::vector<buffer_entry>>(*c.entries);
+    c.unshare();
     auto at = c.entries->begin() + (pos - c.keys.begin());
     auto added = entry_bytes(key, m.entry);
     if (exists) {
@@ -319,8 +325,7 @@ caf::error hot_state::append_messages(const std::vector<message_write>& msgs,
   for (auto& [prefix, c] : touched) {
     if (c->keys.size() > buffer_limit_) {
       size_t drop = c->keys.size() - buffer_limit_;
-      if (c->entries.use_count() > 1)
-        c->entries = std::make_shared<std::vector<buffer_entry>>(*c->entries);
+      c->unshare();
       for (size_t i = 0; i < drop; ++i) {
         wb.Delete(c->keys[i]);
         auto n = entry_bytes(c->keys[i], (*c->entries)[i]);

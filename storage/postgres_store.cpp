@@ -57,19 +57,10 @@ std::string text_array_literal(const std::vector<std::string>& xs) {
 
 // bytea input in hex format: \x followed by float32 little-endian bytes.
 std::string vector_to_bytea_hex(const std::vector<float>& v) {
-  static constexpr char digits[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 + v.size() * 8);
   out += "\\x";
-  for (float f : v) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    for (int i = 0; i < 4; ++i) {
-      auto byte = (bits >> (8 * i)) & 0xffu;
-      out += digits[byte >> 4];
-      out += digits[byte & 0xf];
-    }
-  }
+  append_float_hex(out, v);
   return out;
 }
 
@@ -77,7 +68,6 @@ std::string vector_to_bytea_hex(const std::vector<float>& v) {
 
 using detail::nz;
 using detail::text_array_literal;
-using detail::vector_to_bytea_hex;
 using detail::lock_memories;
 using detail::lock_migrate;
 using detail::lock_ingest;

@@ -449,11 +449,7 @@ working_memory::erase_user(const std::string& user_id, int64_t cutoff_ms,
       ++n.items;
       continue;
     }
-    // i|user\0session\0<ts><event_id>: the session part ends at the
-    // second NUL after the prefix "i|".
-    auto k = it->key().ToString();
-    auto end = k.find('\0', items_from.size());
-    kept.insert(k.substr(2, end - 2));
+    kept.insert(item_session_part(it->key()).ToString());
   }
   for (it->Seek(heads_from); it->Valid() && it->key().starts_with(heads_from);
        it->Next()) {
