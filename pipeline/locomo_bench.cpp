@@ -413,23 +413,26 @@ run_locomo_sweep(const locomo_sweep_options& opts) {
     fusion_params defaults;
     defaults.vector_weight = default_vector_weight(*prov.embedder);
     defaults.rerank_depth = opts.rerank_depth;
-    retriever r{prov.embedder, std::shared_ptr<storage::vector_index>{
-                                 std::move(*index)},
-                std::shared_ptr<storage::keyword_index>{std::move(*keywords)},
-                defaults, prov.reranker,
-                [&](const std::vector<uint64_t>& ids)
-                  -> caf::expected<std::vector<std::optional<std::string>>> {
-                  std::vector<std::optional<std::string>> out;
-                  for (auto id : ids) {
-                    auto it = text_of.find(id);
-                    out.push_back(it == text_of.end()
-                                    ? std::nullopt
-                                    : std::optional<std::string>{it->second});
-                  }
-                  return out;
-                }};
+    auto fetch = [&](const std::vector<uint64_t>& ids)
+      -> caf::expected<std::vector<std::optional<std::string>>> {
+      std::vector<std::optional<std::string>> out;
+      for (auto id : ids) {
+        auto it = text_of.find(id);
+        out.push_back(it == text_of.end()
+                        ? std::nullopt
+                        : std::optional<std::string>{it->second});
+      }
+      return out;
+    };
+    std::shared_ptr<storage::vector_index> vectors{std::move(*index)};
+    retriever main_r{prov.embedder, vectors,
+                     std::shared_ptr<storage::keyword_index>{
+                       std::move(*keywords)},
+                     defaults, prov.reranker, fetch};
+    retriever* rp = &main_r;
     auto ask = [&](const std::string& mode, const std::string& setting,
                    fusion_params params) -> caf::error {
+      auto& r = *rp;
       if (setting != "rerank")
         params.rerank_depth = 0;
       recall_acc acc;
@@ -471,6 +474,26 @@ run_locomo_sweep(const locomo_sweep_options& opts) {
         if (label != "defaults")
           if (auto err = ask("hybrid", label, params))
             return err;
+    for (size_t g = 0; g < opts.bm25_grid.size(); ++g) {
+      auto& bp = opts.bm25_grid[g];
+      auto kw = storage::keyword_index::open(
+        dir + "/keywords-grid" + std::to_string(g), bp);
+      if (!kw)
+        return kw.error();
+      (*kw)->upsert(mems);
+      retriever gr{prov.embedder, vectors,
+                   std::shared_ptr<storage::keyword_index>{std::move(*kw)},
+                   defaults, nullptr, fetch};
+      rp = &gr;
+      char label[64];
+      std::snprintf(label, sizeof label, "bm25 k1=%g b=%g", bp.k1, bp.b);
+      for (auto* mode : {"keyword", "hybrid"})
+        if (auto err = ask(mode, label, defaults)) {
+          rp = &main_r;
+          return err;
+        }
+      rp = &main_r;
+    }
     fs::remove_all(dir, ec);
   }
   return rows;

@@ -78,6 +78,10 @@ struct locomo_sweep_options {
   /// BM25 parameters of the keyword indexes (the product's are the
   /// defaults; other values measure a k1/b grid, docs/retrieval.md).
   storage::bm25_params bm25;
+  /// More BM25 parameters to measure with each provider's embeddings of
+  /// the same run: for each, a keyword index of its own and the modes
+  /// keyword and hybrid with the defaults, setting "bm25 k1=K b=B".
+  std::vector<storage::bm25_params> bm25_grid;
 };
 
 /// The settings of the sweep for a provider whose default vector weight is
@@ -97,7 +101,8 @@ sweep_settings(double vector_weight);
 /// asked through pipeline::retriever (user_id = sample_id, top_k 50):
 /// first `hybrid` with the defaults (the query embedding cache is cold, so
 /// its latency is a first search's), then every mode, then (sweep) the
-/// hybrid settings of sweep_settings() and, with a reranker, "rerank".
+/// hybrid settings of sweep_settings() and, with a reranker, "rerank",
+/// and (bm25_grid) keyword and hybrid with each of those BM25 parameters.
 /// Latency is measured around retriever::search (query embedding
 /// included, document fetching excluded). Errors: io_error (file, dirs),
 /// the providers' and indexes' errors.

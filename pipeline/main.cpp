@@ -572,6 +572,10 @@ int main(int argc, char** argv) {
   lb_cmd->add_option("--bm25-b", lb_bm25.b,
                      "--in-process: BM25 b of the keyword indexes")
     ->capture_default_str();
+  std::vector<std::string> lb_bm25_grid;
+  lb_cmd->add_option("--bm25-grid", lb_bm25_grid,
+                     "--in-process: also keyword and hybrid with these BM25 "
+                     "parameters, K1:B each (e.g. 0.6:0.4 0.9:0.6)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -583,6 +587,17 @@ int main(int argc, char** argv) {
     so.samples = lb_samples;
     so.rerank_depth = lb_rerank_depth;
     so.bm25 = lb_bm25;
+    for (auto& g : lb_bm25_grid) {
+      auto colon = g.find(':');
+      if (colon == std::string::npos) {
+        std::cerr << "--bm25-grid: expected K1:B, got '" << g << "'\n";
+        return 2;
+      }
+      storage::bm25_params bp;
+      bp.k1 = std::stof(g.substr(0, colon));
+      bp.b = std::stof(g.substr(colon + 1));
+      so.bm25_grid.push_back(bp);
+    }
     so.modes.clear();
     std::stringstream ms{lb_modes};
     for (std::string m; std::getline(ms, m, ',');)
