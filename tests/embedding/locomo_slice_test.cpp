@@ -69,13 +69,17 @@ BOOST_AUTO_TEST_CASE(recall_on_a_locomo_dev_slice_stays_above_its_floors) {
     const char* mode;
     double r10, r50;
   };
-  // Measured on conv-30 with the defaults when set (R@10 / R@50):
-  // hashing keyword 82.1 / 92.2, hashing hybrid 82.4 / 92.4, bge vector
-  // 64.7 / 88.7, bge hybrid 80.9 / 96.1.
-  for (auto f : {floor{"hashing", "keyword", 79, 89},
-                 floor{"hashing", "hybrid", 79, 89},
+  // Measured on conv-30 with the defaults (BM25 k1 0.4, b 0.4) when set
+  // (R@10 / R@50; each floor is the measured value, rounded down, minus 3):
+  // hashing keyword 82.0 / 93.1, hashing hybrid 82.8 / 93.3, bge vector
+  // 64.7 / 88.7, bge hybrid 82.8 / 94.0. (With k1 1.2, b 0.75 they were
+  // 82.1 / 92.2, 82.4 / 92.4, 64.7 / 88.7 and 80.9 / 96.1: bge hybrid R@50
+  // on this slice fell by 2.1 while on the whole file it stayed at 93.3,
+  // docs/retrieval.md, so its floor is 91 instead of 93.)
+  for (auto f : {floor{"hashing", "keyword", 79, 90},
+                 floor{"hashing", "hybrid", 79, 90},
                  floor{"bge", "vector", 61, 85},
-                 floor{"bge", "hybrid", 77, 93}}) {
+                 floor{"bge", "hybrid", 79, 91}}) {
     auto* r = find(*rows, f.provider, f.mode);
     BOOST_TEST_CONTEXT(f.provider << " " << f.mode) {
       BOOST_TEST_REQUIRE(r != nullptr);
