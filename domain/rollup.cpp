@@ -85,7 +85,6 @@ void price_activities(std::vector<activity>& xs, const pricing_table& prices) {
 namespace {
 
 constexpr int64_t hour_ms = 3'600'000;
-constexpr int64_t day_ms = 86'400'000;
 
 } // namespace
 
@@ -106,59 +105,56 @@ std::vector<analytics_delta> analytics_deltas(const std::vector<activity>& xs) {
     const bool has_model = !a.model.empty();
     const bool priced = a.cost_nanousd >= 0;
     const bool unpriced = !priced && (has_model || a.tokens_used > 0);
+    const int64_t start = window_start(a.ts_ms, hour_ms);
     for (int kind = 0; kind < 3; ++kind) {
       if ((kind == 1 && !has_tool) || (kind == 2 && !has_model))
         continue;
-      for (int grain = 0; grain < 2; ++grain) {
-        const int64_t start = window_start(a.ts_ms, grain == 0 ? hour_ms : day_ms);
-        key.assign(1, static_cast<char>('0' + kind * 2 + grain));
-        key.append(reinterpret_cast<const char*>(&start), sizeof start);
-        for (auto* s : {&a.user_id, &a.agent_type, &a.agent_name}) {
-          key += '\0';
-          key += *s;
-        }
-        if (kind == 1) {
-          key += '\0';
-          key += a.tool_name;
-          key += '\0';
-          key += a.tool_category;
-        } else if (kind == 2) {
-          key += '\0';
-          key += a.model;
-        }
-        auto [it, added] = index.try_emplace(key, out.size());
-        if (added) {
-          analytics_delta d;
-          d.grain = grain == 0 ? "hour" : "day";
-          d.bucket_start_ms = start;
-          d.kind = kind == 0 ? "agent" : kind == 1 ? "tool" : "model";
-          d.last_ts_ms = a.ts_ms;
-          d.user_id = a.user_id;
-          d.agent_type = a.agent_type;
-          d.agent_name = a.agent_name;
-          if (kind == 1) {
-            d.tool_name = a.tool_name;
-            d.tool_category = a.tool_category;
-          } else if (kind == 2) {
-            d.model = a.model;
-          }
-          out.push_back(std::move(d));
-          sketches.emplace_back();
-        }
-        auto& d = out[it->second];
-        d.events += 1;
-        d.errors += a.success ? 0 : 1;
-        d.processing_time_ms += a.processing_time_ms;
-        d.tokens += a.tokens_used;
-        d.files += a.activity_class == "file_upload" ? 1 : 0;
-        d.sessions_started += a.activity_class == "session_start" ? 1 : 0;
-        d.sessions_ended += a.activity_class == "session_end" ? 1 : 0;
-        d.cost_nanousd += priced ? a.cost_nanousd : 0;
-        d.priced_events += priced ? 1 : 0;
-        d.unpriced_events += unpriced ? 1 : 0;
-        d.last_ts_ms = std::max(d.last_ts_ms, a.ts_ms);
-        sketches[it->second].add(static_cast<double>(a.processing_time_ms));
+      key.assign(1, static_cast<char>('0' + kind));
+      key.append(reinterpret_cast<const char*>(&start), sizeof start);
+      for (auto* s : {&a.user_id, &a.agent_type, &a.agent_name}) {
+        key += '\0';
+        key += *s;
       }
+      if (kind == 1) {
+        key += '\0';
+        key += a.tool_name;
+        key += '\0';
+        key += a.tool_category;
+      } else if (kind == 2) {
+        key += '\0';
+        key += a.model;
+      }
+      auto [it, added] = index.try_emplace(key, out.size());
+      if (added) {
+        analytics_delta d;
+        d.bucket_start_ms = start;
+        d.kind = kind == 0 ? "agent" : kind == 1 ? "tool" : "model";
+        d.last_ts_ms = a.ts_ms;
+        d.user_id = a.user_id;
+        d.agent_type = a.agent_type;
+        d.agent_name = a.agent_name;
+        if (kind == 1) {
+          d.tool_name = a.tool_name;
+          d.tool_category = a.tool_category;
+        } else if (kind == 2) {
+          d.model = a.model;
+        }
+        out.push_back(std::move(d));
+        sketches.emplace_back();
+      }
+      auto& d = out[it->second];
+      d.events += 1;
+      d.errors += a.success ? 0 : 1;
+      d.processing_time_ms += a.processing_time_ms;
+      d.tokens += a.tokens_used;
+      d.files += a.activity_class == "file_upload" ? 1 : 0;
+      d.sessions_started += a.activity_class == "session_start" ? 1 : 0;
+      d.sessions_ended += a.activity_class == "session_end" ? 1 : 0;
+      d.cost_nanousd += priced ? a.cost_nanousd : 0;
+      d.priced_events += priced ? 1 : 0;
+      d.unpriced_events += unpriced ? 1 : 0;
+      d.last_ts_ms = std::max(d.last_ts_ms, a.ts_ms);
+      sketches[it->second].add(static_cast<double>(a.processing_time_ms));
     }
   }
   for (size_t i = 0; i < out.size(); ++i)

@@ -42,7 +42,7 @@ using pricing_table = std::map<std::string, double>;
 void price_activities(std::vector<activity>& xs, const pricing_table& prices);
 
 /// Folds activities into `analytics_rollups` increments: for each event,
-/// its UTC hour and UTC day window of the group "agent" (user_id,
+/// its UTC hour window of the group "agent" (user_id,
 /// agent_type, agent_name), of "tool" when tool_name is set, and of "model"
 /// when model is set (see analytics_delta), in first-seen order. Measures:
 /// events, errors (success == false), processing_time_ms sum and its
@@ -50,6 +50,8 @@ void price_activities(std::vector<activity>& xs, const pricing_table& prices);
 /// (session_start / session_end events), cost (events with
 /// cost_nanousd >= 0 are priced; others with a model or tokens are
 /// unpriced). Like usage_deltas, callers pass only events that are new.
+/// Day windows are not folded here: the store sums each hour into its day
+/// when the hour closes (storage/analytics_sql.hpp).
 std::vector<analytics_delta> analytics_deltas(const std::vector<activity>& xs);
 
 /// Sets b.usage, b.sessions and b.analytics from b.activities (the three

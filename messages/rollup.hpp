@@ -47,14 +47,14 @@ typename Inspector::result_type inspect(Inspector& f, session_delta& x) {
            x.last_activity_ms, x.interactions);
 }
 
-/// Increment of one `analytics_rollups` row (storage/migrations/
-/// 040_analytics.sql): one event-time window (`grain` "hour" or "day",
-/// UTC, starting at `bucket_start_ms`) of one group. `kind` says which
+/// Increment of one hourly `analytics_rollups` row (storage/migrations/
+/// 040_analytics.sql): one event-time window (a UTC hour starting at
+/// `bucket_start_ms`) of one group; day rows are sums of closed hours
+/// (storage/analytics_sql.hpp). `kind` says which
 /// group: "agent" = (user_id, agent_type, agent_name), "tool" = that plus
 /// (tool_name, tool_category), "model" = the agent plus `model`; fields
 /// outside the kind's group are empty.
 struct analytics_delta {
-  std::string grain;
   int64_t bucket_start_ms = 0; ///< ms since the Unix epoch, UTC
   std::string kind;
   std::string user_id;
@@ -80,7 +80,7 @@ struct analytics_delta {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, analytics_delta& x) {
-  return f(caf::meta::type_name("agentmem::analytics_delta"), x.grain,
+  return f(caf::meta::type_name("agentmem::analytics_delta"),
            x.bucket_start_ms, x.kind, x.user_id, x.agent_type, x.agent_name,
            x.tool_name, x.tool_category, x.model, x.events, x.errors,
            x.processing_time_ms, x.tokens, x.files, x.sessions_started,

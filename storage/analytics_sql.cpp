@@ -17,7 +17,7 @@ constexpr int64_t hour_ms = 3'600'000;
 
 // Columns of tmp_analytics, in the order write() streams them.
 const char* const delta_columns[] = {
-  "grain",    "bucket_ms",        "kind",           "user_id",
+  "bucket_ms",        "kind",           "user_id",
   "agent_type", "agent_name",     "tool_name",      "tool_category",
   "model",    "events",           "errors",         "processing_ms",
   "tokens",   "files",            "sessions_started", "sessions_ended",
@@ -38,10 +38,10 @@ std::string watermark_sql(const std::string& quoted_group,
 // analytics_sketch_add(r.latency_sketch, EXCLUDED.latency_sketch) written
 // out: the same bucket-wise sum (migration 042), without a SQL function
 // call per updated row. In a steady stream nearly every delta row updates
-// an existing window (2 rows per event in pipeline_bench's steady run), and
-// the call's overhead was a third of the upsert's time per row (a
-// 2,100-row upsert into hot windows: 35-45 -> 28-31 µs per row;
-// docs/performance.md, "The analytics upsert in a steady stream").
+// an existing window (one row per event and kind in pipeline_bench's
+// steady run), and the call's overhead was a third of the upsert's time
+// per row (a 2,100-row upsert into hot windows: 35-45 -> 28-31 µs per row;
+// docs/performance.md, "Steady state taken apart").
 constexpr const char* sketch_add_inline =
   "r.latency_sketch || coalesce((SELECT jsonb_object_agg(key,"
   " coalesce((r.latency_sketch ->> key)::bigint, 0) + value::bigint)"
@@ -51,11 +51,56 @@ constexpr const char* key_columns =
   "grain, bucket_start, kind, user_id, agent_type, agent_name, tool_name,"
   " tool_category, model";
 
+// INSERT of `select` (the key columns, then the measures in the order
+// below) into analytics_rollups, adding to the window when it exists. A
+// closed (hourly) window that grows counts a revision; day rows are never
+// closed.
+std::string rollup_upsert_sql(const std::string& select) {
+  return std::string{"INSERT INTO analytics_rollups AS r ("} + key_columns
+         + ", events, errors, processing_time_ms, latency_sketch, tokens,"
+           " files, sessions_started, sessions_ended, cost_usd,"
+           " priced_events, unpriced_events, last_event_at) " + select
+         + " ON CONFLICT (" + key_columns + ") DO UPDATE SET"
+           " events = r.events + EXCLUDED.events,"
+           " errors = r.errors + EXCLUDED.errors,"
+           " processing_time_ms = r.processing_time_ms"
+           " + EXCLUDED.processing_time_ms,"
+           " latency_sketch = " + sketch_add_inline + ","
+           " tokens = r.tokens + EXCLUDED.tokens,"
+           " files = r.files + EXCLUDED.files,"
+           " sessions_started = r.sessions_started"
+           " + EXCLUDED.sessions_started,"
+           " sessions_ended = r.sessions_ended + EXCLUDED.sessions_ended,"
+           " cost_usd = r.cost_usd + EXCLUDED.cost_usd,"
+           " priced_events = r.priced_events + EXCLUDED.priced_events,"
+           " unpriced_events = r.unpriced_events + EXCLUDED.unpriced_events,"
+           " last_event_at = GREATEST(r.last_event_at,"
+           " EXCLUDED.last_event_at),"
+           " revision = r.revision + r.closed::integer, updated_at = now()";
+}
+
+// SELECT list summing rows of `from` (columns named like analytics_rollups)
+// into their UTC day's window, grouped by the day and the group; `from`
+// ends with any joins and WHERE. Sorted by the key, the order the upserts
+// lock rows in.
+std::string day_fold_select(const std::string& p, const std::string& from) {
+  return "SELECT 'day', date_trunc('day', " + p + "bucket_start, 'UTC'), "
+         + p + "kind, " + p + "user_id, " + p + "agent_type, " + p
+         + "agent_name, " + p + "tool_name, " + p + "tool_category, " + p
+         + "model, sum(" + p + "events), sum(" + p + "errors), sum(" + p
+         + "processing_time_ms), analytics_sketch_merge(" + p
+         + "latency_sketch), sum(" + p + "tokens), sum(" + p + "files), sum("
+         + p + "sessions_started), sum(" + p + "sessions_ended), sum(" + p
+         + "cost_usd), sum(" + p + "priced_events), sum(" + p
+         + "unpriced_events), max(" + p + "last_event_at) FROM " + from
+         + " GROUP BY 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 2, 3, 4, 5, 6, 7, 8, 9";
+}
+
 } // namespace
 
 const char* const temp_tables_sql =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_analytics ("
-  " grain text, bucket_ms bigint, kind text, user_id text, agent_type text,"
+  " bucket_ms bigint, kind text, user_id text, agent_type text,"
   " agent_name text, tool_name text, tool_category text, model text,"
   " events bigint, errors bigint, processing_ms bigint, tokens bigint,"
   " files bigint, sessions_started bigint, sessions_ended bigint,"
@@ -90,7 +135,7 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
                                  std::end(delta_columns))};
       for (auto& d : deltas)
         out.row(
-          d.grain, d.bucket_start_ms, d.kind, d.user_id, d.agent_type,
+          d.bucket_start_ms, d.kind, d.user_id, d.agent_type,
           d.agent_name, d.tool_name, d.tool_category, d.model, d.events,
           d.errors, d.processing_time_ms, d.tokens, d.files,
           d.sessions_started, d.sessions_ended, d.cost_nanousd,
@@ -100,35 +145,34 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
     }
     // `up` returns the whole row only for closed windows (the corrections
     // it feeds): RETURNING r.* copied every updated row, sketch included.
+    // A closed hour's day row holds its sum (the fold below), so the late
+    // deltas of closed hours are added to their days too (`corr_day`).
+    const std::string tmp_rollup_select =
+      "SELECT 'hour', " + detail::ts_of("bucket_ms")
+      + ", kind, user_id, agent_type, agent_name, tool_name, tool_category,"
+        " model, events, errors, processing_ms, sketch, tokens, files,"
+        " sessions_started, sessions_ended, cost_nano / 1e9, priced,"
+        " unpriced, " + detail::ts_of("last_ms") + " FROM tmp_analytics";
     auto r = tx.exec(
       "WITH st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
       + " AS ms FROM analytics_stream_time WHERE consumer_group = " + group
       + "), wm AS (" + watermark_sql(group, opt) + "),"
-        " up AS (INSERT INTO analytics_rollups AS r (" + key_columns
-      + ", events, errors, processing_time_ms, latency_sketch, tokens, files,"
+        " up AS (" + rollup_upsert_sql(tmp_rollup_select
+                                       + " ORDER BY 2, 3, 4, 5, 6, 7, 8, 9")
+      + " RETURNING CASE WHEN r.closed THEN r END AS c),"
+        " late AS (SELECT t.* FROM up JOIN (" + tmp_rollup_select
+      + ") t (grain, bucket_start, kind, user_id, agent_type, agent_name,"
+        " tool_name, tool_category, model, events, errors,"
+        " processing_time_ms, latency_sketch, tokens, files,"
         " sessions_started, sessions_ended, cost_usd, priced_events,"
-        " unpriced_events, last_event_at) SELECT grain, " + detail::ts_of("bucket_ms")
-      + ", kind, user_id, agent_type, agent_name, tool_name, tool_category,"
-        " model, events, errors, processing_ms, sketch, tokens, files,"
-        " sessions_started, sessions_ended, cost_nano / 1e9, priced, unpriced, "
-      + detail::ts_of("last_ms") + " FROM tmp_analytics"
-        " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
-        " ON CONFLICT (" + key_columns + ") DO UPDATE SET"
-        " events = r.events + EXCLUDED.events,"
-        " errors = r.errors + EXCLUDED.errors,"
-        " processing_time_ms = r.processing_time_ms"
-        " + EXCLUDED.processing_time_ms,"
-        " latency_sketch = " + std::string{sketch_add_inline} + ","
-        " tokens = r.tokens + EXCLUDED.tokens,"
-        " files = r.files + EXCLUDED.files,"
-        " sessions_started = r.sessions_started + EXCLUDED.sessions_started,"
-        " sessions_ended = r.sessions_ended + EXCLUDED.sessions_ended,"
-        " cost_usd = r.cost_usd + EXCLUDED.cost_usd,"
-        " priced_events = r.priced_events + EXCLUDED.priced_events,"
-        " unpriced_events = r.unpriced_events + EXCLUDED.unpriced_events,"
-        " last_event_at = GREATEST(r.last_event_at, EXCLUDED.last_event_at),"
-        " revision = r.revision + r.closed::integer, updated_at = now()"
-        " RETURNING CASE WHEN r.closed THEN r END AS c),"
+        " unpriced_events, last_event_at) ON (up.c).bucket_start ="
+        " t.bucket_start AND (up.c).kind = t.kind AND (up.c).user_id ="
+        " t.user_id AND (up.c).agent_type = t.agent_type AND"
+        " (up.c).agent_name = t.agent_name AND (up.c).tool_name ="
+        " t.tool_name AND (up.c).tool_category = t.tool_category AND"
+        " (up.c).model = t.model WHERE up.c IS NOT NULL),"
+        " corr_day AS (" + rollup_upsert_sql(day_fold_select("", "late"))
+      + " RETURNING 1),"
         " corr AS (INSERT INTO analytics_outbox (user_id, record_key, payload)"
         " SELECT (up.c).user_id, analytics_record_key(up.c),"
         " analytics_window_record(up.c, 'correction')"
@@ -191,7 +235,9 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
          + " FOR UPDATE OF r),"
            " c AS (UPDATE analytics_rollups r SET closed = true,"
            " updated_at = now() FROM todo WHERE r.ctid = todo.id AND NOT"
-           " r.closed RETURNING r.*)"
+           " r.closed RETURNING r.*),"
+           " fold AS (" + rollup_upsert_sql(day_fold_select("c.", "c"))
+         + " RETURNING 1)"
          " INSERT INTO analytics_outbox (user_id, record_key, payload)"
          " SELECT c.user_id, analytics_record_key(c::analytics_rollups),"
          " analytics_window_record(c::analytics_rollups, 'final') FROM c"

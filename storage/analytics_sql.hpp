@@ -23,16 +23,21 @@ extern const char* const temp_tables_sql;
 /// Writes one batch's analytics inside `tx` with two statements after a
 /// COPY (storage/migrations/040_analytics.sql; docs/operations.md
 /// "Analytics"):
-///   1. `deltas` COPied into tmp_analytics, then one statement upserts
-///      them into analytics_rollups (counters
+///   1. `deltas` (hourly windows) COPied into tmp_analytics, then one
+///      statement upserts them into analytics_rollups' hour rows (counters
 ///      +=, sketches merged; keys must be unique, as analytics_deltas makes
-///      them); a closed hourly window that grows gets revision + 1 and a
-///      `correction` record in analytics_outbox; it also reads the stream
-///      times and the watermark as they were before this batch;
+///      them); a closed hourly window that grows gets revision + 1, a
+///      `correction` record in analytics_outbox, and the same increment
+///      in its day row; it also reads the stream times and the watermark
+///      as they were before this batch;
 ///   2. the stream time of each (topic, partition) of `seen` advanced to
 ///      its greatest event time (GREATEST: replays change nothing), then
-///      every open hourly window whose end is <= the watermark is closed
-///      and its `final` record written to analytics_outbox. Watermark =
+///      every open hourly window whose end is <= the watermark is closed,
+///      its sums added into its UTC day's row, and its `final` record
+///      written to analytics_outbox. So a day row is always the sum of its
+///      closed hours, and the view analytics_windows (migration 043) adds
+///      the open ones: one upserted row per event and group instead of
+///      two (hour and day). Watermark =
 ///      min over the group's partitions that had a batch within
 ///      `opt.idle_partition_ms` of their stream time, minus `opt.grace_ms`.
 /// `fresh` holds the event_ids of `seen` inserted by this transaction, with

@@ -24,7 +24,9 @@ int64_t ceil_to(int64_t t, int64_t w) {
   return f == t ? t : f + w;
 }
 
-// WHERE conditions of a range over analytics_rollups rows of `grain`.
+// WHERE conditions of a range over the rows of `grain` of the view
+// analytics_windows (migration 043: a day window is its day row plus its
+// open hours, so every read aggregates over the window's rows).
 std::string range_where(pqxx::transaction_base& tx,
                         const agentmem::analytics_range& r,
                         const std::string& grain) {
@@ -285,7 +287,7 @@ analytics_store::usage(const agentmem::usage_query& q) {
     auto r = tx.exec(
       "SELECT " + detail::ms_of("m.bucket_start") + ", m.k, "
       + measures_out("m") + " FROM (SELECT bucket_start, " + key_expr
-      + " AS k, " + measures_sql + " FROM analytics_rollups WHERE " + where
+      + " AS k, " + measures_sql + " FROM analytics_windows WHERE " + where
       + " GROUP BY 1, 2 ORDER BY 1, 2 LIMIT "
       + std::to_string(q.page.limit + 1) + ") m ORDER BY 1, 2");
     result_t page;
@@ -323,7 +325,7 @@ analytics_store::agents(const agentmem::analytics_range& r,
     [&](pqxx::transaction_base& tx) {
       return "SELECT m.agent_type, m.agent_name, " + measures_out("m")
              + " FROM (SELECT agent_type, agent_name, " + measures_sql
-             + " FROM analytics_rollups WHERE "
+             + " FROM analytics_windows WHERE "
              + range_where(tx, r, summary_grain(r))
              + " AND kind = 'agent' GROUP BY 1, 2) m WHERE true";
     },
@@ -354,7 +356,7 @@ analytics_store::tools(const agentmem::analytics_range& r,
              + measures_out("m")
              + " FROM (SELECT tool_name, tool_category, count(DISTINCT"
                " (agent_type, agent_name)) AS agents, " + measures_sql
-             + " FROM analytics_rollups WHERE "
+             + " FROM analytics_windows WHERE "
              + range_where(tx, r, summary_grain(r))
              + " AND kind = 'tool' GROUP BY 1, 2) m WHERE true";
     },
@@ -391,7 +393,7 @@ analytics_store::costs(const agentmem::analytics_range& r,
     },
     [&](pqxx::transaction_base& tx) {
       return "SELECT m.model, " + measures_out("m") + " FROM (SELECT model, "
-             + measures_sql + " FROM analytics_rollups WHERE "
+             + measures_sql + " FROM analytics_windows WHERE "
              + range_where(tx, r, summary_grain(r))
              + " AND kind = 'model' GROUP BY 1) m WHERE true";
     },
@@ -418,7 +420,7 @@ analytics_store::skill_usage(const agentmem::analytics_range& r,
              " FROM agent_skill_bindings b WHERE b.skill = s.name AND"
              " b.enabled), '{}'::text[]), " + measures_out("m")
              + " FROM skills s CROSS JOIN LATERAL (SELECT " + measures_sql
-             + " FROM analytics_rollups WHERE "
+             + " FROM analytics_windows WHERE "
              + range_where(tx, r, summary_grain(r))
              + " AND kind = 'tool' AND tool_name = s.name) m WHERE true";
     },

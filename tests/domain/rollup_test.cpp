@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(session_deltas_track_bounds_end_and_count) {
   BOOST_CHECK_EQUAL(open[0].ended_at_ms, -1);
 }
 
-BOOST_AUTO_TEST_CASE(analytics_deltas_fold_hour_and_day_windows_per_agent_tool_and_model) {
+BOOST_AUTO_TEST_CASE(analytics_deltas_fold_hour_windows_per_agent_tool_and_model) {
   const int64_t h = 1'700'002'800'000; // 2023-11-14T23:00:00Z
   auto a = ev("u1", h + 10, "tool_call");
   a.agent_name = "helper";
@@ -84,19 +84,19 @@ BOOST_AUTO_TEST_CASE(analytics_deltas_fold_hour_and_day_windows_per_agent_tool_a
   c.model = "m2";
   c.success = false;
   auto out = analytics_deltas({a, b, c});
-  // a: agent/tool/model x hour/day = 6; b: agent x 2 (new hour and day);
-  // c: agent rows exist, model m2 x 2.
-  BOOST_REQUIRE_EQUAL(out.size(), 10u);
-  auto find = [&](const std::string& kind, const std::string& grain,
-                  int64_t start, const std::string& model = "") {
+  // Hour windows only (days are folded from closed hours by the store):
+  // a: agent, tool, model = 3; b: agent of the next hour; c: the agent row
+  // exists, model m2.
+  BOOST_REQUIRE_EQUAL(out.size(), 5u);
+  auto find = [&](const std::string& kind, int64_t start,
+                  const std::string& model = "") {
     for (auto& d : out)
-      if (d.kind == kind && d.grain == grain && d.bucket_start_ms == start
-          && d.model == model)
+      if (d.kind == kind && d.bucket_start_ms == start && d.model == model)
         return d;
-    BOOST_FAIL("no delta " << kind << " " << grain << " " << start);
+    BOOST_FAIL("no delta " << kind << " " << start);
     return analytics_delta{};
   };
-  auto agent = find("agent", "hour", h);
+  auto agent = find("agent", h);
   BOOST_CHECK_EQUAL(agent.events, 2);
   BOOST_CHECK_EQUAL(agent.errors, 1);
   BOOST_CHECK_EQUAL(agent.tokens, 1000);
@@ -104,14 +104,15 @@ BOOST_AUTO_TEST_CASE(analytics_deltas_fold_hour_and_day_windows_per_agent_tool_a
   BOOST_CHECK_EQUAL(agent.priced_events, 1);
   BOOST_CHECK_EQUAL(agent.unpriced_events, 1); // c has a model, no price
   BOOST_CHECK_EQUAL(agent.processing_time_ms, 100);
-  auto tool = find("tool", "day", 1'699'920'000'000);
+  BOOST_CHECK_EQUAL(agent.last_ts_ms, h + 20);
+  auto tool = find("tool", h);
   BOOST_CHECK_EQUAL(tool.tool_name, "search");
   BOOST_CHECK_EQUAL(tool.tool_category, "web");
   BOOST_CHECK_EQUAL(tool.events, 1);
-  auto next = find("agent", "day", 1'699'920'000'000 + 86'400'000);
+  auto next = find("agent", h + 3'600'000);
   BOOST_CHECK_EQUAL(next.sessions_started, 1);
   BOOST_CHECK_EQUAL(next.unpriced_events, 0); // no model, no tokens
-  auto m2 = find("model", "hour", h, "m2");
+  auto m2 = find("model", h, "m2");
   BOOST_CHECK_EQUAL(m2.errors, 1);
   BOOST_CHECK_EQUAL(m2.latency_sketch_json, "{\"-1\":1}");
 }

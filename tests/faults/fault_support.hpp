@@ -113,9 +113,10 @@ inline event_set make_events(const std::string& topic, size_t n, int users,
 
 // --- checks ------------------------------------------------------------------
 
-/// SQL: the number of analytics_rollups rows (any grain and kind) whose
-/// events, errors, tokens, processing time or sketch count differ from a
-/// recount of user_activities (0 when the rollups are exact).
+/// SQL: the number of windows of analytics_windows (any grain and kind; a
+/// day window is its day row of closed hours plus its open hours, migration
+/// 043) whose events, errors, tokens, processing time or sketch count
+/// differ from a recount of user_activities (0 when the rollups are exact).
 inline std::string analytics_recount_diff_sql() {
   return "WITH a AS (SELECT ts, user_id, agent_type, coalesce(agent_name, '')"
          " AS agent_name, coalesce(tool_name, '') AS tool_name,"
@@ -136,10 +137,12 @@ inline std::string analytics_recount_diff_sql() {
          " (WHERE NOT success) AS e, sum(tokens_used) AS t,"
          " sum(processing_time_ms) AS p FROM k GROUP BY 1, 2, 3, 4, 5, 6, 7,"
          " 8, 9), r AS (SELECT grain, bucket_start AS b, kind, user_id,"
-         " agent_type, agent_name, tool_name, tool_category, model, events,"
-         " errors, tokens, processing_time_ms, (SELECT sum(value::bigint)"
-         " FROM jsonb_each_text(latency_sketch)) AS sk FROM"
-         " analytics_rollups) SELECT count(*) FROM c FULL JOIN r USING"
+         " agent_type, agent_name, tool_name, tool_category, model,"
+         " sum(events) AS events, sum(errors) AS errors, sum(tokens) AS"
+         " tokens, sum(processing_time_ms) AS processing_time_ms,"
+         " sum((SELECT sum(value::bigint) FROM"
+         " jsonb_each_text(latency_sketch))) AS sk FROM analytics_windows"
+         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) SELECT count(*) FROM c FULL JOIN r USING"
          " (grain, b, kind, user_id, agent_type, agent_name, tool_name,"
          " tool_category, model) WHERE c.n IS DISTINCT FROM r.events OR c.e"
          " IS DISTINCT FROM r.errors OR c.t IS DISTINCT FROM r.tokens OR c.p"

@@ -17,6 +17,7 @@
 #include "storage/postgres_store.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/migrated_store.hpp"
+#include "tests/storage/pg_exec.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -84,6 +85,40 @@ const char* const hourly_recount_diff =
   " OR a.t IS DISTINCT FROM r.tokens OR a.p IS DISTINCT FROM"
   " r.processing_time_ms OR a.n IS DISTINCT FROM r.sk";
 
+// Windows of analytics_windows (hour rows, and each day as its day row of
+// closed hours plus its open hours) whose sums differ from a recount of
+// user_activities, all kinds: 0 when hours and days are exact.
+const char* const window_recount_diff =
+  "SELECT count(*) FROM (SELECT g.grain, date_trunc(g.grain, ts, 'UTC') AS b,"
+  " x.kind, user_id, agent_type, coalesce(agent_name, '') AS agent_name,"
+  " CASE x.kind WHEN 'tool' THEN coalesce(tool_name, '') ELSE '' END AS"
+  " tool_name, CASE x.kind WHEN 'tool' THEN coalesce(tool_category, '')"
+  " ELSE '' END AS tool_category, CASE x.kind WHEN 'model' THEN"
+  " coalesce(model, '') ELSE '' END AS model, count(*) AS n, count(*)"
+  " FILTER (WHERE NOT success) AS e, sum(tokens_used) AS t,"
+  " sum(processing_time_ms) AS p FROM user_activities CROSS JOIN (VALUES"
+  " ('hour'), ('day')) g(grain) JOIN (VALUES ('agent'), ('tool'),"
+  " ('model')) x(kind) ON x.kind = 'agent' OR (x.kind = 'tool' AND"
+  " coalesce(tool_name, '') <> '') OR (x.kind = 'model' AND"
+  " coalesce(model, '') <> '') GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) a"
+  " FULL JOIN (SELECT grain, bucket_start AS b, kind, user_id, agent_type,"
+  " agent_name, tool_name, tool_category, model, sum(events) AS events,"
+  " sum(errors) AS errors, sum(tokens) AS tokens, sum(processing_time_ms)"
+  " AS processing_time_ms, sum((SELECT sum(value::bigint) FROM"
+  " jsonb_each_text(latency_sketch))) AS sk FROM analytics_windows GROUP BY"
+  " 1, 2, 3, 4, 5, 6, 7, 8, 9) r USING (grain, b, kind, user_id,"
+  " agent_type, agent_name, tool_name, tool_category, model)"
+  " WHERE a.n IS DISTINCT FROM r.events OR a.e IS DISTINCT FROM r.errors"
+  " OR a.t IS DISTINCT FROM r.tokens OR a.p IS DISTINCT FROM"
+  " r.processing_time_ms OR a.n IS DISTINCT FROM r.sk";
+
+// A measure of the day window(s) of analytics_windows matching `where`
+// (summed over the window's rows).
+std::string day_sum(const std::string& measure, const std::string& where) {
+  return "SELECT sum(" + measure + ") FROM analytics_windows WHERE grain ="
+         " 'day' AND " + where;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(analytics_suite)
@@ -104,35 +139,40 @@ BOOST_FIXTURE_TEST_CASE(rollups_of_every_kind_and_grain_count_redelivered_events
   commit(*store, make_batch({a, b, c}));
   commit(*store, make_batch({a, b, c}));
   BOOST_TEST(count(*store, hourly_recount_diff) == 0);
+  BOOST_TEST(count(*store, window_recount_diff) == 0);
   // kinds: agent (hour 10, hour 11), tool (hour 10), model gpt-4o (10),
-  // unknown-model (11); each also daily: agent 1, tool 1, model 2.
+  // unknown-model (11); each also daily: agent 1, tool 1, model 2. The
+  // batch writes hour rows only; no hour has closed (stream time 11:00),
+  // so the days are their open hours (analytics_windows).
   BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups"
                            " WHERE grain = 'hour'") == 5);
   BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups"
+                           " WHERE grain = 'day'") == 0);
+  BOOST_TEST(count(*store, "SELECT count(DISTINCT (bucket_start, kind,"
+                           " user_id, agent_type, agent_name, tool_name,"
+                           " tool_category, model)) FROM analytics_windows"
                            " WHERE grain = 'day'") == 4);
-  BOOST_TEST(count(*store, "SELECT events FROM analytics_rollups WHERE"
-                           " grain = 'day' AND kind = 'agent'") == 3);
-  BOOST_TEST(count(*store, "SELECT errors FROM analytics_rollups WHERE"
-                           " grain = 'day' AND kind = 'tool' AND tool_name ="
-                           " 'search' AND tool_category = 'web'") == 1);
+  BOOST_TEST(count(*store, day_sum("events", "kind = 'agent'")) == 3);
+  BOOST_TEST(count(*store, day_sum("errors", "kind = 'tool' AND tool_name ="
+                                             " 'search' AND tool_category ="
+                                             " 'web'")) == 1);
   // Cost: only the event that carried one is priced; the others have a
   // model but no price: unpriced, not free.
-  BOOST_TEST(count(*store, "SELECT (cost_usd * 1e9)::bigint FROM"
-                           " analytics_rollups WHERE grain = 'day' AND"
-                           " kind = 'agent'") == 2'500'000);
-  BOOST_TEST(count(*store, "SELECT priced_events * 10 + unpriced_events FROM"
-                           " analytics_rollups WHERE grain = 'day' AND"
-                           " kind = 'agent'") == 12);
-  BOOST_TEST(count(*store, "SELECT unpriced_events FROM analytics_rollups"
-                           " WHERE grain = 'day' AND kind = 'model' AND"
-                           " model = 'unknown-model'") == 1);
+  BOOST_TEST(count(*store, day_sum("(cost_usd * 1e9)::bigint",
+                                   "kind = 'agent'")) == 2'500'000);
+  BOOST_TEST(count(*store, day_sum("priced_events * 10 + unpriced_events",
+                                   "kind = 'agent'")) == 12);
+  BOOST_TEST(count(*store, day_sum("unpriced_events",
+                                   "kind = 'model' AND model ="
+                                   " 'unknown-model'")) == 1);
   // Hours merge into the day: same sketch.
   BOOST_TEST(count(*store, "SELECT count(*) FROM (SELECT"
                            " analytics_sketch_merge(latency_sketch) AS s FROM"
                            " analytics_rollups WHERE grain = 'hour' AND kind ="
-                           " 'agent') h, analytics_rollups d WHERE d.grain ="
-                           " 'day' AND d.kind = 'agent' AND d.latency_sketch"
-                           " = h.s") == 1);
+                           " 'agent') h, (SELECT"
+                           " analytics_sketch_merge(latency_sketch) AS s FROM"
+                           " analytics_windows WHERE grain = 'day' AND kind ="
+                           " 'agent') d WHERE d.s = h.s") == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(sketch_percentiles_match_percentile_cont_over_the_raw_rows,
@@ -181,7 +221,10 @@ BOOST_FIXTURE_TEST_CASE(sketch_percentiles_match_percentile_cont_over_the_raw_ro
   auto off = count(*store,
     "SELECT count(*) FROM (SELECT r.grain, r.bucket_start, r.user_id, q,"
     " analytics_sketch_quantile(r.latency_sketch, q) AS s, x.cont, x.exact"
-    " FROM analytics_rollups r CROSS JOIN unnest(ARRAY[0.5, 0.9, 0.99]) AS q"
+    " FROM (SELECT grain, bucket_start, kind, user_id,"
+    "  analytics_sketch_merge(latency_sketch) AS latency_sketch FROM"
+    "  analytics_windows GROUP BY 1, 2, 3, 4) r"
+    " CROSS JOIN unnest(ARRAY[0.5, 0.9, 0.99]) AS q"
     " CROSS JOIN LATERAL (SELECT percentile_cont(q) WITHIN GROUP (ORDER BY"
     "  processing_time_ms) AS cont, (array_agg(processing_time_ms ORDER BY"
     "  processing_time_ms))[floor(q * (count(*) - 1))::int + 1] AS exact"
@@ -193,8 +236,15 @@ BOOST_FIXTURE_TEST_CASE(sketch_percentiles_match_percentile_cont_over_the_raw_ro
   BOOST_TEST(off == 0, off << " (window, user, quantile) sketches are more "
                                "than 1 % off the exact order statistic or "
                                "percentile_cont");
-  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+  // Windows: 3 hours and 1 day per user. Stream time 12:00:05.999 closed
+  // hour 10, whose sums are each user's day row now.
+  BOOST_TEST(count(*store, "SELECT count(DISTINCT (grain, bucket_start,"
+                           " user_id)) FROM analytics_windows WHERE"
                            " kind = 'agent'") == 3 * 4 + 4);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " grain = 'day' AND kind = 'agent' AND events ="
+                           " 500") == 4);
+  BOOST_TEST(count(*store, window_recount_diff) == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_events_emit_a_revision,
@@ -220,6 +270,13 @@ BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_event
   BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox WHERE"
                            " record_key = '[\"agent\", \"u1\", \"chat\","
                            " \"helper\"]'") == 1);
+  // The closed hour's sums went into its day row; the day window adds the
+  // open hours 11 and 12.
+  const std::string day_row = "SELECT events FROM analytics_rollups WHERE"
+                              " grain = 'day' AND kind = 'agent'";
+  BOOST_TEST(count(*store, day_row) == 2);
+  BOOST_TEST(count(*store, day_sum("events", "kind = 'agent'")) == 4);
+  BOOST_TEST(count(*store, window_recount_diff) == 0);
   // After the grace: still counted, and a correction with revision 1.
   auto r4 = commit(*store, make_batch({tool_event("e", "u1", h10 + 30, 5)}));
   BOOST_TEST(r4.late_after_grace == 1u);
@@ -232,11 +289,68 @@ BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_event
                            " (payload->>'revision')::int = 1 AND"
                            " (payload->>'events')::int = 3") == 3);
   // Replaying the late event changes nothing: no second correction.
+  // ... and in the closed hour's day row, of every kind.
+  BOOST_TEST(count(*store, day_row) == 3);
+  BOOST_TEST(count(*store, "SELECT sum(events) FROM analytics_rollups WHERE"
+                           " grain = 'day'") == 3 * 3);
   auto r5 = commit(*store, make_batch({tool_event("e", "u1", h10 + 30, 5)}));
   BOOST_TEST(r5.corrections_emitted == 0u);
   BOOST_TEST(r5.late_after_grace == 0u);
   BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox") == 6);
   BOOST_TEST(count(*store, hourly_recount_diff) == 0);
+  BOOST_TEST(count(*store, day_row) == 3);
+  BOOST_TEST(count(*store, window_recount_diff) == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(migration_043_takes_the_open_hours_out_of_the_day_rows,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  // Day 1 (2024-05-01): u1 at 10:00 (closes) and 23:30 (stays open); day 2:
+  // u2 at 00:00 (open). Stream time 05-02 00:00:00.010, watermark 23:00.
+  commit(*store, make_batch({tool_event("a", "u1", h10 + 10, 5),
+                             tool_event("b", "u1", h10 + 13 * hour_ms
+                                                     + hour_ms / 2, 7),
+                             tool_event("c", "u2", h10 + 14 * hour_ms + 10,
+                                        9)}));
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " closed") == 3);
+  // The rows as a node before migration 043 left them: every day row the
+  // sum of all its hours, open ones included; 043 not applied.
+  test::exec_sql(url,
+    "DELETE FROM analytics_rollups WHERE grain = 'day';"
+    " INSERT INTO analytics_rollups (grain, bucket_start, kind, user_id,"
+    " agent_type, agent_name, tool_name, tool_category, model, events,"
+    " errors, processing_time_ms, latency_sketch, tokens, files,"
+    " sessions_started, sessions_ended, cost_usd, priced_events,"
+    " unpriced_events, last_event_at) SELECT 'day', date_trunc('day',"
+    " bucket_start, 'UTC'), kind, user_id, agent_type, agent_name,"
+    " tool_name, tool_category, model, sum(events), sum(errors),"
+    " sum(processing_time_ms), analytics_sketch_merge(latency_sketch),"
+    " sum(tokens), sum(files), sum(sessions_started), sum(sessions_ended),"
+    " sum(cost_usd), sum(priced_events), sum(unpriced_events),"
+    " max(last_event_at) FROM analytics_rollups WHERE grain = 'hour'"
+    " GROUP BY 2, 3, 4, 5, 6, 7, 8, 9;"
+    " DROP VIEW analytics_windows;"
+    " DELETE FROM schema_migrations WHERE version = 43;");
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " grain = 'day'") == 6);
+  auto applied = store->migrate();
+  BOOST_REQUIRE_MESSAGE(applied, why(applied));
+  BOOST_TEST(*applied == 1);
+  // u1's day rows keep the closed 10:00 hour only; u2's day, all of it
+  // open, has no row; the view counts every event once.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " grain = 'day'") == 3);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
+                           " grain = 'day' AND user_id = 'u1' AND events = 1"
+                           " AND processing_time_ms = 5 AND latency_sketch"
+                           " = (SELECT latency_sketch FROM analytics_rollups"
+                           " WHERE grain = 'hour' AND kind = 'agent' AND"
+                           " bucket_start = timestamptz"
+                           " '2024-05-01 10:00:00+00')") == 3);
+  BOOST_TEST(count(*store, window_recount_diff) == 0);
+  BOOST_TEST(count(*store, day_sum("events", "kind = 'agent' AND user_id ="
+                                             " 'u1'")) == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(the_watermark_is_the_minimum_over_active_partitions,
