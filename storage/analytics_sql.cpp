@@ -79,20 +79,17 @@ std::string rollup_upsert_sql(const std::string& select) {
            " revision = r.revision + r.closed::integer, updated_at = now()";
 }
 
-// SELECT list summing rows of `from` (columns named like analytics_rollups)
-// into their UTC day's window, grouped by the day and the group; `from`
-// ends with any joins and WHERE. Sorted by the key, the order the upserts
-// lock rows in.
-std::string day_fold_select(const std::string& p, const std::string& from) {
-  return "SELECT 'day', date_trunc('day', " + p + "bucket_start, 'UTC'), "
-         + p + "kind, " + p + "user_id, " + p + "agent_type, " + p
-         + "agent_name, " + p + "tool_name, " + p + "tool_category, " + p
-         + "model, sum(" + p + "events), sum(" + p + "errors), sum(" + p
-         + "processing_time_ms), analytics_sketch_merge(" + p
-         + "latency_sketch), sum(" + p + "tokens), sum(" + p + "files), sum("
-         + p + "sessions_started), sum(" + p + "sessions_ended), sum(" + p
-         + "cost_usd), sum(" + p + "priced_events), sum(" + p
-         + "unpriced_events), max(" + p + "last_event_at) FROM " + from
+// SELECT summing the rows of `from` (columns named like analytics_rollups)
+// into their UTC day's window, grouped by the day and the group. Sorted by
+// the key, the order the upserts lock rows in.
+std::string day_fold_select(const std::string& from) {
+  return "SELECT 'day', date_trunc('day', bucket_start, 'UTC'), kind,"
+         " user_id, agent_type, agent_name, tool_name, tool_category, model,"
+         " sum(events), sum(errors), sum(processing_time_ms),"
+         " analytics_sketch_merge(latency_sketch), sum(tokens), sum(files),"
+         " sum(sessions_started), sum(sessions_ended), sum(cost_usd),"
+         " sum(priced_events), sum(unpriced_events), max(last_event_at)"
+         " FROM " + from
          + " GROUP BY 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 2, 3, 4, 5, 6, 7, 8, 9";
 }
 
@@ -147,12 +144,15 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
     // it feeds): RETURNING r.* copied every updated row, sketch included.
     // A closed hour's day row holds its sum (the fold below), so the late
     // deltas of closed hours are added to their days too (`corr_day`).
+    // The staged deltas as hour rows, named like analytics_rollups.
     const std::string tmp_rollup_select =
-      "SELECT 'hour', " + detail::ts_of("bucket_ms")
-      + ", kind, user_id, agent_type, agent_name, tool_name, tool_category,"
-        " model, events, errors, processing_ms, sketch, tokens, files,"
-        " sessions_started, sessions_ended, cost_nano / 1e9, priced,"
-        " unpriced, " + detail::ts_of("last_ms") + " FROM tmp_analytics";
+      "SELECT 'hour' AS grain, " + detail::ts_of("bucket_ms")
+      + " AS bucket_start, kind, user_id, agent_type, agent_name, tool_name,"
+        " tool_category, model, events, errors, processing_ms AS"
+        " processing_time_ms, sketch AS latency_sketch, tokens, files,"
+        " sessions_started, sessions_ended, cost_nano / 1e9 AS cost_usd,"
+        " priced AS priced_events, unpriced AS unpriced_events, "
+      + detail::ts_of("last_ms") + " AS last_event_at FROM tmp_analytics";
     auto r = tx.exec(
       "WITH st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
       + " AS ms FROM analytics_stream_time WHERE consumer_group = " + group
@@ -161,17 +161,13 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
                                        + " ORDER BY 2, 3, 4, 5, 6, 7, 8, 9")
       + " RETURNING CASE WHEN r.closed THEN r END AS c),"
         " late AS (SELECT t.* FROM up JOIN (" + tmp_rollup_select
-      + ") t (grain, bucket_start, kind, user_id, agent_type, agent_name,"
-        " tool_name, tool_category, model, events, errors,"
-        " processing_time_ms, latency_sketch, tokens, files,"
-        " sessions_started, sessions_ended, cost_usd, priced_events,"
-        " unpriced_events, last_event_at) ON (up.c).bucket_start ="
+      + ") t ON (up.c).bucket_start ="
         " t.bucket_start AND (up.c).kind = t.kind AND (up.c).user_id ="
         " t.user_id AND (up.c).agent_type = t.agent_type AND"
         " (up.c).agent_name = t.agent_name AND (up.c).tool_name ="
         " t.tool_name AND (up.c).tool_category = t.tool_category AND"
         " (up.c).model = t.model WHERE up.c IS NOT NULL),"
-        " corr_day AS (" + rollup_upsert_sql(day_fold_select("", "late"))
+        " corr_day AS (" + rollup_upsert_sql(day_fold_select("late"))
       + " RETURNING 1),"
         " corr AS (INSERT INTO analytics_outbox (user_id, record_key, payload)"
         " SELECT (up.c).user_id, analytics_record_key(up.c),"
@@ -236,7 +232,7 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            " c AS (UPDATE analytics_rollups r SET closed = true,"
            " updated_at = now() FROM todo WHERE r.ctid = todo.id AND NOT"
            " r.closed RETURNING r.*),"
-           " fold AS (" + rollup_upsert_sql(day_fold_select("c.", "c"))
+           " fold AS (" + rollup_upsert_sql(day_fold_select("c"))
          + " RETURNING 1)"
          " INSERT INTO analytics_outbox (user_id, record_key, payload)"
          " SELECT c.user_id, analytics_record_key(c::analytics_rollups),"

@@ -15,6 +15,7 @@
 #include "storage/analytics_store.hpp"
 #include "storage/outbox_store.hpp"
 #include "storage/postgres_store.hpp"
+#include "tests/storage/analytics_recount.hpp"
 #include "tests/storage/fixtures.hpp"
 #include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_exec.hpp"
@@ -85,33 +86,6 @@ const char* const hourly_recount_diff =
   " OR a.t IS DISTINCT FROM r.tokens OR a.p IS DISTINCT FROM"
   " r.processing_time_ms OR a.n IS DISTINCT FROM r.sk";
 
-// Windows of analytics_windows (hour rows, and each day as its day row of
-// closed hours plus its open hours) whose sums differ from a recount of
-// user_activities, all kinds: 0 when hours and days are exact.
-const char* const window_recount_diff =
-  "SELECT count(*) FROM (SELECT g.grain, date_trunc(g.grain, ts, 'UTC') AS b,"
-  " x.kind, user_id, agent_type, coalesce(agent_name, '') AS agent_name,"
-  " CASE x.kind WHEN 'tool' THEN coalesce(tool_name, '') ELSE '' END AS"
-  " tool_name, CASE x.kind WHEN 'tool' THEN coalesce(tool_category, '')"
-  " ELSE '' END AS tool_category, CASE x.kind WHEN 'model' THEN"
-  " coalesce(model, '') ELSE '' END AS model, count(*) AS n, count(*)"
-  " FILTER (WHERE NOT success) AS e, sum(tokens_used) AS t,"
-  " sum(processing_time_ms) AS p FROM user_activities CROSS JOIN (VALUES"
-  " ('hour'), ('day')) g(grain) JOIN (VALUES ('agent'), ('tool'),"
-  " ('model')) x(kind) ON x.kind = 'agent' OR (x.kind = 'tool' AND"
-  " coalesce(tool_name, '') <> '') OR (x.kind = 'model' AND"
-  " coalesce(model, '') <> '') GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) a"
-  " FULL JOIN (SELECT grain, bucket_start AS b, kind, user_id, agent_type,"
-  " agent_name, tool_name, tool_category, model, sum(events) AS events,"
-  " sum(errors) AS errors, sum(tokens) AS tokens, sum(processing_time_ms)"
-  " AS processing_time_ms, sum((SELECT sum(value::bigint) FROM"
-  " jsonb_each_text(latency_sketch))) AS sk FROM analytics_windows GROUP BY"
-  " 1, 2, 3, 4, 5, 6, 7, 8, 9) r USING (grain, b, kind, user_id,"
-  " agent_type, agent_name, tool_name, tool_category, model)"
-  " WHERE a.n IS DISTINCT FROM r.events OR a.e IS DISTINCT FROM r.errors"
-  " OR a.t IS DISTINCT FROM r.tokens OR a.p IS DISTINCT FROM"
-  " r.processing_time_ms OR a.n IS DISTINCT FROM r.sk";
-
 // A measure of the day window(s) of analytics_windows matching `where`
 // (summed over the window's rows).
 std::string day_sum(const std::string& measure, const std::string& where) {
@@ -139,7 +113,7 @@ BOOST_FIXTURE_TEST_CASE(rollups_of_every_kind_and_grain_count_redelivered_events
   commit(*store, make_batch({a, b, c}));
   commit(*store, make_batch({a, b, c}));
   BOOST_TEST(count(*store, hourly_recount_diff) == 0);
-  BOOST_TEST(count(*store, window_recount_diff) == 0);
+  BOOST_TEST(count(*store, test::analytics_recount_diff_sql()) == 0);
   // kinds: agent (hour 10, hour 11), tool (hour 10), model gpt-4o (10),
   // unknown-model (11); each also daily: agent 1, tool 1, model 2. The
   // batch writes hour rows only; no hour has closed (stream time 11:00),
@@ -244,7 +218,7 @@ BOOST_FIXTURE_TEST_CASE(sketch_percentiles_match_percentile_cont_over_the_raw_ro
   BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_rollups WHERE"
                            " grain = 'day' AND kind = 'agent' AND events ="
                            " 500") == 4);
-  BOOST_TEST(count(*store, window_recount_diff) == 0);
+  BOOST_TEST(count(*store, test::analytics_recount_diff_sql()) == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_events_emit_a_revision,
@@ -276,7 +250,7 @@ BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_event
                               " grain = 'day' AND kind = 'agent'";
   BOOST_TEST(count(*store, day_row) == 2);
   BOOST_TEST(count(*store, day_sum("events", "kind = 'agent'")) == 4);
-  BOOST_TEST(count(*store, window_recount_diff) == 0);
+  BOOST_TEST(count(*store, test::analytics_recount_diff_sql()) == 0);
   // After the grace: still counted, and a correction with revision 1.
   auto r4 = commit(*store, make_batch({tool_event("e", "u1", h10 + 30, 5)}));
   BOOST_TEST(r4.late_after_grace == 1u);
@@ -299,7 +273,7 @@ BOOST_FIXTURE_TEST_CASE(a_window_closes_when_the_watermark_passes_and_late_event
   BOOST_TEST(count(*store, "SELECT count(*) FROM analytics_outbox") == 6);
   BOOST_TEST(count(*store, hourly_recount_diff) == 0);
   BOOST_TEST(count(*store, day_row) == 3);
-  BOOST_TEST(count(*store, window_recount_diff) == 0);
+  BOOST_TEST(count(*store, test::analytics_recount_diff_sql()) == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(migration_043_takes_the_open_hours_out_of_the_day_rows,
@@ -348,7 +322,7 @@ BOOST_FIXTURE_TEST_CASE(migration_043_takes_the_open_hours_out_of_the_day_rows,
                            " WHERE grain = 'hour' AND kind = 'agent' AND"
                            " bucket_start = timestamptz"
                            " '2024-05-01 10:00:00+00')") == 3);
-  BOOST_TEST(count(*store, window_recount_diff) == 0);
+  BOOST_TEST(count(*store, test::analytics_recount_diff_sql()) == 0);
   BOOST_TEST(count(*store, day_sum("events", "kind = 'agent' AND user_id ="
                                              " 'u1'")) == 2);
 }
