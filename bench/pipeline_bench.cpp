@@ -84,6 +84,7 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
+#include "pipeline/actor_system.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/copy_writer.hpp"
@@ -862,13 +863,6 @@ pipeline::pipeline_config node_config(const bench_env& env,
   return cfg;
 }
 
-caf::actor_system_config make_actor_config() {
-  // Same as pipeline/main.cpp.
-  caf::actor_system_config cfg;
-  cfg.add_message_types<caf::id_block::agentmem>();
-  return cfg;
-}
-
 // Runs one scenario. `feed` (may be empty) runs on its own thread once the
 // node has started (and, when `warmup` > 0, after that many warm-up events
 // went through); it publishes and returns (first produce, last produce).
@@ -984,7 +978,7 @@ scenario_result run_scenario(
         first_consume_ns.load() == 0 ? 500 : 2000));
     }
   });
-  auto acfg = make_actor_config();
+  auto acfg = pipeline::node_actor_system_config();
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<pipeline::topology> node;
   std::thread feeder;

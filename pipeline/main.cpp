@@ -20,6 +20,7 @@
 #include "kafka/simulator.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
+#include "pipeline/actor_system.hpp"
 #include "pipeline/backup.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/locomo_bench.hpp"
@@ -52,12 +53,6 @@ int fail(const std::string& what, const caf::error& err) {
   return 1;
 }
 
-caf::actor_system_config make_actor_config() {
-  caf::actor_system_config cfg;
-  cfg.add_message_types<caf::id_block::agentmem>();
-  return cfg;
-}
-
 // Runs a started node until SIGINT/SIGTERM or a supervisor escalation.
 int serve(pipeline::topology& node) {
   while (stop_signal.load() == 0 && !node.failed())
@@ -82,7 +77,7 @@ int cmd_run(const std::string& config_path) {
   if (!cfg)
     return fail("config", cfg.error());
   install_signal_handlers();
-  auto acfg = make_actor_config();
+  auto acfg = pipeline::node_actor_system_config();
   caf::actor_system sys{acfg};
   auto node = pipeline::topology::start(sys, *cfg);
   if (!node)
@@ -203,7 +198,7 @@ int cmd_dev(const dev_options& o) {
       return fail("config", key.error());
     cfg.embedding_http.api_key = *key;
   }
-  auto acfg = make_actor_config();
+  auto acfg = pipeline::node_actor_system_config();
   int rc = 0;
   {
     caf::actor_system sys{acfg};
