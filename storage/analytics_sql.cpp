@@ -104,6 +104,35 @@ const char* const temp_tables_sql =
   " cost_nano bigint, priced bigint, unpriced bigint, sketch jsonb,"
   " last_ms bigint) ON COMMIT DELETE ROWS;";
 
+// The statement that closes the windows the watermark passed (write(),
+// step 2).
+std::string close_windows_sql(const std::string& quoted_group,
+                              const analytics_window_options& opt) {
+  // Rows are locked in key order, like the upsert takes them, so that two
+  // writers closing and updating the same windows rarely deadlock (a
+  // deadlock is a transient error: the batch is retried).
+  // "bucket_start <= wm - 1 hour", not "bucket_start + 1 hour <= wm": a
+  // bound on the column itself is a range scan of the partial index of
+  // open hours (analytics_rollups_open_idx), which finds the few windows
+  // to close; the other form read every open window in every batch (a
+  // per-batch cost growing with users x agents x tools: 2-8 ms at 4,600
+  // open windows, 0.1-0.3 ms with the index).
+  return "WITH w AS (" + watermark_sql(quoted_group, opt) + "),"
+         " todo AS (SELECT r.ctid AS id FROM analytics_rollups r, w WHERE"
+         " r.grain = 'hour' AND NOT r.closed AND r.bucket_start"
+         " <= w.wm - interval '1 hour' ORDER BY " + std::string{key_columns}
+         + " FOR UPDATE OF r),"
+           " c AS (UPDATE analytics_rollups r SET closed = true,"
+           " updated_at = now() FROM todo WHERE r.ctid = todo.id AND NOT"
+           " r.closed RETURNING r.*),"
+           " fold AS (" + rollup_upsert_sql(day_fold_select("c"))
+         + " RETURNING 1)"
+         " INSERT INTO analytics_outbox (user_id, record_key, payload)"
+         " SELECT c.user_id, analytics_record_key(c::analytics_rollups),"
+         " analytics_window_record(c::analytics_rollups, 'final') FROM c"
+         " ORDER BY c.bucket_start, c.kind, c.user_id RETURNING 1";
+}
+
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::vector<const activity*>& seen,
            const std::unordered_map<std::string, int64_t>& fresh,
@@ -221,23 +250,7 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            " max_event_at = GREATEST(s.max_event_at, EXCLUDED.max_event_at),"
            " updated_at = now();";
   }
-  // Rows are locked in key order, like the upsert takes them, so that two
-  // writers closing and updating the same windows rarely deadlock (a
-  // deadlock is a transient error: the batch is retried).
-  sql += "WITH w AS (" + watermark_sql(group, opt) + "),"
-         " todo AS (SELECT r.ctid AS id FROM analytics_rollups r, w WHERE"
-         " r.grain = 'hour' AND NOT r.closed AND r.bucket_start"
-         " + interval '1 hour' <= w.wm ORDER BY " + std::string{key_columns}
-         + " FOR UPDATE OF r),"
-           " c AS (UPDATE analytics_rollups r SET closed = true,"
-           " updated_at = now() FROM todo WHERE r.ctid = todo.id AND NOT"
-           " r.closed RETURNING r.*),"
-           " fold AS (" + rollup_upsert_sql(day_fold_select("c"))
-         + " RETURNING 1)"
-         " INSERT INTO analytics_outbox (user_id, record_key, payload)"
-         " SELECT c.user_id, analytics_record_key(c::analytics_rollups),"
-         " analytics_window_record(c::analytics_rollups, 'final') FROM c"
-         " ORDER BY c.bucket_start, c.kind, c.user_id RETURNING 1";
+  sql += close_windows_sql(group, opt);
   auto closed = tx.exec(sql);
   late.windows_closed = closed.size();
 }

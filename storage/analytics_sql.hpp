@@ -20,6 +20,15 @@ namespace agentmem::storage::analytics_sql {
 /// ROWS; postgres_store creates it with its other batch temp tables).
 extern const char* const temp_tables_sql;
 
+/// The statement of write()'s step 2 after the stream times: closes every
+/// open hourly window of `quoted_group` (an SQL literal) whose end is <= the
+/// watermark, folds it into its day row and writes its `final` record;
+/// returns one row per closed window. Found through the partial index of
+/// open hours (analytics_rollups_open_idx), not a scan of every open
+/// window (tests/storage/analytics_test.cpp reads its plan).
+std::string close_windows_sql(const std::string& quoted_group,
+                              const analytics_window_options& opt);
+
 /// Writes one batch's analytics inside `tx` with two statements after a
 /// COPY (storage/migrations/040_analytics.sql; docs/operations.md
 /// "Analytics"):

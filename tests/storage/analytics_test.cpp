@@ -12,6 +12,7 @@
 #include "domain/rollup.hpp"
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
+#include "storage/analytics_sql.hpp"
 #include "storage/analytics_store.hpp"
 #include "storage/outbox_store.hpp"
 #include "storage/postgres_store.hpp"
@@ -409,6 +410,39 @@ BOOST_FIXTURE_TEST_CASE(the_outbox_relay_deletes_records_only_after_a_successful
   BOOST_REQUIRE(seen.size() == 2u);
   BOOST_TEST(seen[0].id < seen[1].id);
   BOOST_TEST(seen[0].payload.find("\"status\": \"final\"") != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(closing_windows_reads_only_the_open_hours_it_closes,
+                        test::pg_database) {
+  // Every batch runs the close statement, so its cost must not grow with
+  // the number of open windows (users x agents x tools x models of the
+  // current hours): it is a range scan of the partial index of open hours
+  // bounded by the watermark, not a filter over all of them.
+  auto store = open_migrated(url);
+  test::exec_sql(
+    url,
+    "INSERT INTO analytics_rollups (grain, bucket_start, kind, user_id,"
+    " agent_type, events, latency_sketch, last_event_at) SELECT 'hour',"
+    " timestamptz '2024-05-01 10:00Z' + (g % 3) * interval '1 hour',"
+    " 'agent', 'u' || g, 'chat', 1, '{}', now()"
+    " FROM generate_series(1, 5000) g;"
+    "INSERT INTO analytics_stream_time (consumer_group, topic, partition,"
+    " max_event_at) VALUES ('" + group + "', 'agent-activities', 0,"
+    " timestamptz '2024-05-01 12:30Z');"
+    "ANALYZE analytics_rollups; ANALYZE analytics_stream_time");
+  pqxx::connection c{url};
+  pqxx::work tx{c};
+  auto plan = tx.exec("EXPLAIN " + storage::analytics_sql::close_windows_sql(
+                                     tx.quote(group),
+                                     storage::analytics_window_options{}));
+  std::string text;
+  for (const auto& row : plan)
+    text += row[0].c_str() + std::string{"\n"};
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(text.find("analytics_rollups_open_idx") != std::string::npos,
+             text);
+  BOOST_TEST(text.find("Index Cond: (bucket_start <=") != std::string::npos,
+             text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
