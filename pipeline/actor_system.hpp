@@ -13,15 +13,16 @@ namespace agentmem::pipeline {
 /// is 500 attempts, up to 25 ms of wake-ups every 50 µs each time a worker
 /// runs out of work), then waits on its condition variable with a timeout
 /// (the "relaxed" phase, 10 ms by default), waking to steal from the other
-/// workers. agentmem skips the moderate phase and waits 2 ms in the
+/// workers. agentmem skips the moderate phase and waits 5 ms in the
 /// relaxed one: an enqueue from outside the scheduler wakes a waiting
 /// worker at once, and a job another worker queued for itself is stolen
-/// within 2 ms. An idle worker wakes 500 times per second instead of
-/// 20,000 times in the first 25 ms of every idle period (and 100 times per
-/// second after that). docs/performance.md, "Idle scheduler workers".
+/// within 5 ms. An idle worker wakes 200 times per second instead of
+/// 20,000 times in the first 25 ms of every idle period; an idle node
+/// spends what it spends with CAF's defaults (≈ 0.9 % of a core, 4
+/// workers, measured). docs/performance.md, "Idle scheduler workers".
 inline constexpr size_t scheduler_moderate_poll_attempts = 0;
 /// Timeout of an idle worker's wait (µs); see above.
-inline constexpr int64_t scheduler_relaxed_sleep_us = 2000;
+inline constexpr int64_t scheduler_relaxed_sleep_us = 5000;
 
 /// The actor system configuration every node process uses (`agentmem
 /// run`, `agentmem dev`, the benchmarks): agentmem's message types and the
