@@ -504,6 +504,12 @@ struct scenario_result {
   double hist_p50_s = NAN, hist_p99_s = NAN;
   long rss_base_kb = 0, rss_peak_kb = 0;
   long rss_after_kb = 0; // after the node stopped and the heap was trimmed
+  // Where the peak goes: RSS when the first record was consumed (the node
+  // up, its shards open and empty), at the end of the run (the node idle,
+  // before stop) and right after malloc_trim there; glibc's heap then.
+  long rss_first_kb = -1, rss_end_kb = 0, rss_end_trimmed_kb = 0;
+  size_t heap_in_use = 0, heap_free = 0, heap_mmapped = 0;
+  size_t shards_open = 0;
   int64_t pg_activities = 0, pg_memories = 0, index_points = 0;
   double stop_s = 0;
   double cpu_process_s = 0, cpu_postgres_s = 0;
@@ -966,8 +972,10 @@ scenario_result run_scenario(
     auto next_sample = clk::now();
     while (!watch_stop.load()) {
       auto now = clk::now();
-      if (first_consume_ns.load() == 0 && consumed.value() > consumed_before)
+      if (first_consume_ns.load() == 0 && consumed.value() > consumed_before) {
         first_consume_ns = now.time_since_epoch().count();
+        r.rss_first_kb = status_kb("VmRSS");
+      }
       std::error_code sec;
       bool writing = fs::exists(snap_tmp, sec);
       if (writing && !snap_start)
@@ -1182,6 +1190,16 @@ scenario_result run_scenario(
     auto nm = probe_db->scalar("SELECT count(*) FROM memories");
     r.pg_memories = nm ? *nm : -1;
     r.index_points = static_cast<int64_t>(node->index_size());
+    r.shards_open = node->shard_count();
+    r.rss_end_kb = status_kb("VmRSS");
+    {
+      struct mallinfo2 mi = ::mallinfo2();
+      r.heap_in_use = mi.uordblks;
+      r.heap_free = mi.fordblks;
+      r.heap_mmapped = mi.hblkhd;
+    }
+    trim_heap(); // the node is idle: what is retention, what is live
+    r.rss_end_trimmed_kb = status_kb("VmRSS");
     if (!r.m.e2e.bounds.empty()) {
       r.hist_p50_s = hquantile(r.m.e2e, 0.5);
       r.hist_p99_s = hquantile(r.m.e2e, 0.99);
@@ -1264,6 +1282,7 @@ struct report {
   std::string node_settings;
   double snapshot_s = 0; // vector_index::save of the standalone index
   size_t snapshot_points = 0;
+  long index_rss_kb = 0; // RSS of the standalone 2-thread index, measured
   uintmax_t snapshot_bytes = 0;
 };
 
@@ -1513,13 +1532,40 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         << " MiB = " << fixed(mib(s.rss_peak_kb - s.rss_base_kb) / 1024.0
                                 / static_cast<double>(s.index_points) * 1e6,
                               2)
-        << " GiB per 1M memories in the index (index, RocksDB, batches in "
-           "flight, the mock broker's copy of the topic); after the node "
+        << " GiB per 1M memories in the index (the node: shards, RocksDB, "
+           "batches in flight, consumer queues, allocator retention; the "
+           "mock broker's copy of a pre-produced topic is in the base, "
+           "its fetch buffers are not); after the node "
            "stopped: "
         << fixed(mib(s.rss_after_kb), 0) << " MiB ("
         << (s.rss_after_kb - s.rss_base_kb >= 0 ? "+" : "")
         << fixed(mib(s.rss_after_kb - s.rss_base_kb), 0)
         << " MiB against the base)\n";
+    if (s.index_points > 0) {
+      auto over = [&](long kb) {
+        return (kb - s.rss_base_kb >= 0 ? "+" : "")
+               + fixed(mib(kb - s.rss_base_kb), 0) + " MiB";
+      };
+      o << b << s.name << ": memory over the base: at the first record ("
+        << s.shards_open << " shards open, empty) "
+        << (s.rss_first_kb >= 0 ? over(s.rss_first_kb) : std::string{"n/a"})
+        << "; at the end of the run (node idle) " << over(s.rss_end_kb)
+        << ", after malloc_trim " << over(s.rss_end_trimmed_kb)
+        << "; glibc heap then: " << fixed(s.heap_in_use / 1048576.0, 0)
+        << " MiB in use, " << fixed(s.heap_free / 1048576.0, 0)
+        << " MiB free in arenas, " << fixed(s.heap_mmapped / 1048576.0, 0)
+        << " MiB in mmapped chunks";
+      if (rep.index_rss_kb > 0 && rep.snapshot_points > 0) {
+        double per_point = rep.index_rss_kb * 1024.0
+                           / static_cast<double>(rep.snapshot_points);
+        o << "; the index's own size (RSS of the standalone index, measured): "
+          << fixed(per_point, 0) << " B/point, "
+          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
+          << " MiB for this run's points (estimate: one graph, not "
+          << s.shards_open << ")";
+      }
+      o << "\n";
+    }
     o << b << s.name << ": ingress paused (max_in_flight reached) "
       << fixed(100.0 * s.paused_fraction, 0) << " % of the run, mean "
       << fixed(s.mean_in_flight, 2) << " batches in flight; "
@@ -2073,7 +2119,10 @@ int main(int argc, char** argv) {
       "hnswlib insert, 2 threads (vector_index::upsert, M=16, efC=100)",
       "vectors");
     {
+      long rss0 = status_kb("VmRSS");
       auto index = insert_all(hnsw_row, 2, "standalone-index");
+      trim_heap();
+      rep.index_rss_kb = status_kb("VmRSS") - rss0;
       size_t added = static_cast<size_t>(hnsw_row.units);
       hnsw_row.in_cpu_sum = true;
       hnsw_row.standalone_core = true;

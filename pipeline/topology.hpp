@@ -66,6 +66,11 @@ public:
     return shards_->size();
   }
 
+  /// Shards open on this node (one per assigned partition).
+  size_t shard_count() const {
+    return shards_->partitions().size();
+  }
+
   /// Whether a point is in the shard of `partition` on this node, i.e.
   /// searchable here (one hash lookup; the benchmark polls it).
   bool index_contains(int32_t partition, uint64_t point_id) const {
