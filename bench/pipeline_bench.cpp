@@ -40,6 +40,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +90,8 @@
 #include "pipeline/topology.hpp"
 #include "storage/copy_writer.hpp"
 #include "storage/hot_state.hpp"
+#include "storage/keyword_index.hpp"
+#include "storage/shard_set.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
 #include "storage/postgres_store.hpp"
@@ -505,6 +508,13 @@ struct scenario_result {
   double hist_p50_s = NAN, hist_p99_s = NAN;
   long rss_base_kb = 0, rss_peak_kb = 0;
   long rss_after_kb = 0; // after the node stopped and the heap was trimmed
+  // Where the peak goes: RSS when the first record was consumed (the node
+  // up, its shards open and empty), at the end of the run (the node idle,
+  // before stop) and right after malloc_trim there; glibc's heap then.
+  long rss_first_kb = -1, rss_end_kb = 0, rss_end_trimmed_kb = 0;
+  size_t heap_in_use = 0, heap_free = 0, heap_mmapped = 0;
+  size_t shards_open = 0;
+  pipeline::topology::memory_usage parts; // at the end of the run
   int64_t pg_activities = 0, pg_memories = 0, index_points = 0;
   double stop_s = 0;
   double cpu_process_s = 0, cpu_postgres_s = 0;
@@ -960,8 +970,10 @@ scenario_result run_scenario(
     auto next_sample = clk::now();
     while (!watch_stop.load()) {
       auto now = clk::now();
-      if (first_consume_ns.load() == 0 && consumed.value() > consumed_before)
+      if (first_consume_ns.load() == 0 && consumed.value() > consumed_before) {
         first_consume_ns = now.time_since_epoch().count();
+        r.rss_first_kb = status_kb("VmRSS");
+      }
       std::error_code sec;
       bool writing = fs::exists(snap_tmp, sec);
       if (writing && !snap_start)
@@ -1178,6 +1190,17 @@ scenario_result run_scenario(
     auto nm = probe_db->scalar("SELECT count(*) FROM memories");
     r.pg_memories = nm ? *nm : -1;
     r.index_points = static_cast<int64_t>(node->index_size());
+    r.shards_open = node->shard_count();
+    r.parts = node->memory();
+    r.rss_end_kb = status_kb("VmRSS");
+    {
+      struct mallinfo2 mi = ::mallinfo2();
+      r.heap_in_use = mi.uordblks;
+      r.heap_free = mi.fordblks;
+      r.heap_mmapped = mi.hblkhd;
+    }
+    trim_heap(); // the node is idle: what is retention, what is live
+    r.rss_end_trimmed_kb = status_kb("VmRSS");
     if (!r.m.e2e.bounds.empty()) {
       r.hist_p50_s = hquantile(r.m.e2e, 0.5);
       r.hist_p99_s = hquantile(r.m.e2e, 0.99);
@@ -1260,6 +1283,10 @@ struct report {
   std::string node_settings;
   double snapshot_s = 0; // vector_index::save of the standalone index
   size_t snapshot_points = 0;
+  long index_rss_kb = 0; // RSS of the standalone 2-thread index, measured
+  long keywords_rss_kb = 0; // RSS of a keyword index of the same memories
+  long shards_rss_kb = 0;   // RSS of the node's shards holding them
+  size_t shards_points = 0;
   uintmax_t snapshot_bytes = 0;
 };
 
@@ -1509,13 +1536,66 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         << " MiB = " << fixed(mib(s.rss_peak_kb - s.rss_base_kb) / 1024.0
                                 / static_cast<double>(s.index_points) * 1e6,
                               2)
-        << " GiB per 1M memories in the index (index, RocksDB, batches in "
-           "flight, the mock broker's copy of the topic); after the node "
+        << " GiB per 1M memories in the index (the node: shards, RocksDB, "
+           "batches in flight, consumer queues, allocator retention; the "
+           "mock broker's copy of a pre-produced topic is in the base, "
+           "its fetch buffers are not); after the node "
            "stopped: "
         << fixed(mib(s.rss_after_kb), 0) << " MiB ("
         << (s.rss_after_kb - s.rss_base_kb >= 0 ? "+" : "")
         << fixed(mib(s.rss_after_kb - s.rss_base_kb), 0)
         << " MiB against the base)\n";
+    if (s.index_points > 0) {
+      auto over = [&](long kb) {
+        return (kb - s.rss_base_kb >= 0 ? "+" : "")
+               + fixed(mib(kb - s.rss_base_kb), 0) + " MiB";
+      };
+      o << b << s.name << ": memory over the base: at the first record "
+           "(the node up, its shards empty) "
+        << (s.rss_first_kb >= 0 ? over(s.rss_first_kb) : std::string{"n/a"})
+        << "; at the end of the run (node idle, " << s.shards_open
+        << " shards) " << over(s.rss_end_kb)
+        << ", after malloc_trim " << over(s.rss_end_trimmed_kb)
+        << "; glibc heap before the trim (mallinfo2, virtual: includes the "
+           "graphs' reserved capacity and released lock arrays): "
+        << fixed(s.heap_in_use / 1048576.0, 0) << " MiB allocated in arenas, "
+        << fixed(s.heap_free / 1048576.0, 0) << " MiB free in arenas, "
+        << fixed(s.heap_mmapped / 1048576.0, 0) << " MiB in mmapped chunks";
+      if (rep.index_rss_kb > 0 && rep.snapshot_points > 0) {
+        double per_point = rep.index_rss_kb * 1024.0
+                           / static_cast<double>(rep.snapshot_points);
+        o << "; the index's own size (RSS of the standalone index, measured): "
+          << fixed(per_point, 0) << " B/point, "
+          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
+          << " MiB for this run's points (estimate: one graph, not "
+          << s.shards_open << ")";
+      }
+      if (rep.keywords_rss_kb != 0 && rep.snapshot_points > 0) {
+        double per_point = rep.keywords_rss_kb * 1024.0
+                           / static_cast<double>(rep.snapshot_points);
+        o << "; BM25 keyword index (standalone, measured): "
+          << fixed(per_point, 0) << " B/point, "
+          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
+          << " MiB for this run's points (estimate)";
+      }
+      if (rep.shards_rss_kb != 0 && rep.shards_points > 0) {
+        double per_point = rep.shards_rss_kb * 1024.0
+                           / static_cast<double>(rep.shards_points);
+        o << "; the same memories in " << rep.partitions
+          << " shards (graph + keyword index each, standalone, measured): "
+          << fixed(mib(rep.shards_rss_kb), 0) << " MiB = "
+          << fixed(per_point, 0) << " B/point, "
+          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
+          << " MiB for this run's points";
+      }
+      o << "; RocksDB (properties: memtables, readers, block cache): hot "
+           "state "
+        << fixed(s.parts.rocksdb_hot / 1048576.0, 0) << " MiB, working memory "
+        << fixed(s.parts.rocksdb_working / 1048576.0, 0)
+        << " MiB; conversation-buffer cache "
+        << fixed(s.parts.buffer_cache / 1048576.0, 0) << " MiB";
+      o << "\n";
+    }
     o << b << s.name << ": ingress paused (max_in_flight reached) "
       << fixed(100.0 * s.paused_fraction, 0) << " % of the run, mean "
       << fixed(s.mean_in_flight, 2) << " batches in flight; "
@@ -2069,7 +2149,10 @@ int main(int argc, char** argv) {
       "hnswlib insert, 2 threads (vector_index::upsert, M=16, efC=100)",
       "vectors");
     {
+      long rss0 = status_kb("VmRSS");
       auto index = insert_all(hnsw_row, 2, "standalone-index");
+      trim_heap();
+      rep.index_rss_kb = status_kb("VmRSS") - rss0;
       size_t added = static_cast<size_t>(hnsw_row.units);
       hnsw_row.in_cpu_sum = true;
       hnsw_row.standalone_core = true;
@@ -2089,6 +2172,99 @@ int main(int argc, char** argv) {
           rep.snapshot_bytes += e.file_size(ec);
     }
     fs::remove_all(fs::path{data_dir} / "standalone-index");
+    trim_heap();
+    {
+      // The index's own size in the node's layout, measured in a child
+      // process (fork) so that its allocations do not change this
+      // process's heap (glibc raises its mmap threshold to the largest
+      // chunk freed) before the pipeline runs: (1) a BM25 keyword index of
+      // the memories, (2) the same memories in shards as the node holds
+      // them (one graph and one keyword index per partition, 16,384
+      // initial capacity as pipeline::topology; users spread over the
+      // partitions by hash). Each is RSS after minus before, trimmed.
+      int fds[2];
+      if (::pipe(fds) != 0)
+        die("pipe");
+      std::cout.flush();
+      std::cerr.flush();
+      pid_t child = ::fork();
+      if (child < 0)
+        die("fork");
+      if (child == 0) {
+        ::close(fds[0]);
+        long out[3] = {0, 0, 0};
+        size_t chunk = std::max<size_t>(
+          1, static_cast<size_t>(2000.0 / events_per_memory));
+        std::vector<memory> part;
+        {
+          long rss0 = status_kb("VmRSS");
+          auto kw = storage::keyword_index::open("");
+          if (kw) {
+            for (size_t i = 0; i < mems.size(); i += chunk) {
+              part.assign(mems.begin() + i,
+                          mems.begin() + std::min(mems.size(), i + chunk));
+              (*kw)->upsert(part);
+            }
+            part.clear();
+            part.shrink_to_fit();
+            trim_heap();
+            out[0] = status_kb("VmRSS") - rss0;
+          }
+        }
+        trim_heap();
+        {
+          long rss0 = status_kb("VmRSS");
+          storage::shard_set_config scfg;
+          scfg.dir = (fs::path{data_dir} / "standalone-shards").string();
+          scfg.vectors.dims = emb.dims();
+          scfg.vectors.model = emb.model();
+          scfg.vectors.initial_capacity = 16384;
+          storage::shard_set shards{scfg};
+          bool ok = true;
+          for (int32_t p = 0; p < partitions; ++p)
+            ok = ok && static_cast<bool>(shards.open(p));
+          for (size_t i = 0; ok && i < mems.size(); i += chunk) {
+            part.assign(mems.begin() + i,
+                        mems.begin() + std::min(mems.size(), i + chunk));
+            for (auto& m : part)
+              m.partition = static_cast<int32_t>(
+                std::hash<std::string>{}(m.user_id)
+                % static_cast<size_t>(partitions));
+            ok = static_cast<bool>(shards.upsert(part));
+          }
+          part.clear();
+          part.shrink_to_fit();
+          trim_heap();
+          if (ok) {
+            out[1] = status_kb("VmRSS") - rss0;
+            out[2] = static_cast<long>(shards.size());
+          }
+        }
+        auto w = ::write(fds[1], out, sizeof out);
+        ::_exit(w == static_cast<ssize_t>(sizeof out) ? 0 : 1);
+      }
+      ::close(fds[1]);
+      long in[3] = {0, 0, 0};
+      size_t got = 0;
+      while (got < sizeof in) {
+        auto n = ::read(fds[0], reinterpret_cast<char*>(in) + got,
+                        sizeof in - got);
+        if (n <= 0)
+          break;
+        got += static_cast<size_t>(n);
+      }
+      ::close(fds[0]);
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      if (got == sizeof in) {
+        rep.keywords_rss_kb = in[0];
+        rep.shards_rss_kb = in[1];
+        rep.shards_points = static_cast<size_t>(in[2]);
+      } else {
+        log("memory breakdown: the index measurement (child process) failed");
+      }
+    }
+    fs::remove_all(fs::path{data_dir} / "standalone-shards");
     mems.clear();
     mems.shrink_to_fit();
     trim_heap();

@@ -636,4 +636,12 @@ caf::error topology::stop() {
   return lifecycle_.stop();
 }
 
+topology::memory_usage topology::memory() const {
+  memory_usage u;
+  u.rocksdb_hot = hot_->rocksdb_memory_bytes();
+  u.rocksdb_working = working_->rocksdb_memory_bytes();
+  u.buffer_cache = hot_->buffer_cache_usage().first;
+  return u;
+}
+
 } // namespace agentmem::pipeline

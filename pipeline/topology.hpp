@@ -66,6 +66,19 @@ public:
     return shards_->size();
   }
 
+  /// Memory of the node's parts that report it (pipeline_bench's breakdown).
+  struct memory_usage {
+    size_t rocksdb_hot = 0;     ///< hot_state: memtables, readers, cache
+    size_t rocksdb_working = 0; ///< working_memory: the same
+    size_t buffer_cache = 0;    ///< conversation-buffer cache (estimate)
+  };
+  memory_usage memory() const;
+
+  /// Shards open on this node (one per assigned partition).
+  size_t shard_count() const {
+    return shards_->partitions().size();
+  }
+
   /// Whether a point is in the shard of `partition` on this node, i.e.
   /// searchable here (one hash lookup; the benchmark polls it).
   bool index_contains(int32_t partition, uint64_t point_id) const {

@@ -405,6 +405,18 @@ hot_state::session_buffer(const std::string& user_id,
   return snap;
 }
 
+size_t hot_state::rocksdb_memory_bytes() const {
+  size_t total = 0;
+  for (const char* p : {"rocksdb.size-all-mem-tables",
+                        "rocksdb.estimate-table-readers-mem",
+                        "rocksdb.block-cache-usage"}) {
+    uint64_t v = 0;
+    if (impl_->db->GetIntProperty(p, &v))
+      total += v;
+  }
+  return total;
+}
+
 std::pair<size_t, size_t> hot_state::buffer_cache_usage() const {
   std::lock_guard<std::mutex> guard{impl_->mu};
   return {impl_->bytes, impl_->buffers.size()};

@@ -110,6 +110,10 @@ public:
   /// sessions cached (tests, metrics).
   std::pair<size_t, size_t> buffer_cache_usage() const;
 
+  /// RocksDB's own memory (memtables, table readers, block cache), from
+  /// its properties (pipeline_bench's memory breakdown).
+  size_t rocksdb_memory_bytes() const;
+
   /// Session state, if known.
   caf::expected<std::optional<session_state>>
   session(const std::string& user_id, const std::string& session_id) const;

@@ -16,6 +16,8 @@
 #include <unordered_map>
 
 #include <hnswlib/hnswlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "messages/errc.hpp"
 #include "storage/simd_kernels.hpp"
@@ -101,6 +103,50 @@ private:
   hnswlib::DISTFUNC<float> dist_;
 };
 
+// hnswlib 0.6.2 constructs every graph with 65,536 std::mutex for in-place
+// updates (link_list_update_locks_, 2.5 MiB) plus one per element of
+// capacity (link_list_locks_, 40 B each) and zeroes element_levels_: all
+// written up front, so an empty graph of 16,384 capacity is 3.3 MiB of
+// resident memory, a node's 256 shards 820 MiB before their first point
+// (docs/performance.md, "Memory: where peak RSS goes"). An unlocked
+// std::mutex is all zero bytes (glibc's PTHREAD_MUTEX_INITIALIZER; checked
+// below) and so is a level of 0, which is what a page reads as after
+// MADV_DONTNEED on private anonymous memory (the heap): the whole pages
+// inside those arrays are handed back and become resident again only where
+// a lock is taken or a level written, i.e. per inserted point.
+bool unlocked_mutex_is_zero() {
+  static const bool zero = [] {
+    std::mutex m;
+    unsigned char z[sizeof(std::mutex)] = {};
+    return std::memcmp(reinterpret_cast<const void*>(&m), z, sizeof z) == 0;
+  }();
+  return zero;
+}
+
+// Drops the pages wholly inside [p, p + bytes), which must hold zeros only.
+void release_zero_pages(const void* p, size_t bytes) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto b = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  auto e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(page - 1);
+  if (e > b)
+    ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
+// After the graph was built or resized (no lock held: the caller has the
+// index exclusively): the lock arrays and the levels past the last element.
+void release_unused(hnswlib::HierarchicalNSW<float>& h, bool update_locks) {
+  if (!unlocked_mutex_is_zero())
+    return;
+  if (update_locks)
+    release_zero_pages(h.link_list_update_locks_.data(),
+                       h.link_list_update_locks_.size() * sizeof(std::mutex));
+  release_zero_pages(h.link_list_locks_.data(),
+                     h.link_list_locks_.size() * sizeof(std::mutex));
+  size_t used = std::min<size_t>(h.cur_element_count, h.element_levels_.size());
+  release_zero_pages(h.element_levels_.data() + used,
+                     (h.element_levels_.size() - used) * sizeof(int));
+}
+
 } // namespace
 
 struct vector_index::impl {
@@ -116,6 +162,7 @@ struct vector_index::impl {
   void make_empty() {
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       space.get(), cfg.initial_capacity, cfg.m, cfg.ef_construction);
+    release_unused(*hnsw, true);
     hnsw->setEf(cfg.ef_search);
     payloads.clear();
     internal.clear();
@@ -177,6 +224,7 @@ struct vector_index::impl {
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       space.get(), (snap / "graph.bin").string(), false,
       std::max<size_t>(cfg.initial_capacity, count + 1));
+    release_unused(*hnsw, true);
     hnsw->setEf(cfg.ef_search);
     std::ifstream in{snap / "payloads.bin", std::ios::binary};
     uint64_t n = 0;
@@ -266,8 +314,10 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
     // 1. New points: the graph is sized once, then filled by the threads.
     if (!fresh.empty()) {
       size_t need = d.hnsw->cur_element_count + fresh.size();
-      if (need > d.hnsw->max_elements_)
+      if (need > d.hnsw->max_elements_) {
         d.hnsw->resizeIndex(std::max(need, d.hnsw->max_elements_ * 2));
+        release_unused(*d.hnsw, false);
+      }
       size_t from = 0;
       // hnswlib's concurrent insertion needs an entry point.
       if (d.hnsw->cur_element_count == 0) {
@@ -335,8 +385,10 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
                                   static_cast<float>(m.importance));
       if (present && (m.vector.empty() || d.same_point(m)))
         continue; // ids are deterministic: usually the very same point
-      if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
+      if (d.hnsw->cur_element_count >= d.hnsw->max_elements_) {
         d.hnsw->resizeIndex(d.hnsw->max_elements_ * 2);
+        release_unused(*d.hnsw, false);
+      }
       // On an existing label hnswlib 0.6.2 replaces the vector and repairs
       // the point's links (updatePoint): a memory updated in place.
       d.hnsw->addPoint(m.vector.data(), m.point_id, level_of(m.point_id, mult));

@@ -186,6 +186,18 @@ working_memory::working_memory(std::unique_ptr<impl> p,
   : impl_(std::move(p)), cfg_(cfg) {
 }
 
+size_t working_memory::rocksdb_memory_bytes() const {
+  size_t total = 0;
+  for (const char* p : {"rocksdb.size-all-mem-tables",
+                        "rocksdb.estimate-table-readers-mem",
+                        "rocksdb.block-cache-usage"}) {
+    uint64_t v = 0;
+    if (impl_->db->GetIntProperty(p, &v))
+      total += v;
+  }
+  return total;
+}
+
 working_memory::~working_memory() {
   if (impl_ && impl_->db)
     impl_->db->Close();

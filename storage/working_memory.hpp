@@ -78,6 +78,10 @@ public:
   open(const std::string& dir, working_memory_config cfg, clock now = {});
   ~working_memory();
 
+  /// RocksDB's own memory (memtables, table readers, block cache), from
+  /// its properties (pipeline_bench's memory breakdown).
+  size_t rocksdb_memory_bytes() const;
+
   /// The item an activity contributes, if any: `message` (kind "message",
   /// name = agent_name or role, content), `tool_call` (kind "tool_result",
   /// name = tool_name, content = output, else content, else error) and
