@@ -23,6 +23,9 @@ struct consumer::impl {
   // returned, partition EOFs, seeks): the fallback for lag() when
   // rd_kafka_position() does not know yet (e.g. an idle, caught-up partition).
   std::map<std::pair<std::string, int32_t>, int64_t> seen_positions;
+  // A rebalance callback has run, so a SyncGroup has succeeded (see
+  // settle_before_destroy()).
+  bool synced = false;
 
   bool cooperative() const {
     return std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -140,19 +143,54 @@ struct consumer::impl {
     auto* self = static_cast<impl*>(opaque);
     switch (err) {
       case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        self->synced = true;
         self->handle_assign(parts);
         break;
       case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        self->synced = true;
         self->handle_revoke(parts);
         break;
       default:
+        // librdkafka 2.0.2 calls back with the two codes above only. Its
+        // documented answer to anything else, assign(NULL), is eager-only:
+        // under COOPERATIVE librdkafka rejects it with _STATE
+        // (rd_kafka_cgrp_handle_assign_op), and the assignment stays.
         spdlog::error("kafka consumer: rebalance failed: {}",
                       rd_kafka_err2str(err));
         self->errors.fetch_add(1, std::memory_order_relaxed);
-        self->seen_positions.clear();
-        rd_kafka_assign(rk, nullptr);
+        if (!self->cooperative()) {
+          self->seen_positions.clear();
+          rd_kafka_assign(rk, nullptr);
+        }
         break;
     }
+  }
+
+  // librdkafka before 2.3.0 aborts in rd_kafka_destroy()
+  // (rd_kafka_sticky_assignor_state_destroy asserts) when a JoinGroup
+  // response chose cooperative-sticky but no SyncGroup has succeeded yet:
+  // the assignor's state is made by the first assignment (librdkafka
+  // #4312, fixed by #4381). A node stopped while it joins, e.g. its first
+  // SyncGroup failed because another member joined meanwhile and it waits
+  // in the next JoinGroup, would abort instead of shutting down. So the
+  // group is served until that first assignment (on_assign runs, and
+  // on_revoke when close() then leaves). Returns false when it did not
+  // come in time: the handle must then be left allocated.
+  bool settle_before_destroy() {
+    if (synced || rd_kafka_version() >= 0x02030000 || !cooperative())
+      return true;
+    // A broker finishes a rebalance once every member has rejoined (a
+    // heartbeat interval or two); the mock cluster takes
+    // session.timeout.ms - 1 s per round.
+    constexpr auto max_wait = std::chrono::seconds(10);
+    spdlog::warn("kafka consumer: closing while joining the group; waiting "
+                 "up to {} s for the first assignment (librdkafka #4312)",
+                 max_wait.count());
+    auto deadline = std::chrono::steady_clock::now() + max_wait;
+    while (!synced && std::chrono::steady_clock::now() < deadline)
+      if (auto* m = rd_kafka_consumer_poll(rk, 100))
+        rd_kafka_message_destroy(m);
+    return synced;
   }
 
   static void offset_commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
@@ -424,6 +462,7 @@ std::vector<partition_offset> consumer::assignment() const {
 void consumer::close() {
   if (impl_ == nullptr || impl_->rk == nullptr)
     return;
+  bool destroyable = impl_->settle_before_destroy();
   // librdkafka sends no LeaveGroup when a static member terminates, but it
   // does when it unsubscribes: unsubscribe, serve the revoke (on_revoke
   // runs here) until the assignment is empty, then close.
@@ -451,7 +490,13 @@ void consumer::close() {
   // Serves the final revoke (on_revoke runs here) and leaves the group.
   if (auto err = rd_kafka_consumer_close(impl_->rk))
     spdlog::warn("kafka consumer: close: {}", rd_kafka_err2str(err));
-  rd_kafka_destroy(impl_->rk);
+  if (destroyable)
+    rd_kafka_destroy(impl_->rk);
+  else
+    // Nothing polls it any more, so no callback reaches this object.
+    spdlog::error("kafka consumer: no assignment came while closing; the "
+                  "librdkafka handle is left allocated, destroying it would "
+                  "abort the process (librdkafka #4312, fixed in 2.3.0)");
   impl_->rk = nullptr;
   impl_->seen_positions.clear();
 }

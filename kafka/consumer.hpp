@@ -127,12 +127,16 @@ public:
 
   /// Leaves the group cleanly (revoke callback runs, no commit is made) and
   /// releases the handle; a static member leaves only with
-  /// consumer_config::leave_group_on_close. Idempotent; the destructor
-  /// calls it.
+  /// consumer_config::leave_group_on_close. A cooperative member closed
+  /// while it joins the group first waits (up to 10 s) for its first
+  /// assignment, so `on_assign` may run here too (librdkafka before 2.3
+  /// aborts when such a member is destroyed, librdkafka #4312). Idempotent;
+  /// the destructor calls it.
   void close();
 
   /// "COOPERATIVE" or "EAGER": the rebalance protocol of the configured
-  /// `partition.assignment.strategy`.
+  /// `partition.assignment.strategy`, once the group has answered a
+  /// JoinGroup ("NONE" before).
   std::string rebalance_protocol() const;
 
   /// Transient consume errors and failed commits seen so far (partition

@@ -91,4 +91,21 @@ int mock_cluster::brokers() const {
   return impl_->brokers;
 }
 
+void mock_cluster::set_round_trip_time(std::chrono::milliseconds rtt) {
+  // Mock broker ids are 1..brokers.
+  for (int32_t id = 1; id <= impl_->brokers; ++id)
+    rd_kafka_mock_broker_set_rtt(impl_->cluster, id,
+                                 static_cast<int>(rtt.count()));
+}
+
+void mock_cluster::fail_requests(int api_key, int error_code, int count) {
+  if (count <= 0)
+    return;
+  std::vector<rd_kafka_resp_err_t> errors(
+    static_cast<size_t>(count), static_cast<rd_kafka_resp_err_t>(error_code));
+  rd_kafka_mock_push_request_errors_array(impl_->cluster,
+                                          static_cast<int16_t>(api_key),
+                                          errors.size(), errors.data());
+}
+
 } // namespace agentmem::kafka

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,16 @@ namespace agentmem::kafka {
 /// Warning: librdkafka 2.0.2's mock broker keeps only the newest ~5 MiB per
 /// partition and silently drops older records. Consume while producing,
 /// use many partitions, or use a real broker for large backlogs.
+///
+/// Warning: its group coordinator ends a group's sync as soon as the
+/// leader's SyncGroup (which carries every member's assignment) is in, and
+/// answers a follower's SyncGroup that arrives after it with
+/// INVALID_REQUEST; a real broker answers it with the follower's
+/// assignment. The follower rejoins, the next round (session.timeout.ms
+/// - 1 s later) races the same way, and a loaded machine can lose it round
+/// after round. The follower usually wins, as the leader first fetches
+/// metadata for its assignor; tests with several members of one group make
+/// that head start large with set_round_trip_time() while they join.
 class mock_cluster {
 public:
   /// Starts `brokers` (>= 1) mock brokers and creates `topics` (other topics
@@ -41,6 +52,14 @@ public:
 
   /// Number of brokers.
   int brokers() const;
+
+  /// Delays every response of every broker by `rtt` (0 turns it off).
+  void set_round_trip_time(std::chrono::milliseconds rtt);
+
+  /// The next `count` requests with Kafka protocol ApiKey `api_key` (e.g.
+  /// 14, SyncGroup), to any broker, fail with broker error `error_code` (an
+  /// rd_kafka_resp_err_t value).
+  void fail_requests(int api_key, int error_code, int count);
 
   /// Opaque librdkafka state; defined in mock_cluster.cpp.
   struct impl;
