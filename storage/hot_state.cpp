@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "messages/errc.hpp"
+#include "storage/rocksdb_memory.hpp"
 #include "storage/value_codec.hpp"
 
 namespace agentmem::storage {
@@ -406,15 +407,7 @@ hot_state::session_buffer(const std::string& user_id,
 }
 
 size_t hot_state::rocksdb_memory_bytes() const {
-  size_t total = 0;
-  for (const char* p : {"rocksdb.size-all-mem-tables",
-                        "rocksdb.estimate-table-readers-mem",
-                        "rocksdb.block-cache-usage"}) {
-    uint64_t v = 0;
-    if (impl_->db->GetIntProperty(p, &v))
-      total += v;
-  }
-  return total;
+  return detail::rocksdb_memory_bytes(*impl_->db);
 }
 
 std::pair<size_t, size_t> hot_state::buffer_cache_usage() const {

@@ -15,6 +15,7 @@
 
 #include "domain/text.hpp"
 #include "messages/errc.hpp"
+#include "storage/rocksdb_memory.hpp"
 #include "storage/value_codec.hpp"
 
 namespace agentmem::storage {
@@ -187,15 +188,7 @@ working_memory::working_memory(std::unique_ptr<impl> p,
 }
 
 size_t working_memory::rocksdb_memory_bytes() const {
-  size_t total = 0;
-  for (const char* p : {"rocksdb.size-all-mem-tables",
-                        "rocksdb.estimate-table-readers-mem",
-                        "rocksdb.block-cache-usage"}) {
-    uint64_t v = 0;
-    if (impl_->db->GetIntProperty(p, &v))
-      total += v;
-  }
-  return total;
+  return detail::rocksdb_memory_bytes(*impl_->db);
 }
 
 working_memory::~working_memory() {
