@@ -91,10 +91,10 @@
 #include "storage/copy_writer.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
-#include "storage/shard_set.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
 #include "storage/postgres_store.hpp"
+#include "storage/shard_set.hpp"
 #include "storage/simd_kernels.hpp"
 #include "storage/vector_index.hpp"
 
@@ -948,8 +948,9 @@ scenario_result run_scenario(
     "Records whose batch was committed to Postgres and the index.");
   double committed_before = committed.value();
   // A sampler thread notes the first consumed record (0.5 ms resolution),
-  // the index snapshots vector_linking takes (10 ms resolution) (<data_dir>/index/snapshot.tmp
-  // exists while one is written) and the backpressure gauges.
+  // the index snapshots vector_linking takes (10 ms resolution;
+  // <data_dir>/index/snapshot.tmp exists while one is written) and the
+  // backpressure gauges.
   auto& paused_gauge = metrics::global().get_gauge(
     "agentmem_consumer_paused",
     "1 while ingress pauses partitions (backpressure), else 0.");
@@ -1561,33 +1562,27 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         << fixed(s.heap_in_use / 1048576.0, 0) << " MiB allocated in arenas, "
         << fixed(s.heap_free / 1048576.0, 0) << " MiB free in arenas, "
         << fixed(s.heap_mmapped / 1048576.0, 0) << " MiB in mmapped chunks";
-      if (rep.index_rss_kb > 0 && rep.snapshot_points > 0) {
-        double per_point = rep.index_rss_kb * 1024.0
-                           / static_cast<double>(rep.snapshot_points);
-        o << "; the index's own size (RSS of the standalone index, measured): "
-          << fixed(per_point, 0) << " B/point, "
-          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
-          << " MiB for this run's points (estimate: one graph, not "
-          << s.shards_open << ")";
-      }
-      if (rep.keywords_rss_kb != 0 && rep.snapshot_points > 0) {
-        double per_point = rep.keywords_rss_kb * 1024.0
-                           / static_cast<double>(rep.snapshot_points);
+      // A measured RSS of `points` points: B/point, and scaled to this run.
+      auto per_point = [&](long kb, size_t points) {
+        double b = kb * 1024.0 / static_cast<double>(points);
+        return fixed(b, 0) + " B/point, "
+               + fixed(b * static_cast<double>(s.index_points) / 1048576.0, 0)
+               + " MiB for this run's points";
+      };
+      if (rep.index_rss_kb > 0 && rep.snapshot_points > 0)
+        o << "; the index's own size (RSS of the standalone index, "
+             "measured): "
+          << per_point(rep.index_rss_kb, rep.snapshot_points)
+          << " (estimate: one graph, not " << s.shards_open << ")";
+      if (rep.keywords_rss_kb != 0 && rep.snapshot_points > 0)
         o << "; BM25 keyword index (standalone, measured): "
-          << fixed(per_point, 0) << " B/point, "
-          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
-          << " MiB for this run's points (estimate)";
-      }
-      if (rep.shards_rss_kb != 0 && rep.shards_points > 0) {
-        double per_point = rep.shards_rss_kb * 1024.0
-                           / static_cast<double>(rep.shards_points);
+          << per_point(rep.keywords_rss_kb, rep.snapshot_points)
+          << " (estimate)";
+      if (rep.shards_rss_kb != 0 && rep.shards_points > 0)
         o << "; the same memories in " << rep.partitions
           << " shards (graph + keyword index each, standalone, measured): "
           << fixed(mib(rep.shards_rss_kb), 0) << " MiB = "
-          << fixed(per_point, 0) << " B/point, "
-          << fixed(per_point * static_cast<double>(s.index_points) / 1048576.0, 0)
-          << " MiB for this run's points";
-      }
+          << per_point(rep.shards_rss_kb, rep.shards_points);
       o << "; RocksDB (properties: memtables, readers, block cache): hot "
            "state "
         << fixed(s.parts.rocksdb_hot / 1048576.0, 0) << " MiB, working memory "
@@ -2179,8 +2174,8 @@ int main(int argc, char** argv) {
       // process's heap (glibc raises its mmap threshold to the largest
       // chunk freed) before the pipeline runs: (1) a BM25 keyword index of
       // the memories, (2) the same memories in shards as the node holds
-      // them (one graph and one keyword index per partition, 16,384
-      // initial capacity as pipeline::topology; users spread over the
+      // them (one graph and one keyword index per partition, created for
+      // pipeline::shard_initial_capacity points; users spread over the
       // partitions by hash). Each is RSS after minus before, trimmed.
       int fds[2];
       if (::pipe(fds) != 0)
@@ -2193,20 +2188,28 @@ int main(int argc, char** argv) {
       if (child == 0) {
         ::close(fds[0]);
         long out[3] = {0, 0, 0};
-        size_t chunk = std::max<size_t>(
-          1, static_cast<size_t>(2000.0 / events_per_memory));
-        std::vector<memory> part;
+        // The memories in batches of ~2,000 events, as the node gets them;
+        // false from `add` stops.
+        auto in_batches = [&](auto&& add) {
+          size_t chunk = std::max<size_t>(
+            1, static_cast<size_t>(2000.0 / events_per_memory));
+          std::vector<memory> part;
+          bool ok = true;
+          for (size_t i = 0; ok && i < mems.size(); i += chunk) {
+            part.assign(mems.begin() + i,
+                        mems.begin() + std::min(mems.size(), i + chunk));
+            ok = add(part);
+          }
+          return ok;
+        };
         {
           long rss0 = status_kb("VmRSS");
           auto kw = storage::keyword_index::open("");
           if (kw) {
-            for (size_t i = 0; i < mems.size(); i += chunk) {
-              part.assign(mems.begin() + i,
-                          mems.begin() + std::min(mems.size(), i + chunk));
+            in_batches([&](std::vector<memory>& part) {
               (*kw)->upsert(part);
-            }
-            part.clear();
-            part.shrink_to_fit();
+              return true;
+            });
             trim_heap();
             out[0] = status_kb("VmRSS") - rss0;
           }
@@ -2218,22 +2221,18 @@ int main(int argc, char** argv) {
           scfg.dir = (fs::path{data_dir} / "standalone-shards").string();
           scfg.vectors.dims = emb.dims();
           scfg.vectors.model = emb.model();
-          scfg.vectors.initial_capacity = 16384;
+          scfg.vectors.initial_capacity = pipeline::shard_initial_capacity;
           storage::shard_set shards{scfg};
           bool ok = true;
           for (int32_t p = 0; p < partitions; ++p)
             ok = ok && static_cast<bool>(shards.open(p));
-          for (size_t i = 0; ok && i < mems.size(); i += chunk) {
-            part.assign(mems.begin() + i,
-                        mems.begin() + std::min(mems.size(), i + chunk));
+          ok = ok && in_batches([&](std::vector<memory>& part) {
             for (auto& m : part)
               m.partition = static_cast<int32_t>(
                 std::hash<std::string>{}(m.user_id)
                 % static_cast<size_t>(partitions));
-            ok = static_cast<bool>(shards.upsert(part));
-          }
-          part.clear();
-          part.shrink_to_fit();
+            return static_cast<bool>(shards.upsert(part));
+          });
           trim_heap();
           if (ok) {
             out[1] = status_kb("VmRSS") - rss0;

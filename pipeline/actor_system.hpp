@@ -25,7 +25,7 @@ inline constexpr size_t scheduler_moderate_poll_attempts = 0;
 inline constexpr int64_t scheduler_relaxed_sleep_us = 5000;
 
 /// The actor system configuration every node process uses (`agentmem
-/// run`, `agentmem dev`, the benchmarks): agentmem's message types and the
+/// run`, `agentmem dev`, pipeline_bench): agentmem's message types and the
 /// scheduler settings above. Returned by value (CAF 0.17's config is
 /// movable).
 caf::actor_system_config node_actor_system_config();

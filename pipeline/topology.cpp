@@ -197,7 +197,7 @@ caf::error topology::start_components(api::auth_config auth) {
   scfg_shards.vectors.dims = embedder_->dims();
   scfg_shards.vectors.model = embedder_->model();
   // One HNSW graph per partition, grown by doubling.
-  scfg_shards.vectors.initial_capacity = 16384;
+  scfg_shards.vectors.initial_capacity = shard_initial_capacity;
   shards_ = std::make_shared<storage::shard_set>(scfg_shards);
   status_->shards = shards_; // readiness: one of them serving
   node_id_ = effective_node_id(c);

@@ -23,6 +23,10 @@
 
 namespace agentmem::pipeline {
 
+/// Points each partition's HNSW graph is created for (it grows by
+/// doubling); pipeline_bench builds its shard-layout measurement with it.
+inline constexpr size_t shard_initial_capacity = 16384;
+
 /// One running agentmem node: storage facades, the actor tree and the HTTP
 /// server, wired in dependency order (storage -> catch-up of derived state
 /// -> writer-side actors -> HTTP -> ingress and the supervised stage chain

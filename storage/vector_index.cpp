@@ -147,6 +147,13 @@ void release_unused(hnswlib::HierarchicalNSW<float>& h, bool update_locks) {
                      (h.element_levels_.size() - used) * sizeof(int));
 }
 
+// hnswlib's resizeIndex (the caller has the index exclusively), then the
+// new lock array and levels handed back as above.
+void resize_graph(hnswlib::HierarchicalNSW<float>& h, size_t capacity) {
+  h.resizeIndex(capacity);
+  release_unused(h, false);
+}
+
 } // namespace
 
 struct vector_index::impl {
@@ -314,10 +321,8 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
     // 1. New points: the graph is sized once, then filled by the threads.
     if (!fresh.empty()) {
       size_t need = d.hnsw->cur_element_count + fresh.size();
-      if (need > d.hnsw->max_elements_) {
-        d.hnsw->resizeIndex(std::max(need, d.hnsw->max_elements_ * 2));
-        release_unused(*d.hnsw, false);
-      }
+      if (need > d.hnsw->max_elements_)
+        resize_graph(*d.hnsw, std::max(need, d.hnsw->max_elements_ * 2));
       size_t from = 0;
       // hnswlib's concurrent insertion needs an entry point.
       if (d.hnsw->cur_element_count == 0) {
@@ -385,10 +390,8 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
                                   static_cast<float>(m.importance));
       if (present && (m.vector.empty() || d.same_point(m)))
         continue; // ids are deterministic: usually the very same point
-      if (d.hnsw->cur_element_count >= d.hnsw->max_elements_) {
-        d.hnsw->resizeIndex(d.hnsw->max_elements_ * 2);
-        release_unused(*d.hnsw, false);
-      }
+      if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
+        resize_graph(*d.hnsw, d.hnsw->max_elements_ * 2);
       // On an existing label hnswlib 0.6.2 replaces the vector and repairs
       // the point's links (updatePoint): a memory updated in place.
       d.hnsw->addPoint(m.vector.data(), m.point_id, level_of(m.point_id, mult));
