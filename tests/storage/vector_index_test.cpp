@@ -19,10 +19,11 @@ using agentmem::test::temp_dir;
 
 constexpr size_t dims = 32;
 
-std::vector<float> unit(std::mt19937& rng, const std::vector<float>* center) {
+std::vector<float> unit(std::mt19937& rng, const std::vector<float>* center,
+                        size_t d = dims) {
   std::normal_distribution<float> n{0, 1};
-  std::vector<float> v(dims);
-  for (size_t i = 0; i < dims; ++i)
+  std::vector<float> v(d);
+  for (size_t i = 0; i < d; ++i)
     v[i] = (center ? (*center)[i] * 3 : 0) + n(rng);
   float norm = 0;
   for (auto x : v)
@@ -356,26 +357,15 @@ BOOST_AUTO_TEST_CASE(empty_indexes_do_not_keep_hnswlibs_lock_arrays_resident) {
   // Unreleased: 3.3 MiB each (211 MiB). Released: the per-graph visited
   // list and bookkeeping, well under 0.5 MiB each.
   BOOST_CHECK_LT(grown, static_cast<long>(n * 512));
-  // The released locks still work: inserts, an in-place update, a resize.
+  // The released locks still work: inserts and an in-place update.
   std::mt19937 rng{7};
-  auto unit384 = [&] {
-    std::normal_distribution<float> g{0, 1};
-    std::vector<float> v(384);
-    float norm = 0;
-    for (auto& x : v) {
-      x = g(rng);
-      norm += x * x;
-    }
-    for (auto& x : v)
-      x /= std::sqrt(norm);
-    return v;
-  };
   std::vector<memory> ms;
   for (uint64_t i = 0; i < 100; ++i)
     ms.push_back(point(i, "alice", "conversation", static_cast<int64_t>(i),
-                       unit384()));
+                       unit(rng, nullptr, 384)));
   BOOST_CHECK_EQUAL(*shards[0]->upsert(ms), 100u);
-  auto moved = point(7, "alice", "conversation", 1000, unit384());
+  auto moved =
+    point(7, "alice", "conversation", 1000, unit(rng, nullptr, 384));
   BOOST_CHECK_EQUAL(*shards[0]->upsert({moved}), 0u);
   vector_filter f;
   f.user_id = "alice";
