@@ -818,16 +818,29 @@ BOOST_FIXTURE_TEST_CASE(a_check_violation_is_a_data_rejection_without_the_row_co
 BOOST_FIXTURE_TEST_CASE(a_lost_connection_is_transient_and_the_next_commit_reconnects,
                         test::pg_database) {
   auto store = open_migrated(url);
+  // A first batch: the connection now has the staging tables and the
+  // prepared batch statements, which a new connection must make again.
+  auto a0 = make_activity("e0", "u1", "s1", t0);
+  auto first = make_batch({a0});
+  first.memories = {make_memory("m0", 100, a0, 0, {0.5f, -0.25f})};
+  BOOST_TEST(commit(*store, first).new_activities == 1u);
   // Kill every other session of this database: the store's connection.
   test::exec_sql(url, "SELECT pg_terminate_backend(pid) FROM"
                       " pg_stat_activity WHERE datname = current_database()"
                       " AND pid <> pg_backend_pid()");
-  auto b = make_batch({make_activity("e1", "u1", "s1", t0)});
+  auto a1 = make_activity("e1", "u1", "s1", t0 + 1000);
+  auto b = make_batch({a1});
+  b.memories = {make_memory("m1", 101, a1, 0, {1.0f, 2.0f})};
   auto res = store->commit_batch(b, group, model);
   BOOST_REQUIRE(!res);
   BOOST_TEST(has_code(res.error(), errc::postgres_error), why(res));
   BOOST_TEST(!storage::is_data_rejection(res.error()));
-  BOOST_TEST(commit(*store, b).new_activities == 1u);
+  auto done = commit(*store, b);
+  BOOST_TEST(done.new_activities == 1u);
+  BOOST_TEST(done.memories_written == 1u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memories m JOIN memory_links"
+                           " l USING (memory_id) WHERE m.embedding_model = "
+                           + std::string{"'"} + model + "'") == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
