@@ -143,6 +143,53 @@ BOOST_FIXTURE_TEST_CASE(pipeline_adds_dedup_updates_and_summaries_are_recorded_w
              < 1e-6);
 }
 
+BOOST_FIXTURE_TEST_CASE(migration_032_keeps_queued_records_and_new_ones_have_the_same_fields,
+                        test::pg_database) {
+  auto s = open_migrated(url);
+  auto r = commit(*s, {mem("a", 1, "episodic", "alice likes \"green\" tea")});
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  auto before = outbox(url);
+  BOOST_REQUIRE_EQUAL(before.size(), 1u);
+  // The outbox as a node before migration 032 left it: jsonb records (one
+  // also queued for a webhook), 032 not applied.
+  test::exec_sql(url,
+    "ALTER TABLE memory_outbox ALTER COLUMN payload TYPE jsonb"
+    " USING payload::jsonb;"
+    " ALTER TABLE memory_webhook_queue ALTER COLUMN payload TYPE jsonb"
+    " USING payload::jsonb;"
+    " ALTER TABLE memory_webhook_dead_letters ALTER COLUMN payload TYPE"
+    " jsonb USING payload::jsonb;"
+    " INSERT INTO memory_webhook_queue (endpoint, user_id, record_key,"
+    " memory_id, payload) SELECT 'ep', user_id, record_key, memory_id,"
+    " payload FROM memory_outbox;"
+    " DROP TYPE memory_change_row;"
+    " DELETE FROM schema_migrations WHERE version = 32;");
+  auto applied = s->migrate();
+  BOOST_REQUIRE_MESSAGE(applied, why(applied));
+  BOOST_TEST(*applied == 1);
+  // The queued record is the same JSON; a new memory's record has the same
+  // fields as a record written before the migration.
+  r = commit(*s, {mem("b", 2, "episodic", "bob likes coffee")});
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  auto after = outbox(url);
+  BOOST_REQUIRE_EQUAL(after.size(), 2u);
+  BOOST_TEST(after[0].payload == before[0].payload);
+  BOOST_TEST(after[0].payload["text"] == "alice likes \"green\" tea");
+  std::vector<std::string> old_keys, new_keys;
+  for (auto& [k, v] : before[0].payload.items())
+    old_keys.push_back(k);
+  for (auto& [k, v] : after[1].payload.items())
+    new_keys.push_back(k);
+  BOOST_TEST(new_keys == old_keys, boost::test_tools::per_element());
+  BOOST_TEST(ops(after) == (std::vector<std::string>{"ADD a 1 pipeline",
+                                                     "ADD b 1 pipeline"}),
+             boost::test_tools::per_element());
+  auto queued = s->scalar("SELECT count(*) FROM memory_webhook_queue WHERE"
+                          " payload->>'memory_id' = 'a'");
+  BOOST_REQUIRE_MESSAGE(queued, why(queued));
+  BOOST_TEST(*queued == 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_rolled_back_batch_leaves_no_outbox_record,
                         test::pg_database) {
   auto s = open_migrated(url);
