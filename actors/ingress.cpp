@@ -105,6 +105,16 @@ void poll_once(caf::stateful_actor<ingress_state>* self,
   size_t got = 0;
   if (room > 0) {
     auto more = st.consumer->poll_batch(st.paused ? 1 : room, wait);
+    // After a fatal error the consumer fetches nothing more and the node
+    // would poll a dead handle for ever, looking idle. Ingress stops with
+    // the error instead: the supervisor winds the stages down (batches in
+    // flight commit or are replayed from the stored offsets) and `agentmem`
+    // exits non-zero, for its process manager to start it again.
+    if (auto err = st.consumer->fatal_error()) {
+      spdlog::error("[ingress] stopping: {}", describe(err));
+      self->quit(std::move(err));
+      return;
+    }
     got = more.size();
     if (st.open.empty())
       st.open = std::move(more);

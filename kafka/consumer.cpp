@@ -508,6 +508,17 @@ std::string consumer::rebalance_protocol() const {
   return p ? p : "";
 }
 
+caf::error consumer::fatal_error() const {
+  if (impl_->rk == nullptr)
+    return {};
+  char buf[512];
+  if (rd_kafka_fatal_error(impl_->rk, buf, sizeof(buf))
+      == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return {};
+  return make_error(errc::kafka_error,
+                    std::string{"consumer: fatal error: "} + buf);
+}
+
 uint64_t consumer::errors_seen() const {
   return impl_->errors.load(std::memory_order_relaxed);
 }

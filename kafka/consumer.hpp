@@ -143,6 +143,13 @@ public:
   /// EOFs are expected and not counted).
   uint64_t errors_seen() const;
 
+  /// A fatal error librdkafka raised on this consumer, after which the
+  /// instance is unusable (it fetches nothing more; librdkafka's
+  /// rd_kafka_fatal_error): e.g. a static member fenced by another member
+  /// with its `group.instance.id`. errc::kafka_error "consumer: fatal
+  /// error: <reason>", or none.
+  caf::error fatal_error() const;
+
   /// Opaque librdkafka state; defined in consumer.cpp.
   struct impl;
 

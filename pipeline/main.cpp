@@ -58,8 +58,9 @@ int serve(pipeline::topology& node) {
   while (stop_signal.load() == 0 && !node.failed())
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (node.failed()) {
-    spdlog::critical("pipeline failed (restart intensity exceeded); "
-                     "stopping");
+    spdlog::critical("pipeline failed (a stage exceeded its restart "
+                     "intensity, or ingress stopped on an error logged "
+                     "above); stopping");
     node.stop();
     return 2;
   }
