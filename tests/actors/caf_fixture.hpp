@@ -12,6 +12,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "messages/batch.hpp"
+#include "messages/type_ids.hpp"
 #include "tests/storage/fixtures.hpp"
 
 namespace agentmem::test {
@@ -20,6 +21,15 @@ namespace agentmem::test {
 struct test_config : caf::actor_system_config {
   test_config() {
     set("scheduler.policy", caf::atom("testing"));
+  }
+};
+
+/// An actor_system_config with agentmem's message types on CAF's default
+/// (threaded) scheduler: for tests of detached actors that block in real
+/// clients, such as ingress polling librdkafka.
+struct threaded_config : caf::actor_system_config {
+  threaded_config() {
+    add_message_types<caf::id_block::agentmem>();
   }
 };
 

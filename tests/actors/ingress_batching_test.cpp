@@ -18,7 +18,7 @@
 #include "kafka/mock_cluster.hpp"
 #include "kafka/producer.hpp"
 #include "messages/atoms.hpp"
-#include "messages/type_ids.hpp"
+#include "tests/actors/caf_fixture.hpp"
 #include "tests/kafka/test_util.hpp"
 
 using namespace agentmem;
@@ -54,12 +54,6 @@ caf::behavior recording_sink(caf::event_based_actor*,
   }};
 }
 
-struct actor_config : caf::actor_system_config {
-  actor_config() {
-    add_message_types<caf::id_block::agentmem>();
-  }
-};
-
 batch_ack ack_of(const batch& b) {
   batch_ack a;
   a.id = b.id;
@@ -79,7 +73,7 @@ BOOST_AUTO_TEST_CASE(idle_pipeline_gets_a_batch_at_once_busy_one_gets_what_arriv
   BOOST_REQUIRE(cluster);
   auto prod = kafka::producer::create((*cluster)->bootstrap());
   BOOST_REQUIRE(prod);
-  actor_config cfg;
+  test::threaded_config cfg;
   caf::actor_system sys{cfg};
   auto got = std::make_shared<received>();
   auto sink = sys.spawn(recording_sink, got);

@@ -22,19 +22,13 @@
 #include "kafka/producer.hpp"
 #include "messages/atoms.hpp"
 #include "messages/errc.hpp"
-#include "messages/type_ids.hpp"
+#include "tests/actors/caf_fixture.hpp"
 #include "tests/kafka/test_util.hpp"
 
 using namespace agentmem;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct actor_config : caf::actor_system_config {
-  actor_config() {
-    add_message_types<caf::id_block::agentmem>();
-  }
-};
 
 // Counts the batches it gets and acknowledges none: the test is about the
 // consumer.
@@ -57,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_fenced_static_member_stops_ingress_with_the_error) {
   BOOST_REQUIRE(!(*prod)->flush(10s));
   const auto group = kafka::test::unique_group("ingress-fatal");
 
-  actor_config cfg;
+  test::threaded_config cfg;
   caf::actor_system sys{cfg};
   auto batches = std::make_shared<std::atomic<int>>(0);
   auto sink = sys.spawn(counting_sink, batches);
