@@ -509,14 +509,7 @@ std::string consumer::rebalance_protocol() const {
 }
 
 caf::error consumer::fatal_error() const {
-  if (impl_->rk == nullptr)
-    return {};
-  char buf[512];
-  if (rd_kafka_fatal_error(impl_->rk, buf, sizeof(buf))
-      == RD_KAFKA_RESP_ERR_NO_ERROR)
-    return {};
-  return make_error(errc::kafka_error,
-                    std::string{"consumer: fatal error: "} + buf);
+  return detail::fatal_error(impl_->rk, "consumer");
 }
 
 uint64_t consumer::errors_seen() const {

@@ -70,4 +70,13 @@ caf::error rd_error(const std::string& what, rd_kafka_resp_err_t err) {
   return make_error(errc::kafka_error, what + ": " + rd_kafka_err2str(err));
 }
 
+caf::error fatal_error(rd_kafka_t* rk, const std::string& client) {
+  char buf[512];
+  if (rk == nullptr
+      || rd_kafka_fatal_error(rk, buf, sizeof(buf))
+           == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return caf::none;
+  return make_error(errc::kafka_error, client + ": fatal error: " + buf);
+}
+
 } // namespace agentmem::kafka::detail

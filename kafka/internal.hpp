@@ -54,6 +54,11 @@ make_conf(const std::map<std::string, std::string>& defaults,
 /// A kafka_error with "<what>: <librdkafka error string>".
 caf::error rd_error(const std::string& what, rd_kafka_resp_err_t err);
 
+/// The fatal error librdkafka raised on `rk` (rd_kafka_fatal_error), after
+/// which the client is unusable: kafka_error "<client>: fatal error:
+/// <reason>"; none while there is none.
+caf::error fatal_error(rd_kafka_t* rk, const std::string& client);
+
 /// Routes librdkafka's log lines to spdlog (set on every conf we create).
 void install_logger(rd_kafka_conf_t* conf);
 

@@ -37,13 +37,6 @@ struct producer::impl {
     }
   }
 
-  caf::error fatal_error() {
-    char buf[512];
-    auto err = rd_kafka_fatal_error(rk, buf, sizeof(buf));
-    return make_error(errc::kafka_error,
-                      std::string{"producer: fatal error: "}
-                        + (err ? buf : "unknown"));
-  }
 };
 
 producer::producer(std::unique_ptr<impl> p) : impl_(std::move(p)) {
@@ -125,8 +118,10 @@ caf::error producer::produce(
       return make_error(errc::timeout,
                         "producer: local queue full for 60 s (topic " + topic
                           + ")");
-    if (err == RD_KAFKA_RESP_ERR__FATAL)
-      return impl_->fatal_error();
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      if (auto fatal = detail::fatal_error(impl_->rk, "producer"))
+        return fatal;
+    }
     return detail::rd_error("producer: cannot produce to " + topic, err);
   }
 }
@@ -158,8 +153,8 @@ caf::error producer::flush(std::chrono::milliseconds timeout) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return detail::rd_error("producer: flush failed", err);
   if (failures > 0) {
-    if (rd_kafka_fatal_error(impl_->rk, nullptr, 0))
-      return impl_->fatal_error();
+    if (auto fatal = detail::fatal_error(impl_->rk, "producer"))
+      return fatal;
     return make_error(errc::kafka_error, "producer: " + failed_detail);
   }
   return caf::none;
