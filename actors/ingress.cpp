@@ -13,6 +13,8 @@ namespace agentmem::actors {
 
 namespace {
 
+using hold_timeout_atom = caf::atom_constant<caf::atom("ighold")>;
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
            std::chrono::steady_clock::now().time_since_epoch())
@@ -91,7 +93,16 @@ void poll_once(caf::stateful_actor<ingress_state>* self,
   auto& st = self->state;
   if (st.stopping)
     return;
-  set_paused(st, st.in_flight.size() >= cfg.max_in_flight);
+  if (st.in_flight.size() < cfg.max_in_flight) {
+    set_paused(st, false);
+  } else if (!st.paused) {
+    // At the limit: hold (see ingress()). No poll is scheduled; the next
+    // ack, or the timeout below, restarts the loop.
+    st.holding = true;
+    self->delayed_send(self, cfg.pause_after, hold_timeout_atom::value,
+                       ++st.hold_seq);
+    return;
+  }
   const size_t ready_below = std::max<size_t>(1, cfg.max_in_flight / 2);
   // Nothing open: block until records arrive (bounded, to serve messages).
   // A batch open while the pipeline is busy: short polls, so that an ack
@@ -217,6 +228,16 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
         self->send(self, poll_atom::value);
     },
     [=](poll_atom) { poll_once(self, cfg); },
+    [=](hold_timeout_atom, uint64_t seq) {
+      // Still holding since that hold began: no ack for pause_after. Pause
+      // the partitions and poll (serving the group) until acks come back.
+      auto& st = self->state;
+      if (!st.holding || seq != st.hold_seq)
+        return;
+      st.holding = false;
+      set_paused(st, true);
+      poll_once(self, cfg);
+    },
     [=](batch_ack& ack) {
       auto& st = self->state;
       auto it = st.in_flight.find(ack.id);
@@ -228,6 +249,10 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
           / 1e3);
       st.in_flight.erase(it);
       st.in_flight_gauge->set(static_cast<double>(st.in_flight.size()));
+      if (st.holding) {
+        st.holding = false;
+        self->send(self, poll_atom::value);
+      }
       st.committed->inc(static_cast<double>(ack.events));
       if (!st.committed_once && ack.events > 0) {
         st.committed_once = true;

@@ -25,6 +25,9 @@ struct ingress_config {
   /// stop requests are handled between polls).
   std::chrono::milliseconds max_batch_wait{50};
   size_t max_in_flight = 4; ///< batches between ingress and the ack
+  /// How long ingress holds back (takes no records, see ingress()) with
+  /// max_in_flight batches unacknowledged before it pauses the partitions.
+  std::chrono::milliseconds pause_after{1000};
   /// Offsets to resume from on assignment (from Postgres, where they are
   /// stored in the same transaction as the batch's rows); may be empty.
   std::function<std::vector<partition_offset>(
@@ -55,6 +58,10 @@ struct ingress_state {
   std::vector<kafka_record> open;
   uint64_t next_id = 1;
   bool paused = false;
+  /// max_in_flight reached and not polling: an ack (or the pause_after
+  /// timeout with the same hold_seq) restarts the poll loop.
+  bool holding = false;
+  uint64_t hold_seq = 0;
   bool stopping = false;
   caf::response_promise stop_promise;
   std::chrono::steady_clock::time_point last_lag_update;
@@ -87,10 +94,18 @@ struct ingress_state {
 /// so per-batch fixed costs shrink exactly when throughput matters. A
 /// backlog still closes full batches back to back.
 ///
-/// Backpressure: when `max_in_flight` batches are unacknowledged it pauses
-/// every assigned partition (and keeps polling so the group session stays
-/// alive), resuming when acks come back; at most max_in_flight batches plus
-/// the open one are held. On `batch_ack` it commits the
+/// Backpressure: when `max_in_flight` batches are unacknowledged ingress
+/// stops taking records and waits for an ack; librdkafka keeps prefetching
+/// into its consumer queue, which is bounded (`queued.max.messages.kbytes`,
+/// 64 MiB by default), so the next poll finds records at once. Only when
+/// no ack comes within `pause_after` does it pause every assigned
+/// partition and poll to keep serving the group (rebalances,
+/// max.poll.interval.ms), resuming when acks come back. It does not pause
+/// at every limit because a pause drops the prefetched records and, with
+/// librdkafka 2.0, the first record after a resume arrives 0.35-0.85 s
+/// later (the fetcher restarts on a 1 s timer; docs/performance.md,
+/// "Fifth round"). At most max_in_flight batches plus the open one are
+/// held. On `batch_ack` it commits the
 /// offsets to Kafka (asynchronously; Postgres holds the authoritative copy).
 /// On a partition revoke it first waits (bounded by revoke_drain_timeout)
 /// until every batch it sent is committed, so the next owner of the
