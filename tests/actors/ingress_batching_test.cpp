@@ -55,6 +55,21 @@ caf::behavior recording_sink(caf::event_based_actor*,
   }};
 }
 
+// Ingress of `topic` (1000-record batches) in a fresh consumer group.
+actors::ingress_config ingress_of(const std::string& bootstrap,
+                                  const std::string& topic,
+                                  size_t max_in_flight) {
+  actors::ingress_config icf;
+  icf.consumer.brokers = bootstrap;
+  icf.consumer.group_id = kafka::test::unique_group(topic);
+  icf.consumer.topics = {topic};
+  icf.max_batch_records = 1000;
+  icf.max_in_flight = max_in_flight;
+  icf.status = std::make_shared<actors::health>();
+  icf.acks = std::make_shared<actors::ack_tracker>();
+  return icf;
+}
+
 batch_ack ack_of(const batch& b) {
   batch_ack a;
   a.id = b.id;
@@ -78,14 +93,8 @@ BOOST_AUTO_TEST_CASE(idle_pipeline_gets_a_batch_at_once_busy_one_gets_what_arriv
   caf::actor_system sys{cfg};
   auto got = std::make_shared<received>();
   auto sink = sys.spawn(recording_sink, got);
-  actors::ingress_config icf;
-  icf.consumer.brokers = (*cluster)->bootstrap();
-  icf.consumer.group_id = kafka::test::unique_group("ingress-batching");
-  icf.consumer.topics = {topic};
-  icf.max_batch_records = 1000;
-  icf.max_in_flight = 2; // the pipeline takes a batch while < 1 is in flight
-  icf.status = std::make_shared<actors::health>();
-  icf.acks = std::make_shared<actors::ack_tracker>();
+  // The pipeline takes a batch while < 1 is in flight.
+  auto icf = ingress_of((*cluster)->bootstrap(), topic, 2);
   auto ingress = sys.spawn<caf::detached>(actors::ingress, icf);
   caf::scoped_actor self{sys};
   self->send(ingress, sink_atom::value, sink);
@@ -159,15 +168,8 @@ BOOST_AUTO_TEST_CASE(at_the_in_flight_limit_ingress_holds_records_and_pauses_onl
   caf::actor_system sys{cfg};
   auto got = std::make_shared<received>();
   auto sink = sys.spawn(recording_sink, got);
-  actors::ingress_config icf;
-  icf.consumer.brokers = (*cluster)->bootstrap();
-  icf.consumer.group_id = kafka::test::unique_group("ingress-backpressure");
-  icf.consumer.topics = {topic};
-  icf.max_batch_records = 1000;
-  icf.max_in_flight = 1;
+  auto icf = ingress_of((*cluster)->bootstrap(), topic, 1);
   icf.pause_after = std::chrono::milliseconds{3000};
-  icf.status = std::make_shared<actors::health>();
-  icf.acks = std::make_shared<actors::ack_tracker>();
   auto ingress = sys.spawn<caf::detached>(actors::ingress, icf);
   caf::scoped_actor self{sys};
   self->send(ingress, sink_atom::value, sink);
