@@ -1655,7 +1655,7 @@ void print_report(std::ostream& o, const report& rep, bool md) {
   details(rep.backlog);
   details(rep.steady);
   if (!rep.steady_repeats.empty() && rep.steady.ok) {
-    // Every run of the same steady scenario, then the median and range.
+    // Every run's p99 of the same steady scenario, then their medians.
     std::vector<double> row, searchable;
     std::string runs_row, runs_searchable;
     for (auto* s : [&] {
@@ -2528,6 +2528,9 @@ int main(int argc, char** argv) {
     }
     if (!rep.backlog.ok || (!skip_steady && !rep.steady.ok))
       rc = 2;
+    for (auto& r : rep.steady_repeats)
+      if (!r.ok)
+        rc = 2;
     {
       // The whole registry, for reference.
       std::ofstream f{fs::path{data_dir} / "metrics.prom"};
