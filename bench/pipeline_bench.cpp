@@ -1655,23 +1655,29 @@ void print_report(std::ostream& o, const report& rep, bool md) {
   details(rep.backlog);
   details(rep.steady);
   if (!rep.steady_repeats.empty() && rep.steady.ok) {
-    // Every run's p99 of the same steady scenario, then their medians.
+    // Every run's p99 of the same steady scenario, then their medians. A
+    // run without a figure (no searchable sample) is listed as n/a and
+    // left out of the median: NaN cannot be sorted.
     std::vector<double> row, searchable;
     std::string runs_row, runs_searchable;
-    for (auto* s : [&] {
-           std::vector<const scenario_result*> all{&rep.steady};
-           for (auto& r : rep.steady_repeats)
-             all.push_back(&r);
-           return all;
-         }()) {
-      if (!s->ok)
-        continue;
-      double sq = quantile_of(s->searchable_ms, 0.99);
-      row.push_back(s->lat_p99_ms);
-      searchable.push_back(sq);
-      runs_row += (runs_row.empty() ? "" : ", ") + ms_or_na(s->lat_p99_ms);
-      runs_searchable += (runs_searchable.empty() ? "" : ", ") + ms_or_na(sq);
-    }
+    size_t runs = 0;
+    auto add = [](double ms, std::vector<double>& values, std::string& text) {
+      text += (text.empty() ? "" : ", ") + ms_or_na(ms);
+      if (!std::isnan(ms))
+        values.push_back(ms);
+    };
+    auto add_run = [&](const scenario_result& s) {
+      if (!s.ok)
+        return;
+      ++runs;
+      add(s.lat_p99_ms, row, runs_row);
+      add(quantile_of(s.searchable_ms, 0.99), searchable, runs_searchable);
+    };
+    add_run(rep.steady);
+    for (auto& r : rep.steady_repeats)
+      add_run(r);
+    // The mean of the middle two for an even count (quantile_of takes the
+    // lower one).
     auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
       return v.empty() ? NAN
@@ -1679,7 +1685,7 @@ void print_report(std::ostream& o, const report& rep, bool md) {
                                       : (v[v.size() / 2 - 1] + v[v.size() / 2])
                                           / 2;
     };
-    o << b << "steady, " << row.size() << " runs of the same scenario: p99 "
+    o << b << "steady, " << runs << " runs of the same scenario: p99 "
       << "produce -> row " << runs_row << " (median " << ms_or_na(median(row))
       << "); p99 produce -> searchable " << runs_searchable << " (median "
       << ms_or_na(median(searchable)) << ")\n";
