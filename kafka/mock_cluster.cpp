@@ -68,6 +68,10 @@ mock_cluster::start(int brokers, const std::vector<topic_spec>& topics) {
   return result;
 }
 
+std::map<std::string, std::string> mock_cluster::consumer_properties() {
+  return {{"fetch.wait.max.ms", "10"}};
+}
+
 std::string mock_cluster::bootstrap() const {
   return rd_kafka_mock_cluster_bootstraps(impl_->cluster);
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,18 @@ public:
 
   /// Bootstrap servers, "127.0.0.1:port[,127.0.0.1:port...]".
   std::string bootstrap() const;
+
+  /// librdkafka properties for a consumer of a mock cluster that is meant
+  /// to see records soon after they are produced (`agentmem dev`, the
+  /// benchmarks): {"fetch.wait.max.ms": "10"}. The mock broker answers a
+  /// Fetch that finds no new record only after the request's whole max wait
+  /// (librdkafka's rdkafka_mock_handlers.c says so: it does not cut the
+  /// wait short when a producer writes), where a broker answers as soon as
+  /// fetch.min.bytes are there. With librdkafka's default of 500 ms a
+  /// consumer that has caught up sees the next records up to 0.5 s late
+  /// (docs/performance.md, "Seventh round"). The price is an idle consumer
+  /// fetching every 10 ms instead of every 500.
+  static std::map<std::string, std::string> consumer_properties();
 
   /// Creates one more topic. Errors: kafka_error.
   caf::error create_topic(const topic_spec& topic);

@@ -124,7 +124,9 @@ int cmd_dev(const dev_options& o) {
   if (ec)
     return fail("data dir", make_error(errc::io_error, ec.message()));
   auto data_dir = fs::absolute(o.data_dir).string();
-  std::map<std::string, std::string> props;
+  // The embedded broker's fetch wait (kafka/mock_cluster.hpp); a
+  // --kafka-property of the same key overrides it.
+  auto props = kafka::mock_cluster::consumer_properties();
   for (auto& kv : o.kafka_properties) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)

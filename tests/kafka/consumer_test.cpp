@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "kafka/consumer.hpp"
 #include "kafka/mock_cluster.hpp"
@@ -235,6 +236,45 @@ BOOST_AUTO_TEST_CASE(lag_of_an_idle_caught_up_partition_is_zero) {
   auto l = (*c)->lag();
   BOOST_REQUIRE_EQUAL(l.size(), 1u);
   BOOST_CHECK_EQUAL(l[0].lag, 0);
+}
+
+// The mock broker holds a Fetch that finds nothing new for the request's
+// whole max wait (kafka/mock_cluster.hpp): with librdkafka's default of
+// 500 ms each record below would arrive ~0.5 s after its produce, with
+// mock_cluster::consumer_properties() (what `agentmem dev` and the
+// benchmark use) within ~10 ms.
+BOOST_AUTO_TEST_CASE(
+  a_caught_up_consumer_of_the_mock_cluster_sees_a_new_record_soon) {
+  auto mc = mock_cluster::start(1, {{"ticks", 4}});
+  BOOST_REQUIRE(mc);
+  auto prod = producer::create((*mc)->bootstrap());
+  BOOST_REQUIRE(prod);
+  auto cfg = test::test_consumer_config((*mc)->bootstrap(),
+                                        test::unique_group("ticks"), {"ticks"});
+  cfg.properties.erase("fetch.wait.max.ms");
+  for (auto& [k, v] : mock_cluster::consumer_properties())
+    cfg.properties[k] = v;
+  auto c = consumer::create(cfg);
+  BOOST_REQUIRE(c);
+  test::wait_for_assignment(**c);
+  BOOST_REQUIRE(!test::produce_n(**prod, "ticks", 0, 1));
+  BOOST_REQUIRE_EQUAL(test::collect(**c, 1).size(), 1u);
+  std::vector<double> delays_ms;
+  for (int i = 1; i <= 7; ++i) {
+    // Caught up: the fetch sent after the last record finds nothing.
+    std::this_thread::sleep_for(30ms);
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_REQUIRE(!test::produce_n(**prod, "ticks", i, 1));
+    auto got = test::collect(**c, 1, 5s);
+    BOOST_REQUIRE_EQUAL(got.size(), 1u);
+    delays_ms.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
+  }
+  std::sort(delays_ms.begin(), delays_ms.end());
+  BOOST_TEST_MESSAGE("produce -> poll, median of 7: " << delays_ms[3]
+                     << " ms");
+  BOOST_CHECK_LT(delays_ms[3], 200.0);
 }
 
 BOOST_AUTO_TEST_CASE(create_rejects_bad_settings) {
