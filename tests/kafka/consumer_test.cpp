@@ -251,6 +251,8 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(prod);
   auto cfg = test::test_consumer_config((*mc)->bootstrap(),
                                         test::unique_group("ticks"), {"ticks"});
+  // Without the tests' own 50 ms, so that the wait measured is the one
+  // consumer_properties() sets (librdkafka's 500 ms if it set none).
   cfg.properties.erase("fetch.wait.max.ms");
   for (auto& [k, v] : mock_cluster::consumer_properties())
     cfg.properties[k] = v;
