@@ -138,7 +138,8 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::unordered_map<std::string, int64_t>& fresh,
            bool all_fresh,
            const std::string& consumer_group,
-           const analytics_window_options& opt, commit_result& late) {
+           const analytics_window_options& opt, commit_result& late,
+           detail::prepared_statements& statements) {
   if (seen.empty())
     return;
   const auto group = tx.quote(consumer_group);
@@ -182,7 +183,10 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
         " sessions_started, sessions_ended, cost_nano / 1e9 AS cost_usd,"
         " priced AS priced_events, unpriced AS unpriced_events, "
       + detail::ts_of("last_ms") + " AS last_event_at FROM tmp_analytics";
-    auto r = tx.exec(
+    // Its text depends only on the group and the options: prepared once
+    // per connection, which saves parsing and planning it (≈ 2 ms) in
+    // every batch.
+    auto r = statements.exec(tx,
       "WITH st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
       + " AS ms FROM analytics_stream_time WHERE consumer_group = " + group
       + "), wm AS (" + watermark_sql(group, opt) + "),"
@@ -232,26 +236,31 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
         ++late.late_within_grace;
     }
   }
-  // 2. stream times, then close the windows the watermark passed.
-  std::string sql;
+  // 2. stream times (one prepared statement: the partitions as arrays,
+  // in key order), then close the windows the watermark passed.
   if (!stream.empty()) {
-    sql = "INSERT INTO analytics_stream_time AS s (consumer_group, topic,"
-          " partition, max_event_at) VALUES ";
-    bool first = true;
+    std::vector<std::string> topics;
+    std::vector<int32_t> partitions;
+    std::vector<int64_t> max_ms;
     for (auto& [tp, ms] : stream) {
-      if (!first)
-        sql += ',';
-      first = false;
-      sql += "(" + group + ", " + tx.quote(tp.first) + ", "
-             + std::to_string(tp.second) + ", "
-             + detail::ts_of(std::to_string(ms)) + ")";
+      topics.push_back(tp.first);
+      partitions.push_back(tp.second);
+      max_ms.push_back(ms);
     }
-    sql += " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
-           " max_event_at = GREATEST(s.max_event_at, EXCLUDED.max_event_at),"
-           " updated_at = now();";
+    statements.exec(
+      tx,
+      "INSERT INTO analytics_stream_time AS s (consumer_group, topic,"
+      " partition, max_event_at) SELECT $1, v.topic, v.partition, "
+        + detail::ts_of("v.ms")
+        + " FROM unnest($2::text[], $3::integer[], $4::bigint[])"
+          " AS v(topic, partition, ms) ORDER BY v.topic, v.partition"
+          " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
+          " max_event_at = GREATEST(s.max_event_at, EXCLUDED.max_event_at),"
+          " updated_at = now()",
+      consumer_group, detail::text_array_literal(topics),
+      detail::int_array_literal(partitions), detail::int_array_literal(max_ms));
   }
-  sql += close_windows_sql(group, opt);
-  auto closed = tx.exec(sql);
+  auto closed = tx.exec(close_windows_sql(group, opt));
   late.windows_closed = closed.size();
 }
 

@@ -12,6 +12,7 @@
 
 #include "messages/activity.hpp"
 #include "messages/rollup.hpp"
+#include "storage/pg_common.hpp"
 #include "storage/postgres_store.hpp"
 
 namespace agentmem::storage::analytics_sql {
@@ -52,13 +53,18 @@ std::string close_windows_sql(const std::string& quoted_group,
 /// `fresh` holds the event_ids of `seen` inserted by this transaction, with
 /// their activity_id (all of them when `all_fresh`): those are classified into `late` (an event
 /// whose hour had closed before this batch is after_grace; one older than
-/// its partition's stream time otherwise within_grace). Throws pqxx
-/// exceptions (the caller's run() turns them into errors).
+/// its partition's stream time otherwise within_grace). Step 1 and the
+/// stream times run as prepared statements of `statements` (the
+/// connection's); the close statement is planned in every batch (a plan
+/// cached while the tables were small ran 4x slower: docs/performance.md,
+/// third round). Throws pqxx exceptions (the caller's run() turns them
+/// into errors).
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::vector<const activity*>& seen,
            const std::unordered_map<std::string, int64_t>& fresh,
            bool all_fresh,
            const std::string& consumer_group,
-           const analytics_window_options& opt, commit_result& late);
+           const analytics_window_options& opt, commit_result& late,
+           detail::prepared_statements& statements);
 
 } // namespace agentmem::storage::analytics_sql

@@ -156,7 +156,8 @@ const std::string entity_columns = "e.entity_id, e.name, e.type, "
 
 } // namespace
 
-void write(pqxx::work& tx, const knowledge_delta& k) {
+void write(pqxx::work& tx, const knowledge_delta& k,
+           detail::prepared_statements& statements) {
   if (k.empty())
     return;
   if (!k.facts.empty()) {
@@ -175,8 +176,10 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
         f.slot_object.c_str(), f.confidence, f.session_id.c_str(),
         f.event_id.c_str(), f.ordinal, f.source_text.c_str(), f.valid_at_ms);
     out.complete();
-    tx.exec(lock_users_sql);
-    tx.exec(insert_facts_sql());
+    statements.exec(tx, lock_users_sql);
+    statements.exec(tx, insert_facts_sql());
+    // Not prepared: it joins the stored facts to the staged slots, and a
+    // plan cached for one batch size can be the wrong join for another.
     tx.exec(close_facts_sql);
   }
   if (!k.mentions.empty()) {
@@ -189,7 +192,7 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
                              m.name.c_str(), m.type.c_str(),
                              m.event_id.c_str(), m.ts_ms);
     out.complete();
-    tx.exec(upsert_entities_sql());
+    statements.exec(tx, upsert_entities_sql());
   }
   if (!k.relations.empty()) {
     detail::copy_writer out{tx, "tmp_relations",
@@ -201,7 +204,7 @@ void write(pqxx::work& tx, const knowledge_delta& k) {
                              r.dst_id.c_str(), r.relation.c_str(),
                              r.event_id.c_str(), r.ts_ms);
     out.complete();
-    tx.exec(upsert_relations_sql());
+    statements.exec(tx, upsert_relations_sql());
   }
 }
 

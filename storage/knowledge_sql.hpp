@@ -12,6 +12,7 @@
 
 #include "messages/rows.hpp"
 #include "messages/knowledge.hpp"
+#include "storage/pg_common.hpp"
 
 namespace agentmem::storage::knowledge_sql {
 
@@ -35,9 +36,11 @@ namespace agentmem::storage::knowledge_sql {
 ///      last_seen = greatest, mention_count +=);
 ///   4. relationship_evidence likewise, then entity_relationships upserts
 ///      (weight += new evidence, first/last seen and event).
-/// A replay therefore changes nothing. Throws pqxx exceptions (the caller's
-/// run() turns them into errors).
-void write(pqxx::work& tx, const knowledge_delta& k);
+/// A replay therefore changes nothing. The statements that do not depend
+/// on the rows' plan run prepared through `statements` (the connection's).
+/// Throws pqxx exceptions (the caller's run() turns them into errors).
+void write(pqxx::work& tx, const knowledge_delta& k,
+           detail::prepared_statements& statements);
 
 /// DDL of the session-lived temp tables write() fills (tmp_facts,
 /// tmp_mentions, tmp_relations; ON COMMIT DELETE ROWS, IF NOT EXISTS): run

@@ -105,8 +105,19 @@ std::string primary_message(const std::string& what) {
 
 } // namespace
 
+const std::string& prepared_statements::name_of(pqxx::connection_base& c,
+                                               const std::string& sql) {
+  auto it = names_.find(sql);
+  if (it != names_.end())
+    return it->second;
+  auto name = "agentmem_stmt_" + std::to_string(names_.size());
+  c.prepare(name, sql);
+  return names_.emplace(sql, std::move(name)).first->second;
+}
+
 caf::error pg_session::open() {
   conn.reset();
+  statements.clear();
   try {
     conn = std::make_unique<pqxx::connection>(url);
     ++generation;

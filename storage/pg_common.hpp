@@ -10,6 +10,8 @@
 #include <exception>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -94,6 +96,39 @@ void fill_page(const pqxx::result& r, int limit, Page& page, Read read,
 /// `e.what()` without trailing newlines and blanks (libpq ends with "\n").
 std::string trimmed_what(const std::exception& e);
 
+/// Statements prepared on the server once per connection, found by their
+/// SQL text. A statement sent as text is parsed, analysed and planned on
+/// every execution; for the ~20 statements of a batch commit that was 17 %
+/// of the writer backend's CPU in 60-record batches (perf, docs/
+/// performance.md "Eighth round"). Use only for statements whose plan does
+/// not depend on the rows they read: a statement without parameters keeps
+/// the plan of its first execution (PostgreSQL re-plans it when a table it
+/// reads is altered or analysed). Belongs to one connection: cleared by
+/// pg_session::open().
+class prepared_statements {
+public:
+  /// Runs `sql` with `args` as $1, $2, ... as a prepared statement of tx's
+  /// connection, registering it with libpqxx on first use (libpqxx
+  /// prepares it on the server at its first execution, inside or outside a
+  /// transaction). Throws what pqxx::transaction_base::exec_prepared
+  /// throws.
+  template <class... Args>
+  pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql,
+                    Args&&... args) {
+    return tx.exec_prepared(name_of(tx.conn(), sql),
+                            std::forward<Args>(args)...);
+  }
+  /// Forgets every statement (the connection they were prepared on is
+  /// gone).
+  void clear() { names_.clear(); }
+  /// Statements prepared so far on this connection.
+  size_t size() const { return names_.size(); }
+
+private:
+  const std::string& name_of(pqxx::connection_base& c, const std::string& sql);
+  std::unordered_map<std::string, std::string> names_;
+};
+
 /// One libpqxx connection to `url`, (re)opened on demand. Not thread-safe:
 /// the owning store serializes calls.
 struct pg_session {
@@ -103,6 +138,8 @@ struct pg_session {
   /// Incremented by every open(): session state (temp tables, prepared
   /// statements) belongs to one generation.
   uint64_t generation = 0;
+  /// The statements prepared on `conn` (cleared by open()).
+  prepared_statements statements;
 
   /// Opens a new connection; errc::postgres_error (password redacted) when
   /// that fails.

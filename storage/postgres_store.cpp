@@ -365,6 +365,25 @@ constexpr const char* insert_user_partitions_sql =
   " GROUP BY 1, 2 ORDER BY 1, 2 "
   "ON CONFLICT DO NOTHING";
 
+// The consumer group is $1; topics, partitions and next offsets are
+// arrays ($2-$4), sorted so that concurrent writers lock rows in the same
+// order.
+constexpr const char* upsert_offsets_sql =
+  "INSERT INTO kafka_offsets AS k (consumer_group, topic, partition,"
+  " next_offset, updated_at) "
+  "SELECT $1, v.topic, v.partition, max(v.next_offset), now() "
+  "FROM unnest($2::text[], $3::integer[], $4::bigint[])"
+  " AS v(topic, partition, next_offset) GROUP BY v.topic, v.partition"
+  " ORDER BY v.topic, v.partition "
+  "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
+  " next_offset = GREATEST(k.next_offset, EXCLUDED.next_offset),"
+  " updated_at = now()";
+
+std::string tombstones_of_users_sql() {
+  return "SELECT user_id, " + ms_of("cutoff") + " FROM user_tombstones"
+         " WHERE user_id = ANY($1::text[])";
+}
+
 constexpr const char* insert_unpartitioned_users_sql =
   "INSERT INTO user_partitions (user_id, partition) "
   "SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY 1 "
@@ -379,17 +398,6 @@ std::string insert_links_sql() {
            "ON CONFLICT (collection, point_id) DO NOTHING";
 }
 
-// Names of the prepared batch statements (impl::ensure_temp_tables).
-constexpr const char* stmt_insert_activities = "agentmem_insert_activities";
-constexpr const char* stmt_insert_file_uploads = "agentmem_insert_file_uploads";
-constexpr const char* stmt_insert_user_partitions =
-  "agentmem_insert_user_partitions";
-constexpr const char* stmt_upsert_sessions = "agentmem_upsert_sessions";
-constexpr const char* stmt_upsert_usage = "agentmem_upsert_usage";
-constexpr const char* stmt_insert_memories = "agentmem_insert_memories";
-constexpr const char* stmt_insert_links = "agentmem_insert_links";
-constexpr const char* stmt_insert_add_history = "agentmem_insert_add_history";
-
 } // namespace
 
 // --- impl -----------------------------------------------------------------
@@ -398,8 +406,7 @@ constexpr const char* stmt_insert_add_history = "agentmem_insert_add_history";
 struct postgres_store::impl : detail::pg_session {
   analytics_window_options analytics;
 
-  /// pg_session::generation whose connection has the batch temp tables
-  /// and the prepared batch statements.
+  /// pg_session::generation whose connection has the batch temp tables.
   uint64_t temp_tables_generation = 0;
 
   // commit_batch stages rows in temp tables (COPY, then set-based
@@ -422,33 +429,7 @@ struct postgres_store::impl : detail::pg_session {
              + detail::versioned_temp_tables_sql
              + analytics_sql::temp_tables_sql);
     tx.commit();
-    // The batch statements that do not change from batch to batch are
-    // prepared once per connection: parsing, analysing and planning them
-    // cost ~0.27 ms each per batch (pgbench over the same statements on
-    // empty staging tables: 2.9 ms simple, 1.3 ms prepared for six of
-    // them), which small batches pay per few events. They read the
-    // staging tables and take no parameters but the model, so the cached
-    // plan is the plan a fresh one would be; PostgreSQL re-plans them when
-    // a table they use is altered or analysed. The analytics statements
-    // are not among them: their plans depend on the open windows.
-    for (const auto& [name, sql] : prepared_batch_statements())
-      c.prepare(name, sql);
     temp_tables_generation = generation;
-  }
-
-  /// (name, SQL) of the statements ensure_temp_tables() prepares.
-  static const std::vector<std::pair<std::string, std::string>>&
-  prepared_batch_statements() {
-    static const std::vector<std::pair<std::string, std::string>> all{
-      {stmt_insert_activities, insert_activities_sql()},
-      {stmt_insert_file_uploads, insert_file_uploads_sql},
-      {stmt_insert_user_partitions, insert_user_partitions_sql},
-      {stmt_upsert_sessions, upsert_sessions_sql()},
-      {stmt_upsert_usage, upsert_usage_sql},
-      {stmt_insert_memories, insert_memories_sql()},
-      {stmt_insert_links, insert_links_sql()},
-      {stmt_insert_add_history, detail::insert_add_history_sql}};
-    return all;
   }
 };
 
@@ -546,15 +527,14 @@ postgres_store::commit_batch(const batch& input,
     const batch* bp = &input;
     std::vector<size_t> input_index; // filtered memory -> input position
     if (!input.activities.empty() || !input.memories.empty()) {
-      tx.exec(lock_sql(true, lock_ingest));
+      impl_->statements.exec(tx, lock_sql(true, lock_ingest));
       std::unordered_set<std::string> users;
       for (auto& a : input.activities)
         users.insert(a.user_id);
       for (auto& m : input.memories)
         users.insert(m.user_id);
-      auto tomb = tx.exec_params(
-        "SELECT user_id, " + ms_of("cutoff") + " FROM user_tombstones"
-        " WHERE user_id = ANY($1::text[])",
+      auto tomb = impl_->statements.exec(
+        tx, tombstones_of_users_sql(),
         text_array_literal({users.begin(), users.end()}));
       if (!tomb.empty()) {
         domain::tombstone_map t;
@@ -631,14 +611,14 @@ postgres_store::commit_batch(const batch& input,
           is_file ? utf8_chars(a.file.text) : 0, nz(a.project_id));
       }
       out.complete();
-      auto inserted = tx.exec_prepared(stmt_insert_activities);
+      auto inserted = impl_->statements.exec(tx, insert_activities_sql());
       fresh.reserve(inserted.size() * 2);
       for (const auto& row : inserted)
         fresh.emplace(std::string{row[0].c_str(), row[0].size()},
                       row[1].as<int64_t>());
       if (any_file)
-        tx.exec_prepared(stmt_insert_file_uploads);
-      tx.exec_prepared(stmt_insert_user_partitions);
+        impl_->statements.exec(tx, insert_file_uploads_sql);
+      impl_->statements.exec(tx, insert_user_partitions_sql);
     }
     result.new_activities = fresh.size();
     result.duplicate_activities = b.activities.size() - fresh.size();
@@ -683,7 +663,7 @@ postgres_store::commit_batch(const batch& input,
           s.project_id.empty() ? std::optional<int64_t>{}
                                : std::optional<int64_t>{s.project_ts_ms});
       out.complete();
-      tx.exec_prepared(stmt_upsert_sessions);
+      impl_->statements.exec(tx, upsert_sessions_sql());
     }
     if (!usage->empty()) {
       detail::copy_writer out{tx, "tmp_usage", columns(usage_columns)};
@@ -693,36 +673,32 @@ postgres_store::commit_batch(const batch& input,
                                u.error_count, u.total_processing_time_ms,
                                u.tokens_used, u.files_uploaded);
       out.complete();
-      tx.exec_prepared(stmt_upsert_usage);
+      impl_->statements.exec(tx, upsert_usage_sql);
     }
     // 2b. event-time analytics (storage/analytics_sql.cpp), over the new
     // activities only, like the rollups above.
     if (rollups)
       analytics_sql::write(tx, *analytics, firsts, fresh, all_fresh,
-                           consumer_group, impl_->analytics, result);
-    // 3. offsets (a handful of partitions: one multi-row statement)
+                           consumer_group, impl_->analytics, result,
+                           impl_->statements);
+    // 3. offsets: one row per partition of the batch, as arrays (one
+    // prepared statement whatever the number of partitions).
     if (!b.offsets.empty()) {
-      std::string values;
+      std::vector<std::string> topics;
+      std::vector<int32_t> partitions;
+      std::vector<int64_t> next_offsets;
       for (auto& o : b.offsets) {
-        if (!values.empty())
-          values += ',';
-        values += "(" + tx.quote(o.topic) + ", "
-                  + std::to_string(o.partition) + ", "
-                  + std::to_string(o.next_offset) + ")";
+        topics.push_back(o.topic);
+        partitions.push_back(o.partition);
+        next_offsets.push_back(o.next_offset);
       }
-      tx.exec("INSERT INTO kafka_offsets AS k (consumer_group, topic,"
-              " partition, next_offset, updated_at) "
-              "SELECT " + tx.quote(consumer_group) + ", v.topic,"
-              " v.partition::integer, max(v.next_offset::bigint), now() "
-              "FROM (VALUES " + values + ") AS v(topic, partition,"
-              " next_offset) GROUP BY v.topic, v.partition"
-              " ORDER BY v.topic, v.partition "
-              "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
-              " next_offset = GREATEST(k.next_offset, EXCLUDED.next_offset),"
-              " updated_at = now()");
+      impl_->statements.exec(tx, upsert_offsets_sql, consumer_group,
+                             text_array_literal(topics),
+                             int_array_literal(partitions),
+                             int_array_literal(next_offsets));
     }
     // 3b. facts and graph memory (storage/knowledge_sql.cpp)
-    knowledge_sql::write(tx, b.knowledge);
+    knowledge_sql::write(tx, b.knowledge, impl_->statements);
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
@@ -764,14 +740,15 @@ postgres_store::commit_batch(const batch& input,
             : std::optional<int64_t>{activity->second});
       }
       out.complete();
-      auto written = tx.exec_prepared(stmt_insert_memories, embedding_model);
+      auto written = impl_->statements.exec(tx, insert_memories_sql(),
+                                                   embedding_model);
       result.memories_written = written.size();
-      tx.exec_prepared(stmt_insert_links);
+      impl_->statements.exec(tx, insert_links_sql());
       if (!unpartitioned.empty())
         tx.exec_params(insert_unpartitioned_users_sql,
                        text_array_literal({unpartitioned.begin(),
                                            unpartitioned.end()}));
-      tx.exec_prepared(stmt_insert_add_history);
+      impl_->statements.exec(tx, detail::insert_add_history_sql);
       detail::apply_versioned_memories(tx, versioned, versioned_at,
                                        tx.quote(embedding_model),
                                        result.changes);
