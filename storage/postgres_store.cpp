@@ -519,6 +519,9 @@ postgres_store::commit_batch(const batch& input,
                                      -> caf::expected<commit_result> {
     commit_result result;
     impl_->ensure_temp_tables(c);
+    // The statements that are the same in every batch run through
+    // impl_->statements, prepared once per connection (pg_common.hpp says
+    // which may); the rest is sent as text and planned per batch.
     pqxx::work tx{c};
     // Tombstones (002_data_governance): the shared lock orders this commit
     // against user deletion, which holds it exclusively until its tombstone
