@@ -110,7 +110,8 @@ const char* const insert_add_history_sql =
 void apply_versioned_memories(pqxx::work& tx,
                               const std::vector<const memory*>& ms,
                               const std::vector<size_t>& index,
-                              const std::string& quoted_model,
+                              const std::string& model,
+                              prepared_statements& statements,
                               std::vector<memory_change>& out) {
   if (ms.empty())
     return;
@@ -126,7 +127,7 @@ void apply_versioned_memories(pqxx::work& tx,
     }
   }
   std::map<std::string, stored_row> rows;
-  auto r = tx.exec_params(
+  auto r = statements.exec(tx,
     "SELECT memory_id, point_id, memory_type, user_id, session_id, event_id,"
     " (extract(epoch FROM ts) * 1000)::bigint, importance, chunk_index,"
     " coalesce(role, ''), coalesce(speaker, ''), text,"
@@ -162,10 +163,10 @@ void apply_versioned_memories(pqxx::work& tx,
   }
   std::set<std::string> applied;
   if (!sources.empty()) {
-    auto h = tx.exec_params("SELECT DISTINCT source_memory_id"
-                            " FROM memory_history"
-                            " WHERE source_memory_id = ANY($1::text[])",
-                            text_array_literal(sources));
+    auto h = statements.exec(tx, "SELECT DISTINCT source_memory_id"
+                                 " FROM memory_history"
+                                 " WHERE source_memory_id = ANY($1::text[])",
+                             text_array_literal(sources));
     for (const auto& row : h)
       applied.insert(row[0].as<std::string>());
   }
@@ -258,7 +259,8 @@ void apply_versioned_memories(pqxx::work& tx,
         nz(m->agent_type), nz(m->agent_name), nz(m->project_id));
     }
     s.complete();
-    tx.exec("INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
+    statements.exec(tx,
+            "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
             " session_id, event_id, ts, importance, chunk_index, role,"
             " speaker, text, metadata, embedding, embedding_model, dims,"
             " version, tags, source_partition, agent_type, agent_name,"
@@ -266,12 +268,14 @@ void apply_versioned_memories(pqxx::work& tx,
             "SELECT memory_id, point_id, memory_type, user_id, session_id,"
             " event_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond',"
             " importance, chunk_index, role, speaker, text, metadata,"
-            " embedding, CASE WHEN embedding IS NULL THEN NULL ELSE "
-            + quoted_model + " END, dims, version, tags, source_partition,"
-              " agent_type, agent_name, project_id FROM tmp_mv_add"
-              " ORDER BY ord "
-            "ON CONFLICT DO NOTHING");
-    tx.exec("INSERT INTO memory_links (collection, point_id, memory_id,"
+            " embedding, CASE WHEN embedding IS NULL THEN NULL ELSE"
+            " $1::text END, dims, version, tags, source_partition,"
+            " agent_type, agent_name, project_id FROM tmp_mv_add"
+            " ORDER BY ord "
+            "ON CONFLICT DO NOTHING",
+            model);
+    statements.exec(tx,
+            "INSERT INTO memory_links (collection, point_id, memory_id,"
             " activity_id, memory_type) "
             "SELECT 'memories', t.point_id, t.memory_id, "
             + activity_id_of("t.event_id")
@@ -299,7 +303,7 @@ void apply_versioned_memories(pqxx::work& tx,
             " ts = timestamptz 'epoch' + u.ts_ms * interval '1 millisecond',"
             " embedding = u.embedding, dims = u.dims,"
             " embedding_model = CASE WHEN u.embedding IS NULL THEN NULL ELSE "
-            + quoted_model + " END, version = u.version,"
+            + tx.quote(model) + " END, version = u.version,"
               " updated_at = now(), seq = DEFAULT "
               "FROM tmp_mv_update u WHERE m.memory_id = u.memory_id");
   }
@@ -317,7 +321,8 @@ void apply_versioned_memories(pqxx::work& tx,
                            h.new_importance, nz(h.event_id),
                            h.source_memory_id.c_str());
     s.complete();
-    tx.exec("INSERT INTO memory_history (memory_id, version, event, user_id,"
+    statements.exec(tx,
+            "INSERT INTO memory_history (memory_id, version, event, user_id,"
             " old_text, new_text, old_importance, new_importance, event_id,"
             " source_memory_id) "
             "SELECT memory_id, version, event, user_id, old_text, new_text,"

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "messages/memory.hpp"
+#include "storage/pg_common.hpp"
 #include "storage/postgres_store.hpp"
 
 namespace agentmem::storage::detail {
@@ -42,11 +43,16 @@ bool is_versioned(const memory& m);
 ///     the stored summary is newer; else UPDATE in place.
 /// Several changes of one target in a batch chain in order. Every ADD and
 /// UPDATE gets a memory_history row. Appends one memory_change per memory
-/// to `out`. A fixed number of round trips. Throws pqxx exceptions.
+/// to `out`. A fixed number of round trips; the statements that read only
+/// the staged rows or look memories up by id run prepared through
+/// `statements` (the connection's), the UPDATE joining stored memories to
+/// the staged ones is planned per batch. `model` is the embedding model
+/// stored with each vector. Throws pqxx exceptions.
 void apply_versioned_memories(pqxx::work& tx,
                               const std::vector<const memory*>& ms,
                               const std::vector<size_t>& index,
-                              const std::string& quoted_model,
+                              const std::string& model,
+                              prepared_statements& statements,
                               std::vector<memory_change>& out);
 
 /// ADD history rows (version 1) for the non-conversation memories in

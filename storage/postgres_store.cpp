@@ -753,7 +753,7 @@ postgres_store::commit_batch(const batch& input,
                                            unpartitioned.end()}));
       impl_->statements.exec(tx, detail::insert_add_history_sql);
       detail::apply_versioned_memories(tx, versioned, versioned_at,
-                                       tx.quote(embedding_model),
+                                       embedding_model, impl_->statements,
                                        result.changes);
       for (auto& ch : result.changes) {
         if (ch.event == memory_event::add)
