@@ -121,8 +121,6 @@ public:
   /// Forgets every statement (the connection they were prepared on is
   /// gone).
   void clear() { names_.clear(); }
-  /// Statements prepared so far on this connection.
-  size_t size() const { return names_.size(); }
 
 private:
   const std::string& name_of(pqxx::connection_base& c, const std::string& sql);
