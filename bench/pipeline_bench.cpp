@@ -506,6 +506,10 @@ struct scenario_result {
   double tail_s = 0;        // steady: last produce -> all in PG
   double lat_p50_ms = NAN, lat_p90_ms = NAN, lat_p99_ms = NAN,
          lat_max_ms = NAN;
+  // steady: p99 produce -> row of the events published in each sixth of
+  // the feed (by produce time): whether a p99 comes from the start (group
+  // join, shard warm-up, cold caches) or from the whole window.
+  std::vector<double> lat_p99_by_sixth_ms;
   double hist_p50_s = NAN, hist_p99_s = NAN;
   long rss_base_kb = 0, rss_peak_kb = 0;
   long rss_after_kb = 0; // after the node stopped and the heap was trimmed
@@ -1246,16 +1250,33 @@ void event_latencies(const std::string& url,
   auto rows = w.exec("SELECT event_id, (extract(epoch FROM ingested_at) "
                      "* 1000000)::bigint FROM user_activities");
   std::vector<double> lat;
+  std::vector<std::pair<int64_t, double>> by_time; // produce µs, latency
   lat.reserve(rows.size());
+  by_time.reserve(rows.size());
   for (auto row : rows) {
     auto it = produced_us.find(row[0].as<std::string>());
     if (it == produced_us.end())
       continue; // warm-up event
     lat.push_back(static_cast<double>(row[1].as<int64_t>() - it->second)
                   / 1000.0);
+    by_time.emplace_back(it->second, lat.back());
   }
   if (lat.empty())
     return;
+  std::sort(by_time.begin(), by_time.end());
+  constexpr size_t parts = 6;
+  const auto t0 = by_time.front().first;
+  const auto span = std::max<int64_t>(1, by_time.back().first - t0 + 1);
+  std::vector<std::vector<double>> part(parts);
+  for (auto& [t, l] : by_time)
+    part[static_cast<size_t>((t - t0) * static_cast<int64_t>(parts) / span)]
+      .push_back(l);
+  for (auto& v : part) {
+    std::sort(v.begin(), v.end());
+    r.lat_p99_by_sixth_ms.push_back(
+      v.empty() ? NAN
+                : v[static_cast<size_t>(0.99 * static_cast<double>(v.size() - 1))]);
+  }
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double q) {
     size_t i = static_cast<size_t>(q * static_cast<double>(lat.size() - 1));
@@ -1731,6 +1752,16 @@ void print_report(std::ostream& o, const report& rep, bool md) {
          fixed(pipeline_cpu_us(s), 0), ok ? "yes" : "no"});
     }
     sl.print(o, md);
+    o << "\n" << b << "p99 produce -> row by sixth of the window (events"
+         " grouped by produce time):";
+    for (auto& [f, s] : rep.steps) {
+      if (!s.ok)
+        continue;
+      o << " " << fixed(100 * f, 0) << " %:";
+      for (size_t i = 0; i < s.lat_p99_by_sixth_ms.size(); ++i)
+        o << (i ? " /" : "") << " " << ms_or_na(s.lat_p99_by_sixth_ms[i]);
+      o << ";";
+    }
     o << "\n" << b << "highest sustainable offered load: "
       << fixed(100 * best, 0) << " % of the backlog rate (target >= 90 % "
       << (best >= 0.9 ? "MET" : "MISSED") << ")\n";

@@ -30,6 +30,14 @@ extern const char* const temp_tables_sql;
 std::string close_windows_sql(const std::string& quoted_group,
                               const analytics_window_options& opt);
 
+/// Whether close_windows_sql would close anything now: true when the
+/// oldest open hourly window ends at or before the watermark; false, or
+/// NULL when no window is open or no partition is active. Prepared by
+/// write() (its plan does not depend on the rows: a min() over the open
+/// hours' partial index and the group's stream-time rows).
+std::string close_due_sql(const std::string& quoted_group,
+                          const analytics_window_options& opt);
+
 /// Writes one batch's analytics inside `tx` with two statements after a
 /// COPY (storage/migrations/040_analytics.sql; docs/operations.md
 /// "Analytics"):
@@ -38,11 +46,12 @@ std::string close_windows_sql(const std::string& quoted_group,
 ///      +=, sketches merged; keys must be unique, as analytics_deltas makes
 ///      them); a closed hourly window that grows gets revision + 1, a
 ///      `correction` record in analytics_outbox, and the same increment
-///      in its day row; it also reads the stream times and the watermark
-///      as they were before this batch;
+///      in its day row; it also reads the stream times of the batch's
+///      partitions and the watermark as they were before this batch;
 ///   2. the stream time of each (topic, partition) of `seen` advanced to
 ///      its greatest event time (GREATEST: replays change nothing), then
-///      every open hourly window whose end is <= the watermark is closed,
+///      when close_due_sql says a window is due, every open hourly window
+///      whose end is <= the watermark is closed,
 ///      its sums added into its UTC day's row, and its `final` record
 ///      written to analytics_outbox. So a day row is always the sum of its
 ///      closed hours, and the view analytics_windows (migration 043) adds
@@ -55,7 +64,8 @@ std::string close_windows_sql(const std::string& quoted_group,
 /// whose hour had closed before this batch is after_grace; one older than
 /// its partition's stream time otherwise within_grace). Step 1 and the
 /// stream times run as prepared statements of `statements` (the
-/// connection's); the close statement is planned in every batch (a plan
+/// connection's), and so does the close_due_sql probe; the close
+/// statement itself is planned in every batch that closes a window (a plan
 /// cached while the tables were small ran 4x slower: docs/performance.md,
 /// third round). Throws pqxx exceptions (the caller's run() turns them
 /// into errors).

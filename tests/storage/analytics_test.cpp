@@ -443,6 +443,22 @@ BOOST_FIXTURE_TEST_CASE(closing_windows_reads_only_the_open_hours_it_closes,
              text);
   BOOST_TEST(text.find("Index Cond: (bucket_start <=") != std::string::npos,
              text);
+  // The probe run before it in every batch: one step into the same index,
+  // true while an hour ends at or before the watermark (12:30 - 1 h grace:
+  // the 10:00 hours), false once none does.
+  const auto due_sql = storage::analytics_sql::close_due_sql(
+    tx.quote(group), storage::analytics_window_options{});
+  auto due_plan = tx.exec("EXPLAIN " + due_sql);
+  std::string due_text;
+  for (const auto& row : due_plan)
+    due_text += row[0].c_str() + std::string{"\n"};
+  BOOST_TEST(due_text.find("Index Only Scan using analytics_rollups_open_idx")
+               != std::string::npos,
+             due_text);
+  BOOST_TEST(tx.exec(due_sql)[0][0].as<bool>());
+  tx.exec("UPDATE analytics_stream_time SET max_event_at ="
+          " timestamptz '2024-05-01 11:30Z'");
+  BOOST_TEST(!tx.exec(due_sql)[0][0].as<bool>());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
