@@ -5,6 +5,7 @@
 
 #include "messages/errc.hpp"
 #include "storage/copy_writer.hpp"
+#include "storage/staged_rows.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage::knowledge_sql {
@@ -17,22 +18,32 @@ namespace {
 } // namespace
 
 const char* const temp_tables_sql =
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_facts ("
-  " fact_id text, user_id text, subject text, predicate text, object text,"
-  " object_key text, kind text, polarity boolean, slot_group text,"
-  " slot_object text, confidence real, session_id text, event_id text,"
-  " ordinal integer, source_text text, valid_ms bigint"
-  ") ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE IF NOT EXISTS tmp_mentions ("
   " user_id text, entity_id text, name text, type text, event_id text,"
-  " ts_ms bigint"
-  ") ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_relations ("
-  " user_id text, src_id text, dst_id text, relation text, event_id text,"
   " ts_ms bigint"
   ") ON COMMIT DELETE ROWS;";
 
 namespace {
+
+// The staged facts and relations (staged_rows: array parameters). The
+// mentions stay in a temp table: upsert_entities_sql joins two sets
+// derived from them, and a cached plan would join them with unnest's
+// fixed estimate of ten rows.
+const std::vector<detail::staged_rows::column> fact_columns = {
+  {"fact_id", "text"},     {"user_id", "text"},     {"subject", "text"},
+  {"predicate", "text"},   {"object", "text"},      {"object_key", "text"},
+  {"kind", "text"},        {"polarity", "boolean"}, {"slot_group", "text"},
+  {"slot_object", "text"}, {"confidence", "real"},  {"session_id", "text"},
+  {"event_id", "text"},    {"ordinal", "integer"},  {"source_text", "text"},
+  {"valid_ms", "bigint"}};
+
+const std::vector<detail::staged_rows::column> relation_columns = {
+  {"user_id", "text"},  {"src_id", "text"},   {"dst_id", "text"},
+  {"relation", "text"}, {"event_id", "text"}, {"ts_ms", "bigint"}};
+
+std::string staged_facts() {
+  return detail::staged_rows{fact_columns}.from("t");
+}
 
 std::string insert_facts_sql() {
   return "INSERT INTO knowledge_facts (fact_id, user_id, subject, predicate,"
@@ -44,7 +55,7 @@ std::string insert_facts_sql() {
          " t.slot_group, t.slot_object, t.confidence, t.session_id,"
          " t.event_id, " + detail::activity_id_of("t.event_id")
          + ", t.ordinal, t.source_text, " + ts_of("t.valid_ms")
-         + " FROM tmp_facts t ORDER BY t.fact_id "
+         + " FROM " + staged_facts() + " ORDER BY t.fact_id "
            "ON CONFLICT (fact_id) DO NOTHING";
 }
 
@@ -52,17 +63,18 @@ std::string insert_facts_sql() {
 // transaction-level advisory lock per user, taken in key order (so two
 // writers cannot deadlock), in the single-bigint key space, which does not
 // overlap postgres_store's (int, int) locks.
-constexpr const char* lock_users_sql =
-  "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
-  " hashtextextended('agentmem.facts:' || user_id, 0) AS k FROM tmp_facts)"
-  " s ORDER BY k";
+std::string lock_users_sql() {
+  return "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+         " hashtextextended('agentmem.facts:' || user_id, 0) AS k FROM "
+         + staged_facts() + ") s ORDER BY k";
+}
 
 // See write(): the first later fact of the slot that is positive or about
 // the same object closes a fact. The lateral subquery walks the slot index.
-constexpr const char* close_facts_sql =
-  "WITH slots AS ("
-  " SELECT DISTINCT user_id, subject, slot_group, slot_object FROM tmp_facts"
-  "), locked AS ("
+std::string close_facts_sql() {
+  return "WITH slots AS ("
+  " SELECT DISTINCT user_id, subject, slot_group, slot_object FROM "
+  + staged_facts() + "), locked AS ("
   " SELECT f.fact_id, f.user_id, f.subject, f.slot_group, f.slot_object,"
   " f.valid_at, f.event_id, f.ordinal, f.object_key, f.invalid_at,"
   " f.invalidated_by"
@@ -85,6 +97,7 @@ constexpr const char* close_facts_sql =
   " invalidated_by = c.next_id FROM chain c WHERE k.fact_id = c.fact_id"
   " AND (c.invalid_at IS DISTINCT FROM c.next_at"
   " OR c.invalidated_by IS DISTINCT FROM c.next_id)";
+}
 
 std::string upsert_entities_sql() {
   return "WITH fresh AS ("
@@ -115,8 +128,8 @@ std::string upsert_relations_sql() {
          " relation, event_id, ts)"
          " SELECT DISTINCT ON (user_id, src_id, dst_id, relation, event_id)"
          " user_id, src_id, dst_id, relation, event_id, " + ts_of("ts_ms")
-         + " FROM tmp_relations"
-           " ORDER BY user_id, src_id, dst_id, relation, event_id"
+         + " FROM " + detail::staged_rows{relation_columns}.from("t")
+         + " ORDER BY user_id, src_id, dst_id, relation, event_id"
            " ON CONFLICT DO NOTHING"
            " RETURNING user_id, src_id, dst_id, relation, event_id, ts"
            ") "
@@ -161,13 +174,7 @@ void write(pqxx::work& tx, const knowledge_delta& k,
   if (k.empty())
     return;
   if (!k.facts.empty()) {
-    detail::copy_writer out{tx, "tmp_facts",
-                        std::vector<std::string>{
-                          "fact_id", "user_id", "subject", "predicate",
-                          "object", "object_key", "kind", "polarity",
-                          "slot_group", "slot_object", "confidence",
-                          "session_id", "event_id", "ordinal", "source_text",
-                          "valid_ms"}};
+    detail::staged_rows out{fact_columns};
     for (auto& f : k.facts)
       out.row(
         f.fact_id.c_str(), f.user_id.c_str(), f.subject.c_str(),
@@ -175,12 +182,16 @@ void write(pqxx::work& tx, const knowledge_delta& k,
         f.kind.c_str(), f.polarity, f.slot_group.c_str(),
         f.slot_object.c_str(), f.confidence, f.session_id.c_str(),
         f.event_id.c_str(), f.ordinal, f.source_text.c_str(), f.valid_at_ms);
-    out.complete();
-    statements.exec(tx, lock_users_sql);
-    statements.exec(tx, insert_facts_sql());
+    const auto params = out.params();
+    statements.exec(tx, lock_users_sql(),
+                    pqxx::prepare::make_dynamic_params(params));
+    statements.exec(tx, insert_facts_sql(),
+                    pqxx::prepare::make_dynamic_params(params));
     // Not prepared: it joins the stored facts to the staged slots, and a
-    // plan cached for one batch size can be the wrong join for another.
-    tx.exec(close_facts_sql);
+    // plan cached for one batch size can be the wrong join for another
+    // (planned with the arrays' values, unnest's estimate is their length).
+    tx.exec_params(close_facts_sql(),
+                   pqxx::prepare::make_dynamic_params(params));
   }
   if (!k.mentions.empty()) {
     detail::copy_writer out{tx, "tmp_mentions",
@@ -195,16 +206,12 @@ void write(pqxx::work& tx, const knowledge_delta& k,
     statements.exec(tx, upsert_entities_sql());
   }
   if (!k.relations.empty()) {
-    detail::copy_writer out{tx, "tmp_relations",
-                        std::vector<std::string>{"user_id", "src_id",
-                                                 "dst_id", "relation",
-                                                 "event_id", "ts_ms"}};
+    detail::staged_rows out{relation_columns};
     for (auto& r : k.relations)
-      out.row(r.user_id.c_str(), r.src_id.c_str(),
-                             r.dst_id.c_str(), r.relation.c_str(),
-                             r.event_id.c_str(), r.ts_ms);
-    out.complete();
-    statements.exec(tx, upsert_relations_sql());
+      out.row(r.user_id.c_str(), r.src_id.c_str(), r.dst_id.c_str(),
+              r.relation.c_str(), r.event_id.c_str(), r.ts_ms);
+    statements.exec(tx, upsert_relations_sql(),
+                    pqxx::prepare::make_dynamic_params(out.params()));
   }
 }
 

@@ -36,14 +36,16 @@ namespace agentmem::storage::knowledge_sql {
 ///      last_seen = greatest, mention_count +=);
 ///   4. relationship_evidence likewise, then entity_relationships upserts
 ///      (weight += new evidence, first/last seen and event).
-/// A replay therefore changes nothing. The statements that do not depend
-/// on the rows' plan run prepared through `statements` (the connection's).
+/// A replay therefore changes nothing. Facts and relations are sent as
+/// array parameters (staged_rows.hpp), mentions through the temp table
+/// tmp_mentions. The statements that do not depend on the rows' plan run
+/// prepared through `statements` (the connection's).
 /// Throws pqxx exceptions (the caller's run() turns them into errors).
 void write(pqxx::work& tx, const knowledge_delta& k,
            detail::prepared_statements& statements);
 
-/// DDL of the session-lived temp tables write() fills (tmp_facts,
-/// tmp_mentions, tmp_relations; ON COMMIT DELETE ROWS, IF NOT EXISTS): run
+/// DDL of the session-lived temp table write() fills (tmp_mentions; ON
+/// COMMIT DELETE ROWS, IF NOT EXISTS): run
 /// once per connection before the first write() (postgres_store does).
 extern const char* const temp_tables_sql;
 

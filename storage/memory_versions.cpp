@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "storage/copy_writer.hpp"
+#include "storage/staged_rows.hpp"
 #include "storage/pg_common.hpp"
 
 namespace agentmem::storage {
@@ -58,16 +59,7 @@ const char* const versioned_temp_tables_sql =
   " text text, metadata jsonb, embedding bytea, dims integer,"
   " version integer, tags text[], source_partition integer,"
   " agent_type text, agent_name text, project_id text)"
-  " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_update ("
-  " memory_id text, text text, importance real, ts_ms bigint,"
-  " embedding bytea, dims integer, version integer"
-  ") ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_history ("
-  " memory_id text, version integer, event text, user_id text,"
-  " old_text text, new_text text, old_importance real,"
-  " new_importance real, event_id text, source_memory_id text"
-  ") ON COMMIT DELETE ROWS;";
+  " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
 
 namespace {
 
@@ -233,7 +225,9 @@ void apply_versioned_memories(pqxx::work& tx,
   }
   if (adds.empty() && updates.empty())
     return;
-  // 3. Write adds, updates and history: three COPYs, four statements.
+  // 3. Write adds, updates and history: the adds COPied into tmp_mv_add
+  // (two statements read them), the updates and the history as array
+  // parameters (staged_rows.hpp).
   if (!adds.empty()) {
     detail::copy_writer s{tx, "tmp_mv_add",
                       std::vector<std::string>{
@@ -283,11 +277,13 @@ void apply_versioned_memories(pqxx::work& tx,
             "ON CONFLICT (collection, point_id) DO NOTHING");
   }
   if (!updates.empty()) {
-    detail::copy_writer s{tx, "tmp_mv_update",
-                      std::vector<std::string>{"memory_id", "text",
-                                               "importance", "ts_ms",
-                                               "embedding", "dims",
-                                               "version"}};
+    detail::staged_rows s{{{"memory_id", "text"},
+                           {"text", "text"},
+                           {"importance", "real"},
+                           {"ts_ms", "bigint"},
+                           {"embedding", "bytea"},
+                           {"dims", "integer"},
+                           {"version", "integer"}}};
     for (auto& [id, u] : updates) {
       auto& st = *u.second;
       s.row(id.c_str(), st.m.text.c_str(), st.m.importance,
@@ -296,23 +292,29 @@ void apply_versioned_memories(pqxx::work& tx,
                            static_cast<int32_t>(st.m.vector.size()),
                            st.version);
     }
-    s.complete();
     // seq = DEFAULT draws a new seq (identity columns allow it in UPDATE):
     // the derived state of every node tails seq and re-indexes the point.
-    tx.exec("UPDATE memories m SET text = u.text, importance = u.importance,"
+    // Planned per batch (a join of stored memories to the staged rows).
+    tx.exec_params("UPDATE memories m SET text = u.text, importance = u.importance,"
             " ts = timestamptz 'epoch' + u.ts_ms * interval '1 millisecond',"
             " embedding = u.embedding, dims = u.dims,"
             " embedding_model = CASE WHEN u.embedding IS NULL THEN NULL ELSE "
             + tx.quote(model) + " END, version = u.version,"
               " updated_at = now(), seq = DEFAULT "
-              "FROM tmp_mv_update u WHERE m.memory_id = u.memory_id");
+              "FROM " + s.from("u") + " WHERE m.memory_id = u.memory_id",
+            pqxx::prepare::make_dynamic_params(s.params()));
   }
   {
-    detail::copy_writer s{tx, "tmp_mv_history",
-                      std::vector<std::string>{
-                        "memory_id", "version", "event", "user_id", "old_text",
-                        "new_text", "old_importance", "new_importance",
-                        "event_id", "source_memory_id"}};
+    detail::staged_rows s{{{"memory_id", "text"},
+                           {"version", "integer"},
+                           {"event", "text"},
+                           {"user_id", "text"},
+                           {"old_text", "text"},
+                           {"new_text", "text"},
+                           {"old_importance", "real"},
+                           {"new_importance", "real"},
+                           {"event_id", "text"},
+                           {"source_memory_id", "text"}}};
     for (auto& h : history)
       s.row(h.memory_id.c_str(), h.version, h.event,
                            h.user_id.c_str(),
@@ -320,15 +322,15 @@ void apply_versioned_memories(pqxx::work& tx,
                            h.new_text.c_str(), h.old_importance,
                            h.new_importance, nz(h.event_id),
                            h.source_memory_id.c_str());
-    s.complete();
     statements.exec(tx,
             "INSERT INTO memory_history (memory_id, version, event, user_id,"
             " old_text, new_text, old_importance, new_importance, event_id,"
             " source_memory_id) "
             "SELECT memory_id, version, event, user_id, old_text, new_text,"
             " old_importance, new_importance, event_id, source_memory_id"
-            " FROM tmp_mv_history ORDER BY memory_id, version "
-            "ON CONFLICT (memory_id, version) DO NOTHING");
+            " FROM " + s.from("t") + " ORDER BY memory_id, version "
+            "ON CONFLICT (memory_id, version) DO NOTHING",
+            pqxx::prepare::make_dynamic_params(s.params()));
   }
 }
 

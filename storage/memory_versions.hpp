@@ -61,9 +61,10 @@ void apply_versioned_memories(pqxx::work& tx,
 /// are one per dialog turn and never change: they keep no history.
 extern const char* const insert_add_history_sql;
 
-/// DDL of the session-lived temp tables apply_versioned_memories() fills
-/// (tmp_mv_add, tmp_mv_update, tmp_mv_history; ON COMMIT DELETE ROWS, IF
-/// NOT EXISTS): run once per connection before it (postgres_store does).
+/// DDL of the session-lived temp table apply_versioned_memories() fills
+/// (tmp_mv_add; ON COMMIT DELETE ROWS, IF NOT EXISTS; its updates and
+/// history go as array parameters): run once per connection before it
+/// (postgres_store does).
 extern const char* const versioned_temp_tables_sql;
 
 /// memory_history rows of one memory of one user, oldest first.

@@ -26,6 +26,7 @@
 #include "storage/pg_cluster.hpp"
 #include "storage/copy_writer.hpp"
 #include "storage/pg_common.hpp"
+#include "storage/staged_rows.hpp"
 
 namespace agentmem::storage {
 
@@ -43,13 +44,7 @@ std::string text_array_literal(const std::vector<std::string>& xs) {
   for (size_t i = 0; i < xs.size(); ++i) {
     if (i > 0)
       out += ',';
-    out += '"';
-    for (char c : xs[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
+    append_array_element(out, xs[i]);
   }
   out += '}';
   return out;
@@ -67,6 +62,7 @@ std::string vector_to_bytea_hex(const std::vector<float>& v) {
 } // namespace detail
 
 using detail::nz;
+using detail::staged_rows;
 using detail::text_array_literal;
 using detail::lock_memories;
 using detail::lock_migrate;
@@ -224,27 +220,19 @@ constexpr const char* create_tmp_activities =
   " project_id text"
   ") ON COMMIT DELETE ROWS;";
 
-const char* const session_columns[] = {
-  "user_id", "session_id", "agent_type", "started_ms",  "ended_ms",
-  "last_ms", "interactions", "project_id", "project_ms"};
+// The staged session and usage deltas (staged_rows: array parameters).
+const std::vector<staged_rows::column> session_columns = {
+  {"user_id", "text"},         {"session_id", "text"},
+  {"agent_type", "text"},      {"started_ms", "bigint"},
+  {"ended_ms", "bigint"},      {"last_ms", "bigint"},
+  {"interactions", "bigint"},  {"project_id", "text"},
+  {"project_ms", "bigint"}};
 
-constexpr const char* create_tmp_sessions =
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_sessions ("
-  " user_id text, session_id text, agent_type text, started_ms bigint,"
-  " ended_ms bigint, last_ms bigint, interactions bigint, project_id text,"
-  " project_ms bigint"
-  ") ON COMMIT DELETE ROWS;";
-
-const char* const usage_columns[] = {
-  "user_id",       "day",         "agent_type", "activity_count",
-  "error_count",   "processing_ms", "tokens_used", "files_uploaded"};
-
-constexpr const char* create_tmp_usage =
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_usage ("
-  " user_id text, day date, agent_type text, activity_count bigint,"
-  " error_count bigint, processing_ms bigint, tokens_used bigint,"
-  " files_uploaded bigint"
-  ") ON COMMIT DELETE ROWS;";
+const std::vector<staged_rows::column> usage_columns = {
+  {"user_id", "text"},          {"day", "date"},
+  {"agent_type", "text"},       {"activity_count", "bigint"},
+  {"error_count", "bigint"},    {"processing_ms", "bigint"},
+  {"tokens_used", "bigint"},    {"files_uploaded", "bigint"}};
 
 const char* const memory_columns[] = {
   "ord",         "memory_id", "point_id", "memory_type", "user_id",
@@ -309,7 +297,8 @@ std::string upsert_sessions_sql() {
          + ", sum(interactions)::bigint, " + ts_of("max(last_ms)")
          + ", (array_agg(project_id ORDER BY project_ms DESC)"
            " FILTER (WHERE project_id IS NOT NULL))[1]"
-           " FROM tmp_sessions GROUP BY user_id, session_id"
+           " FROM " + staged_rows{session_columns}.from("t")
+         + " GROUP BY user_id, session_id"
            " ORDER BY user_id, session_id "
            "ON CONFLICT (user_id, session_id) DO UPDATE SET"
            " project_id = coalesce(EXCLUDED.project_id, s.project_id),"
@@ -321,14 +310,15 @@ std::string upsert_sessions_sql() {
            " + EXCLUDED.total_interactions";
 }
 
-constexpr const char* upsert_usage_sql =
-  "INSERT INTO usage_analytics AS u (user_id, day, agent_type,"
+std::string upsert_usage_sql() {
+  return "INSERT INTO usage_analytics AS u (user_id, day, agent_type,"
   " activity_count, error_count, total_processing_time_ms, tokens_used,"
   " files_uploaded, updated_at) "
   "SELECT user_id, day, agent_type, sum(activity_count)::bigint,"
   " sum(error_count)::bigint, sum(processing_ms)::bigint,"
   " sum(tokens_used)::bigint, sum(files_uploaded)::bigint, now() "
-  "FROM tmp_usage GROUP BY user_id, day, agent_type"
+  "FROM " + staged_rows{usage_columns}.from("t")
+  + " GROUP BY user_id, day, agent_type"
   " ORDER BY user_id, day, agent_type "
   "ON CONFLICT (user_id, day, agent_type) DO UPDATE SET"
   " activity_count = u.activity_count + EXCLUDED.activity_count,"
@@ -338,6 +328,7 @@ constexpr const char* upsert_usage_sql =
   " tokens_used = u.tokens_used + EXCLUDED.tokens_used,"
   " files_uploaded = u.files_uploaded + EXCLUDED.files_uploaded,"
   " updated_at = now()";
+}
 
 // The embedding model is $1 (one prepared statement for every model).
 std::string insert_memories_sql() {
@@ -409,11 +400,15 @@ struct postgres_store::impl : detail::pg_session {
   /// pg_session::generation whose connection has the batch temp tables.
   uint64_t temp_tables_generation = 0;
 
-  // commit_batch stages rows in temp tables (COPY, then set-based
-  // INSERT ... SELECT). They live as long as the connection, ON COMMIT
-  // DELETE ROWS: creating and dropping ten tables in every transaction
-  // wrote and vacuumed ~100 catalog rows per batch. Created in their own
-  // transaction, so that a failed batch cannot roll their creation back.
+  // commit_batch stages the rows that several statements read, or that
+  // a join reads, in temp tables (COPY, then set-based INSERT ... SELECT):
+  // activities, memories, versioned adds, analytics deltas, mentions; the
+  // rest go as array parameters (staged_rows.hpp), because every temp
+  // table is truncated at every commit. They live as long as the
+  // connection, ON COMMIT DELETE ROWS: creating and dropping them in every
+  // transaction wrote and vacuumed ~100 catalog rows per batch. Created in
+  // their own transaction, so that a failed batch cannot roll their
+  // creation back.
   void ensure_temp_tables(pqxx::connection& c) {
     if (temp_tables_generation == generation)
       return;
@@ -423,8 +418,7 @@ struct postgres_store::impl : detail::pg_session {
     // the INSERT ... SELECTs. Only takes effect before the session's first
     // use of a temp table, hence here.
     tx.exec("SET temp_buffers = '64MB'");
-    tx.exec(std::string{create_tmp_activities} + create_tmp_sessions
-             + create_tmp_usage + create_tmp_memories
+    tx.exec(std::string{create_tmp_activities} + create_tmp_memories
              + knowledge_sql::temp_tables_sql
              + detail::versioned_temp_tables_sql
              + analytics_sql::temp_tables_sql);
@@ -655,7 +649,7 @@ postgres_store::commit_batch(const batch& input,
       }
     }
     if (!sessions->empty()) {
-      detail::copy_writer out{tx, "tmp_sessions", columns(session_columns)};
+      staged_rows out{session_columns};
       for (auto& s : *sessions)
         out.row(
           s.user_id.c_str(), s.session_id.c_str(), s.agent_type.c_str(),
@@ -665,18 +659,17 @@ postgres_store::commit_batch(const batch& input,
           s.last_activity_ms, s.interactions, nz(s.project_id),
           s.project_id.empty() ? std::optional<int64_t>{}
                                : std::optional<int64_t>{s.project_ts_ms});
-      out.complete();
-      impl_->statements.exec(tx, upsert_sessions_sql());
+      impl_->statements.exec(tx, upsert_sessions_sql(),
+                             pqxx::prepare::make_dynamic_params(out.params()));
     }
     if (!usage->empty()) {
-      detail::copy_writer out{tx, "tmp_usage", columns(usage_columns)};
+      staged_rows out{usage_columns};
       for (auto& u : *usage)
-        out.row(u.user_id.c_str(), u.day.c_str(),
-                               u.agent_type.c_str(), u.activity_count,
-                               u.error_count, u.total_processing_time_ms,
-                               u.tokens_used, u.files_uploaded);
-      out.complete();
-      impl_->statements.exec(tx, upsert_usage_sql);
+        out.row(u.user_id.c_str(), u.day.c_str(), u.agent_type.c_str(),
+                u.activity_count, u.error_count, u.total_processing_time_ms,
+                u.tokens_used, u.files_uploaded);
+      impl_->statements.exec(tx, upsert_usage_sql(),
+                             pqxx::prepare::make_dynamic_params(out.params()));
     }
     // 2b. event-time analytics (storage/analytics_sql.cpp), over the new
     // activities only, like the rollups above.
