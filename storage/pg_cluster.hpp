@@ -19,8 +19,9 @@ namespace agentmem::storage {
 ///     time and read back on every restart);
 ///   - `<dir>/postgres.log`: the server's stdout/stderr (appended);
 ///   - the server's unix socket lives in `<dir>` when that path fits the
-///     107-byte socket path limit, else there is none (url() uses TCP).
-/// The server listens on 127.0.0.1 only, authenticates with
+///     107-byte socket path limit, else there is none.
+/// The server listens on that socket and on 127.0.0.1 only (url() names
+/// the socket when there is one: no TCP/IP stack per round trip), authenticates with
 /// scram-sha-256 and has a database `agentmem` owned by user `agentmem`.
 /// When the process runs as root, initdb and postgres run as the `postgres`
 /// system user (they refuse to run as root): the cluster directory is
@@ -53,8 +54,11 @@ public:
   pg_cluster& operator=(const pg_cluster&) = delete;
 
   /// libpq URL of database `agentmem`:
-  /// postgresql://agentmem:PASSWORD@127.0.0.1:PORT/agentmem. Holds the
-  /// password: never log it, log redacted_url() instead.
+  /// postgresql://agentmem:PASSWORD@/agentmem?host=DIR&port=PORT (the unix
+  /// socket in DIR, percent-encoded), or
+  /// postgresql://agentmem:PASSWORD@127.0.0.1:PORT/agentmem when the
+  /// cluster has no socket. Holds the password: never log it, log
+  /// redacted_url() instead.
   std::string url() const;
 
   /// url() with the password replaced by `***` (safe to log).
@@ -110,6 +114,7 @@ private:
   pg_cluster() = default;
 
   std::string dir_;
+  std::string socket_dir_; ///< empty: no unix socket (url() uses TCP)
   std::string password_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;

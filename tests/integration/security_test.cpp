@@ -168,11 +168,17 @@ BOOST_AUTO_TEST_CASE(
   while (!pg_password.empty() && pg_password.back() == '\n')
     pg_password.pop_back();
   BOOST_TEST_REQUIRE(pg_password.size() >= 16u);
-  // The Postgres port, from the banner's redacted URL.
+  // The Postgres port, from the banner's redacted URL: its unix socket
+  // (...***@/agentmem?host=DIR&port=N) or, when the data directory is too
+  // long for one, 127.0.0.1:N. The probe below connects over TCP.
   auto banner = read_all(log_path);
-  auto at = banner.find("***@127.0.0.1:");
+  auto at = banner.find("***@");
   BOOST_TEST_REQUIRE(at != std::string::npos, banner);
-  auto pg_port = std::stoi(banner.substr(at + 14));
+  auto port_at = banner.compare(at + 4, 10, "127.0.0.1:") == 0
+                   ? at + 14
+                   : banner.find("&port=", at) + 6;
+  BOOST_TEST_REQUIRE(port_at > at + 6, banner);
+  auto pg_port = std::stoi(banner.substr(port_at));
   pg_probe pg{"postgresql://agentmem:" + pg_password + "@127.0.0.1:"
               + std::to_string(pg_port) + "/agentmem"};
 

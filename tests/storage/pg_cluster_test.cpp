@@ -73,13 +73,26 @@ BOOST_AUTO_TEST_CASE(a_cluster_starts_in_a_fresh_directory_and_accepts_connectio
   auto url = cluster.url();
   auto password = password_of(url);
   BOOST_TEST(password.size() == 32u);
-  BOOST_TEST(url == "postgresql://agentmem:" + password + "@127.0.0.1:"
-                      + std::to_string(cluster.port()) + "/agentmem");
+  // Through the unix socket in the cluster directory (short enough here).
+  BOOST_TEST(url == "postgresql://agentmem:" + password + "@/agentmem?host="
+                      + dir + "&port=" + std::to_string(cluster.port()));
   BOOST_TEST(cluster.redacted_url().find(password) == std::string::npos);
   BOOST_TEST(cluster.redacted_url()
-             == "postgresql://agentmem:***@127.0.0.1:"
-                  + std::to_string(cluster.port()) + "/agentmem");
+             == "postgresql://agentmem:***@/agentmem?host=" + dir + "&port="
+                  + std::to_string(cluster.port()));
   BOOST_TEST(select_one(url) == 1);
+  {
+    // inet_client_addr() is NULL for a unix-socket connection.
+    auto store = postgres_store::connect(url);
+    BOOST_REQUIRE_MESSAGE(store, why(store));
+    auto local = (*store)->scalar("SELECT (inet_client_addr() IS NULL)::int");
+    BOOST_REQUIRE_MESSAGE(local, why(local));
+    BOOST_TEST(*local == 1);
+  }
+  // And over TCP on 127.0.0.1, for clients that cannot use the socket.
+  BOOST_TEST(select_one("postgresql://agentmem:" + password + "@127.0.0.1:"
+                        + std::to_string(cluster.port()) + "/agentmem")
+             == 1);
   // The password file is private to its owner and holds the URL's secret.
   struct stat st;
   BOOST_REQUIRE(::stat((dir + "/agentmem.password").c_str(), &st) == 0);
@@ -100,6 +113,20 @@ BOOST_AUTO_TEST_CASE(a_cluster_starts_in_a_fresh_directory_and_accepts_connectio
   BOOST_TEST(!cluster.running());
   BOOST_TEST(!cluster.stop()); // idempotent
   BOOST_TEST(!postgres_store::connect(url));
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_too_long_for_a_unix_socket_is_reached_over_tcp) {
+  // A socket path is limited to 107 bytes: then the server has no socket
+  // and url() names 127.0.0.1.
+  temp_dir tmp;
+  auto dir = tmp.path + "/" + std::string(100, 'd');
+  auto started = pg_cluster::start(dir, 0);
+  BOOST_REQUIRE_MESSAGE(started, why(started));
+  auto& cluster = **started;
+  BOOST_TEST(cluster.redacted_url()
+             == "postgresql://agentmem:***@127.0.0.1:"
+                  + std::to_string(cluster.port()) + "/agentmem");
+  BOOST_TEST(select_one(cluster.url()) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_cluster_restarts_on_an_existing_directory_with_the_same_password) {
