@@ -155,10 +155,14 @@ void apply_versioned_memories(pqxx::work& tx,
   }
   std::set<std::string> applied;
   if (!sources.empty()) {
-    auto h = statements.exec(tx, "SELECT DISTINCT source_memory_id"
-                                 " FROM memory_history"
-                                 " WHERE source_memory_id = ANY($1::text[])",
-                             text_array_literal(sources));
+    // Planned per batch, not prepared: a generic plan made while
+    // memory_history was nearly empty scanned it whole, comparing every
+    // row with every source (13 ms per batch at 6,000 history rows in
+    // pipeline_bench's steady run; docs/performance.md, ninth round).
+    auto h = tx.exec_params("SELECT DISTINCT source_memory_id"
+                            " FROM memory_history"
+                            " WHERE source_memory_id = ANY($1::text[])",
+                            text_array_literal(sources));
     for (const auto& row : h)
       applied.insert(row[0].as<std::string>());
   }

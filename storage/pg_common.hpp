@@ -102,8 +102,12 @@ std::string trimmed_what(const std::exception& e);
 /// of the writer backend's CPU in 60-record batches (perf, docs/
 /// performance.md "Eighth round"). Use only for statements whose plan does
 /// not depend on the rows they read: a statement without parameters keeps
-/// the plan of its first execution (PostgreSQL re-plans it when a table it
-/// reads is altered or analysed). Belongs to one connection: cleared by
+/// the plan of its first execution, and one with parameters switches to a
+/// generic plan after five (PostgreSQL re-plans either when a table it
+/// reads is altered or analysed). A lookup in a table that grows by a
+/// non-unique index is not such a statement: planned while the table was
+/// nearly empty, it stays a sequential scan until autovacuum analyses the
+/// table (ninth round). Belongs to one connection: cleared by
 /// pg_session::open().
 class prepared_statements {
 public:
