@@ -134,33 +134,36 @@ void update_metrics(self_ptr self, const index_sync_config& cfg) {
     static_cast<double>(low >= 0 ? low : st.committed_seq));
 }
 
-// The snapshot of one shard: RocksDB's watermark for it first (flushed),
-// then the indexes, so RocksDB never lags a snapshot.
-caf::error snapshot_shard(self_ptr self, const index_sync_config& cfg,
-                          int32_t p, shard_track& t) {
-  if (t.applied == t.saved)
-    return caf::none;
-  if (auto err = cfg.hot->put_docs({}, shard_watermark_name(p), t.applied))
-    return err;
-  if (auto err = cfg.hot->flush())
-    return err;
-  if (auto err = cfg.shards->save(p, t.applied))
-    return err;
-  t.saved = t.applied;
-  return caf::none;
-}
-
+// Snapshots every held shard that is not warming and moved since its last
+// snapshot: RocksDB's watermarks for all of them first, made durable by one
+// flush, then the indexes, so RocksDB never lags a snapshot. One flush, not
+// one per shard: 256 flushes wrote 512 tiny SST files whose compactions
+// followed at once (1.8 CPU-s of RocksDB's compaction thread in a 34 s
+// steady run of pipeline_bench, and p99 produce -> row twice as high in the
+// seconds of the snapshot; docs/performance.md, ninth round).
 caf::error snapshot_all(self_ptr self, const index_sync_config& cfg) {
   auto& st = self->state;
   st.last_snapshot = std::chrono::steady_clock::now();
   bool deletions_moved = st.deletion_seq != st.saved_deletion_seq;
+  std::vector<std::pair<int32_t, shard_track*>> due;
   for (auto& [p, t] : st.tracks) {
     if (cfg.shards->phase(p) == storage::shard_phase::warming)
       continue; // not caught up: its snapshot would gain nothing yet
     if (deletions_moved)
       t.saved = -1; // deleted points must leave the snapshot
-    if (auto err = snapshot_shard(self, cfg, p, t))
+    if (t.applied != t.saved)
+      due.emplace_back(p, &t);
+  }
+  for (auto& [p, t] : due)
+    if (auto err = cfg.hot->put_docs({}, shard_watermark_name(p), t->applied))
       return err;
+  if (!due.empty())
+    if (auto err = cfg.hot->flush())
+      return err;
+  for (auto& [p, t] : due) {
+    if (auto err = cfg.shards->save(p, t->applied))
+      return err;
+    t->saved = t->applied;
   }
   st.saved_deletion_seq = st.deletion_seq;
   return caf::none;
