@@ -135,12 +135,16 @@ std::string close_windows_sql(const std::string& quoted_group,
 
 std::string close_due_sql(const std::string& quoted_group,
                           const analytics_window_options& opt) {
-  // min() over the partial index's predicate is one probe of
-  // analytics_rollups_open_idx (PostgreSQL's min/max optimisation), the
-  // watermark a scan of the group's stream-time rows.
-  return "SELECT (SELECT min(bucket_start) FROM analytics_rollups WHERE"
-         " grain = 'hour' AND NOT closed) <= (SELECT wm FROM ("
-         + watermark_sql(quoted_group, opt) + ") w) - interval '1 hour'";
+  // The oldest open hour is one step into analytics_rollups_open_idx,
+  // the watermark a scan of the group's stream-time rows. ORDER BY ...
+  // LIMIT 1, not min(): the statement is prepared, and min() planned on
+  // an empty table (a fresh database) became an aggregate over the whole
+  // index, kept until autovacuum analysed the table (9 ms at 20,000 open
+  // windows, 0.1 ms this way).
+  return "SELECT (SELECT bucket_start FROM analytics_rollups WHERE"
+         " grain = 'hour' AND NOT closed ORDER BY bucket_start LIMIT 1)"
+         " <= (SELECT wm FROM (" + watermark_sql(quoted_group, opt)
+         + ") w) - interval '1 hour'";
 }
 
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,

@@ -33,8 +33,9 @@ std::string close_windows_sql(const std::string& quoted_group,
 /// Whether close_windows_sql would close anything now: true when the
 /// oldest open hourly window ends at or before the watermark; false, or
 /// NULL when no window is open or no partition is active. Prepared by
-/// write() (its plan does not depend on the rows: a min() over the open
-/// hours' partial index and the group's stream-time rows).
+/// write() (its plan does not depend on the rows, even when made on an
+/// empty table: the first entry of the open hours' partial index and the
+/// group's stream-time rows).
 std::string close_due_sql(const std::string& quoted_group,
                           const analytics_window_options& opt);
 
