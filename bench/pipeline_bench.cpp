@@ -1721,19 +1721,22 @@ void print_report(std::ostream& o, const report& rep, bool md) {
   }
   if (!rep.steps.empty()) {
     h("Stepped offered load (sustainable = p99 produce -> row <= 1 s and the "
-      "last event stored within 1 s of its produce time, over a "
-      + fixed(rep.step_window_s, 0) + " s window)");
+      "last event stored within 1 s of its produce time, over a window of "
+      "up to " + fixed(rep.step_window_s, 0) + " s: fewer when --events "
+      "runs out first)");
     table sl;
-    sl.head = {"offered", "events/s", "events", "records/batch", "p50 row",
-               "p99 row", "p99 searchable", "max lag", "tail s",
+    // "window s": the feed's length, events / rate; shorter than
+    // --step-window-s when --events runs out first.
+    sl.head = {"offered", "events/s", "events", "window s", "records/batch",
+               "p50 row", "p99 row", "p99 searchable", "max lag", "tail s",
                "CPU µs/event", "sustainable"};
     sl.right = {true, true, true, true, true, true, true, true, true, true,
-                false};
+                true, false};
     double best = 0;
     for (auto& [f, s] : rep.steps) {
       if (!s.ok) {
         sl.rows.push_back({fixed(100 * f, 0) + " %", "-", "-", "-", "-", "-",
-                           "-", "-", "-", "-",
+                           "-", "-", "-", "-", "-",
                            "FAILED: " + s.error.substr(0, 40)});
         continue;
       }
@@ -1742,6 +1745,10 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         best = std::max(best, f);
       sl.rows.push_back(
         {fixed(100 * f, 0) + " %", grouped(s.target_rate), grouped(s.events),
+         fixed(s.target_rate > 0
+                 ? static_cast<double>(s.events) / s.target_rate
+                 : 0,
+               0),
          fixed(s.m.batch_size.count
                  ? s.m.batch_size.sum / s.m.batch_size.count
                  : 0,
