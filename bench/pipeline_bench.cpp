@@ -1242,6 +1242,13 @@ scenario_result run_scenario(
 
 // Per-event latency: Postgres ingested_at minus the produce time recorded
 // for each event id.
+// q-quantile of sorted values, NAN when empty.
+double quantile_of(const std::vector<double>& sorted, double q) {
+  if (sorted.empty())
+    return NAN;
+  return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
+}
+
 void event_latencies(const std::string& url,
                      const std::unordered_map<std::string, int64_t>& produced_us,
                      scenario_result& r) {
@@ -1273,18 +1280,12 @@ void event_latencies(const std::string& url,
       .push_back(l);
   for (auto& v : part) {
     std::sort(v.begin(), v.end());
-    r.lat_p99_by_sixth_ms.push_back(
-      v.empty() ? NAN
-                : v[static_cast<size_t>(0.99 * static_cast<double>(v.size() - 1))]);
+    r.lat_p99_by_sixth_ms.push_back(quantile_of(v, 0.99));
   }
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(lat.size() - 1));
-    return lat[i];
-  };
-  r.lat_p50_ms = pct(0.50);
-  r.lat_p90_ms = pct(0.90);
-  r.lat_p99_ms = pct(0.99);
+  r.lat_p50_ms = quantile_of(lat, 0.50);
+  r.lat_p90_ms = quantile_of(lat, 0.90);
+  r.lat_p99_ms = quantile_of(lat, 0.99);
   r.lat_max_ms = lat.back();
 }
 
@@ -1384,13 +1385,6 @@ struct table {
 
 std::string ms_or_na(double ms) {
   return std::isnan(ms) ? "n/a" : fixed(ms, ms < 10 ? 1 : 0) + " ms";
-}
-
-// q-quantile of sorted values, NAN when empty.
-double quantile_of(const std::vector<double>& sorted, double q) {
-  if (sorted.empty())
-    return NAN;
-  return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
 }
 
 // Sustainable (issue #13): the pipeline kept up with the offered load over
