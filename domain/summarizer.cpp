@@ -21,7 +21,7 @@ struct sentence {
 
 std::string summarize_session(const std::vector<utterance>& utterances,
                               size_t max_sentences, size_t max_chars) {
-  tokenizer tok;
+  thread_local tokenizer tok; // per thread: its stemmer and word cache
   std::vector<sentence> sents;
   std::unordered_map<std::string, double> prob;
   double total = 0;

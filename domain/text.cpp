@@ -52,48 +52,64 @@ bool tokenizer::is_stop_word(std::string_view word) {
   return std::binary_search(stop_words.begin(), stop_words.end(), word);
 }
 
+namespace {
+
+// Reads the word starting at or after `i` into `w` (lower-cased, in-word
+// apostrophes dropped) and leaves `i` after it; false when no word is left.
+bool next_word(std::string_view text, size_t& i, std::string& w) {
+  const size_t n = text.size();
+  while (i < n && !word_byte(static_cast<unsigned char>(text[i])))
+    ++i;
+  if (i >= n)
+    return false;
+  w.clear();
+  while (i < n) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (word_byte(c)) {
+      w += lower(c);
+      ++i;
+    } else if (c == '\'' && i + 1 < n && !w.empty()
+               && word_byte(static_cast<unsigned char>(text[i + 1]))) {
+      ++i; // drop in-word apostrophes: don't -> dont
+    } else {
+      break;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
 void tokenizer::words(std::string_view text, std::vector<std::string>& out) {
   size_t i = 0;
-  const size_t n = text.size();
-  while (i < n) {
-    while (i < n && !word_byte(static_cast<unsigned char>(text[i])))
-      ++i;
-    if (i >= n)
-      break;
-    std::string w;
-    while (i < n) {
-      auto c = static_cast<unsigned char>(text[i]);
-      if (word_byte(c)) {
-        w += lower(c);
-        ++i;
-      } else if (c == '\'' && i + 1 < n && !w.empty()
-                 && word_byte(static_cast<unsigned char>(text[i + 1]))) {
-        ++i; // drop in-word apostrophes: don't -> dont
-      } else {
-        break;
-      }
-    }
-    out.push_back(std::move(w));
-  }
+  std::string w;
+  while (next_word(text, i, w))
+    out.push_back(w);
 }
 
 void tokenizer::tokens(std::string_view text, std::vector<std::string>& out) {
-  std::vector<std::string> ws;
-  words(text, ws);
+  size_t i = 0;
   auto* st = static_cast<sb_stemmer*>(stemmer_);
-  for (auto& w : ws) {
-    if (w.size() < 2 || is_stop_word(w))
+  while (next_word(text, i, word_)) {
+    if (word_.size() < 2)
       continue;
-    if (st) {
-      auto* s = sb_stemmer_stem(st, reinterpret_cast<const sb_symbol*>(w.data()),
-                                static_cast<int>(w.size()));
-      if (s) {
-        out.emplace_back(reinterpret_cast<const char*>(s),
+    auto it = stems_.find(word_);
+    if (it == stems_.end()) {
+      stem s{word_, !is_stop_word(word_)};
+      if (s.keep && st) {
+        auto* p = sb_stemmer_stem(st,
+                                  reinterpret_cast<const sb_symbol*>(word_.data()),
+                                  static_cast<int>(word_.size()));
+        if (p)
+          s.token.assign(reinterpret_cast<const char*>(p),
                          static_cast<size_t>(sb_stemmer_length(st)));
-        continue;
       }
+      if (stems_.size() >= max_cached_words)
+        stems_.clear();
+      it = stems_.emplace(word_, std::move(s)).first;
     }
-    out.push_back(std::move(w));
+    if (it->second.keep)
+      out.push_back(it->second.token);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace agentmem::domain {
@@ -31,8 +32,26 @@ public:
   /// True for words in the built-in English stop-word list.
   static bool is_stop_word(std::string_view word);
 
+  /// Words whose token is remembered (bounded by `max_cached_words`).
+  size_t cached_words() const {
+    return stems_.size();
+  }
+
+  /// Bound of the word -> token cache: it is emptied when full (≈ 100 B
+  /// per entry, so ≤ 1 MiB per tokenizer).
+  static constexpr size_t max_cached_words = 8192;
+
 private:
+  struct stem {
+    std::string token;
+    bool keep; // false: a stop word
+  };
   void* stemmer_; // sb_stemmer*
+  // Lower-cased word -> its token. Stemming and the stop-word lookup were
+  // ≈ 60 % of tokens()' time, and text repeats its words (Zipf): most
+  // words of a batch were seen before (docs/performance.md, tenth round).
+  std::unordered_map<std::string, stem> stems_;
+  std::string word_; // scratch: the word being read
 };
 
 /// Splits text into sentences at '.', '!', '?' or newlines followed by

@@ -84,6 +84,31 @@ BOOST_AUTO_TEST_CASE(tokenizer_lowercases_drops_stop_words_and_stems) {
                                 want.end());
 }
 
+BOOST_AUTO_TEST_CASE(tokenizer_word_cache_gives_the_same_tokens_and_stays_bounded) {
+  // Cached words (stems and stop words alike) must come out exactly as the
+  // first time, also after the cache was emptied for being full.
+  tokenizer t;
+  const std::string text = "The Running dogs don't STOP at 5pm, café! "
+                           "the running DOGS";
+  std::vector<std::string> first, again, after_overflow;
+  t.tokens(text, first);
+  BOOST_CHECK_GT(t.cached_words(), 0u);
+  t.tokens(text, again);
+  BOOST_CHECK(first == again);
+  std::vector<std::string> sink;
+  for (size_t i = 0; i < tokenizer::max_cached_words + 10; ++i)
+    t.tokens("word" + std::to_string(i) + "s", sink);
+  BOOST_CHECK_LE(t.cached_words(), tokenizer::max_cached_words);
+  BOOST_CHECK_EQUAL(sink.size(), tokenizer::max_cached_words + 10);
+  BOOST_CHECK_EQUAL(sink[3], "word3");
+  t.tokens(text, after_overflow);
+  BOOST_CHECK(first == after_overflow);
+  std::vector<std::string> want{"run", "dog", "dont", "stop", "5pm",
+                                "café", "run", "dog"};
+  BOOST_CHECK_EQUAL_COLLECTIONS(first.begin(), first.end(), want.begin(),
+                                want.end());
+}
+
 BOOST_AUTO_TEST_CASE(sentences_split_at_terminal_punctuation_and_newlines) {
   auto s = split_sentences("One. Two!  Three?\nFour 3.5 five");
   BOOST_REQUIRE_EQUAL(s.size(), 4u);
