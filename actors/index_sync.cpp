@@ -1,6 +1,7 @@
 #include "actors/index_sync.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <unordered_set>
 
@@ -276,8 +277,13 @@ caf::error warm(self_ptr self, const index_sync_config& cfg, bool hold) {
     if (it == st.tracks.end())
       continue;
     auto& t = it->second;
-    auto res = storage::sync_shards(*st.store, *cfg.shards, *cfg.hot, {p},
-                                    t.applied, cfg.page_size, budget);
+    // Leaves out the batches vector linking applied to this very shard
+    // since it was opened (up to ≈ all of them on a node that just
+    // started: they were read back and applied a second time).
+    auto s = cfg.shards->find(p);
+    auto res = storage::sync_shards(
+      *st.store, *cfg.shards, *cfg.hot, {p}, t.applied, cfg.page_size, budget,
+      s ? &s->applied_while_warming : nullptr, false);
     if (!res)
       return res.error();
     auto pages = (res->memories + cfg.page_size - 1) / cfg.page_size;
@@ -295,6 +301,9 @@ caf::error warm(self_ptr self, const index_sync_config& cfg, bool hold) {
     if (!ok)
       return ok.error();
     cfg.shards->set_phase(p, storage::shard_phase::serving);
+    if (auto s = cfg.shards->find(p)) // the tail's ranges take over
+      s->applied_while_warming.forget_through(
+        std::numeric_limits<int64_t>::max());
     std::chrono::duration<double> d = std::chrono::steady_clock::now() - t.since;
     st.warmup->observe(d.count());
     count_handoff("serving");

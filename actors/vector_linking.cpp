@@ -35,7 +35,8 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
               b.memories.end());
           }
         }
-        auto added = cfg.shards->upsert(b.memories, &helper_cpu);
+        auto added = cfg.shards->upsert(b.memories, &helper_cpu, b.seq_first,
+                                        b.seq_last);
         if (!added)
           throw std::runtime_error("vector index: "
                                    + describe(added.error()));

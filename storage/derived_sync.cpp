@@ -15,16 +15,19 @@ buffer_entry buffer_entry_of(const memory& m) {
 caf::expected<sync_result>
 sync_shards(postgres_store& pg, shard_set& shards, hot_state& hot,
             const std::vector<int32_t>& partitions, int64_t watermark,
-            size_t page_size, size_t max_pages, applied_seqs* applied) {
+            size_t page_size, size_t max_pages, applied_seqs* applied,
+            bool wait_for_pending) {
   sync_result res;
   res.watermark = watermark;
   for (size_t pages = 0; max_pages == 0 || pages < max_pages; ++pages) {
     std::vector<std::pair<int64_t, int64_t>> skip;
     int64_t upto = std::numeric_limits<int64_t>::max();
     if (applied) {
-      upto = applied->read_limit();
-      if (upto <= res.watermark)
-        break; // this node is indexing what comes next
+      if (wait_for_pending) {
+        upto = applied->read_limit();
+        if (upto <= res.watermark)
+          break; // this node is indexing what comes next
+      }
       skip = applied->after(res.watermark);
     }
     // Every memory with seq <= the committed max read now is committed

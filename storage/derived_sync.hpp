@@ -46,12 +46,16 @@ buffer_entry buffer_entry_of(const memory& m);
 /// watermark are forgotten; nothing at or beyond a range still pending
 /// (committed, being indexed) is read yet. Pass it only for shards that
 /// were held while those batches were applied (serving ones), never for a
-/// warming shard catching up from its snapshot.
+/// warming shard catching up from its snapshot: pass that shard's
+/// shard::applied_while_warming instead, with `wait_for_pending` false.
+/// `wait_for_pending` false: read up to the end even past ranges still
+/// pending in `applied` (their rows may then be applied twice, which is
+/// idempotent).
 /// Errors: those of the stores.
 caf::expected<sync_result>
 sync_shards(postgres_store& pg, shard_set& shards, hot_state& hot,
             const std::vector<int32_t>& partitions, int64_t watermark,
             size_t page_size = 5000, size_t max_pages = 0,
-            applied_seqs* applied = nullptr);
+            applied_seqs* applied = nullptr, bool wait_for_pending = true);
 
 } // namespace agentmem::storage

@@ -131,16 +131,37 @@ shard_set::group_held(const std::vector<memory>& ms) const {
 }
 
 caf::expected<size_t> shard_set::upsert(const std::vector<memory>& ms,
-                                        double* helper_cpu_seconds) {
+                                        double* helper_cpu_seconds,
+                                        int64_t seq_first, int64_t seq_last) {
+  // The shards held now: the memories go to these, and the range is noted
+  // in these (a shard opened during the call got none of the memories).
+  std::map<int32_t, entry> held;
+  {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    held = shards_;
+  }
+  std::map<int32_t, std::vector<memory>> by_shard;
+  for (auto& m : ms)
+    if (held.count(shard_partition(m)) > 0)
+      by_shard[shard_partition(m)].push_back(m);
   // One call per shard with that shard's memories, in batch order.
   size_t added = 0;
-  for (auto& [s, group] : group_held(ms)) {
-    auto n = s->vectors->upsert(group, helper_cpu_seconds);
+  if (helper_cpu_seconds)
+    *helper_cpu_seconds = 0;
+  for (auto& [p, group] : by_shard) {
+    auto& s = held.at(p).s;
+    double helper_cpu = 0;
+    auto n = s->vectors->upsert(group, &helper_cpu);
+    if (helper_cpu_seconds)
+      *helper_cpu_seconds += helper_cpu;
     if (!n)
       return n.error();
     added += *n;
     s->keywords->upsert(group);
   }
+  for (auto& [p, e] : held)
+    if (e.phase == shard_phase::warming)
+      e.s->applied_while_warming.add(seq_first, seq_last);
   return added;
 }
 

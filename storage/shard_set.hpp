@@ -12,6 +12,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/memory.hpp"
+#include "storage/applied_seqs.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/vector_index.hpp"
 
@@ -37,6 +38,12 @@ struct shard {
   int32_t partition = -1;
   std::shared_ptr<vector_index> vectors;
   std::shared_ptr<keyword_index> keywords;
+  /// Seq ranges of this node's batches that vector linking applied to this
+  /// shard while it was warming (shard_set::upsert): the shard holds their
+  /// rows already, so its catch-up from Postgres leaves them out
+  /// (sync_shards). Ranges applied before the shard was opened are not
+  /// here: the catch-up reads those.
+  applied_seqs applied_while_warming;
 
   /// The lower of the two indexes' watermarks (memories.seq contained).
   int64_t watermark() const {
@@ -106,10 +113,17 @@ public:
 
   /// Adds/updates the points and postings of memories whose shard is held
   /// (vector_index::upsert, keyword_index::upsert). Returns the points
-  /// added; `helper_cpu_seconds` (may be null) as in vector_index::upsert.
+  /// added; `helper_cpu_seconds` (may be null): the CPU seconds of
+  /// vector_index::upsert's helper threads, summed over the shards.
+  /// `seq_first`..`seq_last` (inclusive; 0 = none): the memories.seq range
+  /// of the batch transaction that wrote exactly `memories`; it is noted
+  /// in every shard that was held and warming when the call began (also
+  /// those that got no memory of it: the range has none of theirs), as
+  /// shard::applied_while_warming.
   /// Errors: errc::index_error.
   caf::expected<size_t> upsert(const std::vector<memory>& memories,
-                               double* helper_cpu_seconds = nullptr);
+                               double* helper_cpu_seconds = nullptr,
+                               int64_t seq_first = 0, int64_t seq_last = 0);
 
   /// Sets the tags and importance of points already present in held
   /// shards to those of `memories` (vector_index::sync_labels,

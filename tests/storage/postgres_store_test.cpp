@@ -765,6 +765,69 @@ BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_on
   BOOST_TEST(short_wait.read_limit() == std::numeric_limits<int64_t>::max());
 }
 
+BOOST_FIXTURE_TEST_CASE(a_warming_shard_skips_only_the_batches_applied_to_it_while_warming,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  test::temp_dir d;
+  storage::shard_set_config sc;
+  sc.dir = (d.path / "shards").string();
+  sc.vectors.dims = 2;
+  sc.vectors.model = "test";
+  storage::shard_set shards{sc};
+  auto hot = storage::hot_state::open((d.path / "rocksdb").string());
+  BOOST_REQUIRE(hot);
+  // Batch 1 was committed and indexed before the shard was opened (another
+  // owner's, or this node's before a hand-over): catching up must read it.
+  auto a1 = make_activity("ev-w1", "u1", "s1", t0);
+  auto b1 = make_batch({a1});
+  b1.memories = {make_memory("m-w1", 201, a1, 0, {1.0f, 0.0f})};
+  auto r1 = commit(*store, b1);
+  BOOST_REQUIRE(shards.upsert(b1.memories, nullptr, r1.seq_first, r1.seq_last));
+  auto shard = shards.open(0);
+  BOOST_REQUIRE(shard);
+  BOOST_TEST((*shard)->applied_while_warming.after(0).empty());
+  // Batch 2 was applied to the warming shard by vector linking (the
+  // range is noted in it), batch 3 is committed and not indexed yet.
+  auto a2 = make_activity("ev-w2", "u1", "s1", t0 + 10);
+  auto b2 = make_batch({a2});
+  b2.memories = {make_memory("m-w2", 202, a2, 0, {0.0f, 1.0f}),
+                 make_memory("m-w3", 203, a2, 1, {0.6f, 0.8f})};
+  auto r2 = commit(*store, b2);
+  auto added = shards.upsert(b2.memories, nullptr, r2.seq_first, r2.seq_last);
+  BOOST_REQUIRE(added);
+  BOOST_TEST(*added == 2u);
+  auto a3 = make_activity("ev-w3", "u1", "s1", t0 + 20);
+  auto b3 = make_batch({a3});
+  b3.memories = {make_memory("m-w4", 204, a3, 0, {0.8f, 0.6f})};
+  auto r3 = commit(*store, b3);
+  storage::applied_seqs pipeline;
+  pipeline.pending(r3.seq_first, r3.seq_last);
+  auto noted = (*shard)->applied_while_warming.after(0);
+  BOOST_REQUIRE_EQUAL(noted.size(), 1u);
+  BOOST_TEST(noted[0].first == r2.seq_first);
+  BOOST_TEST(noted[0].second == r2.seq_last);
+  // The catch-up reads batches 1 and 3 (the pending one too: applying it
+  // twice is idempotent, waiting could skip rows this shard never got),
+  // not batch 2, and ends at the highest seq.
+  auto res = storage::sync_shards(*store, shards, **hot, {0}, 0, 5000, 0,
+                                  &(*shard)->applied_while_warming, false);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->memories == 2u);
+  BOOST_TEST(res->watermark == r3.seq_last);
+  BOOST_TEST(res->reached_end);
+  for (uint64_t id : {201u, 202u, 203u, 204u})
+    BOOST_TEST((*shard)->vectors->contains(id));
+  BOOST_TEST((*shard)->applied_while_warming.after(0).empty());
+  // A serving shard is not noted any more (the node-wide ranges cover it).
+  BOOST_REQUIRE(shards.set_phase(0, storage::shard_phase::serving));
+  auto a4 = make_activity("ev-w4", "u1", "s1", t0 + 30);
+  auto b4 = make_batch({a4});
+  b4.memories = {make_memory("m-w5", 205, a4, 0, {0.0f, 1.0f})};
+  auto r4 = commit(*store, b4);
+  BOOST_REQUIRE(shards.upsert(b4.memories, nullptr, r4.seq_first, r4.seq_last));
+  BOOST_TEST((*shard)->applied_while_warming.after(0).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // commit_batch tells Postgres rejecting the rows (errc::data_rejected, with
