@@ -457,14 +457,18 @@ void extract_knowledge(const activity& a, knowledge_delta& out) {
       out.mentions.push_back({a.user_id, id, name, type, a.event_id, a.ts_ms});
     return id;
   };
+  // `out` collects a whole batch: only this activity's edges can repeat
+  // one (scanning them all was quadratic in the batch's size).
+  const size_t first_relation = out.relations.size();
   auto edge = [&](const std::string& src, const std::string& dst,
                   const char* relation) {
     if (src == dst)
       return;
-    for (auto& r : out.relations)
-      if (r.event_id == a.event_id && r.src_id == src && r.dst_id == dst
-          && r.relation == relation)
+    for (size_t k = first_relation; k < out.relations.size(); ++k) {
+      auto& r = out.relations[k];
+      if (r.src_id == src && r.dst_id == dst && r.relation == relation)
         return;
+    }
     out.relations.push_back({a.user_id, src, dst, relation, a.event_id,
                              a.ts_ms});
   };

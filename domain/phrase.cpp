@@ -42,7 +42,7 @@ std::string ascii_apostrophes(std::string_view s) {
 }
 
 struct contraction {
-  const char* from;
+  std::string_view from; // compared length first: most words differ there
   const char* first;
   const char* second;
 };

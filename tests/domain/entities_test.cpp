@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 #include "domain/entities.hpp"
 #include "tests/domain/check_strings.hpp"
@@ -134,6 +136,25 @@ BOOST_AUTO_TEST_CASE(a_message_yields_mentions_co_occurrence_and_speaker_edges) 
   BOOST_CHECK(find_edge(k, caroline, tom, "mentions"));
   BOOST_CHECK(find_edge(k, caroline, lisbon, "mentions"));
   BOOST_CHECK(!co(caroline, tom)); // the speaker only "mentions"
+}
+
+BOOST_AUTO_TEST_CASE(each_activity_of_a_batch_has_its_edges_once) {
+  // A batch's activities share one delta: a repeated mention gives one
+  // edge per activity, and every activity keeps its own edges.
+  knowledge_delta k;
+  auto a = event("message", "I work at Initech. Tom met me. I work at Initech.");
+  auto b = event("message", "I work at Initech. Tom met me. I work at Initech.",
+                 "ev-2");
+  extract_knowledge(a, k);
+  auto per_activity = k.relations.size();
+  BOOST_CHECK_GT(per_activity, 0u);
+  extract_knowledge(b, k);
+  BOOST_CHECK_EQUAL(k.relations.size(), 2 * per_activity);
+  std::set<std::tuple<std::string, std::string, std::string, std::string>>
+    distinct;
+  for (auto& r : k.relations)
+    distinct.insert({r.event_id, r.src_id, r.dst_id, r.relation});
+  BOOST_CHECK_EQUAL(distinct.size(), k.relations.size());
 }
 
 BOOST_AUTO_TEST_CASE(facts_give_typed_edges_from_the_user) {
