@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "domain/text.hpp"
@@ -57,38 +59,44 @@ size_t mark_near_duplicates(
   const dedup_config& cfg) {
   if (!cfg.enabled)
     return 0;
-  std::vector<std::set<std::string>> tokens(ms.size());
-  std::vector<bool> eligible(ms.size(), false);
-  for (size_t i = 0; i < ms.size(); ++i) {
-    eligible[i] = dedup_eligible(ms[i].memory_type) && !ms[i].vector.empty();
-    if (eligible[i])
+  // Token sets only when a pair passes the cosine test (the Jaccard test
+  // comes second), and candidates only among memories of the same user
+  // and type (comparing every pair of a batch was quadratic).
+  std::vector<std::optional<std::set<std::string>>> tokens(ms.size());
+  auto tokens_of = [&](size_t i) -> const std::set<std::string>& {
+    if (!tokens[i])
       tokens[i] = token_set(ms[i].text);
-  }
+    return *tokens[i];
+  };
+  std::map<std::pair<std::string_view, std::string_view>, std::vector<size_t>>
+    earlier; // (user, type) -> eligible indices so far, ascending
   size_t marked = 0;
   for (size_t i = 0; i < ms.size(); ++i) {
-    if (!eligible[i])
+    if (!dedup_eligible(ms[i].memory_type) || ms[i].vector.empty())
       continue;
     auto& m = ms[i];
     std::string target;
     double best = -2;
     if (i < stored.size() && stored[i] && stored[i]->memory_id != m.memory_id
         && stored[i]->cosine >= cfg.min_cosine
-        && jaccard(tokens[i], token_set(stored[i]->text)) >= cfg.min_jaccard) {
+        && jaccard(tokens_of(i), token_set(stored[i]->text))
+             >= cfg.min_jaccard) {
       target = stored[i]->memory_id;
       best = stored[i]->cosine;
     }
-    for (size_t j = 0; j < i; ++j) {
+    auto& same = earlier[{m.user_id, m.memory_type}];
+    for (auto j : same) {
       auto& o = ms[j];
-      if (!eligible[j] || o.user_id != m.user_id
-          || o.memory_type != m.memory_type || o.memory_id == m.memory_id)
+      if (o.memory_id == m.memory_id)
         continue;
       double c = cosine(m.vector, o.vector);
       if (c < cfg.min_cosine || c <= best
-          || jaccard(tokens[i], tokens[j]) < cfg.min_jaccard)
+          || jaccard(tokens_of(i), tokens_of(j)) < cfg.min_jaccard)
         continue;
       best = c;
       target = o.update_of.empty() ? o.memory_id : o.update_of;
     }
+    same.push_back(i);
     if (!target.empty() && target != m.memory_id) {
       m.update_of = std::move(target);
       ++marked;
