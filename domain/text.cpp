@@ -90,23 +90,33 @@ void tokenizer::words(std::string_view text, std::vector<std::string>& out) {
 void tokenizer::tokens(std::string_view text, std::vector<std::string>& out) {
   size_t i = 0;
   auto* st = static_cast<sb_stemmer*>(stemmer_);
+  auto stem_of = [&](const std::string& w) {
+    stem s{w, !is_stop_word(w)};
+    if (s.keep && st) {
+      auto* p = sb_stemmer_stem(st, reinterpret_cast<const sb_symbol*>(w.data()),
+                                static_cast<int>(w.size()));
+      if (p)
+        s.token.assign(reinterpret_cast<const char*>(p),
+                       static_cast<size_t>(sb_stemmer_length(st)));
+    }
+    return s;
+  };
   while (next_word(text, i, word_)) {
     if (word_.size() < 2)
       continue;
+    if (word_.size() > max_cached_word_bytes) {
+      // Long "words" (ids, base64, URLs without separators) rarely repeat
+      // and would make the cache's bound a bound on entries only.
+      auto s = stem_of(word_);
+      if (s.keep)
+        out.push_back(std::move(s.token));
+      continue;
+    }
     auto it = stems_.find(word_);
     if (it == stems_.end()) {
-      stem s{word_, !is_stop_word(word_)};
-      if (s.keep && st) {
-        auto* p = sb_stemmer_stem(st,
-                                  reinterpret_cast<const sb_symbol*>(word_.data()),
-                                  static_cast<int>(word_.size()));
-        if (p)
-          s.token.assign(reinterpret_cast<const char*>(p),
-                         static_cast<size_t>(sb_stemmer_length(st)));
-      }
       if (stems_.size() >= max_cached_words)
         stems_.clear();
-      it = stems_.emplace(word_, std::move(s)).first;
+      it = stems_.emplace(word_, stem_of(word_)).first;
     }
     if (it->second.keep)
       out.push_back(it->second.token);

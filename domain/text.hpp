@@ -37,9 +37,11 @@ public:
     return stems_.size();
   }
 
-  /// Bound of the word -> token cache: it is emptied when full (≈ 100 B
-  /// per entry, so ≤ 1 MiB per tokenizer).
+  /// Bound of the word -> token cache: it is emptied when full. Words
+  /// longer than `max_cached_word_bytes` are not cached, so an entry is
+  /// ≤ ≈ 150 B and the cache ≤ ≈ 1.2 MiB per tokenizer.
   static constexpr size_t max_cached_words = 8192;
+  static constexpr size_t max_cached_word_bytes = 32;
 
 private:
   struct stem {

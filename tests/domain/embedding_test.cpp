@@ -103,6 +103,15 @@ BOOST_AUTO_TEST_CASE(tokenizer_word_cache_gives_the_same_tokens_and_stays_bounde
   BOOST_CHECK_EQUAL(sink[3], "word3");
   t.tokens(text, after_overflow);
   BOOST_CHECK(first == after_overflow);
+  // A word longer than the cached ones is tokenised all the same, and
+  // not kept.
+  const std::string long_word(tokenizer::max_cached_word_bytes + 8, 'x');
+  auto cached = t.cached_words();
+  std::vector<std::string> long_out;
+  t.tokens(long_word + " " + long_word, long_out);
+  BOOST_CHECK_EQUAL(long_out.size(), 2u);
+  BOOST_CHECK_EQUAL(long_out[0], long_word);
+  BOOST_CHECK_EQUAL(t.cached_words(), cached);
   std::vector<std::string> want{"run", "dog", "dont", "stop", "5pm",
                                 "café", "run", "dog"};
   BOOST_CHECK_EQUAL_COLLECTIONS(first.begin(), first.end(), want.begin(),
