@@ -897,8 +897,18 @@ read_memories_after(pqxx::connection& c,
                     size_t limit,
                     const std::vector<std::pair<int64_t, int64_t>>& skip,
                     int64_t upto) {
+  // Skipped ranges that begin right after `seq` move the read's start past
+  // them: the scan would read and discard all their rows (a warming shard
+  // on a node that just started skips every batch since it was opened:
+  // ≈ 25 ms per read for 0 rows). The rows returned are the same.
+  auto sorted = skip;
+  std::sort(sorted.begin(), sorted.end());
   std::vector<int64_t> firsts, lasts;
-  for (auto& [a, z] : skip) {
+  for (auto& [a, z] : sorted) {
+    if (a <= seq + 1) {
+      seq = std::max(seq, z);
+      continue;
+    }
     firsts.push_back(a);
     lasts.push_back(z);
   }
