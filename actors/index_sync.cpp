@@ -1,7 +1,6 @@
 #include "actors/index_sync.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <set>
 #include <unordered_set>
 
@@ -301,9 +300,6 @@ caf::error warm(self_ptr self, const index_sync_config& cfg, bool hold) {
     if (!ok)
       return ok.error();
     cfg.shards->set_phase(p, storage::shard_phase::serving);
-    if (auto s = cfg.shards->find(p)) // the tail's ranges take over
-      s->applied_while_warming.forget_through(
-        std::numeric_limits<int64_t>::max());
     std::chrono::duration<double> d = std::chrono::steady_clock::now() - t.since;
     st.warmup->observe(d.count());
     count_handoff("serving");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -57,6 +58,9 @@ bool shard_set::set_phase(int32_t partition, shard_phase phase) {
   if (it == shards_.end())
     return false;
   it->second.phase = phase;
+  if (phase != shard_phase::warming) // the node-wide ranges take over
+    it->second.s->applied_while_warming.forget_through(
+      std::numeric_limits<int64_t>::max());
   return true;
 }
 
@@ -118,15 +122,21 @@ shard_set::holding(const std::string& user_id) const {
   return out;
 }
 
+std::map<int32_t, shard_set::entry> shard_set::held_now() const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return shards_;
+}
+
 std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>>
-shard_set::group_held(const std::vector<memory>& ms) const {
+shard_set::group_held(const std::vector<memory>& ms,
+                      const std::map<int32_t, entry>& held) {
   std::map<int32_t, std::vector<memory>> by_shard;
   for (auto& m : ms)
-    by_shard[shard_partition(m)].push_back(m);
+    if (held.count(shard_partition(m)) > 0)
+      by_shard[shard_partition(m)].push_back(m);
   std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>> out;
   for (auto& [p, group] : by_shard)
-    if (auto s = find(p)) // not ours: its owner indexes it
-      out.emplace_back(std::move(s), std::move(group));
+    out.emplace_back(held.at(p).s, std::move(group));
   return out;
 }
 
@@ -135,21 +145,12 @@ caf::expected<size_t> shard_set::upsert(const std::vector<memory>& ms,
                                         int64_t seq_first, int64_t seq_last) {
   // The shards held now: the memories go to these, and the range is noted
   // in these (a shard opened during the call got none of the memories).
-  std::map<int32_t, entry> held;
-  {
-    std::shared_lock<std::shared_mutex> guard{mtx_};
-    held = shards_;
-  }
-  std::map<int32_t, std::vector<memory>> by_shard;
-  for (auto& m : ms)
-    if (held.count(shard_partition(m)) > 0)
-      by_shard[shard_partition(m)].push_back(m);
+  auto held = held_now();
   // One call per shard with that shard's memories, in batch order.
   size_t added = 0;
   if (helper_cpu_seconds)
     *helper_cpu_seconds = 0;
-  for (auto& [p, group] : by_shard) {
-    auto& s = held.at(p).s;
+  for (auto& [s, group] : group_held(ms, held)) {
     double helper_cpu = 0;
     auto n = s->vectors->upsert(group, &helper_cpu);
     if (helper_cpu_seconds)
@@ -167,7 +168,7 @@ caf::expected<size_t> shard_set::upsert(const std::vector<memory>& ms,
 
 size_t shard_set::sync_labels(const std::vector<memory>& ms) {
   size_t changed = 0;
-  for (auto& [s, group] : group_held(ms)) {
+  for (auto& [s, group] : group_held(ms, held_now())) {
     changed += s->vectors->sync_labels(group);
     s->keywords->sync_labels(group);
   }

@@ -86,7 +86,8 @@ public:
   /// Errors: those of vector_index::open / keyword_index::open.
   caf::expected<std::shared_ptr<shard>> open(int32_t partition);
 
-  /// Sets the phase of a held shard; false when it is not held.
+  /// Sets the phase of a held shard; false when it is not held. Leaving
+  /// warming forgets its shard::applied_while_warming.
   bool set_phase(int32_t partition, shard_phase phase);
 
   /// The phase of a held shard.
@@ -164,9 +165,14 @@ private:
     shard_phase phase = shard_phase::warming;
   };
   std::string shard_dir(int32_t partition) const;
-  /// `ms` split by held shard, batch order kept within each.
-  std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>>
-  group_held(const std::vector<memory>& ms) const;
+  /// A copy of the held shards now (one lock, then used without it).
+  std::map<int32_t, entry> held_now() const;
+  /// `ms` split by the shards of `held`, batch order kept within each
+  /// (memories of shards not in `held` are left out: their owner indexes
+  /// them).
+  static std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>>
+  group_held(const std::vector<memory>& ms,
+             const std::map<int32_t, entry>& held);
 
   shard_set_config cfg_;
   mutable std::shared_mutex mtx_;

@@ -819,8 +819,11 @@ BOOST_FIXTURE_TEST_CASE(a_warming_shard_skips_only_the_batches_applied_to_it_whi
   for (uint64_t id : {201u, 202u, 203u, 204u})
     BOOST_TEST((*shard)->vectors->contains(id));
   BOOST_TEST((*shard)->applied_while_warming.after(0).empty());
-  // A serving shard is not noted any more (the node-wide ranges cover it).
+  // Turning serving forgets the ranges noted while warming, and a serving
+  // shard is not noted any more (the node-wide ranges cover it).
+  (*shard)->applied_while_warming.add(r3.seq_first, r3.seq_last);
   BOOST_REQUIRE(shards.set_phase(0, storage::shard_phase::serving));
+  BOOST_TEST((*shard)->applied_while_warming.after(0).empty());
   auto a4 = make_activity("ev-w4", "u1", "s1", t0 + 30);
   auto b4 = make_batch({a4});
   b4.memories = {make_memory("m-w5", 205, a4, 0, {0.0f, 1.0f})};
