@@ -39,26 +39,21 @@ struct posting {
   uint32_t tf;
 };
 
-// Distinct terms of `text` (each token `units`) and `context` (each token
-// `ctx_units`) with their weighted frequencies, in first-seen order;
-// `length` is the weighted token count.
+// Distinct terms of a query with their frequencies, in first-seen order;
+// `length` is the token count.
 std::vector<std::pair<std::string, uint32_t>>
-term_counts(std::string_view text, size_t& length, uint32_t units = 1,
-            std::string_view context = {}, uint32_t ctx_units = 0) {
+term_counts(std::string_view text, size_t& length) {
   thread_local domain::tokenizer tok;
   std::vector<std::string> tokens;
   tok.tokens(text, tokens);
-  auto n_text = tokens.size();
-  if (ctx_units > 0 && !context.empty())
-    tok.tokens(context, tokens);
-  length = n_text * units + (tokens.size() - n_text) * ctx_units;
+  length = tokens.size();
   std::vector<std::pair<std::string, uint32_t>> out;
   std::unordered_map<std::string_view, size_t> pos;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    auto [it, added] = pos.try_emplace(tokens[i], out.size());
+  for (auto& t : tokens) {
+    auto [it, added] = pos.try_emplace(t, out.size());
     if (added)
-      out.emplace_back(tokens[i], 0);
-    out[it->second].second += i < n_text ? units : ctx_units;
+      out.emplace_back(t, 0);
+    ++out[it->second].second;
   }
   return out;
 }
@@ -107,16 +102,48 @@ struct keyword_index::impl {
     point_terms.emplace(id, std::move(tfs));
   }
 
-  bool add(const memory& m) {
-    size_t length = 0;
-    auto counts = term_counts(m.text, length, text_units, m.context,
-                              context_units);
+  // The document's terms as (term id, weighted tf) in first-seen order,
+  // as term_counts gives them; `length` is the weighted token count. Each
+  // token goes straight to its id (one lookup) and repeats are merged by
+  // sorting ids: term_counts' per-call map and copies of every token were
+  // most of the index's share of a steady run (docs/performance.md,
+  // eleventh round).
+  std::vector<std::pair<uint32_t, uint32_t>>
+  term_frequencies(const memory& m, size_t& length) {
+    thread_local domain::tokenizer tok;
+    thread_local std::vector<std::string> tokens;
+    struct occurrence {
+      uint32_t term, first, units;
+    };
+    thread_local std::vector<occurrence> seen;
+    tokens.clear();
+    tok.tokens(m.text, tokens);
+    auto n_text = tokens.size();
+    if (!m.context.empty())
+      tok.tokens(m.context, tokens);
+    length = n_text * text_units + (tokens.size() - n_text) * context_units;
+    seen.clear();
+    for (size_t i = 0; i < tokens.size(); ++i)
+      seen.push_back({term_id(tokens[i]), static_cast<uint32_t>(i),
+                      i < n_text ? text_units : context_units});
+    std::sort(seen.begin(), seen.end(), [](auto& x, auto& y) {
+      return x.term < y.term || (x.term == y.term && x.first < y.first);
+    });
+    size_t distinct = 0;
+    for (size_t i = 0; i < seen.size(); ++i) {
+      if (distinct > 0 && seen[distinct - 1].term == seen[i].term)
+        seen[distinct - 1].units += seen[i].units;
+      else
+        seen[distinct++] = seen[i];
+    }
+    seen.resize(distinct);
+    std::sort(seen.begin(), seen.end(),
+              [](auto& x, auto& y) { return x.first < y.first; });
     std::vector<std::pair<uint32_t, uint32_t>> tfs;
-    tfs.reserve(counts.size());
-    for (auto& [t, n] : counts)
-      tfs.emplace_back(term_id(t), n);
+    tfs.reserve(seen.size());
+    for (auto& o : seen)
+      tfs.emplace_back(o.term, o.units);
     if (!m.speaker.empty()) {
-      thread_local domain::tokenizer tok;
       std::vector<std::string> names;
       tok.tokens(m.speaker, names);
       std::sort(names.begin(), names.end());
@@ -124,6 +151,12 @@ struct keyword_index::impl {
       for (auto& n : names)
         tfs.emplace_back(term_id(speaker_prefix + n), 0);
     }
+    return tfs;
+  }
+
+  bool add(const memory& m) {
+    size_t length = 0;
+    auto tfs = term_frequencies(m, length);
     if (payloads.contains(m.point_id)) {
       payloads.set_importance(m.point_id, static_cast<float>(m.importance));
       replace(m, static_cast<uint32_t>(length), std::move(tfs));

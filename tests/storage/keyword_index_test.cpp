@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -59,6 +60,36 @@ BOOST_AUTO_TEST_CASE(bm25_ranks_rare_matching_terms_first_within_one_user) {
   BOOST_REQUIRE_EQUAL(t.size(), 1u);
   BOOST_CHECK_EQUAL(t[0].point_id, 4u);
   BOOST_CHECK((*idx)->search("the and of", 10, f).empty());
+}
+
+BOOST_AUTO_TEST_CASE(repeated_terms_in_text_and_context_add_up_to_one_bm25_frequency) {
+  temp_dir d;
+  auto idx = keyword_index::open(d.path.string());
+  BOOST_REQUIRE(idx);
+  // "beach" twice in the text (2 units each) and once in the context (1):
+  // tf 5 / 2 = 2.5 over a length of 3 * 2 + 1 = 7 units.
+  auto a = doc(1, "cy", "beach beach sunset");
+  a.context = "beach";
+  auto b = doc(2, "cy", "mountain hike"); // length 4
+  BOOST_CHECK_EQUAL((*idx)->upsert({a, b}), 2u);
+  vector_filter f;
+  f.user_id = "cy";
+  bm25_params p;
+  const double k1 = p.k1, bb = p.b, avglen = (7.0 + 4.0) / 2;
+  const double idf = std::log(1.0 + (2 - 1 + 0.5) / (1 + 0.5));
+  auto bm25 = [&](double tf, double len) {
+    return idf * tf * (k1 + 1) / (tf + k1 * (1 - bb + bb * len / avglen));
+  };
+  auto beach = (*idx)->search("beach", 10, f);
+  BOOST_REQUIRE_EQUAL(beach.size(), 1u);
+  BOOST_CHECK_CLOSE(beach[0].score, bm25(2.5, 7), 1e-3);
+  auto sunset = (*idx)->search("sunset", 10, f);
+  BOOST_REQUIRE_EQUAL(sunset.size(), 1u);
+  BOOST_CHECK_CLOSE(sunset[0].score, bm25(1.0, 7), 1e-3);
+  // Indexing the same memory again (a replay) changes nothing.
+  BOOST_CHECK_EQUAL((*idx)->upsert({a}), 0u);
+  BOOST_CHECK_CLOSE((*idx)->search("beach", 10, f)[0].score, bm25(2.5, 7),
+                    1e-3);
 }
 
 BOOST_AUTO_TEST_CASE(retrieval_context_is_searchable_at_half_the_weight_of_the_text) {
