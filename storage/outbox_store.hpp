@@ -69,7 +69,10 @@ public:
     const std::function<caf::error(const std::vector<outbox_record>&)>&
       publish);
 
-  /// Records waiting in the outbox. Errors: errc::postgres_error.
+  /// Records waiting in the outbox, as the span of ids from the oldest to
+  /// the newest: exact while ids are contiguous, else an upper bound (ids
+  /// of rolled-back writers in between count, as aborted records count in
+  /// a Kafka consumer's lag). Errors: errc::postgres_error.
   caf::expected<int64_t> pending();
 
   struct impl;
