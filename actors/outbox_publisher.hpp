@@ -34,6 +34,11 @@ struct outbox_publisher_config {
   /// Least time between two counts of a backlogged outbox for the pending
   /// gauge (a count reads every row).
   std::chrono::milliseconds pending_interval{5000};
+  /// Least time between two passes that read the outbox from its start;
+  /// the others read past the highest id relayed. A record committed
+  /// after higher ids were relayed waits at most this long
+  /// (storage::outbox_store::relay).
+  std::chrono::milliseconds rescan_interval{5000};
 };
 
 /// The publisher of the analytics outbox (agent.analytics.v1).
@@ -51,6 +56,8 @@ struct outbox_publisher_state {
   metrics::gauge* pending = nullptr;
   /// When the pending gauge last counted the outbox.
   std::chrono::steady_clock::time_point counted{};
+  /// When a pass last read the outbox from its start.
+  std::chrono::steady_clock::time_point rescanned{};
 };
 
 /// Outbox publisher (spawn detached: it blocks on Postgres and Kafka):

@@ -1,5 +1,7 @@
 #include "storage/outbox_store.hpp"
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 
 #include "storage/memory_versions.hpp"
@@ -9,6 +11,7 @@ namespace agentmem::storage {
 
 struct outbox_store::impl : detail::pg_session {
   outbox_spec spec;
+  int64_t relayed_up_to = 0; // the highest id this store deleted
 };
 
 outbox_spec analytics_outbox_spec() {
@@ -37,7 +40,8 @@ outbox_store::connect(const std::string& url, outbox_spec spec) {
 caf::expected<size_t> outbox_store::relay(
   size_t limit,
   const std::function<caf::error(const std::vector<outbox_record>&)>&
-    publish) {
+    publish,
+  bool from_start) {
   const auto& spec = impl_->spec;
   return impl_->run<size_t>("relay_outbox", [&](pqxx::connection& c)
                                               -> caf::expected<size_t> {
@@ -49,8 +53,9 @@ caf::expected<size_t> outbox_store::relay(
       return size_t{0};
     auto table = tx.quote_name(spec.table);
     auto r = tx.exec_params("SELECT id, record_key, payload::text FROM "
-                              + table + " ORDER BY id LIMIT $1",
-                            static_cast<int64_t>(limit));
+                              + table + " WHERE id > $2 ORDER BY id LIMIT $1",
+                            static_cast<int64_t>(limit),
+                            from_start ? int64_t{0} : impl_->relayed_up_to);
     if (r.empty())
       return size_t{0};
     std::vector<outbox_record> records;
@@ -86,6 +91,7 @@ caf::expected<size_t> outbox_store::relay(
     tx.exec_params("DELETE FROM " + table + " WHERE id = ANY($1::bigint[])",
                    ids);
     tx.commit();
+    impl_->relayed_up_to = std::max(impl_->relayed_up_to, records.back().id);
     return records.size();
   });
 }

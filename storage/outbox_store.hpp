@@ -64,10 +64,19 @@ public:
   /// them and commits. A crash or a publish error leaves them in place, so
   /// they are sent again: at least once, in order. Returns the number
   /// published.
+  ///
+  /// `from_start` false reads only ids above the highest this store has
+  /// relayed: the ids it deleted stay in the outbox's index as dead
+  /// entries until a vacuum, and every pass from the start stepped over
+  /// all of them (up to 200 ms per pass in a 35 s steady run). A record
+  /// whose writer commits after records with higher ids were relayed is
+  /// then left for the next pass with `from_start` (the caller runs one
+  /// periodically), later and out of id order, as any such record is.
   caf::expected<size_t> relay(
     size_t limit,
     const std::function<caf::error(const std::vector<outbox_record>&)>&
-      publish);
+      publish,
+    bool from_start = true);
 
   /// Records waiting in the outbox, as the span of ids from the oldest to
   /// the newest: exact while ids are contiguous, else an upper bound (ids

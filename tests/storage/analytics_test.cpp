@@ -412,6 +412,48 @@ BOOST_FIXTURE_TEST_CASE(the_outbox_relay_deletes_records_only_after_a_successful
   BOOST_TEST(seen[0].payload.find("\"status\": \"final\"") != std::string::npos);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_record_committed_after_higher_ids_waits_for_a_pass_from_the_start,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto relay = storage::outbox_store::connect(
+    url, storage::analytics_outbox_spec());
+  BOOST_REQUIRE_MESSAGE(relay, why(relay));
+  const std::string insert =
+    "INSERT INTO analytics_outbox (user_id, record_key, payload)"
+    " VALUES ('u1', 'k', '{}') RETURNING id";
+  // The slow writer takes the lower id and commits last.
+  pqxx::connection slow_c{url}, fast_c{url};
+  pqxx::work slow{slow_c};
+  auto low = slow.exec(insert)[0][0].as<int64_t>();
+  int64_t high = 0;
+  {
+    pqxx::work fast{fast_c};
+    high = fast.exec(insert)[0][0].as<int64_t>();
+    fast.commit();
+  }
+  BOOST_REQUIRE_LT(low, high);
+  std::vector<int64_t> seen;
+  auto collect = [&](const std::vector<storage::outbox_record>& xs) {
+    for (auto& x : xs)
+      seen.push_back(x.id);
+    return caf::error{};
+  };
+  auto n = (*relay)->relay(10, collect, false);
+  BOOST_REQUIRE_MESSAGE(n, why(n));
+  BOOST_TEST(seen == std::vector<int64_t>{high});
+  slow.commit();
+  // Past the highest id relayed: the late record is not read ...
+  n = (*relay)->relay(10, collect, false);
+  BOOST_REQUIRE_MESSAGE(n, why(n));
+  BOOST_TEST(*n == 0u);
+  BOOST_TEST(*(*relay)->pending() == 1);
+  // ... until a pass from the start.
+  n = (*relay)->relay(10, collect, true);
+  BOOST_REQUIRE_MESSAGE(n, why(n));
+  BOOST_TEST(seen == (std::vector<int64_t>{high, low}));
+  BOOST_TEST(*(*relay)->pending() == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(closing_windows_reads_only_the_open_hours_it_closes,
                         test::pg_database) {
   // Every batch runs the close statement, so its cost must not grow with
