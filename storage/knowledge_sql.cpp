@@ -1,5 +1,6 @@
 #include "storage/knowledge_sql.hpp"
 
+#include <functional>
 #include <optional>
 #include <tuple>
 
@@ -99,13 +100,14 @@ std::string close_facts_sql() {
   " OR c.invalidated_by IS DISTINCT FROM c.next_id)";
 }
 
+// The staged mentions are those of events this transaction inserted
+// (write() leaves the others out), one per (entity, event) after DISTINCT
+// ON: each adds one to mention_count, exactly once, like the usage rollups.
 std::string upsert_entities_sql() {
   return "WITH fresh AS ("
-         " INSERT INTO entity_mentions (user_id, entity_id, event_id, ts)"
          " SELECT DISTINCT ON (user_id, entity_id, event_id) user_id,"
-         " entity_id, event_id, " + ts_of("ts_ms") + " FROM tmp_mentions"
+         " entity_id, " + ts_of("ts_ms") + " AS ts FROM tmp_mentions"
          " ORDER BY user_id, entity_id, event_id"
-         " ON CONFLICT DO NOTHING RETURNING user_id, entity_id, ts"
          "), names AS ("
          " SELECT DISTINCT ON (user_id, entity_id) user_id, entity_id, name,"
          " type FROM tmp_mentions ORDER BY user_id, entity_id, ts_ms, event_id"
@@ -124,14 +126,10 @@ std::string upsert_entities_sql() {
 
 std::string upsert_relations_sql() {
   return "WITH fresh AS ("
-         " INSERT INTO relationship_evidence (user_id, src_id, dst_id,"
-         " relation, event_id, ts)"
          " SELECT DISTINCT ON (user_id, src_id, dst_id, relation, event_id)"
          " user_id, src_id, dst_id, relation, event_id, " + ts_of("ts_ms")
-         + " FROM " + detail::staged_rows{relation_columns}.from("t")
+         + " AS ts FROM " + detail::staged_rows{relation_columns}.from("t")
          + " ORDER BY user_id, src_id, dst_id, relation, event_id"
-           " ON CONFLICT DO NOTHING"
-           " RETURNING user_id, src_id, dst_id, relation, event_id, ts"
            ") "
            "INSERT INTO entity_relationships AS r (user_id, src_id, dst_id,"
            " relation, weight, first_seen, last_seen, first_event_id,"
@@ -170,6 +168,7 @@ const std::string entity_columns = "e.entity_id, e.name, e.type, "
 } // namespace
 
 void write(pqxx::work& tx, const knowledge_delta& k,
+           const std::function<bool(const std::string&)>& inserted,
            detail::prepared_statements& statements) {
   if (k.empty())
     return;
@@ -193,26 +192,38 @@ void write(pqxx::work& tx, const knowledge_delta& k,
     tx.exec_params(close_facts_sql(),
                    pqxx::prepare::make_dynamic_params(params));
   }
-  if (!k.mentions.empty()) {
+  // Mentions and edges of events this transaction did not insert (a
+  // replay) were counted when their event was.
+  auto counted = [&](const std::string& event_id) {
+    return !inserted || inserted(event_id);
+  };
+  bool any_mention = false;
+  for (auto& m : k.mentions)
+    if ((any_mention = counted(m.event_id)))
+      break;
+  if (any_mention) {
     detail::copy_writer out{tx, "tmp_mentions",
                         std::vector<std::string>{"user_id", "entity_id",
                                                  "name", "type", "event_id",
                                                  "ts_ms"}};
     for (auto& m : k.mentions)
-      out.row(m.user_id.c_str(), m.entity_id.c_str(),
-                             m.name.c_str(), m.type.c_str(),
-                             m.event_id.c_str(), m.ts_ms);
+      if (counted(m.event_id))
+        out.row(m.user_id.c_str(), m.entity_id.c_str(), m.name.c_str(),
+                m.type.c_str(), m.event_id.c_str(), m.ts_ms);
     out.complete();
     statements.exec(tx, upsert_entities_sql());
   }
-  if (!k.relations.empty()) {
-    detail::staged_rows out{relation_columns};
-    for (auto& r : k.relations)
-      out.row(r.user_id.c_str(), r.src_id.c_str(), r.dst_id.c_str(),
-              r.relation.c_str(), r.event_id.c_str(), r.ts_ms);
+  detail::staged_rows edges{relation_columns};
+  size_t n_edges = 0;
+  for (auto& r : k.relations)
+    if (counted(r.event_id)) {
+      edges.row(r.user_id.c_str(), r.src_id.c_str(), r.dst_id.c_str(),
+                r.relation.c_str(), r.event_id.c_str(), r.ts_ms);
+      ++n_edges;
+    }
+  if (n_edges > 0)
     statements.exec(tx, upsert_relations_sql(),
-                    pqxx::prepare::make_dynamic_params(out.params()));
-  }
+                    pqxx::prepare::make_dynamic_params(edges.params()));
 }
 
 std::vector<fact_row> facts(pqxx::read_transaction& tx,

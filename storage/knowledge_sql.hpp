@@ -4,6 +4,7 @@
 // postgres_store (commit_batch and the knowledge reads). pqxx types appear
 // here, so this header must not be included outside storage/.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,17 +32,23 @@ namespace agentmem::storage::knowledge_sql {
 ///      there is none. Recomputed from the stored rows, so facts arriving
 ///      out of event-time order and replays converge to the same result.
 ///      The slot rows are locked in fact_id order first;
-///   3. entity_mentions (one row per entity and event, DO NOTHING) and,
-///      from the rows that were new, entities upserts (first_seen = least,
-///      last_seen = greatest, mention_count +=);
-///   4. relationship_evidence likewise, then entity_relationships upserts
-///      (weight += new evidence, first/last seen and event).
-/// A replay therefore changes nothing. Facts and relations are sent as
-/// array parameters (staged_rows.hpp), mentions through the temp table
-/// tmp_mentions. The statements that do not depend on the rows' plan run
-/// prepared through `statements` (the connection's).
-/// Throws pqxx exceptions (the caller's run() turns them into errors).
+///   3. entities upserts from the mentions, one per (entity, event)
+///      (first_seen = least, last_seen = greatest, mention_count +=);
+///   4. entity_relationships upserts from the edges, one per (edge, event)
+///      (weight +=, first/last seen and event).
+/// Steps 3 and 4 take only the mentions and edges of events for which
+/// `inserted(event_id)` is true: the events whose activity this
+/// transaction inserted (an empty function: all of them). Each event's
+/// mentions therefore count once, in the transaction that stored the
+/// event, and a replay changes nothing, as with the usage rollups. (Until
+/// migration 033, one evidence row per mention and edge did this.)
+/// Facts and relations are sent as array parameters (staged_rows.hpp),
+/// mentions through the temp table tmp_mentions. The statements that do
+/// not depend on the rows' plan run prepared through `statements` (the
+/// connection's). Throws pqxx exceptions (the caller's run() turns them
+/// into errors).
 void write(pqxx::work& tx, const knowledge_delta& k,
+           const std::function<bool(const std::string&)>& inserted,
            detail::prepared_statements& statements);
 
 /// DDL of the session-lived temp table write() fills (tmp_mentions; ON

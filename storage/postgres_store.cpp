@@ -694,7 +694,13 @@ postgres_store::commit_batch(const batch& input,
                              int_array_literal(next_offsets));
     }
     // 3b. facts and graph memory (storage/knowledge_sql.cpp)
-    knowledge_sql::write(tx, b.knowledge, impl_->statements);
+    knowledge_sql::write(
+      tx, b.knowledge,
+      all_fresh ? std::function<bool(const std::string&)>{}
+                : [&fresh](const std::string& event_id) {
+                    return fresh.count(event_id) > 0;
+                  },
+      impl_->statements);
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
