@@ -195,7 +195,7 @@ void write(pqxx::work& tx, const knowledge_delta& k,
   // Mentions and edges of events this transaction did not insert (a
   // replay) were counted when their event was.
   auto counted = [&](const std::string& event_id) {
-    return !inserted || inserted(event_id);
+    return inserted(event_id);
   };
   bool any_mention = false;
   for (auto& m : k.mentions)

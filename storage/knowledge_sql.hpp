@@ -38,7 +38,7 @@ namespace agentmem::storage::knowledge_sql {
 ///      (weight +=, first/last seen and event).
 /// Steps 3 and 4 take only the mentions and edges of events for which
 /// `inserted(event_id)` is true: the events whose activity this
-/// transaction inserted (an empty function: all of them). Each event's
+/// transaction inserted. Each event's
 /// mentions therefore count once, in the transaction that stored the
 /// event, and a replay changes nothing, as with the usage rollups. (Until
 /// migration 033, one evidence row per mention and edge did this.)

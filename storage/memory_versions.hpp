@@ -4,6 +4,7 @@
 // transaction (pqxx types never leave this folder).
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,16 @@ bool is_versioned(const memory& m);
 /// the staged rows or look memories up by id run prepared through
 /// `statements` (the connection's), the UPDATE joining stored memories to
 /// the staged ones is planned per batch. `model` is the embedding model
-/// stored with each vector. Throws pqxx exceptions.
-void apply_versioned_memories(pqxx::work& tx,
-                              const std::vector<const memory*>& ms,
-                              const std::vector<size_t>& index,
-                              const std::string& model,
-                              prepared_statements& statements,
-                              std::vector<memory_change>& out);
+/// stored with each vector. `inserted(event_id)` is true for the events
+/// whose activity this transaction inserted: a near-duplicate of such an
+/// event cannot have been applied before (its event's derived rows commit
+/// with the event), so only the others are looked up in memory_history.
+/// Throws pqxx exceptions.
+void apply_versioned_memories(
+  pqxx::work& tx, const std::vector<const memory*>& ms,
+  const std::vector<size_t>& index, const std::string& model,
+  const std::function<bool(const std::string&)>& inserted,
+  prepared_statements& statements, std::vector<memory_change>& out);
 
 /// ADD history rows (version 1) for the non-conversation memories in
 /// `tmp_memories` (the plain path), ON CONFLICT DO NOTHING so replays and

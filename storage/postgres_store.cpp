@@ -694,13 +694,13 @@ postgres_store::commit_batch(const batch& input,
                              int_array_literal(next_offsets));
     }
     // 3b. facts and graph memory (storage/knowledge_sql.cpp)
-    knowledge_sql::write(
-      tx, b.knowledge,
-      all_fresh ? std::function<bool(const std::string&)>{}
-                : [&fresh](const std::string& event_id) {
-                    return fresh.count(event_id) > 0;
-                  },
-      impl_->statements);
+    // Events whose activity this transaction inserted: their derived rows
+    // (knowledge, near-duplicates) cannot have been committed before.
+    const std::function<bool(const std::string&)> inserted =
+      [&fresh](const std::string& event_id) {
+        return fresh.count(event_id) > 0;
+      };
+    knowledge_sql::write(tx, b.knowledge, inserted, impl_->statements);
     // 4. memories and links, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
@@ -752,8 +752,8 @@ postgres_store::commit_batch(const batch& input,
                                            unpartitioned.end()}));
       impl_->statements.exec(tx, detail::insert_add_history_sql);
       detail::apply_versioned_memories(tx, versioned, versioned_at,
-                                       embedding_model, impl_->statements,
-                                       result.changes);
+                                       embedding_model, inserted,
+                                       impl_->statements, result.changes);
       for (auto& ch : result.changes) {
         if (ch.event == memory_event::add)
           ++result.memories_written;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
 
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
@@ -136,6 +137,46 @@ BOOST_FIXTURE_TEST_CASE(replaying_an_update_changes_nothing,
   BOOST_TEST(q(*s, "SELECT count(*) FROM memory_history") == 3);
   BOOST_TEST(q(*s, "SELECT count(*) FROM memories") == 1);
   BOOST_TEST(q(*s, "SELECT seq FROM memories WHERE memory_id = 'a'") > seq);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_update_stored_with_its_event_is_a_noop_when_the_event_is_redelivered,
+                        agentmem::test::pg_database) {
+  // The pipeline's shape: each memory beside the activity it came from.
+  // The first commit of ev-b applies the update without looking it up in
+  // memory_history (its event is new); the redelivery of ev-b must still
+  // find it there.
+  auto s = open_migrated(url);
+  auto with_event = [](memory m) {
+    auto b = of({m});
+    b.activities.push_back(
+      test::chat_activity(m.event_id, m.user_id, "s1", m.ts_ms, "message"));
+    return b;
+  };
+  commit(*s, with_event(mem("a", 1, "document", "old words", t0)));
+  auto b = mem("b", 2, "document", "new words", t0 + 5);
+  b.update_of = "a";
+  auto batch_b = with_event(b);
+  auto first = commit(*s, batch_b);
+  BOOST_REQUIRE_EQUAL(first.changes.size(), 1u);
+  BOOST_TEST((first.changes[0].event == memory_event::update));
+  // A correction of the text that keeps the memory's time (as an edit
+  // through the API does): only memory_history tells the redelivered
+  // update from a new one.
+  {
+    pqxx::connection c{url};
+    pqxx::work w{c};
+    w.exec("UPDATE memories SET text = 'corrected words' WHERE memory_id = 'a'");
+    w.commit();
+  }
+  auto seq = q(*s, "SELECT seq FROM memories WHERE memory_id = 'a'");
+  auto again = commit(*s, batch_b);
+  BOOST_TEST(again.new_activities == 0u);
+  BOOST_REQUIRE_EQUAL(again.changes.size(), 1u);
+  BOOST_TEST((again.changes[0].event == memory_event::noop));
+  BOOST_TEST(text_of(*s, "a") == "corrected words");
+  BOOST_TEST(q(*s, "SELECT version FROM memories WHERE memory_id = 'a'") == 2);
+  BOOST_TEST(q(*s, "SELECT count(*) FROM memory_history") == 2);
+  BOOST_TEST(q(*s, "SELECT seq FROM memories WHERE memory_id = 'a'") == seq);
 }
 
 BOOST_FIXTURE_TEST_CASE(equal_text_or_older_news_is_a_noop,
