@@ -194,12 +194,9 @@ void write(pqxx::work& tx, const knowledge_delta& k,
   }
   // Mentions and edges of events this transaction did not insert (a
   // replay) were counted when their event was.
-  auto counted = [&](const std::string& event_id) {
-    return inserted(event_id);
-  };
   bool any_mention = false;
   for (auto& m : k.mentions)
-    if ((any_mention = counted(m.event_id)))
+    if ((any_mention = inserted(m.event_id)))
       break;
   if (any_mention) {
     detail::copy_writer out{tx, "tmp_mentions",
@@ -207,7 +204,7 @@ void write(pqxx::work& tx, const knowledge_delta& k,
                                                  "name", "type", "event_id",
                                                  "ts_ms"}};
     for (auto& m : k.mentions)
-      if (counted(m.event_id))
+      if (inserted(m.event_id))
         out.row(m.user_id.c_str(), m.entity_id.c_str(), m.name.c_str(),
                 m.type.c_str(), m.event_id.c_str(), m.ts_ms);
     out.complete();
@@ -216,7 +213,7 @@ void write(pqxx::work& tx, const knowledge_delta& k,
   detail::staged_rows edges{relation_columns};
   size_t n_edges = 0;
   for (auto& r : k.relations)
-    if (counted(r.event_id)) {
+    if (inserted(r.event_id)) {
       edges.row(r.user_id.c_str(), r.src_id.c_str(), r.dst_id.c_str(),
                 r.relation.c_str(), r.event_id.c_str(), r.ts_ms);
       ++n_edges;
