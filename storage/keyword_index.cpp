@@ -102,12 +102,12 @@ struct keyword_index::impl {
     point_terms.emplace(id, std::move(tfs));
   }
 
-  // The document's terms as (term id, weighted tf) in first-seen order,
-  // as term_counts gives them; `length` is the weighted token count. Each
-  // token goes straight to its id (one lookup) and repeats are merged by
-  // sorting ids: term_counts' per-call map and copies of every token were
-  // most of the index's share of a steady run (docs/performance.md,
-  // eleventh round).
+  // The document's terms as (term id, weighted tf) in first-seen order
+  // (text, then context, then speaker names); `length` is the weighted
+  // token count. Each token goes straight to its id (one lookup) and
+  // repeats are merged by sorting ids: a per-document map and copies of
+  // every token were most of the index's share of a steady run
+  // (docs/performance.md, eleventh round).
   std::vector<std::pair<uint32_t, uint32_t>>
   term_frequencies(const memory& m, size_t& length) {
     thread_local domain::tokenizer tok;

@@ -1,5 +1,6 @@
 #include "storage/knowledge_sql.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <tuple>
@@ -194,11 +195,8 @@ void write(pqxx::work& tx, const knowledge_delta& k,
   }
   // Mentions and edges of events this transaction did not insert (a
   // replay) were counted when their event was.
-  bool any_mention = false;
-  for (auto& m : k.mentions)
-    if ((any_mention = inserted(m.event_id)))
-      break;
-  if (any_mention) {
+  if (std::any_of(k.mentions.begin(), k.mentions.end(),
+                  [&](auto& m) { return inserted(m.event_id); })) {
     detail::copy_writer out{tx, "tmp_mentions",
                         std::vector<std::string>{"user_id", "entity_id",
                                                  "name", "type", "event_id",
@@ -211,14 +209,11 @@ void write(pqxx::work& tx, const knowledge_delta& k,
     statements.exec(tx, upsert_entities_sql());
   }
   detail::staged_rows edges{relation_columns};
-  size_t n_edges = 0;
   for (auto& r : k.relations)
-    if (inserted(r.event_id)) {
+    if (inserted(r.event_id))
       edges.row(r.user_id.c_str(), r.src_id.c_str(), r.dst_id.c_str(),
                 r.relation.c_str(), r.event_id.c_str(), r.ts_ms);
-      ++n_edges;
-    }
-  if (n_edges > 0)
+  if (!edges.empty())
     statements.exec(tx, upsert_relations_sql(),
                     pqxx::prepare::make_dynamic_params(edges.params()));
 }
