@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstring>
 #include <exception>
+#include <set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -26,9 +28,51 @@ struct consumer::impl {
   // A rebalance callback has run, so a SyncGroup has succeeded (see
   // settle_before_destroy()).
   bool synced = false;
+  // Records librdkafka delivered while paused, oldest first: held until
+  // resume_all(), then returned before anything newer (poll_batch()).
+  std::vector<kafka_record> held;
+  // Partitions paused again since pause_all() because they delivered.
+  std::set<std::pair<std::string, int32_t>> repaused;
 
   bool cooperative() const {
     return std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  }
+
+  // A pause of partitions that were just assigned can be lost: it bumps
+  // the partition's op version, and the fetch start that the assignment
+  // issues once it knows the start offset bumps it again, which makes the
+  // pause outdated before librdkafka applies it (the other side of
+  // librdkafka #2190). The partition is fetching by the time it delivers,
+  // so pausing it again sticks; the record is held, not dropped, because
+  // librdkafka has already moved the application position past it.
+  void hold(kafka_record r) {
+    std::pair<std::string, int32_t> key{r.source.topic, r.source.partition};
+    if (repaused.insert(key).second) {
+      tpl_ptr p{rd_kafka_topic_partition_list_new(1)};
+      rd_kafka_topic_partition_list_add(p.get(), key.first.c_str(),
+                                        key.second);
+      rd_kafka_pause_partitions(rk, p.get());
+      spdlog::info("kafka consumer: {}[{}] delivered while paused; paused "
+                   "again, its records held until resume",
+                   key.first, key.second);
+    }
+    held.push_back(std::move(r));
+  }
+
+  // Held records of partitions this consumer no longer owns: their next
+  // owner reads them from the committed offset.
+  void drop_held(const rd_kafka_topic_partition_list_t* parts) {
+    for (int i = 0; i < parts->cnt; ++i) {
+      std::pair<std::string, int32_t> key{parts->elems[i].topic,
+                                          parts->elems[i].partition};
+      repaused.erase(key);
+      held.erase(std::remove_if(held.begin(), held.end(),
+                                [&](const kafka_record& r) {
+                                  return r.source.partition == key.second
+                                         && r.source.topic == key.first;
+                                }),
+                 held.end());
+    }
   }
 
   tpl_ptr current_assignment() const {
@@ -117,6 +161,7 @@ struct consumer::impl {
     }
     for (int i = 0; i < parts->cnt; ++i)
       seen_positions.erase({parts->elems[i].topic, parts->elems[i].partition});
+    drop_held(parts);
     // librdkafka keeps a partition's pause flag across its revoke and a
     // later re-assignment (librdkafka issues #1849, confluent-kafka-go
     // #193): a partition paused by backpressure, revoked and handed back
@@ -160,6 +205,8 @@ struct consumer::impl {
         self->errors.fetch_add(1, std::memory_order_relaxed);
         if (!self->cooperative()) {
           self->seen_positions.clear();
+          self->held.clear();
+          self->repaused.clear();
           rd_kafka_assign(rk, nullptr);
         }
         break;
@@ -303,6 +350,18 @@ consumer::poll_batch(size_t max_records, std::chrono::milliseconds max_wait) {
   // Next offsets seen in this batch, folded into seen_positions at the end
   // (one map update per partition instead of one per record).
   std::vector<seen> last;
+  // Records held while paused come first: librdkafka fetches their
+  // partitions from after them.
+  if (!impl_->paused && !impl_->held.empty()) {
+    auto n = std::min(max_records, impl_->held.size());
+    auto first = impl_->held.begin();
+    for (auto it = first; it != first + static_cast<std::ptrdiff_t>(n); ++it) {
+      impl_->seen_positions[{it->source.topic, it->source.partition}] =
+        it->source.offset + 1;
+      out.push_back(std::move(*it));
+    }
+    impl_->held.erase(first, first + static_cast<std::ptrdiff_t>(n));
+  }
   while (out.size() < max_records) {
     int timeout_ms = 0;
     if (out.empty()) {
@@ -360,8 +419,13 @@ consumer::poll_batch(size_t max_records, std::chrono::milliseconds max_wait) {
                   ? std::string(static_cast<const char*>(val), size)
                   : std::string{});
     }
-    note_position(last, m->rkt, m->partition, m->offset + 1);
+    if (!impl_->paused)
+      note_position(last, m->rkt, m->partition, m->offset + 1);
     rd_kafka_message_destroy(m);
+    if (impl_->paused) {
+      impl_->hold(std::move(r));
+      continue;
+    }
     out.push_back(std::move(r));
   }
   for (auto& x : last)
@@ -380,6 +444,7 @@ void consumer::pause_all() {
 
 void consumer::resume_all() {
   impl_->paused = false;
+  impl_->repaused.clear();
   if (impl_->rk == nullptr)
     return;
   auto parts = impl_->current_assignment();
@@ -499,6 +564,8 @@ void consumer::close() {
                   "abort the process (librdkafka #4312, fixed in 2.3.0)");
   impl_->rk = nullptr;
   impl_->seen_positions.clear();
+  impl_->held.clear();
+  impl_->repaused.clear();
 }
 
 std::string consumer::rebalance_protocol() const {

@@ -102,6 +102,11 @@ public:
   /// Pauses fetching on every assigned partition; partitions assigned later
   /// start paused too, until `resume_all()`. Records already buffered for
   /// paused partitions are discarded and fetched again after resume.
+  /// `poll_batch()` returns no record while paused: one that librdkafka
+  /// still delivers (a pause right after an assignment can be lost) is held,
+  /// its partition paused again, and returned first after `resume_all()`;
+  /// held records of revoked partitions are dropped (their next owner reads
+  /// them from the committed offset).
   void pause_all();
 
   /// Resumes every assigned partition; each continues after the last record

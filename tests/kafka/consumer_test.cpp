@@ -155,6 +155,39 @@ BOOST_AUTO_TEST_CASE(partitions_assigned_while_paused_start_paused) {
   BOOST_CHECK_EQUAL(test::collect(**c, 8).size(), 8u);
 }
 
+// The ingress's case: a node under backpressure (paused) is assigned
+// partitions whose start offsets come from on_assign (the offsets stored
+// in PostgreSQL). The pause must hold until resume_all(), and the records
+// must then start at on_assign's offset, not at the committed one.
+BOOST_AUTO_TEST_CASE(partitions_assigned_while_paused_start_at_on_assign_offsets) {
+  auto mc = mock_cluster::start(1, {{"early_seek", 2}});
+  BOOST_REQUIRE(mc);
+  auto prod = producer::create((*mc)->bootstrap());
+  BOOST_REQUIRE(prod);
+  BOOST_REQUIRE(!test::produce_n(**prod, "early_seek", 0, 8));
+  BOOST_REQUIRE(!test::produce_n(**prod, "early_seek", 1, 8));
+  auto c = consumer::create(test::test_consumer_config(
+    (*mc)->bootstrap(), test::unique_group("early_seek"), {"early_seek"}));
+  BOOST_REQUIRE(c);
+  (*c)->on_assign = [](const std::vector<partition_offset>& assigned) {
+    std::vector<partition_offset> starts = assigned;
+    for (auto& p : starts)
+      p.next_offset = 5;
+    return starts;
+  };
+  (*c)->pause_all();
+  auto before = test::wait_for_assignment(**c);
+  BOOST_REQUIRE_EQUAL((*c)->assignment().size(), 2u);
+  BOOST_CHECK(before.empty());
+  BOOST_CHECK(test::drain_for(**c, 1500ms).empty());
+  (*c)->resume_all();
+  auto got = test::collect(**c, 6, 10s);
+  BOOST_REQUIRE_EQUAL(got.size(), 6u);
+  for (auto& r : got)
+    BOOST_CHECK_GE(r.source.offset, 5);
+  BOOST_CHECK(test::drain_for(**c, 300ms).empty());
+}
+
 BOOST_AUTO_TEST_CASE(on_assign_can_seek_and_on_revoke_sees_positions) {
   auto mc = mock_cluster::start(1, {{"seek", 1}});
   BOOST_REQUIRE(mc);
