@@ -1763,6 +1763,25 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         o << (i ? " /" : "") << " " << ms_or_na(s.lat_p99_by_sixth_ms[i]);
       o << ";";
     }
+    if (rep.broker == "mock") {
+      // The embedded broker serves the feed's produce requests and the
+      // node's fetches in this process, on the same two cores. librdkafka
+      // 2.0's mock cluster finds a fetch's message set by walking the
+      // partition's log from its start, so its CPU per event grows with the
+      // message sets already in the partition (docs/performance.md,
+      // twelfth round): the feed's ~1 record per set makes that the window
+      // so far / partitions.
+      o << "\n" << b << "embedded broker (its rdk:mock thread; in the CPU"
+           " above, not the node's): CPU µs/event";
+      for (auto& [f, s] : rep.steps) {
+        if (!s.ok)
+          continue;
+        auto it = s.cpu_by_thread.find("rdk:mock");
+        double v = it == s.cpu_by_thread.end() ? 0 : it->second;
+        o << " " << fixed(100 * f, 0) << " %: "
+          << fixed(v * 1e6 / std::max<size_t>(1, s.events), 0) << ";";
+      }
+    }
     o << "\n" << b << "highest sustainable offered load: "
       << fixed(100 * best, 0) << " % of the backlog rate (target >= 90 % "
       << (best >= 0.9 ? "MET" : "MISSED") << ")\n";
