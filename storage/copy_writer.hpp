@@ -36,6 +36,21 @@ struct bytea_floats {
   const std::vector<float>& values;
 };
 
+/// A timestamptz column given as ms since the Unix epoch (UTC); written as
+/// "YYYY-MM-DD HH:MM:SS.mmm+00", the value of SQL's
+/// `timestamptz 'epoch' + ms * interval '1 millisecond'`. Only years 1 to
+/// 9999 (`timestamptz_ms::min` to `::max`): no BC or five-digit years.
+struct timestamptz_ms {
+  int64_t ms;
+  static constexpr int64_t min = -62'135'596'800'000;  // 0001-01-01
+  static constexpr int64_t max = 253'402'300'799'999;  // 9999-12-31 ...999
+};
+
+/// Appends the text of `t` (timestamptz_ms) to `line`. Days to a civil
+/// date: Howard Hinnant's days_from_civil inverse ("chrono-Compatible
+/// Low-Level Date Algorithms", civil_from_days).
+void append_timestamptz_ms(std::string& line, timestamptz_ms t);
+
 /// Appends `s` to `line` escaped for a COPY text-format field: backslash,
 /// newline, carriage return and tab become \\, \n, \r, \t; every other
 /// byte (UTF-8 included) is taken literally by the server.
@@ -53,8 +68,8 @@ void append_copy_bytea(std::string& line, const std::vector<float>& values);
 /// One COPY ... FROM STDIN in text format. Field types: const char*
 /// (nullptr = NULL), std::string and std::string_view (text), nullptr
 /// (NULL), bool ("t"/"f"), integers, float/double (shortest text that
-/// reads back to the same value), std::optional<T> (nullopt = NULL) and
-/// bytea_floats. Errors are libpqxx's exceptions (pqxx::sql_error when the
+/// reads back to the same value), std::optional<T> (nullopt = NULL),
+/// timestamptz_ms and bytea_floats. Errors are libpqxx's exceptions (pqxx::sql_error when the
 /// server rejects a row, at the latest from complete()), as with
 /// pqxx::stream_to; storage's connection wrapper turns them into values.
 class copy_writer {
@@ -101,6 +116,10 @@ private:
   }
   void field(bool b) {
     line_ += b ? "t\t" : "f\t";
+  }
+  void field(timestamptz_ms t) {
+    append_timestamptz_ms(line_, t);
+    line_ += '\t';
   }
   void field(const bytea_floats& v) {
     if (v.values.empty())

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
 
 #include "domain/rollup.hpp"
 #include "domain/strict_input.hpp"
@@ -389,6 +390,69 @@ std::string insert_links_sql() {
            "ON CONFLICT (collection, point_id) DO NOTHING";
 }
 
+// The direct path of commit_batch's memories (see there): `ms` are new
+// memories of events this transaction inserted (`fresh`: event id ->
+// activity_id), with distinct memory and point ids. COPYs their rows into
+// memories (the outbox trigger fires as for an INSERT), memory_links and
+// memory_history (ADD, as insert_add_history_sql). pqxx::unique_violation
+// when one of them exists already.
+void write_direct_memories(
+  pqxx::transaction_base& tx, const std::vector<const memory*>& ms,
+  const std::unordered_map<std::string, int64_t>& fresh,
+  const std::string& embedding_model) {
+  {
+    detail::copy_writer out{
+      tx, "memories",
+      {"memory_id", "point_id", "memory_type", "user_id", "session_id",
+       "event_id", "ts", "importance", "chunk_index", "role", "speaker",
+       "text", "metadata", "embedding", "embedding_model", "dims", "context",
+       "tags", "source_partition", "agent_type", "agent_name",
+       "project_id"}};
+    for (auto* mp : ms) {
+      auto& m = *mp;
+      auto tags = text_array_literal(m.tags);
+      out.row(m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
+              m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
+              m.event_id.c_str(), detail::timestamptz_ms{m.ts_ms},
+              m.importance, m.chunk_index, nz(m.role), nz(m.speaker),
+              m.text.c_str(), nz(m.metadata_json),
+              detail::bytea_floats{m.vector},
+              m.vector.empty() ? nullptr : embedding_model.c_str(),
+              static_cast<int32_t>(m.vector.size()), nz(m.context),
+              tags.c_str(),
+              m.partition < 0 ? std::optional<int32_t>{}
+                              : std::optional<int32_t>{m.partition},
+              nz(m.agent_type), nz(m.agent_name), nz(m.project_id));
+    }
+    out.complete();
+  }
+  {
+    detail::copy_writer out{tx, "memory_links",
+                            {"collection", "point_id", "memory_id",
+                             "activity_id", "memory_type"}};
+    for (auto* m : ms)
+      out.row("memories", static_cast<int64_t>(m->point_id),
+              m->memory_id.c_str(), fresh.at(m->event_id),
+              m->memory_type.c_str());
+    out.complete();
+  }
+  bool any_history = std::any_of(ms.begin(), ms.end(), [](const memory* m) {
+    return m->memory_type != memory_types::conversation;
+  });
+  if (!any_history)
+    return;
+  detail::copy_writer out{
+    tx, "memory_history",
+    {"memory_id", "version", "event", "user_id", "old_text", "new_text",
+     "old_importance", "new_importance", "event_id", "source_memory_id"}};
+  for (auto* m : ms)
+    if (m->memory_type != memory_types::conversation)
+      out.row(m->memory_id.c_str(), 1, "ADD", m->user_id.c_str(), nullptr,
+              m->text.c_str(), nullptr, m->importance, m->event_id.c_str(),
+              m->memory_id.c_str());
+  out.complete();
+}
+
 } // namespace
 
 // --- impl -----------------------------------------------------------------
@@ -712,45 +776,96 @@ postgres_store::commit_batch(const batch& input,
       auto seq_before =
         tx.exec(lock_sql(false, lock_memories) + "; " + last_seq)[0][0]
           .as<int64_t>();
-      detail::copy_writer out{tx, "tmp_memories", columns(memory_columns)};
-      int32_t ord = 0;
+      // Memories of the events this transaction inserted cannot be stored
+      // yet: their ids derive from the event id (domain/ids.cpp) and were
+      // committed with it, if ever. They go straight into memories,
+      // memory_links and memory_history by COPY: no staging table, no
+      // INSERT ... SELECT, no conflict check on every unique index (the
+      // staged path cost ≈ 5-10 µs per memory more; docs/performance.md,
+      // twelfth round). The rest (events stored before, memories without
+      // an event of this batch, a repeat of an id inside the batch, a ts
+      // outside years 1-9999) take the staged INSERT ... ON CONFLICT DO
+      // NOTHING. Should a direct row exist after all (written outside the
+      // pipeline under the same id), the savepoint takes the direct COPYs
+      // back and every memory takes the staged path.
+      std::vector<const memory*> direct, staged;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp
       std::vector<size_t> versioned_at;
       std::set<std::string> unpartitioned; // users of partition 0's shard
-      for (auto& m : b.memories) {
-        if (m.partition < 0)
-          unpartitioned.insert(m.user_id);
-        if (detail::is_versioned(m)) {
-          versioned.push_back(&m);
-          versioned_at.push_back(static_cast<size_t>(&m - b.memories.data()));
-          continue;
+      {
+        std::unordered_set<std::string_view> ids;
+        std::unordered_set<uint64_t> points;
+        for (auto& m : b.memories) {
+          if (m.partition < 0)
+            unpartitioned.insert(m.user_id);
+          if (detail::is_versioned(m)) {
+            versioned.push_back(&m);
+            versioned_at.push_back(
+              static_cast<size_t>(&m - b.memories.data()));
+            continue;
+          }
+          bool first = ids.insert(m.memory_id).second;
+          bool first_point = points.insert(m.point_id).second;
+          if (first && first_point && fresh.count(m.event_id) > 0
+              && m.ts_ms >= detail::timestamptz_ms::min
+              && m.ts_ms <= detail::timestamptz_ms::max)
+            direct.push_back(&m);
+          else
+            staged.push_back(&m);
         }
-        auto tags = text_array_literal(m.tags);
-        auto activity = fresh.find(m.event_id);
-        out.row(
-          ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
-          m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
-          m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
-          nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
-          detail::bytea_floats{m.vector},
-          static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
-          m.partition < 0 ? std::optional<int32_t>{}
-                          : std::optional<int32_t>{m.partition},
-          nz(m.agent_type), nz(m.agent_name), nz(m.project_id),
-          activity == fresh.end()
-            ? std::optional<int64_t>{}
-            : std::optional<int64_t>{activity->second});
       }
-      out.complete();
-      auto written = impl_->statements.exec(tx, insert_memories_sql(),
-                                                   embedding_model);
-      result.memories_written = written.size();
-      impl_->statements.exec(tx, insert_links_sql());
+      size_t written_direct = 0;
+      if (!direct.empty()) {
+        try {
+          pqxx::subtransaction sub{tx, "direct_memories"};
+          write_direct_memories(sub, direct, fresh, embedding_model);
+          sub.commit();
+          written_direct = direct.size();
+        } catch (const pqxx::unique_violation& e) {
+          spdlog::warn("commit_batch: a memory of a new event is stored "
+                       "already ({}); the batch's memories take the "
+                       "staged path",
+                       e.what());
+          staged.clear();
+          for (auto& m : b.memories)
+            if (!detail::is_versioned(m))
+              staged.push_back(&m);
+        }
+      }
+      result.memories_written = written_direct;
+      if (!staged.empty()) {
+        detail::copy_writer out{tx, "tmp_memories", columns(memory_columns)};
+        int32_t ord = 0;
+        for (auto* mp : staged) {
+          auto& m = *mp;
+          auto tags = text_array_literal(m.tags);
+          auto activity = fresh.find(m.event_id);
+          out.row(
+            ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
+            m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
+            m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
+            nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
+            detail::bytea_floats{m.vector},
+            static_cast<int32_t>(m.vector.size()), nz(m.context),
+            tags.c_str(),
+            m.partition < 0 ? std::optional<int32_t>{}
+                            : std::optional<int32_t>{m.partition},
+            nz(m.agent_type), nz(m.agent_name), nz(m.project_id),
+            activity == fresh.end()
+              ? std::optional<int64_t>{}
+              : std::optional<int64_t>{activity->second});
+        }
+        out.complete();
+        auto written = impl_->statements.exec(tx, insert_memories_sql(),
+                                              embedding_model);
+        result.memories_written += written.size();
+        impl_->statements.exec(tx, insert_links_sql());
+        impl_->statements.exec(tx, detail::insert_add_history_sql);
+      }
       if (!unpartitioned.empty())
         tx.exec_params(insert_unpartitioned_users_sql,
                        text_array_literal({unpartitioned.begin(),
                                            unpartitioned.end()}));
-      impl_->statements.exec(tx, detail::insert_add_history_sql);
       detail::apply_versioned_memories(tx, versioned, versioned_at,
                                        embedding_model, inserted,
                                        impl_->statements, result.changes);

@@ -87,6 +87,48 @@ BOOST_FIXTURE_TEST_CASE(every_field_reads_back_as_written,
     BOOST_TEST(last[col].is_null(), "column " << col << " is NULL");
 }
 
+// The writer's direct COPY into memories gives ts as text; the staged path
+// computes it in SQL from ms. Both must be the same instant, to the ms.
+BOOST_FIXTURE_TEST_CASE(a_timestamp_in_ms_reads_back_as_sqls_epoch_plus_ms,
+                        agentmem::test::pg_database) {
+  using agentmem::storage::detail::timestamptz_ms;
+  pqxx::connection c{url};
+  {
+    pqxx::work tx{c};
+    tx.exec("CREATE TABLE t (ms bigint, ts timestamptz)");
+    tx.exec("SET TIME ZONE 'America/St_Johns'"); // the text says +00
+    tx.commit();
+  }
+  // Leap days, the epoch, negative ms (1969 and year 1), month ends, the
+  // last ms of year 9999, and a spread of instants between.
+  std::vector<int64_t> ms = {0, -1, 1, 999, -86'400'000, 951'782'400'000,
+                             951'868'799'999, 4'107'542'399'999,
+                             1'714'557'600'123, timestamptz_ms::min,
+                             timestamptz_ms::max, -2'203'891'200'001};
+  for (int64_t x = timestamptz_ms::min; x < timestamptz_ms::max;
+       x += 7'777'777'777'777)
+    ms.push_back(x + 12'345);
+  {
+    pqxx::work tx{c};
+    copy_writer out{tx, "t", {"ms", "ts"}};
+    for (auto x : ms)
+      out.row(x, timestamptz_ms{x});
+    out.complete();
+    tx.commit();
+  }
+  pqxx::work tx{c};
+  // extract(epoch ...) is numeric (exact) since PostgreSQL 14. The staged
+  // path's `epoch + ms * interval` multiplies in float8, exact only while
+  // the µs fit in 53 bits (until 2255): compared within that range.
+  auto wrong = tx.exec(
+    "SELECT ms, ts::text FROM t WHERE extract(epoch FROM ts) * 1000 <> ms"
+    " OR (abs(ms) < 9007199254740 AND ts <> timestamptz 'epoch'"
+    " + ms * interval '1 millisecond')");
+  for (const auto& row : wrong)
+    BOOST_ERROR("ms " << row[0].c_str() << " read back as " << row[1].c_str());
+  BOOST_TEST(tx.exec("SELECT count(*) FROM t")[0][0].as<size_t>() == ms.size());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_row_the_server_refuses_fails_the_copy,
                         agentmem::test::pg_database) {
   pqxx::connection c{url};

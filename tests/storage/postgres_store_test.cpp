@@ -450,6 +450,65 @@ BOOST_FIXTURE_TEST_CASE(a_link_of_a_memory_whose_event_came_in_an_earlier_batch_
              == 2);
 }
 
+// Memories of new events go straight into memories by COPY, which cannot
+// skip a row that exists. One written outside the pipeline under the id a
+// new event's memory derives to must neither fail the batch nor change.
+BOOST_FIXTURE_TEST_CASE(a_new_events_memory_whose_id_is_taken_leaves_the_stored_row_and_the_batch_commits,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  test::exec_sql(url,
+                 "INSERT INTO memories (memory_id, point_id, memory_type,"
+                 " user_id, session_id, event_id, ts, importance, chunk_index, text)"
+                 " VALUES ('m-taken', 5, 'episodic', 'u1', 's0', 'ev-other',"
+                 " now(), 0.5, 0, 'stored before')");
+  auto a1 = make_activity("ev-1", "u1", "s1", t0);
+  auto a2 = make_activity("ev-2", "u1", "s1", t0 + 500);
+  auto taken = make_memory("m-taken", 5, a1, 0, {0.5f});
+  taken.memory_type = memory_types::episodic;
+  auto other = make_memory("m-2", 6, a2, 0, {0.25f});
+  other.memory_type = memory_types::episodic;
+  auto b = make_batch({a1, a2});
+  b.memories = {taken, other};
+  auto r = commit(*store, b);
+  BOOST_TEST(r.new_activities == 2u);
+  BOOST_TEST(r.memories_written == 1u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memories WHERE memory_id ="
+                           " 'm-taken' AND text = 'stored before'"
+                           " AND event_id = 'ev-other'")
+             == 1);
+  // The other memory is stored with its link and its ADD in the history.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memories m JOIN memory_links"
+                           " l USING (memory_id) JOIN user_activities a ON"
+                           " a.activity_id = l.activity_id JOIN"
+                           " memory_history h USING (memory_id) WHERE"
+                           " m.memory_id = 'm-2' AND a.event_id = 'ev-2'"
+                           " AND h.event = 'ADD' AND h.version = 1")
+             == 1);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memories") == 2);
+}
+
+// A memory id twice in one batch (both of new events): stored once, the
+// first one, and the batch commits.
+BOOST_FIXTURE_TEST_CASE(a_memory_id_repeated_inside_one_batch_is_stored_once,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto a1 = make_activity("ev-1", "u1", "s1", t0);
+  auto a2 = make_activity("ev-2", "u1", "s1", t0 + 500);
+  auto first = make_memory("m-1", 1, a1, 0, {0.5f});
+  auto again = make_memory("m-1", 1, a2, 0, {0.25f});
+  again.text = "the repeat";
+  auto same_point = make_memory("m-3", 1, a2, 1, {0.75f});
+  auto b = make_batch({a1, a2});
+  b.memories = {first, again, same_point};
+  auto r = commit(*store, b);
+  BOOST_TEST(r.memories_written == 1u);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memories WHERE memory_id ="
+                           " 'm-1' AND event_id = 'ev-1'")
+             == 1);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memories") == 1);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memory_links") == 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(stored_offsets_reload_and_the_highest_offset_wins,
                         test::pg_database) {
   auto store = open_migrated(url);
