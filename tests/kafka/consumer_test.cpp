@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -137,22 +138,42 @@ BOOST_AUTO_TEST_CASE(pause_all_stops_delivery_and_resume_all_restarts_it) {
   BOOST_CHECK(test::drain_for(**c, 300ms).empty());
 }
 
-BOOST_AUTO_TEST_CASE(partitions_assigned_while_paused_start_paused) {
-  auto mc = mock_cluster::start(1, {{"early", 2}});
+// A member of a fresh group on `topic` (2 partitions; 8 records in each of
+// `filled`), paused before its first poll, `on_assign` set; polled until
+// assigned, which must deliver nothing, then 1.5 s more, which must too.
+struct paused_member {
+  std::unique_ptr<mock_cluster> mc;
+  std::unique_ptr<consumer> c;
+};
+
+paused_member join_paused(
+  const std::string& topic, const std::vector<int32_t>& filled,
+  consumer::assign_callback on_assign = {}) {
+  paused_member m;
+  auto mc = mock_cluster::start(1, {{topic, 2}});
   BOOST_REQUIRE(mc);
-  auto prod = producer::create((*mc)->bootstrap());
+  m.mc = std::move(*mc);
+  auto prod = producer::create(m.mc->bootstrap());
   BOOST_REQUIRE(prod);
-  BOOST_REQUIRE(!test::produce_n(**prod, "early", 0, 8));
+  for (auto p : filled)
+    BOOST_REQUIRE(!test::produce_n(**prod, topic, p, 8));
   auto c = consumer::create(test::test_consumer_config(
-    (*mc)->bootstrap(), test::unique_group("early"), {"early"}));
+    m.mc->bootstrap(), test::unique_group(topic), {topic}));
   BOOST_REQUIRE(c);
-  (*c)->pause_all();
-  auto before = test::wait_for_assignment(**c);
-  BOOST_REQUIRE_EQUAL((*c)->assignment().size(), 2u);
+  m.c = std::move(*c);
+  m.c->on_assign = std::move(on_assign);
+  m.c->pause_all();
+  auto before = test::wait_for_assignment(*m.c);
+  BOOST_REQUIRE_EQUAL(m.c->assignment().size(), 2u);
   BOOST_CHECK(before.empty());
-  BOOST_CHECK(test::drain_for(**c, 1500ms).empty());
-  (*c)->resume_all();
-  BOOST_CHECK_EQUAL(test::collect(**c, 8).size(), 8u);
+  BOOST_CHECK(test::drain_for(*m.c, 1500ms).empty());
+  return m;
+}
+
+BOOST_AUTO_TEST_CASE(partitions_assigned_while_paused_start_paused) {
+  auto m = join_paused("early", {0});
+  m.c->resume_all();
+  BOOST_CHECK_EQUAL(test::collect(*m.c, 8).size(), 8u);
 }
 
 // The ingress's case: a node under backpressure (paused) is assigned
@@ -160,32 +181,19 @@ BOOST_AUTO_TEST_CASE(partitions_assigned_while_paused_start_paused) {
 // in PostgreSQL). The pause must hold until resume_all(), and the records
 // must then start at on_assign's offset, not at the committed one.
 BOOST_AUTO_TEST_CASE(partitions_assigned_while_paused_start_at_on_assign_offsets) {
-  auto mc = mock_cluster::start(1, {{"early_seek", 2}});
-  BOOST_REQUIRE(mc);
-  auto prod = producer::create((*mc)->bootstrap());
-  BOOST_REQUIRE(prod);
-  BOOST_REQUIRE(!test::produce_n(**prod, "early_seek", 0, 8));
-  BOOST_REQUIRE(!test::produce_n(**prod, "early_seek", 1, 8));
-  auto c = consumer::create(test::test_consumer_config(
-    (*mc)->bootstrap(), test::unique_group("early_seek"), {"early_seek"}));
-  BOOST_REQUIRE(c);
-  (*c)->on_assign = [](const std::vector<partition_offset>& assigned) {
-    std::vector<partition_offset> starts = assigned;
-    for (auto& p : starts)
-      p.next_offset = 5;
-    return starts;
-  };
-  (*c)->pause_all();
-  auto before = test::wait_for_assignment(**c);
-  BOOST_REQUIRE_EQUAL((*c)->assignment().size(), 2u);
-  BOOST_CHECK(before.empty());
-  BOOST_CHECK(test::drain_for(**c, 1500ms).empty());
-  (*c)->resume_all();
-  auto got = test::collect(**c, 6, 10s);
+  auto m = join_paused("early_seek", {0, 1},
+                       [](const std::vector<partition_offset>& assigned) {
+                         std::vector<partition_offset> starts = assigned;
+                         for (auto& p : starts)
+                           p.next_offset = 5;
+                         return starts;
+                       });
+  m.c->resume_all();
+  auto got = test::collect(*m.c, 6, 10s);
   BOOST_REQUIRE_EQUAL(got.size(), 6u);
   for (auto& r : got)
     BOOST_CHECK_GE(r.source.offset, 5);
-  BOOST_CHECK(test::drain_for(**c, 300ms).empty());
+  BOOST_CHECK(test::drain_for(*m.c, 300ms).empty());
 }
 
 BOOST_AUTO_TEST_CASE(on_assign_can_seek_and_on_revoke_sees_positions) {
