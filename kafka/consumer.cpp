@@ -419,13 +419,13 @@ consumer::poll_batch(size_t max_records, std::chrono::milliseconds max_wait) {
                   ? std::string(static_cast<const char*>(val), size)
                   : std::string{});
     }
-    if (!impl_->paused)
-      note_position(last, m->rkt, m->partition, m->offset + 1);
-    rd_kafka_message_destroy(m);
     if (impl_->paused) {
+      rd_kafka_message_destroy(m);
       impl_->hold(std::move(r));
       continue;
     }
+    note_position(last, m->rkt, m->partition, m->offset + 1);
+    rd_kafka_message_destroy(m);
     out.push_back(std::move(r));
   }
   for (auto& x : last)

@@ -235,12 +235,36 @@ const std::vector<staged_rows::column> usage_columns = {
   {"error_count", "bigint"},    {"processing_ms", "bigint"},
   {"tokens_used", "bigint"},    {"files_uploaded", "bigint"}};
 
-const char* const memory_columns[] = {
-  "ord",         "memory_id", "point_id", "memory_type", "user_id",
-  "session_id",  "event_id",  "ts_ms",    "importance",  "chunk_index",
-  "role",        "speaker",   "text",     "metadata",    "embedding",
-  "dims",        "context",   "tags",     "source_partition", "agent_type",
-  "agent_name",  "project_id", "activity_id"};
+// The columns of a memory row, as memory_row() writes them, then `tail`;
+// `ts` names the time column (tmp_memories: ms; memories: timestamptz).
+std::vector<std::string>
+memory_row_columns(const char* ts, std::initializer_list<const char*> tail) {
+  std::vector<std::string> out = {
+    "memory_id", "point_id", "memory_type", "user_id",  "session_id",
+    "event_id",  ts,         "importance",  "chunk_index", "role",
+    "speaker",   "text",     "metadata",    "embedding", "dims",
+    "context",   "tags",     "source_partition", "agent_type",
+    "agent_name", "project_id"};
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
+}
+
+// One row of `m` under memory_row_columns(): `ts` is its time as that
+// column takes it, `tail` the values of the tail columns.
+template <class Ts, class... Tail>
+void memory_row(detail::copy_writer& out, const memory& m, Ts ts,
+                const Tail&... tail) {
+  auto tags = text_array_literal(m.tags);
+  out.row(m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
+          m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
+          m.event_id.c_str(), ts, m.importance, m.chunk_index, nz(m.role),
+          nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
+          detail::bytea_floats{m.vector},
+          static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
+          m.partition < 0 ? std::optional<int32_t>{}
+                          : std::optional<int32_t>{m.partition},
+          nz(m.agent_type), nz(m.agent_name), nz(m.project_id), tail...);
+}
 
 constexpr const char* create_tmp_memories =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_memories ("
@@ -401,29 +425,11 @@ void write_direct_memories(
   const std::unordered_map<std::string, int64_t>& fresh,
   const std::string& embedding_model) {
   {
-    detail::copy_writer out{
-      tx, "memories",
-      {"memory_id", "point_id", "memory_type", "user_id", "session_id",
-       "event_id", "ts", "importance", "chunk_index", "role", "speaker",
-       "text", "metadata", "embedding", "embedding_model", "dims", "context",
-       "tags", "source_partition", "agent_type", "agent_name",
-       "project_id"}};
-    for (auto* mp : ms) {
-      auto& m = *mp;
-      auto tags = text_array_literal(m.tags);
-      out.row(m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
-              m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
-              m.event_id.c_str(), detail::timestamptz_ms{m.ts_ms},
-              m.importance, m.chunk_index, nz(m.role), nz(m.speaker),
-              m.text.c_str(), nz(m.metadata_json),
-              detail::bytea_floats{m.vector},
-              m.vector.empty() ? nullptr : embedding_model.c_str(),
-              static_cast<int32_t>(m.vector.size()), nz(m.context),
-              tags.c_str(),
-              m.partition < 0 ? std::optional<int32_t>{}
-                              : std::optional<int32_t>{m.partition},
-              nz(m.agent_type), nz(m.agent_name), nz(m.project_id));
-    }
+    detail::copy_writer out{tx, "memories",
+                            memory_row_columns("ts", {"embedding_model"})};
+    for (auto* m : ms)
+      memory_row(out, *m, detail::timestamptz_ms{m->ts_ms},
+                 m->vector.empty() ? nullptr : embedding_model.c_str());
     out.complete();
   }
   {
@@ -788,6 +794,7 @@ postgres_store::commit_batch(const batch& input,
       // NOTHING. Should a direct row exist after all (written outside the
       // pipeline under the same id), the savepoint takes the direct COPYs
       // back and every memory takes the staged path.
+      std::vector<const memory*> plain; // not versioned, in batch order
       std::vector<const memory*> direct, staged;
       std::vector<const memory*> versioned; // storage/memory_versions.hpp
       std::vector<size_t> versioned_at;
@@ -804,6 +811,7 @@ postgres_store::commit_batch(const batch& input,
               static_cast<size_t>(&m - b.memories.data()));
             continue;
           }
+          plain.push_back(&m);
           bool first = ids.insert(m.memory_id).second;
           bool first_point = points.insert(m.point_id).second;
           if (first && first_point && fresh.count(m.event_id) > 0
@@ -826,34 +834,21 @@ postgres_store::commit_batch(const batch& input,
                        "already ({}); the batch's memories take the "
                        "staged path",
                        e.what());
-          staged.clear();
-          for (auto& m : b.memories)
-            if (!detail::is_versioned(m))
-              staged.push_back(&m);
+          staged = plain;
         }
       }
       result.memories_written = written_direct;
       if (!staged.empty()) {
-        detail::copy_writer out{tx, "tmp_memories", columns(memory_columns)};
+        detail::copy_writer out{
+          tx, "tmp_memories",
+          memory_row_columns("ts_ms", {"ord", "activity_id"})};
         int32_t ord = 0;
-        for (auto* mp : staged) {
-          auto& m = *mp;
-          auto tags = text_array_literal(m.tags);
-          auto activity = fresh.find(m.event_id);
-          out.row(
-            ord++, m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
-            m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
-            m.event_id.c_str(), m.ts_ms, m.importance, m.chunk_index,
-            nz(m.role), nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
-            detail::bytea_floats{m.vector},
-            static_cast<int32_t>(m.vector.size()), nz(m.context),
-            tags.c_str(),
-            m.partition < 0 ? std::optional<int32_t>{}
-                            : std::optional<int32_t>{m.partition},
-            nz(m.agent_type), nz(m.agent_name), nz(m.project_id),
-            activity == fresh.end()
-              ? std::optional<int64_t>{}
-              : std::optional<int64_t>{activity->second});
+        for (auto* m : staged) {
+          auto activity = fresh.find(m->event_id);
+          memory_row(out, *m, m->ts_ms, ord++,
+                     activity == fresh.end()
+                       ? std::optional<int64_t>{}
+                       : std::optional<int64_t>{activity->second});
         }
         out.complete();
         auto written = impl_->statements.exec(tx, insert_memories_sql(),
