@@ -210,6 +210,8 @@ struct proc_stat {
   int ppid = 0;
   double cpu_s = 0;       // utime + stime
   double child_cpu_s = 0; // cutime + cstime (reaped children)
+  double minflt = 0;      // minor page faults
+  double child_minflt = 0; // cminflt (reaped children)
 };
 
 std::optional<proc_stat> read_stat(const std::string& path) {
@@ -231,8 +233,11 @@ std::optional<proc_stat> read_stat(const std::string& path) {
   if (tok.size() < 15)
     return std::nullopt;
   static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  // tok[0] = field 3 (state): ppid = field 4, utime..cstime = fields 14..17.
+  // tok[0] = field 3 (state): ppid = field 4, minflt = field 10, cminflt =
+  // field 11, utime..cstime = fields 14..17.
   out.ppid = std::stoi(tok[1]);
+  out.minflt = std::stod(tok[7]);
+  out.child_minflt = std::stod(tok[8]);
   out.cpu_s = (std::stod(tok[11]) + std::stod(tok[12])) / hz;
   out.child_cpu_s = (std::stod(tok[13]) + std::stod(tok[14])) / hz;
   return out;
@@ -266,18 +271,24 @@ thread_cpu_delta(const std::map<int, std::pair<std::string, double>>& before,
   return out;
 }
 
-// CPU seconds of the whole PostgreSQL server: the postmaster, its live
-// children (backends and auxiliary processes call setsid(), so they are
-// found by parent, not by process group), and the children it has reaped.
-double postgres_cpu(const std::string& pg_dir) {
+// CPU seconds and minor page faults of the whole PostgreSQL server: the
+// postmaster, its live children (backends and auxiliary processes call
+// setsid(), so they are found by parent, not by process group), and the
+// children it has reaped. cpu_s is -1 when the server is not found.
+struct server_usage {
+  double cpu_s = -1;
+  double minflt = 0;
+};
+
+server_usage postgres_usage(const std::string& pg_dir) {
   std::ifstream pidf{pg_dir + "/postmaster.pid"};
   int pm = 0;
   if (!(pidf >> pm) || pm <= 0)
-    return -1;
-  double total = 0;
+    return {};
   DIR* d = ::opendir("/proc");
   if (!d)
-    return -1;
+    return {};
+  server_usage total{0, 0};
   while (auto* ent = ::readdir(d)) {
     if (ent->d_name[0] < '0' || ent->d_name[0] > '9')
       continue;
@@ -287,12 +298,19 @@ double postgres_cpu(const std::string& pg_dir) {
     bool is_pm = std::atoi(ent->d_name) == pm;
     if (!is_pm && st->ppid != pm)
       continue;
-    total += st->cpu_s;
-    if (is_pm)
-      total += st->child_cpu_s;
+    total.cpu_s += st->cpu_s;
+    total.minflt += st->minflt;
+    if (is_pm) {
+      total.cpu_s += st->child_cpu_s;
+      total.minflt += st->child_minflt;
+    }
   }
   ::closedir(d);
   return total;
+}
+
+double postgres_cpu(const std::string& pg_dir) {
+  return postgres_usage(pg_dir).cpu_s;
 }
 
 // CPU seconds all processes of the machine spent in user and system mode
@@ -320,6 +338,17 @@ double process_cpu(int who = RUSAGE_SELF) {
   ::getrusage(who, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
          + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Minor page faults of this process so far: each is a first touch of a
+// page (anonymous memory or a mapped file page). On the 2-core VMs of
+// docs/performance.md a page the host has taken back costs ≈ 10-45 µs to
+// touch again (thirteenth round), so faults per event explain CPU that no
+// function of the pipeline shows.
+double process_minflt() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_minflt);
 }
 
 // --- metrics ---------------------------------------------------------------------
@@ -524,6 +553,7 @@ struct scenario_result {
   double stop_s = 0;
   double cpu_process_s = 0, cpu_postgres_s = 0;
   double cpu_others_s = 0; // other processes on the machine (noise)
+  double minflt_process = 0, minflt_postgres = 0; // minor page faults
   std::vector<timeline_point> timeline;
   // produce -> searchable (the event's conversation memory is in this
   // node's vector index), sampled events; ms, sorted.
@@ -1072,7 +1102,7 @@ scenario_result run_scenario(
     };
     metrics_snapshot m0;
     std::map<int, std::pair<std::string, double>> th0;
-    double cpu0 = 0, pg0 = 0, machine0 = 0;
+    double cpu0 = 0, pg0 = 0, machine0 = 0, flt0 = 0, pgflt0 = 0;
     clk::time_point t_begin{};
     if (warmup_events > 0) {
       warmup_feed();
@@ -1083,7 +1113,12 @@ scenario_result run_scenario(
     m0 = metrics_snapshot::take();
     th0 = thread_cpu();
     cpu0 = process_cpu();
-    pg0 = postgres_cpu(env.pg_dir);
+    flt0 = process_minflt();
+    {
+      auto pg = postgres_usage(env.pg_dir);
+      pg0 = pg.cpu_s;
+      pgflt0 = pg.minflt;
+    }
     machine0 = machine_busy_cpu();
     record_timeline = true;
     if (feed) {
@@ -1141,7 +1176,12 @@ scenario_result run_scenario(
     }
     auto th1 = thread_cpu();
     r.cpu_process_s = process_cpu() - cpu0;
-    r.cpu_postgres_s = postgres_cpu(env.pg_dir) - pg0;
+    r.minflt_process = process_minflt() - flt0;
+    {
+      auto pg = postgres_usage(env.pg_dir);
+      r.cpu_postgres_s = pg.cpu_s - pg0;
+      r.minflt_postgres = pg.minflt - pgflt0;
+    }
     r.cpu_others_s =
       machine_busy_cpu() - machine0 - r.cpu_process_s - r.cpu_postgres_s;
     r.cpu_by_thread = thread_cpu_delta(th0, th1);
@@ -1867,6 +1907,12 @@ void print_report(std::ostream& o, const report& rep, bool md) {
     for (auto& [v, n] : th)
       o << " " << n << " " << fixed(v, 1) << " s;";
     o << "\n";
+    const double ev = static_cast<double>(std::max<size_t>(1, s->events));
+    o << b << "minor page faults per event: bench process "
+      << fixed(s->minflt_process / ev, 2) << ", PostgreSQL server "
+      << fixed(s->minflt_postgres / ev, 2)
+      << " (first touches of memory; writes that grow the page cache are"
+         " not faults)\n";
   }
 }
 
