@@ -301,6 +301,61 @@ BOOST_FIXTURE_TEST_CASE(a_batch_mixing_new_and_stored_events_counts_only_the_new
              == 5);
 }
 
+// The first batch is new: its rows go straight into user_activities and
+// file_uploads with ids allocated up front. The second holds a stored
+// event, so it takes the staged path, whose ids come from the same identity
+// sequence: no id is taken twice, and every row points at its own event.
+BOOST_FIXTURE_TEST_CASE(a_batch_with_a_stored_event_stores_only_its_new_events_and_file_uploads_under_their_own_ids,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  auto file = [](const std::string& id, int64_t ts, const std::string& name) {
+    auto a = make_activity(id, "u1", "s1", ts, "file_upload");
+    a.has_file = true;
+    a.file.filename = name;
+    a.file.mime_type = "text/plain";
+    a.file.size_bytes = 10;
+    a.file.text = "abc";
+    return a;
+  };
+  auto a1 = make_activity("ev-1", "u1", "s1", t0);
+  auto f1 = file("ev-f1", t0 + 1000, "one.txt");
+  auto first = make_batch({a1, f1});
+  first.memories = {make_memory("m1", 101, a1, 0, {0.5f, 0.5f})};
+  auto r1 = commit(*store, first);
+  BOOST_TEST(r1.new_activities == 2u);
+
+  auto a2 = make_activity("ev-2", "u1", "s1", t0 + 3000);
+  auto f2 = file("ev-f2", t0 + 2000, "two.txt");
+  auto second = make_batch({f1, f2, a2});
+  second.memories = {make_memory("m2", 102, a2, 0, {1.0f, 0.0f})};
+  auto r2 = commit(*store, second);
+  BOOST_TEST(r2.new_activities == 2u);
+  BOOST_TEST(r2.duplicate_activities == 1u);
+  BOOST_TEST(r2.memories_written == 1u);
+
+  BOOST_TEST(count(*store, "SELECT count(DISTINCT activity_id) FROM"
+                           " user_activities") == 4);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM file_uploads") == 2);
+  // Each upload row points at its own event's activity, with its file.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM file_uploads f JOIN"
+                           " user_activities a USING (activity_id)"
+                           " WHERE f.event_id = a.event_id"
+                           " AND f.uploaded_at = a.ts AND f.text_chars = 3"
+                           " AND f.filename = CASE a.event_id"
+                           " WHEN 'ev-f1' THEN 'one.txt'"
+                           " WHEN 'ev-f2' THEN 'two.txt' END") == 2);
+  // Each memory's link points at its own event's activity.
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memory_links l JOIN"
+                           " user_activities a USING (activity_id) JOIN"
+                           " memories m USING (memory_id)"
+                           " WHERE m.event_id = a.event_id") == 2);
+  // A third batch, new again, after the staged one: ids still distinct.
+  auto a3 = make_activity("ev-3", "u1", "s1", t0 + 4000);
+  BOOST_TEST(commit(*store, make_batch({a3})).new_activities == 1u);
+  BOOST_TEST(count(*store, "SELECT count(DISTINCT activity_id) FROM"
+                           " user_activities") == 5);
+}
+
 BOOST_FIXTURE_TEST_CASE(an_event_repeated_inside_one_batch_is_stored_and_counted_once,
                         test::pg_database) {
   auto store = open_migrated(url);
