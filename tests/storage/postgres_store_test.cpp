@@ -356,6 +356,61 @@ BOOST_FIXTURE_TEST_CASE(a_batch_with_a_stored_event_stores_only_its_new_events_a
                            " user_activities") == 5);
 }
 
+// Two writers (two nodes around a rebalance) commit overlapping batches at
+// the same moment: one of them blocks on the other's uncommitted event
+// ids, its direct COPY then fails and the savepoint sends its batch
+// through the staged insert. Both commit; every event is stored and
+// counted once, each memory linked to its own event.
+BOOST_FIXTURE_TEST_CASE(two_writers_committing_overlapping_batches_at_once_store_each_event_once,
+                        test::pg_database) {
+  auto one = open_migrated(url);
+  auto two = open_migrated(url);
+  constexpr int rounds = 5;
+  for (int round = 0; round < rounds; ++round) {
+    auto event = [&](int i) {
+      auto id = "r" + std::to_string(round) + "-ev-" + std::to_string(100 + i);
+      return make_activity(id, "u" + std::to_string(i % 3), "s1",
+                           t0 + round * 100'000 + i);
+    };
+    auto batch_of = [&](int from, int to) {
+      std::vector<activity> acts;
+      for (int i = from; i < to; ++i)
+        acts.push_back(event(i));
+      auto b = make_batch(acts);
+      for (auto& a : b.activities)
+        b.memories.push_back(make_memory(
+          "m-" + a.event_id,
+          static_cast<uint64_t>(1000 * (round + 1) + (&a - b.activities.data()) + from),
+          a, 0, {1.0f, 0.0f}));
+      return b;
+    };
+    auto first = batch_of(0, 60);
+    auto second = batch_of(30, 90);
+    caf::expected<commit_result> r1{commit_result{}}, r2{commit_result{}};
+    std::thread t1{[&] { r1 = one->commit_batch(first, group, model); }};
+    std::thread t2{[&] { r2 = two->commit_batch(second, group, model); }};
+    t1.join();
+    t2.join();
+    BOOST_REQUIRE_MESSAGE(r1, why(r1));
+    BOOST_REQUIRE_MESSAGE(r2, why(r2));
+    BOOST_TEST(r1->new_activities + r2->new_activities == 90u);
+    BOOST_TEST(r1->duplicate_activities + r2->duplicate_activities == 30u);
+  }
+  BOOST_TEST(count(*one, "SELECT count(*) FROM user_activities")
+             == 90 * rounds);
+  BOOST_TEST(count(*one, "SELECT count(DISTINCT activity_id) FROM"
+                         " user_activities") == 90 * rounds);
+  BOOST_TEST(count(*one, "SELECT count(*) FROM memories") == 90 * rounds);
+  BOOST_TEST(count(*one, "SELECT count(*) FROM memory_links l JOIN"
+                         " user_activities a USING (activity_id) JOIN"
+                         " memories m USING (memory_id)"
+                         " WHERE m.event_id = a.event_id") == 90 * rounds);
+  BOOST_TEST(count(*one, "SELECT sum(activity_count) FROM usage_analytics")
+             == 90 * rounds);
+  BOOST_TEST(count(*one, "SELECT sum(total_interactions) FROM"
+                         " agent_sessions") == 90 * rounds);
+}
+
 BOOST_FIXTURE_TEST_CASE(an_event_repeated_inside_one_batch_is_stored_and_counted_once,
                         test::pg_database) {
   auto store = open_migrated(url);
