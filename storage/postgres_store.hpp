@@ -144,11 +144,17 @@ public:
   /// Returns how many were applied (0 when the schema is current).
   caf::expected<int> migrate();
 
-  /// Writes one batch in ONE transaction (COPY into ON COMMIT DROP temp
-  /// tables, then set-based statements; a fixed number of round trips):
-  ///   - user_activities: INSERT .. ON CONFLICT (event_id) DO NOTHING; an
-  ///     event_id repeated inside the batch counts as a duplicate;
-  ///   - file_uploads for `file_upload` activities (ON CONFLICT DO NOTHING);
+  /// Writes one batch in ONE transaction (COPY straight into the tables
+  /// or into ON COMMIT DELETE ROWS temp tables, array parameters, then
+  /// set-based statements; a fixed number of round trips):
+  ///   - user_activities, once per event_id: a batch of new events by COPY
+  ///     with ids drawn from the identity sequence beforehand, inside a
+  ///     savepoint; a batch holding a stored event (the COPY's unique
+  ///     violation rolls the savepoint back) by INSERT .. ON CONFLICT
+  ///     (event_id) DO NOTHING; an event_id repeated inside the batch
+  ///     counts as a duplicate;
+  ///   - file_uploads for `file_upload` activities, written with their
+  ///     activity (stored ones: ON CONFLICT DO NOTHING);
   ///   - agent_sessions / usage_analytics upserts from b.sessions / b.usage
   ///     when every activity was new, else from domain::session_deltas /
   ///     domain::usage_deltas over the new activities only, so rollups stay
@@ -165,7 +171,9 @@ public:
   ///     Kafka partition (routing of reads to shard owners);
   ///   - b.knowledge: facts with validity intervals, entities, mentions and
   ///     relationships, idempotent on replay (storage/knowledge_sql.hpp);
-  ///   - memories (ON CONFLICT DO NOTHING; memory::partition as
+  ///   - memories (those of events this transaction inserted by COPY in a
+  ///     savepoint, the rest and a savepoint that failed by INSERT .. ON
+  ///     CONFLICT DO NOTHING; memory::partition as
   ///     source_partition, NULL when < 0; vectors as float32 LE bytea,
   ///     `embedding_model` and dims recorded; an empty vector is NULL) and
   ///     memory_links (collection "memories", activity_id looked up by
