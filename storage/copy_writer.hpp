@@ -44,6 +44,10 @@ struct timestamptz_ms {
   int64_t ms;
   static constexpr int64_t min = -62'135'596'800'000;  // 0001-01-01
   static constexpr int64_t max = 253'402'300'799'999;  // 9999-12-31 ...999
+  /// Whether `ms` is within min..max (writable as this type).
+  static constexpr bool holds(int64_t ms) {
+    return ms >= min && ms <= max;
+  }
 };
 
 /// Appends the text of `t` (timestamptz_ms) to `line`. Days to a civil

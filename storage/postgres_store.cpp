@@ -243,6 +243,12 @@ bool is_file_upload(const activity& a) {
   return a.activity_class == "file_upload";
 }
 
+// An uploaded file's size in bytes; NULL when the event did not say.
+std::optional<int64_t> file_size(const activity& a) {
+  return a.file.size_bytes >= 0 ? std::optional<int64_t>{a.file.size_bytes}
+                                : std::optional<int64_t>{};
+}
+
 constexpr const char* create_tmp_activities =
   "CREATE TEMP TABLE IF NOT EXISTS tmp_activities ("
   " event_id text, ts_ms bigint, user_id text, session_id text,"
@@ -517,9 +523,7 @@ write_staged_activities(pqxx::work& tx,
       bool is_file = is_file_upload(a);
       activity_row(out, a, a.ts_ms, is_file ? nz(a.file.filename) : nullptr,
                    is_file ? nz(a.file.mime_type) : nullptr,
-                   is_file && a.file.size_bytes >= 0
-                     ? std::optional<int64_t>{a.file.size_bytes}
-                     : std::optional<int64_t>{},
+                   is_file ? file_size(a) : std::optional<int64_t>{},
                    is_file ? utf8_chars(a.file.text) : 0);
     }
     out.complete();
@@ -546,12 +550,17 @@ bool write_direct_activities(pqxx::work& tx,
                              bool any_file,
                              detail::prepared_statements& statements,
                              std::unordered_map<std::string, int64_t>& fresh) {
-  auto ids = statements.exec(tx, allocate_activity_ids_sql,
-                             static_cast<int64_t>(sorted.size()));
-  if (ids.size() != sorted.size())
-    throw std::logic_error{"commit_batch: " + std::to_string(ids.size())
+  auto allocated = statements.exec(tx, allocate_activity_ids_sql,
+                                   static_cast<int64_t>(sorted.size()));
+  if (allocated.size() != sorted.size())
+    throw std::logic_error{"commit_batch: "
+                           + std::to_string(allocated.size())
                            + " activity ids for "
                            + std::to_string(sorted.size()) + " events"};
+  std::vector<int64_t> ids;
+  ids.reserve(allocated.size());
+  for (const auto& row : allocated)
+    ids.push_back(row[0].as<int64_t>());
   try {
     pqxx::subtransaction sub{tx, "direct_activities"};
     {
@@ -559,8 +568,7 @@ bool write_direct_activities(pqxx::work& tx,
                               activity_row_columns("ts", {"activity_id"})};
       for (size_t i = 0; i < sorted.size(); ++i)
         activity_row(out, *sorted[i],
-                     detail::timestamptz_ms{sorted[i]->ts_ms},
-                     ids[i][0].as<int64_t>());
+                     detail::timestamptz_ms{sorted[i]->ts_ms}, ids[i]);
       out.complete();
     }
     if (any_file) {
@@ -573,13 +581,10 @@ bool write_direct_activities(pqxx::work& tx,
         auto& a = *sorted[i];
         if (!is_file_upload(a))
           continue;
-        out.row(a.event_id.c_str(), ids[i][0].as<int64_t>(),
-                a.user_id.c_str(), a.session_id.c_str(),
-                nz(a.file.filename), nz(a.file.mime_type),
-                a.file.size_bytes >= 0
-                  ? std::optional<int64_t>{a.file.size_bytes}
-                  : std::optional<int64_t>{},
-                utf8_chars(a.file.text), detail::timestamptz_ms{a.ts_ms},
+        out.row(a.event_id.c_str(), ids[i], a.user_id.c_str(),
+                a.session_id.c_str(), nz(a.file.filename),
+                nz(a.file.mime_type), file_size(a), utf8_chars(a.file.text),
+                detail::timestamptz_ms{a.ts_ms},
                 nz(a.project_id));
       }
       out.complete();
@@ -593,7 +598,7 @@ bool write_direct_activities(pqxx::work& tx,
   }
   fresh.reserve(sorted.size() * 2);
   for (size_t i = 0; i < sorted.size(); ++i)
-    fresh.emplace(sorted[i]->event_id, ids[i][0].as<int64_t>());
+    fresh.emplace(sorted[i]->event_id, ids[i]);
   return true;
 }
 
@@ -806,8 +811,7 @@ postgres_store::commit_batch(const batch& input,
       // events. Times outside years 1-9999 take the staged path too.
       const bool direct =
         std::all_of(sorted.begin(), sorted.end(), [](const activity* a) {
-          return a->ts_ms >= detail::timestamptz_ms::min
-                 && a->ts_ms <= detail::timestamptz_ms::max;
+          return detail::timestamptz_ms::holds(a->ts_ms);
         });
       if (!direct
           || !write_direct_activities(tx, sorted, any_file,
@@ -962,8 +966,7 @@ postgres_store::commit_batch(const batch& input,
           bool first = ids.insert(m.memory_id).second;
           bool first_point = points.insert(m.point_id).second;
           if (first && first_point && fresh.count(m.event_id) > 0
-              && m.ts_ms >= detail::timestamptz_ms::min
-              && m.ts_ms <= detail::timestamptz_ms::max)
+              && detail::timestamptz_ms::holds(m.ts_ms))
             direct.push_back(&m);
           else
             staged.push_back(&m);
