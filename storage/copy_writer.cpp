@@ -6,6 +6,8 @@
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 
+#include "domain/timestamp.hpp"
+
 namespace agentmem::storage::detail {
 
 void append_copy_text(std::string& line, std::string_view s) {
@@ -53,21 +55,12 @@ void append_timestamptz_ms(std::string& line, timestamptz_ms t) {
     in_day += day_ms;
     --days;
   }
-  // civil_from_days (Hinnant): days since 1970-01-01 -> year, month, day.
-  int64_t z = days + 719'468;
-  int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
-  int64_t doe = z - era * 146'097;
-  int64_t yoe = (doe - doe / 1'460 + doe / 36'524 - doe / 146'096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  auto c = domain::civil_from_days(days);
   char buf[40];
   int n = std::snprintf(
-    buf, sizeof buf, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%03lld+00",
-    static_cast<long long>(y), static_cast<long long>(m),
-    static_cast<long long>(d), static_cast<long long>(in_day / 3'600'000),
+    buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%03lld+00",
+    static_cast<long long>(c.year), c.month, c.day,
+    static_cast<long long>(in_day / 3'600'000),
     static_cast<long long>(in_day / 60'000 % 60),
     static_cast<long long>(in_day / 1'000 % 60),
     static_cast<long long>(in_day % 1'000));

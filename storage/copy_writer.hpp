@@ -50,9 +50,8 @@ struct timestamptz_ms {
   }
 };
 
-/// Appends the text of `t` (timestamptz_ms) to `line`. Days to a civil
-/// date: Howard Hinnant's days_from_civil inverse ("chrono-Compatible
-/// Low-Level Date Algorithms", civil_from_days).
+/// Appends the text of `t` (timestamptz_ms) to `line`; the date from
+/// domain::civil_from_days (Howard Hinnant's algorithm).
 void append_timestamptz_ms(std::string& line, timestamptz_ms t);
 
 /// Appends `s` to `line` escaped for a COPY text-format field: backslash,
