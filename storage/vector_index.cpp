@@ -392,9 +392,21 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
         continue; // ids are deterministic: usually the very same point
       if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
         resize_graph(*d.hnsw, d.hnsw->max_elements_ * 2);
-      // On an existing label hnswlib 0.6.2 replaces the vector and repairs
-      // the point's links (updatePoint): a memory updated in place.
-      d.hnsw->addPoint(m.vector.data(), m.point_id, level_of(m.point_id, mult));
+      auto known = d.hnsw->label_lookup_.find(m.point_id);
+      if (known != d.hnsw->label_lookup_.end()) {
+        // A memory updated in place (or a removed point back): the new
+        // vector, the point's links rebuilt. What hnswlib's addPoint does
+        // on an existing label, with the configured probability of
+        // rebuilding each neighbour's links instead of 1.0 (see
+        // vector_index_config::update_neighbor_probability).
+        if (d.hnsw->isMarkedDeleted(known->second))
+          d.hnsw->unmarkDelete(m.point_id);
+        d.hnsw->updatePoint(m.vector.data(), known->second,
+                            d.cfg.update_neighbor_probability);
+      } else {
+        d.hnsw->addPoint(m.vector.data(), m.point_id,
+                         level_of(m.point_id, mult));
+      }
       if (present) {
         d.payloads.update(m.point_id, m.ts_ms);
         continue;

@@ -40,6 +40,16 @@ struct vector_index_config {
   /// addPoint is thread-safe against itself). 1 inserts sequentially.
   /// Small calls (under 64 new points) always run on the caller's thread.
   size_t insert_threads = 2;
+  /// A point updated in place (a memory changed by dedup or a rolling
+  /// summary: same id, new vector) gets its own links rebuilt by an
+  /// efConstruction search, as an insertion does; besides, each of its
+  /// neighbours has its links rebuilt from the two-hop neighbourhood with
+  /// this probability (hnswlib's updatePoint, `updateNeighborProbability`;
+  /// hnswlib's addPoint uses 1.0). Rebuilding every neighbour costs ~1 ms
+  /// per update at 384 dims, M 16, against ~0.1 ms without, and measured
+  /// no better recall (docs/performance.md, "Fourteenth round";
+  /// bench/search_bench --update-fraction). In 0..1.
+  float update_neighbor_probability = 0.0f;
 };
 
 /// How a search was executed (for metrics and tests).

@@ -187,6 +187,61 @@ BOOST_AUTO_TEST_CASE(the_hnsw_path_agrees_with_exact_scoring_on_clustered_data) 
   BOOST_CHECK_GE(recall, 0.9);
 }
 
+// Dedup and rolling summaries move points: same id, a new vector, often
+// in another cluster. After every point has moved twice the graph must
+// still find the top 10 as exact scoring does, and each point where it
+// now is.
+BOOST_AUTO_TEST_CASE(points_moved_in_place_are_found_where_they_now_are) {
+  temp_dir d;
+  auto approx = vector_index::open((d.path / "a").string(), cfg(0));
+  auto exact = vector_index::open((d.path / "b").string(), cfg(1'000'000));
+  BOOST_REQUIRE(approx && exact);
+  std::mt19937 rng{11};
+  std::vector<std::vector<float>> centers;
+  for (int c = 0; c < 20; ++c)
+    centers.push_back(unit(rng, nullptr));
+  std::vector<memory> ms;
+  for (uint64_t i = 0; i < 3000; ++i)
+    ms.push_back(point(i, "u" + std::to_string(i % 4), "conversation", 0,
+                       unit(rng, &centers[i % 20])));
+  BOOST_REQUIRE_EQUAL(*(*approx)->upsert(ms), 3000u);
+  BOOST_REQUIRE_EQUAL(*(*exact)->upsert(ms), 3000u);
+  for (int round = 1; round <= 2; ++round) {
+    for (auto& m : ms) {
+      m.vector = unit(rng, &centers[rng() % 20]);
+      m.ts_ms = round;
+    }
+    BOOST_REQUIRE_EQUAL(*(*approx)->upsert(ms), 0u); // no new points
+    BOOST_REQUIRE_EQUAL(*(*exact)->upsert(ms), 0u);
+  }
+  BOOST_CHECK_EQUAL((*approx)->size(), 3000u);
+  size_t found = 0, total = 0, at_top = 0;
+  for (int q = 0; q < 100; ++q) {
+    auto& own = ms[rng() % ms.size()];
+    vector_filter f;
+    f.user_id = own.user_id;
+    search_info info;
+    auto a = (*approx)->search(own.vector.data(), 10, f, &info);
+    BOOST_CHECK(info.plan == search_info::plan_kind::hnsw);
+    at_top += !a.empty() && a[0].point_id == own.point_id;
+    auto qv = unit(rng, &centers[q % 20]);
+    a = (*approx)->search(qv.data(), 10, f);
+    auto e = (*exact)->search(qv.data(), 10, f);
+    BOOST_REQUIRE_EQUAL(e.size(), 10u);
+    std::set<uint64_t> truth;
+    for (auto& h : e)
+      truth.insert(h.point_id);
+    for (auto& h : a)
+      found += truth.count(h.point_id);
+    total += 10;
+  }
+  double recall = static_cast<double>(found) / static_cast<double>(total);
+  BOOST_TEST_MESSAGE("recall@10 after two rounds of moves: " << recall
+                     << ", own vector at the top " << at_top << "/100");
+  BOOST_CHECK_GE(recall, 0.9);
+  BOOST_CHECK_GE(at_top, 98u);
+}
+
 BOOST_AUTO_TEST_CASE(snapshots_reload_with_their_watermark) {
   temp_dir d;
   std::mt19937 rng{4};
