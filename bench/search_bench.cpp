@@ -64,6 +64,7 @@ struct corpus {
   std::vector<std::vector<float>> topics;
   std::vector<float> vecs; // n * dims
   std::vector<uint32_t> user, session, type;
+  std::vector<uint16_t> topic; // the topic of each point's session
   std::vector<int64_t> ts;
   std::vector<uint8_t> tag_bits;
   std::vector<std::vector<uint32_t>> by_user; // user -> point indexes
@@ -167,6 +168,7 @@ struct corpus {
                                          -std::log2(1 - x / 0.6 + 1e-12))));
           }
           tag_bits.push_back(bits);
+          this->topic.push_back(static_cast<uint16_t>(topic));
           topic_vector(rng, topic, 0.4f, &vecs[size_t{idx} * dims]);
           by_user[u].push_back(idx);
         }
@@ -416,6 +418,41 @@ std::unique_ptr<vector_index> build(const corpus& c, const std::string& dir,
   return std::move(*idx);
 }
 
+// Updates about `fraction` of the points in place, as dedup and rolling
+// summaries do in the pipeline: same id and payload, a new vector (another
+// subtopic of the point's topic: the text changed, the subject did not),
+// through upsert() in batches of 10,000. `c` takes the new vectors, so the
+// brute force that follows measures recall against them. Returns the
+// number of points updated; `secs` the time the upserts took.
+size_t update_in_place(corpus& c, vector_index& idx, double fraction,
+                       std::mt19937& rng, double& secs) {
+  std::uniform_real_distribution<double> u01{0, 1};
+  std::vector<memory> batch;
+  size_t updated = 0;
+  secs = 0;
+  auto flush = [&] {
+    auto t = clk::now();
+    if (!idx.upsert(batch)) {
+      std::fprintf(stderr, "upsert failed\n");
+      std::exit(1);
+    }
+    secs += since(t);
+    batch.clear();
+  };
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (u01(rng) >= fraction)
+      continue;
+    c.topic_vector(rng, c.topic[i], 0.4f, &c.vecs[i * c.dims]);
+    batch.push_back(c.to_memory(i));
+    ++updated;
+    if (batch.size() == 10'000)
+      flush();
+  }
+  if (!batch.empty())
+    flush();
+  return updated;
+}
+
 std::unique_ptr<vector_index> reopen(const std::string& dir,
                                      vector_index_config cfg, size_t n) {
   cfg.initial_capacity = n + 1;
@@ -457,6 +494,7 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/agentmem-search-bench";
   vector_index_config cfg;
   bool calibrate = true;
+  double update_fraction = 0;
   app.add_option("--scenario", scenario, "one-user | many-users")
     ->capture_default_str();
   app.add_option("--points", points,
@@ -477,6 +515,16 @@ int main(int argc, char** argv) {
   app.add_option("--ef", cfg.ef_search, "ef_search")->capture_default_str();
   app.add_option("--oversample", cfg.oversample, "Filtered HNSW oversampling")
     ->capture_default_str();
+  app.add_option("--update-fraction", update_fraction,
+                 "Before the queries, update this fraction of the points in "
+                 "place (new vector, same id: dedup, rolling summaries)")
+    ->capture_default_str()
+    ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--update-neighbor-probability",
+                 cfg.update_neighbor_probability,
+                 "vector_index_config::update_neighbor_probability")
+    ->capture_default_str()
+    ->check(CLI::Range(0.0, 1.0));
   app.add_flag("!--no-calibration", calibrate,
                "Skip the exact-vs-HNSW threshold calibration (one-user)");
   CLI11_PARSE(app, argc, argv);
@@ -523,6 +571,17 @@ int main(int argc, char** argv) {
               "in batches of 10,000)\n",
               build_s, static_cast<double>(c.size()) / build_s);
   std::mt19937 rng{seed + 1};
+  if (update_fraction > 0) {
+    double upd_s = 0;
+    auto n = update_in_place(c, *idx, update_fraction, rng, upd_s);
+    std::printf("  updates in place: %zu points (%.0f %%) in %.1f s = %.0f "
+                "µs per update (update_neighbor_probability %.2f; the "
+                "build: %.0f µs per point)\n",
+                n, 100.0 * static_cast<double>(n) / static_cast<double>(c.size()),
+                upd_s, upd_s * 1e6 / static_cast<double>(std::max<size_t>(n, 1)),
+                static_cast<double>(cfg.update_neighbor_probability),
+                build_s * 1e6 / static_cast<double>(c.size()));
+  }
   if (!many) {
     std::printf("\n== latency and recall@%zu, one user, %zu queries per "
                 "filter ==\n", top_k, queries);
