@@ -1,7 +1,7 @@
 #include "domain/embedding.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 #include "domain/ids.hpp"
 #include "domain/text.hpp"
@@ -52,17 +52,26 @@ void hashing_embedder::embed_one(std::string_view text,
                                  std::vector<float>& out) const {
   thread_local tokenizer tok;
   thread_local std::vector<std::string> tokens;
+  thread_local std::vector<uint64_t> unigrams;
+  thread_local std::string bigram;
   tokens.clear();
   tok.tokens(text, tokens);
   out.assign(dims_, 0.0f);
-  std::unordered_map<std::string_view, int> tf;
-  tf.reserve(tokens.size());
+  // Term frequencies by sorting the tokens' hashes: a run of equal hashes
+  // is one term (64-bit hashes of distinct tokens do not collide in
+  // practice), without a hash map allocated per text.
+  unigrams.clear();
   for (auto& t : tokens)
-    ++tf[t];
-  for (auto& [t, n] : tf)
-    add_feature(out, hash64(t, unigram_seed),
-                1.0f + std::log(static_cast<float>(n)));
-  std::string bigram;
+    unigrams.push_back(hash64(t, unigram_seed));
+  std::sort(unigrams.begin(), unigrams.end());
+  for (size_t i = 0; i < unigrams.size();) {
+    size_t j = i + 1;
+    while (j < unigrams.size() && unigrams[j] == unigrams[i])
+      ++j;
+    add_feature(out, unigrams[i],
+                1.0f + std::log(static_cast<float>(j - i)));
+    i = j;
+  }
   for (size_t i = 1; i < tokens.size(); ++i) {
     bigram.assign(tokens[i - 1]);
     bigram.push_back(' ');
