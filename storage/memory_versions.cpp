@@ -249,12 +249,11 @@ void apply_versioned_memories(
       auto* m = &row->m;
       auto tags = text_array_literal(m->tags);
       s.row(
-        ord++, m->memory_id.c_str(), static_cast<int64_t>(m->point_id),
-        m->memory_type.c_str(), m->user_id.c_str(), m->session_id.c_str(),
-        m->event_id.c_str(), m->ts_ms, m->importance, m->chunk_index,
-        nz(m->role), nz(m->speaker), m->text.c_str(), nz(m->metadata_json),
-        detail::bytea_floats{m->vector},
-        static_cast<int32_t>(m->vector.size()), row->version, tags.c_str(),
+        ord++, m->memory_id, static_cast<int64_t>(m->point_id),
+        m->memory_type, m->user_id, m->session_id, m->event_id, m->ts_ms,
+        m->importance, m->chunk_index, nz(m->role), nz(m->speaker), m->text,
+        nz(m->metadata_json), detail::bytea_floats{m->vector},
+        static_cast<int32_t>(m->vector.size()), row->version, tags,
         m->partition < 0 ? std::optional<int32_t>{}
                          : std::optional<int32_t>{m->partition},
         nz(m->agent_type), nz(m->agent_name), nz(m->project_id));

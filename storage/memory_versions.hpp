@@ -5,20 +5,25 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <pqxx/pqxx>
 
 #include "messages/memory.hpp"
 #include "storage/pg_common.hpp"
+#include <optional>
+#include <string_view>
+
 #include "storage/postgres_store.hpp"
 
 namespace agentmem::storage::detail {
 
-/// Nullable text for COPY: nullptr (SQL NULL) when `s` is empty, else
-/// s.c_str() (valid while `s` lives).
-const char* nz(const std::string& s);
+/// Nullable text for COPY: nullopt (SQL NULL) when `s` is empty, else a
+/// view of `s` (valid while `s` lives).
+std::optional<std::string_view> nz(const std::string& s);
 
 /// Postgres text[] input literal, quoted and escaped: {"a","b\"c"}.
 std::string text_array_literal(const std::vector<std::string>& xs);

@@ -34,9 +34,12 @@ namespace agentmem::storage {
 namespace detail {
 
 // Nullable text for COPY: NULL when empty. Points into the caller's
-// string, which outlives the row written to the stream.
-const char* nz(const std::string& s) {
-  return s.empty() ? nullptr : s.c_str();
+// string, which outlives the row written to the stream; carries its
+// length, so the row does not measure it again.
+std::optional<std::string_view> nz(const std::string& s) {
+  if (s.empty())
+    return std::nullopt;
+  return std::string_view{s};
 }
 
 // Postgres array literal of a text[]: {"a","b\"c"}.
@@ -222,16 +225,17 @@ template <class Ts, class... Tail>
 void activity_row(detail::copy_writer& out, const activity& a, Ts ts,
                   const Tail&... tail) {
   auto tags = text_array_literal(a.tags);
-  const char* raw = a.raw_json.empty() ? "{}" : a.raw_json.c_str();
-  out.row(a.event_id.c_str(), ts, a.user_id.c_str(), a.session_id.c_str(),
-          a.agent_type.c_str(), nz(a.agent_name), a.event_type.c_str(),
-          a.activity_class.c_str(), nz(a.role), nz(a.content),
+  std::string_view raw = a.raw_json.empty() ? std::string_view{"{}"}
+                                            : std::string_view{a.raw_json};
+  out.row(a.event_id, ts, a.user_id, a.session_id, a.agent_type,
+          nz(a.agent_name), a.event_type, a.activity_class, nz(a.role),
+          nz(a.content),
           nz(a.input_json), nz(a.output_json), nz(a.tool_name),
           nz(a.tool_category), nz(a.model), a.tokens_used,
           a.processing_time_ms, a.success, nz(a.error_message),
           a.importance < 0 ? std::optional<double>{}
                            : std::optional<double>{a.importance},
-          tags.c_str(), nz(a.metadata_json), raw, nz(a.source.topic),
+          tags, nz(a.metadata_json), raw, nz(a.source.topic),
           a.source.partition < 0 ? std::optional<int32_t>{}
                                  : std::optional<int32_t>{a.source.partition},
           a.source.offset < 0 ? std::optional<int64_t>{}
@@ -296,12 +300,12 @@ template <class Ts, class... Tail>
 void memory_row(detail::copy_writer& out, const memory& m, Ts ts,
                 const Tail&... tail) {
   auto tags = text_array_literal(m.tags);
-  out.row(m.memory_id.c_str(), static_cast<int64_t>(m.point_id),
-          m.memory_type.c_str(), m.user_id.c_str(), m.session_id.c_str(),
-          m.event_id.c_str(), ts, m.importance, m.chunk_index, nz(m.role),
-          nz(m.speaker), m.text.c_str(), nz(m.metadata_json),
+  out.row(m.memory_id, static_cast<int64_t>(m.point_id), m.memory_type,
+          m.user_id, m.session_id, m.event_id, ts, m.importance,
+          m.chunk_index, nz(m.role), nz(m.speaker), m.text,
+          nz(m.metadata_json),
           detail::bytea_floats{m.vector},
-          static_cast<int32_t>(m.vector.size()), nz(m.context), tags.c_str(),
+          static_cast<int32_t>(m.vector.size()), nz(m.context), tags,
           m.partition < 0 ? std::optional<int32_t>{}
                           : std::optional<int32_t>{m.partition},
           nz(m.agent_type), nz(m.agent_name), nz(m.project_id), tail...);
@@ -482,9 +486,8 @@ void write_direct_memories(
                             {"collection", "point_id", "memory_id",
                              "activity_id", "memory_type"}};
     for (auto* m : ms)
-      out.row("memories", static_cast<int64_t>(m->point_id),
-              m->memory_id.c_str(), fresh.at(m->event_id),
-              m->memory_type.c_str());
+      out.row("memories", static_cast<int64_t>(m->point_id), m->memory_id,
+              fresh.at(m->event_id), m->memory_type);
     out.complete();
   }
   bool any_history = std::any_of(ms.begin(), ms.end(), [](const memory* m) {
@@ -498,9 +501,8 @@ void write_direct_memories(
      "old_importance", "new_importance", "event_id", "source_memory_id"}};
   for (auto* m : ms)
     if (m->memory_type != memory_types::conversation)
-      out.row(m->memory_id.c_str(), 1, "ADD", m->user_id.c_str(), nullptr,
-              m->text.c_str(), nullptr, m->importance, m->event_id.c_str(),
-              m->memory_id.c_str());
+      out.row(m->memory_id, 1, "ADD", m->user_id, nullptr, m->text, nullptr,
+              m->importance, m->event_id, m->memory_id);
   out.complete();
 }
 
@@ -521,8 +523,8 @@ write_staged_activities(pqxx::work& tx,
     for (auto* ap : sorted) {
       auto& a = *ap;
       bool is_file = is_file_upload(a);
-      activity_row(out, a, a.ts_ms, is_file ? nz(a.file.filename) : nullptr,
-                   is_file ? nz(a.file.mime_type) : nullptr,
+      activity_row(out, a, a.ts_ms, is_file ? nz(a.file.filename) : std::nullopt,
+                   is_file ? nz(a.file.mime_type) : std::nullopt,
                    is_file ? file_size(a) : std::optional<int64_t>{},
                    is_file ? utf8_chars(a.file.text) : 0);
     }
@@ -581,8 +583,8 @@ bool write_direct_activities(pqxx::work& tx,
         auto& a = *sorted[i];
         if (!is_file_upload(a))
           continue;
-        out.row(a.event_id.c_str(), ids[i], a.user_id.c_str(),
-                a.session_id.c_str(), nz(a.file.filename),
+        out.row(a.event_id, ids[i], a.user_id, a.session_id,
+                nz(a.file.filename),
                 nz(a.file.mime_type), file_size(a), utf8_chars(a.file.text),
                 detail::timestamptz_ms{a.ts_ms},
                 nz(a.project_id));
