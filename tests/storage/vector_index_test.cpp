@@ -59,6 +59,48 @@ vector_index_config cfg(size_t exact_threshold) {
   return c;
 }
 
+// The same 3,000 points (20 clusters, users u0..u3) in two indexes:
+// `approx` always searched through HNSW (threshold 0), `exact` always
+// scored exactly.
+struct clustered_pair {
+  temp_dir d;
+  std::mt19937 rng;
+  std::vector<std::vector<float>> centers;
+  std::vector<memory> ms;
+  std::unique_ptr<vector_index> approx, exact;
+
+  explicit clustered_pair(uint32_t seed) : rng{seed} {
+    auto a = vector_index::open((d.path / "a").string(), cfg(0));
+    auto e = vector_index::open((d.path / "b").string(), cfg(1'000'000));
+    BOOST_REQUIRE(a && e);
+    approx = std::move(*a);
+    exact = std::move(*e);
+    for (int c = 0; c < 20; ++c)
+      centers.push_back(unit(rng, nullptr));
+    for (uint64_t i = 0; i < 3000; ++i)
+      ms.push_back(point(i, "u" + std::to_string(i % 4), "conversation", 0,
+                         unit(rng, &centers[i % 20])));
+    BOOST_REQUIRE_EQUAL(*approx->upsert(ms), 3000u);
+    BOOST_REQUIRE_EQUAL(*exact->upsert(ms), 3000u);
+  }
+
+  // How many of the exact top 10 for `q` under `f` the HNSW search finds.
+  size_t top10_overlap(const std::vector<float>& q, const vector_filter& f) {
+    search_info info;
+    auto a = approx->search(q.data(), 10, f, &info);
+    BOOST_CHECK(info.plan == search_info::plan_kind::hnsw);
+    auto e = exact->search(q.data(), 10, f);
+    BOOST_REQUIRE_EQUAL(e.size(), 10u);
+    std::set<uint64_t> truth;
+    for (auto& h : e)
+      truth.insert(h.point_id);
+    size_t found = 0;
+    for (auto& h : a)
+      found += truth.count(h.point_id);
+    return found;
+  }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(vector_index_suite)
@@ -150,39 +192,15 @@ BOOST_AUTO_TEST_CASE(payload_filters_restrict_type_session_and_time) {
 }
 
 BOOST_AUTO_TEST_CASE(the_hnsw_path_agrees_with_exact_scoring_on_clustered_data) {
-  temp_dir d;
-  // exact_threshold 0 forces HNSW for every user.
-  auto approx = vector_index::open((d.path / "a").string(), cfg(0));
-  auto exact = vector_index::open((d.path / "b").string(), cfg(1'000'000));
-  BOOST_REQUIRE(approx && exact);
-  std::mt19937 rng{3};
-  std::vector<std::vector<float>> centers;
-  for (int c = 0; c < 20; ++c)
-    centers.push_back(unit(rng, nullptr));
-  std::vector<memory> ms;
-  for (uint64_t i = 0; i < 3000; ++i)
-    ms.push_back(point(i, "u" + std::to_string(i % 4), "conversation", 0,
-                       unit(rng, &centers[i % 20])));
-  BOOST_REQUIRE((*approx)->upsert(ms));
-  BOOST_REQUIRE((*exact)->upsert(ms));
-  size_t found = 0, total = 0;
+  clustered_pair c{3};
+  size_t found = 0;
   for (int q = 0; q < 50; ++q) {
-    auto qv = unit(rng, &centers[q % 20]);
+    auto qv = unit(c.rng, &c.centers[q % 20]);
     vector_filter f;
     f.user_id = "u" + std::to_string(q % 4);
-    search_info info;
-    auto a = (*approx)->search(qv.data(), 10, f, &info);
-    BOOST_CHECK(info.plan == search_info::plan_kind::hnsw);
-    auto e = (*exact)->search(qv.data(), 10, f);
-    BOOST_REQUIRE_EQUAL(e.size(), 10u);
-    std::set<uint64_t> truth;
-    for (auto& h : e)
-      truth.insert(h.point_id);
-    for (auto& h : a)
-      found += truth.count(h.point_id);
-    total += 10;
+    found += c.top10_overlap(qv, f);
   }
-  double recall = static_cast<double>(found) / static_cast<double>(total);
+  double recall = static_cast<double>(found) / 500.0;
   BOOST_TEST_MESSAGE("filtered HNSW recall@10 vs exact: " << recall);
   BOOST_CHECK_GE(recall, 0.9);
 }
@@ -192,50 +210,26 @@ BOOST_AUTO_TEST_CASE(the_hnsw_path_agrees_with_exact_scoring_on_clustered_data) 
 // still find the top 10 as exact scoring does, and each point where it
 // now is.
 BOOST_AUTO_TEST_CASE(points_moved_in_place_are_found_where_they_now_are) {
-  temp_dir d;
-  auto approx = vector_index::open((d.path / "a").string(), cfg(0));
-  auto exact = vector_index::open((d.path / "b").string(), cfg(1'000'000));
-  BOOST_REQUIRE(approx && exact);
-  std::mt19937 rng{11};
-  std::vector<std::vector<float>> centers;
-  for (int c = 0; c < 20; ++c)
-    centers.push_back(unit(rng, nullptr));
-  std::vector<memory> ms;
-  for (uint64_t i = 0; i < 3000; ++i)
-    ms.push_back(point(i, "u" + std::to_string(i % 4), "conversation", 0,
-                       unit(rng, &centers[i % 20])));
-  BOOST_REQUIRE_EQUAL(*(*approx)->upsert(ms), 3000u);
-  BOOST_REQUIRE_EQUAL(*(*exact)->upsert(ms), 3000u);
+  clustered_pair c{11};
   for (int round = 1; round <= 2; ++round) {
-    for (auto& m : ms) {
-      m.vector = unit(rng, &centers[rng() % 20]);
+    for (auto& m : c.ms) {
+      m.vector = unit(c.rng, &c.centers[c.rng() % 20]);
       m.ts_ms = round;
     }
-    BOOST_REQUIRE_EQUAL(*(*approx)->upsert(ms), 0u); // no new points
-    BOOST_REQUIRE_EQUAL(*(*exact)->upsert(ms), 0u);
+    BOOST_REQUIRE_EQUAL(*c.approx->upsert(c.ms), 0u); // no new points
+    BOOST_REQUIRE_EQUAL(*c.exact->upsert(c.ms), 0u);
   }
-  BOOST_CHECK_EQUAL((*approx)->size(), 3000u);
-  size_t found = 0, total = 0, at_top = 0;
+  BOOST_CHECK_EQUAL(c.approx->size(), 3000u);
+  size_t found = 0, at_top = 0;
   for (int q = 0; q < 100; ++q) {
-    auto& own = ms[rng() % ms.size()];
+    auto& own = c.ms[c.rng() % c.ms.size()];
     vector_filter f;
     f.user_id = own.user_id;
-    search_info info;
-    auto a = (*approx)->search(own.vector.data(), 10, f, &info);
-    BOOST_CHECK(info.plan == search_info::plan_kind::hnsw);
+    auto a = c.approx->search(own.vector.data(), 10, f);
     at_top += !a.empty() && a[0].point_id == own.point_id;
-    auto qv = unit(rng, &centers[q % 20]);
-    a = (*approx)->search(qv.data(), 10, f);
-    auto e = (*exact)->search(qv.data(), 10, f);
-    BOOST_REQUIRE_EQUAL(e.size(), 10u);
-    std::set<uint64_t> truth;
-    for (auto& h : e)
-      truth.insert(h.point_id);
-    for (auto& h : a)
-      found += truth.count(h.point_id);
-    total += 10;
+    found += c.top10_overlap(unit(c.rng, &c.centers[q % 20]), f);
   }
-  double recall = static_cast<double>(found) / static_cast<double>(total);
+  double recall = static_cast<double>(found) / 1000.0;
   BOOST_TEST_MESSAGE("recall@10 after two rounds of moves: " << recall
                      << ", own vector at the top " << at_top << "/100");
   BOOST_CHECK_GE(recall, 0.9);
