@@ -14,9 +14,6 @@
 
 #include "messages/memory.hpp"
 #include "storage/pg_common.hpp"
-#include <optional>
-#include <string_view>
-
 #include "storage/postgres_store.hpp"
 
 namespace agentmem::storage::detail {

@@ -523,7 +523,8 @@ write_staged_activities(pqxx::work& tx,
     for (auto* ap : sorted) {
       auto& a = *ap;
       bool is_file = is_file_upload(a);
-      activity_row(out, a, a.ts_ms, is_file ? nz(a.file.filename) : std::nullopt,
+      activity_row(out, a, a.ts_ms,
+                   is_file ? nz(a.file.filename) : std::nullopt,
                    is_file ? nz(a.file.mime_type) : std::nullopt,
                    is_file ? file_size(a) : std::optional<int64_t>{},
                    is_file ? utf8_chars(a.file.text) : 0);
@@ -584,8 +585,8 @@ bool write_direct_activities(pqxx::work& tx,
         if (!is_file_upload(a))
           continue;
         out.row(a.event_id, ids[i], a.user_id, a.session_id,
-                nz(a.file.filename),
-                nz(a.file.mime_type), file_size(a), utf8_chars(a.file.text),
+                nz(a.file.filename), nz(a.file.mime_type), file_size(a),
+                utf8_chars(a.file.text),
                 detail::timestamptz_ms{a.ts_ms},
                 nz(a.project_id));
       }
