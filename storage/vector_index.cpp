@@ -390,8 +390,6 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
                                   static_cast<float>(m.importance));
       if (present && (m.vector.empty() || d.same_point(m)))
         continue; // ids are deterministic: usually the very same point
-      if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
-        resize_graph(*d.hnsw, d.hnsw->max_elements_ * 2);
       auto known = d.hnsw->label_lookup_.find(m.point_id);
       if (known != d.hnsw->label_lookup_.end()) {
         // A memory updated in place (or a removed point back): the new
@@ -404,6 +402,8 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
         d.hnsw->updatePoint(m.vector.data(), known->second,
                             d.cfg.update_neighbor_probability);
       } else {
+        if (d.hnsw->cur_element_count >= d.hnsw->max_elements_)
+          resize_graph(*d.hnsw, d.hnsw->max_elements_ * 2);
         d.hnsw->addPoint(m.vector.data(), m.point_id,
                          level_of(m.point_id, mult));
       }

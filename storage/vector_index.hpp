@@ -45,10 +45,10 @@ struct vector_index_config {
   /// efConstruction search, as an insertion does; besides, each of its
   /// neighbours has its links rebuilt from the two-hop neighbourhood with
   /// this probability (hnswlib's updatePoint, `updateNeighborProbability`;
-  /// hnswlib's addPoint uses 1.0). Rebuilding every neighbour costs ~1 ms
-  /// per update at 384 dims, M 16, against ~0.1 ms without, and measured
-  /// no better recall (docs/performance.md, "Fourteenth round";
-  /// bench/search_bench --update-fraction). In 0..1.
+  /// hnswlib's addPoint uses 1.0). At 384 dims, M 16, rebuilding every
+  /// neighbour made an update cost 311-784 µs against 63-184 µs without
+  /// (20,000-100,000 points), at no better recall (docs/performance.md,
+  /// "Fourteenth round"; bench/search_bench --update-fraction). In 0..1.
   float update_neighbor_probability = 0.0f;
 };
 
