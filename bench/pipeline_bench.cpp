@@ -37,7 +37,6 @@
 // older records silently: events are keyed by user (many users, many
 // partitions), and every phase checks its count against the number produced.
 
-#include <malloc.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -86,6 +85,7 @@
 #include "messages/type_ids.hpp"
 #include "metrics/registry.hpp"
 #include "pipeline/actor_system.hpp"
+#include "pipeline/allocator.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/copy_writer.hpp"
@@ -202,7 +202,7 @@ double mib(long kb) {
 // Returns memory freed by the benchmark's own data structures to the OS, so
 // that the next phase's RSS baseline is not inflated by free heap pages.
 void trim_heap() {
-  ::malloc_trim(0);
+  pipeline::release_free_memory();
 }
 
 struct proc_stat {
@@ -546,7 +546,7 @@ struct scenario_result {
   // up, its shards open and empty), at the end of the run (the node idle,
   // before stop) and right after malloc_trim there; glibc's heap then.
   long rss_first_kb = -1, rss_end_kb = 0, rss_end_trimmed_kb = 0;
-  size_t heap_in_use = 0, heap_free = 0, heap_mmapped = 0;
+  pipeline::heap_stats heap; // before the release, node idle
   size_t shards_open = 0;
   pipeline::topology::memory_usage parts; // at the end of the run
   int64_t pg_activities = 0, pg_memories = 0, index_points = 0;
@@ -1245,12 +1245,7 @@ scenario_result run_scenario(
     r.shards_open = node->shard_count();
     r.parts = node->memory();
     r.rss_end_kb = status_kb("VmRSS");
-    {
-      struct mallinfo2 mi = ::mallinfo2();
-      r.heap_in_use = mi.uordblks;
-      r.heap_free = mi.fordblks;
-      r.heap_mmapped = mi.hblkhd;
-    }
+    r.heap = pipeline::allocator_stats();
     trim_heap(); // the node is idle: what is retention, what is live
     r.rss_end_trimmed_kb = status_kb("VmRSS");
     if (!r.m.e2e.bounds.empty()) {
@@ -1333,6 +1328,7 @@ void event_latencies(const std::string& url,
 
 struct report {
   std::string machine;
+  std::string allocator; // pipeline::allocator_name()
   size_t events = 0;
   size_t bytes = 0;
   int partitions = 0;
@@ -1464,7 +1460,8 @@ void print_report(std::ostream& o, const report& rep, bool md) {
   for (auto& [t, n] : rep.memories_by_type)
     mm << (mm.tellp() > 0 ? ", " : "") << t << " " << grouped(n);
   std::string b = md ? "- " : "  ";
-  o << b << "machine: " << rep.machine << "\n"
+  o << b << "machine: " << rep.machine << "; malloc: " << rep.allocator
+    << "\n"
     << b << "events: " << grouped(rep.events) << " (" << rep.users
     << " users, avg " << rep.bytes / std::max<size_t>(1, rep.events)
     << " B, " << fixed(rep.bytes / 1048576.0, 1) << " MiB); mix: " << mix.str()
@@ -1622,12 +1619,17 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         << (s.rss_first_kb >= 0 ? over(s.rss_first_kb) : std::string{"n/a"})
         << "; at the end of the run (node idle, " << s.shards_open
         << " shards) " << over(s.rss_end_kb)
-        << ", after malloc_trim " << over(s.rss_end_trimmed_kb)
-        << "; glibc heap before the trim (mallinfo2, virtual: includes the "
-           "graphs' reserved capacity and released lock arrays): "
-        << fixed(s.heap_in_use / 1048576.0, 0) << " MiB allocated in arenas, "
-        << fixed(s.heap_free / 1048576.0, 0) << " MiB free in arenas, "
-        << fixed(s.heap_mmapped / 1048576.0, 0) << " MiB in mmapped chunks";
+        << ", after the allocator released its free pages "
+        << over(s.rss_end_trimmed_kb) << "; the heap before the release ("
+        << rep.allocator << "): "
+        << fixed(s.heap.allocated / 1048576.0, 0) << " MiB allocated, "
+        << fixed(s.heap.held / 1048576.0, 0) << " MiB held ("
+        << (rep.allocator.rfind("jemalloc", 0) == 0
+              ? "resident"
+              : "virtual: arenas and mmapped chunks, incl. the graphs' "
+                "reserved capacity")
+        << "), " << fixed(s.heap.retained / 1048576.0, 0)
+        << " MiB retained address space (returned to the OS)";
       // A measured RSS of `points` points: B/point, and scaled to this run.
       auto per_point = [&](long kb, size_t points) {
         double b = kb * 1024.0 / static_cast<double>(points);
@@ -2042,6 +2044,7 @@ int main(int argc, char** argv) {
 
   report rep;
   rep.machine = machine_line();
+  rep.allocator = pipeline::allocator_name();
   rep.load_start = loadavg();
   const double machine_cpu0 = machine_busy_cpu();
   // Own CPU includes reaped children (initdb, pg_ctl-like helpers).

@@ -21,6 +21,7 @@
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "pipeline/actor_system.hpp"
+#include "pipeline/allocator.hpp"
 #include "pipeline/backup.hpp"
 #include "pipeline/config.hpp"
 #include "pipeline/locomo_bench.hpp"
@@ -55,6 +56,7 @@ int fail(const std::string& what, const caf::error& err) {
 
 // Runs a started node until SIGINT/SIGTERM or a supervisor escalation.
 int serve(pipeline::topology& node) {
+  spdlog::info("malloc: {}", pipeline::allocator_name());
   while (stop_signal.load() == 0 && !node.failed())
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (node.failed()) {

@@ -7,6 +7,7 @@ pkgs=(
   libcaf-dev librdkafka-dev libpqxx-dev librocksdb-dev libhnswlib-dev
   libboost-test-dev libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev libstemmer-dev
+  libjemalloc-dev
   libssl-dev postgresql prometheus kcat curl procps
   python3 python3-venv python3-yaml unzip
 )
