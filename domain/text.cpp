@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <libstemmer.h>
+#include <xxhash.h>
 
 namespace agentmem::domain {
 
@@ -87,39 +89,102 @@ void tokenizer::words(std::string_view text, std::vector<std::string>& out) {
     out.push_back(w);
 }
 
+const tokenizer::cached_word* tokenizer::cached(std::string_view word,
+                                                uint64_t hash) {
+  if (cache_.empty())
+    return nullptr;
+  const size_t mask = cache_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const auto& c = cache_[i];
+    if (c.hash == 0)
+      return nullptr;
+    if (c.hash == hash && c.word_len == word.size()
+        && std::memcmp(c.word, word.data(), word.size()) == 0)
+      return &c;
+  }
+}
+
+void tokenizer::grow() {
+  std::vector<cached_word> old(cache_.empty() ? 256 : cache_.size() * 2);
+  old.swap(cache_);
+  for (auto& c : cache_)
+    c.hash = 0;
+  const size_t mask = cache_.size() - 1;
+  for (auto& o : old) {
+    if (o.hash == 0)
+      continue;
+    size_t i = o.hash & mask;
+    while (cache_[i].hash != 0)
+      i = (i + 1) & mask;
+    cache_[i] = o;
+  }
+}
+
+tokenizer::cached_word* tokenizer::insert(std::string_view word,
+                                          uint64_t hash) {
+  if (cached_ >= max_cached_words) {
+    for (auto& c : cache_)
+      c.hash = 0;
+    cached_ = 0;
+  }
+  if (2 * (cached_ + 1) > cache_.size())
+    grow(); // at most half full: short probe runs
+  const size_t mask = cache_.size() - 1;
+  size_t i = hash & mask;
+  while (cache_[i].hash != 0)
+    i = (i + 1) & mask;
+  auto& c = cache_[i];
+  c.hash = hash;
+  c.word_len = static_cast<uint8_t>(word.size());
+  std::memcpy(c.word, word.data(), word.size());
+  ++cached_;
+  return &c;
+}
+
 void tokenizer::tokens(std::string_view text, std::vector<std::string>& out) {
   size_t i = 0;
   auto* st = static_cast<sb_stemmer*>(stemmer_);
-  auto stem_of = [&](const std::string& w) {
-    stem s{w, !is_stop_word(w)};
-    if (s.keep && st) {
+  // The word's token; `keep` false for a stop word.
+  auto stem_of = [&](const std::string& w, bool& keep) -> std::string_view {
+    keep = !is_stop_word(w);
+    if (keep && st) {
       auto* p = sb_stemmer_stem(st, reinterpret_cast<const sb_symbol*>(w.data()),
                                 static_cast<int>(w.size()));
       if (p)
-        s.token.assign(reinterpret_cast<const char*>(p),
-                       static_cast<size_t>(sb_stemmer_length(st)));
+        return {reinterpret_cast<const char*>(p),
+                static_cast<size_t>(sb_stemmer_length(st))};
     }
-    return s;
+    return w;
   };
   while (next_word(text, i, word_)) {
     if (word_.size() < 2)
       continue;
-    if (word_.size() > max_cached_word_bytes) {
+    if (word_.size() <= max_cached_word_bytes) {
       // Long "words" (ids, base64, URLs without separators) rarely repeat
-      // and would make the cache's bound a bound on entries only.
-      auto s = stem_of(word_);
-      if (s.keep)
-        out.push_back(std::move(s.token));
+      // and are not cached.
+      uint64_t h = XXH3_64bits(word_.data(), word_.size());
+      h += (h == 0); // 0 marks an empty slot
+      if (auto* c = cached(word_, h)) {
+        if (c->keep)
+          out.emplace_back(c->token, c->token_len);
+        continue;
+      }
+      bool keep = false;
+      auto token = stem_of(word_, keep);
+      if (token.size() <= max_cached_word_bytes) {
+        auto* c = insert(word_, h);
+        c->keep = keep;
+        c->token_len = static_cast<uint8_t>(token.size());
+        std::memcpy(c->token, token.data(), token.size());
+      }
+      if (keep)
+        out.emplace_back(token);
       continue;
     }
-    auto it = stems_.find(word_);
-    if (it == stems_.end()) {
-      if (stems_.size() >= max_cached_words)
-        stems_.clear();
-      it = stems_.emplace(word_, stem_of(word_)).first;
-    }
-    if (it->second.keep)
-      out.push_back(it->second.token);
+    bool keep = false;
+    auto token = stem_of(word_, keep);
+    if (keep)
+      out.emplace_back(token);
   }
 }
 

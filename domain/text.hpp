@@ -1,8 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace agentmem::domain {
@@ -34,25 +34,38 @@ public:
 
   /// Words whose token is remembered (bounded by `max_cached_words`).
   size_t cached_words() const {
-    return stems_.size();
+    return cached_;
   }
 
-  /// Bound of the word -> token cache: it is emptied when full. Words
-  /// longer than `max_cached_word_bytes` are not cached, so an entry is
-  /// ≤ ≈ 150 B and the cache ≤ ≈ 1.2 MiB per tokenizer.
+  /// Bound of the word -> token cache: it is emptied when full. Words (and
+  /// tokens) longer than `max_cached_word_bytes` are not cached; the table
+  /// grows with use to at most 2 × 8,192 slots of 80 B = 1.3 MiB.
   static constexpr size_t max_cached_words = 8192;
   static constexpr size_t max_cached_word_bytes = 32;
 
 private:
-  struct stem {
-    std::string token;
+  // One slot of the word -> token cache, open addressing with linear
+  // probing over a power-of-two table at most half full. Stemming and the
+  // stop-word lookup were ≈ 60 % of tokens()' time, and text repeats its
+  // words (Zipf), so most words of a batch were seen before (tenth round);
+  // a node-based std::unordered_map then cost a division, two dependent
+  // loads and a std::hash per word: 5 % of a backlog's process CPU
+  // (docs/performance.md, fifteenth round).
+  struct cached_word {
+    uint64_t hash; // of the word; 0 marks an empty slot
+    uint8_t word_len;
+    uint8_t token_len;
     bool keep; // false: a stop word
+    char word[max_cached_word_bytes];
+    char token[max_cached_word_bytes];
   };
+  const cached_word* cached(std::string_view word, uint64_t hash);
+  cached_word* insert(std::string_view word, uint64_t hash);
+  void grow();
+
   void* stemmer_; // sb_stemmer*
-  // Lower-cased word -> its token. Stemming and the stop-word lookup were
-  // ≈ 60 % of tokens()' time, and text repeats its words (Zipf): most
-  // words of a batch were seen before (docs/performance.md, tenth round).
-  std::unordered_map<std::string, stem> stems_;
+  std::vector<cached_word> cache_; // size 0 or a power of two
+  size_t cached_ = 0;
   std::string word_; // scratch: the word being read
 };
 
