@@ -212,6 +212,11 @@ public:
   std::vector<uint64_t> point_ids() const;
   /// Users with at least one (live) point, unordered.
   std::vector<std::string> users() const;
+  /// Users ever interned, in interning order: a user is interned with its
+  /// first point and stays until clear() (also when its points are gone).
+  const std::vector<std::string>& interned_users() const {
+    return users_.names;
+  }
 
   /// Removes the points present among `ids` (from the payloads and their
   /// user's list). Returns the ids actually removed.

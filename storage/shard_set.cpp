@@ -19,7 +19,10 @@ const char* to_string(shard_phase p) {
   }
 }
 
-shard_set::shard_set(shard_set_config cfg) : cfg_(std::move(cfg)) {
+shard_set::shard_set(shard_set_config cfg)
+    : cfg_(std::move(cfg)),
+      users_changed_(std::make_shared<std::atomic<uint64_t>>(0)) {
+  cfg_.vectors.users_changed = users_changed_;
 }
 
 std::string shard_set::shard_dir(int32_t partition) const {
@@ -49,6 +52,8 @@ caf::expected<std::shared_ptr<shard>> shard_set::open(int32_t partition) {
   s->keywords = std::move(*keywords);
   std::unique_lock<std::shared_mutex> guard{mtx_};
   auto [it, added] = shards_.try_emplace(partition, entry{s, shard_phase::warming});
+  if (added) // its snapshot's users are not in users_ yet
+    users_changed_->fetch_add(1, std::memory_order_release);
   return it->second.s;
 }
 
@@ -87,6 +92,9 @@ std::shared_ptr<shard> shard_set::drop(int32_t partition) {
       return nullptr;
     s = std::move(it->second.s);
     shards_.erase(it);
+    // A shard opened later may get the same address: read it from 0.
+    std::unique_lock<std::shared_mutex> users_guard{users_mtx_};
+    users_.read.erase(partition);
   }
   std::error_code ec;
   fs::remove_all(shard_dir(partition), ec);
@@ -114,12 +122,47 @@ shard_set::partitions(std::optional<shard_phase> phase) const {
 
 std::vector<std::shared_ptr<shard>>
 shard_set::holding(const std::string& user_id) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
+  catch_up_users();
   std::vector<std::shared_ptr<shard>> out;
-  for (auto& [p, e] : shards_)
-    if (e.s->vectors->user_size(user_id) > 0)
-      out.push_back(e.s);
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  std::shared_lock<std::shared_mutex> users_guard{users_mtx_};
+  auto it = users_.partitions.find(std::hash<std::string>{}(user_id));
+  if (it == users_.partitions.end())
+    return out;
+  for (auto p : it->second) // ascending
+    if (auto e = shards_.find(p);
+        e != shards_.end() && e->second.s->vectors->user_size(user_id) > 0)
+      out.push_back(e->second.s);
   return out;
+}
+
+void shard_set::catch_up_users() const {
+  const auto now = users_changed_->load(std::memory_order_acquire);
+  {
+    std::shared_lock<std::shared_mutex> users_guard{users_mtx_};
+    if (users_.caught_up_to == now)
+      return;
+  }
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  std::unique_lock<std::shared_mutex> users_guard{users_mtx_};
+  std::vector<std::string> fresh;
+  for (auto& [p, e] : shards_) {
+    auto& [index, from] = users_.read[p];
+    if (index != e.s->vectors.get()) // opened (again) since: read it all
+      index = e.s->vectors.get(), from = 0;
+    fresh.clear();
+    from = e.s->vectors->users_since(from, fresh);
+    for (auto& u : fresh) {
+      auto& ps = users_.partitions[std::hash<std::string>{}(u)];
+      if (auto at = std::lower_bound(ps.begin(), ps.end(), p);
+          at == ps.end() || *at != p)
+        ps.insert(at, p);
+    }
+  }
+  // Another thread may have caught up to a later count meanwhile; this
+  // catch-up read everything up to at least `now`, and the next call
+  // with a newer count reads on from the positions kept in `read`.
+  users_.caught_up_to = now;
 }
 
 std::map<int32_t, shard_set::entry> shard_set::held_now() const {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <map>
+#include <atomic>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -109,7 +111,11 @@ public:
   /// Held partitions in `phase` (any phase when not given), ascending.
   std::vector<int32_t> partitions(std::optional<shard_phase> phase = {}) const;
 
-  /// Shards holding points of `user_id` (any phase), by partition.
+  /// Shards holding points of `user_id` (any phase), by partition. Looks
+  /// at the shards that ever interned the user (a map kept from the
+  /// shards' interning logs, caught up when a shard interned a new user or
+  /// was opened), not at every held shard: dedup asks this for most new
+  /// memories, every search for its user.
   std::vector<std::shared_ptr<shard>> holding(const std::string& user_id) const;
 
   /// Adds/updates the points and postings of memories whose shard is held
@@ -174,9 +180,28 @@ private:
   group_held(const std::vector<memory>& ms,
              const std::map<int32_t, entry>& held);
 
+  /// Brings users_ up to the shards' interning logs when users_changed_
+  /// moved since the last catch-up.
+  void catch_up_users() const;
+
   shard_set_config cfg_;
   mutable std::shared_mutex mtx_;
   std::map<int32_t, entry> shards_;
+  /// Bumped by every shard's vector_index when it interns a new user
+  /// (vector_index_config::users_changed) and by open().
+  std::shared_ptr<std::atomic<uint64_t>> users_changed_;
+  /// Partitions whose shard interned a user, by the user id's hash: a
+  /// superset of those holding its points now (points removed, shards
+  /// dropped, hash collisions), which holding() narrows down per shard.
+  /// Guarded by users_mtx_; taken after mtx_ where both are.
+  struct user_shards {
+    uint64_t caught_up_to = ~uint64_t{0}; ///< users_changed_ at the last catch-up
+    std::unordered_map<uint64_t, std::vector<int32_t>> partitions;
+    /// Per partition: the index object read and how far (users_since).
+    std::map<int32_t, std::pair<const vector_index*, size_t>> read;
+  };
+  mutable std::shared_mutex users_mtx_;
+  mutable user_shards users_;
 };
 
 } // namespace agentmem::storage

@@ -295,6 +295,16 @@ caf::expected<size_t> vector_index::upsert(const std::vector<memory>& ms,
     *helper_cpu_s = 0;
   std::unique_lock<std::shared_mutex> guard{impl_->mtx};
   auto& d = *impl_;
+  // Tells users_changed when this call interned a user, on every way out
+  // (an exception may leave part of the batch added).
+  struct new_users_notice {
+    const impl& d;
+    size_t before = d.payloads.interned_users().size();
+    ~new_users_notice() {
+      if (d.cfg.users_changed && d.payloads.interned_users().size() != before)
+        d.cfg.users_changed->fetch_add(1, std::memory_order_release);
+    }
+  } notice{d};
   const double mult = 1.0 / std::log(static_cast<double>(d.cfg.m));
   // Checked first, so that a bad memory changes nothing.
   std::vector<size_t> fresh; // first occurrences of ids new to the index
@@ -721,6 +731,15 @@ std::vector<uint64_t> vector_index::point_ids() const {
 std::vector<std::string> vector_index::users() const {
   std::shared_lock<std::shared_mutex> guard{impl_->mtx};
   return impl_->payloads.users();
+}
+
+size_t vector_index::users_since(size_t from,
+                                 std::vector<std::string>& out) const {
+  std::shared_lock<std::shared_mutex> guard{impl_->mtx};
+  auto& names = impl_->payloads.interned_users();
+  for (size_t i = from; i < names.size(); ++i)
+    out.push_back(names[i]);
+  return std::max(from, names.size());
 }
 
 } // namespace agentmem::storage

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -50,6 +51,10 @@ struct vector_index_config {
   /// (20,000-100,000 points), at no better recall (docs/performance.md,
   /// "Fourteenth round"; bench/search_bench --update-fraction). In 0..1.
   float update_neighbor_probability = 0.0f;
+  /// Incremented (release) after an upsert interned a user new to this
+  /// index (see users_since); may be null. shard_set shares one counter
+  /// among its shards to keep its user -> shards map (shard_set::holding).
+  std::shared_ptr<std::atomic<uint64_t>> users_changed;
 };
 
 /// How a search was executed (for metrics and tests).
@@ -189,6 +194,12 @@ public:
   std::vector<uint64_t> point_ids() const;
   /// Users with at least one point, unordered.
   std::vector<std::string> users() const;
+  /// Appends to `out` the users this index interned from position `from`
+  /// of its interning order on, and returns the position after the last
+  /// (pass it as `from` next time). A user is interned with its first
+  /// point and never forgotten by this index object, so the positions stay
+  /// valid; its points may be gone since (check user_size).
+  size_t users_since(size_t from, std::vector<std::string>& out) const;
 
 private:
   struct impl;
