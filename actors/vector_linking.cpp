@@ -35,13 +35,16 @@ caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
               b.memories.end());
           }
         }
-        auto added = cfg.shards->upsert(b.memories, &helper_cpu, b.seq_first,
-                                        b.seq_last);
+        // The docs first: then the index takes the memories without a
+        // copy. A doc without its point yet is never read (reads start at
+        // the index), and a retried batch overwrites it.
+        if (auto err = cfg.hot->put_docs(b.memories))
+          throw std::runtime_error("hot state: " + describe(err));
+        auto added = cfg.shards->upsert(std::move(b.memories), &helper_cpu,
+                                        b.seq_first, b.seq_last);
         if (!added)
           throw std::runtime_error("vector index: "
                                    + describe(added.error()));
-        if (auto err = cfg.hot->put_docs(b.memories))
-          throw std::runtime_error("hot state: " + describe(err));
         if (cfg.applied)
           cfg.applied->add(b.seq_first, b.seq_last);
       }

@@ -171,19 +171,19 @@ std::map<int32_t, shard_set::entry> shard_set::held_now() const {
 }
 
 std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>>
-shard_set::group_held(const std::vector<memory>& ms,
+shard_set::group_held(std::vector<memory> ms,
                       const std::map<int32_t, entry>& held) {
   std::map<int32_t, std::vector<memory>> by_shard;
   for (auto& m : ms)
     if (held.count(shard_partition(m)) > 0)
-      by_shard[shard_partition(m)].push_back(m);
+      by_shard[shard_partition(m)].push_back(std::move(m));
   std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>> out;
   for (auto& [p, group] : by_shard)
     out.emplace_back(held.at(p).s, std::move(group));
   return out;
 }
 
-caf::expected<size_t> shard_set::upsert(const std::vector<memory>& ms,
+caf::expected<size_t> shard_set::upsert(std::vector<memory> ms,
                                         double* helper_cpu_seconds,
                                         int64_t seq_first, int64_t seq_last) {
   // The shards held now: the memories go to these, and the range is noted
@@ -193,7 +193,7 @@ caf::expected<size_t> shard_set::upsert(const std::vector<memory>& ms,
   size_t added = 0;
   if (helper_cpu_seconds)
     *helper_cpu_seconds = 0;
-  for (auto& [s, group] : group_held(ms, held)) {
+  for (auto& [s, group] : group_held(std::move(ms), held)) {
     double helper_cpu = 0;
     auto n = s->vectors->upsert(group, &helper_cpu);
     if (helper_cpu_seconds)

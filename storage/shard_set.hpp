@@ -1,13 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
-#include <atomic>
-#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -126,9 +126,11 @@ public:
   /// of the batch transaction that wrote exactly `memories`; it is noted
   /// in every shard that was held and warming when the call began (also
   /// those that got no memory of it: the range has none of theirs), as
-  /// shard::applied_while_warming.
+  /// shard::applied_while_warming. `memories` is taken by value and moved
+  /// into the per-shard groups: pass an rvalue when the caller is done
+  /// with them (vector linking), so no memory (vector, text) is copied.
   /// Errors: errc::index_error.
-  caf::expected<size_t> upsert(const std::vector<memory>& memories,
+  caf::expected<size_t> upsert(std::vector<memory> memories,
                                double* helper_cpu_seconds = nullptr,
                                int64_t seq_first = 0, int64_t seq_last = 0);
 
@@ -173,12 +175,11 @@ private:
   std::string shard_dir(int32_t partition) const;
   /// A copy of the held shards now (one lock, then used without it).
   std::map<int32_t, entry> held_now() const;
-  /// `ms` split by the shards of `held`, batch order kept within each
+  /// `ms` moved into groups by the shards of `held`, batch order kept within each
   /// (memories of shards not in `held` are left out: their owner indexes
   /// them).
   static std::vector<std::pair<std::shared_ptr<shard>, std::vector<memory>>>
-  group_held(const std::vector<memory>& ms,
-             const std::map<int32_t, entry>& held);
+  group_held(std::vector<memory> ms, const std::map<int32_t, entry>& held);
 
   /// Brings users_ up to the shards' interning logs when users_changed_
   /// moved since the last catch-up.
