@@ -18,6 +18,7 @@
 #include "storage/derived_sync.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/fixtures.hpp"
+#include "tests/storage/shard_fixtures.hpp"
 #include "tests/storage/pg_exec.hpp"
 #include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
@@ -123,15 +124,6 @@ table_counts counts(postgres_store& s) {
           count(s, "SELECT count(*) FROM memories"),
           count(s, "SELECT count(*) FROM memory_links"),
           count(s, "SELECT count(*) FROM kafka_offsets")};
-}
-
-// Shards of 2-d test vectors under `d`.
-storage::shard_set_config two_dim_shards(const test::temp_dir& d) {
-  storage::shard_set_config sc;
-  sc.dir = (d.path / "shards").string();
-  sc.vectors.dims = 2;
-  sc.vectors.model = "test";
-  return sc;
 }
 
 } // namespace
@@ -880,7 +872,7 @@ BOOST_FIXTURE_TEST_CASE(a_batch_reports_its_seq_range_and_the_tailer_skips_it_on
   BOOST_TEST(*top == r2.seq_last);
 
   test::temp_dir d;
-  storage::shard_set shards{two_dim_shards(d)};
+  storage::shard_set shards{test::two_dim_shards(d)};
   auto shard = shards.open(0); // memories without a Kafka partition
   auto hot = storage::hot_state::open((d.path / "rocksdb").string());
   BOOST_REQUIRE(shard && hot);
@@ -943,7 +935,7 @@ BOOST_FIXTURE_TEST_CASE(a_warming_shard_skips_only_the_batches_applied_to_it_whi
                         test::pg_database) {
   auto store = open_migrated(url);
   test::temp_dir d;
-  storage::shard_set shards{two_dim_shards(d)};
+  storage::shard_set shards{test::two_dim_shards(d)};
   auto hot = storage::hot_state::open((d.path / "rocksdb").string());
   BOOST_REQUIRE(hot);
   // Batch 1 was committed and indexed before the shard was opened (another

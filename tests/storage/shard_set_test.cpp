@@ -8,19 +8,12 @@
 
 #include "storage/shard_set.hpp"
 #include "tests/storage/fixtures.hpp"
+#include "tests/storage/shard_fixtures.hpp"
 
 using namespace agentmem;
 using storage::shard_set;
 
 namespace {
-
-storage::shard_set_config two_dim(const test::temp_dir& d) {
-  storage::shard_set_config sc;
-  sc.dir = (d.path / "shards").string();
-  sc.vectors.dims = 2;
-  sc.vectors.model = "test";
-  return sc;
-}
 
 memory point_of(const std::string& user, uint64_t point, int32_t partition) {
   auto m = test::s1_memory("m" + std::to_string(point), point, "conversation",
@@ -49,7 +42,7 @@ BOOST_AUTO_TEST_SUITE(shard_set_suite)
 
 BOOST_AUTO_TEST_CASE(holding_names_every_shard_with_the_users_points_as_they_come_and_go) {
   test::temp_dir d;
-  shard_set shards{two_dim(d)};
+  shard_set shards{test::two_dim_shards(d)};
   for (int32_t p : {0, 1, 2})
     BOOST_REQUIRE(shards.open(p));
   using v = std::vector<int32_t>;
@@ -78,7 +71,7 @@ BOOST_AUTO_TEST_CASE(holding_names_every_shard_with_the_users_points_as_they_com
   // those this set never saw.
   test::temp_dir other_dir;
   {
-    shard_set other{two_dim(other_dir)};
+    shard_set other{test::two_dim_shards(other_dir)};
     BOOST_REQUIRE(other.open(3));
     upsert(other, {point_of("dave", 6, 3)});
     BOOST_REQUIRE(!other.save(3, 10));
@@ -99,7 +92,7 @@ BOOST_AUTO_TEST_CASE(holding_names_every_shard_with_the_users_points_as_they_com
 
 BOOST_AUTO_TEST_CASE(holding_agrees_with_every_shards_own_count_over_many_users) {
   test::temp_dir d;
-  shard_set shards{two_dim(d)};
+  shard_set shards{test::two_dim_shards(d)};
   const int32_t parts = 16;
   for (int32_t p = 0; p < parts; ++p)
     BOOST_REQUIRE(shards.open(p));
