@@ -1623,12 +1623,10 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         << over(s.rss_end_trimmed_kb) << "; the heap before the release ("
         << rep.allocator << "): "
         << fixed(s.heap.allocated / 1048576.0, 0) << " MiB allocated, "
-        << fixed(s.heap.held / 1048576.0, 0) << " MiB held ("
-        << (rep.allocator.rfind("jemalloc", 0) == 0
-              ? "resident"
-              : "virtual: arenas and mmapped chunks, incl. the graphs' "
-                "reserved capacity")
-        << "), " << fixed(s.heap.retained / 1048576.0, 0)
+        << fixed(s.heap.held / 1048576.0, 0)
+        << " MiB held (an upper bound of its resident memory: the graphs' "
+           "reserved, untouched capacity counts too), "
+        << fixed(s.heap.retained / 1048576.0, 0)
         << " MiB retained address space (returned to the OS)";
       // A measured RSS of `points` points: B/point, and scaled to this run.
       auto per_point = [&](long kb, size_t points) {

@@ -18,10 +18,11 @@ std::string allocator_name();
 
 /// Heap figures in bytes (jemalloc's `stats.*`, refreshed by an `epoch`
 /// write; glibc's mallinfo2, summed over its arenas). `allocated`: bytes in
-/// live allocations; `held`: what the allocator holds for the heap —
-/// jemalloc: its resident pages (`stats.resident`: live data, metadata and
-/// freed pages not yet returned); glibc: its arenas and mmapped chunks,
-/// virtual (untouched reserved capacity counts too); `retained`: freed
+/// live allocations; `held`: what the allocator holds for the heap, an
+/// upper bound of its resident memory — jemalloc: `stats.resident` (live
+/// data, metadata and freed pages not yet returned; pages it handed out
+/// but nobody touched count too); glibc: its arenas and mmapped chunks,
+/// virtual; both count e.g. a graph's reserved capacity; `retained`: freed
 /// address space kept mapped but already returned to the OS (jemalloc
 /// only, else 0). Never throws.
 struct heap_stats {
