@@ -544,7 +544,8 @@ struct scenario_result {
   long rss_after_kb = 0; // after the node stopped and the heap was trimmed
   // Where the peak goes: RSS when the first record was consumed (the node
   // up, its shards open and empty), at the end of the run (the node idle,
-  // before stop) and right after malloc_trim there; glibc's heap then.
+  // before stop) and right after the allocator released its free pages
+  // there (trim_heap); the allocator's heap figures then.
   long rss_first_kb = -1, rss_end_kb = 0, rss_end_trimmed_kb = 0;
   pipeline::heap_stats heap; // before the release, node idle
   size_t shards_open = 0;

@@ -90,7 +90,7 @@ void tokenizer::words(std::string_view text, std::vector<std::string>& out) {
 }
 
 const tokenizer::cached_word* tokenizer::cached(std::string_view word,
-                                                uint64_t hash) {
+                                                uint64_t hash) const {
   if (cache_.empty())
     return nullptr;
   const size_t mask = cache_.size() - 1;
@@ -105,10 +105,9 @@ const tokenizer::cached_word* tokenizer::cached(std::string_view word,
 }
 
 void tokenizer::grow() {
+  // Value-initialised: every slot's hash is 0 (empty).
   std::vector<cached_word> old(cache_.empty() ? 256 : cache_.size() * 2);
   old.swap(cache_);
-  for (auto& c : cache_)
-    c.hash = 0;
   const size_t mask = cache_.size() - 1;
   for (auto& o : old) {
     if (o.hash == 0)
@@ -159,30 +158,26 @@ void tokenizer::tokens(std::string_view text, std::vector<std::string>& out) {
   while (next_word(text, i, word_)) {
     if (word_.size() < 2)
       continue;
+    // Long "words" (ids, base64, URLs without separators) rarely repeat
+    // and are not cached (hash 0: not looked up, not kept).
+    uint64_t h = 0;
     if (word_.size() <= max_cached_word_bytes) {
-      // Long "words" (ids, base64, URLs without separators) rarely repeat
-      // and are not cached.
-      uint64_t h = XXH3_64bits(word_.data(), word_.size());
+      h = XXH3_64bits(word_.data(), word_.size());
       h += (h == 0); // 0 marks an empty slot
       if (auto* c = cached(word_, h)) {
         if (c->keep)
           out.emplace_back(c->token, c->token_len);
         continue;
       }
-      bool keep = false;
-      auto token = stem_of(word_, keep);
-      if (token.size() <= max_cached_word_bytes) {
-        auto* c = insert(word_, h);
-        c->keep = keep;
-        c->token_len = static_cast<uint8_t>(token.size());
-        std::memcpy(c->token, token.data(), token.size());
-      }
-      if (keep)
-        out.emplace_back(token);
-      continue;
     }
     bool keep = false;
     auto token = stem_of(word_, keep);
+    if (h != 0 && token.size() <= max_cached_word_bytes) {
+      auto* c = insert(word_, h);
+      c->keep = keep;
+      c->token_len = static_cast<uint8_t>(token.size());
+      std::memcpy(c->token, token.data(), token.size());
+    }
     if (keep)
       out.emplace_back(token);
   }

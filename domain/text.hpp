@@ -59,7 +59,7 @@ private:
     char word[max_cached_word_bytes];
     char token[max_cached_word_bytes];
   };
-  const cached_word* cached(std::string_view word, uint64_t hash);
+  const cached_word* cached(std::string_view word, uint64_t hash) const;
   cached_word* insert(std::string_view word, uint64_t hash);
   void grow();
 

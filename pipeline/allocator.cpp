@@ -1,7 +1,5 @@
 #include "pipeline/allocator.hpp"
 
-#include <malloc.h>
-
 #ifdef AGENTMEM_JEMALLOC
 #include <jemalloc/jemalloc.h>
 
@@ -18,6 +16,8 @@ const char* malloc_conf = "background_thread:true";
 
 #define AGENTMEM_STR_(x) #x
 #define AGENTMEM_STR(x) AGENTMEM_STR_(x)
+#else
+#include <malloc.h>
 #endif
 
 namespace agentmem::pipeline {

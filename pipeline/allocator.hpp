@@ -7,7 +7,6 @@
 // release the heap whichever allocator was linked.
 
 #include <cstddef>
-#include <optional>
 #include <string>
 
 namespace agentmem::pipeline {

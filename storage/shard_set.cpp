@@ -92,7 +92,8 @@ std::shared_ptr<shard> shard_set::drop(int32_t partition) {
       return nullptr;
     s = std::move(it->second.s);
     shards_.erase(it);
-    // A shard opened later may get the same address: read it from 0.
+    // A shard opened later for this partition is a new index: its users
+    // are read from position 0.
     std::unique_lock<std::shared_mutex> users_guard{users_mtx_};
     users_.read.erase(partition);
   }
@@ -147,9 +148,7 @@ void shard_set::catch_up_users() const {
   std::unique_lock<std::shared_mutex> users_guard{users_mtx_};
   std::vector<std::string> fresh;
   for (auto& [p, e] : shards_) {
-    auto& [index, from] = users_.read[p];
-    if (index != e.s->vectors.get()) // opened (again) since: read it all
-      index = e.s->vectors.get(), from = 0;
+    auto& from = users_.read[p]; // 0 for a shard opened since
     fresh.clear();
     from = e.s->vectors->users_since(from, fresh);
     for (auto& u : fresh) {

@@ -198,8 +198,9 @@ private:
   struct user_shards {
     uint64_t caught_up_to = ~uint64_t{0}; ///< users_changed_ at the last catch-up
     std::unordered_map<uint64_t, std::vector<int32_t>> partitions;
-    /// Per partition: the index object read and how far (users_since).
-    std::map<int32_t, std::pair<const vector_index*, size_t>> read;
+    /// Per held partition: how far its index's interning log was read
+    /// (users_since); drop() forgets the partition's position.
+    std::map<int32_t, size_t> read;
   };
   mutable std::shared_mutex users_mtx_;
   mutable user_shards users_;
