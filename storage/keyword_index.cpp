@@ -9,6 +9,7 @@
 
 #include "domain/text.hpp"
 #include "messages/errc.hpp"
+#include "storage/string_interner.hpp"
 
 namespace fs = std::filesystem;
 
@@ -64,8 +65,7 @@ struct keyword_index::impl {
   std::string dir;
   bm25_params params;
   payload_store payloads; // length = document length in terms
-  std::unordered_map<std::string, uint32_t> term_ids;
-  std::vector<std::string> terms;
+  string_interner terms; // term -> id, id -> term
   // Per interned user: term id -> postings; total length of the user's docs.
   struct user_corpus {
     std::unordered_map<uint32_t, std::vector<posting>> postings;
@@ -83,11 +83,8 @@ struct keyword_index::impl {
     return cf.empty || cf.user >= corpora.size() ? nullptr : &corpora[cf.user];
   }
 
-  uint32_t term_id(const std::string& t) {
-    auto [it, added] = term_ids.try_emplace(t, static_cast<uint32_t>(terms.size()));
-    if (added)
-      terms.push_back(t);
-    return it->second;
+  uint32_t term_id(std::string_view t) {
+    return terms.intern(t);
   }
 
   void index_point(uint64_t id,
@@ -272,7 +269,6 @@ struct keyword_index::impl {
 
   void clear() {
     payloads.clear();
-    term_ids.clear();
     terms.clear();
     corpora.clear();
     point_terms.clear();
@@ -398,8 +394,8 @@ keyword_index::score_all(const std::string& query, const vector_filter& filter,
             std::max(1.0, static_cast<double>(corpus.total_length) / n_docs)};
   std::vector<std::pair<uint32_t, double>> terms;
   for (auto& [term, qtf] : qterms)
-    if (auto tid = d.term_ids.find(term); tid != d.term_ids.end())
-      terms.emplace_back(tid->second, 1.0);
+    if (auto tid = d.terms.find(term))
+      terms.emplace_back(*tid, 1.0);
   auto matching = [&](const std::unordered_map<uint64_t, double>& scores) {
     std::vector<scored_point> out;
     out.reserve(scores.size());
@@ -486,12 +482,11 @@ keyword_index::speaker_points(const std::string& query,
   const std::vector<posting>* named = nullptr;
   std::vector<uint32_t> seen;
   for (auto& w : words) {
-    auto tid = d.term_ids.find(speaker_prefix + w);
-    if (tid == d.term_ids.end()
-        || std::find(seen.begin(), seen.end(), tid->second) != seen.end())
+    auto tid = d.terms.find(speaker_prefix + w);
+    if (!tid || std::find(seen.begin(), seen.end(), *tid) != seen.end())
       continue;
-    seen.push_back(tid->second);
-    auto it = corpus.postings.find(tid->second);
+    seen.push_back(*tid);
+    auto it = corpus.postings.find(*tid);
     if (it == corpus.postings.end())
       continue;
     auto same = [](const std::vector<posting>& a, const std::vector<posting>& b) {

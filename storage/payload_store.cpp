@@ -25,21 +25,6 @@ bool read_str(std::ifstream& in, std::string& s) {
 
 } // namespace io
 
-uint32_t payload_store::interner::get_or_add(const std::string& s) {
-  auto [it, added] = ids.try_emplace(s, static_cast<uint32_t>(names.size()));
-  if (added)
-    names.push_back(s);
-  return it->second;
-}
-
-std::optional<uint32_t>
-payload_store::interner::find(const std::string& s) const {
-  auto it = ids.find(s);
-  if (it == ids.end())
-    return std::nullopt;
-  return it->second;
-}
-
 // --- ts range index ---------------------------------------------------------
 
 void payload_store::ts_index::add(int64_t ts, uint32_t slot) {
@@ -135,16 +120,16 @@ bool payload_store::add(uint64_t id, const std::string& user,
   if (slot_of_.count(id))
     return false;
   auto slot = static_cast<uint32_t>(slots_.size());
-  payload p{users_.get_or_add(user),
-            sessions_.get_or_add(session),
-            types_.get_or_add(type),
+  payload p{users_.intern(user),
+            sessions_.intern(session),
+            types_.intern(type),
             length,
             ts_ms,
             static_cast<uint32_t>(tag_pool_.size()),
             0,
-            scopes_.get_or_add(scope.agent_type),
-            scopes_.get_or_add(scope.agent_name),
-            scopes_.get_or_add(scope.project_id),
+            scopes_.intern(scope.agent_type),
+            scopes_.intern(scope.agent_name),
+            scopes_.intern(scope.project_id),
             scope.importance};
   if (p.user >= users_idx_.size())
     users_idx_.resize(p.user + 1);
@@ -161,7 +146,7 @@ bool payload_store::add(uint64_t id, const std::string& user,
     u.projects[p.project].push_back(slot);
   u.ts.add(ts_ms, slot);
   for (auto& t : tags) {
-    auto tid = tags_.get_or_add(t);
+    auto tid = tags_.intern(t);
     auto first = tag_pool_.begin() + p.tags_at;
     if (std::find(first, tag_pool_.end(), tid) != tag_pool_.end())
       continue; // duplicate tag on one event
@@ -206,7 +191,7 @@ bool payload_store::set_labels(uint64_t id,
                             tag_pool_.begin() + p.tags_at + p.tags_count);
   std::vector<uint32_t> now;
   for (auto& t : tags) {
-    auto tid = tags_.get_or_add(t);
+    auto tid = tags_.intern(t);
     if (std::find(now.begin(), now.end(), tid) == now.end())
       now.push_back(tid);
   }
@@ -242,8 +227,8 @@ std::optional<point_scope> payload_store::scope_of(uint64_t id) const {
   if (it == slot_of_.end())
     return std::nullopt;
   auto& p = slots_[it->second];
-  return point_scope{scopes_.names[p.agent_type], scopes_.names[p.agent_name],
-                     scopes_.names[p.project], p.importance};
+  return point_scope{scopes_[p.agent_type], scopes_[p.agent_name],
+                     scopes_[p.project], p.importance};
 }
 
 const payload_store::payload* payload_store::find(uint64_t id) const {
@@ -537,17 +522,17 @@ payload_store::adjacent_turns(const std::vector<uint64_t>& ids,
 void payload_store::write_point(std::ofstream& out, uint64_t id) const {
   auto& p = slots_[slot_of_.at(id)];
   io::write_pod(out, id);
-  io::write_str(out, users_.names[p.user]);
-  io::write_str(out, sessions_.names[p.session]);
-  io::write_str(out, types_.names[p.type]);
+  io::write_str(out, users_[p.user]);
+  io::write_str(out, sessions_[p.session]);
+  io::write_str(out, types_[p.type]);
   io::write_pod(out, p.ts_ms);
   io::write_pod(out, p.length);
   io::write_pod(out, p.tags_count);
   for (uint32_t i = 0; i < p.tags_count; ++i)
-    io::write_str(out, tags_.names[tag_pool_[p.tags_at + i]]);
-  io::write_str(out, scopes_.names[p.agent_type]);
-  io::write_str(out, scopes_.names[p.agent_name]);
-  io::write_str(out, scopes_.names[p.project]);
+    io::write_str(out, tags_[tag_pool_[p.tags_at + i]]);
+  io::write_str(out, scopes_[p.agent_type]);
+  io::write_str(out, scopes_[p.agent_name]);
+  io::write_str(out, scopes_[p.project]);
   io::write_pod(out, p.importance);
 }
 
@@ -639,7 +624,7 @@ std::vector<std::string> payload_store::users() const {
   std::vector<std::string> out;
   for (size_t u = 0; u < users_idx_.size(); ++u)
     if (!users_idx_[u].points.empty())
-      out.push_back(users_.names[u]);
+      out.push_back(users_[u]);
   return out;
 }
 

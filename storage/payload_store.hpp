@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "messages/memory.hpp"
+#include "storage/string_interner.hpp"
 
 namespace agentmem::storage {
 
@@ -215,7 +216,7 @@ public:
   /// Users ever interned, in interning order: a user is interned with its
   /// first point and stays until clear() (also when its points are gone).
   const std::vector<std::string>& interned_users() const {
-    return users_.names;
+    return users_.strings();
   }
 
   /// Removes the points present among `ids` (from the payloads and their
@@ -225,12 +226,6 @@ public:
   void clear();
 
 private:
-  struct interner {
-    std::unordered_map<std::string, uint32_t> ids;
-    std::vector<std::string> names;
-    uint32_t get_or_add(const std::string& s);
-    std::optional<uint32_t> find(const std::string& s) const;
-  };
   /// Range index over ts: `sorted` by (ts, slot) plus an unsorted `tail`.
   struct ts_index {
     std::vector<std::pair<int64_t, uint32_t>> sorted;
@@ -254,8 +249,8 @@ private:
     std::unordered_map<uint32_t, std::vector<uint32_t>> projects;
     ts_index ts;
   };
-  interner users_, sessions_, types_, tags_;
-  interner scopes_; ///< agent types, agent names and projects
+  string_interner users_, sessions_, types_, tags_;
+  string_interner scopes_; ///< agent types, agent names and projects
   std::vector<payload> slots_;
   std::vector<uint64_t> ids_;
   std::vector<uint32_t> tag_pool_;
