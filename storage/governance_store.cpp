@@ -355,6 +355,10 @@ governance_store::apply_retention(const retention_policy& p,
         " WHERE (user_id, session_id) IN (SELECT user_id, session_id"
         "  FROM agent_sessions WHERE ended_at IS NULL"
         "  AND last_activity_at < now() - $1 * interval '1 millisecond'"
+        // Implied by the line above (a session's last activity is never
+        // before its start); lets the scan use the open sessions' started_at
+        // index (migration 034: last_activity_at has none).
+        "  AND started_at < now() - $1 * interval '1 millisecond'"
         "  LIMIT " + limit + ")",
         p.close_idle_sessions_ms);
       out.sessions_closed = r.affected_rows();
@@ -367,6 +371,7 @@ governance_store::apply_retention(const retention_policy& p,
         "CREATE TEMP TABLE gov_ret_sessions ON COMMIT DROP AS"
         " SELECT s.user_id, s.session_id FROM agent_sessions s"
         " WHERE s.last_activity_at < now() - $1 * interval '1 millisecond'"
+        " AND s.started_at < now() - $1 * interval '1 millisecond'" // implied; indexed
         " AND NOT EXISTS (SELECT 1 FROM memories m"
         "  WHERE m.user_id = s.user_id AND m.session_id = s.session_id"
         "  AND m.created_at > now() - $2 * interval '1 millisecond')"
