@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <variant>
@@ -46,6 +47,35 @@ void set_expiry(std::string& v, int64_t expires) {
 // no sweep runs; the sweep deletes them with their header.
 int64_t item_slack_ms(const working_memory_config& cfg) {
   return cfg.ttl_ms / 2;
+}
+
+// A session header: expiry, last write (ms), then -- since the sixteenth
+// round (docs/performance.md) -- an upper bound of the session's stored
+// items and a lower bound of their stored expiries, so that an append that
+// can neither trim nor need to rewrite an item skips reading the session.
+// Headers written before carry only the first two (16 bytes).
+struct header_bounds {
+  uint64_t items = 0;          ///< >= the session's stored items
+  int64_t min_item_expiry = 0; ///< <= every stored item's expiry
+};
+
+std::optional<header_bounds> bounds_of(const std::string& header) {
+  if (header.size() < 32)
+    return std::nullopt;
+  header_bounds b;
+  std::memcpy(&b.items, header.data() + 16, 8);
+  std::memcpy(&b.min_item_expiry, header.data() + 24, 8);
+  return b;
+}
+
+std::string encode_header(int64_t expires, int64_t last_write,
+                          const header_bounds& b) {
+  std::string h;
+  put_i64(h, expires);
+  put_i64(h, last_write);
+  put_i64(h, static_cast<int64_t>(b.items));
+  put_i64(h, b.min_item_expiry);
+  return h;
 }
 
 std::string session_part(const std::string& user, const std::string& sess) {
@@ -296,17 +326,35 @@ caf::error working_memory::append(const std::vector<activity>& acts,
     int64_t session_expires =
       alive ? std::max(expiry_of(header), expires) : expires;
     int64_t item_expires = session_expires + slack;
-    // key -> an old item that outlives the session already (monostate),
-    // an old item's stored value to rewrite with a later expiry, or a new
-    // item; ordered like the keys (event time, then event id).
-    std::map<std::string, std::variant<std::monostate, std::string, const item*>>
+    int64_t last_write = std::max(written_at_ms, session_expires - cfg_.ttl_ms);
+    // Without reading the session: when its header proves that no stored
+    // item expires before the new session expiry (nothing to rewrite) and
+    // that the new items fit under max_items (nothing to trim), the slow
+    // path below would only write the new items and the header. Replayed
+    // items overwrite themselves and keep `items` an upper bound.
+    if (alive) {
+      auto b = bounds_of(header);
+      if (b && b->min_item_expiry >= session_expires
+          && b->items + fresh.size() <= cfg_.max_items) {
+        for (auto& x : fresh)
+          wb.Put(item_key(prefix, x), encode_item(x, item_expires));
+        b->items += fresh.size();
+        b->min_item_expiry = std::min(b->min_item_expiry, item_expires);
+        wb.Put(header_key(sp), encode_header(session_expires, last_write, *b));
+        continue;
+      }
+    }
+    // key -> an old item that outlives the session already (its stored
+    // expiry), an old item's stored value to rewrite with a later expiry,
+    // or a new item; ordered like the keys (event time, then event id).
+    std::map<std::string, std::variant<int64_t, std::string, const item*>>
       all;
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
       if (!alive)
         wb.Delete(it->key()); // an expired session starts afresh
-      else if (expiry_of(it->value()) >= session_expires)
-        all.emplace(it->key().ToString(), std::monostate{});
+      else if (auto e = expiry_of(it->value()); e >= session_expires)
+        all.emplace(it->key().ToString(), e);
       else
         all.emplace(it->key().ToString(), it->value().ToString());
     }
@@ -316,6 +364,8 @@ caf::error working_memory::append(const std::vector<activity>& acts,
       all[item_key(prefix, x)] = &x;
     size_t drop = all.size() > cfg_.max_items ? all.size() - cfg_.max_items
                                               : 0;
+    // Exact bounds of what stays (drop trims the oldest).
+    header_bounds kept{all.size() - drop, item_expires};
     for (auto& [k, v] : all) {
       if (drop > 0) {
         wb.Delete(k);
@@ -329,12 +379,12 @@ caf::error working_memory::append(const std::vector<activity>& acts,
       if (auto* stored = std::get_if<std::string>(&v)) {
         set_expiry(*stored, item_expires);
         wb.Put(k, *stored);
+        continue;
       }
+      kept.min_item_expiry =
+        std::min(kept.min_item_expiry, std::get<int64_t>(v));
     }
-    std::string h;
-    put_i64(h, session_expires);
-    put_i64(h, std::max(written_at_ms, session_expires - cfg_.ttl_ms));
-    wb.Put(header_key(sp), h);
+    wb.Put(header_key(sp), encode_header(session_expires, last_write, kept));
   }
   it.reset();
   auto st = db.Write(rocksdb::WriteOptions{}, &wb);

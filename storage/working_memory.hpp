@@ -48,7 +48,10 @@ struct working_memory_config {
 /// compaction, and a session's items would expire one by one instead of
 /// after the session's inactivity.
 ///
-/// Keys: `h|user\0session` -> header (expiry, last write ms);
+/// Keys: `h|user\0session` -> header (expiry, last write ms, an upper
+/// bound of the session's stored items and a lower bound of their
+/// expiries: an append that the bounds show can neither trim nor need a
+/// rewrite writes its items without reading the session's);
 /// `i|user\0session\0<ts_ms BE, sign flipped><event_id>` -> item, so a
 /// replayed event overwrites its own item. Thread-safe (RocksDB is).
 class working_memory {

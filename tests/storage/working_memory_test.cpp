@@ -108,6 +108,35 @@ BOOST_AUTO_TEST_CASE(only_the_newest_items_are_kept_and_content_is_cut) {
   BOOST_CHECK_EQUAL(get()->items.size(), 3u);
 }
 
+// Appends below max_items write without reading the session (the
+// header's item bound); replays inflate that bound, which must only send
+// the next append to the reading path, never trim a session that fits.
+BOOST_AUTO_TEST_CASE(appends_below_the_cap_and_replays_trim_exactly) {
+  BOOST_REQUIRE(!wm->append({act("message", "e1", 100)}));
+  BOOST_REQUIRE(!wm->append({act("message", "e2", 200)}));
+  BOOST_REQUIRE(!wm->append({act("message", "e2", 200)})); // replay
+  BOOST_REQUIRE(!wm->append({act("message", "e3", 300)}));
+  auto v = get();
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 3u);
+  BOOST_CHECK_EQUAL(v->items[0].event_id, "e1");
+  BOOST_CHECK_EQUAL(v->items[2].event_id, "e3");
+  BOOST_REQUIRE(!wm->append({act("message", "e4", 400)}));
+  BOOST_REQUIRE(!wm->append({act("message", "e0", 50)})); // older than all
+  v = get();
+  BOOST_REQUIRE(v);
+  BOOST_REQUIRE_EQUAL(v->items.size(), 3u);
+  BOOST_CHECK_EQUAL(v->items[0].event_id, "e2");
+  BOOST_CHECK_EQUAL(v->items[1].event_id, "e3");
+  BOOST_CHECK_EQUAL(v->items[2].event_id, "e4");
+  BOOST_CHECK_EQUAL(wm->raw_key_count(), 4u); // header + 3 items
+  // A second session's appends do not count against the first's bound.
+  BOOST_REQUIRE(!wm->append({act("message", "f1", 100, "s2")}));
+  BOOST_REQUIRE(!wm->append({act("message", "e5", 500)}));
+  BOOST_CHECK_EQUAL(get()->items.front().event_id, "e3");
+  BOOST_CHECK_EQUAL(get("s2")->items.size(), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_session_expires_after_ttl_of_inactivity) {
   BOOST_REQUIRE(!wm->append({act("message", "e1", 100)}));
   *now += 59'999;
