@@ -60,11 +60,14 @@ struct header_bounds {
 };
 
 std::optional<header_bounds> bounds_of(const std::string& header) {
-  if (header.size() < 32)
-    return std::nullopt;
+  value_reader r{header.data(), header.data() + header.size()};
+  r.i64(); // expiry
+  r.i64(); // last write
   header_bounds b;
-  std::memcpy(&b.items, header.data() + 16, 8);
-  std::memcpy(&b.min_item_expiry, header.data() + 24, 8);
+  b.items = static_cast<uint64_t>(r.i64());
+  b.min_item_expiry = r.i64();
+  if (!r.ok)
+    return std::nullopt; // a header written before the bounds
   return b;
 }
 
