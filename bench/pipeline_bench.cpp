@@ -89,6 +89,7 @@
 #include "pipeline/config.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/copy_writer.hpp"
+#include "storage/pg_connection.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/memory_versions.hpp"
@@ -782,12 +783,12 @@ std::vector<pg_statement> read_statements(const std::string& url) {
   return out;
 }
 
-// COPY of the memory rows (text, ids, the vector as bytea in hex, as the
-// writer sends it) into a fresh table with a primary key, one transaction
-// per `rows_per_txn` rows.
+// COPY of the memory rows (text, ids, the vector as bytea; in binary
+// format, as the writer sends them) into a fresh table with a primary key,
+// one transaction per `rows_per_txn` rows.
 double copy_memories(const std::string& url, const std::vector<memory>& ms,
                      size_t rows_per_txn) {
-  pqxx::connection conn{url};
+  storage::detail::pg_connection conn{url};
   {
     pqxx::work w{conn};
     w.exec("DROP TABLE IF EXISTS copy_memories");
@@ -805,11 +806,11 @@ double copy_memories(const std::string& url, const std::vector<memory>& ms,
   auto t0 = clk::now();
   for (size_t i = 0; i < ms.size(); i += rows_per_txn) {
     pqxx::work w{conn};
-    storage::detail::copy_writer s{w, "copy_memories", cols};
+    storage::detail::binary_copy_writer s{w, conn, "copy_memories", cols};
     for (size_t j = i; j < std::min(ms.size(), i + rows_per_txn); ++j) {
       auto& m = ms[j];
       s.row(m.memory_id, static_cast<int64_t>(m.point_id), m.user_id,
-            m.session_id, pg_timestamp(m.ts_ms), m.text,
+            m.session_id, storage::detail::timestamptz_ms{m.ts_ms}, m.text,
             storage::detail::bytea_floats{m.vector});
     }
     s.complete();
@@ -2216,7 +2217,7 @@ int main(int argc, char** argv) {
 
     // ---- the memory rows: COPY (the writer's other large write) ----------------------
     rate_row copy_mem_row = row_of(
-      "PostgreSQL COPY of the memory rows (bytea vectors), 1 transaction per "
+      "PostgreSQL COPY of the memory rows (bytea vectors, binary), 1 transaction per "
       "2,000 events",
       "rows");
     {

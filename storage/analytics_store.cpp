@@ -215,7 +215,7 @@ read_page(detail::pg_session& pg, const char* what,
           const std::vector<std::string>& cols, After after, Select select,
           Read read, Key key) {
   using result_t = agentmem::keyset_page<T>;
-  return pg.run<result_t>(what, [&](pqxx::connection& c)
+  return pg.run<result_t>(what, [&](pqxx::connection_base& c)
                                   -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     caf::expected<std::vector<std::string>> pos = after(tx);
@@ -275,7 +275,7 @@ analytics_store::usage(const agentmem::usage_query& q) {
     return invalid("group_by must be user, agent_type, agent_name, model or "
                    "tool");
   using result_t = agentmem::usage_page;
-  return impl_->run<result_t>("analytics usage", [&](pqxx::connection& c)
+  return impl_->run<result_t>("analytics usage", [&](pqxx::connection_base& c)
                                                    -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     std::string where = range_where(tx, q.range, q.granularity)
@@ -459,7 +459,7 @@ analytics_store::skills(const agentmem::page_request& p) {
 }
 
 caf::expected<agentmem::skill> analytics_store::get_skill(const std::string& name) {
-  return impl_->run<agentmem::skill>("get skill", [&](pqxx::connection& c)
+  return impl_->run<agentmem::skill>("get skill", [&](pqxx::connection_base& c)
                                                -> caf::expected<agentmem::skill> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params("SELECT " + skill_columns
@@ -472,7 +472,7 @@ caf::expected<agentmem::skill> analytics_store::get_skill(const std::string& nam
 }
 
 caf::expected<agentmem::skill> analytics_store::put_skill(const agentmem::skill& s) {
-  return impl_->run<agentmem::skill>("put skill", [&](pqxx::connection& c)
+  return impl_->run<agentmem::skill>("put skill", [&](pqxx::connection_base& c)
                                                -> caf::expected<agentmem::skill> {
     pqxx::work tx{c};
     auto r = tx.exec_params(
@@ -491,7 +491,7 @@ caf::expected<agentmem::skill> analytics_store::put_skill(const agentmem::skill&
 }
 
 caf::error analytics_store::delete_skill(const std::string& name) {
-  auto n = impl_->run<size_t>("delete skill", [&](pqxx::connection& c)
+  auto n = impl_->run<size_t>("delete skill", [&](pqxx::connection_base& c)
                                                 -> caf::expected<size_t> {
     pqxx::work tx{c};
     auto r = tx.exec_params("DELETE FROM skills WHERE name = $1", name);
@@ -526,7 +526,7 @@ caf::expected<agentmem::skill_binding>
 analytics_store::get_binding(const std::string& agent_name,
                              const std::string& skill) {
   using result_t = agentmem::skill_binding;
-  return impl_->run<result_t>("get skill binding", [&](pqxx::connection& c)
+  return impl_->run<result_t>("get skill binding", [&](pqxx::connection_base& c)
                                                      -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params("SELECT " + binding_columns
@@ -543,7 +543,7 @@ analytics_store::get_binding(const std::string& agent_name,
 caf::expected<agentmem::skill_binding>
 analytics_store::put_binding(const agentmem::skill_binding& b) {
   using result_t = agentmem::skill_binding;
-  return impl_->run<result_t>("put skill binding", [&](pqxx::connection& c)
+  return impl_->run<result_t>("put skill binding", [&](pqxx::connection_base& c)
                                                      -> caf::expected<result_t> {
     pqxx::work tx{c};
     auto known = tx.exec_params("SELECT 1 FROM skills WHERE name = $1", b.skill);
@@ -563,7 +563,7 @@ analytics_store::put_binding(const agentmem::skill_binding& b) {
 
 caf::error analytics_store::delete_binding(const std::string& agent_name,
                                            const std::string& skill) {
-  auto n = impl_->run<size_t>("delete skill binding", [&](pqxx::connection& c)
+  auto n = impl_->run<size_t>("delete skill binding", [&](pqxx::connection_base& c)
                                                         -> caf::expected<size_t> {
     pqxx::work tx{c};
     auto r = tx.exec_params("DELETE FROM agent_skill_bindings WHERE"

@@ -163,7 +163,7 @@ caf::expected<user_deletion>
 governance_store::delete_user(const std::string& user_id) {
   if (user_id.find('\0') != std::string::npos)
     return make_error(errc::invalid_request, "NUL byte in user_id");
-  return impl_->run<user_deletion>("delete_user", [&](pqxx::connection& c)
+  return impl_->run<user_deletion>("delete_user", [&](pqxx::connection_base& c)
                                      -> caf::expected<user_deletion> {
     user_deletion out;
     out.user_id = user_id;
@@ -256,7 +256,7 @@ caf::error governance_store::export_user(
   if (user_id.find('\0') != std::string::npos)
     return make_error(errc::invalid_request, "NUL byte in user_id");
   page_rows = std::max<size_t>(1, page_rows);
-  auto res = impl_->run<bool>("export_user", [&](pqxx::connection& c)
+  auto res = impl_->run<bool>("export_user", [&](pqxx::connection_base& c)
                                                -> caf::expected<bool> {
     // One consistent snapshot for the whole export.
     pqxx::transaction<pqxx::isolation_level::repeatable_read,
@@ -316,7 +316,7 @@ caf::error governance_store::export_user(
 caf::expected<std::vector<deletion_entry>>
 governance_store::deletions_after(int64_t seq, size_t limit) {
   using result_t = std::vector<deletion_entry>;
-  return impl_->run<result_t>("deletions_after", [&](pqxx::connection& c)
+  return impl_->run<result_t>("deletions_after", [&](pqxx::connection_base& c)
                                                    -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(
@@ -344,7 +344,7 @@ governance_store::deletions_after(int64_t seq, size_t limit) {
 caf::expected<retention_result>
 governance_store::apply_retention(const retention_policy& p,
                                   domain::embedder* reembed) {
-  return impl_->run<retention_result>("apply_retention", [&](pqxx::connection& c)
+  return impl_->run<retention_result>("apply_retention", [&](pqxx::connection_base& c)
                                         -> caf::expected<retention_result> {
     retention_result out;
     auto limit = std::to_string(std::max<int64_t>(1, p.max_rows_per_pass));
@@ -490,7 +490,7 @@ governance_store::apply_retention(const retention_policy& p,
 
 caf::expected<std::vector<std::string>> governance_store::user_tables() {
   using result_t = std::vector<std::string>;
-  return impl_->run<result_t>("user_tables", [&](pqxx::connection& c)
+  return impl_->run<result_t>("user_tables", [&](pqxx::connection_base& c)
                                                -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto tables = discover(tx);

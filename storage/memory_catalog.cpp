@@ -80,7 +80,7 @@ caf::error not_found(const std::string& user_id, const std::string& id) {
 }
 
 // One memory of one user, in its own read transaction.
-caf::expected<stored> read_one(pqxx::connection& c, const std::string& user_id,
+caf::expected<stored> read_one(pqxx::connection_base& c, const std::string& user_id,
                                const std::string& id) {
   pqxx::read_transaction tx{c};
   auto r = tx.exec_params("SELECT " + record_columns
@@ -144,7 +144,7 @@ caf::expected<memory_record> memory_catalog::get(const std::string& user_id,
   if (domain::strict::has_nul(user_id) || domain::strict::has_nul(id))
     return not_found(user_id, id);
   return impl_->run<memory_record>(
-    "get memory", [&](pqxx::connection& c) -> caf::expected<memory_record> {
+    "get memory", [&](pqxx::connection_base& c) -> caf::expected<memory_record> {
       auto s = read_one(c, user_id, id);
       if (!s)
         return s.error();
@@ -163,7 +163,7 @@ memory_catalog::update(const std::string& user_id, const std::string& id,
     // 1. The current row, and the new vector outside any transaction (the
     // embedder may be a remote model server).
     auto cur = impl_->run<stored>(
-      "update memory", [&](pqxx::connection& c) {
+      "update memory", [&](pqxx::connection_base& c) {
         return read_one(c, user_id, id);
       });
     if (!cur)
@@ -194,7 +194,7 @@ memory_catalog::update(const std::string& user_id, const std::string& id,
     // then the row), re-check the version, write row and history.
     auto res = impl_->run<std::optional<memory_record>>(
       "update memory",
-      [&](pqxx::connection& c)
+      [&](pqxx::connection_base& c)
         -> caf::expected<std::optional<memory_record>> {
         pqxx::work tx{c};
         tx.exec(detail::memory_change_sql("api"));
@@ -272,7 +272,7 @@ memory_catalog::remove(const std::string& user_id, const std::string& id,
     return not_found(user_id, id);
   return impl_->run<memory_deletion>(
     "delete memory",
-    [&](pqxx::connection& c) -> caf::expected<memory_deletion> {
+    [&](pqxx::connection_base& c) -> caf::expected<memory_deletion> {
       pqxx::work tx{c};
       tx.exec(detail::memory_change_sql("api"));
       auto r = tx.exec_params("SELECT point_id, version, text, importance"
@@ -311,7 +311,7 @@ memory_catalog::remove(const std::string& user_id, const std::string& id,
 caf::expected<memory_page>
 memory_catalog::list(const memory_list_query& q) {
   return impl_->run<memory_page>(
-    "list memories", [&](pqxx::connection& c) -> caf::expected<memory_page> {
+    "list memories", [&](pqxx::connection_base& c) -> caf::expected<memory_page> {
       pqxx::read_transaction tx{c};
       std::string sql = "SELECT " + record_columns
                         + " FROM memories WHERE user_id = "
@@ -354,7 +354,7 @@ caf::expected<session_page>
 memory_catalog::sessions(const session_list_query& q) {
   return impl_->run<session_page>(
     "list sessions",
-    [&](pqxx::connection& c) -> caf::expected<session_page> {
+    [&](pqxx::connection_base& c) -> caf::expected<session_page> {
       pqxx::read_transaction tx{c};
       std::string sql =
         "SELECT s.session_id, s.agent_type, coalesce(s.project_id, ''), "
@@ -402,7 +402,7 @@ caf::expected<project_page>
 memory_catalog::projects(const project_list_query& q) {
   return impl_->run<project_page>(
     "list projects",
-    [&](pqxx::connection& c) -> caf::expected<project_page> {
+    [&](pqxx::connection_base& c) -> caf::expected<project_page> {
       pqxx::read_transaction tx{c};
       // Every project named by the user's sessions, memories or uploads
       // (the partial indexes on (user_id, project_id) serve each part).

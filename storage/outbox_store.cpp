@@ -43,7 +43,7 @@ caf::expected<size_t> outbox_store::relay(
     publish,
   bool from_start) {
   const auto& spec = impl_->spec;
-  return impl_->run<size_t>("relay_outbox", [&](pqxx::connection& c)
+  return impl_->run<size_t>("relay_outbox", [&](pqxx::connection_base& c)
                                               -> caf::expected<size_t> {
     pqxx::work tx{c};
     auto locked = tx.exec("SELECT pg_try_advisory_xact_lock("
@@ -97,7 +97,7 @@ caf::expected<size_t> outbox_store::relay(
 }
 
 caf::expected<int64_t> outbox_store::pending() {
-  return impl_->run<int64_t>("outbox_pending", [&](pqxx::connection& c)
+  return impl_->run<int64_t>("outbox_pending", [&](pqxx::connection_base& c)
                                                  -> caf::expected<int64_t> {
     pqxx::read_transaction tx{c};
     // The id range, two index probes, not count(*): the outbox churns

@@ -60,7 +60,7 @@ caf::expected<pg_database_summary> dump_database(const std::string& bindir,
   caf::error dump_error;
   auto summary = s.run<pg_database_summary>(
     "backup snapshot",
-    [&](pqxx::connection& c) -> caf::expected<pg_database_summary> {
+    [&](pqxx::connection_base& c) -> caf::expected<pg_database_summary> {
       snapshot_tx tx{c};
       auto snapshot =
         tx.exec1("SELECT pg_export_snapshot()")[0].as<std::string>();
@@ -83,7 +83,7 @@ caf::expected<pg_database_summary> summarize_database(const std::string& url) {
   s.url = url;
   return s.run<pg_database_summary>(
     "summarising the database",
-    [](pqxx::connection& c) -> caf::expected<pg_database_summary> {
+    [](pqxx::connection_base& c) -> caf::expected<pg_database_summary> {
       snapshot_tx tx{c};
       auto out = summarize(tx);
       tx.commit();
@@ -95,7 +95,7 @@ caf::expected<pg_relations> user_relations(const std::string& url) {
   detail::pg_session s;
   s.url = url;
   return s.run<pg_relations>(
-    "listing relations", [](pqxx::connection& c) -> caf::expected<pg_relations> {
+    "listing relations", [](pqxx::connection_base& c) -> caf::expected<pg_relations> {
       pqxx::read_transaction tx{c};
       pg_relations out;
       for (const auto& row : tx.exec(user_relations_sql)) {
@@ -111,7 +111,7 @@ caf::error clear_public_schema(const std::string& url) {
   detail::pg_session s;
   s.url = url;
   auto done = s.run<bool>(
-    "dropping schema public", [](pqxx::connection& c) -> caf::expected<bool> {
+    "dropping schema public", [](pqxx::connection_base& c) -> caf::expected<bool> {
       pqxx::work tx{c};
       tx.exec("DROP SCHEMA IF EXISTS public CASCADE");
       if (c.server_version() >= 140000) {

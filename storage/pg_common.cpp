@@ -119,7 +119,7 @@ caf::error pg_session::open() {
   conn.reset();
   statements.clear();
   try {
-    conn = std::make_unique<pqxx::connection>(url);
+    conn = std::make_unique<pg_connection>(url);
     ++generation;
     broken = false;
     return caf::none;

@@ -18,6 +18,8 @@
 #include <caf/expected.hpp>
 #include <pqxx/pqxx>
 
+#include "storage/pg_connection.hpp"
+
 namespace agentmem::storage::detail {
 
 /// pg_advisory_xact_lock(int, int) keys: lock_class ('agmm') plus a purpose.
@@ -131,11 +133,12 @@ private:
   std::unordered_map<std::string, std::string> names_;
 };
 
-/// One libpqxx connection to `url`, (re)opened on demand. Not thread-safe:
+/// One libpqxx connection to `url` (a pg_connection: binary COPY needs its
+/// libpq handle), (re)opened on demand. Not thread-safe:
 /// the owning store serializes calls.
 struct pg_session {
   std::string url;
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<pg_connection> conn;
   bool broken = false; ///< reconnect before the next run()
   /// Incremented by every open(): session state (temp tables, prepared
   /// statements) belongs to one generation.

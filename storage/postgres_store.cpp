@@ -294,18 +294,22 @@ memory_row_columns(const char* ts, std::initializer_list<const char*> tail) {
   return out;
 }
 
-// One row of `m` under memory_row_columns(): `ts` is its time as that
-// column takes it, `tail` the values of the tail columns.
-template <class Ts, class... Tail>
-void memory_row(detail::copy_writer& out, const memory& m, Ts ts,
-                const Tail&... tail) {
-  auto tags = text_array_literal(m.tags);
+// One row of `m` under memory_row_columns() in `out` (detail::copy_writer
+// or detail::binary_copy_writer: the field types are the columns' own):
+// `ts` is its time as that column takes it, `tail` the values of the tail
+// columns.
+template <class Writer, class Ts, class... Tail>
+void memory_row(Writer& out, const memory& m, Ts ts, const Tail&... tail) {
   out.row(m.memory_id, static_cast<int64_t>(m.point_id), m.memory_type,
-          m.user_id, m.session_id, m.event_id, ts, m.importance,
-          m.chunk_index, nz(m.role), nz(m.speaker), m.text,
-          nz(m.metadata_json),
+          m.user_id, m.session_id, m.event_id, ts,
+          static_cast<float>(m.importance), m.chunk_index, nz(m.role),
+          nz(m.speaker), m.text,
+          m.metadata_json.empty()
+            ? std::optional<detail::jsonb_text>{}
+            : std::optional<detail::jsonb_text>{{m.metadata_json}},
           detail::bytea_floats{m.vector},
-          static_cast<int32_t>(m.vector.size()), nz(m.context), tags,
+          static_cast<int32_t>(m.vector.size()), nz(m.context),
+          detail::text_array{m.tags},
           m.partition < 0 ? std::optional<int32_t>{}
                           : std::optional<int32_t>{m.partition},
           nz(m.agent_type), nz(m.agent_name), nz(m.project_id), tail...);
@@ -470,12 +474,14 @@ std::string insert_links_sql() {
 // memory_history (ADD, as insert_add_history_sql). pqxx::unique_violation
 // when one of them exists already.
 void write_direct_memories(
-  pqxx::transaction_base& tx, const std::vector<const memory*>& ms,
+  pqxx::transaction_base& tx, detail::pg_connection& conn,
+  const std::vector<const memory*>& ms,
   const std::unordered_map<std::string, int64_t>& fresh,
   const std::string& embedding_model) {
   {
-    detail::copy_writer out{tx, "memories",
-                            memory_row_columns("ts", {"embedding_model"})};
+    // Binary: the vectors go as their bytes (copy_writer.hpp).
+    detail::binary_copy_writer out{
+      tx, conn, "memories", memory_row_columns("ts", {"embedding_model"})};
     for (auto* m : ms)
       memory_row(out, *m, detail::timestamptz_ms{m->ts_ms},
                  m->vector.empty() ? nullptr : embedding_model.c_str());
@@ -625,7 +631,7 @@ struct postgres_store::impl : detail::pg_session {
   // transaction wrote and vacuumed ~100 catalog rows per batch. Created in
   // their own transaction, so that a failed batch cannot roll their
   // creation back.
-  void ensure_temp_tables(pqxx::connection& c) {
+  void ensure_temp_tables(pqxx::connection_base& c) {
     if (temp_tables_generation == generation)
       return;
     pqxx::work tx{c};
@@ -666,7 +672,7 @@ std::string postgres_store::redacted_url() const {
 }
 
 caf::expected<int> postgres_store::migrate() {
-  return impl_->run<int>("migrate", [](pqxx::connection& c)
+  return impl_->run<int>("migrate", [](pqxx::connection_base& c)
                                       -> caf::expected<int> {
     int applied = 0;
     for (size_t i = 0; i < detail::embedded_migration_count; ++i) {
@@ -725,7 +731,7 @@ postgres_store::commit_batch(const batch& input,
     return make_error(errc::data_rejected,
                       "NUL byte in " + *field
                         + " (PostgreSQL text cannot hold it)");
-  return impl_->run<commit_result>("commit_batch", [&](pqxx::connection& c)
+  return impl_->run<commit_result>("commit_batch", [&](detail::pg_connection& c)
                                      -> caf::expected<commit_result> {
     commit_result result;
     impl_->ensure_temp_tables(c);
@@ -979,7 +985,7 @@ postgres_store::commit_batch(const batch& input,
       if (!direct.empty()) {
         try {
           pqxx::subtransaction sub{tx, "direct_memories"};
-          write_direct_memories(sub, direct, fresh, embedding_model);
+          write_direct_memories(sub, c, direct, fresh, embedding_model);
           sub.commit();
           written_direct = direct.size();
         } catch (const pqxx::unique_violation& e) {
@@ -1035,7 +1041,7 @@ caf::expected<std::vector<partition_offset>>
 postgres_store::load_offsets(const std::string& group,
                              const std::string& topic) {
   using result_t = std::vector<partition_offset>;
-  return impl_->run<result_t>("load_offsets", [&](pqxx::connection& c)
+  return impl_->run<result_t>("load_offsets", [&](pqxx::connection_base& c)
                                                 -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = topic.empty()
@@ -1069,7 +1075,7 @@ postgres_store::usage(const std::string& user_id, const std::string& from_day,
                       "days must be YYYY-MM-DD, got " + from_day + " and "
                         + to_day);
   using result_t = std::vector<usage_row>;
-  return impl_->run<result_t>("usage", [&](pqxx::connection& c)
+  return impl_->run<result_t>("usage", [&](pqxx::connection_base& c)
                                          -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(
@@ -1161,7 +1167,7 @@ namespace {
 // memories after `seq` (all partitions when `partitions` is null), rows
 // in `skip`'s ranges and above `upto` left out (postgres_store.hpp).
 caf::expected<std::vector<stored_memory>>
-read_memories_after(pqxx::connection& c,
+read_memories_after(pqxx::connection_base& c,
                     const std::vector<int32_t>* partitions, int64_t seq,
                     size_t limit,
                     const std::vector<std::pair<int64_t, int64_t>>& skip,
@@ -1224,7 +1230,7 @@ postgres_store::memories_after(
   int64_t seq, size_t limit,
   const std::vector<std::pair<int64_t, int64_t>>& skip, int64_t upto) {
   using result_t = std::vector<stored_memory>;
-  return impl_->run<result_t>("memories_after", [&](pqxx::connection& c) {
+  return impl_->run<result_t>("memories_after", [&](pqxx::connection_base& c) {
     return read_memories_after(c, nullptr, seq, limit, skip, upto);
   });
 }
@@ -1237,7 +1243,7 @@ postgres_store::partition_memories_after(
   if (partitions.empty())
     return result_t{};
   return impl_->run<result_t>("partition_memories_after",
-                              [&](pqxx::connection& c) {
+                              [&](pqxx::connection_base& c) {
     return read_memories_after(c, &partitions, seq, limit, skip, upto);
   });
 }
@@ -1248,7 +1254,7 @@ postgres_store::session_memories(const std::string& user_id,
                                  const std::string& memory_type,
                                  size_t limit) {
   using result_t = std::vector<stored_memory>;
-  return impl_->run<result_t>("session_memories", [&](pqxx::connection& c)
+  return impl_->run<result_t>("session_memories", [&](pqxx::connection_base& c)
                                                     -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(
@@ -1268,7 +1274,7 @@ postgres_store::recent_activities(const std::vector<int32_t>& partitions,
                                   int64_t since_ms, size_t per_session,
                                   size_t limit) {
   using result_t = std::vector<stored_activity>;
-  return impl_->run<result_t>("recent_activities", [&](pqxx::connection& c)
+  return impl_->run<result_t>("recent_activities", [&](pqxx::connection_base& c)
                                                      -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(
@@ -1327,7 +1333,7 @@ postgres_store::user_memories(const std::string& user_id,
   using result_t = std::vector<stored_memory>;
   if (partitions.empty())
     return result_t{};
-  return impl_->run<result_t>("user_memories", [&](pqxx::connection& c)
+  return impl_->run<result_t>("user_memories", [&](pqxx::connection_base& c)
                                                  -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(
@@ -1345,7 +1351,7 @@ caf::expected<std::vector<memory_version>>
 postgres_store::memory_history(const std::string& user_id,
                                const std::string& memory_id) {
   using result_t = std::vector<memory_version>;
-  return impl_->run<result_t>("memory_history", [&](pqxx::connection& c)
+  return impl_->run<result_t>("memory_history", [&](pqxx::connection_base& c)
                                                   -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto out = detail::read_history(tx, user_id, memory_id);
@@ -1360,7 +1366,7 @@ postgres_store::memory_history(const std::string& user_id,
 caf::expected<std::vector<fact_row>>
 postgres_store::facts(const fact_query& q) {
   using result_t = std::vector<fact_row>;
-  return impl_->run<result_t>("facts", [&](pqxx::connection& c)
+  return impl_->run<result_t>("facts", [&](pqxx::connection_base& c)
                                          -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto out = knowledge_sql::facts(tx, q);
@@ -1373,7 +1379,7 @@ caf::expected<std::vector<entity_row>>
 postgres_store::entities(const std::string& user_id, const std::string& type,
                          int limit) {
   using result_t = std::vector<entity_row>;
-  return impl_->run<result_t>("entities", [&](pqxx::connection& c)
+  return impl_->run<result_t>("entities", [&](pqxx::connection_base& c)
                                             -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto out = knowledge_sql::entities(tx, user_id, type, limit);
@@ -1386,7 +1392,7 @@ caf::expected<entity_neighbors>
 postgres_store::neighbors(const std::string& user_id,
                           const std::string& entity_id, int limit) {
   using result_t = entity_neighbors;
-  return impl_->run<result_t>("neighbors", [&](pqxx::connection& c)
+  return impl_->run<result_t>("neighbors", [&](pqxx::connection_base& c)
                                              -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto out = knowledge_sql::neighbors(tx, user_id, entity_id, limit);
@@ -1400,7 +1406,7 @@ caf::expected<int64_t> postgres_store::max_memory_seq() {
 }
 
 caf::expected<int64_t> postgres_store::scalar(const std::string& sql) {
-  return impl_->run<int64_t>("scalar", [&](pqxx::connection& c)
+  return impl_->run<int64_t>("scalar", [&](pqxx::connection_base& c)
                                          -> caf::expected<int64_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec(sql);

@@ -32,7 +32,7 @@ routing_store::connect(const std::string& url) {
 caf::error routing_store::heartbeat(const std::string& node_id,
                                     const std::string& http_address,
                                     int64_t shards, int64_t points) {
-  auto r = impl_->run<bool>("heartbeat", [&](pqxx::connection& c)
+  auto r = impl_->run<bool>("heartbeat", [&](pqxx::connection_base& c)
                                            -> caf::expected<bool> {
     pqxx::work tx{c};
     tx.exec_params(
@@ -49,7 +49,7 @@ caf::error routing_store::heartbeat(const std::string& node_id,
 }
 
 caf::error routing_store::remove_node(const std::string& node_id) {
-  auto r = impl_->run<bool>("remove_node", [&](pqxx::connection& c)
+  auto r = impl_->run<bool>("remove_node", [&](pqxx::connection_base& c)
                                              -> caf::expected<bool> {
     pqxx::work tx{c};
     tx.exec_params("DELETE FROM cluster_nodes WHERE node_id = $1", node_id);
@@ -66,7 +66,7 @@ routing_store::claim(const std::string& group, const std::string& topic,
   using result_t = std::vector<partition_claim>;
   if (partitions.empty())
     return result_t{};
-  return impl_->run<result_t>("claim", [&](pqxx::connection& c)
+  return impl_->run<result_t>("claim", [&](pqxx::connection_base& c)
                                          -> caf::expected<result_t> {
     pqxx::work tx{c};
     // One statement: a new owner bumps the generation and remembers the
@@ -106,7 +106,7 @@ caf::expected<bool>
 routing_store::set_serving(const std::string& group, const std::string& topic,
                            const std::string& node_id, int32_t partition,
                            int64_t generation, int64_t indexed_seq) {
-  return impl_->run<bool>("set_serving", [&](pqxx::connection& c)
+  return impl_->run<bool>("set_serving", [&](pqxx::connection_base& c)
                                            -> caf::expected<bool> {
     pqxx::work tx{c};
     auto r = tx.exec_params(
@@ -122,7 +122,7 @@ routing_store::set_serving(const std::string& group, const std::string& topic,
 
 caf::expected<routing_table> routing_store::read(const std::string& group,
                                                  const std::string& topic) {
-  return impl_->run<routing_table>("read_routing", [&](pqxx::connection& c)
+  return impl_->run<routing_table>("read_routing", [&](pqxx::connection_base& c)
                                                      -> caf::expected<routing_table> {
     pqxx::read_transaction tx{c};
     routing_table out;
@@ -157,7 +157,7 @@ caf::expected<routing_table> routing_store::read(const std::string& group,
 caf::expected<std::vector<int32_t>>
 routing_store::user_partitions(const std::string& user_id) {
   using result_t = std::vector<int32_t>;
-  return impl_->run<result_t>("user_partitions", [&](pqxx::connection& c)
+  return impl_->run<result_t>("user_partitions", [&](pqxx::connection_base& c)
                                                    -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params("SELECT partition FROM user_partitions"
@@ -175,7 +175,7 @@ routing_store::user_partitions(const std::string& user_id) {
 caf::expected<int64_t>
 routing_store::commit_age_ms(const std::string& group, const std::string& topic,
                              const std::vector<int32_t>& partitions) {
-  return impl_->run<int64_t>("commit_age", [&](pqxx::connection& c)
+  return impl_->run<int64_t>("commit_age", [&](pqxx::connection_base& c)
                                              -> caf::expected<int64_t> {
     pqxx::read_transaction tx{c};
     auto r = tx.exec_params(

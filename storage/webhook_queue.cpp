@@ -27,7 +27,7 @@ caf::expected<webhook_pass> webhook_queue::dispatch(
   size_t per_key, size_t max_records,
   const std::function<std::vector<webhook_outcome>(
     const std::vector<webhook_delivery>&)>& deliver) {
-  return impl_->run<webhook_pass>("webhook dispatch", [&](pqxx::connection& c)
+  return impl_->run<webhook_pass>("webhook dispatch", [&](pqxx::connection_base& c)
                                     -> caf::expected<webhook_pass> {
     webhook_pass out;
     pqxx::work tx{c};
@@ -110,7 +110,7 @@ caf::expected<webhook_pass> webhook_queue::dispatch(
 }
 
 caf::expected<int64_t> webhook_queue::pending() {
-  return impl_->run<int64_t>("webhook queue pending", [&](pqxx::connection& c)
+  return impl_->run<int64_t>("webhook queue pending", [&](pqxx::connection_base& c)
                                                         -> caf::expected<int64_t> {
     pqxx::read_transaction tx{c};
     return tx.exec("SELECT count(*) FROM memory_webhook_queue")[0][0]
