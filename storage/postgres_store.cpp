@@ -21,6 +21,7 @@
 #include "domain/tombstones.hpp"
 #include "messages/errc.hpp"
 #include "storage/analytics_sql.hpp"
+#include "storage/change_records.hpp"
 #include "storage/embedded_migrations.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/knowledge_sql.hpp"
@@ -470,14 +471,23 @@ std::string insert_links_sql() {
 // The direct path of commit_batch's memories (see there): `ms` are new
 // memories of events this transaction inserted (`fresh`: event id ->
 // activity_id), with distinct memory and point ids. COPYs their rows into
-// memories (the outbox trigger fires as for an INSERT), memory_links and
-// memory_history (ADD, as insert_add_history_sql). pqxx::unique_violation
-// when one of them exists already.
+// memories, their ADD records into memory_outbox (printed here, not by the
+// outbox trigger: 035_add_records_by_the_writer.sql), and rows into
+// memory_links and memory_history (ADD, as insert_add_history_sql).
+// pqxx::unique_violation when one of them exists already.
 void write_direct_memories(
   pqxx::transaction_base& tx, detail::pg_connection& conn,
   const std::vector<const memory*>& ms,
   const std::unordered_map<std::string, int64_t>& fresh,
-  const std::string& embedding_model) {
+  const std::string& embedding_model,
+  detail::prepared_statements& statements) {
+  // The records' changed_at and source, as the trigger would take them;
+  // and the trigger's cue to skip the next statement's records.
+  auto head = statements.exec(
+    tx, "SELECT memory_change_time(now()), memory_change_source(),"
+        " set_config('agentmem.add_records_by_writer', 'on', true)");
+  const auto changed_at = head[0][0].as<std::string>();
+  const auto source = head[0][1].as<std::string>();
   {
     // Binary: the vectors go as their bytes (copy_writer.hpp).
     detail::binary_copy_writer out{
@@ -485,6 +495,19 @@ void write_direct_memories(
     for (auto* m : ms)
       memory_row(out, *m, detail::timestamptz_ms{m->ts_ms},
                  m->vector.empty() ? nullptr : embedding_model.c_str());
+    out.complete();
+  }
+  {
+    // In the memories' order, which is their seq order (the trigger's).
+    detail::binary_copy_writer out{
+      tx, conn, "memory_outbox",
+      {"user_id", "record_key", "memory_id", "payload"}};
+    std::string record;
+    for (auto* m : ms) {
+      record.clear();
+      detail::append_add_record(record, *m, changed_at, source);
+      out.row(m->user_id, m->user_id, m->memory_id, std::string_view{record});
+    }
     out.complete();
   }
   {
@@ -985,7 +1008,8 @@ postgres_store::commit_batch(const batch& input,
       if (!direct.empty()) {
         try {
           pqxx::subtransaction sub{tx, "direct_memories"};
-          write_direct_memories(sub, c, direct, fresh, embedding_model);
+          write_direct_memories(sub, c, direct, fresh, embedding_model,
+                                impl_->statements);
           sub.commit();
           written_direct = direct.size();
         } catch (const pqxx::unique_violation& e) {

@@ -12,11 +12,13 @@
 #include <pqxx/pqxx>
 
 #include "domain/embedding.hpp"
+#include "domain/rollup.hpp"
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
 #include "storage/governance_store.hpp"
 #include "storage/memory_catalog.hpp"
 #include "storage/outbox_store.hpp"
+#include "storage/change_records.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/change_records.hpp"
 #include "tests/storage/fixtures.hpp"
@@ -141,6 +143,101 @@ BOOST_FIXTURE_TEST_CASE(pipeline_adds_dedup_updates_and_summaries_are_recorded_w
   BOOST_TEST(rows[3].payload["project_id"] == "p1"); // an update keeps it
   BOOST_TEST(std::abs(rows[0].payload["importance"].get<double>() - 0.4)
              < 1e-6);
+}
+
+// New events' memories take the writer's direct path, which prints their
+// ADD records in C++ and tells the trigger to skip its own
+// (035_add_records_by_the_writer.sql): each memory gets exactly one record,
+// and the record is memory_change_record() of the stored row byte for
+// byte -- for text needing every JSON escape, tags, NULL scope fields,
+// reals at PostgreSQL's fixed / exponent switch and times before 1970 and
+// 2000.
+BOOST_FIXTURE_TEST_CASE(the_writers_add_records_are_the_triggers_byte_for_byte,
+                        test::pg_database) {
+  auto s = open_migrated(url);
+  const std::vector<std::string> texts = {
+    "plain", "\"quoted\" and back\\slash",
+    std::string{"controls \x01\x1f\b\f\n\r\t and DEL \x7f"},
+    "UTF-8: Grüße, 日本語, emoji 🙂", "", "{\"looks\": [\"like json\"]}"};
+  const std::vector<double> importances = {0.0,    1.0,     0.4,   0.1,
+                                           1e-05,  0.0001,  1e-10, 0.123456789,
+                                           0.9999, 123456.0, 1234567.0};
+  const std::vector<int64_t> times = {t0, -1, 0, 946'684'799'999,
+                                      -62'135'596'800'000, 253'402'300'799'999};
+  batch b;
+  for (size_t i = 0; i < 24; ++i) {
+    auto id = "ev-" + std::to_string(i);
+    auto a = test::partition_turn(id, i % 2 == 0 ? "u1" : "u\"2",
+                                  static_cast<int32_t>(i % 3),
+                                  times[i % times.size()]);
+    b.activities.push_back(a);
+    auto m = mem("m" + std::to_string(i), 100 + i,
+                 i % 2 == 0 ? "conversation" : "episodic",
+                 texts[i % texts.size()], a.user_id, a.ts_ms);
+    m.event_id = id;
+    m.importance = importances[i % importances.size()];
+    m.tags = i % 3 == 0 ? std::vector<std::string>{}
+                        : std::vector<std::string>{"a \"tag\"", "b\\c", ""};
+    m.role = i % 4 == 0 ? "" : "user";
+    m.speaker = i % 5 == 0 ? "" : "Ms \"Q\"";
+    m.agent_type = i % 2 == 0 ? "" : "tutor";
+    m.agent_name = i % 3 == 0 ? "" : "Penny\n";
+    m.project_id = i % 4 == 1 ? "p1" : "";
+    m.partition = static_cast<int32_t>(i % 3);
+    b.memories.push_back(m);
+  }
+  b.usage = domain::usage_deltas(b.activities);
+  b.sessions = domain::session_deltas(b.activities);
+  auto r = s->commit_batch(b, "g", embedder.model());
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_TEST(r->memories_written == b.memories.size());
+  // In one transaction, a new event's memory (the direct path, the
+  // writer's record) and a new memory of a replayed event (the staged
+  // path's INSERT after it: the trigger's record, so the writer's cue to
+  // the trigger covered its own COPY only).
+  batch again;
+  again.activities = {b.activities[0],
+                      test::partition_turn("ev-new", "u1", 0, t0 + 5)};
+  auto direct = mem("m-new", 999, "episodic", "a \"late\" one", "u1", t0 + 5);
+  direct.event_id = "ev-new";
+  auto staged = mem("m0-b", 998, "episodic", "more of \"ev-0\"",
+                    b.activities[0].user_id, b.activities[0].ts_ms);
+  staged.event_id = b.activities[0].event_id;
+  again.memories = {direct, staged};
+  r = s->commit_batch(again, "g", embedder.model());
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_TEST(r->memories_written == 2u);
+
+  pqxx::connection c{url};
+  pqxx::read_transaction tx{c};
+  BOOST_TEST(tx.exec("SELECT count(*) FROM memory_outbox")[0][0].as<size_t>()
+             == b.memories.size() + 2);
+  BOOST_TEST(tx.exec("SELECT count(DISTINCT memory_id) FROM memory_outbox")
+               [0][0].as<size_t>() == b.memories.size() + 2);
+  auto differ = tx.exec(
+    "SELECT b.memory_id, b.payload::text, memory_change_record('ADD', m,"
+    " b.payload->>'changed_at', b.payload->>'source')::text"
+    " FROM memory_outbox b JOIN memories m USING (memory_id)"
+    " WHERE b.payload::text IS DISTINCT FROM memory_change_record('ADD', m,"
+    " b.payload->>'changed_at', b.payload->>'source')::text");
+  for (const auto& row : differ)
+    BOOST_ERROR("memory " << row[0].c_str() << ": writer's record "
+                          << row[1].c_str() << "\n  trigger's record "
+                          << row[2].c_str());
+  // The C++ printer itself, against the SQL function on the stored rows.
+  auto stamp = tx.exec("SELECT payload->>'changed_at', payload->>'source'"
+                       " FROM memory_outbox LIMIT 1");
+  auto changed_at = stamp[0][0].as<std::string>();
+  auto source = stamp[0][1].as<std::string>();
+  for (auto& m : b.memories) {
+    std::string mine;
+    storage::detail::append_add_record(mine, m, changed_at, source);
+    auto sql = tx.exec_params(
+      "SELECT memory_change_record('ADD', m, $2, $3)::text FROM memories m"
+      " WHERE memory_id = $1", m.memory_id, changed_at, source);
+    BOOST_REQUIRE_EQUAL(sql.size(), 1u);
+    BOOST_TEST(mine == sql[0][0].as<std::string>());
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(migration_032_keeps_queued_records_and_new_ones_have_the_same_fields,
