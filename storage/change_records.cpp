@@ -2,8 +2,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
 #include "domain/timestamp.hpp"
 
@@ -60,7 +58,13 @@ void append_json_real(std::string& out, float x) {
   const char* e = buf;
   while (e != sci.ptr && *e != 'e')
     ++e;
-  int exp = std::atoi(e + 1);
+  int exp = 0; // to_chars writes no terminator: parse up to sci.ptr
+  if (e != sci.ptr) {
+    const char* digits = e + 1;
+    if (digits != sci.ptr && *digits == '+')
+      ++digits;
+    std::from_chars(digits, sci.ptr, exp);
+  }
   if (exp >= -4 && exp < 6) {
     auto fix = std::to_chars(buf, buf + sizeof buf, x,
                              std::chars_format::fixed);
@@ -70,50 +74,30 @@ void append_json_real(std::string& out, float x) {
   out.append(buf, sci.ptr);
 }
 
-void append_json_change_time(std::string& out, int64_t ms) {
-  constexpr int64_t day_ms = 86'400'000;
-  int64_t days = ms / day_ms;
-  int64_t in_day = ms % day_ms;
-  if (in_day < 0) {
-    in_day += day_ms;
-    --days;
-  }
-  auto c = domain::civil_from_days(days);
-  char buf[40];
-  int n = std::snprintf(
-    buf, sizeof buf, "\"%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ\"",
-    static_cast<long long>(c.year), c.month, c.day,
-    static_cast<long long>(in_day / 3'600'000),
-    static_cast<long long>(in_day / 60'000 % 60),
-    static_cast<long long>(in_day / 1'000 % 60),
-    static_cast<long long>(in_day % 1'000));
-  out.append(buf, static_cast<size_t>(n));
-}
-
-namespace {
-
-// A nullable text column written from an empty-means-NULL string.
-void append_nullable(std::string& out, const std::string& s) {
-  if (s.empty())
-    out += "null";
-  else
-    append_json_string(out, s);
-}
-
-} // namespace
-
 void append_add_record(std::string& out, const memory& m,
                        std::string_view changed_at, std::string_view source) {
-  out += "{\"schema\":\"agent.memory.v1\",\"op\":\"ADD\",\"memory_id\":";
-  append_json_string(out, m.memory_id);
-  out += ",\"user_id\":";
-  append_json_string(out, m.user_id);
-  out += ",\"session_id\":";
-  append_json_string(out, m.session_id);
-  out += ",\"memory_type\":";
-  append_json_string(out, m.memory_type);
-  out += ",\"version\":1,\"text\":";
-  append_json_string(out, m.text);
+  // The fields in memory_change_row's order; the nullable ones are
+  // written from empty-means-NULL strings, as memory_row() stores them.
+  auto text = [&](const char* key, std::string_view v) {
+    out += ",\"";
+    out += key;
+    out += "\":";
+    append_json_string(out, v);
+  };
+  auto nullable = [&](const char* key, const std::string& v) {
+    if (!v.empty())
+      return text(key, v);
+    out += ",\"";
+    out += key;
+    out += "\":null";
+  };
+  out += "{\"schema\":\"agent.memory.v1\",\"op\":\"ADD\"";
+  text("memory_id", m.memory_id);
+  text("user_id", m.user_id);
+  text("session_id", m.session_id);
+  text("memory_type", m.memory_type);
+  out += ",\"version\":1";
+  text("text", m.text);
   out += ",\"importance\":";
   append_json_real(out, static_cast<float>(m.importance));
   out += ",\"tags\":[";
@@ -122,24 +106,17 @@ void append_add_record(std::string& out, const memory& m,
       out += ',';
     append_json_string(out, m.tags[i]);
   }
-  out += "],\"role\":";
-  append_nullable(out, m.role);
-  out += ",\"speaker\":";
-  append_nullable(out, m.speaker);
-  out += ",\"event_id\":";
-  append_json_string(out, m.event_id);
-  out += ",\"agent_type\":";
-  append_nullable(out, m.agent_type);
-  out += ",\"agent_name\":";
-  append_nullable(out, m.agent_name);
-  out += ",\"project_id\":";
-  append_nullable(out, m.project_id);
-  out += ",\"ts\":";
-  append_json_change_time(out, m.ts_ms);
-  out += ",\"changed_at\":";
-  append_json_string(out, changed_at);
-  out += ",\"source\":";
-  append_json_string(out, source);
+  out += ']';
+  nullable("role", m.role);
+  nullable("speaker", m.speaker);
+  text("event_id", m.event_id);
+  nullable("agent_type", m.agent_type);
+  nullable("agent_name", m.agent_name);
+  nullable("project_id", m.project_id);
+  // memory_change_time(): to_char's "YYYY-MM-DD"T"HH24:MI:SS.MS"Z"" in UTC.
+  text("ts", domain::format_rfc3339_ms(m.ts_ms));
+  text("changed_at", changed_at);
+  text("source", source);
   out += '}';
 }
 

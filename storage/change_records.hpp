@@ -33,15 +33,12 @@ void append_json_string(std::string& out, std::string_view s);
 /// row_to_json quotes what is not a JSON number.
 void append_json_real(std::string& out, float x);
 
-/// Appends ms since the Unix epoch (UTC) as memory_change_time() prints
-/// it: "YYYY-MM-DDTHH:MM:SS.mmmZ", quotes included. Years 1 to 9999
-/// (timestamptz_ms's range, copy_writer.hpp).
-void append_json_change_time(std::string& out, int64_t ms);
-
 /// Appends the ADD record of `m` as stored by the writer's direct path:
 /// version 1, the columns as memory_row() writes them (empty role,
 /// speaker, agent_type, agent_name and project_id are NULL; importance as
-/// the real it is stored as); `changed_at` is memory_change_time(now())
+/// the real it is stored as; ts as memory_change_time() prints it, for
+/// years 1 to 9999, timestamptz_ms's range); `changed_at` is
+/// memory_change_time(now())
 /// and `source` memory_change_source() of the transaction, as the server
 /// returned them (printed as JSON strings).
 void append_add_record(std::string& out, const memory& m,

@@ -10,6 +10,7 @@
 
 #include "storage/copy_writer.hpp"
 #include "storage/pg_connection.hpp"
+#include "tests/storage/pg_exec.hpp"
 #include "tests/storage/pg_fixture.hpp"
 
 using namespace agentmem;
@@ -253,12 +254,8 @@ BOOST_FIXTURE_TEST_CASE(binary_rows_read_back_as_the_text_writers_rows,
 // path), with libpqxx's exception type for the SQLSTATE.
 BOOST_FIXTURE_TEST_CASE(a_refused_row_rolls_back_to_the_savepoint_only,
                         agentmem::test::pg_database) {
+  test::exec_sql(url, "CREATE TABLE t (id text PRIMARY KEY, n integer)");
   pg_connection c{url};
-  {
-    pqxx::work tx{c};
-    tx.exec("CREATE TABLE t (id text PRIMARY KEY, n integer)");
-    tx.commit();
-  }
   pqxx::work tx{c};
   tx.exec("INSERT INTO t VALUES ('a', 1)");
   std::string sqlstate;
@@ -283,12 +280,8 @@ BOOST_FIXTURE_TEST_CASE(a_refused_row_rolls_back_to_the_savepoint_only,
 
 BOOST_FIXTURE_TEST_CASE(a_field_of_another_type_is_the_servers_data_exception,
                         agentmem::test::pg_database) {
+  test::exec_sql(url, "CREATE TABLE t (n integer)");
   pg_connection c{url};
-  {
-    pqxx::work tx{c};
-    tx.exec("CREATE TABLE t (n integer)");
-    tx.commit();
-  }
   pqxx::work tx{c};
   std::string sqlstate;
   try {
@@ -305,12 +298,8 @@ BOOST_FIXTURE_TEST_CASE(a_field_of_another_type_is_the_servers_data_exception,
 // with an error: nothing is written and the connection is usable.
 BOOST_FIXTURE_TEST_CASE(a_writer_given_up_before_complete_writes_nothing,
                         agentmem::test::pg_database) {
+  test::exec_sql(url, "CREATE TABLE t (n integer)");
   pg_connection c{url};
-  {
-    pqxx::work tx{c};
-    tx.exec("CREATE TABLE t (n integer)");
-    tx.commit();
-  }
   {
     pqxx::work tx{c};
     {
