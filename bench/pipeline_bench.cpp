@@ -566,6 +566,7 @@ struct scenario_result {
   double statements_total_ms = 0;
   clk::time_point t_begin{};
   std::map<std::string, double> cpu_by_thread;
+  double feed_producer_cpu_s = 0; // feed_times::producer_cpu_s
   metrics_snapshot m;
 };
 
@@ -920,7 +921,25 @@ pipeline::pipeline_config node_config(const bench_env& env,
 struct feed_times {
   clk::time_point first{}, last{};
   size_t produced = 0;
+  // CPU seconds of the feed producer's own threads (librdkafka's rdk:*
+  // threads that appeared while the feed ran), up to its flush: part of
+  // this process's CPU, not the node's.
+  double producer_cpu_s = 0;
 };
+
+// The CPU seconds of the rdk:* threads in `now` that are not in `before`:
+// a librdkafka client created in between (its broker threads start when
+// its first metadata arrives, so `now` must be taken at its end). The
+// node's clients are created, and connected, before a feed starts.
+double new_rdkafka_threads_cpu(
+  const std::map<int, std::pair<std::string, double>>& before,
+  const std::map<int, std::pair<std::string, double>>& now) {
+  double out = 0;
+  for (auto& [tid, v] : now)
+    if (before.count(tid) == 0 && v.first.rfind("rdk:", 0) == 0)
+      out += v.second;
+  return out;
+}
 
 
 // Sampled events of a feed whose conversation memory the bench watches for
@@ -1229,6 +1248,7 @@ scenario_result run_scenario(
     }
     if (feed) {
       t_begin = ft.first;
+      r.feed_producer_cpu_s = ft.producer_cpu_s;
       r.tail_s = seconds(ft.last, t_done);
       r.produce_rate = ft.produced / std::max(1e-9, seconds(ft.first, ft.last));
     } else {
@@ -1824,6 +1844,19 @@ void print_report(std::ostream& o, const report& rep, bool md) {
           << fixed(v * 1e6 / std::max<size_t>(1, s.events), 0) << ";";
       }
     }
+    // The feed stands for agents on other machines; its producer runs
+    // here. librdkafka wakes its broker thread for most records (each goes
+    // to a partition whose queue was empty), so it is not free.
+    o << "\n" << b << "feed producer (its librdkafka threads; in the CPU"
+         " above, not the node's): CPU µs/event";
+    for (auto& [f, s] : rep.steps) {
+      if (!s.ok)
+        continue;
+      o << " " << fixed(100 * f, 0) << " %: "
+        << fixed(s.feed_producer_cpu_s * 1e6
+                   / std::max<size_t>(1, s.events), 0)
+        << ";";
+    }
     o << "\n" << b << "highest sustainable offered load: "
       << fixed(100 * best, 0) << " % of the backlog rate (target >= 90 % "
       << (best >= 0.9 ? "MET" : "MISSED") << ")\n";
@@ -1910,6 +1943,11 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       o << " " << n << " " << fixed(v, 1) << " s;";
     o << "\n";
     const double ev = static_cast<double>(std::max<size_t>(1, s->events));
+    if (s->feed_producer_cpu_s > 0)
+      o << b << "the feed's producer (its librdkafka threads, in the bench "
+           "process's CPU; usually ended before the thread list above): "
+        << fixed(s->feed_producer_cpu_s, 1) << " s = "
+        << fixed(s->feed_producer_cpu_s * 1e6 / ev, 0) << " µs/event\n";
     o << b << "minor page faults per event: bench process "
       << fixed(s->minflt_process / ev, 2) << ", PostgreSQL server "
       << fixed(s->minflt_postgres / ev, 2)
@@ -2536,6 +2574,7 @@ int main(int argc, char** argv) {
       };
       auto feed = [&]() -> feed_times {
         feed_times ft;
+        auto threads_before = thread_cpu();
         auto prod = must(kafka::producer::create(env.brokers), "producer");
         auto period = std::chrono::duration<double>(1.0 / rate);
         // The feed wakes at most every 5 ms and publishes what is due by
@@ -2565,6 +2604,8 @@ int main(int argc, char** argv) {
         ft.last = clk::now();
         if (auto err = prod->flush(std::chrono::seconds(60)))
           log(name + " flush: " + describe(err));
+        ft.producer_cpu_s = new_rdkafka_threads_cpu(threads_before,
+                                                    thread_cpu());
         return ft;
       };
       searchable_probe sp;
