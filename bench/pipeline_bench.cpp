@@ -89,11 +89,11 @@
 #include "pipeline/config.hpp"
 #include "pipeline/topology.hpp"
 #include "storage/copy_writer.hpp"
-#include "storage/pg_connection.hpp"
 #include "storage/hot_state.hpp"
 #include "storage/keyword_index.hpp"
 #include "storage/memory_versions.hpp"
 #include "storage/pg_cluster.hpp"
+#include "storage/pg_connection.hpp"
 #include "storage/postgres_store.hpp"
 #include "storage/shard_set.hpp"
 #include "storage/simd_kernels.hpp"
@@ -1845,8 +1845,8 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       }
     }
     // The feed stands for agents on other machines; its producer runs
-    // here. librdkafka wakes its broker thread for most records (each goes
-    // to a partition whose queue was empty), so it is not free.
+    // here, and its broker thread is woken very often (≈ 1 record per
+    // partition at a time), so it is not free.
     o << "\n" << b << "feed producer (its librdkafka threads; in the CPU"
          " above, not the node's): CPU µs/event";
     for (auto& [f, s] : rep.steps) {
