@@ -9,7 +9,7 @@
 
 #include "domain/timestamp.hpp"
 #include "storage/pg_connection.hpp"
-#include "storage/staged_rows.hpp" // append_array_element
+#include "storage/staged_rows.hpp" // append_text_array_literal
 
 namespace agentmem::storage::detail {
 
@@ -99,13 +99,8 @@ void copy_writer::complete() {
 }
 
 void copy_writer::field(const text_array& a) {
-  array_ = "{";
-  for (size_t i = 0; i < a.values.size(); ++i) {
-    if (i > 0)
-      array_ += ',';
-    append_array_element(array_, a.values[i]);
-  }
-  array_ += '}';
+  array_.clear();
+  append_text_array_literal(array_, a.values);
   append_copy_text(line_, array_);
   line_ += '\t';
 }

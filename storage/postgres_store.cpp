@@ -45,13 +45,8 @@ std::optional<std::string_view> nz(const std::string& s) {
 
 // Postgres array literal of a text[]: {"a","b\"c"}.
 std::string text_array_literal(const std::vector<std::string>& xs) {
-  std::string out = "{";
-  for (size_t i = 0; i < xs.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    append_array_element(out, xs[i]);
-  }
-  out += '}';
+  std::string out;
+  append_text_array_literal(out, xs);
   return out;
 }
 

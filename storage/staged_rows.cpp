@@ -19,6 +19,17 @@ void append_array_element(std::string& out, std::string_view s) {
   out += '"';
 }
 
+void append_text_array_literal(std::string& out,
+                               const std::vector<std::string>& xs) {
+  out += '{';
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_array_element(out, xs[i]);
+  }
+  out += '}';
+}
+
 staged_rows::staged_rows(std::vector<column> columns)
   : columns_(std::move(columns)), arrays_(columns_.size()) {
 }

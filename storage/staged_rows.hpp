@@ -30,6 +30,11 @@ namespace agentmem::storage::detail {
 /// (PostgreSQL 15 docs, "Arrays", 8.15.6 Array Input and Output Syntax).
 void append_array_element(std::string& out, std::string_view s);
 
+/// Appends the text[] input literal of `xs` to `out`: {"a","b\"c"}, each
+/// element as append_array_element writes it; {} when empty.
+void append_text_array_literal(std::string& out,
+                               const std::vector<std::string>& xs);
+
 /// Rows of one statement as array parameters. Field types as in
 /// copy_writer: const char* (nullptr = NULL), std::string and
 /// std::string_view (text), nullptr (NULL), bool, integers, float/double
