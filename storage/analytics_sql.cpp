@@ -6,8 +6,8 @@
 
 #include "domain/rollup.hpp"
 #include "storage/memory_versions.hpp"
-#include "storage/copy_writer.hpp"
 #include "storage/pg_common.hpp"
+#include "storage/staged_rows.hpp"
 
 namespace agentmem::storage::analytics_sql {
 
@@ -15,14 +15,19 @@ namespace {
 
 constexpr int64_t hour_ms = 3'600'000;
 
-// Columns of tmp_analytics, in the order write() streams them.
-const char* const delta_columns[] = {
-  "bucket_ms",        "kind",           "user_id",
-  "agent_type", "agent_name",     "tool_name",      "tool_category",
-  "model",    "events",           "errors",         "processing_ms",
-  "tokens",   "files",            "sessions_started", "sessions_ended",
-  "cost_nano", "priced",          "unpriced",       "sketch",
-  "last_ms"};
+// The deltas' columns, sent as array parameters $3... (staged_rows.hpp)
+// in the order write() appends them.
+const std::vector<detail::staged_rows::column> delta_columns = {
+  {"bucket_ms", "bigint"},      {"kind", "text"},
+  {"user_id", "text"},          {"agent_type", "text"},
+  {"agent_name", "text"},       {"tool_name", "text"},
+  {"tool_category", "text"},    {"model", "text"},
+  {"events", "bigint"},         {"errors", "bigint"},
+  {"processing_ms", "bigint"},  {"tokens", "bigint"},
+  {"files", "bigint"},          {"sessions_started", "bigint"},
+  {"sessions_ended", "bigint"}, {"cost_nano", "bigint"},
+  {"priced", "bigint"},         {"unpriced", "bigint"},
+  {"sketch", "jsonb"},          {"last_ms", "bigint"}};
 
 // Watermark (ms) of the group's active partitions, NULL when none.
 std::string watermark_sql(const std::string& quoted_group,
@@ -94,15 +99,6 @@ std::string day_fold_select(const std::string& from) {
 }
 
 } // namespace
-
-const char* const temp_tables_sql =
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_analytics ("
-  " bucket_ms bigint, kind text, user_id text, agent_type text,"
-  " agent_name text, tool_name text, tool_category text, model text,"
-  " events bigint, errors bigint, processing_ms bigint, tokens bigint,"
-  " files bigint, sessions_started bigint, sessions_ended bigint,"
-  " cost_nano bigint, priced bigint, unpriced bigint, sketch jsonb,"
-  " last_ms bigint) ON COMMIT DELETE ROWS;";
 
 // The statement that closes the windows the watermark passed (write(),
 // step 2).
@@ -181,47 +177,42 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
   const auto partitions_array = detail::int_array_literal(partitions);
   // 1. rollups, corrections, and the stream times before this batch.
   if (!deltas.empty()) {
-    {
-      detail::copy_writer out{
-        tx, "tmp_analytics",
-        std::vector<std::string>(std::begin(delta_columns),
-                                 std::end(delta_columns))};
-      for (auto& d : deltas)
-        out.row(
-          d.bucket_start_ms, d.kind, d.user_id, d.agent_type,
-          d.agent_name, d.tool_name, d.tool_category, d.model, d.events,
-          d.errors, d.processing_time_ms, d.tokens, d.files,
-          d.sessions_started, d.sessions_ended, d.cost_nanousd,
-          d.priced_events, d.unpriced_events, d.latency_sketch_json,
-          d.last_ts_ms);
-      out.complete();
-    }
+    detail::staged_rows staged{delta_columns};
+    for (auto& d : deltas)
+      staged.row(d.bucket_start_ms, d.kind, d.user_id, d.agent_type,
+                 d.agent_name, d.tool_name, d.tool_category, d.model,
+                 d.events, d.errors, d.processing_time_ms, d.tokens, d.files,
+                 d.sessions_started, d.sessions_ended, d.cost_nanousd,
+                 d.priced_events, d.unpriced_events, d.latency_sketch_json,
+                 d.last_ts_ms);
     // `up` returns the whole row only for closed windows (the corrections
     // it feeds): RETURNING r.* copied every updated row, sketch included.
     // A closed hour's day row holds its sum (the fold below), so the late
     // deltas of closed hours are added to their days too (`corr_day`).
-    // The staged deltas as hour rows, named like analytics_rollups.
-    const std::string tmp_rollup_select =
+    // The staged deltas as hour rows, named like analytics_rollups: `d`,
+    // materialized once, read by the upsert and by `late`.
+    const std::string delta_select =
       "SELECT 'hour' AS grain, " + detail::ts_of("bucket_ms")
       + " AS bucket_start, kind, user_id, agent_type, agent_name, tool_name,"
         " tool_category, model, events, errors, processing_ms AS"
         " processing_time_ms, sketch AS latency_sketch, tokens, files,"
         " sessions_started, sessions_ended, cost_nano / 1e9 AS cost_usd,"
         " priced AS priced_events, unpriced AS unpriced_events, "
-      + detail::ts_of("last_ms") + " AS last_event_at FROM tmp_analytics";
+      + detail::ts_of("last_ms") + " AS last_event_at FROM "
+      + staged.from("t", 3);
     // Its text depends only on the group and the options: prepared once
     // per connection, which saves parsing and planning it (≈ 2 ms) in
     // every batch.
     auto r = statements.exec(tx,
-      "WITH st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
+      "WITH d AS MATERIALIZED (" + delta_select + "),"
+      " st AS (SELECT partition, topic, " + detail::ms_of("max_event_at")
       + " AS ms FROM analytics_stream_time WHERE consumer_group = " + group
       + " AND (topic, partition) IN (SELECT * FROM unnest($1::text[],"
         " $2::integer[]))), wm AS (" + watermark_sql(group, opt) + "),"
-        " up AS (" + rollup_upsert_sql(tmp_rollup_select
-                                       + " ORDER BY 2, 3, 4, 5, 6, 7, 8, 9")
+        " up AS (" + rollup_upsert_sql("SELECT * FROM d"
+                                       " ORDER BY 2, 3, 4, 5, 6, 7, 8, 9")
       + " RETURNING CASE WHEN r.closed THEN r END AS c),"
-        " late AS (SELECT t.* FROM up JOIN (" + tmp_rollup_select
-      + ") t ON (up.c).bucket_start ="
+        " late AS (SELECT t.* FROM up JOIN d t ON (up.c).bucket_start ="
         " t.bucket_start AND (up.c).kind = t.kind AND (up.c).user_id ="
         " t.user_id AND (up.c).agent_type = t.agent_type AND"
         " (up.c).agent_name = t.agent_name AND (up.c).tool_name ="
@@ -237,7 +228,8 @@ void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
         " SELECT 'st', topic, partition, ms FROM st"
         " UNION ALL SELECT 'wm', NULL, NULL, " + detail::ms_of("wm")
       + " FROM wm UNION ALL SELECT 'corr', NULL, NULL, count(*) FROM corr",
-      topics_array, partitions_array);
+      topics_array, partitions_array,
+      pqxx::prepare::make_dynamic_params(staged.params()));
     std::map<std::pair<std::string, int32_t>, int64_t> before;
     bool has_wm = false;
     int64_t wm = 0;

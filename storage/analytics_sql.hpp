@@ -17,10 +17,6 @@
 
 namespace agentmem::storage::analytics_sql {
 
-/// The session-lived temp table write() stages deltas in (ON COMMIT DELETE
-/// ROWS; postgres_store creates it with its other batch temp tables).
-extern const char* const temp_tables_sql;
-
 /// The statement of write()'s step 2 after the stream times: closes every
 /// open hourly window of `quoted_group` (an SQL literal) whose end is <= the
 /// watermark, folds it into its day row and writes its `final` record;
@@ -39,11 +35,12 @@ std::string close_windows_sql(const std::string& quoted_group,
 std::string close_due_sql(const std::string& quoted_group,
                           const analytics_window_options& opt);
 
-/// Writes one batch's analytics inside `tx` with two statements after a
-/// COPY (storage/migrations/040_analytics.sql; docs/operations.md
+/// Writes one batch's analytics inside `tx` with two statements
+/// (storage/migrations/040_analytics.sql; docs/operations.md
 /// "Analytics"):
-///   1. `deltas` (hourly windows) COPied into tmp_analytics, then one
-///      statement upserts them into analytics_rollups' hour rows (counters
+///   1. one statement takes `deltas` (hourly windows) as array parameters
+///      (staged_rows.hpp: no temp table) and upserts them into
+///      analytics_rollups' hour rows (counters
 ///      +=, sketches merged; keys must be unique, as analytics_deltas makes
 ///      them); a closed hourly window that grows gets revision + 1, a
 ///      `correction` record in analytics_outbox, and the same increment

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <tuple>
 
 #include "messages/errc.hpp"
-#include "storage/copy_writer.hpp"
 #include "storage/staged_rows.hpp"
 #include "storage/pg_common.hpp"
 
@@ -19,18 +21,13 @@ namespace {
 
 } // namespace
 
-const char* const temp_tables_sql =
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_mentions ("
-  " user_id text, entity_id text, name text, type text, event_id text,"
-  " ts_ms bigint"
-  ") ON COMMIT DELETE ROWS;";
-
 namespace {
 
-// The staged facts and relations (staged_rows: array parameters). The
-// mentions stay in a temp table: upsert_entities_sql joins two sets
-// derived from them, and a cached plan would join them with unnest's
-// fixed estimate of ten rows.
+// The staged facts, entities and edges (staged_rows: array parameters).
+// Entities and edges arrive folded per key (fold_mentions, fold_edges), so
+// their statements neither join nor group: a cached plan cannot go wrong
+// on unnest's fixed estimate of ten rows, and no temp table is touched
+// (every one is truncated at a commit that touched any: staged_rows.hpp).
 const std::vector<detail::staged_rows::column> fact_columns = {
   {"fact_id", "text"},     {"user_id", "text"},     {"subject", "text"},
   {"predicate", "text"},   {"object", "text"},      {"object_key", "text"},
@@ -39,9 +36,17 @@ const std::vector<detail::staged_rows::column> fact_columns = {
   {"event_id", "text"},    {"ordinal", "integer"},  {"source_text", "text"},
   {"valid_ms", "bigint"}};
 
+const std::vector<detail::staged_rows::column> entity_columns_in = {
+  {"user_id", "text"},       {"entity_id", "text"},    {"name", "text"},
+  {"type", "text"},          {"first_ms", "bigint"},   {"last_ms", "bigint"},
+  {"mentions", "bigint"}};
+
 const std::vector<detail::staged_rows::column> relation_columns = {
-  {"user_id", "text"},  {"src_id", "text"},   {"dst_id", "text"},
-  {"relation", "text"}, {"event_id", "text"}, {"ts_ms", "bigint"}};
+  {"user_id", "text"},        {"src_id", "text"},
+  {"dst_id", "text"},         {"relation", "text"},
+  {"events", "bigint"},       {"first_ms", "bigint"},
+  {"last_ms", "bigint"},      {"first_event_id", "text"},
+  {"last_event_id", "text"}};
 
 std::string staged_facts() {
   return detail::staged_rows{fact_columns}.from("t");
@@ -101,45 +106,33 @@ std::string close_facts_sql() {
   " OR c.invalidated_by IS DISTINCT FROM c.next_id)";
 }
 
-// The staged mentions are those of events this transaction inserted
-// (write() leaves the others out), one per (entity, event) after DISTINCT
-// ON: each adds one to mention_count, exactly once, like the usage rollups.
+// One row per (user, entity) of the mentions of events this transaction
+// inserted (fold_mentions: one per (entity, event), each adds one to
+// mention_count, exactly once, like the usage rollups). Locked in key
+// order.
 std::string upsert_entities_sql() {
-  return "WITH fresh AS ("
-         " SELECT DISTINCT ON (user_id, entity_id, event_id) user_id,"
-         " entity_id, " + ts_of("ts_ms") + " AS ts FROM tmp_mentions"
-         " ORDER BY user_id, entity_id, event_id"
-         "), names AS ("
-         " SELECT DISTINCT ON (user_id, entity_id) user_id, entity_id, name,"
-         " type FROM tmp_mentions ORDER BY user_id, entity_id, ts_ms, event_id"
-         ") "
-         "INSERT INTO entities AS e (user_id, entity_id, name, type,"
+  return "INSERT INTO entities AS e (user_id, entity_id, name, type,"
          " first_seen, last_seen, mention_count) "
-         "SELECT f.user_id, f.entity_id, min(n.name), min(n.type),"
-         " min(f.ts), max(f.ts), count(*) FROM fresh f"
-         " JOIN names n USING (user_id, entity_id)"
-         " GROUP BY f.user_id, f.entity_id ORDER BY f.user_id, f.entity_id "
-         "ON CONFLICT (user_id, entity_id) DO UPDATE SET"
-         " first_seen = LEAST(e.first_seen, EXCLUDED.first_seen),"
-         " last_seen = GREATEST(e.last_seen, EXCLUDED.last_seen),"
-         " mention_count = e.mention_count + EXCLUDED.mention_count";
+         "SELECT t.user_id, t.entity_id, t.name, t.type, " + ts_of("t.first_ms")
+         + ", " + ts_of("t.last_ms") + ", t.mentions FROM "
+         + detail::staged_rows{entity_columns_in}.from("t")
+         + " ORDER BY t.user_id, t.entity_id "
+           "ON CONFLICT (user_id, entity_id) DO UPDATE SET"
+           " first_seen = LEAST(e.first_seen, EXCLUDED.first_seen),"
+           " last_seen = GREATEST(e.last_seen, EXCLUDED.last_seen),"
+           " mention_count = e.mention_count + EXCLUDED.mention_count";
 }
 
+// One row per edge (fold_edges), locked in key order.
 std::string upsert_relations_sql() {
-  return "WITH fresh AS ("
-         " SELECT DISTINCT ON (user_id, src_id, dst_id, relation, event_id)"
-         " user_id, src_id, dst_id, relation, event_id, " + ts_of("ts_ms")
-         + " AS ts FROM " + detail::staged_rows{relation_columns}.from("t")
-         + " ORDER BY user_id, src_id, dst_id, relation, event_id"
-           ") "
-           "INSERT INTO entity_relationships AS r (user_id, src_id, dst_id,"
-           " relation, weight, first_seen, last_seen, first_event_id,"
-           " last_event_id) "
-           "SELECT user_id, src_id, dst_id, relation, count(*), min(ts),"
-           " max(ts), (array_agg(event_id ORDER BY ts, event_id))[1],"
-           " (array_agg(event_id ORDER BY ts DESC, event_id DESC))[1]"
-           " FROM fresh GROUP BY user_id, src_id, dst_id, relation"
-           " ORDER BY user_id, src_id, dst_id, relation "
+  return "INSERT INTO entity_relationships AS r (user_id, src_id, dst_id,"
+         " relation, weight, first_seen, last_seen, first_event_id,"
+         " last_event_id) "
+         "SELECT t.user_id, t.src_id, t.dst_id, t.relation, t.events, "
+         + ts_of("t.first_ms") + ", " + ts_of("t.last_ms")
+         + ", t.first_event_id, t.last_event_id FROM "
+         + detail::staged_rows{relation_columns}.from("t")
+         + " ORDER BY t.user_id, t.src_id, t.dst_id, t.relation "
            "ON CONFLICT (user_id, src_id, dst_id, relation) DO UPDATE SET"
            " weight = r.weight + EXCLUDED.weight,"
            " first_event_id = CASE WHEN EXCLUDED.first_seen < r.first_seen"
@@ -168,6 +161,94 @@ const std::string entity_columns = "e.entity_id, e.name, e.type, "
 
 } // namespace
 
+std::vector<folded_entity>
+fold_mentions(const std::vector<entity_mention>& mentions,
+              const std::function<bool(const std::string&)>& inserted) {
+  struct acc {
+    folded_entity row;
+    const entity_mention* named = nullptr; // the earliest mention
+  };
+  std::map<std::pair<std::string_view, std::string_view>, acc> by_key;
+  std::set<std::tuple<std::string_view, std::string_view, std::string_view>>
+    counted; // (user, entity, event)
+  for (auto& m : mentions) {
+    if (!inserted(m.event_id))
+      continue;
+    auto [it, added] = by_key.try_emplace({m.user_id, m.entity_id});
+    auto& a = it->second;
+    if (added) {
+      a.row.user_id = m.user_id;
+      a.row.entity_id = m.entity_id;
+      a.row.first_ms = m.ts_ms;
+      a.row.last_ms = m.ts_ms;
+      a.named = &m;
+    } else {
+      a.row.first_ms = std::min(a.row.first_ms, m.ts_ms);
+      a.row.last_ms = std::max(a.row.last_ms, m.ts_ms);
+      if (std::tie(m.ts_ms, m.event_id)
+          < std::tie(a.named->ts_ms, a.named->event_id))
+        a.named = &m;
+    }
+    if (counted.emplace(m.user_id, m.entity_id, m.event_id).second)
+      ++a.row.mentions;
+  }
+  std::vector<folded_entity> out;
+  out.reserve(by_key.size());
+  for (auto& [key, a] : by_key) {
+    a.row.name = a.named->name;
+    a.row.type = a.named->type;
+    out.push_back(std::move(a.row));
+  }
+  return out;
+}
+
+std::vector<folded_edge>
+fold_edges(const std::vector<entity_relation>& relations,
+           const std::function<bool(const std::string&)>& inserted) {
+  using key = std::tuple<std::string_view, std::string_view,
+                         std::string_view, std::string_view>;
+  struct acc {
+    folded_edge row;
+    const entity_relation* first = nullptr;
+    const entity_relation* last = nullptr;
+  };
+  std::map<key, acc> by_key;
+  std::set<std::pair<key, std::string_view>> counted; // (edge, event)
+  for (auto& r : relations) {
+    if (!inserted(r.event_id))
+      continue;
+    key k{r.user_id, r.src_id, r.dst_id, r.relation};
+    auto [it, added] = by_key.try_emplace(k);
+    auto& a = it->second;
+    if (added) {
+      a.row.user_id = r.user_id;
+      a.row.src_id = r.src_id;
+      a.row.dst_id = r.dst_id;
+      a.row.relation = r.relation;
+      a.first = a.last = &r;
+    } else {
+      if (std::tie(r.ts_ms, r.event_id)
+          < std::tie(a.first->ts_ms, a.first->event_id))
+        a.first = &r;
+      if (std::tie(a.last->ts_ms, a.last->event_id)
+          < std::tie(r.ts_ms, r.event_id))
+        a.last = &r;
+    }
+    if (counted.emplace(k, r.event_id).second)
+      ++a.row.events;
+  }
+  std::vector<folded_edge> out;
+  out.reserve(by_key.size());
+  for (auto& [k, a] : by_key) {
+    a.row.first_ms = a.first->ts_ms;
+    a.row.last_ms = a.last->ts_ms;
+    a.row.first_event_id = a.first->event_id;
+    a.row.last_event_id = a.last->event_id;
+    out.push_back(std::move(a.row));
+  }
+  return out;
+}
+
 void write(pqxx::work& tx, const knowledge_delta& k,
            const std::function<bool(const std::string&)>& inserted,
            detail::prepared_statements& statements) {
@@ -195,27 +276,24 @@ void write(pqxx::work& tx, const knowledge_delta& k,
   }
   // Mentions and edges of events this transaction did not insert (a
   // replay) were counted when their event was.
-  if (std::any_of(k.mentions.begin(), k.mentions.end(),
-                  [&](auto& m) { return inserted(m.event_id); })) {
-    detail::copy_writer out{tx, "tmp_mentions",
-                        std::vector<std::string>{"user_id", "entity_id",
-                                                 "name", "type", "event_id",
-                                                 "ts_ms"}};
-    for (auto& m : k.mentions)
-      if (inserted(m.event_id))
-        out.row(m.user_id.c_str(), m.entity_id.c_str(), m.name.c_str(),
-                m.type.c_str(), m.event_id.c_str(), m.ts_ms);
-    out.complete();
-    statements.exec(tx, upsert_entities_sql());
+  auto entities = fold_mentions(k.mentions, inserted);
+  if (!entities.empty()) {
+    detail::staged_rows rows{entity_columns_in};
+    for (auto& e : entities)
+      rows.row(e.user_id, e.entity_id, e.name, e.type, e.first_ms,
+               e.last_ms, e.mentions);
+    statements.exec(tx, upsert_entities_sql(),
+                    pqxx::prepare::make_dynamic_params(rows.params()));
   }
-  detail::staged_rows edges{relation_columns};
-  for (auto& r : k.relations)
-    if (inserted(r.event_id))
-      edges.row(r.user_id.c_str(), r.src_id.c_str(), r.dst_id.c_str(),
-                r.relation.c_str(), r.event_id.c_str(), r.ts_ms);
-  if (!edges.empty())
+  auto edges = fold_edges(k.relations, inserted);
+  if (!edges.empty()) {
+    detail::staged_rows rows{relation_columns};
+    for (auto& e : edges)
+      rows.row(e.user_id, e.src_id, e.dst_id, e.relation, e.events,
+               e.first_ms, e.last_ms, e.first_event_id, e.last_event_id);
     statements.exec(tx, upsert_relations_sql(),
-                    pqxx::prepare::make_dynamic_params(edges.params()));
+                    pqxx::prepare::make_dynamic_params(rows.params()));
+  }
 }
 
 std::vector<fact_row> facts(pqxx::read_transaction& tx,

@@ -51,16 +51,6 @@ namespace {
 
 } // namespace
 
-const char* const versioned_temp_tables_sql =
-  "CREATE TEMP TABLE IF NOT EXISTS tmp_mv_add ("
-  " ord integer, memory_id text, point_id bigint, memory_type text,"
-  " user_id text, session_id text, event_id text, ts_ms bigint,"
-  " importance real, chunk_index integer, role text, speaker text,"
-  " text text, metadata jsonb, embedding bytea, dims integer,"
-  " version integer, tags text[], source_partition integer,"
-  " agent_type text, agent_name text, project_id text)"
-  " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
-
 namespace {
 
 struct stored_row {
@@ -232,33 +222,47 @@ void apply_versioned_memories(
   }
   if (adds.empty() && updates.empty())
     return;
-  // 3. Write adds, updates and history: the adds COPied into tmp_mv_add
-  // (two statements read them), the updates and the history as array
-  // parameters (staged_rows.hpp).
+  // 3. Write adds, updates and history as array parameters
+  // (staged_rows.hpp: no temp table); the adds' arrays go to both
+  // statements that read them.
   if (!adds.empty()) {
-    detail::copy_writer s{tx, "tmp_mv_add",
-                      std::vector<std::string>{
-                        "ord", "memory_id", "point_id", "memory_type",
-                        "user_id", "session_id", "event_id", "ts_ms",
-                        "importance", "chunk_index", "role", "speaker", "text",
-                        "metadata", "embedding", "dims", "version", "tags",
-                        "source_partition", "agent_type", "agent_name",
-                        "project_id"}};
+    detail::staged_rows s{{{"ord", "integer"},
+                           {"memory_id", "text"},
+                           {"point_id", "bigint"},
+                           {"memory_type", "text"},
+                           {"user_id", "text"},
+                           {"session_id", "text"},
+                           {"event_id", "text"},
+                           {"ts_ms", "bigint"},
+                           {"importance", "real"},
+                           {"chunk_index", "integer"},
+                           {"role", "text"},
+                           {"speaker", "text"},
+                           {"text", "text"},
+                           {"metadata", "jsonb"},
+                           {"embedding", "bytea"},
+                           {"dims", "integer"},
+                           {"version", "integer"},
+                           {"tags", "text"}, // a text[] literal
+                           {"source_partition", "integer"},
+                           {"agent_type", "text"},
+                           {"agent_name", "text"},
+                           {"project_id", "text"}}};
     int32_t ord = 0;
     for (auto* row : adds) {
       auto* m = &row->m;
-      auto tags = text_array_literal(m->tags);
       s.row(
         ord++, m->memory_id, static_cast<int64_t>(m->point_id),
         m->memory_type, m->user_id, m->session_id, m->event_id, m->ts_ms,
         m->importance, m->chunk_index, nz(m->role), nz(m->speaker), m->text,
         nz(m->metadata_json), detail::bytea_floats{m->vector},
-        static_cast<int32_t>(m->vector.size()), row->version, tags,
+        static_cast<int32_t>(m->vector.size()), row->version,
+        text_array_literal(m->tags),
         m->partition < 0 ? std::optional<int32_t>{}
                          : std::optional<int32_t>{m->partition},
         nz(m->agent_type), nz(m->agent_name), nz(m->project_id));
     }
-    s.complete();
+    const auto params = s.params();
     statements.exec(tx,
             "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
             " session_id, event_id, ts, importance, chunk_index, role,"
@@ -269,18 +273,18 @@ void apply_versioned_memories(
             " event_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond',"
             " importance, chunk_index, role, speaker, text, metadata,"
             " embedding, CASE WHEN embedding IS NULL THEN NULL ELSE"
-            " $1::text END, dims, version, tags, source_partition,"
-            " agent_type, agent_name, project_id FROM tmp_mv_add"
-            " ORDER BY ord "
-            "ON CONFLICT DO NOTHING",
-            model);
+            " $1::text END, dims, version, tags::text[], source_partition,"
+            " agent_type, agent_name, project_id FROM " + s.from("t", 2)
+            + " ORDER BY ord ON CONFLICT DO NOTHING",
+            model, pqxx::prepare::make_dynamic_params(params));
     statements.exec(tx,
             "INSERT INTO memory_links (collection, point_id, memory_id,"
             " activity_id, memory_type) "
             "SELECT 'memories', t.point_id, t.memory_id, "
             + activity_id_of("t.event_id")
-            + ", t.memory_type FROM tmp_mv_add t ORDER BY t.ord "
-            "ON CONFLICT (collection, point_id) DO NOTHING");
+            + ", t.memory_type FROM " + s.from("t") + " ORDER BY t.ord "
+            "ON CONFLICT (collection, point_id) DO NOTHING",
+            pqxx::prepare::make_dynamic_params(params));
   }
   if (!updates.empty()) {
     detail::staged_rows s{{{"memory_id", "text"},

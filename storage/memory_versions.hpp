@@ -67,12 +67,6 @@ void apply_versioned_memories(
 /// are one per dialog turn and never change: they keep no history.
 extern const char* const insert_add_history_sql;
 
-/// DDL of the session-lived temp table apply_versioned_memories() fills
-/// (tmp_mv_add; ON COMMIT DELETE ROWS, IF NOT EXISTS; its updates and
-/// history go as array parameters): run once per connection before it
-/// (postgres_store does).
-extern const char* const versioned_temp_tables_sql;
-
 /// memory_history rows of one memory of one user, oldest first.
 std::vector<memory_version> read_history(pqxx::read_transaction& tx,
                                               const std::string& user_id,

@@ -640,15 +640,17 @@ struct postgres_store::impl : detail::pg_session {
   /// pg_session::generation whose connection has the batch temp tables.
   uint64_t temp_tables_generation = 0;
 
-  // commit_batch stages the rows that several statements read, or that
-  // a join reads, in temp tables (COPY, then set-based INSERT ... SELECT):
-  // activities, memories, versioned adds, analytics deltas, mentions; the
-  // rest go as array parameters (staged_rows.hpp), because every temp
-  // table is truncated at every commit. They live as long as the
-  // connection, ON COMMIT DELETE ROWS: creating and dropping them in every
-  // transaction wrote and vacuumed ~100 catalog rows per batch. Created in
-  // their own transaction, so that a failed batch cannot roll their
-  // creation back.
+  // commit_batch's staged paths (a batch holding events or memories stored
+  // before: replays, rebalances, ts outside years 1-9999) stage
+  // activities and memories in temp tables (COPY, then set-based INSERT
+  // ... SELECT ... ON CONFLICT); every other row goes by COPY straight
+  // into its table or as array parameters (staged_rows.hpp), so that a
+  // batch on the common path touches no temp table: PostgreSQL truncates
+  // every ON COMMIT DELETE ROWS table at a commit that touched any
+  // (docs/performance.md, eighteenth round). They live as long as the
+  // connection: creating and dropping them in every transaction wrote and
+  // vacuumed ~100 catalog rows per batch. Created in their own
+  // transaction, so that a failed batch cannot roll their creation back.
   void ensure_temp_tables(pqxx::connection_base& c) {
     if (temp_tables_generation == generation)
       return;
@@ -658,10 +660,7 @@ struct postgres_store::impl : detail::pg_session {
     // the INSERT ... SELECTs. Only takes effect before the session's first
     // use of a temp table, hence here.
     tx.exec("SET temp_buffers = '64MB'");
-    tx.exec(std::string{create_tmp_activities} + create_tmp_memories
-             + knowledge_sql::temp_tables_sql
-             + detail::versioned_temp_tables_sql
-             + analytics_sql::temp_tables_sql);
+    tx.exec(std::string{create_tmp_activities} + create_tmp_memories);
     tx.commit();
     temp_tables_generation = generation;
   }

@@ -13,6 +13,7 @@
 #include "domain/rollup.hpp"
 #include "messages/batch.hpp"
 #include "messages/errc.hpp"
+#include "storage/knowledge_sql.hpp"
 #include "storage/postgres_store.hpp"
 #include "tests/storage/migrated_store.hpp"
 #include "tests/storage/pg_fixture.hpp"
@@ -327,6 +328,134 @@ BOOST_FIXTURE_TEST_CASE(entities_and_neighbors, test::pg_database) {
   BOOST_CHECK_EQUAL(missing.error().code(),
                     static_cast<uint8_t>(errc::not_found));
   BOOST_CHECK(!store->neighbors("u2", tom, 10));
+}
+
+// A batch of many events stores the same entities and edges as one batch
+// per event: the writer folds mentions and edges per key before the
+// upsert, and the fold must count each event once, keep the least and
+// greatest times, and name the first and last event by (time, event id).
+BOOST_FIXTURE_TEST_CASE(one_batch_of_many_events_stores_what_one_per_event_does,
+                        test::pg_database) {
+  auto store = open_migrated(url);
+  // Out of time order in the batch; Tom twice in e1; Lisbon in e1-e4.
+  struct ev {
+    std::string id;
+    int64_t ts;
+    std::string text;
+  };
+  const std::vector<ev> events = {
+    {"e3", t0 + 2 * hour_ms, "Tom works at Acme Corp. We met in Lisbon."},
+    {"e1", t0, "I went hiking with Tom in Lisbon. Tom was happy."},
+    {"e2", t0 + hour_ms, "Tom and Ana met in Lisbon."},
+    {"e4", t0 + hour_ms + 60'000, "Tom and Ana met in Lisbon again."}};
+  std::vector<activity> together;
+  for (auto& e : events) {
+    together.push_back(said(e.id, e.ts, e.text, "u1"));
+    commit(*store, make_batch({said("f" + e.id.substr(1), e.ts, e.text,
+                                    "u2")}));
+  }
+  commit(*store, make_batch(together));
+  // u1 again, with one event new and the rest replays: only e5 counts.
+  together.push_back(said("e5", t0 + 3 * hour_ms, "Tom left Lisbon.", "u1"));
+  commit(*store, make_batch(together));
+  commit(*store, make_batch({said("f5", t0 + 3 * hour_ms, "Tom left Lisbon.",
+                                  "u2")}));
+  // Event ids are unique across users: u2's are u1's with f for e.
+  auto rows = [&](const std::string& sql) {
+    auto v = store->scalar(
+      "SELECT count(*) FROM ((" + sql + " WHERE user_id = 'u1' EXCEPT "
+      + sql + " WHERE user_id = 'u2') UNION ALL (" + sql
+      + " WHERE user_id = 'u2' EXCEPT " + sql + " WHERE user_id = 'u1')) d");
+    BOOST_REQUIRE_MESSAGE(v, why(v));
+    return *v;
+  };
+  BOOST_CHECK_EQUAL(rows("SELECT entity_id, name, type, first_seen,"
+                         " last_seen, mention_count FROM entities"),
+                    0);
+  BOOST_CHECK_EQUAL(rows("SELECT src_id, dst_id, relation, weight,"
+                         " first_seen, last_seen, translate(first_event_id,"
+                         " 'f', 'e'), translate(last_event_id, 'f', 'e')"
+                         " FROM entity_relationships"),
+                    0);
+  auto tom = domain::make_entity_id("person", "Tom");
+  auto lisbon = domain::make_entity_id("place", "Lisbon");
+  auto ana = domain::make_entity_id("person", "Ana");
+  auto entity = [&](const std::string& id, const std::string& what) {
+    return count(*store, "SELECT " + what + " FROM entities WHERE user_id ="
+                         " 'u1' AND entity_id = '" + id + "'");
+  };
+  BOOST_CHECK_EQUAL(entity(tom, "mention_count"), 2); // e1 (twice), e3
+  BOOST_CHECK_EQUAL(entity(lisbon, "mention_count"), 4);
+  BOOST_CHECK_EQUAL(entity(lisbon, "(extract(epoch FROM first_seen) * 1000)"
+                                   "::bigint"),
+                    t0);
+  BOOST_CHECK_EQUAL(entity(ana, "(extract(epoch FROM last_seen) * 1000)"
+                                "::bigint"),
+                    t0 + hour_ms + 60'000);
+  auto edge = [&](const std::string& x, const std::string& y) {
+    return "SELECT count(*) FROM entity_relationships WHERE user_id = 'u1'"
+           " AND relation = 'co_occurs' AND src_id = '" + std::min(x, y)
+           + "' AND dst_id = '" + std::max(x, y) + "'";
+  };
+  BOOST_CHECK_EQUAL(count(*store, edge(tom, lisbon) + " AND weight = 2 AND"
+                                  " first_event_id = 'e1' AND last_event_id"
+                                  " = 'e3'"),
+                    1);
+  BOOST_CHECK_EQUAL(count(*store, edge(ana, lisbon) + " AND weight = 2 AND"
+                                  " first_event_id = 'e2' AND last_event_id"
+                                  " = 'e4'"),
+                    1);
+}
+
+BOOST_AUTO_TEST_CASE(folding_counts_each_event_once_and_names_the_first) {
+  auto mention = [](std::string entity, std::string name, std::string event,
+                    int64_t ts) {
+    entity_mention m;
+    m.user_id = "u";
+    m.entity_id = std::move(entity);
+    m.name = std::move(name);
+    m.type = "person";
+    m.event_id = std::move(event);
+    m.ts_ms = ts;
+    return m;
+  };
+  const std::vector<entity_mention> ms = {
+    mention("b", "Bo", "e2", 20), mention("a", "ann", "e9", 10),
+    mention("a", "Ann", "e3", 10), mention("a", "ANN", "e3", 10),
+    mention("a", "Anne", "e1", 30), mention("a", "x", "old", 1)};
+  auto fresh = [](const std::string& e) { return e != "old"; };
+  auto got = storage::knowledge_sql::fold_mentions(ms, fresh);
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  BOOST_CHECK_EQUAL(got[0].entity_id, "a"); // key order
+  BOOST_CHECK_EQUAL(got[0].mentions, 3);    // e1, e3 (twice), e9
+  BOOST_CHECK_EQUAL(got[0].first_ms, 10);   // not the replayed event's 1
+  BOOST_CHECK_EQUAL(got[0].last_ms, 30);
+  BOOST_CHECK_EQUAL(got[0].name, "Ann"); // (10, "e3") < (10, "e9")
+  BOOST_CHECK_EQUAL(got[1].entity_id, "b");
+  BOOST_CHECK_EQUAL(got[1].mentions, 1);
+  auto edge = [](std::string rel, std::string event, int64_t ts) {
+    entity_relation r;
+    r.user_id = "u";
+    r.src_id = "a";
+    r.dst_id = "b";
+    r.relation = std::move(rel);
+    r.event_id = std::move(event);
+    r.ts_ms = ts;
+    return r;
+  };
+  const std::vector<entity_relation> rs = {
+    edge("knows", "e5", 50), edge("knows", "e2", 20), edge("knows", "e7", 50),
+    edge("knows", "e2", 20), edge("knows", "old", 99), edge("uses", "e1", 1)};
+  auto edges = storage::knowledge_sql::fold_edges(rs, fresh);
+  BOOST_REQUIRE_EQUAL(edges.size(), 2u);
+  BOOST_CHECK_EQUAL(edges[0].relation, "knows");
+  BOOST_CHECK_EQUAL(edges[0].events, 3); // e2 once, e5, e7
+  BOOST_CHECK_EQUAL(edges[0].first_ms, 20);
+  BOOST_CHECK_EQUAL(edges[0].last_ms, 50);
+  BOOST_CHECK_EQUAL(edges[0].first_event_id, "e2");
+  BOOST_CHECK_EQUAL(edges[0].last_event_id, "e7"); // (50, "e7") > (50, "e5")
+  BOOST_CHECK_EQUAL(edges[1].relation, "uses");
+  BOOST_CHECK_EQUAL(edges[1].events, 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
