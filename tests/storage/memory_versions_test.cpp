@@ -271,6 +271,49 @@ BOOST_FIXTURE_TEST_CASE(a_session_summary_is_one_memory_updated_in_place,
   BOOST_TEST(*(*h)[1].new_text == v2.text);
 }
 
+// A versioned add (here a new session summary) goes to the server as
+// array parameters, a plain memory of a batch without its event as COPY
+// rows into the staging table: every field shape stores the same way.
+BOOST_FIXTURE_TEST_CASE(a_versioned_add_stores_every_field_like_a_plain_one,
+                        agentmem::test::pg_database) {
+  auto s = open_migrated(url);
+  auto fill = [](memory m) {
+    m.text = "quote \" backslash \\ comma, {braces} NULL\nline \t tab é";
+    m.tags = {"a\"b", "c,d", "e\\f", "{x}", "NULL", ""};
+    m.metadata_json = R"({"k":"v\"w\\","n":[1,2.5],"u":"é"})";
+    m.speaker = "Ann \"A\"";
+    m.agent_type = "chat";
+    m.agent_name = "bot, the";
+    m.project_id = "p\\1";
+    m.partition = 7;
+    m.chunk_index = 3;
+    m.importance = 0.1f;
+    m.vector = {1e-30f, -0.0f, 3.4e38f, -1.25f};
+    return m;
+  };
+  auto summary = fill(mem("sum", 9, "session_summary", "", t0 + 1));
+  auto plain = fill(mem("pln", 10, "episodic", "", t0 + 1));
+  plain.event_id = summary.event_id;
+  auto r = commit(*s, of({summary, plain}));
+  BOOST_REQUIRE_EQUAL(r.changes.size(), 1u);
+  BOOST_TEST((r.changes[0].event == memory_event::add));
+  const std::string cols =
+    "user_id, session_id, event_id, ts, importance, chunk_index, role,"
+    " speaker, text, metadata, embedding, embedding_model, dims, version,"
+    " tags, source_partition, agent_type, agent_name, project_id";
+  BOOST_TEST(q(*s, "SELECT count(DISTINCT (" + cols + ")) FROM memories")
+             == 1);
+  BOOST_TEST(q(*s, "SELECT count(*) FROM memories WHERE tags[1] = 'a\"b'"
+                   " AND cardinality(tags) = 6 AND tags[6] = ''"
+                   " AND metadata->>'k' = 'v\"w\\' AND role IS NULL"
+                   " AND length(embedding) = 16")
+             == 2);
+  // Both are linked to nothing (their event is not in this batch).
+  BOOST_TEST(q(*s, "SELECT count(*) FROM memory_links WHERE activity_id IS"
+                   " NULL")
+             == 2);
+}
+
 BOOST_FIXTURE_TEST_CASE(conversation_memories_keep_no_history,
                         agentmem::test::pg_database) {
   auto s = open_migrated(url);
