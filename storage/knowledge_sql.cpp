@@ -19,10 +19,6 @@ using detail::ts_of;
 
 namespace {
 
-} // namespace
-
-namespace {
-
 // The staged facts, entities and edges (staged_rows: array parameters).
 // Entities and edges arrive folded per key (fold_mentions, fold_edges), so
 // their statements neither join nor group: a cached plan cannot go wrong
@@ -161,44 +157,58 @@ const std::string entity_columns = "e.entity_id, e.name, e.type, "
 
 } // namespace
 
+namespace {
+
+// The items (mentions, edges) of events for which `inserted` holds, per
+// key: the first and the last by (ts_ms, event_id), the earlier of equal
+// ones kept, and the number of distinct events.
+template <class Item>
+struct key_fold {
+  const Item* first = nullptr;
+  const Item* last = nullptr;
+  int64_t events = 0;
+};
+
+template <class Key, class Item, class KeyOf>
+std::map<Key, key_fold<Item>>
+fold_by_key(const std::vector<Item>& items,
+            const std::function<bool(const std::string&)>& inserted,
+            KeyOf key_of) {
+  std::map<Key, key_fold<Item>> folds;
+  std::set<std::pair<Key, std::string_view>> counted; // (key, event)
+  for (auto& x : items) {
+    if (!inserted(x.event_id))
+      continue;
+    Key k = key_of(x);
+    auto& f = folds[k];
+    if (!f.first
+        || std::tie(x.ts_ms, x.event_id)
+             < std::tie(f.first->ts_ms, f.first->event_id))
+      f.first = &x;
+    if (!f.last
+        || std::tie(f.last->ts_ms, f.last->event_id)
+             < std::tie(x.ts_ms, x.event_id))
+      f.last = &x;
+    if (counted.emplace(k, x.event_id).second)
+      ++f.events;
+  }
+  return folds;
+}
+
+} // namespace
+
 std::vector<folded_entity>
 fold_mentions(const std::vector<entity_mention>& mentions,
               const std::function<bool(const std::string&)>& inserted) {
-  struct acc {
-    folded_entity row;
-    const entity_mention* named = nullptr; // the earliest mention
-  };
-  std::map<std::pair<std::string_view, std::string_view>, acc> by_key;
-  std::set<std::tuple<std::string_view, std::string_view, std::string_view>>
-    counted; // (user, entity, event)
-  for (auto& m : mentions) {
-    if (!inserted(m.event_id))
-      continue;
-    auto [it, added] = by_key.try_emplace({m.user_id, m.entity_id});
-    auto& a = it->second;
-    if (added) {
-      a.row.user_id = m.user_id;
-      a.row.entity_id = m.entity_id;
-      a.row.first_ms = m.ts_ms;
-      a.row.last_ms = m.ts_ms;
-      a.named = &m;
-    } else {
-      a.row.first_ms = std::min(a.row.first_ms, m.ts_ms);
-      a.row.last_ms = std::max(a.row.last_ms, m.ts_ms);
-      if (std::tie(m.ts_ms, m.event_id)
-          < std::tie(a.named->ts_ms, a.named->event_id))
-        a.named = &m;
-    }
-    if (counted.emplace(m.user_id, m.entity_id, m.event_id).second)
-      ++a.row.mentions;
-  }
+  using key = std::pair<std::string_view, std::string_view>;
+  auto folds = fold_by_key<key>(mentions, inserted, [](auto& m) {
+    return key{m.user_id, m.entity_id};
+  });
   std::vector<folded_entity> out;
-  out.reserve(by_key.size());
-  for (auto& [key, a] : by_key) {
-    a.row.name = a.named->name;
-    a.row.type = a.named->type;
-    out.push_back(std::move(a.row));
-  }
+  out.reserve(folds.size());
+  for (auto& [k, f] : folds)
+    out.push_back({f.first->user_id, f.first->entity_id, f.first->name,
+                   f.first->type, f.first->ts_ms, f.last->ts_ms, f.events});
   return out;
 }
 
@@ -207,45 +217,15 @@ fold_edges(const std::vector<entity_relation>& relations,
            const std::function<bool(const std::string&)>& inserted) {
   using key = std::tuple<std::string_view, std::string_view,
                          std::string_view, std::string_view>;
-  struct acc {
-    folded_edge row;
-    const entity_relation* first = nullptr;
-    const entity_relation* last = nullptr;
-  };
-  std::map<key, acc> by_key;
-  std::set<std::pair<key, std::string_view>> counted; // (edge, event)
-  for (auto& r : relations) {
-    if (!inserted(r.event_id))
-      continue;
-    key k{r.user_id, r.src_id, r.dst_id, r.relation};
-    auto [it, added] = by_key.try_emplace(k);
-    auto& a = it->second;
-    if (added) {
-      a.row.user_id = r.user_id;
-      a.row.src_id = r.src_id;
-      a.row.dst_id = r.dst_id;
-      a.row.relation = r.relation;
-      a.first = a.last = &r;
-    } else {
-      if (std::tie(r.ts_ms, r.event_id)
-          < std::tie(a.first->ts_ms, a.first->event_id))
-        a.first = &r;
-      if (std::tie(a.last->ts_ms, a.last->event_id)
-          < std::tie(r.ts_ms, r.event_id))
-        a.last = &r;
-    }
-    if (counted.emplace(k, r.event_id).second)
-      ++a.row.events;
-  }
+  auto folds = fold_by_key<key>(relations, inserted, [](auto& r) {
+    return key{r.user_id, r.src_id, r.dst_id, r.relation};
+  });
   std::vector<folded_edge> out;
-  out.reserve(by_key.size());
-  for (auto& [k, a] : by_key) {
-    a.row.first_ms = a.first->ts_ms;
-    a.row.last_ms = a.last->ts_ms;
-    a.row.first_event_id = a.first->event_id;
-    a.row.last_event_id = a.last->event_id;
-    out.push_back(std::move(a.row));
-  }
+  out.reserve(folds.size());
+  for (auto& [k, f] : folds)
+    out.push_back({f.first->user_id, f.first->src_id, f.first->dst_id,
+                   f.first->relation, f.events, f.first->ts_ms,
+                   f.last->ts_ms, f.first->event_id, f.last->event_id});
   return out;
 }
 
