@@ -215,23 +215,32 @@ activity_row_columns(const char* ts, std::initializer_list<const char*> tail) {
   return out;
 }
 
-// One row of `a` under activity_row_columns(): `ts` is its time as that
-// column takes it, `tail` the values of the tail columns.
-template <class Ts, class... Tail>
-void activity_row(detail::copy_writer& out, const activity& a, Ts ts,
+// `json` as a jsonb field, NULL when empty.
+std::optional<detail::jsonb_text> nz_jsonb(const std::string& json) {
+  if (json.empty())
+    return std::nullopt;
+  return detail::jsonb_text{json};
+}
+
+// One row of `a` under activity_row_columns() in `out` (detail::copy_writer
+// or detail::binary_copy_writer: the field types are the columns' own):
+// `ts` is its time as that column takes it, `tail` the values of the tail
+// columns.
+template <class Writer, class Ts, class... Tail>
+void activity_row(Writer& out, const activity& a, Ts ts,
                   const Tail&... tail) {
-  auto tags = text_array_literal(a.tags);
   std::string_view raw = a.raw_json.empty() ? std::string_view{"{}"}
                                             : std::string_view{a.raw_json};
   out.row(a.event_id, ts, a.user_id, a.session_id, a.agent_type,
           nz(a.agent_name), a.event_type, a.activity_class, nz(a.role),
-          nz(a.content),
-          nz(a.input_json), nz(a.output_json), nz(a.tool_name),
-          nz(a.tool_category), nz(a.model), a.tokens_used,
+          nz(a.content), nz_jsonb(a.input_json), nz_jsonb(a.output_json),
+          nz(a.tool_name), nz(a.tool_category), nz(a.model), a.tokens_used,
           a.processing_time_ms, a.success, nz(a.error_message),
-          a.importance < 0 ? std::optional<double>{}
-                           : std::optional<double>{a.importance},
-          tags, nz(a.metadata_json), raw, nz(a.source.topic),
+          a.importance < 0
+            ? std::optional<float>{}
+            : std::optional<float>{static_cast<float>(a.importance)},
+          detail::text_array{a.tags}, nz_jsonb(a.metadata_json),
+          detail::jsonb_text{raw}, nz(a.source.topic),
           a.source.partition < 0 ? std::optional<int32_t>{}
                                  : std::optional<int32_t>{a.source.partition},
           a.source.offset < 0 ? std::optional<int64_t>{}
@@ -572,7 +581,7 @@ write_staged_activities(pqxx::work& tx,
 // file_uploads inside a savepoint. Returns true and fills `fresh` (event id
 // -> activity_id) when they were written; false, with nothing written,
 // when one of the events is stored already (pqxx::unique_violation).
-bool write_direct_activities(pqxx::work& tx,
+bool write_direct_activities(pqxx::work& tx, detail::pg_connection& conn,
                              const std::vector<const activity*>& sorted,
                              bool any_file,
                              detail::prepared_statements& statements,
@@ -591,8 +600,11 @@ bool write_direct_activities(pqxx::work& tx,
   try {
     pqxx::subtransaction sub{tx, "direct_activities"};
     {
-      detail::copy_writer out{sub, "user_activities",
-                              activity_row_columns("ts", {"activity_id"})};
+      // Binary: the JSON columns go without COPY's text escaping
+      // (docs/performance.md, eighteenth round).
+      detail::binary_copy_writer out{
+        sub, conn, "user_activities",
+        activity_row_columns("ts", {"activity_id"})};
       for (size_t i = 0; i < sorted.size(); ++i)
         activity_row(out, *sorted[i],
                      detail::timestamptz_ms{sorted[i]->ts_ms}, ids[i]);
@@ -840,7 +852,7 @@ postgres_store::commit_batch(const batch& input,
           return detail::timestamptz_ms::holds(a->ts_ms);
         });
       if (!direct
-          || !write_direct_activities(tx, sorted, any_file,
+          || !write_direct_activities(tx, c, sorted, any_file,
                                       impl_->statements, fresh))
         fresh = write_staged_activities(tx, sorted, any_file,
                                         impl_->statements);

@@ -707,6 +707,27 @@ BOOST_FIXTURE_TEST_CASE(text_json_and_tags_are_stored_exactly_and_unknown_fields
   BOOST_TEST(count(*store, "SELECT count(*) FROM user_activities WHERE"
                            " raw #>> '{future_field,nested,1}' = 'two'")
              == 1);
+  // The same fields through the staged path (a batch holding an event
+  // stored before: text COPY into the staging table) store the same row
+  // as the direct path's binary COPY.
+  auto b = a;
+  b.event_id = "ev-y";
+  b.importance = 0.1;
+  a.importance = 0.1;
+  auto replayed = make_activity("ev-x", "u1", "s1", t0);
+  commit(*store, make_batch({replayed, b}));
+  auto c = a;
+  c.event_id = "ev-z";
+  commit(*store, make_batch({c})); // direct
+  BOOST_TEST(count(*store, "SELECT count(DISTINCT (ts, user_id, session_id,"
+                           " agent_type, agent_name, event_type,"
+                           " activity_class, role, content, input, output,"
+                           " tool_name, tool_category, model, tokens_used,"
+                           " processing_time_ms, success, error_message,"
+                           " importance, tags, metadata, raw - 'event_id',"
+                           " project_id)) FROM user_activities WHERE"
+                           " event_id IN ('ev-y', 'ev-z')")
+             == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_failed_batch_is_rolled_back_and_the_store_stays_usable,
