@@ -308,10 +308,7 @@ void memory_row(Writer& out, const memory& m, Ts ts, const Tail&... tail) {
   out.row(m.memory_id, static_cast<int64_t>(m.point_id), m.memory_type,
           m.user_id, m.session_id, m.event_id, ts,
           static_cast<float>(m.importance), m.chunk_index, nz(m.role),
-          nz(m.speaker), m.text,
-          m.metadata_json.empty()
-            ? std::optional<detail::jsonb_text>{}
-            : std::optional<detail::jsonb_text>{{m.metadata_json}},
+          nz(m.speaker), m.text, nz_jsonb(m.metadata_json),
           detail::bytea_floats{m.vector},
           static_cast<int32_t>(m.vector.size()), nz(m.context),
           detail::text_array{m.tags},
