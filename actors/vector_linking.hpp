@@ -37,13 +37,13 @@ struct vector_linking_state {
   metrics::gauge* vectors = nullptr;
 };
 
-/// Vector linking: after the batch is committed to Postgres (where its
-/// `memory_links` rows were written), adds its points to the shards of the
-/// `memories` collection (vectors and keyword postings of the partitions
-/// held here) and their docs to RocksDB, then acknowledges the batch to
-/// ingress — so a search right after the ack sees the batch. Watermarks and
-/// snapshots belong to index_sync, which also brings in memories that
-/// other nodes committed.
+/// Vector linking: after the batch is committed to Postgres (where the
+/// `memory_links` view links its points to their activities), adds its
+/// points to the shards of the `memories` collection (vectors and keyword
+/// postings of the partitions held here) and their docs to RocksDB, then
+/// acknowledges the batch to ingress — so a search right after the ack
+/// sees the batch. Watermarks and snapshots belong to index_sync, which
+/// also brings in memories that other nodes committed.
 caf::behavior vector_linking(caf::stateful_actor<vector_linking_state>* self,
                              vector_linking_config cfg);
 

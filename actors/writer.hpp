@@ -62,7 +62,8 @@ struct writer_state {
 /// Writer: for each batch, in order, (1) produces its dead letters to the
 /// DLQ topic and waits for their delivery, then (2) commits the batch to
 /// Postgres in one transaction (activities idempotent on event_id, sessions,
-/// file uploads, memories, memory_links, usage rollups of the new events
+/// file uploads, memories (linked to their activities by the memory_links
+/// view), usage rollups of the new events
 /// only, consumed offsets). When Postgres rejects the data itself
 /// (errc::data_rejected) it commits the batch in parts around the rejected
 /// events and dead-letters those with reason `storage_rejected`

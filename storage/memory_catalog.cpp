@@ -286,7 +286,6 @@ memory_catalog::remove(const std::string& user_id, const std::string& id,
       out.user_id = user_id;
       point_id = static_cast<uint64_t>(r[0][0].as<int64_t>());
       out.version = r[0][1].as<int32_t>() + 1;
-      tx.exec_params("DELETE FROM memory_links WHERE memory_id = $1", id);
       tx.exec_params("DELETE FROM memories WHERE memory_id = $1", id);
       tx.exec_params(
         "INSERT INTO memory_history (memory_id, version, event, user_id,"

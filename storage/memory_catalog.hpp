@@ -52,9 +52,9 @@ public:
                                       domain::embedder& embed,
                                       memory& stored);
 
-  /// Deletes the memory and its memory_links rows in ONE transaction,
-  /// records a `DELETE` row in memory_history (new_text NULL) and appends
-  /// `('memories', [point_id])` to the deletions log. Returns the point id
+  /// Deletes the memory (its memory_links row, a view, goes with it) in
+  /// ONE transaction, records a `DELETE` row in memory_history (new_text
+  /// NULL) and appends `('memories', [point_id])` to the deletions log. Returns the point id
   /// in `point_id` for the caller's own derived state. Errors:
   /// errc::not_found, errc::postgres_error.
   caf::expected<memory_deletion> remove(const std::string& user_id,

@@ -223,8 +223,8 @@ void apply_versioned_memories(
   if (adds.empty() && updates.empty())
     return;
   // 3. Write adds, updates and history as array parameters
-  // (staged_rows.hpp: no temp table); the adds' arrays go to both
-  // statements that read them.
+  // (staged_rows.hpp: no temp table). An add's link to its activity is
+  // the memory_links view (036_memory_links_view.sql): nothing to write.
   if (!adds.empty()) {
     detail::staged_rows s{{{"ord", "integer"},
                            {"memory_id", "text"},
@@ -262,7 +262,6 @@ void apply_versioned_memories(
                          : std::optional<int32_t>{m->partition},
         nz(m->agent_type), nz(m->agent_name), nz(m->project_id));
     }
-    const auto params = s.params();
     statements.exec(tx,
             "INSERT INTO memories (memory_id, point_id, memory_type, user_id,"
             " session_id, event_id, ts, importance, chunk_index, role,"
@@ -276,15 +275,7 @@ void apply_versioned_memories(
             " $1::text END, dims, version, tags::text[], source_partition,"
             " agent_type, agent_name, project_id FROM " + s.from("t", 2)
             + " ORDER BY ord ON CONFLICT DO NOTHING",
-            model, pqxx::prepare::make_dynamic_params(params));
-    statements.exec(tx,
-            "INSERT INTO memory_links (collection, point_id, memory_id,"
-            " activity_id, memory_type) "
-            "SELECT 'memories', t.point_id, t.memory_id, "
-            + activity_id_of("t.event_id")
-            + ", t.memory_type FROM " + s.from("t") + " ORDER BY t.ord "
-            "ON CONFLICT (collection, point_id) DO NOTHING",
-            pqxx::prepare::make_dynamic_params(params));
+            model, pqxx::prepare::make_dynamic_params(s.params()));
   }
   if (!updates.empty()) {
     detail::staged_rows s{{{"memory_id", "text"},

@@ -324,7 +324,7 @@ constexpr const char* create_tmp_memories =
   " importance real, chunk_index integer, role text, speaker text,"
   " text text, metadata jsonb, embedding bytea, dims integer,"
   " context text, tags text[], source_partition integer, agent_type text,"
-  " agent_name text, project_id text, activity_id bigint"
+  " agent_name text, project_id text"
   ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS;";
 
 // Sorted by event_id: concurrent writers of overlapping batches then take
@@ -460,26 +460,17 @@ constexpr const char* insert_unpartitioned_users_sql =
   "SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY 1 "
   "ON CONFLICT DO NOTHING";
 
-std::string insert_links_sql() {
-  return "INSERT INTO memory_links (collection, point_id, memory_id,"
-         " activity_id, memory_type) "
-         "SELECT 'memories', t.point_id, t.memory_id, coalesce(t.activity_id, "
-         + detail::activity_id_of("t.event_id")
-         + "), t.memory_type FROM tmp_memories t ORDER BY t.ord "
-           "ON CONFLICT (collection, point_id) DO NOTHING";
-}
-
 // The direct path of commit_batch's memories (see there): `ms` are new
-// memories of events this transaction inserted (`fresh`: event id ->
-// activity_id), with distinct memory and point ids. COPYs their rows into
-// memories, their ADD records into memory_outbox (printed here, not by the
-// outbox trigger: 035_add_records_by_the_writer.sql), and rows into
-// memory_links and memory_history (ADD, as insert_add_history_sql).
+// memories of events this transaction inserted, with distinct memory and
+// point ids. COPYs their rows into memories, their ADD records into
+// memory_outbox (printed here, not by the outbox trigger:
+// 035_add_records_by_the_writer.sql), and rows into memory_history (ADD,
+// as insert_add_history_sql). Their links to their activities are the
+// memory_links view (036_memory_links_view.sql).
 // pqxx::unique_violation when one of them exists already.
 void write_direct_memories(
   pqxx::transaction_base& tx, detail::pg_connection& conn,
   const std::vector<const memory*>& ms,
-  const std::unordered_map<std::string, int64_t>& fresh,
   const std::string& embedding_model,
   detail::prepared_statements& statements) {
   // The records' changed_at and source, as the trigger would take them;
@@ -509,15 +500,6 @@ void write_direct_memories(
       detail::append_add_record(record, *m, changed_at, source);
       out.row(m->user_id, m->user_id, m->memory_id, std::string_view{record});
     }
-    out.complete();
-  }
-  {
-    detail::copy_writer out{tx, "memory_links",
-                            {"collection", "point_id", "memory_id",
-                             "activity_id", "memory_type"}};
-    for (auto* m : ms)
-      out.row("memories", static_cast<int64_t>(m->point_id), m->memory_id,
-              fresh.at(m->event_id), m->memory_type);
     out.complete();
   }
   bool any_history = std::any_of(ms.begin(), ms.end(), [](const memory* m) {
@@ -820,9 +802,7 @@ postgres_store::commit_batch(const batch& input,
           firsts.push_back(&a);
     }
     // 1. activities
-    // The events this transaction inserted, with their activity_id:
-    // staged with the memories of those events, so that memory_links looks
-    // up only the others.
+    // The events this transaction inserted, with their activity_id.
     std::unordered_map<std::string, int64_t> fresh;
     if (!firsts.empty()) {
       // Sorted by event_id: concurrent writers of overlapping batches then
@@ -957,7 +937,7 @@ postgres_store::commit_batch(const batch& input,
         return fresh.count(event_id) > 0;
       };
     knowledge_sql::write(tx, b.knowledge, inserted, impl_->statements);
-    // 4. memories and links, last: the advisory lock serialises writers
+    // 4. memories, last: the advisory lock serialises writers
     // from here to commit so that seq order is commit order.
     if (!b.memories.empty()) {
       // The last seq allocated before and after this transaction's
@@ -970,8 +950,8 @@ postgres_store::commit_batch(const batch& input,
           .as<int64_t>();
       // Memories of the events this transaction inserted cannot be stored
       // yet: their ids derive from the event id (domain/ids.cpp) and were
-      // committed with it, if ever. They go straight into memories,
-      // memory_links and memory_history by COPY: no staging table, no
+      // committed with it, if ever. They go straight into memories and
+      // memory_history by COPY: no staging table, no
       // INSERT ... SELECT, no conflict check on every unique index (the
       // staged path cost ≈ 5-10 µs per memory more; docs/performance.md,
       // twelfth round). The rest (events stored before, memories without
@@ -1011,7 +991,7 @@ postgres_store::commit_batch(const batch& input,
       if (!direct.empty()) {
         try {
           pqxx::subtransaction sub{tx, "direct_memories"};
-          write_direct_memories(sub, c, direct, fresh, embedding_model,
+          write_direct_memories(sub, c, direct, embedding_model,
                                 impl_->statements);
           sub.commit();
           written_direct = direct.size();
@@ -1027,20 +1007,14 @@ postgres_store::commit_batch(const batch& input,
       if (!staged.empty()) {
         detail::copy_writer out{
           tx, "tmp_memories",
-          memory_row_columns("ts_ms", {"ord", "activity_id"})};
+          memory_row_columns("ts_ms", {"ord"})};
         int32_t ord = 0;
-        for (auto* m : staged) {
-          auto activity = fresh.find(m->event_id);
-          memory_row(out, *m, m->ts_ms, ord++,
-                     activity == fresh.end()
-                       ? std::optional<int64_t>{}
-                       : std::optional<int64_t>{activity->second});
-        }
+        for (auto* m : staged)
+          memory_row(out, *m, m->ts_ms, ord++);
         out.complete();
         auto written = impl_->statements.exec(tx, insert_memories_sql(),
                                               embedding_model);
         result.memories_written += written.size();
-        impl_->statements.exec(tx, insert_links_sql());
         impl_->statements.exec(tx, detail::insert_add_history_sql);
       }
       if (!unpartitioned.empty())

@@ -175,9 +175,9 @@ public:
   ///     savepoint, the rest and a savepoint that failed by INSERT .. ON
   ///     CONFLICT DO NOTHING; memory::partition as
   ///     source_partition, NULL when < 0; vectors as float32 LE bytea,
-  ///     `embedding_model` and dims recorded; an empty vector is NULL) and
-  ///     memory_links (collection "memories", activity_id looked up by
-  ///     event_id). Memories are inserted under a transaction-level advisory
+  ///     `embedding_model` and dims recorded; an empty vector is NULL;
+  ///     their links to their activities are the memory_links view,
+  ///     036_memory_links_view.sql). Memories are inserted under a transaction-level advisory
   ///     lock so that `seq` order equals commit order across writers and
   ///     memories_after() never skips a row;
   ///   - versioned memories (see memory_change; storage/memory_versions.hpp):

@@ -38,7 +38,7 @@ public:
     r.deleted_at_ms = 1'683'554'160'000;
     r.cutoff_ms = 1'683'554'160'500;
     r.deletion_seq = 7;
-    r.postgres = {{"memory_links", 2}, {"memories", 2}, {"user_activities", 3}};
+    r.postgres = {{"memory_history", 2}, {"memories", 2}, {"user_activities", 3}};
     r.vectors = 2;
     r.keyword_docs = 2;
     r.hot_messages = 3;
