@@ -1,0 +1,15 @@
+-- 037_outbox_without_memory_index (docs/performance.md, nineteenth round):
+-- memory_outbox loses its partial index on memory_id.
+--
+-- The index served one statement: the DELETE trigger's removal of a
+-- deleted memory's records that still hold its content
+-- (memory_outbox_deleted, 021). Every memory the pipeline inserts puts a
+-- record into the outbox, so every one of them also paid an entry in
+-- that index (≈ 1.5 µs per row of the batch writer's COPY, on the
+-- pipeline's serial path), for the rare memory deleted before its record
+-- was relayed. The outbox holds only what is not yet published (the relay
+-- deletes each pass's records once Kafka acknowledged them), so a scan of
+-- it is short; user deletion's "WHERE user_id = $1" has scanned it
+-- without an index of its own since 021, and a retention pass deleting
+-- many memories in one statement joins them by hash either way.
+DROP INDEX memory_outbox_memory_idx;
