@@ -10,7 +10,8 @@
 // escapes it through the executor), more than a fifth of a memory row's
 // COPY. The writer's direct path (postgres_store.cpp) prints the records
 // of the memories it COPYs and COPYs them into memory_outbox itself; the
-// trigger skips that one statement (035_add_records_by_the_writer.sql).
+// trigger skips that one statement (035_add_records_by_the_writer.sql;
+// since 038 a row trigger whose WHEN clause skips it).
 // Every other writer of memories keeps the trigger's records.
 
 #include <cstdint>

@@ -463,9 +463,9 @@ constexpr const char* insert_unpartitioned_users_sql =
 // The direct path of commit_batch's memories (see there): `ms` are new
 // memories of events this transaction inserted, with distinct memory and
 // point ids. COPYs their rows into memories, their ADD records into
-// memory_outbox (printed here, not by the outbox trigger:
-// 035_add_records_by_the_writer.sql), and rows into memory_history (ADD,
-// as insert_add_history_sql). Their links to their activities are the
+// memory_outbox (printed here, not by the outbox trigger: 035 and
+// 038_add_records_by_a_row_trigger.sql), and rows into memory_history
+// (ADD, as insert_add_history_sql). Their links to their activities are the
 // memory_links view (036_memory_links_view.sql).
 // pqxx::unique_violation when one of them exists already.
 void write_direct_memories(
@@ -474,7 +474,10 @@ void write_direct_memories(
   const std::string& embedding_model,
   detail::prepared_statements& statements) {
   // The records' changed_at and source, as the trigger would take them;
-  // and the trigger's cue to skip the next statement's records.
+  // and the trigger's cue to skip this COPY's rows (its WHEN clause,
+  // 038_add_records_by_a_row_trigger.sql), cleared right after it: every
+  // later insert of the transaction gets its record from the trigger.
+  // (When the savepoint is rolled back, so is the setting.)
   auto head = statements.exec(
     tx, "SELECT memory_change_time(now()), memory_change_source(),"
         " set_config('agentmem.add_records_by_writer', 'on', true)");
@@ -489,6 +492,8 @@ void write_direct_memories(
                  m->vector.empty() ? nullptr : embedding_model.c_str());
     out.complete();
   }
+  statements.exec(
+    tx, "SELECT set_config('agentmem.add_records_by_writer', '', true)");
   {
     // In the memories' order, which is their seq order (the trigger's).
     detail::binary_copy_writer out{

@@ -146,8 +146,9 @@ BOOST_FIXTURE_TEST_CASE(pipeline_adds_dedup_updates_and_summaries_are_recorded_w
 }
 
 // New events' memories take the writer's direct path, which prints their
-// ADD records in C++ and tells the trigger to skip its own
-// (035_add_records_by_the_writer.sql): each memory gets exactly one record,
+// ADD records in C++ and tells the trigger to skip its own for that one
+// COPY (035_add_records_by_the_writer.sql; a row trigger's WHEN clause
+// since 038): each memory gets exactly one record,
 // and the record is memory_change_record() of the stored row byte for
 // byte -- for text needing every JSON escape, tags, NULL scope fields,
 // reals at PostgreSQL's fixed / exponent switch and times before 1970 and
