@@ -158,6 +158,59 @@ BOOST_FIXTURE_TEST_CASE(migrate_applies_every_migration_once_and_a_second_run_ap
              == 1);
 }
 
+// A database written before migration 036 held its links in a table:
+// the migration replaces it with the view, which names the same activity
+// for every memory (the one the writer had looked up by event_id), and
+// NULL for a memory whose event has no stored activity.
+BOOST_FIXTURE_TEST_CASE(migration_036_turns_the_links_table_into_a_view_of_the_same_rows,
+                        test::pg_database) {
+  auto store = test::open_migrated(url);
+  auto a1 = make_activity("ev-1", "u1", "s1", t0);
+  auto a2 = make_activity("ev-2", "u2", "s2", t0 + 1000);
+  auto b = make_batch({a1, a2});
+  b.memories = {make_memory("m1", 101, a1, 0, {1.0f, 0.0f}),
+                make_memory("m1b", 102, a1, 1, {0.0f, 1.0f}),
+                make_memory("m2", 103, a2, 0, {1.0f, 1.0f})};
+  commit(*store, b);
+  auto orphan = make_activity("ev-gone", "u1", "s1", t0 + 2000);
+  auto lone = make_batch({});
+  lone.memories = {make_memory("m3", 104, orphan, 0, {0.5f, 0.5f})};
+  commit(*store, lone);
+  // The schema and rows as they were before 036: the table, its indexes
+  // (002) and one row per memory, written as the writer wrote them.
+  test::exec_sql(url,
+    "DROP VIEW memory_links;"
+    " CREATE TABLE memory_links (collection text NOT NULL, point_id bigint"
+    " NOT NULL, memory_id text NOT NULL, activity_id bigint, memory_type"
+    " text NOT NULL, PRIMARY KEY (collection, point_id));"
+    " CREATE INDEX memory_links_memory_id_idx ON memory_links (memory_id);"
+    " CREATE INDEX memory_links_activity_id_idx ON memory_links"
+    " (activity_id);"
+    " INSERT INTO memory_links SELECT 'memories', m.point_id, m.memory_id,"
+    " (SELECT a.activity_id FROM user_activities a"
+    " WHERE a.event_id = m.event_id), m.memory_type FROM memories m;"
+    " CREATE TABLE links_before AS SELECT * FROM memory_links;"
+    " DELETE FROM schema_migrations WHERE version = 36;");
+  BOOST_REQUIRE_EQUAL(count(*store, "SELECT count(*) FROM links_before"), 4);
+  BOOST_REQUIRE_EQUAL(count(*store, "SELECT count(*) FROM links_before"
+                                    " WHERE activity_id IS NULL"), 1);
+  auto applied = store->migrate();
+  BOOST_REQUIRE_MESSAGE(applied, why(applied));
+  BOOST_TEST(*applied == 1);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM pg_views"
+                           " WHERE viewname = 'memory_links'") == 1);
+  const std::string differ =
+    "SELECT count(*) FROM ((SELECT * FROM memory_links EXCEPT ALL"
+    " SELECT * FROM links_before) UNION ALL (SELECT * FROM links_before"
+    " EXCEPT ALL SELECT * FROM memory_links)) d";
+  BOOST_TEST(count(*store, differ) == 0);
+  // Deleting a memory takes its link with it.
+  test::exec_sql(url, "DELETE FROM memories WHERE memory_id = 'm1b'");
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memory_links") == 3);
+  BOOST_TEST(count(*store, "SELECT count(*) FROM memory_links"
+                           " WHERE point_id = 102") == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(two_nodes_migrating_at_once_apply_each_version_exactly_once,
                         test::pg_database) {
   auto a = postgres_store::connect(url);
