@@ -145,7 +145,7 @@ std::string close_due_sql(const std::string& quoted_group,
 
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::vector<const activity*>& seen,
-           const std::unordered_map<std::string, int64_t>& fresh,
+           const std::unordered_set<std::string>& fresh,
            bool all_fresh,
            const std::string& consumer_group,
            const analytics_window_options& opt, commit_result& late,

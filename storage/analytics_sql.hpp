@@ -5,7 +5,7 @@
 // must not be included outside storage/.
 
 #include <string>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -57,8 +57,8 @@ std::string close_due_sql(const std::string& quoted_group,
 ///      two (hour and day). Watermark =
 ///      min over the group's partitions that had a batch within
 ///      `opt.idle_partition_ms` of their stream time, minus `opt.grace_ms`.
-/// `fresh` holds the event_ids of `seen` inserted by this transaction, with
-/// their activity_id (all of them when `all_fresh`): those are classified into `late` (an event
+/// `fresh` holds the event_ids of `seen` inserted by this transaction (all
+/// of them when `all_fresh`): those are classified into `late` (an event
 /// whose hour had closed before this batch is after_grace; one older than
 /// its partition's stream time otherwise within_grace). Step 1 and the
 /// stream times run as prepared statements of `statements` (the
@@ -69,7 +69,7 @@ std::string close_due_sql(const std::string& quoted_group,
 /// into errors).
 void write(pqxx::work& tx, const std::vector<analytics_delta>& deltas,
            const std::vector<const activity*>& seen,
-           const std::unordered_map<std::string, int64_t>& fresh,
+           const std::unordered_set<std::string>& fresh,
            bool all_fresh,
            const std::string& consumer_group,
            const analytics_window_options& opt, commit_result& late,

@@ -8,7 +8,6 @@
 #include <set>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -343,7 +342,7 @@ std::string insert_activities_sql() {
          " metadata, raw, source_topic, source_partition, source_offset,"
          " project_id "
          "FROM tmp_activities ORDER BY event_id "
-         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, activity_id";
+         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id";
 }
 
 // Also for redelivered file_upload events: their row already exists then
@@ -526,8 +525,8 @@ void write_direct_memories(
 // The staged path of commit_batch's activities: COPY into tmp_activities,
 // then INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING, which skips
 // events stored before. `sorted`: the batch's distinct events by event_id.
-// Returns event id -> activity_id of the events this call inserted.
-std::unordered_map<std::string, int64_t>
+// Returns the event ids this call inserted.
+std::unordered_set<std::string>
 write_staged_activities(pqxx::work& tx,
                         const std::vector<const activity*>& sorted,
                         bool any_file,
@@ -549,11 +548,10 @@ write_staged_activities(pqxx::work& tx,
     out.complete();
   }
   auto inserted = statements.exec(tx, insert_activities_sql());
-  std::unordered_map<std::string, int64_t> fresh;
+  std::unordered_set<std::string> fresh;
   fresh.reserve(inserted.size() * 2);
   for (const auto& row : inserted)
-    fresh.emplace(std::string{row[0].c_str(), row[0].size()},
-                  row[1].as<int64_t>());
+    fresh.emplace(row[0].c_str(), row[0].size());
   if (any_file)
     statements.exec(tx, insert_file_uploads_sql);
   return fresh;
@@ -562,14 +560,14 @@ write_staged_activities(pqxx::work& tx,
 // The direct path of commit_batch's activities (see there): allocates an
 // activity_id per event of `sorted` (distinct, by event_id, times within
 // timestamptz_ms's range) and COPYs their rows into user_activities and
-// file_uploads inside a savepoint. Returns true and fills `fresh` (event id
-// -> activity_id) when they were written; false, with nothing written,
+// file_uploads inside a savepoint. Returns true and fills `fresh` (their
+// event ids) when they were written; false, with nothing written,
 // when one of the events is stored already (pqxx::unique_violation).
 bool write_direct_activities(pqxx::work& tx, detail::pg_connection& conn,
                              const std::vector<const activity*>& sorted,
                              bool any_file,
                              detail::prepared_statements& statements,
-                             std::unordered_map<std::string, int64_t>& fresh) {
+                             std::unordered_set<std::string>& fresh) {
   auto allocated = statements.exec(tx, allocate_activity_ids_sql,
                                    static_cast<int64_t>(sorted.size()));
   if (allocated.size() != sorted.size())
@@ -620,8 +618,8 @@ bool write_direct_activities(pqxx::work& tx, detail::pg_connection& conn,
     return false;
   }
   fresh.reserve(sorted.size() * 2);
-  for (size_t i = 0; i < sorted.size(); ++i)
-    fresh.emplace(sorted[i]->event_id, ids[i]);
+  for (auto* a : sorted)
+    fresh.insert(a->event_id);
   return true;
 }
 
@@ -807,8 +805,8 @@ postgres_store::commit_batch(const batch& input,
           firsts.push_back(&a);
     }
     // 1. activities
-    // The events this transaction inserted, with their activity_id.
-    std::unordered_map<std::string, int64_t> fresh;
+    // The event ids this transaction inserted.
+    std::unordered_set<std::string> fresh;
     if (!firsts.empty()) {
       // Sorted by event_id: concurrent writers of overlapping batches then
       // take unique-index locks in the same order and cannot deadlock.
