@@ -1375,10 +1375,10 @@ struct report {
   std::vector<scenario_result> steady_repeats;
   // --backlog-repeats: the backlog scenario run again on a fresh database
   // and consumer group (the first run is `backlog`), each right after its
-  // own 2-thread hnswlib run: (pipeline events/s, that reference's
-  // events/s). Both rates follow the machine's speed of the moment, which
-  // moves one run's ratio by ±7 % (docs/performance.md, twentieth round).
-  std::vector<std::pair<double, double>> backlog_repeats;
+  // own 2-thread hnswlib run: (the run, that reference's events/s). Both
+  // rates follow the machine's speed of the moment, which moves one run's
+  // ratio by ±7 % (docs/performance.md, twentieth round).
+  std::vector<std::pair<scenario_result, double>> backlog_repeats;
   // Stepped offered load: one steady run per fraction of the backlog rate.
   std::vector<std::pair<double, scenario_result>> steps;
   double step_window_s = 0;
@@ -1616,16 +1616,18 @@ void print_report(std::ostream& o, const report& rep, bool md) {
     std::vector<double> ratios{rep.backlog.events_per_s / slowest};
     std::string runs = fixed(100.0 * ratios.front(), 1) + " % ("
                        + grouped(rep.backlog.events_per_s) + " of "
-                       + grouped(slowest) + ")";
-    for (auto& [pipe_rate, ref_rate] : rep.backlog_repeats) {
+                       + grouped(slowest) + ", "
+                       + fixed(pipeline_cpu_us(rep.backlog), 1) + " µs/event)";
+    for (auto& [run, ref_rate] : rep.backlog_repeats) {
       double ref = others > 0 ? std::min(ref_rate, others) : ref_rate;
-      if (std::isnan(pipe_rate) || ref <= 0) {
+      if (!run.ok || ref <= 0) {
         runs += ", n/a";
         continue;
       }
-      ratios.push_back(pipe_rate / ref);
+      ratios.push_back(run.events_per_s / ref);
       runs += ", " + fixed(100.0 * ratios.back(), 1) + " % ("
-              + grouped(pipe_rate) + " of " + grouped(ref) + ")";
+              + grouped(run.events_per_s) + " of " + grouped(ref) + ", "
+              + fixed(pipeline_cpu_us(run), 1) + " µs/event)";
     }
     double med = median_of(ratios);
     o << b << "backlog, " << 1 + rep.backlog_repeats.size()
@@ -2593,18 +2595,30 @@ int main(int argc, char** argv) {
         + " pre-produced events");
     rep.backlog = run_scenario(env, "backlog", backlog_topic, d.events.size(),
                                {}, 0, {});
+    // Every later scenario drops the database of the one before it first:
+    // kept, its tables (200,000 events: hundreds of MB) were vacuumed and
+    // analysed by autovacuum while the next scenario ran, on the same two
+    // cores (a second backlog run cost 27-34 % more CPU per event;
+    // docs/performance.md, twentieth round). The node's own database is
+    // vacuumed during its run all the same.
+    std::string previous_db = "bench_backlog";
+    auto drop_previous_database = [&](const std::string& next) {
+      must(storage::pg_cluster::drop_database(env.admin_url, previous_db),
+           "drop database " + previous_db);
+      previous_db = "bench_" + next;
+    };
     if (rep.backlog.ok)
       log("backlog: " + grouped(rep.backlog.events_per_s) + " events/s");
     for (int k = 2; k <= backlog_repeats && rep.backlog.ok; ++k) {
       const auto n = std::to_string(k);
+      drop_previous_database("backlog_r" + n);
       rate_row ref = row_of("hnswlib insert, 2 threads, run " + n, "vectors");
       insert_all(ref, 2, "standalone-index-r" + n); // the index goes at once
       fs::remove_all(fs::path{data_dir} / ("standalone-index-r" + n));
       trim_heap();
       auto r = run_scenario(env, "backlog_r" + n, backlog_topic,
                             d.events.size(), {}, 0, {});
-      rep.backlog_repeats.emplace_back(r.ok ? r.events_per_s : NAN,
-                                       ref.events_per_s);
+      rep.backlog_repeats.emplace_back(r, ref.events_per_s);
       log("backlog run " + n + ": " + grouped(r.events_per_s)
           + " events/s, hnswlib (2 threads) "
           + grouped(ref.events_per_s) + " events/s");
@@ -2677,6 +2691,7 @@ int main(int argc, char** argv) {
       sp.produced_us = &produced_us;
       log(name + ": publishing " + grouped(n) + " events at " + grouped(rate)
           + " events/s while the pipeline consumes");
+      drop_previous_database(name);
       auto r = run_scenario(env, name, topic, n + warm.size(), warmup,
                             warm.size(), feed, &steady_produced, &sp);
       r.target_rate = rate;
