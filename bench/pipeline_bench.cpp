@@ -2098,7 +2098,9 @@ int main(int argc, char** argv) {
                  "File holding the recorded CPU-per-event ratio (pipeline / "
                  "components); exit 3 when this run's backlog ratio is worse "
                  "than twice that (the CI smoke run)");
-  app.add_flag("--keep", keep, "Keep the work directory");
+  app.add_flag("--keep", keep,
+               "Keep the work directory (with the last scenario's "
+               "database: each scenario drops the one before's)");
   app.add_flag("--verbose", verbose, "agentmem's info logs on stderr");
   CLI11_PARSE(app, argc, argv);
   if (steady_events == 0 || steady_events > n_events)
