@@ -54,9 +54,9 @@ public:
 
   /// Deletes the memory (its memory_links row, a view, goes with it) in
   /// ONE transaction, records a `DELETE` row in memory_history (new_text
-  /// NULL) and appends `('memories', [point_id])` to the deletions log. Returns the point id
-  /// in `point_id` for the caller's own derived state. Errors:
-  /// errc::not_found, errc::postgres_error.
+  /// NULL) and appends `('memories', [point_id])` to the deletions log.
+  /// Returns the point id in `point_id` for the caller's own derived
+  /// state. Errors: errc::not_found, errc::postgres_error.
   caf::expected<memory_deletion> remove(const std::string& user_id,
                                         const std::string& memory_id,
                                         uint64_t& point_id);

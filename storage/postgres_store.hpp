@@ -177,9 +177,9 @@ public:
   ///     source_partition, NULL when < 0; vectors as float32 LE bytea,
   ///     `embedding_model` and dims recorded; an empty vector is NULL;
   ///     their links to their activities are the memory_links view,
-  ///     036_memory_links_view.sql). Memories are inserted under a transaction-level advisory
-  ///     lock so that `seq` order equals commit order across writers and
-  ///     memories_after() never skips a row;
+  ///     036_memory_links_view.sql). Memories are inserted under a
+  ///     transaction-level advisory lock so that `seq` order equals commit
+  ///     order across writers and memories_after() never skips a row;
   ///   - versioned memories (see memory_change; storage/memory_versions.hpp):
   ///     their targets are locked (SELECT .. FOR UPDATE) and each gets ADD,
   ///     UPDATE (in place: same memory_id and point, version + 1, a new
