@@ -171,11 +171,16 @@ caf::error snapshot_all(self_ptr self, const index_sync_config& cfg) {
 
 // Opens the shard of a newly assigned partition, or takes a held one back.
 void on_assigned(self_ptr self, const index_sync_config& cfg, int32_t p,
-                 int64_t generation) {
+                 int64_t generation, int64_t start_offset,
+                 int64_t activity_blocks) {
   auto& st = self->state;
   auto phase = cfg.shards->phase(p);
   auto& t = st.tracks[p];
   t.generation = generation;
+  // The latest assignment's: offsets between an earlier start and this one
+  // may have passed through another node meanwhile.
+  t.start_offset = start_offset;
+  t.activity_blocks = activity_blocks;
   t.since = std::chrono::steady_clock::now();
   if (phase && *phase != storage::shard_phase::warming) {
     // Handed back while releasing (or kept by an eager rebalance): it was
@@ -230,13 +235,33 @@ void on_assigned(self_ptr self, const index_sync_config& cfg, int32_t p,
 // every shard that caught up in the same tick: each read scans the recent
 // rows of all partitions (256 per-partition reads took 4 s of PostgreSQL
 // time in a 36 s benchmark run).
+// Only the activities this node's extraction does not append itself:
+// every record from a partition's start offset on is consumed here and
+// appended before its batch commits (whichever node's commit stores it),
+// and the rows below it were committed before the stored offsets were
+// read, so before the claim, in blocks below the table's size then. A
+// node that just started reads no row it wrote itself (the benchmark's
+// backlog read ≈ 45,000 of its 200,000 events back,
+// docs/performance.md "Twenty-first round").
 void rebuild_working_memory(self_ptr self, const index_sync_config& cfg,
                             const std::vector<int32_t>& parts) {
   if (!cfg.working || parts.empty())
     return;
   auto& wc = cfg.working->config();
+  std::vector<int64_t> below;
+  int64_t blocks = 0; // -1: a claim of unknown size, no bound
+  for (auto p : parts) {
+    auto& t = self->state.tracks.at(p);
+    below.push_back(t.start_offset);
+    blocks = t.activity_blocks < 0 || blocks < 0
+               ? -1
+               : std::max(blocks, t.activity_blocks);
+  }
+  if (blocks == 0)
+    return; // nothing was stored before the claims
   auto acts = self->state.store->recent_activities(
-    parts, wall_ms() - wc.ttl_ms, wc.max_items, 200000 * parts.size());
+    parts, wall_ms() - wc.ttl_ms, wc.max_items, 200000 * parts.size(), below,
+    blocks);
   if (!acts) {
     spdlog::warn("[index_sync] {} partition(s) from {}: working memory not "
                  "rebuilt: {}",
@@ -456,14 +481,17 @@ caf::behavior index_sync(caf::stateful_actor<index_sync_state>* self,
   self->send(self, tick_atom::value);
   return {
     [=](assign_atom, const std::vector<int32_t>& parts,
-        const std::vector<int64_t>& generations) {
+        const std::vector<int64_t>& generations,
+        const std::vector<int64_t>& start_offsets, int64_t activity_blocks) {
       if (auto err = connect(self, cfg))
         spdlog::warn("[index_sync] {}", describe(err));
       if (!self->state.first_assigned && !parts.empty())
         self->state.first_assigned = std::chrono::steady_clock::now();
       for (size_t i = 0; i < parts.size(); ++i)
         on_assigned(self, cfg, parts[i],
-                    i < generations.size() ? generations[i] : 0);
+                    i < generations.size() ? generations[i] : 0,
+                    i < start_offsets.size() ? start_offsets[i] : -1,
+                    activity_blocks);
       update_metrics(self, cfg);
     },
     [=](revoke_atom, const std::vector<int32_t>& parts) {

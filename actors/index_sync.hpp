@@ -70,6 +70,11 @@ struct shard_track {
   int64_t generation = 0; ///< ownership epoch (routing table)
   int64_t applied = 0;    ///< memories.seq applied (the shard's watermark)
   int64_t saved = 0;      ///< watermark of its last snapshot
+  /// Where the consumer resumed the partition at its latest assignment
+  /// (-1: no stored offset), and user_activities' size in blocks at that
+  /// claim (-1 unknown): the working-memory rebuild's bounds.
+  int64_t start_offset = -1;
+  int64_t activity_blocks = -1;
   std::chrono::steady_clock::time_point since; ///< assigned / revoked at
 };
 
@@ -96,16 +101,26 @@ struct index_sync_state {
 /// index_sync (spawn detached: it blocks on Postgres) owns the life of
 /// this node's shards (storage::shard_set) after the consumer group hands
 /// partitions over (docs/operations.md, "Scaling out"):
-///   - `(assign_atom, partitions, generations)`: a partition not held is
-///     opened warming (its snapshot loaded, the deletions log replayed
-///     over it and the snapshot rewritten when that removed anything); one
-///     still held (released and handed back) serves again at once;
+///   - `(assign_atom, partitions, generations, start_offsets,
+///     activity_blocks)`: a partition not held is opened warming (its
+///     snapshot loaded, the deletions log replayed over it and the
+///     snapshot rewritten when that removed anything); one still held
+///     (released and handed back) serves again at once. start_offsets
+///     (one per partition, -1 when none was stored) are where this node's
+///     consumer resumes them, activity_blocks user_activities' size when
+///     the routing table recorded the claim (-1 unknown,
+///     storage::partition_claim): together they bound the working-memory
+///     rebuild below;
 ///   - each tick, warming shards catch up from Postgres, their partition
 ///     only (storage::sync_shards, bounded pages per tick; after the
 ///     process's first commit, see warm_after_first_commit); a caught-up
 ///     shard gets its working memory rebuilt from the activities within
-///     the TTL, turns serving and is marked serving in the routing table
-///     (fenced by its generation); agentmem_shard_warmup_seconds;
+///     the TTL that do not pass through this node's extraction (which
+///     appends them itself): those below the partition's start offset,
+///     stored before the claim (with no stored offset the consumer starts
+///     at the log's beginning, and only the second bound applies). It then
+///     turns serving and is marked serving in the routing table (fenced by
+///     its generation); agentmem_shard_warmup_seconds;
 ///   - `(revoke_atom, partitions)`: the shard turns releasing: still
 ///     tailed and serving reads, read-only for the pipeline, until the
 ///     routing table shows the partition's new owner serving; then it is

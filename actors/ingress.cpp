@@ -182,8 +182,17 @@ caf::behavior ingress(caf::stateful_actor<ingress_state>* self,
     [stored = cfg.stored_offsets, hook = cfg.on_assigned](
       const std::vector<partition_offset>& assigned) {
       auto starts = stored ? stored(assigned) : assigned;
-      if (hook)
-        hook(assigned);
+      if (hook) {
+        // Every assigned partition, with its start where one is stored.
+        auto resumed = assigned;
+        for (auto& r : resumed) {
+          r.next_offset = -1;
+          for (auto& s : starts)
+            if (s.topic == r.topic && s.partition == r.partition)
+              r.next_offset = s.next_offset;
+        }
+        hook(resumed);
+      }
       return starts;
     };
   // On revoke: let the batches in flight commit (their offsets go to

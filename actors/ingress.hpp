@@ -34,8 +34,10 @@ struct ingress_config {
     const std::vector<partition_offset>&)>
     stored_offsets;
   /// Called in the rebalance callback after `stored_offsets`, with the
-  /// newly assigned partitions (the routing table, shard warm-up); may be
-  /// empty.
+  /// newly assigned partitions and the offsets consumption resumes them
+  /// from (`stored_offsets`' result; next_offset -1 when none is stored:
+  /// the consumer's auto.offset.reset decides). For the routing table and
+  /// shard warm-up; may be empty.
   std::function<void(const std::vector<partition_offset>&)> on_assigned;
   /// Called in the rebalance callback with the partitions being revoked,
   /// after the drain below (shards turn read-only); may be empty.

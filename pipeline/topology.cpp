@@ -532,9 +532,13 @@ void topology::start_ingress() {
   icf.on_assigned = [url, group, topic, node_id,
                      sync](const std::vector<partition_offset>& assigned) {
     std::vector<int32_t> parts;
-    for (auto& a : assigned)
+    std::vector<int64_t> starts; // -1: none stored
+    for (auto& a : assigned) {
       parts.push_back(a.partition);
+      starts.push_back(a.next_offset < 0 ? -1 : a.next_offset);
+    }
     std::vector<int64_t> generations(parts.size(), 0);
+    int64_t activity_blocks = -1; // unknown unless the claim is written
     auto rs = storage::routing_store::connect(url);
     auto claims = rs ? (*rs)->claim(group, topic, node_id, parts)
                      : caf::expected<std::vector<storage::partition_claim>>{
@@ -543,12 +547,15 @@ void topology::start_ingress() {
       spdlog::error("[ingress] cannot record partition ownership: {}",
                     describe(claims.error()));
     } else {
-      for (auto& cl : *claims)
+      for (auto& cl : *claims) {
+        activity_blocks = std::max(activity_blocks, cl.activity_blocks);
         for (size_t i = 0; i < parts.size(); ++i)
           if (parts[i] == cl.partition)
             generations[i] = cl.generation;
+      }
     }
-    caf::anon_send(sync, assign_atom::value, parts, generations);
+    caf::anon_send(sync, assign_atom::value, parts, generations, starts,
+                   activity_blocks);
   };
   icf.on_revoked = [sync](const std::vector<partition_offset>& revoked) {
     std::vector<int32_t> parts;

@@ -1276,27 +1276,54 @@ postgres_store::session_memories(const std::string& user_id,
 caf::expected<std::vector<stored_activity>>
 postgres_store::recent_activities(const std::vector<int32_t>& partitions,
                                   int64_t since_ms, size_t per_session,
-                                  size_t limit) {
+                                  size_t limit,
+                                  const std::vector<int64_t>& below_offsets,
+                                  int64_t below_block) {
   using result_t = std::vector<stored_activity>;
+  if (!below_offsets.empty() && below_offsets.size() != partitions.size())
+    return make_error(errc::invalid_request,
+                      "recent_activities: " + std::to_string(partitions.size())
+                        + " partitions, "
+                        + std::to_string(below_offsets.size())
+                        + " offset bounds");
+  if (partitions.empty() || below_block == 0)
+    return result_t{};
+  std::vector<int64_t> below = below_offsets;
+  below.resize(partitions.size(), -1);
   return impl_->run<result_t>("recent_activities", [&](pqxx::connection_base& c)
                                                      -> caf::expected<result_t> {
     pqxx::read_transaction tx{c};
-    auto r = tx.exec_params(
+    // The blocks bound is a TID range scan; without it the BRIN index of
+    // ingested_at finds the TTL window (and every range not yet
+    // summarized, which is all of a young table).
+    const bool blocks = below_block > 0;
+    const auto sql =
       "SELECT event_id, " + ms_of("ts") + ", user_id, session_id, agent_type,"
       " coalesce(agent_name, ''), event_type, activity_class,"
       " coalesce(role, ''), coalesce(content, ''),"
       " coalesce(output::text, ''), coalesce(tool_name, ''), success,"
       " coalesce(error_message, ''), " + ms_of("ingested_at")
-        + ", source_partition"
-          " FROM (SELECT *, row_number() OVER (PARTITION BY user_id,"
-          " session_id ORDER BY ts DESC, event_id DESC) AS newest"
-          " FROM user_activities WHERE ingested_at >= "
-        + ts_of("$2::bigint")
-        + " AND source_partition = ANY($1::int[])"
-          " AND activity_class IN ('message', 'tool_call', 'task')) a"
-          " WHERE newest <= $3 ORDER BY ingested_at, event_id LIMIT $4",
-      int_array_literal(partitions), since_ms, row_limit(per_session),
-      row_limit(limit));
+      + ", source_partition"
+        " FROM (SELECT u.*, row_number() OVER (PARTITION BY u.user_id,"
+        " u.session_id ORDER BY u.ts DESC, u.event_id DESC) AS newest"
+        " FROM user_activities u"
+        " JOIN unnest($1::int[], $5::bigint[]) AS b(p, below)"
+        " ON u.source_partition = b.p"
+        " WHERE u.ingested_at >= " + ts_of("$2::bigint")
+      + (blocks ? " AND u.ctid < $6::tid" : "")
+      + " AND (b.below < 0 OR u.source_offset IS NULL"
+        " OR u.source_offset < b.below)"
+        " AND u.activity_class IN ('message', 'tool_call', 'task')) a"
+        " WHERE newest <= $3 ORDER BY ingested_at, event_id LIMIT $4";
+    const auto parts_text = int_array_literal(partitions);
+    const auto below_text = int_array_literal(below);
+    auto r = blocks ? tx.exec_params(sql, parts_text, since_ms,
+                                     row_limit(per_session), row_limit(limit),
+                                     below_text,
+                                     "(" + std::to_string(below_block) + ",0)")
+                    : tx.exec_params(sql, parts_text, since_ms,
+                                     row_limit(per_session), row_limit(limit),
+                                     below_text);
     tx.commit();
     result_t out;
     out.reserve(r.size());

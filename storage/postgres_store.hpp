@@ -263,10 +263,20 @@ public:
   /// (jsonb text), tool name, success, error message and source partition
   /// set. One statement for all the partitions: the scan of the recent
   /// rows (BRIN on ingested_at) is shared by every shard that finished
-  /// warming in the same tick. Errors: postgres_error.
+  /// warming in the same tick.
+  /// `below_offsets` (empty, or one per partition): only rows of that
+  /// partition with source_offset below it (rows without an offset too);
+  /// an entry < 0 bounds nothing. `below_block` >= 0: only rows stored in
+  /// user_activities' blocks below it (a TID range scan: the read is
+  /// bounded by what existed then, not by the TTL window); 0 reads
+  /// nothing. The per-session limit counts the rows left after the
+  /// bounds. Errors: postgres_error; invalid_request when below_offsets
+  /// is neither empty nor as long as partitions.
   caf::expected<std::vector<stored_activity>>
   recent_activities(const std::vector<int32_t>& partitions, int64_t since_ms,
-                    size_t per_session, size_t limit);
+                    size_t per_session, size_t limit,
+                    const std::vector<int64_t>& below_offsets = {},
+                    int64_t below_block = -1);
 
   /// Up to `limit` memories of `user_id` held by the shards of
   /// `partitions`, in seq order, vectors decoded: the input of an exact

@@ -84,7 +84,9 @@ routing_store::claim(const std::string& group, const std::string& topic,
       " previous_node_id = CASE WHEN o.node_id = EXCLUDED.node_id"
       "  THEN NULL ELSE o.node_id END,"
       " node_id = EXCLUDED.node_id, state = 'warming', updated_at = now()"
-      " RETURNING partition, generation, coalesce(previous_node_id, '')",
+      " RETURNING partition, generation, coalesce(previous_node_id, ''),"
+      " pg_relation_size('user_activities')"
+      " / current_setting('block_size')::bigint",
       group, topic, node_id, int_array_literal(partitions));
     tx.commit();
     result_t out;
@@ -94,6 +96,7 @@ routing_store::claim(const std::string& group, const std::string& topic,
       cl.partition = row[0].as<int32_t>();
       cl.generation = row[1].as<int64_t>();
       cl.previous_node_id = row[2].as<std::string>();
+      cl.activity_blocks = row[3].as<int64_t>();
       if (cl.previous_node_id == node_id)
         cl.previous_node_id.clear();
       out.push_back(std::move(cl));

@@ -49,6 +49,11 @@ struct partition_claim {
   int32_t partition = -1;
   int64_t generation = 0;
   std::string previous_node_id; ///< the owner before, "" if none or self
+  /// user_activities' size in blocks when the claim was written: every
+  /// activity committed before lies in a lower block (rows are never
+  /// updated; only a table rewrite such as VACUUM FULL moves them).
+  /// index_sync bounds its working-memory rebuild by it.
+  int64_t activity_blocks = -1;
 };
 
 /// The routing table in PostgreSQL (050_partition_ownership): nodes with

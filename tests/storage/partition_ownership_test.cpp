@@ -120,6 +120,40 @@ BOOST_FIXTURE_TEST_CASE(the_partition_each_event_arrived_on_is_recorded_per_user
                           .count()
                         + 60'000;
   BOOST_TEST(store->recent_activities({5}, later, 20, 100)->empty());
+  // The rebuild's bounds: offsets below each partition's start (-1: none)
+  // ...
+  auto below = store->recent_activities({5}, 0, 20, 100, {t + 2});
+  BOOST_REQUIRE_MESSAGE(below, test::why(below));
+  BOOST_REQUIRE_EQUAL(below->size(), 1u);
+  BOOST_TEST(below->at(0).a.event_id == "e2");
+  // ... the newest per session counted after them (u1's newest, e2 on
+  // partition 5, is below no bound: e1 is u1's newest left) ...
+  auto bounded = store->recent_activities({3, 5}, 0, 1, 100, {-1, t + 1});
+  BOOST_REQUIRE_MESSAGE(bounded, test::why(bounded));
+  BOOST_REQUIRE_EQUAL(bounded->size(), 1u);
+  BOOST_TEST(bounded->at(0).a.event_id == "e1");
+  // ... and the blocks they are stored in: 200 more turns on partition 5
+  // fill more than block 0.
+  batch more;
+  for (int i = 0; i < 200; ++i)
+    more.activities.push_back(test::partition_turn(
+      "f" + std::to_string(i), "u9", 5, t + 10 + i));
+  BOOST_REQUIRE(store->commit_batch(more, "g", "m"));
+  auto all = store->recent_activities({5}, 0, 1000, 1000);
+  BOOST_REQUIRE(all);
+  BOOST_TEST(all->size() == 202u);
+  auto block0 = store->recent_activities({5}, 0, 1000, 1000, {}, 1);
+  BOOST_REQUIRE_MESSAGE(block0, test::why(block0));
+  BOOST_TEST(block0->size() > 2u); // e2, e3 and the first turns
+  BOOST_TEST(block0->size() < 202u);
+  BOOST_TEST(block0->at(0).a.event_id == "e2");
+  BOOST_TEST(store->recent_activities({5}, 0, 1000, 1000, {}, 1000)->size()
+             == 202u);
+  BOOST_TEST(store->recent_activities({5}, 0, 20, 100, {}, 0)->empty());
+  auto mismatch = store->recent_activities({3, 5}, 0, 20, 100, {1});
+  BOOST_REQUIRE(!mismatch);
+  BOOST_TEST(mismatch.error().code()
+             == static_cast<uint8_t>(errc::invalid_request));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_new_owner_bumps_the_generation_which_fences_the_old_owner,
@@ -133,6 +167,9 @@ BOOST_FIXTURE_TEST_CASE(a_new_owner_bumps_the_generation_which_fences_the_old_ow
   BOOST_REQUIRE_EQUAL(a->size(), 2u);
   BOOST_TEST(a->at(0).generation == 1);
   BOOST_TEST(a->at(0).previous_node_id.empty());
+  // With the size of user_activities then (empty: every activity is
+  // stored after it; the working-memory rebuild's bound).
+  BOOST_TEST(a->at(0).activity_blocks == 0);
   BOOST_TEST(*r.set_serving("g", "t", "node-a", 0, 1, 42));
   // node-b takes partition 0 over: generation 2, node-a still serves it
   // read-only until node-b does.
