@@ -116,6 +116,16 @@ struct node_under_test {
   }
 };
 
+// u1's turns e1 and e2 (offsets now - 3000, now - 2000) on partition 3,
+// u2's e3 on partition 5, all within the TTL of `now`.
+batch two_sessions(int64_t now) {
+  batch b;
+  add_turn(b, "e1", "u1", 3, now - 3000, 1);
+  add_turn(b, "e2", "u1", 3, now - 2000, 2);
+  add_turn(b, "e3", "u2", 5, now - 1000, 3);
+  return b;
+}
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
@@ -130,10 +140,7 @@ BOOST_FIXTURE_TEST_CASE(assigned_shards_serve_with_their_sessions_working_memory
                         test::pg_database) {
   auto store = test::open_migrated(url);
   const int64_t now = now_ms();
-  batch b;
-  add_turn(b, "e1", "u1", 3, now - 3000, 1);
-  add_turn(b, "e2", "u1", 3, now - 2000, 2);
-  add_turn(b, "e3", "u2", 5, now - 1000, 3);
+  auto b = two_sessions(now);
   add_turn(b, "e4", "u4", 7, now - 500, 4); // a partition not assigned
   auto committed = store->commit_batch(b, "g", "m");
   BOOST_REQUIRE_MESSAGE(committed, why(committed));
@@ -164,11 +171,7 @@ BOOST_FIXTURE_TEST_CASE(the_rebuild_reads_only_what_this_node_does_not_consume_i
                         test::pg_database) {
   auto store = test::open_migrated(url);
   const int64_t now = now_ms();
-  batch before;
-  add_turn(before, "e1", "u1", 3, now - 3000, 1);
-  add_turn(before, "e2", "u1", 3, now - 2000, 2);
-  add_turn(before, "e3", "u2", 5, now - 1000, 3);
-  auto committed = store->commit_batch(before, "g", "m");
+  auto committed = store->commit_batch(two_sessions(now), "g", "m");
   BOOST_REQUIRE_MESSAGE(committed, why(committed));
   // The claim, as the rebalance callback writes it after loading offsets.
   auto rs = storage::routing_store::connect(url);
