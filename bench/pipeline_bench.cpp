@@ -626,12 +626,13 @@ struct produce_result {
 // records, whatever the machine's speed while producing: the embedded
 // broker returns one message set per partition per fetch, so their size
 // decides how many partitions (and users) a batch interleaves. Sized by
-// linger.ms = 5 alone, they were ≈ 250 records when production ran at
-// ≈ 1M records/s and a few when a slow moment cut it to 258,000: 177
-// partitions per 2,000-record batch instead of ≈ 8, 3x the per-key
-// upserts, 47 % of the reference instead of 70 % (docs/performance.md,
-// twenty-first round). A real broker returns up to
-// max.partition.fetch.bytes of a partition per fetch, whatever the sets.
+// linger.ms = 5 alone they followed that speed: in a process whose
+// production ran at 258,000 records/s instead of ≈ 1M, the backlog's
+// per-key upserts wrote 3x the rows (each batch held far more users) and
+// it ran at 47 % of the reference instead of ≈ 70 % (docs/performance.md,
+// twenty-first round). With 250 a run writes the rows the normal runs
+// did. A real broker returns up to max.partition.fetch.bytes of a
+// partition per fetch, whatever the sets' size.
 constexpr int backlog_msgset_records = 250;
 
 produce_result produce_all(const std::string& brokers, const std::string& topic,
