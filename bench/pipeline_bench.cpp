@@ -936,6 +936,12 @@ pipeline::pipeline_config node_config(const bench_env& env,
   return cfg;
 }
 
+// The database of scenario `name` (run_scenario recreates it; the next
+// scenario drops it).
+std::string scenario_database(const std::string& name) {
+  return "bench_" + name;
+}
+
 // Runs one scenario. `feed` (may be empty) runs on its own thread once the
 // node has started (and, when `warmup` > 0, after that many warm-up events
 // went through); it publishes and returns (first produce, last produce).
@@ -996,9 +1002,9 @@ scenario_result run_scenario(
   r.name = name;
   r.events = expected_total - warmup_events;
   trim_heap();
-  auto url = must(storage::pg_cluster::recreate_database(env.admin_url,
-                                                         "bench_" + name),
-                  "create database bench_" + name);
+  auto url = must(storage::pg_cluster::recreate_database(
+                    env.admin_url, scenario_database(name)),
+                  "create database " + scenario_database(name));
   auto cfg = node_config(env, name, topic, url);
   std::error_code ec;
   fs::remove_all(cfg.data_dir, ec);
@@ -2626,11 +2632,12 @@ int main(int argc, char** argv) {
     // cores (a second backlog run cost 27-34 % more CPU per event;
     // docs/performance.md, twentieth round). The node's own database is
     // vacuumed during its run all the same.
-    std::string previous_db = "bench_backlog";
+    std::string previous = "backlog"; // the scenario run last
     auto drop_previous_database = [&](const std::string& next) {
-      must(storage::pg_cluster::drop_database(env.admin_url, previous_db),
-           "drop database " + previous_db);
-      previous_db = "bench_" + next;
+      must(storage::pg_cluster::drop_database(env.admin_url,
+                                              scenario_database(previous)),
+           "drop database " + scenario_database(previous));
+      previous = next;
     };
     if (rep.backlog.ok)
       log("backlog: " + grouped(rep.backlog.events_per_s) + " events/s");
@@ -2726,7 +2733,8 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < n; ++i)
           by_id.emplace(d.event_ids[i], produced_us[i]);
         event_latencies(
-          storage::pg_cluster::with_database(env.admin_url, "bench_" + name),
+          storage::pg_cluster::with_database(env.admin_url,
+                                             scenario_database(name)),
           by_id, r);
         log(name + ": p99 produce -> row " + ms_or_na(r.lat_p99_ms)
             + ", p99 produce -> searchable "
