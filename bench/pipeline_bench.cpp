@@ -504,7 +504,43 @@ struct timeline_point {
   int64_t rows = 0;       // user_activities rows (timed events only)
   int64_t produced = -1;  // steady: timed events published so far
   double others_cpu = 0;  // machine busy CPU minus bench and Postgres
+  double machine_cpu = 0; // machine busy CPU (all processes), seconds
+  double broker_cpu = 0;  // the embedded broker's rdk:mock thread, seconds
 };
+
+// Cores used, by sixth of [begin, end]: the CPU seconds of `cpu` between
+// consecutive timeline points, each interval counted in the sixth holding
+// its midpoint, over the intervals' length. Empty when no point falls in
+// the window.
+std::vector<double> cores_by_sixth(const std::vector<timeline_point>& tl,
+                                   clk::time_point begin, clk::time_point end,
+                                   double timeline_point::*cpu) {
+  constexpr size_t parts = 6;
+  const double span = seconds(begin, end);
+  std::vector<double> used(parts, 0), length(parts, 0);
+  bool any = false;
+  for (size_t i = 1; i < tl.size() && span > 0; ++i) {
+    auto& a = tl[i - 1];
+    auto& z = tl[i];
+    double mid = (seconds(begin, a.t) + seconds(begin, z.t)) / 2;
+    if (a.t < begin || z.t > end || mid < 0 || mid >= span)
+      continue;
+    auto k = std::min(parts - 1, static_cast<size_t>(mid / span * parts));
+    used[k] += z.*cpu - a.*cpu;
+    length[k] += seconds(a.t, z.t);
+    any = true;
+  }
+  if (!any)
+    return {};
+  for (size_t k = 0; k < parts; ++k)
+    used[k] = length[k] > 0 ? used[k] / length[k] : NAN;
+  return used;
+}
+
+// A cores_by_sixth() value, "n/a" for a sixth no timeline interval fell in.
+std::string cores_or_na(double cores) {
+  return std::isnan(cores) ? "n/a" : fixed(cores, 2);
+}
 
 // One statement's line of pg_stat_statements.
 struct pg_statement {
@@ -565,6 +601,10 @@ struct scenario_result {
   std::vector<pg_statement> statements;
   double statements_total_ms = 0;
   clk::time_point t_begin{};
+  // steady: CPU of the whole machine and of the embedded broker's thread
+  // in each sixth of the window (timeline points grouped by time), cores.
+  std::vector<double> machine_cores_by_sixth;
+  std::vector<double> broker_cores_by_sixth;
   std::map<std::string, double> cpu_by_thread;
   double feed_producer_cpu_s = 0; // feed_times::producer_cpu_s
   metrics_snapshot m;
@@ -1122,8 +1162,12 @@ scenario_result run_scenario(
           tp.t = now;
           tp.rows = n - static_cast<int64_t>(warmup_events);
           tp.produced = produced ? static_cast<int64_t>(produced->load()) : -1;
-          tp.others_cpu = machine_busy_cpu() - process_cpu()
+          tp.machine_cpu = machine_busy_cpu();
+          tp.others_cpu = tp.machine_cpu - process_cpu()
                           - postgres_cpu(env.pg_dir);
+          for (auto& [tid, v] : thread_cpu())
+            if (v.first == "rdk:mock")
+              tp.broker_cpu += v.second;
           r.timeline.push_back(tp);
           next_point = now + std::chrono::seconds(1);
         }
@@ -1278,6 +1322,10 @@ scenario_result run_scenario(
       r.feed_producer_cpu_s = ft.producer_cpu_s;
       r.tail_s = seconds(ft.last, t_done);
       r.produce_rate = ft.produced / std::max(1e-9, seconds(ft.first, ft.last));
+      r.machine_cores_by_sixth = cores_by_sixth(
+        r.timeline, ft.first, ft.last, &timeline_point::machine_cpu);
+      r.broker_cores_by_sixth = cores_by_sixth(
+        r.timeline, ft.first, ft.last, &timeline_point::broker_cpu);
     } else {
       t_begin = t_first;
     }
@@ -1783,6 +1831,18 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       }
       o << "\n";
     }
+    if (!s.machine_cores_by_sixth.empty()) {
+      o << b << s.name << ": machine busy cores by sixth of the window:";
+      for (size_t i = 0; i < s.machine_cores_by_sixth.size(); ++i)
+        o << (i ? " /" : "") << " " << cores_or_na(s.machine_cores_by_sixth[i]);
+      if (!s.broker_cores_by_sixth.empty() && s.broker_cores_by_sixth[0] >= 0
+          && s.cpu_by_thread.count("rdk:mock") > 0) {
+        o << "; of them the embedded broker (rdk:mock):";
+        for (size_t i = 0; i < s.broker_cores_by_sixth.size(); ++i)
+          o << (i ? " /" : "") << " " << cores_or_na(s.broker_cores_by_sixth[i]);
+      }
+      o << "\n";
+    }
     if (s.target_rate > 0)
       o << b << s.name << ": target rate " << grouped(s.target_rate)
         << " events/s, published at " << grouped(s.produce_rate)
@@ -1890,6 +1950,27 @@ void print_report(std::ostream& o, const report& rep, bool md) {
         o << (i ? " /" : "") << " " << ms_or_na(s.lat_p99_by_sixth_ms[i]);
       o << ";";
     }
+    // Against the p99 above: how busy the two cores were in each sixth,
+    // and (mock) how much of that the embedded broker took.
+    auto by_sixth = [&](const std::string& what,
+                        std::vector<double> scenario_result::*cores) {
+      o << "\n" << b << what;
+      for (auto& [f, s] : rep.steps) {
+        if (!s.ok || (s.*cores).empty())
+          continue;
+        o << " " << fixed(100 * f, 0) << " %:";
+        for (size_t i = 0; i < (s.*cores).size(); ++i)
+          o << (i ? " /" : "") << " " << cores_or_na((s.*cores)[i]);
+        o << ";";
+      }
+    };
+    by_sixth("machine busy cores (all processes, of "
+               + std::to_string(std::thread::hardware_concurrency())
+               + ") by sixth of the window:",
+             &scenario_result::machine_cores_by_sixth);
+    if (rep.broker == "mock")
+      by_sixth("of them the embedded broker (rdk:mock) by sixth:",
+               &scenario_result::broker_cores_by_sixth);
     if (rep.broker == "mock") {
       // The embedded broker serves the feed's produce requests and the
       // node's fetches in this process, on the same two cores. librdkafka
