@@ -537,9 +537,14 @@ std::vector<double> cores_by_sixth(const std::vector<timeline_point>& tl,
   return used;
 }
 
-// A cores_by_sixth() value, "n/a" for a sixth no timeline interval fell in.
-std::string cores_or_na(double cores) {
-  return std::isnan(cores) ? "n/a" : fixed(cores, 2);
+// cores_by_sixth()'s values as " a / b / ...", "n/a" for a sixth no
+// timeline interval fell in.
+std::string cores_list(const std::vector<double>& cores) {
+  std::string out;
+  for (size_t i = 0; i < cores.size(); ++i)
+    out += std::string{i ? " / " : " "}
+           + (std::isnan(cores[i]) ? "n/a" : fixed(cores[i], 2));
+  return out;
 }
 
 // One statement's line of pg_stat_statements.
@@ -1832,15 +1837,11 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       o << "\n";
     }
     if (!s.machine_cores_by_sixth.empty()) {
-      o << b << s.name << ": machine busy cores by sixth of the window:";
-      for (size_t i = 0; i < s.machine_cores_by_sixth.size(); ++i)
-        o << (i ? " /" : "") << " " << cores_or_na(s.machine_cores_by_sixth[i]);
-      if (!s.broker_cores_by_sixth.empty() && s.broker_cores_by_sixth[0] >= 0
-          && s.cpu_by_thread.count("rdk:mock") > 0) {
-        o << "; of them the embedded broker (rdk:mock):";
-        for (size_t i = 0; i < s.broker_cores_by_sixth.size(); ++i)
-          o << (i ? " /" : "") << " " << cores_or_na(s.broker_cores_by_sixth[i]);
-      }
+      o << b << s.name << ": machine busy cores by sixth of the window:"
+        << cores_list(s.machine_cores_by_sixth);
+      if (s.cpu_by_thread.count("rdk:mock") > 0)
+        o << "; of them the embedded broker (rdk:mock):"
+          << cores_list(s.broker_cores_by_sixth);
       o << "\n";
     }
     if (s.target_rate > 0)
@@ -1958,10 +1959,8 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       for (auto& [f, s] : rep.steps) {
         if (!s.ok || (s.*cores).empty())
           continue;
-        o << " " << fixed(100 * f, 0) << " %:";
-        for (size_t i = 0; i < (s.*cores).size(); ++i)
-          o << (i ? " /" : "") << " " << cores_or_na((s.*cores)[i]);
-        o << ";";
+        o << " " << fixed(100 * f, 0) << " %:" << cores_list(s.*cores)
+          << ";";
       }
     };
     by_sixth("machine busy cores (all processes, of "
