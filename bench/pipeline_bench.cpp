@@ -522,9 +522,9 @@ std::vector<double> cores_by_sixth(const std::vector<timeline_point>& tl,
   for (size_t i = 1; i < tl.size() && span > 0; ++i) {
     auto& a = tl[i - 1];
     auto& z = tl[i];
-    double mid = (seconds(begin, a.t) + seconds(begin, z.t)) / 2;
-    if (a.t < begin || z.t > end || mid < 0 || mid >= span)
+    if (a.t < begin || z.t > end)
       continue;
+    double mid = (seconds(begin, a.t) + seconds(begin, z.t)) / 2;
     auto k = std::min(parts - 1, static_cast<size_t>(mid / span * parts));
     used[k] += z.*cpu - a.*cpu;
     length[k] += seconds(a.t, z.t);
@@ -537,14 +537,18 @@ std::vector<double> cores_by_sixth(const std::vector<timeline_point>& tl,
   return used;
 }
 
-// cores_by_sixth()'s values as " a / b / ...", "n/a" for a sixth no
-// timeline interval fell in.
-std::string cores_list(const std::vector<double>& cores) {
+// A by-sixth series as " a / b / ...", each value through `format`.
+template <class Format>
+std::string sixths_list(const std::vector<double>& values, Format format) {
   std::string out;
-  for (size_t i = 0; i < cores.size(); ++i)
-    out += std::string{i ? " / " : " "}
-           + (std::isnan(cores[i]) ? "n/a" : fixed(cores[i], 2));
+  for (size_t i = 0; i < values.size(); ++i)
+    out += std::string{i ? " / " : " "} + format(values[i]);
   return out;
+}
+
+// A cores_by_sixth() value, "n/a" for a sixth no timeline interval fell in.
+std::string cores_or_na(double cores) {
+  return std::isnan(cores) ? "n/a" : fixed(cores, 2);
 }
 
 // One statement's line of pg_stat_statements.
@@ -1838,10 +1842,10 @@ void print_report(std::ostream& o, const report& rep, bool md) {
     }
     if (!s.machine_cores_by_sixth.empty()) {
       o << b << s.name << ": machine busy cores by sixth of the window:"
-        << cores_list(s.machine_cores_by_sixth);
-      if (s.cpu_by_thread.count("rdk:mock") > 0)
+        << sixths_list(s.machine_cores_by_sixth, cores_or_na);
+      if (rep.broker == "mock")
         o << "; of them the embedded broker (rdk:mock):"
-          << cores_list(s.broker_cores_by_sixth);
+          << sixths_list(s.broker_cores_by_sixth, cores_or_na);
       o << "\n";
     }
     if (s.target_rate > 0)
@@ -1946,10 +1950,8 @@ void print_report(std::ostream& o, const report& rep, bool md) {
     for (auto& [f, s] : rep.steps) {
       if (!s.ok)
         continue;
-      o << " " << fixed(100 * f, 0) << " %:";
-      for (size_t i = 0; i < s.lat_p99_by_sixth_ms.size(); ++i)
-        o << (i ? " /" : "") << " " << ms_or_na(s.lat_p99_by_sixth_ms[i]);
-      o << ";";
+      o << " " << fixed(100 * f, 0) << " %:"
+        << sixths_list(s.lat_p99_by_sixth_ms, ms_or_na) << ";";
     }
     // Against the p99 above: how busy the two cores were in each sixth,
     // and (mock) how much of that the embedded broker took.
@@ -1959,8 +1961,8 @@ void print_report(std::ostream& o, const report& rep, bool md) {
       for (auto& [f, s] : rep.steps) {
         if (!s.ok || (s.*cores).empty())
           continue;
-        o << " " << fixed(100 * f, 0) << " %:" << cores_list(s.*cores)
-          << ";";
+        o << " " << fixed(100 * f, 0) << " %:"
+          << sixths_list(s.*cores, cores_or_na) << ";";
       }
     };
     by_sixth("machine busy cores (all processes, of "
