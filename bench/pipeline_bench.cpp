@@ -2190,6 +2190,16 @@ int main(int argc, char** argv) {
                  "Apache Kafka broker started with scripts/kafka-broker.sh")
     ->capture_default_str()
     ->check(CLI::IsMember({"mock", "real"}));
+  std::vector<std::string> consumer_properties;
+  app.add_option("--consumer-property", consumer_properties,
+                 "Node: a librdkafka property of its consumer, KEY=VALUE "
+                 "(repeatable; over the embedded broker's fetch wait), e.g. "
+                 "fetch.min.bytes=131072")
+    ->check([](const std::string& kv) {
+      return kv.find('=') == std::string::npos || kv.front() == '='
+               ? std::string{"expected KEY=VALUE"}
+               : std::string{};
+    });
   app.add_flag("--find-sustainable", find_sustainable,
                "Step the offered load through --step-fractions of the "
                "backlog rate (one steady run of --step-window-s each) and "
@@ -2253,6 +2263,8 @@ int main(int argc, char** argv) {
     + ", max_batch_wait " + std::to_string(env.max_batch_wait_ms)
     + " ms, max_in_flight " + std::to_string(env.max_in_flight)
     + ", embedding hashing 384-d, analytics rollups " + analytics;
+  for (auto& kv : consumer_properties)
+    rep.node_settings += ", consumer " + kv;
   std::unique_ptr<storage::pg_cluster> pg;
   std::string kafka_dir; // --broker real: the broker's directory
   int rc = 0;
@@ -2392,6 +2404,10 @@ int main(int argc, char** argv) {
     } else {
       kafka_dir = (fs::path{data_dir} / "kafka").string();
       env.brokers = start_real_broker(kafka_dir, topics);
+    }
+    for (auto& kv : consumer_properties) {
+      auto eq = kv.find('=');
+      env.kafka_properties[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     rep.broker = broker;
     env.pg_dir = (fs::path{data_dir} / "postgres").string();
