@@ -28,8 +28,9 @@ struct consumer_config {
   /// Passthrough: any librdkafka property (e.g. SASL/TLS settings,
   /// `partition.assignment.strategy`); applied after the defaults
   /// (enable.auto.commit=false, enable.auto.offset.store=false,
-  /// auto.offset.reset=earliest), so it overrides them. Values of secret
-  /// properties are never logged.
+  /// auto.offset.reset=earliest, fetch.min.bytes=16384,
+  /// fetch.wait.max.ms=50: a fetch waits up to 50 ms for 16 KiB), so it
+  /// overrides them. Values of secret properties are never logged.
   std::map<std::string, std::string> properties;
   /// A static member (`group.instance.id` set) keeps its partitions after
   /// close() until `session.timeout.ms` passes (KIP-345: no LeaveGroup on
