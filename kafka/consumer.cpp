@@ -289,7 +289,7 @@ consumer::create(const consumer_config& cfg) {
     // 500 ms). With many partitions and a trickle of records the default
     // turns into a fetch round trip per handful of records: against a
     // real broker at 4,000 events/s over 256 partitions the node's fetch
-    // thread took 35-44 µs per event, 12-14 with these, and at 500
+    // thread took 35-44 µs per event, 14 with these, and at 500
     // events/s the node and PostgreSQL 1.7 ms per event against 0.54 (the
     // batches grow with the fetches), p50 produce -> row 10 -> 37 ms, p99
     // 81-213 -> 68 ms. 50 ms, not 10: an idle consumer's empty fetches
