@@ -28,6 +28,19 @@ caf::expected<std::string> resolve_env(const std::string& value,
   return std::string{v};
 }
 
+caf::expected<std::pair<std::string, std::string>>
+parse_property_arg(const std::string& kv, const std::string& option) {
+  auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return make_error(errc::invalid_config,
+                      "expected KEY=VALUE (the value may be env:NAME)");
+  auto key = kv.substr(0, eq);
+  auto value = resolve_env(kv.substr(eq + 1), option + " " + key);
+  if (!value)
+    return std::move(value.error());
+  return std::pair{std::move(key), std::move(*value)};
+}
+
 namespace {
 
 template <class T>

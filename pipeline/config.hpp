@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include <caf/expected.hpp>
 
@@ -159,5 +160,13 @@ std::string effective_node_id(const pipeline_config& cfg);
 /// Resolves "env:NAME" references; other values are returned unchanged.
 caf::expected<std::string> resolve_env(const std::string& value,
                                        const std::string& key);
+
+/// A librdkafka property given on a command line as KEY=VALUE (`agentmem
+/// dev --kafka-property`, the benchmark's --consumer-property): the key and
+/// the value, an "env:NAME" value resolved (resolve_env). invalid_config
+/// when there is no '=' or no key, or when the variable is unset (that
+/// message names `option` and the key).
+caf::expected<std::pair<std::string, std::string>>
+parse_property_arg(const std::string& kv, const std::string& option);
 
 } // namespace agentmem::pipeline

@@ -130,17 +130,10 @@ int cmd_dev(const dev_options& o) {
   // --kafka-property of the same key overrides it.
   auto props = kafka::mock_cluster::consumer_properties();
   for (auto& kv : o.kafka_properties) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return fail("--kafka-property",
-                  make_error(errc::invalid_config,
-                             "expected KEY=VALUE (the value may be "
-                             "env:NAME)"));
-    auto key = kv.substr(0, eq);
-    auto v = pipeline::resolve_env(kv.substr(eq + 1), "--kafka-property " + key);
-    if (!v)
-      return fail("--kafka-property", v.error());
-    props[key] = *v;
+    auto p = pipeline::parse_property_arg(kv, "--kafka-property");
+    if (!p)
+      return fail("--kafka-property", p.error());
+    props[p->first] = p->second;
   }
   // 0. A fresh admin token for this run (the hash goes to <data>/tokens).
   auto dev_tok = pipeline::write_dev_token(data_dir);

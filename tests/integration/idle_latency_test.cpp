@@ -73,14 +73,13 @@ BOOST_FIXTURE_TEST_CASE(an_idle_node_stores_a_lone_event_within_a_fraction_of_a_
     BOOST_REQUIRE(!(*prod)->flush(10s));
     const auto sql = "SELECT count(*) FROM user_activities WHERE event_id = "
                      + sql_quote(id);
-    bool stored = false;
-    while (!stored && seconds_since(t0) < 10.0) {
-      stored = pg.try_scalar(sql).value_or(0) == 1;
-      if (!stored)
-        std::this_thread::sleep_for(5ms);
-    }
     // (A failed test prints the node's log tail.)
-    BOOST_TEST_REQUIRE(stored, id << " not stored within 10 s");
+    auto waited = wait_until(
+      id + "'s row", 10s,
+      [&] { return pg.try_scalar(sql).value_or(0) == 1; },
+      [&] { return std::string{"no row"}; }, [&] { return node.death(); },
+      5ms);
+    BOOST_TEST_REQUIRE(waited.empty(), waited);
     delays_ms.push_back(seconds_since(t0) * 1000.0);
   }
   std::sort(delays_ms.begin(), delays_ms.end());
@@ -89,7 +88,8 @@ BOOST_FIXTURE_TEST_CASE(an_idle_node_stores_a_lone_event_within_a_fraction_of_a_
                      << delays_ms[3] << " ms, max " << delays_ms.back()
                      << " ms");
   // The fetch wait (50 ms) and a one-event batch. With librdkafka's
-  // 500 ms an event waits for what is left of a held fetch: ~250 ms.
+  // 500 ms an event waits for what is left of a held fetch (≈ 200 ms
+  // measured).
   BOOST_TEST(delays_ms[3] < 150.0);
 }
 
